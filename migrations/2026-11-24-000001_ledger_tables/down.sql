@@ -1,0 +1,2 @@
+DROP TABLE transactions;
+DROP TABLE wallets;

@@ -1,0 +1,15 @@
+DROP VIEW wallet_balance_audit;
+DROP TRIGGER wallets_label_touch ON wallets;
+DROP TRIGGER wallets_balance_guard_update ON wallets;
+DROP TRIGGER wallets_balance_guard_insert ON wallets;
+DROP TRIGGER transactions_balance_truncate ON transactions;
+DROP TRIGGER transactions_balance_delete ON transactions;
+DROP TRIGGER transactions_balance_update ON transactions;
+DROP TRIGGER transactions_balance_insert ON transactions;
+DROP FUNCTION wallets_touch_updated_at();
+DROP FUNCTION wallets_refuse_balance_write();
+DROP FUNCTION transactions_after_truncate();
+DROP FUNCTION transactions_after_delete();
+DROP FUNCTION transactions_after_update();
+DROP FUNCTION transactions_after_insert();
+DROP FUNCTION wallet_apply_deltas(bigint[], numeric[]);
