@@ -1,0 +1,34 @@
+//! `GET /health`: 200 when the database answers, 503 when it does not.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use diesel::RunQueryDsl;
+use serde_json::json;
+
+use super::context::AppState;
+use crate::jsonapi::ApiError;
+use crate::jsonapi::document::respond;
+
+/// How long the check waits for a connection: a health check must answer quickly.
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+pub async fn check(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let pool = state.pool.clone();
+    let answered = web::block(move || {
+        let mut conn = pool.get_timeout(TIMEOUT).ok()?;
+        diesel::sql_query("SELECT 1").execute(&mut conn).ok()
+    })
+    .await
+    .ok()
+    .flatten()
+    .is_some();
+    if !answered {
+        return Err(ApiError::unavailable());
+    }
+    Ok(respond(
+        StatusCode::OK,
+        &json!({"meta": {"status": "ok", "database": "ok"}, "jsonapi": {"version": "1.1"}}),
+    ))
+}

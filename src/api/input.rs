@@ -1,0 +1,140 @@
+//! Checks shared by every resource document a client sends: that it is about the right
+//! type and resource, and the common refusals (read-only and unknown fields).
+
+use serde_json::value::RawValue;
+
+use crate::jsonapi::ApiError;
+use crate::jsonapi::request::{Identifier, ResourceInput};
+
+/// What a document is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// POST to the collection: the server assigns the id.
+    Create,
+    /// PATCH of the resource with this id.
+    Update(i64),
+}
+
+/// Checks `type` and `id` of the resource object against the endpoint.
+pub fn check_identity(input: &ResourceInput, type_name: &str, target: Target) -> Result<(), ApiError> {
+    if input.type_name != type_name {
+        return Err(ApiError::conflict(
+            "type-mismatch",
+            "Type mismatch",
+            format!(
+                "this endpoint takes resources of type {type_name:?}, the document has {:?}",
+                input.type_name
+            ),
+        )
+        .pointer("/data/type"));
+    }
+    match (target, &input.id) {
+        (Target::Create, Some(_)) => Err(ApiError::forbidden(
+            "client-generated-id",
+            format!("the server assigns ids to new {type_name}; leave \"id\" out"),
+        )
+        .pointer("/data/id")),
+        (Target::Create, None) => Ok(()),
+        (Target::Update(_), None) => Err(ApiError::invalid_document(
+            "/data",
+            "an update must name the resource: give \"id\" in /data",
+        )),
+        (Target::Update(id), Some(given)) if *given != id.to_string() => Err(ApiError::conflict(
+            "id-mismatch",
+            "Id mismatch",
+            format!("the URL is of {type_name} {id}, the document names id {given:?}"),
+        )
+        .pointer("/data/id")),
+        (Target::Update(_), Some(_)) => Ok(()),
+    }
+}
+
+pub fn attribute_pointer(name: &str) -> String {
+    format!("/data/attributes/{name}")
+}
+
+pub fn relationship_pointer(name: &str) -> String {
+    format!("/data/relationships/{name}")
+}
+
+/// A field the client may read but not write.
+pub fn read_only(pointer: String, detail: impl Into<String>) -> ApiError {
+    ApiError::forbidden("read-only-field", detail).pointer(pointer)
+}
+
+/// A member this resource does not have.
+pub fn unknown_field(pointer: String, type_name: &str, known: &[&str]) -> ApiError {
+    let name = pointer.rsplit('/').next().unwrap_or_default().to_string();
+    ApiError::new(
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown-field",
+        "Unknown field",
+        format!("{type_name} have no {name:?}; writable: {}", known.join(", ")),
+    )
+    .pointer(pointer)
+}
+
+/// A required member that is missing.
+pub fn missing(pointer: &str, detail: impl Into<String>) -> ApiError {
+    ApiError::new(
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+        "missing-field",
+        "Missing field",
+        detail,
+    )
+    .pointer(pointer)
+}
+
+/// A JSON string attribute.
+pub fn string_attribute(raw: &RawValue, name: &str) -> Result<String, ApiError> {
+    serde_json::from_str::<String>(raw.get()).map_err(|_| {
+        ApiError::invalid_attribute(&attribute_pointer(name), format!("{name} must be a string"))
+    })
+}
+
+/// The text of a decimal attribute, given as a JSON string or a JSON number (read from
+/// its own digits, never through a float).
+pub fn decimal_attribute(raw: &RawValue, name: &str) -> Result<String, ApiError> {
+    let text = raw.get().trim();
+    if text.starts_with('"') {
+        string_attribute(raw, name)
+    } else if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        Ok(text.to_string())
+    } else {
+        Err(ApiError::invalid_attribute(
+            &attribute_pointer(name),
+            format!("{name} must be a decimal number, as a string (\"12.50\") or a JSON number"),
+        ))
+    }
+}
+
+/// The wallet a `wallet` linkage (at `pointer`) names. Ids that cannot exist are answered
+/// as not found, like ids that do not exist.
+pub fn wallet_target(identifier: &Identifier, pointer: &str) -> Result<i64, ApiError> {
+    if identifier.type_name != "wallets" {
+        return Err(ApiError::conflict(
+            "type-mismatch",
+            "Type mismatch",
+            format!(
+                "a transaction's wallet is of type \"wallets\", the document gives {:?}",
+                identifier.type_name
+            ),
+        )
+        .pointer(format!("{pointer}/type")));
+    }
+    identifier
+        .id
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| super::wallet_not_found(&identifier.id).pointer(pointer))
+}
+
+/// Answers all problems at once, or nothing.
+pub fn all_or_nothing(errors: Vec<ApiError>) -> Result<(), ApiError> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::merge(errors))
+    }
+}

@@ -1,0 +1,359 @@
+//! Collections: from `filter`, `sort` and `page` parameters to a [`ListQuery`], and from a
+//! [`ListPage`] to pagination links, `meta` and cursors.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+
+use super::context::Context;
+use crate::domain::parse_decimal;
+use crate::jsonapi::ApiError;
+use crate::jsonapi::query::{CURSOR_PROFILE, PageParams};
+use crate::models::listing::{
+    Condition, Direction, Filter, Kind, ListPage, ListQuery, Listable, Op, Page, Position,
+    SortKey, Value as FieldValue, cursor_fits,
+};
+
+/// The names a collection accepts in `filter[...]` and `sort`.
+pub struct Fields<F: 'static> {
+    pub filter: &'static [(&'static str, F)],
+    pub sort: &'static [(&'static str, F)],
+}
+
+/// Times go out as RFC 3339 in UTC with microseconds, as PostgreSQL stores them.
+pub fn timestamp(time: &DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_value(kind: Kind, text: &str) -> Result<FieldValue, String> {
+    match kind {
+        Kind::Id => text
+            .parse::<i64>()
+            .map(FieldValue::Id)
+            .map_err(|_| format!("{text:?} is not an id (a whole number)")),
+        Kind::Decimal => parse_decimal(text)
+            .map(FieldValue::Decimal)
+            .ok_or_else(|| format!("{text:?} is not a decimal number")),
+        Kind::Text => Ok(FieldValue::Text(text.to_string())),
+        Kind::Time => DateTime::parse_from_rfc3339(text)
+            .map(|time| time.with_timezone(&Utc))
+            .or_else(|_| {
+                NaiveDate::parse_from_str(text, "%Y-%m-%d").map(|date| {
+                    date.and_hms_opt(0, 0, 0)
+                        .expect("midnight exists")
+                        .and_utc()
+                })
+            })
+            .map(FieldValue::Time)
+            .map_err(|_| {
+                format!("{text:?} is not a time; use RFC 3339 (2026-11-24T13:00:00Z) or a date (2026-11-24)")
+            }),
+    }
+}
+
+fn value_text(value: &FieldValue) -> String {
+    match value {
+        FieldValue::Id(id) => id.to_string(),
+        FieldValue::Decimal(decimal) => decimal.to_plain_string(),
+        FieldValue::Text(text) => text.clone(),
+        FieldValue::Time(time) => time.to_rfc3339_opts(SecondsFormat::Nanos, true),
+    }
+}
+
+fn filter_of<L: Listable>(
+    fields: &Fields<L::Field>,
+    param: &crate::jsonapi::query::FilterParam,
+) -> Result<Filter<L::Field>, ApiError> {
+    let invalid = |detail: String| ApiError::invalid_parameter(&param.parameter, detail);
+    let names: Vec<&str> = fields.filter.iter().map(|(name, _)| *name).collect();
+    let field = fields
+        .filter
+        .iter()
+        .find(|(name, _)| *name == param.field)
+        .map(|(_, field)| *field)
+        .ok_or_else(|| {
+            invalid(format!(
+                "cannot filter on {:?}; filters: {}",
+                param.field,
+                names.join(", ")
+            ))
+        })?;
+    let kind = L::kind(field);
+    let values = || -> Result<Vec<FieldValue>, ApiError> {
+        param
+            .value
+            .split(',')
+            .map(|item| parse_value(kind, item).map_err(|why| invalid(format!("{}: {why}", param.parameter))))
+            .collect()
+    };
+    let one = || -> Result<FieldValue, ApiError> {
+        parse_value(kind, &param.value).map_err(|why| invalid(format!("{}: {why}", param.parameter)))
+    };
+    let text_ops = kind == Kind::Text;
+    let condition = match param.op.as_deref() {
+        None | Some("in") => {
+            let mut values = values()?;
+            if values.len() == 1 {
+                Condition::Compare(Op::Eq, values.remove(0))
+            } else {
+                Condition::In(values)
+            }
+        }
+        Some("gt") if !text_ops => Condition::Compare(Op::Gt, one()?),
+        Some("gte") if !text_ops => Condition::Compare(Op::Gte, one()?),
+        Some("lt") if !text_ops => Condition::Compare(Op::Lt, one()?),
+        Some("lte") if !text_ops => Condition::Compare(Op::Lte, one()?),
+        Some("startswith") if text_ops => Condition::StartsWith(param.value.clone()),
+        Some("icontains") if text_ops => Condition::IContains(param.value.clone()),
+        Some(op) => {
+            let ops = if text_ops {
+                "in, startswith, icontains"
+            } else {
+                "in, gt, gte, lt, lte"
+            };
+            return Err(invalid(format!(
+                "{:?} has no operator {op:?}; operators: {ops}",
+                param.field
+            )));
+        }
+    };
+    Ok(Filter { field, condition })
+}
+
+/// The sort keys asked for, ending with the id so that every row has one place.
+fn sort_of<L: Listable>(
+    fields: &Fields<L::Field>,
+    context: &Context,
+) -> Result<Vec<SortKey<L::Field>>, ApiError> {
+    let mut keys: Vec<SortKey<L::Field>> = Vec::new();
+    for asked in context.params.sort.iter().flatten() {
+        let field = fields
+            .sort
+            .iter()
+            .find(|(name, _)| *name == asked.name)
+            .map(|(_, field)| *field)
+            .ok_or_else(|| {
+                let names: Vec<&str> = fields.sort.iter().map(|(name, _)| *name).collect();
+                ApiError::invalid_parameter(
+                    "sort",
+                    format!(
+                        "cannot sort by {:?}; sort fields: {} (prefix - for descending)",
+                        asked.name,
+                        names.join(", ")
+                    ),
+                )
+            })?;
+        if keys.iter().any(|key| key.field == field) {
+            return Err(ApiError::invalid_parameter(
+                "sort",
+                format!("sort names {:?} twice", asked.name),
+            ));
+        }
+        keys.push(SortKey {
+            field,
+            direction: if asked.descending {
+                Direction::Desc
+            } else {
+                Direction::Asc
+            },
+        });
+        if field == L::ID {
+            // The id is unique: keys after it could never decide anything.
+            break;
+        }
+    }
+    if keys.last().map(|key| key.field) != Some(L::ID) {
+        keys.push(SortKey {
+            field: L::ID,
+            direction: Direction::Asc,
+        });
+    }
+    Ok(keys)
+}
+
+/// A name for a sort, stored in cursors so that a cursor is only used with its own sort.
+fn sort_signature<F: std::fmt::Debug>(sort: &[SortKey<F>]) -> String {
+    sort.iter()
+        .map(|key| match key.direction {
+            Direction::Asc => format!("{:?}", key.field),
+            Direction::Desc => format!("-{:?}", key.field),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn encode_cursor<L: Listable>(row: &L, sort: &[SortKey<L::Field>]) -> String {
+    let values: Vec<String> = sort
+        .iter()
+        .map(|key| value_text(&row.value_of(key.field)))
+        .collect();
+    let payload = json!({ "s": sort_signature(sort), "v": values });
+    URL_SAFE_NO_PAD.encode(payload.to_string())
+}
+
+fn decode_cursor<L: Listable>(
+    parameter: &str,
+    cursor: &str,
+    sort: &[SortKey<L::Field>],
+) -> Result<Vec<FieldValue>, ApiError> {
+    let invalid = |why: &str| {
+        ApiError::invalid_parameter(
+            parameter,
+            format!("{parameter} is not a cursor this server gave for this sort ({why}); start again from the first page"),
+        )
+        .links(json!({"type": [format!("{CURSOR_PROFILE}/invalid-parameter-value")]}))
+    };
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| invalid("not base64url"))?;
+    let payload: Value = serde_json::from_slice(&bytes).map_err(|_| invalid("unreadable"))?;
+    if payload["s"].as_str() != Some(sort_signature(sort).as_str()) {
+        return Err(invalid("it was made for another sort"));
+    }
+    let texts = payload["v"].as_array().ok_or_else(|| invalid("no values"))?;
+    let values: Vec<FieldValue> = texts
+        .iter()
+        .zip(sort)
+        .map(|(text, key)| {
+            text.as_str()
+                .and_then(|text| parse_value(L::kind(key.field), text).ok())
+                .ok_or_else(|| invalid("a value does not parse"))
+        })
+        .collect::<Result<_, _>>()?;
+    if !cursor_fits::<L>(sort, &values) {
+        return Err(invalid("wrong number of values"));
+    }
+    Ok(values)
+}
+
+/// The query a collection request asks for, plus `extra` filters of the endpoint itself
+/// (a wallet's transactions).
+pub fn list_query<L: Listable>(
+    context: &Context,
+    fields: &Fields<L::Field>,
+    extra: Vec<Filter<L::Field>>,
+) -> Result<ListQuery<L::Field>, ApiError> {
+    let mut filters = extra;
+    for param in &context.params.filters {
+        filters.push(filter_of::<L>(fields, param)?);
+    }
+    let sort = sort_of::<L>(fields, context)?;
+    let page = match &context.params.page {
+        PageParams::Number { number, size } => Page::Number {
+            number: *number,
+            size: *size,
+        },
+        PageParams::Cursor {
+            after,
+            before,
+            size,
+        } => {
+            let position = match (after, before) {
+                (Some(cursor), _) => {
+                    Position::After(decode_cursor::<L>("page[after]", cursor, &sort)?)
+                }
+                (None, Some(cursor)) => {
+                    Position::Before(decode_cursor::<L>("page[before]", cursor, &sort)?)
+                }
+                (None, None) => Position::First,
+            };
+            Page::Cursor {
+                position,
+                size: *size,
+            }
+        }
+    };
+    Ok(ListQuery {
+        filters,
+        sort,
+        page,
+    })
+}
+
+/// The top-level `links` and `meta` of a page, and each row's cursor (cursor pages only).
+pub struct PageOutline {
+    pub links: Map<String, Value>,
+    pub meta: Option<Value>,
+    pub cursors: Option<Vec<String>>,
+}
+
+pub fn outline<L: Listable>(
+    context: &Context,
+    query: &ListQuery<L::Field>,
+    page: &ListPage<L>,
+) -> PageOutline {
+    let mut links = Map::new();
+    links.insert("self".into(), Value::String(context.self_link()));
+    let link = |page_params: &[(&str, String)]| Value::String(context.page_link(page_params));
+    match query.page {
+        Page::Number { number, size } => {
+            let total = page.total.unwrap_or(0);
+            let pages = ((total as u64).div_ceil(size)).max(1);
+            let size_param = ("size", size.to_string());
+            let numbered = |n: u64| link(&[("number", n.to_string()), size_param.clone()]);
+            links.insert("first".into(), numbered(1));
+            links.insert("last".into(), numbered(pages));
+            links.insert(
+                "prev".into(),
+                if number > 1 {
+                    numbered((number - 1).min(pages))
+                } else {
+                    Value::Null
+                },
+            );
+            links.insert(
+                "next".into(),
+                if number < pages {
+                    numbered(number + 1)
+                } else {
+                    Value::Null
+                },
+            );
+            PageOutline {
+                links,
+                meta: Some(json!({"pagination": {"page": number, "pages": pages, "count": total}})),
+                cursors: None,
+            }
+        }
+        Page::Cursor { size, .. } => {
+            let cursors: Vec<String> = page
+                .rows
+                .iter()
+                .map(|row| encode_cursor(row, &query.sort))
+                .collect();
+            let sized = |mut params: Vec<(&'static str, String)>| {
+                if context.params.page_given {
+                    params.push(("size", size.to_string()));
+                }
+                link(&params)
+            };
+            links.insert("first".into(), sized(vec![]));
+            links.insert("last".into(), Value::Null);
+            links.insert(
+                "prev".into(),
+                match cursors.first() {
+                    Some(first) if page.more_before => sized(vec![("before", first.clone())]),
+                    _ => Value::Null,
+                },
+            );
+            links.insert(
+                "next".into(),
+                match cursors.last() {
+                    Some(last) if page.more_after => sized(vec![("after", last.clone())]),
+                    _ => Value::Null,
+                },
+            );
+            PageOutline {
+                links,
+                meta: None,
+                cursors: Some(cursors),
+            }
+        }
+    }
+}
+
+/// `meta` of a resource object on a cursor page: its cursor.
+pub fn cursor_meta(cursor: &str) -> Value {
+    json!({"page": {"cursor": cursor}})
+}

@@ -1,0 +1,182 @@
+//! Settings, from the environment with command-line flags taking precedence.
+//!
+//! | flag             | variable       | default                      |
+//! |------------------|----------------|------------------------------|
+//! | `--database-url` | `DATABASE_URL` | required                     |
+//! | `--host`         | `HOST`         | `127.0.0.1`                  |
+//! | `--port`         | `PORT`         | `8080`                       |
+//! | `--pool-size`    | `DB_POOL_SIZE` | `16`                         |
+//! | `--workers`      | `WORKERS`      | number of CPUs               |
+//! | `--base-url`     | `BASE_URL`     | taken from each request      |
+
+use anyhow::{Context, anyhow, bail};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub database_url: String,
+    pub host: String,
+    pub port: u16,
+    /// Database connections kept by the pool: the most requests that can be in the database
+    /// at once.
+    pub pool_size: u32,
+    /// HTTP worker threads (each runs its own event loop).
+    pub workers: usize,
+    /// Scheme and authority written into links (`https://api.example.com`), for a service
+    /// behind a proxy. Without it, links use the scheme and `Host` of each request.
+    pub base_url: Option<String>,
+}
+
+const FLAGS: [(&str, &str); 6] = [
+    ("--database-url", "DATABASE_URL"),
+    ("--host", "HOST"),
+    ("--port", "PORT"),
+    ("--pool-size", "DB_POOL_SIZE"),
+    ("--workers", "WORKERS"),
+    ("--base-url", "BASE_URL"),
+];
+
+impl Config {
+    /// Reads the settings: `args` are the flags after the subcommand, `env` looks a variable up.
+    pub fn from_sources(
+        args: &[String],
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Config> {
+        let mut values: Vec<(&str, Option<String>)> =
+            FLAGS.iter().map(|(_, var)| (*var, env(var))).collect();
+        let mut rest = args.iter();
+        while let Some(arg) = rest.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((flag, value)) => (flag, Some(value.to_string())),
+                None => (arg.as_str(), None),
+            };
+            let index = FLAGS
+                .iter()
+                .position(|(name, _)| *name == flag)
+                .ok_or_else(|| anyhow!("unknown option {arg:?}"))?;
+            let value = match inline {
+                Some(value) => value,
+                None => rest
+                    .next()
+                    .cloned()
+                    .ok_or_else(|| anyhow!("{flag} needs a value"))?,
+            };
+            values[index].1 = Some(value);
+        }
+        let get = |var: &str| {
+            values
+                .iter()
+                .find(|(name, _)| *name == var)
+                .and_then(|(_, value)| value.clone())
+                .filter(|value| !value.is_empty())
+        };
+
+        let database_url = get("DATABASE_URL").ok_or_else(|| {
+            anyhow!("DATABASE_URL is not set (or pass --database-url); `make run` sets it up")
+        })?;
+        let pool_size: u32 = parse_or(get("DB_POOL_SIZE"), "DB_POOL_SIZE", 16)?;
+        if pool_size == 0 {
+            bail!("DB_POOL_SIZE must be at least 1");
+        }
+        let workers = parse_or(
+            get("WORKERS"),
+            "WORKERS",
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+        )?;
+        if workers == 0 {
+            bail!("WORKERS must be at least 1");
+        }
+        let base_url = get("BASE_URL").map(|url| url.trim_end_matches('/').to_string());
+        if let Some(url) = &base_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bail!("BASE_URL must start with http:// or https://, got {url:?}");
+        }
+        Ok(Config {
+            database_url,
+            host: get("HOST").unwrap_or_else(|| "127.0.0.1".to_string()),
+            port: parse_or(get("PORT"), "PORT", 8080)?,
+            pool_size,
+            workers,
+            base_url,
+        })
+    }
+
+    /// Settings from this process's command line (after the subcommand) and environment.
+    pub fn from_env(args: &[String]) -> anyhow::Result<Config> {
+        Config::from_sources(args, |var| std::env::var(var).ok())
+    }
+}
+
+fn parse_or<T: std::str::FromStr>(value: Option<String>, name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    match value {
+        None => Ok(default),
+        Some(text) => text
+            .parse()
+            .with_context(|| format!("{name} must be a positive integer, got {text:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |var| {
+            pairs
+                .iter()
+                .find(|(name, _)| *name == var)
+                .map(|(_, value)| value.to_string())
+        }
+    }
+
+    #[test]
+    fn environment_gives_defaults_and_flags_win() {
+        let config = Config::from_sources(
+            &["--port".into(), "9000".into(), "--pool-size=4".into()],
+            env(&[("DATABASE_URL", "postgres://x/y"), ("PORT", "7000")]),
+        )
+        .unwrap();
+        assert_eq!(config.database_url, "postgres://x/y");
+        assert_eq!(config.host, "127.0.0.1");
+        assert_eq!(config.port, 9000);
+        assert_eq!(config.pool_size, 4);
+        assert!(config.workers >= 1);
+        assert_eq!(config.base_url, None);
+    }
+
+    #[test]
+    fn missing_database_url_is_explained() {
+        let error = Config::from_sources(&[], env(&[])).unwrap_err().to_string();
+        assert!(error.contains("DATABASE_URL"), "{error}");
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let url = ("DATABASE_URL", "postgres://x/y");
+        for (args, needle) in [
+            (vec!["--port", "http"], "PORT"),
+            (vec!["--pool-size", "0"], "DB_POOL_SIZE"),
+            (vec!["--workers", "0"], "WORKERS"),
+            (vec!["--base-url", "example.com"], "BASE_URL"),
+            (vec!["--colour", "red"], "unknown option"),
+            (vec!["--port"], "needs a value"),
+        ] {
+            let args: Vec<String> = args.into_iter().map(String::from).collect();
+            let error = Config::from_sources(&args, env(&[url])).unwrap_err().to_string();
+            assert!(error.contains(needle), "{args:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn base_url_loses_its_trailing_slash() {
+        let config = Config::from_sources(
+            &["--base-url".into(), "https://api.example.com/".into()],
+            env(&[("DATABASE_URL", "postgres://x/y")]),
+        )
+        .unwrap();
+        assert_eq!(config.base_url.as_deref(), Some("https://api.example.com"));
+    }
+}

@@ -1,0 +1,142 @@
+//! The database: connection pool, embedded migrations, running blocking queries off the
+//! async threads, and the one place where database errors are told apart.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, PooledConnection};
+use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error as DieselError};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub type Pool = r2d2::Pool<ConnectionManager<PgConnection>>;
+pub type PooledConn = PooledConnection<ConnectionManager<PgConnection>>;
+
+/// Every migration under `migrations/`, compiled into the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// How long a request waits for a free connection before it is answered 503.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A pool of `size` connections to `url`. Connections are not pinged on checkout (that would
+/// cost a round trip per request); a connection that turns out broken is dropped by the pool.
+pub fn connect_pool(url: &str, size: u32) -> anyhow::Result<Pool> {
+    r2d2::Pool::builder()
+        .max_size(size)
+        .min_idle(Some(size.min(4)))
+        .test_on_check_out(false)
+        .connection_timeout(CHECKOUT_TIMEOUT)
+        .build(ConnectionManager::new(url))
+        .context("cannot connect to the database (is DATABASE_URL right, is PostgreSQL up?)")
+}
+
+/// Applies every pending migration; returns the versions applied.
+pub fn run_migrations(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
+    let applied = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map_err(|error| anyhow::anyhow!("migration failed: {error}"))?;
+    Ok(applied.iter().map(|version| version.to_string()).collect())
+}
+
+/// Runs `work` with a pooled connection on the blocking thread pool, so that diesel's
+/// synchronous calls never stall an async worker.
+pub async fn run<T, E, F>(pool: &Pool, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get().map_err(|error| {
+            log::error!("no database connection: {error}");
+            DbError::Unavailable
+        })?;
+        work(&mut conn)
+    })
+    .await
+    .map_err(|_| E::from(DbError::Unavailable))?
+}
+
+/// What went wrong in the database, in the terms the rest of the program cares about.
+///
+/// PostgreSQL's SQLSTATE arrives through diesel's [`DatabaseErrorKind`] (unique 23505,
+/// foreign key 23503, check 23514, connection class 08) and the constraint named in the
+/// error; the constraint names are those of `migrations/`.
+#[derive(Debug)]
+pub enum DbError {
+    /// A statement would leave a wallet's balance below zero (23514,
+    /// `wallets_balance_nonnegative`). Carries the wallet when the database named it.
+    InsufficientFunds { wallet_id: Option<i64> },
+    /// A statement would push a balance beyond numeric(36,18) (22003, `wallets_balance_max`).
+    BalanceOverflow { wallet_id: Option<i64> },
+    /// Another transaction already has this txid (23505, `transactions_txid_key`).
+    DuplicateTxid,
+    /// The foreign key from transactions to wallets (23503): inserting or moving a transaction
+    /// to a wallet that does not exist, or deleting a wallet that still has transactions.
+    WalletReference,
+    /// Another CHECK constraint (label or txid length, zero amount): the named constraint.
+    Check { constraint: String },
+    /// No connection, or the connection broke.
+    Unavailable,
+    /// Anything else: a bug or an outage, never the client's fault.
+    Other(DieselError),
+}
+
+impl From<DieselError> for DbError {
+    fn from(error: DieselError) -> Self {
+        let DieselError::DatabaseError(kind, info) = &error else {
+            return DbError::Other(error);
+        };
+        let constraint = info.constraint_name().unwrap_or_default();
+        match (kind, constraint) {
+            (DatabaseErrorKind::CheckViolation, "wallets_balance_nonnegative") => {
+                DbError::InsufficientFunds {
+                    wallet_id: wallet_in_detail(info.as_ref()),
+                }
+            }
+            (_, "wallets_balance_max") => DbError::BalanceOverflow {
+                wallet_id: wallet_in_detail(info.as_ref()),
+            },
+            (DatabaseErrorKind::UniqueViolation, "transactions_txid_key") => DbError::DuplicateTxid,
+            (DatabaseErrorKind::ForeignKeyViolation, "transactions_wallet_id_fkey") => {
+                DbError::WalletReference
+            }
+            (DatabaseErrorKind::CheckViolation, constraint) => DbError::Check {
+                constraint: constraint.to_string(),
+            },
+            (DatabaseErrorKind::ClosedConnection, _) => DbError::Unavailable,
+            _ => DbError::Other(error),
+        }
+    }
+}
+
+/// The balance rules put `wallet_id=<id>` in the DETAIL of the errors they raise.
+fn wallet_in_detail(info: &(dyn DatabaseErrorInformation + Send + Sync)) -> Option<i64> {
+    info.details()?
+        .strip_prefix("wallet_id=")?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbError::InsufficientFunds { wallet_id } => {
+                write!(f, "insufficient funds in wallet {wallet_id:?}")
+            }
+            DbError::BalanceOverflow { wallet_id } => {
+                write!(f, "balance overflow in wallet {wallet_id:?}")
+            }
+            DbError::DuplicateTxid => write!(f, "duplicate txid"),
+            DbError::WalletReference => write!(f, "wallet reference violated"),
+            DbError::Check { constraint } => write!(f, "check constraint {constraint} violated"),
+            DbError::Unavailable => write!(f, "database unavailable"),
+            DbError::Other(error) => write!(f, "database error: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for DbError {}

@@ -1,0 +1,222 @@
+//! Values that are checked once, when they enter: a `Label`, a `Txid` or an `Amount` that
+//! exists is valid. The same rules stand in SQL as CHECK constraints (see `migrations/`), so
+//! SQL users meet them too.
+
+use std::fmt;
+use std::str::FromStr;
+
+use bigdecimal::BigDecimal;
+
+/// Fractional digits of money: numeric(36,18).
+pub const MONEY_SCALE: i64 = 18;
+/// Integer digits of money: numeric(36,18) holds values below 10^18.
+pub const MONEY_INTEGER_DIGITS: u64 = 18;
+
+/// Longest label or txid, in characters.
+pub const MAX_TEXT_CHARS: usize = 255;
+
+/// Why a value was refused, in words fit for an API client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidValue(pub String);
+
+impl fmt::Display for InvalidValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn bounded_text(what: &str, text: &str) -> Result<String, InvalidValue> {
+    let chars = text.chars().count();
+    if chars == 0 {
+        return Err(InvalidValue(format!("{what} must not be empty")));
+    }
+    if chars > MAX_TEXT_CHARS {
+        return Err(InvalidValue(format!(
+            "{what} must be at most {MAX_TEXT_CHARS} characters, got {chars}"
+        )));
+    }
+    if text.contains('\0') {
+        return Err(InvalidValue(format!(
+            "{what} must not contain the NUL character"
+        )));
+    }
+    Ok(text.to_string())
+}
+
+/// A wallet's label: 1 to 255 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label(String);
+
+impl Label {
+    pub fn parse(text: &str) -> Result<Label, InvalidValue> {
+        bounded_text("label", text).map(Label)
+    }
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A transaction's client-chosen reference: 1 to 255 characters, unique.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Txid(String);
+
+impl Txid {
+    pub fn parse(text: &str) -> Result<Txid, InvalidValue> {
+        bounded_text("txid", text).map(Txid)
+    }
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A non-zero exact decimal that fits numeric(36,18).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Amount(BigDecimal);
+
+impl Amount {
+    /// Parses the decimal text of an amount exactly: an optional `-`, digits, an optional
+    /// fraction, an optional exponent (`1.5`, `-0.25`, `2e3`). Never goes through a float.
+    pub fn parse(text: &str) -> Result<Amount, InvalidValue> {
+        let value = parse_decimal(text).ok_or_else(|| {
+            InvalidValue(format!(
+                "amount must be a decimal number such as \"12.50\" or \"-3\", got {text:?}"
+            ))
+        })?;
+        let (_, scale) = value.normalized().as_bigint_and_exponent();
+        if scale > MONEY_SCALE {
+            return Err(InvalidValue(format!(
+                "amount has more than {MONEY_SCALE} digits after the decimal point"
+            )));
+        }
+        if value.abs() >= BigDecimal::from(10u64.pow(MONEY_INTEGER_DIGITS as u32)) {
+            return Err(InvalidValue(format!(
+                "amount has more than {MONEY_INTEGER_DIGITS} digits before the decimal point"
+            )));
+        }
+        if value == BigDecimal::from(0) {
+            return Err(InvalidValue(
+                "amount must not be zero: a transaction moves money".to_string(),
+            ));
+        }
+        Ok(Amount(value.with_scale(MONEY_SCALE)))
+    }
+
+    pub fn value(&self) -> &BigDecimal {
+        &self.0
+    }
+    pub fn into_inner(self) -> BigDecimal {
+        self.0
+    }
+}
+
+/// Parses decimal text strictly: `-?digits(.digits)?([eE][+-]?digits)?`, or with the integer
+/// part or the fraction empty but not both (`.5`, `5.`). No `+` sign, no spaces, no `NaN`,
+/// no `Infinity`. Used for amounts and for numeric filter values.
+pub fn parse_decimal(text: &str) -> Option<BigDecimal> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    if bytes.first() == Some(&b'-') {
+        i += 1;
+    }
+    let int_start = i;
+    while i < bytes.len() && bytes[i].is_ascii_digit() {
+        i += 1;
+    }
+    let mut digits = i - int_start;
+    if i < bytes.len() && bytes[i] == b'.' {
+        i += 1;
+        let frac_start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        digits += i - frac_start;
+    }
+    if digits == 0 {
+        return None;
+    }
+    if i < bytes.len() && (bytes[i] == b'e' || bytes[i] == b'E') {
+        i += 1;
+        if i < bytes.len() && (bytes[i] == b'+' || bytes[i] == b'-') {
+            i += 1;
+        }
+        let exp_start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        // Exponents beyond a few digits describe numbers no column holds; refuse them early
+        // rather than build a huge value.
+        if i == exp_start || i - exp_start > 4 {
+            return None;
+        }
+    }
+    if i != bytes.len() {
+        return None;
+    }
+    BigDecimal::from_str(text).ok()
+}
+
+/// Money as it goes out: the exact decimal, plain notation (never `1E-18`), with the
+/// database's 18 fractional digits.
+pub fn format_money(value: &BigDecimal) -> String {
+    value.with_scale(MONEY_SCALE).to_plain_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_parse_exactly() {
+        for (text, expected) in [
+            ("1", "1.000000000000000000"),
+            ("-0.5", "-0.500000000000000000"),
+            ("0.000000000000000001", "0.000000000000000001"),
+            ("999999999999999999.999999999999999999", "999999999999999999.999999999999999999"),
+            ("2e3", "2000.000000000000000000"),
+            ("1.5E-3", "0.001500000000000000"),
+            ("12.50000000000000000000000", "12.500000000000000000"),
+            (".5", "0.500000000000000000"),
+            // A float would turn this into 0.30000000000000004.
+            ("0.3", "0.300000000000000000"),
+        ] {
+            let amount = Amount::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(format_money(amount.value()), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn bad_amounts_say_why() {
+        for (text, needle) in [
+            ("", "decimal number"),
+            ("abc", "decimal number"),
+            ("NaN", "decimal number"),
+            ("Infinity", "decimal number"),
+            ("+5", "decimal number"),
+            (" 5", "decimal number"),
+            ("5 ", "decimal number"),
+            ("1,5", "decimal number"),
+            ("-", "decimal number"),
+            (".", "decimal number"),
+            ("1e", "decimal number"),
+            ("1e99999", "decimal number"),
+            ("0.0000000000000000001", "more than 18 digits after"),
+            ("1000000000000000000", "more than 18 digits before"),
+            ("-1e18", "more than 18 digits before"),
+            ("0", "must not be zero"),
+            ("-0.000", "must not be zero"),
+        ] {
+            let error = Amount::parse(text).unwrap_err().to_string();
+            assert!(error.contains(needle), "{text:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn text_values_are_bounded() {
+        assert!(Label::parse("savings").is_ok());
+        assert!(Label::parse(&"é".repeat(255)).is_ok(), "characters, not bytes");
+        assert!(Label::parse("").unwrap_err().0.contains("must not be empty"));
+        assert!(Label::parse(&"x".repeat(256)).unwrap_err().0.contains("at most 255"));
+        assert!(Txid::parse("a\0b").unwrap_err().0.contains("NUL"));
+        assert!(Txid::parse("tx-1").is_ok());
+    }
+}

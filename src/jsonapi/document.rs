@@ -1,0 +1,148 @@
+//! Response documents: resource objects, sparse fieldsets, top-level members.
+
+use std::collections::BTreeMap;
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use super::media_type::JSONAPI_MEDIA_TYPE;
+
+/// `fields[TYPE]=a,b` as asked: a type absent from the map shows every field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fieldsets(pub BTreeMap<String, Vec<String>>);
+
+impl Fieldsets {
+    pub fn shows(&self, type_name: &str, field: &str) -> bool {
+        self.0
+            .get(type_name)
+            .is_none_or(|fields| fields.iter().any(|f| f == field))
+    }
+}
+
+/// Builds one resource object, leaving out the fields a sparse fieldset excludes.
+pub struct ResourceObject<'a> {
+    type_name: &'static str,
+    fieldsets: &'a Fieldsets,
+    object: Map<String, Value>,
+    attributes: Map<String, Value>,
+    relationships: Map<String, Value>,
+}
+
+impl<'a> ResourceObject<'a> {
+    pub fn new(
+        type_name: &'static str,
+        id: i64,
+        self_link: String,
+        fieldsets: &'a Fieldsets,
+    ) -> Self {
+        let mut object = Map::new();
+        object.insert("type".into(), Value::from(type_name));
+        object.insert("id".into(), Value::from(id.to_string()));
+        object.insert("links".into(), json!({ "self": self_link }));
+        ResourceObject {
+            type_name,
+            fieldsets,
+            object,
+            attributes: Map::new(),
+            relationships: Map::new(),
+        }
+    }
+
+    pub fn attribute(mut self, name: &str, value: impl Into<Value>) -> Self {
+        if self.fieldsets.shows(self.type_name, name) {
+            self.attributes.insert(name.to_string(), value.into());
+        }
+        self
+    }
+
+    /// A relationship object (`links`, and `data` when given).
+    pub fn relationship(mut self, name: &str, relationship: Value) -> Self {
+        if self.fieldsets.shows(self.type_name, name) {
+            self.relationships.insert(name.to_string(), relationship);
+        }
+        self
+    }
+
+    pub fn meta(mut self, meta: Value) -> Self {
+        self.object.insert("meta".into(), meta);
+        self
+    }
+
+    pub fn build(mut self) -> Value {
+        if !self.attributes.is_empty() {
+            self.object
+                .insert("attributes".into(), Value::Object(self.attributes));
+        }
+        if !self.relationships.is_empty() {
+            self.object
+                .insert("relationships".into(), Value::Object(self.relationships));
+        }
+        Value::Object(self.object)
+    }
+}
+
+/// A resource identifier object.
+pub fn identifier(type_name: &str, id: i64) -> Value {
+    json!({ "type": type_name, "id": id.to_string() })
+}
+
+/// A top-level document around `data` (`primary`), with `links` (which must hold `self`),
+/// `included` when `include` was asked for, and `meta`.
+pub fn document(
+    primary: Value,
+    links: Map<String, Value>,
+    included: Option<Vec<Value>>,
+    meta: Option<Value>,
+) -> Value {
+    let mut top = Map::new();
+    top.insert("data".into(), primary);
+    if let Some(included) = included {
+        top.insert("included".into(), Value::Array(included));
+    }
+    top.insert("links".into(), Value::Object(links));
+    if let Some(meta) = meta {
+        top.insert("meta".into(), meta);
+    }
+    top.insert("jsonapi".into(), json!({ "version": "1.1" }));
+    Value::Object(top)
+}
+
+/// `links` holding only `self`.
+pub fn self_links(self_link: String) -> Map<String, Value> {
+    let mut links = Map::new();
+    links.insert("self".into(), Value::String(self_link));
+    links
+}
+
+/// A JSON:API response with this status and document.
+pub fn respond(status: StatusCode, document: &Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type(JSONAPI_MEDIA_TYPE)
+        .body(document.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparse_fieldsets_drop_fields_and_empty_members() {
+        let mut fields = Fieldsets::default();
+        fields.0.insert("wallets".into(), vec!["label".into()]);
+        let object = ResourceObject::new("wallets", 7, "http://h/wallets/7".into(), &fields)
+            .attribute("label", "a")
+            .attribute("balance", "1")
+            .relationship("transactions", json!({"links": {}}))
+            .build();
+        assert_eq!(object["id"], "7");
+        assert_eq!(object["attributes"], json!({"label": "a"}));
+        assert!(object.get("relationships").is_none());
+
+        let none = Fieldsets(BTreeMap::from([("wallets".to_string(), vec![])]));
+        let bare = ResourceObject::new("wallets", 7, "x".into(), &none)
+            .attribute("label", "a")
+            .build();
+        assert!(bare.get("attributes").is_none());
+    }
+}

@@ -1,0 +1,306 @@
+//! JSON:API error objects and the error type every handler returns.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::media_type::JSONAPI_MEDIA_TYPE;
+
+/// Where in the request the problem is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// A JSON Pointer into the request document (`/data/attributes/amount`).
+    Pointer(String),
+    /// A query parameter (`page[size]`).
+    Parameter(String),
+    /// A request header (`Content-Type`).
+    Header(String),
+}
+
+/// One error object (jsonapi.org/format/#error-objects).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorObject {
+    /// The HTTP status, as a string.
+    pub status: String,
+    /// A stable, machine-readable name of the problem (`insufficient-funds`).
+    pub code: &'static str,
+    /// A short summary, the same for every occurrence of the code.
+    pub title: &'static str,
+    /// What exactly went wrong this time, and how to fix it.
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceObject>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub links: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Value>,
+}
+
+/// `source` holds exactly one of pointer, parameter or header.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceObject(std::collections::BTreeMap<&'static str, String>);
+
+impl From<Source> for SourceObject {
+    fn from(source: Source) -> Self {
+        let (key, value) = match source {
+            Source::Pointer(p) => ("pointer", p),
+            Source::Parameter(p) => ("parameter", p),
+            Source::Header(h) => ("header", h),
+        };
+        SourceObject([(key, value)].into_iter().collect())
+    }
+}
+
+impl ErrorObject {
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> ErrorObject {
+        ErrorObject {
+            status: status.as_str().to_string(),
+            code,
+            title,
+            detail: detail.into(),
+            source: None,
+            links: None,
+            meta: None,
+        }
+    }
+
+    pub fn status_code(&self) -> StatusCode {
+        self.status
+            .parse::<u16>()
+            .ok()
+            .and_then(|code| StatusCode::from_u16(code).ok())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+/// One or more problems with a request, answered as a JSON:API error document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub errors: Vec<ErrorObject>,
+    /// Extra response headers (`Allow` on a 405).
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            errors: vec![ErrorObject::new(status, code, title, detail)],
+            headers: Vec::new(),
+        }
+    }
+
+    /// Several problems found in one request, answered together.
+    pub fn many(errors: Vec<ErrorObject>) -> ApiError {
+        assert!(!errors.is_empty(), "an error response needs an error");
+        ApiError {
+            errors,
+            headers: Vec::new(),
+        }
+    }
+
+    /// All the problems of several errors, answered together.
+    pub fn merge(errors: Vec<ApiError>) -> ApiError {
+        let mut merged = ApiError::many(
+            errors
+                .iter()
+                .flat_map(|error| error.errors.iter().cloned())
+                .collect(),
+        );
+        merged.headers = errors.into_iter().flat_map(|error| error.headers).collect();
+        merged
+    }
+
+    /// Sets where the (first) problem is.
+    pub fn source(mut self, source: Source) -> ApiError {
+        self.errors[0].source = Some(source.into());
+        self
+    }
+
+    pub fn pointer(self, pointer: impl Into<String>) -> ApiError {
+        self.source(Source::Pointer(pointer.into()))
+    }
+
+    pub fn parameter(self, parameter: impl Into<String>) -> ApiError {
+        self.source(Source::Parameter(parameter.into()))
+    }
+
+    pub fn header(self, header: impl Into<String>) -> ApiError {
+        self.source(Source::Header(header.into()))
+    }
+
+    pub fn meta(mut self, meta: Value) -> ApiError {
+        self.errors[0].meta = Some(meta);
+        self
+    }
+
+    pub fn links(mut self, links: Value) -> ApiError {
+        self.errors[0].links = Some(links);
+        self
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> ApiError {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    // The errors this service answers, by status.
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, "Bad request", detail)
+    }
+
+    pub fn invalid_parameter(parameter: &str, detail: impl Into<String>) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-query-parameter",
+            "Invalid query parameter",
+            detail,
+        )
+        .parameter(parameter)
+    }
+
+    pub fn invalid_document(pointer: &str, detail: impl Into<String>) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-document",
+            "Invalid request document",
+            detail,
+        )
+        .pointer(pointer)
+    }
+
+    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, code, "Forbidden", detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    pub fn method_not_allowed(method: &str, allowed: &'static str) -> ApiError {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            format!("{method} is not allowed here; allowed: {allowed}"),
+        )
+        .with_header("Allow", allowed)
+    }
+
+    pub fn conflict(code: &'static str, title: &'static str, detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, code, title, detail)
+    }
+
+    pub fn invalid_attribute(pointer: &str, detail: impl Into<String>) -> ApiError {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-attribute",
+            "Invalid attribute",
+            detail,
+        )
+        .pointer(pointer)
+    }
+
+    pub fn internal() -> ApiError {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal-error",
+            "Internal server error",
+            "The server could not complete the request; it has been logged.",
+        )
+    }
+
+    pub fn unavailable() -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database-unavailable",
+            "Service unavailable",
+            "The database is not answering; try again shortly.",
+        )
+        .with_header("Retry-After", "1")
+    }
+
+    /// The status of the response: the errors' own when they agree; otherwise the most
+    /// general one of their class (400 for mixed client errors, 500 for server errors).
+    pub fn status(&self) -> StatusCode {
+        let first = self.errors[0].status_code();
+        if self.errors.iter().all(|e| e.status_code() == first) {
+            first
+        } else if self.errors.iter().any(|e| e.status_code().is_server_error()) {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::BAD_REQUEST
+        }
+    }
+
+    /// The error document.
+    pub fn document(&self) -> Value {
+        serde_json::json!({
+            "errors": self.errors,
+            "jsonapi": {"version": "1.1"},
+        })
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for error in &self.errors {
+            write!(f, "{} {}: {}; ", error.status, error.code, error.detail)?;
+        }
+        Ok(())
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status());
+        response.content_type(JSONAPI_MEDIA_TYPE);
+        for (name, value) in &self.headers {
+            response.insert_header((*name, value.as_str()));
+        }
+        response.body(self.document().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mixed_client_errors_answer_400() {
+        let error = ApiError::many(vec![
+            ErrorObject::new(StatusCode::UNPROCESSABLE_ENTITY, "a", "A", "a"),
+            ErrorObject::new(StatusCode::FORBIDDEN, "b", "B", "b"),
+        ]);
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+        let same = ApiError::many(vec![
+            ErrorObject::new(StatusCode::UNPROCESSABLE_ENTITY, "a", "A", "a"),
+            ErrorObject::new(StatusCode::UNPROCESSABLE_ENTITY, "b", "B", "b"),
+        ]);
+        assert_eq!(same.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
+    #[test]
+    fn document_has_string_status_and_one_source_member() {
+        let doc = ApiError::invalid_parameter("sort", "no such field").document();
+        assert_eq!(doc["errors"][0]["status"], "400");
+        assert_eq!(doc["errors"][0]["source"], serde_json::json!({"parameter": "sort"}));
+        assert_eq!(doc["jsonapi"]["version"], "1.1");
+    }
+}

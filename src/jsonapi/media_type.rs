@@ -1,0 +1,285 @@
+//! Content negotiation (jsonapi.org/format/#content-negotiation).
+//!
+//! - A request with a body must be sent as `application/vnd.api+json`, with no media type
+//!   parameters but `ext` and `profile`, and no extension this server does not support: 415.
+//! - When `Accept` names the JSON:API media type, at least one of those entries must carry
+//!   no parameters but `ext`/`profile` and no unsupported extension: otherwise 406. An
+//!   `Accept` without the JSON:API media type (`*/*`, `application/json`) is answered anyway.
+//! - Every response with a body is `application/vnd.api+json`.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+
+use super::error::ApiError;
+
+pub const JSONAPI_MEDIA_TYPE: &str = "application/vnd.api+json";
+
+/// Extensions (the `ext` media type parameter) this server supports: none.
+const SUPPORTED_EXTENSIONS: [&str; 0] = [];
+
+/// One entry of a media type list: `type/subtype` and its parameters (names lowercased,
+/// quoted values unquoted). Accept's `q` weight is kept apart, as it is not a media type
+/// parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaRange {
+    pub essence: String,
+    pub params: Vec<(String, String)>,
+    pub quality_zero: bool,
+}
+
+impl MediaRange {
+    fn is_jsonapi(&self) -> bool {
+        self.essence == JSONAPI_MEDIA_TYPE
+    }
+
+    /// Why this JSON:API entry cannot be served, if it cannot.
+    fn unsupported(&self) -> Option<String> {
+        for (name, value) in &self.params {
+            match name.as_str() {
+                "profile" => {}
+                "ext" => {
+                    if let Some(ext) = value
+                        .split_whitespace()
+                        .find(|uri| !SUPPORTED_EXTENSIONS.contains(uri))
+                    {
+                        return Some(format!("the extension {ext:?} is not supported"));
+                    }
+                }
+                other => {
+                    return Some(format!(
+                        "the media type parameter {other:?} is not allowed (only \"ext\" and \"profile\")"
+                    ));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Parses a header holding a comma-separated list of media types, quotes respected.
+pub fn parse_media_ranges(header: &str) -> Vec<MediaRange> {
+    split_outside_quotes(header, ',')
+        .into_iter()
+        .filter(|part| !part.trim().is_empty())
+        .map(|part| {
+            let mut pieces = split_outside_quotes(&part, ';').into_iter();
+            let essence = pieces
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            let mut params = Vec::new();
+            let mut quality_zero = false;
+            for piece in pieces {
+                let (name, value) = piece.split_once('=').unwrap_or((piece.as_str(), ""));
+                let name = name.trim().to_ascii_lowercase();
+                let value = value.trim();
+                let value = value
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .map(|v| v.replace("\\\"", "\"").replace("\\\\", "\\"))
+                    .unwrap_or_else(|| value.to_string());
+                if name == "q" {
+                    quality_zero = value.parse::<f32>().is_ok_and(|q| q == 0.0);
+                } else {
+                    params.push((name, value));
+                }
+            }
+            MediaRange {
+                essence,
+                params,
+                quality_zero,
+            }
+        })
+        .collect()
+}
+
+fn split_outside_quotes(text: &str, separator: char) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    let mut quoted = false;
+    let mut escaped = false;
+    for c in text.chars() {
+        if escaped {
+            escaped = false;
+        } else if quoted && c == '\\' {
+            escaped = true;
+        } else if c == '"' {
+            quoted = !quoted;
+        } else if c == separator && !quoted {
+            parts.push(String::new());
+            continue;
+        }
+        parts.last_mut().expect("never empty").push(c);
+    }
+    parts
+}
+
+/// Checks a request's `Content-Type` (when it has a body) and `Accept` headers.
+pub fn check_request(
+    method: &Method,
+    content_type: Option<&str>,
+    accept: Option<&str>,
+) -> Result<(), ApiError> {
+    if matches!(*method, Method::POST | Method::PATCH | Method::PUT) {
+        check_content_type(content_type)?;
+    }
+    if let Some(accept) = accept {
+        check_accept(accept)?;
+    }
+    Ok(())
+}
+
+fn unsupported_media_type(detail: String) -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+        "Unsupported media type",
+        detail,
+    )
+    .header("Content-Type")
+}
+
+fn check_content_type(content_type: Option<&str>) -> Result<(), ApiError> {
+    let Some(content_type) = content_type else {
+        return Err(unsupported_media_type(format!(
+            "send the request body with the header Content-Type: {JSONAPI_MEDIA_TYPE}"
+        )));
+    };
+    let ranges = parse_media_ranges(content_type);
+    let [range] = ranges.as_slice() else {
+        return Err(unsupported_media_type(format!(
+            "Content-Type must be exactly one media type, {JSONAPI_MEDIA_TYPE}"
+        )));
+    };
+    if !range.is_jsonapi() {
+        return Err(unsupported_media_type(format!(
+            "Content-Type is {:?}; send {JSONAPI_MEDIA_TYPE}",
+            range.essence
+        )));
+    }
+    match range.unsupported() {
+        Some(why) => Err(unsupported_media_type(format!("Content-Type: {why}"))),
+        None => Ok(()),
+    }
+}
+
+fn check_accept(accept: &str) -> Result<(), ApiError> {
+    let jsonapi: Vec<MediaRange> = parse_media_ranges(accept)
+        .into_iter()
+        .filter(|range| range.is_jsonapi() && !range.quality_zero)
+        .collect();
+    if jsonapi.is_empty() {
+        return Ok(());
+    }
+    let reasons: Vec<String> = jsonapi.iter().filter_map(MediaRange::unsupported).collect();
+    if reasons.len() < jsonapi.len() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::NOT_ACCEPTABLE,
+        "not-acceptable",
+        "Not acceptable",
+        format!(
+            "every {JSONAPI_MEDIA_TYPE} entry in Accept asks for something this server cannot give: {}; accept plain {JSONAPI_MEDIA_TYPE}",
+            reasons.join("; ")
+        ),
+    )
+    .header("Accept"))
+}
+
+/// Middleware: refuses requests whose media types cannot be served, and types every
+/// response with a body as JSON:API.
+pub async fn negotiate(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let header_text = |name| {
+        request
+            .headers()
+            .get(name)
+            .map(|value: &HeaderValue| String::from_utf8_lossy(value.as_bytes()).into_owned())
+    };
+    let checked = check_request(
+        request.method(),
+        header_text(header::CONTENT_TYPE).as_deref(),
+        header_text(header::ACCEPT).as_deref(),
+    );
+    let mut response = match checked {
+        Ok(()) => next.call(request).await?.map_into_left_body(),
+        Err(error) => request.error_response(error).map_into_right_body(),
+    };
+    let has_body = response.status() != StatusCode::NO_CONTENT;
+    let headers = response.headers_mut();
+    if has_body {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(JSONAPI_MEDIA_TYPE),
+        );
+    }
+    headers.insert(header::VARY, HeaderValue::from_static("Accept"));
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(method: Method, content_type: Option<&str>, accept: Option<&str>) -> u16 {
+        match check_request(&method, content_type, accept) {
+            Ok(()) => 200,
+            Err(error) => error.status().as_u16(),
+        }
+    }
+
+    #[test]
+    fn content_type_rules() {
+        let post = || Method::POST;
+        assert_eq!(status(post(), Some(JSONAPI_MEDIA_TYPE), None), 200);
+        assert_eq!(status(post(), Some("Application/Vnd.Api+JSON"), None), 200);
+        assert_eq!(
+            status(post(), Some(r#"application/vnd.api+json; profile="https://a.example/p https://b.example/q""#), None),
+            200
+        );
+        assert_eq!(status(post(), Some("application/vnd.api+json; charset=utf-8"), None), 415);
+        assert_eq!(status(post(), Some(r#"application/vnd.api+json; ext="https://jsonapi.org/ext/atomic""#), None), 415);
+        assert_eq!(status(post(), Some("application/json"), None), 415);
+        assert_eq!(status(post(), None, None), 415);
+        // Bodyless methods are not asked for a Content-Type.
+        assert_eq!(status(Method::GET, Some("text/plain"), None), 200);
+        assert_eq!(status(Method::DELETE, None, None), 200);
+    }
+
+    #[test]
+    fn accept_rules() {
+        let get = || Method::GET;
+        assert_eq!(status(get(), None, None), 200);
+        assert_eq!(status(get(), None, Some("*/*")), 200);
+        assert_eq!(status(get(), None, Some("application/json")), 200);
+        assert_eq!(status(get(), None, Some(JSONAPI_MEDIA_TYPE)), 200);
+        assert_eq!(status(get(), None, Some("application/vnd.api+json; charset=utf-8")), 406);
+        assert_eq!(
+            status(get(), None, Some("application/vnd.api+json; charset=utf-8, application/vnd.api+json")),
+            200
+        );
+        assert_eq!(
+            status(get(), None, Some(r#"application/vnd.api+json; ext="https://example.com/x""#)),
+            406
+        );
+        assert_eq!(status(get(), None, Some("application/vnd.api+json; q=0.5")), 200);
+        assert_eq!(
+            status(get(), None, Some("application/vnd.api+json; charset=x, */*")),
+            406,
+            "a JSON:API entry was given and none is acceptable"
+        );
+    }
+
+    #[test]
+    fn quoted_commas_do_not_split() {
+        let ranges = parse_media_ranges(r#"application/vnd.api+json; profile="a,b", text/html"#);
+        assert_eq!(ranges.len(), 2);
+        assert_eq!(ranges[0].params, vec![("profile".to_string(), "a,b".to_string())]);
+    }
+}

@@ -1,0 +1,314 @@
+//! The query parameters JSON:API defines, parsed strictly: anything unknown, repeated or
+//! malformed is a 400 naming the parameter.
+//!
+//! This module knows the syntax (`include`, `fields[TYPE]`, `sort`, `filter[...]`,
+//! `page[...]`); what names are valid for a resource is checked by the caller.
+
+use std::collections::BTreeMap;
+
+use super::error::ApiError;
+
+/// Largest `page[size]`.
+pub const MAX_PAGE_SIZE: u64 = 100;
+/// `page[size]` when none is given.
+pub const DEFAULT_PAGE_SIZE: u64 = 20;
+
+/// The URL of the Cursor Pagination profile, whose error types this server uses.
+pub const CURSOR_PROFILE: &str = "https://jsonapi.org/profiles/ethanresnick/cursor-pagination";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortField {
+    pub name: String,
+    pub descending: bool,
+}
+
+/// `filter[FIELD]` or `filter[FIELD.OP]` with its raw value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterParam {
+    /// The whole parameter name, for error sources.
+    pub parameter: String,
+    pub field: String,
+    pub op: Option<String>,
+    pub value: String,
+}
+
+/// The page the client asked for, in one of two styles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageParams {
+    /// `page[number]` (from 1) and `page[size]`.
+    Number { number: u64, size: u64 },
+    /// `page[after]` or `page[before]` (opaque cursors) and `page[size]`; also the default.
+    Cursor {
+        after: Option<String>,
+        before: Option<String>,
+        size: u64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryParams {
+    /// `include`: relationship paths.
+    pub include: Option<Vec<String>>,
+    /// `fields[TYPE]`: the fields to show per type.
+    pub fields: BTreeMap<String, Vec<String>>,
+    pub sort: Option<Vec<SortField>>,
+    pub filters: Vec<FilterParam>,
+    pub page: PageParams,
+    /// Whether any `page[...]` parameter was given.
+    pub page_given: bool,
+}
+
+impl Default for QueryParams {
+    fn default() -> Self {
+        QueryParams {
+            include: None,
+            fields: BTreeMap::new(),
+            sort: None,
+            filters: Vec::new(),
+            page: PageParams::Cursor {
+                after: None,
+                before: None,
+                size: DEFAULT_PAGE_SIZE,
+            },
+            page_given: false,
+        }
+    }
+}
+
+/// `name[inner]` → `inner`, for this family `name`.
+fn bracketed<'a>(parameter: &'a str, family: &str) -> Option<&'a str> {
+    parameter
+        .strip_prefix(family)?
+        .strip_prefix('[')?
+        .strip_suffix(']')
+}
+
+fn comma_list(parameter: &str, value: &str) -> Result<Vec<String>, ApiError> {
+    if value.is_empty() {
+        return Ok(Vec::new());
+    }
+    value
+        .split(',')
+        .map(|item| {
+            if item.is_empty() {
+                Err(ApiError::invalid_parameter(
+                    parameter,
+                    format!("{parameter} has an empty item in {value:?}"),
+                ))
+            } else {
+                Ok(item.to_string())
+            }
+        })
+        .collect()
+}
+
+fn page_size(value: &str) -> Result<u64, ApiError> {
+    let size: u64 = value.parse().ok().filter(|size| *size >= 1).ok_or_else(|| {
+        ApiError::invalid_parameter(
+            "page[size]",
+            format!("page[size] must be a whole number from 1 to {MAX_PAGE_SIZE}, got {value:?}"),
+        )
+        .links(serde_json::json!({"type": [format!("{CURSOR_PROFILE}/invalid-parameter-value")]}))
+    })?;
+    if size > MAX_PAGE_SIZE {
+        return Err(ApiError::invalid_parameter(
+            "page[size]",
+            format!("page[size] may be at most {MAX_PAGE_SIZE}, got {size}"),
+        )
+        .links(serde_json::json!({"type": [format!("{CURSOR_PROFILE}/max-size-exceeded")]}))
+        .meta(serde_json::json!({"page": {"maxSize": MAX_PAGE_SIZE}})));
+    }
+    Ok(size)
+}
+
+impl QueryParams {
+    /// Parses a raw (percent-encoded) query string.
+    pub fn parse(query: &str) -> Result<QueryParams, ApiError> {
+        let mut seen: Vec<String> = Vec::new();
+        let mut params = QueryParams::default();
+        let (mut number, mut size, mut after, mut before) = (None, None, None, None);
+
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            let (name, value) = (name.into_owned(), value.into_owned());
+            if seen.contains(&name) {
+                return Err(ApiError::invalid_parameter(
+                    &name,
+                    format!("{name} is given more than once; give it once (use a comma list)"),
+                ));
+            }
+            seen.push(name.clone());
+
+            if name == "include" {
+                params.include = Some(comma_list(&name, &value)?);
+            } else if let Some(type_name) = bracketed(&name, "fields") {
+                params
+                    .fields
+                    .insert(type_name.to_string(), comma_list(&name, &value)?);
+            } else if name == "sort" {
+                let fields = comma_list(&name, &value)?;
+                if fields.is_empty() {
+                    return Err(ApiError::invalid_parameter(
+                        "sort",
+                        "sort is empty; give fields such as sort=-createdAt,id",
+                    ));
+                }
+                params.sort = Some(
+                    fields
+                        .into_iter()
+                        .map(|field| match field.strip_prefix('-') {
+                            Some(name) => SortField {
+                                name: name.to_string(),
+                                descending: true,
+                            },
+                            None => SortField {
+                                name: field,
+                                descending: false,
+                            },
+                        })
+                        .collect(),
+                );
+            } else if let Some(target) = bracketed(&name, "filter") {
+                let (field, op) = match target.split_once('.') {
+                    Some((field, op)) => (field.to_string(), Some(op.to_string())),
+                    None => (target.to_string(), None),
+                };
+                if field.is_empty() {
+                    return Err(ApiError::invalid_parameter(
+                        &name,
+                        format!("{name} names no field; use filter[FIELD] or filter[FIELD.OP]"),
+                    ));
+                }
+                params.filters.push(FilterParam {
+                    parameter: name.clone(),
+                    field,
+                    op,
+                    value,
+                });
+            } else if let Some(member) = bracketed(&name, "page") {
+                params.page_given = true;
+                match member {
+                    "number" => number = Some(value),
+                    "size" => size = Some(page_size(&value)?),
+                    "after" => after = Some(value),
+                    "before" => before = Some(value),
+                    _ => {
+                        return Err(ApiError::invalid_parameter(
+                            &name,
+                            format!(
+                                "{name} is not a page parameter; use page[size] with page[number], or with page[after] / page[before]"
+                            ),
+                        ));
+                    }
+                }
+            } else {
+                return Err(ApiError::invalid_parameter(
+                    &name,
+                    format!(
+                        "unknown query parameter {name:?}; known: include, fields[TYPE], sort, filter[FIELD], page[number], page[size], page[after], page[before]"
+                    ),
+                ));
+            }
+        }
+
+        let size = size.unwrap_or(DEFAULT_PAGE_SIZE);
+        params.page = match (number, after, before) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(ApiError::invalid_parameter(
+                    "page[number]",
+                    "page[number] cannot be mixed with page[after] or page[before]: choose numbered pages or cursors",
+                ));
+            }
+            (Some(number), None, None) => {
+                let number = number.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    ApiError::invalid_parameter(
+                        "page[number]",
+                        format!("page[number] must be a whole number from 1, got {number:?}"),
+                    )
+                })?;
+                PageParams::Number { number, size }
+            }
+            (None, Some(_), Some(_)) => {
+                return Err(ApiError::invalid_parameter(
+                    "page[before]",
+                    "page[after] and page[before] together (range pagination) are not supported; give one",
+                )
+                .links(serde_json::json!({"type": [format!("{CURSOR_PROFILE}/range-pagination-not-supported")]})));
+            }
+            (None, after, before) => PageParams::Cursor {
+                after,
+                before,
+                size,
+            },
+        };
+        Ok(params)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_parameter(query: &str) -> String {
+        let error = QueryParams::parse(query).unwrap_err();
+        assert_eq!(error.status().as_u16(), 400, "{query}");
+        serde_json::to_value(&error.errors[0].source).unwrap()["parameter"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn parses_every_family() {
+        let params = QueryParams::parse(
+            "include=wallet&fields%5Bwallets%5D=label,balance&fields[transactions]=&sort=-amount,id\
+             &filter[amount.gt]=5&filter[txid]=a%2Cb&page[size]=10&page[after]=abc",
+        )
+        .unwrap();
+        assert_eq!(params.include, Some(vec!["wallet".to_string()]));
+        assert_eq!(params.fields["wallets"], vec!["label", "balance"]);
+        assert_eq!(params.fields["transactions"], Vec::<String>::new());
+        assert_eq!(
+            params.sort.unwrap(),
+            vec![
+                SortField { name: "amount".into(), descending: true },
+                SortField { name: "id".into(), descending: false }
+            ]
+        );
+        assert_eq!(params.filters[0].field, "amount");
+        assert_eq!(params.filters[0].op.as_deref(), Some("gt"));
+        assert_eq!(params.filters[1].value, "a,b", "an encoded comma is still a comma");
+        assert_eq!(
+            params.page,
+            PageParams::Cursor { after: Some("abc".into()), before: None, size: 10 }
+        );
+    }
+
+    #[test]
+    fn defaults_to_the_first_cursor_page() {
+        let params = QueryParams::parse("").unwrap();
+        assert_eq!(params.page, PageParams::Cursor { after: None, before: None, size: 20 });
+        assert!(!params.page_given);
+    }
+
+    #[test]
+    fn refuses_what_it_does_not_know() {
+        assert_eq!(error_parameter("foo=1"), "foo");
+        assert_eq!(error_parameter("sort=id&sort=label"), "sort");
+        assert_eq!(error_parameter("sort="), "sort");
+        assert_eq!(error_parameter("sort=id,,label"), "sort");
+        assert_eq!(error_parameter("page[offset]=3"), "page[offset]");
+        assert_eq!(error_parameter("page[size]=0"), "page[size]");
+        assert_eq!(error_parameter("page[size]=ten"), "page[size]");
+        assert_eq!(error_parameter("page[number]=0"), "page[number]");
+        assert_eq!(error_parameter("page[number]=2&page[after]=x"), "page[number]");
+        assert_eq!(error_parameter("page[after]=x&page[before]=y"), "page[before]");
+        assert_eq!(error_parameter("filter[]=1"), "filter[]");
+        assert_eq!(error_parameter("filter[.gt]=1"), "filter[.gt]");
+    }
+
+    #[test]
+    fn oversized_pages_name_the_maximum() {
+        let error = QueryParams::parse("page[size]=101").unwrap_err();
+        assert_eq!(error.errors[0].meta, Some(serde_json::json!({"page": {"maxSize": 100}})));
+    }
+}

@@ -1,0 +1,318 @@
+//! Request documents: reading the body (capped), and checking the JSON:API shape of a
+//! resource document or a relationship document. Wrong JSON or wrong shape is a 400 with a
+//! pointer; what the attributes mean is the resource's business.
+//!
+//! Attribute values are kept as raw JSON text, so that a number such as `0.1` can be read
+//! exactly as written instead of through a float.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::StatusCode;
+use actix_web::web;
+use serde_json::value::RawValue;
+
+use super::error::ApiError;
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Reads the request body, refusing more than [`MAX_BODY_BYTES`] with a 413.
+pub async fn read_body(payload: web::Payload) -> Result<web::Bytes, ApiError> {
+    match payload.to_bytes_limited(MAX_BODY_BYTES).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(error)) => Err(ApiError::bad_request(
+            "unreadable-body",
+            format!("the request body could not be read: {error}"),
+        )),
+        Err(_) => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            format!("the request body may be at most {MAX_BODY_BYTES} bytes"),
+        )),
+    }
+}
+
+type RawObject = BTreeMap<String, Box<RawValue>>;
+
+/// A resource identifier: `{"type": ..., "id": ...}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identifier {
+    pub type_name: String,
+    pub id: String,
+}
+
+/// The `data` of a relationship in a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Linkage {
+    Null,
+    One(Identifier),
+    Many(Vec<Identifier>),
+}
+
+/// The resource object of a POST or PATCH document.
+#[derive(Debug)]
+pub struct ResourceInput {
+    pub type_name: String,
+    pub id: Option<String>,
+    pub has_lid: bool,
+    /// Attribute name → raw JSON value.
+    pub attributes: Vec<(String, Box<RawValue>)>,
+    /// Relationship name → its linkage.
+    pub relationships: Vec<(String, Linkage)>,
+}
+
+fn parse_json(body: &[u8]) -> Result<RawObject, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "empty-body",
+            "the request body is empty; send a JSON:API document such as {\"data\": {...}}",
+        ));
+    }
+    let value: Box<RawValue> = serde_json::from_slice(body).map_err(|error| {
+        ApiError::bad_request(
+            "invalid-json",
+            format!("the request body is not valid JSON: {error}"),
+        )
+    })?;
+    object(&value, "")
+}
+
+/// Reads a raw value as a JSON object, or explains at `pointer` why it is not one.
+fn object(raw: &RawValue, pointer: &str) -> Result<RawObject, ApiError> {
+    if !raw.get().trim_start().starts_with('{') {
+        let what = if pointer.is_empty() {
+            "the document"
+        } else {
+            pointer
+        };
+        return Err(ApiError::invalid_document(
+            if pointer.is_empty() { "" } else { pointer },
+            format!("{what} must be a JSON object"),
+        ));
+    }
+    serde_json::from_str(raw.get()).map_err(|error| {
+        ApiError::invalid_document(pointer, format!("{pointer} is not readable: {error}"))
+    })
+}
+
+fn string(raw: &RawValue, pointer: &str) -> Result<String, ApiError> {
+    serde_json::from_str::<String>(raw.get())
+        .map_err(|_| ApiError::invalid_document(pointer, format!("{pointer} must be a string")))
+}
+
+/// Checks the top level: an object with `data`, and only the members a request may have.
+fn top_level(body: &[u8]) -> Result<Box<RawValue>, ApiError> {
+    let mut top = parse_json(body)?;
+    for member in top.keys() {
+        if !matches!(member.as_str(), "data" | "meta" | "jsonapi" | "links") {
+            return Err(ApiError::invalid_document(
+                &format!("/{member}"),
+                format!("a request document may not have a top-level {member:?} member"),
+            ));
+        }
+    }
+    top.remove("data").ok_or_else(|| {
+        ApiError::invalid_document("", "the document has no \"data\" member")
+    })
+}
+
+fn identifier(raw: &RawValue, pointer: &str) -> Result<Identifier, ApiError> {
+    let mut members = object(raw, pointer)?;
+    for member in members.keys() {
+        if !matches!(member.as_str(), "type" | "id" | "lid" | "meta") {
+            return Err(ApiError::invalid_document(
+                &format!("{pointer}/{member}"),
+                format!("a resource identifier may not have a {member:?} member"),
+            ));
+        }
+    }
+    let type_name = members
+        .remove("type")
+        .ok_or_else(|| {
+            ApiError::invalid_document(pointer, format!("{pointer} has no \"type\" member"))
+        })
+        .and_then(|raw| string(&raw, &format!("{pointer}/type")))?;
+    let id = match members.remove("id") {
+        Some(raw) => string(&raw, &format!("{pointer}/id"))?,
+        None if members.contains_key("lid") => {
+            return Err(ApiError::invalid_document(
+                &format!("{pointer}/lid"),
+                "local ids (lid) only refer to resources created in the same request, which this server does not support; use \"id\"",
+            ));
+        }
+        None => {
+            return Err(ApiError::invalid_document(
+                pointer,
+                format!("{pointer} has no \"id\" member"),
+            ));
+        }
+    };
+    Ok(Identifier { type_name, id })
+}
+
+fn linkage(raw: &RawValue, pointer: &str) -> Result<Linkage, ApiError> {
+    let text = raw.get().trim_start();
+    if text == "null" {
+        Ok(Linkage::Null)
+    } else if text.starts_with('[') {
+        let items: Vec<Box<RawValue>> = serde_json::from_str(raw.get())
+            .map_err(|error| ApiError::invalid_document(pointer, error.to_string()))?;
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| identifier(item, &format!("{pointer}/{i}")))
+            .collect::<Result<_, _>>()
+            .map(Linkage::Many)
+    } else {
+        identifier(raw, pointer).map(Linkage::One)
+    }
+}
+
+/// A relationship object in a request: `{"data": linkage}`.
+fn relationship(raw: &RawValue, pointer: &str) -> Result<Linkage, ApiError> {
+    let members = object(raw, pointer)?;
+    let data = members.get("data").ok_or_else(|| {
+        ApiError::invalid_document(
+            pointer,
+            format!("{pointer} has no \"data\" member; give {{\"data\": {{\"type\": ..., \"id\": ...}}}}"),
+        )
+    })?;
+    linkage(data, &format!("{pointer}/data"))
+}
+
+/// Parses the document of a POST or PATCH of a resource.
+pub fn parse_resource_document(body: &[u8]) -> Result<ResourceInput, ApiError> {
+    let data = top_level(body)?;
+    if data.get().trim_start().starts_with('[') {
+        return Err(ApiError::invalid_document(
+            "/data",
+            "/data must be a single resource object; create or update one resource per request",
+        ));
+    }
+    let mut members = object(&data, "/data")?;
+    for member in members.keys() {
+        if !matches!(
+            member.as_str(),
+            "type" | "id" | "lid" | "attributes" | "relationships" | "links" | "meta"
+        ) {
+            return Err(ApiError::invalid_document(
+                &format!("/data/{member}"),
+                format!("a resource object may not have a {member:?} member"),
+            ));
+        }
+    }
+    let type_name = members
+        .remove("type")
+        .ok_or_else(|| ApiError::invalid_document("/data", "/data has no \"type\" member"))
+        .and_then(|raw| string(&raw, "/data/type"))?;
+    let id = members
+        .remove("id")
+        .map(|raw| string(&raw, "/data/id"))
+        .transpose()?;
+    let has_lid = members.contains_key("lid");
+    let attributes = match members.remove("attributes") {
+        Some(raw) => object(&raw, "/data/attributes")?.into_iter().collect(),
+        None => Vec::new(),
+    };
+    let relationships = match members.remove("relationships") {
+        Some(raw) => object(&raw, "/data/relationships")?
+            .into_iter()
+            .map(|(name, raw)| {
+                let pointer = format!("/data/relationships/{name}");
+                relationship(&raw, &pointer).map(|linkage| (name, linkage))
+            })
+            .collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
+    Ok(ResourceInput {
+        type_name,
+        id,
+        has_lid,
+        attributes,
+        relationships,
+    })
+}
+
+/// Parses the document of a PATCH to a relationship URL: `{"data": linkage}`.
+pub fn parse_relationship_document(body: &[u8]) -> Result<Linkage, ApiError> {
+    let data = top_level(body)?;
+    linkage(&data, "/data")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pointer_of(error: &ApiError) -> String {
+        serde_json::to_value(&error.errors[0].source).unwrap()["pointer"]
+            .as_str()
+            .unwrap_or("<none>")
+            .to_string()
+    }
+
+    #[test]
+    fn reads_a_resource_keeping_numbers_exact() {
+        let input = parse_resource_document(
+            br#"{"data": {"type": "transactions", "attributes": {"amount": 0.30000000000000000001, "txid": "a"},
+                 "relationships": {"wallet": {"data": {"type": "wallets", "id": "5"}}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(input.type_name, "transactions");
+        assert_eq!(input.id, None);
+        assert_eq!(input.attributes[0].0, "amount");
+        assert_eq!(input.attributes[0].1.get(), "0.30000000000000000001");
+        assert_eq!(
+            input.relationships,
+            vec![(
+                "wallet".to_string(),
+                Linkage::One(Identifier { type_name: "wallets".into(), id: "5".into() })
+            )]
+        );
+    }
+
+    #[test]
+    fn shape_errors_point_at_the_problem() {
+        for (body, pointer) in [
+            (&b"[]"[..], ""),
+            (b"{}", ""),
+            (b"{\"data\": 5}", "/data"),
+            (b"{\"data\": [{}]}", "/data"),
+            (b"{\"data\": {}}", "/data"),
+            (b"{\"data\": {\"type\": 5}}", "/data/type"),
+            (b"{\"data\": {\"type\": \"wallets\", \"id\": 5}}", "/data/id"),
+            (b"{\"data\": {\"type\": \"wallets\", \"attributes\": []}}", "/data/attributes"),
+            (b"{\"data\": {\"type\": \"wallets\", \"color\": 1}}", "/data/color"),
+            (b"{\"data\": {\"type\": \"x\"}, \"included\": []}", "/included"),
+            (
+                b"{\"data\": {\"type\": \"t\", \"relationships\": {\"wallet\": {\"id\": \"1\"}}}}",
+                "/data/relationships/wallet",
+            ),
+            (
+                b"{\"data\": {\"type\": \"t\", \"relationships\": {\"wallet\": {\"data\": {\"type\": \"wallets\"}}}}}",
+                "/data/relationships/wallet/data",
+            ),
+        ] {
+            let error = parse_resource_document(body).unwrap_err();
+            assert_eq!(error.status().as_u16(), 400, "{}", String::from_utf8_lossy(body));
+            assert_eq!(pointer_of(&error), pointer, "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn bad_json_and_empty_bodies_are_400() {
+        for body in [&b""[..], b"  ", b"{\"data\":", b"nul"] {
+            let error = parse_resource_document(body).unwrap_err();
+            assert_eq!(error.status().as_u16(), 400);
+        }
+    }
+
+    #[test]
+    fn relationship_documents() {
+        assert_eq!(parse_relationship_document(br#"{"data": null}"#).unwrap(), Linkage::Null);
+        assert!(matches!(
+            parse_relationship_document(br#"{"data": [{"type": "a", "id": "1"}]}"#).unwrap(),
+            Linkage::Many(items) if items.len() == 1
+        ));
+    }
+}

@@ -1,0 +1,11 @@
+//! wallet-api: wallets and their transactions behind a JSON:API interface, with PostgreSQL
+//! keeping every balance.
+
+pub mod api;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod jsonapi;
+pub mod models;
+pub mod schema;
+pub mod startup;

@@ -1,0 +1,8 @@
+//! The two resources as database rows, with the queries that read and write them.
+
+pub mod listing;
+pub mod transaction;
+pub mod wallet;
+
+pub use transaction::{NewTransaction, Transaction, TransactionChanges, TransactionField};
+pub use wallet::{Wallet, WalletField};

@@ -1,0 +1,64 @@
+//! Building the HTTP server: middleware, routes, shared state. Used by `wallet-api serve`
+//! and by the tests, which start it on a free port.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{Logger, NormalizePath, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::db::{self, Pool};
+use crate::jsonapi::media_type::negotiate;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Connects, migrates the database, and binds `HOST:PORT` (port 0 picks a free one).
+    pub fn build(config: &Config) -> anyhow::Result<Application> {
+        let pool = db::connect_pool(&config.database_url, config.pool_size)?;
+        let mut conn = pool.get().context("cannot get a database connection")?;
+        for version in db::run_migrations(&mut conn)? {
+            log::info!("applied migration {version}");
+        }
+        drop(conn);
+        Application::with_pool(config, pool)
+    }
+
+    /// Binds the server over an existing pool of a migrated database.
+    pub fn with_pool(config: &Config, pool: Pool) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind((config.host.as_str(), config.port))
+            .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            pool,
+            base_url: config.base_url.clone(),
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .configure(api::routes)
+                .default_service(web::to(api::not_found))
+                .wrap(from_fn(negotiate))
+                .wrap(NormalizePath::trim())
+                .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
+        })
+        .workers(config.workers)
+        .listen(listener)?
+        .run();
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
