@@ -107,7 +107,11 @@ impl Config {
     }
 }
 
-fn parse_or<T: std::str::FromStr>(value: Option<String>, name: &str, default: T) -> anyhow::Result<T>
+fn parse_or<T: std::str::FromStr>(
+    value: Option<String>,
+    name: &str,
+    default: T,
+) -> anyhow::Result<T>
 where
     T::Err: std::error::Error + Send + Sync + 'static,
 {
@@ -165,7 +169,9 @@ mod tests {
             (vec!["--port"], "needs a value"),
         ] {
             let args: Vec<String> = args.into_iter().map(String::from).collect();
-            let error = Config::from_sources(&args, env(&[url])).unwrap_err().to_string();
+            let error = Config::from_sources(&args, env(&[url]))
+                .unwrap_err()
+                .to_string();
             assert!(error.contains(needle), "{args:?}: {error}");
         }
     }

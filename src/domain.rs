@@ -88,12 +88,12 @@ impl Amount {
                 "amount has more than {MONEY_SCALE} digits after the decimal point"
             )));
         }
-        if value.abs() >= BigDecimal::from(10u64.pow(MONEY_INTEGER_DIGITS as u32)) {
+        if value.abs() >= 10u64.pow(MONEY_INTEGER_DIGITS as u32) {
             return Err(InvalidValue(format!(
                 "amount has more than {MONEY_INTEGER_DIGITS} digits before the decimal point"
             )));
         }
-        if value == BigDecimal::from(0) {
+        if value == 0 {
             return Err(InvalidValue(
                 "amount must not be zero: a transaction moves money".to_string(),
             ));
@@ -171,7 +171,10 @@ mod tests {
             ("1", "1.000000000000000000"),
             ("-0.5", "-0.500000000000000000"),
             ("0.000000000000000001", "0.000000000000000001"),
-            ("999999999999999999.999999999999999999", "999999999999999999.999999999999999999"),
+            (
+                "999999999999999999.999999999999999999",
+                "999999999999999999.999999999999999999",
+            ),
             ("2e3", "2000.000000000000000000"),
             ("1.5E-3", "0.001500000000000000"),
             ("12.50000000000000000000000", "12.500000000000000000"),
@@ -213,9 +216,22 @@ mod tests {
     #[test]
     fn text_values_are_bounded() {
         assert!(Label::parse("savings").is_ok());
-        assert!(Label::parse(&"é".repeat(255)).is_ok(), "characters, not bytes");
-        assert!(Label::parse("").unwrap_err().0.contains("must not be empty"));
-        assert!(Label::parse(&"x".repeat(256)).unwrap_err().0.contains("at most 255"));
+        assert!(
+            Label::parse(&"é".repeat(255)).is_ok(),
+            "characters, not bytes"
+        );
+        assert!(
+            Label::parse("")
+                .unwrap_err()
+                .0
+                .contains("must not be empty")
+        );
+        assert!(
+            Label::parse(&"x".repeat(256))
+                .unwrap_err()
+                .0
+                .contains("at most 255")
+        );
         assert!(Txid::parse("a\0b").unwrap_err().0.contains("NUL"));
         assert!(Txid::parse("tx-1").is_ok());
     }

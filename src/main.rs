@@ -87,9 +87,12 @@ fn migrate(config: &Config) -> anyhow::Result<ExitCode> {
 
 fn verify(config: &Config) -> anyhow::Result<ExitCode> {
     let mut conn = connect(config)?;
-    let problems = audit_balances(&mut conn).context("cannot read wallet_balance_audit (run `wallet-api migrate` first?)")?;
+    let problems = audit_balances(&mut conn)
+        .context("cannot read wallet_balance_audit (run `wallet-api migrate` first?)")?;
     if problems.is_empty() {
-        println!("ok: every wallet's balance equals the sum of its transactions, and none is negative");
+        println!(
+            "ok: every wallet's balance equals the sum of its transactions, and none is negative"
+        );
         return Ok(ExitCode::SUCCESS);
     }
     for problem in &problems {

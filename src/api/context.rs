@@ -45,7 +45,9 @@ impl Context {
                 .ok_or_else(|| {
                     ApiError::invalid_parameter(
                         &parameter,
-                        format!("there is no resource type {type_name:?}; types: wallets, transactions"),
+                        format!(
+                            "there is no resource type {type_name:?}; types: wallets, transactions"
+                        ),
                     )
                 })?;
             if let Some(unknown) = fields.iter().find(|field| !known.contains(&field.as_str())) {
@@ -139,7 +141,11 @@ impl Context {
 
     /// Checks `include` against the relationships this endpoint can include; returns whether
     /// each of `allowed` was asked for.
-    pub fn include(&self, allowed: &[&str], refused: &[(&str, &str)]) -> Result<Vec<bool>, ApiError> {
+    pub fn include(
+        &self,
+        allowed: &[&str],
+        refused: &[(&str, &str)],
+    ) -> Result<Vec<bool>, ApiError> {
         let asked = self.params.include.clone().unwrap_or_default();
         for path in &asked {
             if let Some((_, why)) = refused.iter().find(|(name, _)| name == path) {

@@ -16,7 +16,11 @@ pub enum Target {
 }
 
 /// Checks `type` and `id` of the resource object against the endpoint.
-pub fn check_identity(input: &ResourceInput, type_name: &str, target: Target) -> Result<(), ApiError> {
+pub fn check_identity(
+    input: &ResourceInput,
+    type_name: &str,
+    target: Target,
+) -> Result<(), ApiError> {
     if input.type_name != type_name {
         return Err(ApiError::conflict(
             "type-mismatch",
@@ -69,7 +73,10 @@ pub fn unknown_field(pointer: String, type_name: &str, known: &[&str]) -> ApiErr
         actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
         "unknown-field",
         "Unknown field",
-        format!("{type_name} have no {name:?}; writable: {}", known.join(", ")),
+        format!(
+            "{type_name} have no {name:?}; writable: {}",
+            known.join(", ")
+        ),
     )
     .pointer(pointer)
 }

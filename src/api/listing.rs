@@ -11,8 +11,8 @@ use crate::domain::parse_decimal;
 use crate::jsonapi::ApiError;
 use crate::jsonapi::query::{CURSOR_PROFILE, PageParams};
 use crate::models::listing::{
-    Condition, Direction, Filter, Kind, ListPage, ListQuery, Listable, Op, Page, Position,
-    SortKey, Value as FieldValue, cursor_fits,
+    Condition, Direction, Filter, Kind, ListPage, ListQuery, Listable, Op, Page, Position, SortKey,
+    Value as FieldValue, cursor_fits,
 };
 
 /// The names a collection accepts in `filter[...]` and `sort`.
@@ -84,11 +84,15 @@ fn filter_of<L: Listable>(
         param
             .value
             .split(',')
-            .map(|item| parse_value(kind, item).map_err(|why| invalid(format!("{}: {why}", param.parameter))))
+            .map(|item| {
+                parse_value(kind, item)
+                    .map_err(|why| invalid(format!("{}: {why}", param.parameter)))
+            })
             .collect()
     };
     let one = || -> Result<FieldValue, ApiError> {
-        parse_value(kind, &param.value).map_err(|why| invalid(format!("{}: {why}", param.parameter)))
+        parse_value(kind, &param.value)
+            .map_err(|why| invalid(format!("{}: {why}", param.parameter)))
     };
     let text_ops = kind == Kind::Text;
     let condition = match param.op.as_deref() {
@@ -202,7 +206,7 @@ fn decode_cursor<L: Listable>(
             parameter,
             format!("{parameter} is not a cursor this server gave for this sort ({why}); start again from the first page"),
         )
-        .links(json!({"type": [format!("{CURSOR_PROFILE}/invalid-parameter-value")]}))
+        .links(json!({"type": format!("{CURSOR_PROFILE}/invalid-parameter-value")}))
     };
     let bytes = URL_SAFE_NO_PAD
         .decode(cursor)
@@ -211,7 +215,9 @@ fn decode_cursor<L: Listable>(
     if payload["s"].as_str() != Some(sort_signature(sort).as_str()) {
         return Err(invalid("it was made for another sort"));
     }
-    let texts = payload["v"].as_array().ok_or_else(|| invalid("no values"))?;
+    let texts = payload["v"]
+        .as_array()
+        .ok_or_else(|| invalid("no values"))?;
     let values: Vec<FieldValue> = texts
         .iter()
         .zip(sort)

@@ -147,7 +147,10 @@ async fn respond_with_page(
         .iter()
         .enumerate()
         .map(|(i, transaction)| {
-            let meta = outline.cursors.as_ref().map(|cursors| cursor_meta(&cursors[i]));
+            let meta = outline
+                .cursors
+                .as_ref()
+                .map(|cursors| cursor_meta(&cursors[i]));
             resource(transaction, &context, meta)
         })
         .collect();
@@ -163,7 +166,10 @@ async fn respond_with_page(
 }
 
 /// GET /transactions
-pub async fn list(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let context = Context::new(&request, &state)?;
     let query = list_query::<Transaction>(&context, &FIELDS, Vec::new())?;
     respond_with_page(context, state, query, None).await
@@ -259,7 +265,11 @@ fn read_changes(body: &[u8], target: Target) -> Result<TransactionChanges, ApiEr
 }
 
 /// Database outcomes of writing a transaction, pointed at the member that caused them.
-fn write_error(error: diesel::result::Error, wallet_pointer: &str, amount_pointer: &str) -> ApiError {
+fn write_error(
+    error: diesel::result::Error,
+    wallet_pointer: &str,
+    amount_pointer: &str,
+) -> ApiError {
     let database = DbError::from(error);
     let pointer = match &database {
         DbError::InsufficientFunds { .. } | DbError::BalanceOverflow { .. } => Some(amount_pointer),
@@ -291,7 +301,11 @@ pub async fn create(
     };
     let (transaction, wallets) = db::run(&state.pool, move |conn| {
         let transaction = Transaction::create(conn, &new).map_err(|error| {
-            let error = write_error(error, "/data/relationships/wallet/data", "/data/attributes/amount");
+            let error = write_error(
+                error,
+                "/data/relationships/wallet/data",
+                "/data/attributes/amount",
+            );
             if error.errors[0].code == "duplicate-txid" {
                 // Point a retrying client at what its txid already booked.
                 if let Ok(Some(existing)) = Transaction::find_by_txid(conn, &new.txid) {
@@ -315,7 +329,11 @@ pub async fn create(
     Ok(response)
 }
 
-async fn find(state: &web::Data<AppState>, id: i64, include_wallet: bool) -> Result<(Transaction, Vec<Wallet>), ApiError> {
+async fn find(
+    state: &web::Data<AppState>,
+    id: i64,
+    include_wallet: bool,
+) -> Result<(Transaction, Vec<Wallet>), ApiError> {
     db::run(&state.pool, move |conn| {
         let transaction = Transaction::find(conn, id)?.ok_or_else(|| not_found(id))?;
         let wallets = included_wallets(conn, std::slice::from_ref(&transaction), include_wallet)?;
@@ -334,7 +352,10 @@ fn not_found(id: i64) -> ApiError {
 }
 
 /// GET /transactions/{id}
-pub async fn show(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn show(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let context = Context::new(&request, &state)?;
     context.single_resource()?;
     let include_wallet = include_wallet(&context)?;
@@ -358,7 +379,13 @@ pub async fn update(
     let changes = read_changes(&body, Target::Update(id))?;
     let (transaction, wallets) = db::run(&state.pool, move |conn| {
         let transaction = Transaction::update(conn, id, &changes)
-            .map_err(|error| write_error(error, "/data/relationships/wallet/data", "/data/attributes/amount"))?
+            .map_err(|error| {
+                write_error(
+                    error,
+                    "/data/relationships/wallet/data",
+                    "/data/attributes/amount",
+                )
+            })?
             .ok_or_else(|| not_found(id))?;
         let wallets = included_wallets(conn, std::slice::from_ref(&transaction), include_wallet)?;
         Ok::<_, ApiError>((transaction, wallets))
@@ -368,7 +395,10 @@ pub async fn update(
 }
 
 /// DELETE /transactions/{id}: its amount leaves the wallet's balance, which must stay >= 0.
-pub async fn delete(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let context = Context::new(&request, &state)?;
     context.single_resource()?;
     let id = path_id(&request, "transaction")?;
@@ -383,7 +413,10 @@ pub async fn delete(request: HttpRequest, state: web::Data<AppState>) -> Result<
 }
 
 /// GET /transactions/{id}/wallet: the related wallet.
-pub async fn wallet(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn wallet(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let context = Context::new(&request, &state)?;
     context.single_resource()?;
     context.include(&[], &[])?;

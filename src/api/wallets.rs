@@ -82,7 +82,10 @@ pub fn single(status: StatusCode, wallet: &Wallet, context: &Context) -> HttpRes
 }
 
 /// GET /wallets
-pub async fn list(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let context = Context::new(&request, &state)?;
     context.include(&[], &NO_INCLUDE)?;
     let query = list_query::<Wallet>(&context, &FIELDS, Vec::new())?;
@@ -97,7 +100,10 @@ pub async fn list(request: HttpRequest, state: web::Data<AppState>) -> Result<Ht
         .iter()
         .enumerate()
         .map(|(i, wallet)| {
-            let meta = outline.cursors.as_ref().map(|cursors| cursor_meta(&cursors[i]));
+            let meta = outline
+                .cursors
+                .as_ref()
+                .map(|cursors| cursor_meta(&cursors[i]));
             resource(wallet, &context, meta)
         })
         .collect();
@@ -144,8 +150,14 @@ fn read_label(body: &[u8], target: Target) -> Result<Option<Label>, ApiError> {
             _ => unknown_field(pointer, TYPE, &["label"]),
         });
     }
-    if target == Target::Create && label.is_none() && !input.attributes.iter().any(|(n, _)| n == "label") {
-        errors.push(missing("/data/attributes", "a wallet needs a label (1 to 255 characters)"));
+    if target == Target::Create
+        && label.is_none()
+        && !input.attributes.iter().any(|(n, _)| n == "label")
+    {
+        errors.push(missing(
+            "/data/attributes",
+            "a wallet needs a label (1 to 255 characters)",
+        ));
     }
     all_or_nothing(errors)?;
     Ok(label)
@@ -162,7 +174,10 @@ pub async fn create(
     context.include(&[], &NO_INCLUDE)?;
     let body = read_body(payload).await?;
     let label = read_label(&body, Target::Create)?.expect("checked: a label is required");
-    let wallet = db::run(&state.pool, move |conn| Ok::<_, ApiError>(Wallet::create(conn, label)?)).await?;
+    let wallet = db::run(&state.pool, move |conn| {
+        Ok::<_, ApiError>(Wallet::create(conn, label)?)
+    })
+    .await?;
     let mut response = single(StatusCode::CREATED, &wallet, &context);
     response.headers_mut().insert(
         LOCATION,
@@ -175,14 +190,19 @@ pub async fn create(
 }
 
 /// GET /wallets/{id}
-pub async fn show(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn show(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let context = Context::new(&request, &state)?;
     context.single_resource()?;
     context.include(&[], &NO_INCLUDE)?;
     let id = path_id(&request, "wallet")?;
-    let wallet = db::run(&state.pool, move |conn| Ok::<_, ApiError>(Wallet::find(conn, id)?))
-        .await?
-        .ok_or_else(|| super::wallet_not_found(&id.to_string()))?;
+    let wallet = db::run(&state.pool, move |conn| {
+        Ok::<_, ApiError>(Wallet::find(conn, id)?)
+    })
+    .await?
+    .ok_or_else(|| super::wallet_not_found(&id.to_string()))?;
     Ok(single(StatusCode::OK, &wallet, &context))
 }
 
@@ -211,7 +231,10 @@ pub async fn update(
 
 /// DELETE /wallets/{id}: only a wallet without transactions; history is never deleted as a
 /// side effect.
-pub async fn delete(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let context = Context::new(&request, &state)?;
     context.single_resource()?;
     let id = path_id(&request, "wallet")?;

@@ -199,7 +199,11 @@ impl ApiError {
         .with_header("Allow", allowed)
     }
 
-    pub fn conflict(code: &'static str, title: &'static str, detail: impl Into<String>) -> ApiError {
+    pub fn conflict(
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> ApiError {
         ApiError::new(StatusCode::CONFLICT, code, title, detail)
     }
 
@@ -238,7 +242,11 @@ impl ApiError {
         let first = self.errors[0].status_code();
         if self.errors.iter().all(|e| e.status_code() == first) {
             first
-        } else if self.errors.iter().any(|e| e.status_code().is_server_error()) {
+        } else if self
+            .errors
+            .iter()
+            .any(|e| e.status_code().is_server_error())
+        {
             StatusCode::INTERNAL_SERVER_ERROR
         } else {
             StatusCode::BAD_REQUEST
@@ -300,7 +308,10 @@ mod tests {
     fn document_has_string_status_and_one_source_member() {
         let doc = ApiError::invalid_parameter("sort", "no such field").document();
         assert_eq!(doc["errors"][0]["status"], "400");
-        assert_eq!(doc["errors"][0]["source"], serde_json::json!({"parameter": "sort"}));
+        assert_eq!(
+            doc["errors"][0]["source"],
+            serde_json::json!({"parameter": "sort"})
+        );
         assert_eq!(doc["jsonapi"]["version"], "1.1");
     }
 }

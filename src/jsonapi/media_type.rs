@@ -240,11 +240,31 @@ mod tests {
         assert_eq!(status(post(), Some(JSONAPI_MEDIA_TYPE), None), 200);
         assert_eq!(status(post(), Some("Application/Vnd.Api+JSON"), None), 200);
         assert_eq!(
-            status(post(), Some(r#"application/vnd.api+json; profile="https://a.example/p https://b.example/q""#), None),
+            status(
+                post(),
+                Some(
+                    r#"application/vnd.api+json; profile="https://a.example/p https://b.example/q""#
+                ),
+                None
+            ),
             200
         );
-        assert_eq!(status(post(), Some("application/vnd.api+json; charset=utf-8"), None), 415);
-        assert_eq!(status(post(), Some(r#"application/vnd.api+json; ext="https://jsonapi.org/ext/atomic""#), None), 415);
+        assert_eq!(
+            status(
+                post(),
+                Some("application/vnd.api+json; charset=utf-8"),
+                None
+            ),
+            415
+        );
+        assert_eq!(
+            status(
+                post(),
+                Some(r#"application/vnd.api+json; ext="https://jsonapi.org/ext/atomic""#),
+                None
+            ),
+            415
+        );
         assert_eq!(status(post(), Some("application/json"), None), 415);
         assert_eq!(status(post(), None, None), 415);
         // Bodyless methods are not asked for a Content-Type.
@@ -259,18 +279,36 @@ mod tests {
         assert_eq!(status(get(), None, Some("*/*")), 200);
         assert_eq!(status(get(), None, Some("application/json")), 200);
         assert_eq!(status(get(), None, Some(JSONAPI_MEDIA_TYPE)), 200);
-        assert_eq!(status(get(), None, Some("application/vnd.api+json; charset=utf-8")), 406);
         assert_eq!(
-            status(get(), None, Some("application/vnd.api+json; charset=utf-8, application/vnd.api+json")),
+            status(get(), None, Some("application/vnd.api+json; charset=utf-8")),
+            406
+        );
+        assert_eq!(
+            status(
+                get(),
+                None,
+                Some("application/vnd.api+json; charset=utf-8, application/vnd.api+json")
+            ),
             200
         );
         assert_eq!(
-            status(get(), None, Some(r#"application/vnd.api+json; ext="https://example.com/x""#)),
+            status(
+                get(),
+                None,
+                Some(r#"application/vnd.api+json; ext="https://example.com/x""#)
+            ),
             406
         );
-        assert_eq!(status(get(), None, Some("application/vnd.api+json; q=0.5")), 200);
         assert_eq!(
-            status(get(), None, Some("application/vnd.api+json; charset=x, */*")),
+            status(get(), None, Some("application/vnd.api+json; q=0.5")),
+            200
+        );
+        assert_eq!(
+            status(
+                get(),
+                None,
+                Some("application/vnd.api+json; charset=x, */*")
+            ),
             406,
             "a JSON:API entry was given and none is acceptable"
         );
@@ -280,6 +318,9 @@ mod tests {
     fn quoted_commas_do_not_split() {
         let ranges = parse_media_ranges(r#"application/vnd.api+json; profile="a,b", text/html"#);
         assert_eq!(ranges.len(), 2);
-        assert_eq!(ranges[0].params, vec![("profile".to_string(), "a,b".to_string())]);
+        assert_eq!(
+            ranges[0].params,
+            vec![("profile".to_string(), "a,b".to_string())]
+        );
     }
 }

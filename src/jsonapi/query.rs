@@ -103,19 +103,24 @@ fn comma_list(parameter: &str, value: &str) -> Result<Vec<String>, ApiError> {
 }
 
 fn page_size(value: &str) -> Result<u64, ApiError> {
-    let size: u64 = value.parse().ok().filter(|size| *size >= 1).ok_or_else(|| {
-        ApiError::invalid_parameter(
+    let size: u64 =
+        value
+            .parse()
+            .ok()
+            .filter(|size| *size >= 1)
+            .ok_or_else(|| {
+                ApiError::invalid_parameter(
             "page[size]",
             format!("page[size] must be a whole number from 1 to {MAX_PAGE_SIZE}, got {value:?}"),
         )
-        .links(serde_json::json!({"type": [format!("{CURSOR_PROFILE}/invalid-parameter-value")]}))
-    })?;
+        .links(serde_json::json!({"type": format!("{CURSOR_PROFILE}/invalid-parameter-value")}))
+            })?;
     if size > MAX_PAGE_SIZE {
         return Err(ApiError::invalid_parameter(
             "page[size]",
             format!("page[size] may be at most {MAX_PAGE_SIZE}, got {size}"),
         )
-        .links(serde_json::json!({"type": [format!("{CURSOR_PROFILE}/max-size-exceeded")]}))
+        .links(serde_json::json!({"type": format!("{CURSOR_PROFILE}/max-size-exceeded")}))
         .meta(serde_json::json!({"page": {"maxSize": MAX_PAGE_SIZE}})));
     }
     Ok(size)
@@ -219,12 +224,16 @@ impl QueryParams {
                 ));
             }
             (Some(number), None, None) => {
-                let number = number.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                    ApiError::invalid_parameter(
-                        "page[number]",
-                        format!("page[number] must be a whole number from 1, got {number:?}"),
-                    )
-                })?;
+                let number = number
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| {
+                        ApiError::invalid_parameter(
+                            "page[number]",
+                            format!("page[number] must be a whole number from 1, got {number:?}"),
+                        )
+                    })?;
                 PageParams::Number { number, size }
             }
             (None, Some(_), Some(_)) => {
@@ -232,7 +241,7 @@ impl QueryParams {
                     "page[before]",
                     "page[after] and page[before] together (range pagination) are not supported; give one",
                 )
-                .links(serde_json::json!({"type": [format!("{CURSOR_PROFILE}/range-pagination-not-supported")]})));
+                .links(serde_json::json!({"type": format!("{CURSOR_PROFILE}/range-pagination-not-supported")})));
             }
             (None, after, before) => PageParams::Cursor {
                 after,
@@ -270,23 +279,43 @@ mod tests {
         assert_eq!(
             params.sort.unwrap(),
             vec![
-                SortField { name: "amount".into(), descending: true },
-                SortField { name: "id".into(), descending: false }
+                SortField {
+                    name: "amount".into(),
+                    descending: true
+                },
+                SortField {
+                    name: "id".into(),
+                    descending: false
+                }
             ]
         );
         assert_eq!(params.filters[0].field, "amount");
         assert_eq!(params.filters[0].op.as_deref(), Some("gt"));
-        assert_eq!(params.filters[1].value, "a,b", "an encoded comma is still a comma");
+        assert_eq!(
+            params.filters[1].value, "a,b",
+            "an encoded comma is still a comma"
+        );
         assert_eq!(
             params.page,
-            PageParams::Cursor { after: Some("abc".into()), before: None, size: 10 }
+            PageParams::Cursor {
+                after: Some("abc".into()),
+                before: None,
+                size: 10
+            }
         );
     }
 
     #[test]
     fn defaults_to_the_first_cursor_page() {
         let params = QueryParams::parse("").unwrap();
-        assert_eq!(params.page, PageParams::Cursor { after: None, before: None, size: 20 });
+        assert_eq!(
+            params.page,
+            PageParams::Cursor {
+                after: None,
+                before: None,
+                size: 20
+            }
+        );
         assert!(!params.page_given);
     }
 
@@ -300,8 +329,14 @@ mod tests {
         assert_eq!(error_parameter("page[size]=0"), "page[size]");
         assert_eq!(error_parameter("page[size]=ten"), "page[size]");
         assert_eq!(error_parameter("page[number]=0"), "page[number]");
-        assert_eq!(error_parameter("page[number]=2&page[after]=x"), "page[number]");
-        assert_eq!(error_parameter("page[after]=x&page[before]=y"), "page[before]");
+        assert_eq!(
+            error_parameter("page[number]=2&page[after]=x"),
+            "page[number]"
+        );
+        assert_eq!(
+            error_parameter("page[after]=x&page[before]=y"),
+            "page[before]"
+        );
         assert_eq!(error_parameter("filter[]=1"), "filter[]");
         assert_eq!(error_parameter("filter[.gt]=1"), "filter[.gt]");
     }
@@ -309,6 +344,9 @@ mod tests {
     #[test]
     fn oversized_pages_name_the_maximum() {
         let error = QueryParams::parse("page[size]=101").unwrap_err();
-        assert_eq!(error.errors[0].meta, Some(serde_json::json!({"page": {"maxSize": 100}})));
+        assert_eq!(
+            error.errors[0].meta,
+            Some(serde_json::json!({"page": {"maxSize": 100}}))
+        );
     }
 }

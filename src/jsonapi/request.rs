@@ -112,9 +112,8 @@ fn top_level(body: &[u8]) -> Result<Box<RawValue>, ApiError> {
             ));
         }
     }
-    top.remove("data").ok_or_else(|| {
-        ApiError::invalid_document("", "the document has no \"data\" member")
-    })
+    top.remove("data")
+        .ok_or_else(|| ApiError::invalid_document("", "the document has no \"data\" member"))
 }
 
 fn identifier(raw: &RawValue, pointer: &str) -> Result<Identifier, ApiError> {
@@ -266,7 +265,10 @@ mod tests {
             input.relationships,
             vec![(
                 "wallet".to_string(),
-                Linkage::One(Identifier { type_name: "wallets".into(), id: "5".into() })
+                Linkage::One(Identifier {
+                    type_name: "wallets".into(),
+                    id: "5".into()
+                })
             )]
         );
     }
@@ -309,7 +311,10 @@ mod tests {
 
     #[test]
     fn relationship_documents() {
-        assert_eq!(parse_relationship_document(br#"{"data": null}"#).unwrap(), Linkage::Null);
+        assert_eq!(
+            parse_relationship_document(br#"{"data": null}"#).unwrap(),
+            Linkage::Null
+        );
         assert!(matches!(
             parse_relationship_document(br#"{"data": [{"type": "a", "id": "1"}]}"#).unwrap(),
             Linkage::Many(items) if items.len() == 1

@@ -227,8 +227,7 @@ fn predicates<L: Listable>(filters: &[Filter<L::Field>]) -> Vec<Predicate<L::Tab
 fn beyond<L: Listable>(
     sort: &[SortKey<L::Field>],
     cursor: &[Value],
-) -> Option<Predicate<L::Table>>
-{
+) -> Option<Predicate<L::Table>> {
     if sort.len() != cursor.len() {
         return None;
     }
@@ -263,14 +262,19 @@ pub fn cursor_fits<L: Listable>(sort: &[SortKey<L::Field>], cursor: &[Value]) ->
 pub fn read_page<L: Listable>(
     conn: &mut PgConnection,
     query: &ListQuery<L::Field>,
-) -> QueryResult<ListPage<L>>
-{
+) -> QueryResult<ListPage<L>> {
     debug_assert_eq!(query.sort.last().map(|key| key.field), Some(L::ID));
     match &query.page {
         Page::Number { number, size } => {
             let size = *size as i64;
             let offset = (*number as i64 - 1).saturating_mul(size);
-            let rows = L::load(conn, predicates::<L>(&query.filters), &query.sort, size, offset)?;
+            let rows = L::load(
+                conn,
+                predicates::<L>(&query.filters),
+                &query.sort,
+                size,
+                offset,
+            )?;
             let total = L::count(conn, predicates::<L>(&query.filters))?;
             Ok(ListPage {
                 more_after: offset + (rows.len() as i64) < total,

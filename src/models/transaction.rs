@@ -190,11 +190,17 @@ impl Listable for Transaction {
         })
     }
 
-    fn and(a: Predicate<transactions::table>, b: Predicate<transactions::table>) -> Predicate<transactions::table> {
+    fn and(
+        a: Predicate<transactions::table>,
+        b: Predicate<transactions::table>,
+    ) -> Predicate<transactions::table> {
         Box::new(a.and(b))
     }
 
-    fn or(a: Predicate<transactions::table>, b: Predicate<transactions::table>) -> Predicate<transactions::table> {
+    fn or(
+        a: Predicate<transactions::table>,
+        b: Predicate<transactions::table>,
+    ) -> Predicate<transactions::table> {
         Box::new(a.or(b))
     }
 

@@ -165,7 +165,10 @@ impl Listable for Wallet {
         })
     }
 
-    fn and(a: Predicate<wallets::table>, b: Predicate<wallets::table>) -> Predicate<wallets::table> {
+    fn and(
+        a: Predicate<wallets::table>,
+        b: Predicate<wallets::table>,
+    ) -> Predicate<wallets::table> {
         Box::new(a.and(b))
     }
 

@@ -1,0 +1,61 @@
+# wallet-api: the two commands are `make run` and `make test`.
+#
+# When DATABASE_URL is unset, every target that needs a database uses a project-local
+# PostgreSQL cluster (scripts/pg-local.sh), created and started on first use.
+
+SHELL := /bin/bash
+PG := scripts/pg-local.sh
+# The database: $DATABASE_URL, or the local cluster's (started on demand).
+WITH_DB = export DATABASE_URL="$${DATABASE_URL:-$$($(PG) url)}" &&
+
+.PHONY: run test lint build deps db-start db-stop db-url psql migrate verify bench e2e
+
+## run: build in release mode, start the database if needed, migrate, serve on HOST:PORT
+run: deps
+	cargo build --release
+	$(WITH_DB) ./target/release/wallet-api serve
+
+## test: lint, then every test against a real PostgreSQL, then the curl walkthrough and a
+## JSON:API client library against a live server
+test: deps lint
+	$(WITH_DB) cargo test --all-targets
+	$(WITH_DB) scripts/e2e.sh
+
+## lint: formatting and clippy, warnings as errors
+lint: deps
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+
+build: deps
+	cargo build --release
+
+## deps: what the build needs from the system (libpq for diesel, rustfmt, clippy)
+deps:
+	@scripts/deps.sh
+
+db-start:
+	@$(PG) start
+db-stop:
+	@$(PG) stop
+## db-url: the connection URL of the local database (make -s db-url)
+db-url:
+	@$(PG) url
+## psql: a psql session on the local database
+psql:
+	@$(PG) psql
+
+migrate: deps
+	cargo build --release
+	$(WITH_DB) ./target/release/wallet-api migrate
+
+## verify: recompute every balance from the transactions; fails on any mismatch
+verify: deps
+	cargo build --release
+	$(WITH_DB) ./target/release/wallet-api verify
+
+e2e: deps
+	$(WITH_DB) scripts/e2e.sh
+
+## bench: the benchmark suite beside pgbench; writes BENCHMARKS.md
+bench: deps
+	scripts/bench.sh
