@@ -81,41 +81,36 @@ impl Context {
         format!("{}{}", self.base, path)
     }
 
-    /// The URL of this very request.
+    /// The URL of this very request. Links are written with their query percent-encoded
+    /// (`page%5Bsize%5D=5`): brackets are not allowed bare in a URI's query.
     pub fn self_link(&self) -> String {
-        if self.query.is_empty() {
-            self.url(&self.path)
-        } else {
-            format!("{}{}?{}", self.base, self.path, self.query)
-        }
+        self.link_with(|_| true, &[])
     }
 
     /// This request's URL with its `page[...]` parameters replaced by `page`; every other
-    /// parameter is kept as the client wrote it.
+    /// parameter is kept.
     pub fn page_link(&self, page: &[(&str, String)]) -> String {
-        let mut parts: Vec<String> = self
-            .query
-            .split('&')
-            .filter(|part| !part.is_empty())
-            .filter(|part| {
-                let name = part.split('=').next().unwrap_or_default();
-                let decoded: String = form_urlencoded::parse(name.as_bytes())
-                    .map(|(name, _)| name.into_owned())
-                    .collect();
-                !decoded.starts_with("page[")
-            })
-            .map(str::to_string)
+        let page: Vec<(String, &str)> = page
+            .iter()
+            .map(|(name, value)| (format!("page[{name}]"), value.as_str()))
             .collect();
-        for (name, value) in page {
-            let encoded: String = form_urlencoded::Serializer::new(String::new())
-                .append_pair(&format!("page[{name}]"), value)
-                .finish();
-            parts.push(encoded);
+        let page: Vec<(&str, &str)> = page.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+        self.link_with(|name| !name.starts_with("page["), &page)
+    }
+
+    fn link_with(&self, keep: impl Fn(&str) -> bool, extra: &[(&str, &str)]) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in form_urlencoded::parse(self.query.as_bytes()) {
+            if keep(&name) {
+                query.append_pair(&name, &value);
+            }
         }
-        if parts.is_empty() {
+        query.extend_pairs(extra);
+        let query = query.finish();
+        if query.is_empty() {
             self.url(&self.path)
         } else {
-            format!("{}{}?{}", self.base, self.path, parts.join("&"))
+            format!("{}{}?{}", self.base, self.path, query)
         }
     }
 
@@ -181,10 +176,10 @@ impl Context {
 }
 
 /// Parses the `{id}` segment of a URL; an id that cannot exist is simply not found.
-pub fn path_id(request: &HttpRequest, what: &str) -> Result<i64, ApiError> {
+pub fn path_id(request: &HttpRequest, not_found: fn(&str) -> ApiError) -> Result<i64, ApiError> {
     let raw = request.match_info().get("id").unwrap_or_default();
     raw.parse::<i64>()
         .ok()
         .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::not_found(format!("there is no {what} with id {raw:?}")))
+        .ok_or_else(|| not_found(raw))
 }

@@ -17,13 +17,20 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 pub async fn check(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let pool = state.pool.clone();
     let answered = web::block(move || {
-        let mut conn = pool.get_timeout(TIMEOUT).ok()?;
-        diesel::sql_query("SELECT 1").execute(&mut conn).ok()
+        // After a database restart the pool may still hold dead connections; each failed
+        // try drops one, so trying once per pooled connection reaches a live one.
+        for _ in 0..=pool.max_size() {
+            let Ok(mut conn) = pool.get_timeout(TIMEOUT) else {
+                return false;
+            };
+            if diesel::sql_query("SELECT 1").execute(&mut conn).is_ok() {
+                return true;
+            }
+        }
+        false
     })
     .await
-    .ok()
-    .flatten()
-    .is_some();
+    .unwrap_or(false);
     if !answered {
         return Err(ApiError::unavailable());
     }

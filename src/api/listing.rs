@@ -278,6 +278,7 @@ pub fn list_query<L: Listable>(
 }
 
 /// The top-level `links` and `meta` of a page, and each row's cursor (cursor pages only).
+/// Links that do not apply are left out (the official schema refuses `null` links).
 pub struct PageOutline {
     pub links: Map<String, Value>,
     pub meta: Option<Value>,
@@ -300,22 +301,12 @@ pub fn outline<L: Listable>(
             let numbered = |n: u64| link(&[("number", n.to_string()), size_param.clone()]);
             links.insert("first".into(), numbered(1));
             links.insert("last".into(), numbered(pages));
-            links.insert(
-                "prev".into(),
-                if number > 1 {
-                    numbered((number - 1).min(pages))
-                } else {
-                    Value::Null
-                },
-            );
-            links.insert(
-                "next".into(),
-                if number < pages {
-                    numbered(number + 1)
-                } else {
-                    Value::Null
-                },
-            );
+            if number > 1 {
+                links.insert("prev".into(), numbered((number - 1).min(pages)));
+            }
+            if number < pages {
+                links.insert("next".into(), numbered(number + 1));
+            }
             PageOutline {
                 links,
                 meta: Some(json!({"pagination": {"page": number, "pages": pages, "count": total}})),
@@ -335,21 +326,13 @@ pub fn outline<L: Listable>(
                 link(&params)
             };
             links.insert("first".into(), sized(vec![]));
-            links.insert("last".into(), Value::Null);
-            links.insert(
-                "prev".into(),
-                match cursors.first() {
-                    Some(first) if page.more_before => sized(vec![("before", first.clone())]),
-                    _ => Value::Null,
-                },
-            );
-            links.insert(
-                "next".into(),
-                match cursors.last() {
-                    Some(last) if page.more_after => sized(vec![("after", last.clone())]),
-                    _ => Value::Null,
-                },
-            );
+            // No `last`: finding it would cost a scan in reverse.
+            if let Some(first) = cursors.first().filter(|_| page.more_before) {
+                links.insert("prev".into(), sized(vec![("before", first.clone())]));
+            }
+            if let Some(last) = cursors.last().filter(|_| page.more_after) {
+                links.insert("next".into(), sized(vec![("after", last.clone())]));
+            }
             PageOutline {
                 links,
                 meta: None,

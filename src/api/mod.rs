@@ -85,6 +85,15 @@ pub fn wallet_not_found(id: &str) -> ApiError {
     )
 }
 
+pub fn transaction_not_found(id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "transaction-not-found",
+        "Transaction not found",
+        format!("there is no transaction with id {id:?}"),
+    )
+}
+
 impl From<DbError> for ApiError {
     fn from(error: DbError) -> ApiError {
         match error {

@@ -181,7 +181,7 @@ pub async fn list_of_wallet(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let context = Context::new(&request, &state)?;
-    let id = path_id(&request, "wallet")?;
+    let id = path_id(&request, super::wallet_not_found)?;
     let of_wallet = Filter {
         field: TransactionField::Wallet,
         condition: Condition::Compare(Op::Eq, FieldValue::Id(id)),
@@ -343,12 +343,7 @@ async fn find(
 }
 
 fn not_found(id: i64) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "transaction-not-found",
-        "Transaction not found",
-        format!("there is no transaction with id \"{id}\""),
-    )
+    super::transaction_not_found(&id.to_string())
 }
 
 /// GET /transactions/{id}
@@ -359,7 +354,7 @@ pub async fn show(
     let context = Context::new(&request, &state)?;
     context.single_resource()?;
     let include_wallet = include_wallet(&context)?;
-    let id = path_id(&request, "transaction")?;
+    let id = path_id(&request, super::transaction_not_found)?;
     let (transaction, wallets) = find(&state, id, include_wallet).await?;
     Ok(single(StatusCode::OK, &transaction, &wallets, &context))
 }
@@ -374,7 +369,7 @@ pub async fn update(
     let context = Context::new(&request, &state)?;
     context.single_resource()?;
     let include_wallet = include_wallet(&context)?;
-    let id = path_id(&request, "transaction")?;
+    let id = path_id(&request, super::transaction_not_found)?;
     let body = read_body(payload).await?;
     let changes = read_changes(&body, Target::Update(id))?;
     let (transaction, wallets) = db::run(&state.pool, move |conn| {
@@ -401,7 +396,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let context = Context::new(&request, &state)?;
     context.single_resource()?;
-    let id = path_id(&request, "transaction")?;
+    let id = path_id(&request, super::transaction_not_found)?;
     let deleted = db::run(&state.pool, move |conn| {
         Transaction::delete(conn, id).map_err(ApiError::from)
     })
@@ -420,7 +415,7 @@ pub async fn wallet(
     let context = Context::new(&request, &state)?;
     context.single_resource()?;
     context.include(&[], &[])?;
-    let id = path_id(&request, "transaction")?;
+    let id = path_id(&request, super::transaction_not_found)?;
     let (_, wallets) = find(&state, id, true).await?;
     let wallet = wallets.first().ok_or_else(ApiError::internal)?;
     Ok(wallets::single(StatusCode::OK, wallet, &context))
@@ -447,7 +442,7 @@ pub async fn wallet_linkage(
     let context = Context::new(&request, &state)?;
     context.single_resource()?;
     context.include(&[], &[])?;
-    let id = path_id(&request, "transaction")?;
+    let id = path_id(&request, super::transaction_not_found)?;
     let (transaction, _) = find(&state, id, false).await?;
     Ok(linkage_response(&transaction, &context))
 }
@@ -462,7 +457,7 @@ pub async fn move_to_wallet(
     let context = Context::new(&request, &state)?;
     context.single_resource()?;
     context.include(&[], &[])?;
-    let id = path_id(&request, "transaction")?;
+    let id = path_id(&request, super::transaction_not_found)?;
     let body = read_body(payload).await?;
     let wallet_id = wallet_of_linkage(&parse_relationship_document(&body)?, "/data")?;
     let changes = TransactionChanges {

@@ -197,7 +197,7 @@ pub async fn show(
     let context = Context::new(&request, &state)?;
     context.single_resource()?;
     context.include(&[], &NO_INCLUDE)?;
-    let id = path_id(&request, "wallet")?;
+    let id = path_id(&request, super::wallet_not_found)?;
     let wallet = db::run(&state.pool, move |conn| {
         Ok::<_, ApiError>(Wallet::find(conn, id)?)
     })
@@ -215,7 +215,7 @@ pub async fn update(
     let context = Context::new(&request, &state)?;
     context.single_resource()?;
     context.include(&[], &NO_INCLUDE)?;
-    let id = path_id(&request, "wallet")?;
+    let id = path_id(&request, super::wallet_not_found)?;
     let body = read_body(payload).await?;
     let label = read_label(&body, Target::Update(id))?;
     let wallet = db::run(&state.pool, move |conn| {
@@ -237,7 +237,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let context = Context::new(&request, &state)?;
     context.single_resource()?;
-    let id = path_id(&request, "wallet")?;
+    let id = path_id(&request, super::wallet_not_found)?;
     let deleted = db::run(&state.pool, move |conn| {
         Wallet::delete(conn, id).map_err(|error| match DbError::from(error) {
             DbError::WalletReference => ApiError::conflict(
@@ -265,7 +265,7 @@ pub async fn transactions_linkage(
 ) -> Result<HttpResponse, ApiError> {
     let context = Context::new(&request, &state)?;
     context.include(&[], &[])?;
-    let id = path_id(&request, "wallet")?;
+    let id = path_id(&request, super::wallet_not_found)?;
     let of_wallet = Filter {
         field: TransactionField::Wallet,
         condition: Condition::Compare(Op::Eq, FieldValue::Id(id)),
