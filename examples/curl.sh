@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# A walk through the whole wallet-api with curl: wallets, deposits, withdrawals, an overdraft
+# refused, filters, sorts, pages, include, sparse fieldsets, and the errors a client meets.
+#
+#   BASE=http://127.0.0.1:8080 examples/curl.sh
+#
+# Every call prints the request and the response and stops the script if the status is not
+# the one expected. Needs curl and python3 (to pick ids out of responses). Safe to run again on
+# the same database: the labels and txids it writes are unique per run.
+set -euo pipefail
+
+BASE=${BASE:-http://127.0.0.1:8080}
+JSONAPI='application/vnd.api+json'
+RUN=${RUN:-$(date +%s)-$$}
+BODY_FILE=$(mktemp)
+trap 'rm -f "$BODY_FILE"' EXIT
+
+# call STATUS METHOD PATH [BODY]: sends one request; RESPONSE holds the body afterwards.
+call() {
+    local expected=$1 method=$2 path=$3 body=${4:-}
+    local args=(--silent --show-error --globoff -X "$method" -H "Accept: $JSONAPI"
+        -o "$BODY_FILE" -w '%{http_code}')
+    if [ -n "$body" ]; then
+        args+=(-H "Content-Type: $JSONAPI" --data "$body")
+    fi
+    echo
+    echo "\$ curl -X $method '$BASE$path'${body:+ -d '$body'}"
+    local status
+    status=$(curl "${args[@]}" "$BASE$path")
+    RESPONSE=$(cat "$BODY_FILE")
+    echo "$status ${RESPONSE:0:600}"
+    if [ "$status" != "$expected" ]; then
+        echo "FAILED: expected HTTP $expected, got $status" >&2
+        exit 1
+    fi
+}
+
+# get EXPRESSION: a value from the last response, e.g. get 'data.attributes.balance'.
+get() {
+    python3 -c '
+import json, sys
+value = json.loads(sys.argv[1])
+for key in sys.argv[2].split("."):
+    value = value[int(key)] if isinstance(value, list) else value[key]
+print(value if not isinstance(value, (dict, list)) else json.dumps(value))
+' "$RESPONSE" "$1"
+}
+
+# expect EXPRESSION VALUE: stops unless the last response holds VALUE there.
+expect() {
+    local actual
+    actual=$(get "$1")
+    if [ "$actual" != "$2" ]; then
+        echo "FAILED: $1 is $actual, expected $2" >&2
+        exit 1
+    fi
+}
+
+wallet() { echo "{\"data\": {\"type\": \"wallets\", \"attributes\": {\"label\": \"$1\"}}}"; }
+transaction() { # WALLET TXID AMOUNT (AMOUNT as JSON: "12.50" or 12.5)
+    echo "{\"data\": {\"type\": \"transactions\", \"attributes\": {\"txid\": \"$2\", \"amount\": $3},
+      \"relationships\": {\"wallet\": {\"data\": {\"type\": \"wallets\", \"id\": \"$1\"}}}}}"
+}
+
+echo "# The service is up"
+call 200 GET /health
+
+echo "# Two wallets; a new wallet's balance is 0"
+call 201 POST /wallets "$(wallet "alice-$RUN")"
+ALICE=$(get data.id)
+expect data.attributes.balance 0.000000000000000000
+call 201 POST /wallets "$(wallet "bob-$RUN")"
+BOB=$(get data.id)
+
+echo "# Deposits (amounts as strings, or as JSON numbers read exactly) and a withdrawal"
+call 201 POST /transactions "$(transaction "$ALICE" "deposit-1-$RUN" '"100.50"')"
+DEPOSIT=$(get data.id)
+call 201 POST /transactions "$(transaction "$BOB" "deposit-2-$RUN" 20)"
+call 201 POST /transactions "$(transaction "$ALICE" "withdrawal-1-$RUN" '"-30.25"')"
+call 200 GET "/wallets/$ALICE"
+expect data.attributes.balance 70.250000000000000000
+
+echo "# An overdraft is refused whole, and the balance is untouched"
+call 409 POST /transactions "$(transaction "$ALICE" "withdrawal-2-$RUN" '"-1000"')"
+expect errors.0.code insufficient-funds
+call 200 GET "/wallets/$ALICE"
+expect data.attributes.balance 70.250000000000000000
+
+echo "# A txid books money once"
+call 409 POST /transactions "$(transaction "$ALICE" "deposit-1-$RUN" '"100.50"')"
+expect errors.0.source.pointer /data/attributes/txid
+
+echo "# Filters, in the style of django-rest-framework-json-api"
+call 200 GET "/transactions?filter[wallet]=$ALICE&filter[amount.lt]=0"
+expect data.0.attributes.txid "withdrawal-1-$RUN"
+call 200 GET "/wallets?filter[label.startswith]=alice-$RUN"
+expect data.0.id "$ALICE"
+
+echo "# Sorting: largest amounts first"
+call 200 GET "/wallets/$ALICE/transactions?sort=-amount"
+expect data.0.attributes.amount 100.500000000000000000
+
+echo "# Cursor pages: follow links.next"
+call 200 GET "/transactions?filter[wallet]=$ALICE,$BOB&page[size]=2"
+NEXT=$(get links.next)
+call 200 GET "${NEXT#"$BASE"}"
+expect data.0.attributes.txid "withdrawal-1-$RUN"
+
+echo "# Numbered pages, with counts"
+call 200 GET "/transactions?filter[wallet]=$ALICE,$BOB&page[number]=1&page[size]=2"
+expect meta.pagination.count 3
+expect meta.pagination.pages 2
+
+echo "# A transaction with its wallet included, and only some fields"
+call 200 GET "/transactions/$DEPOSIT?include=wallet&fields[wallets]=label,balance&fields[transactions]=amount,wallet"
+expect included.0.attributes.balance 70.250000000000000000
+call 200 GET "/wallets?fields[wallets]=label&filter[id]=$ALICE"
+
+echo "# Moving a transaction to another wallet moves its money"
+call 201 POST /transactions "$(transaction "$ALICE" "gift-$RUN" 5)"
+GIFT=$(get data.id)
+call 200 PATCH "/transactions/$GIFT/relationships/wallet" "{\"data\": {\"type\": \"wallets\", \"id\": \"$BOB\"}}"
+call 200 GET "/wallets/$BOB"
+expect data.attributes.balance 25.000000000000000000
+
+echo "# Deleting a transaction takes its money back"
+call 204 DELETE "/transactions/$GIFT"
+call 200 GET "/wallets/$BOB"
+expect data.attributes.balance 20.000000000000000000
+
+echo "# Errors a client meets, each a JSON:API error object"
+call 422 POST /transactions "$(transaction "$ALICE" "bad-$RUN" '"12.3.4"')"
+call 422 POST /transactions "$(transaction "$ALICE" "zero-$RUN" 0)"
+call 403 PATCH "/wallets/$ALICE" "{\"data\": {\"type\": \"wallets\", \"id\": \"$ALICE\", \"attributes\": {\"balance\": \"1000000\"}}}"
+call 404 POST /transactions "$(transaction 999999999 "lost-$RUN" 1)"
+call 400 GET "/transactions?sort=colour"
+call 400 GET "/transactions?page[size]=1000"
+call 400 GET "/transactions?colour=red"
+call 409 DELETE "/wallets/$ALICE"
+call 404 GET /wallets/999999999
+call 405 DELETE /wallets
+echo
+echo "\$ curl -X POST '$BASE/wallets' -H 'Content-Type: application/json' -d '...'"
+STATUS=$(curl --silent -o "$BODY_FILE" -w '%{http_code}' -X POST "$BASE/wallets" \
+    -H 'Content-Type: application/json' --data "$(wallet x)")
+echo "$STATUS $(cat "$BODY_FILE")"
+[ "$STATUS" = 415 ] || { echo "FAILED: expected 415, got $STATUS" >&2; exit 1; }
+
+echo "# An empty wallet can be deleted"
+call 201 POST /wallets "$(wallet "empty-$RUN")"
+EMPTY=$(get data.id)
+call 204 DELETE "/wallets/$EMPTY"
+
+echo
+echo "curl walkthrough: all calls answered as expected"

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# End-to-end: starts the service on a fresh database and drives it from outside with
+# examples/curl.sh and with a JSON:API client library (jsonapi-requests, in .venv); then
+# checks every balance with `wallet-api verify`. Needs DATABASE_URL (make test sets it) on a
+# server where the user may create databases.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+: "${DATABASE_URL:?DATABASE_URL must be set; run make e2e}"
+E2E_DB=wallet_api_e2e
+# The same server, another database.
+E2E_URL=$(sed -E "s#^([a-z]+://[^/?]*)/[^?]*#\1/$E2E_DB#" <<<"$DATABASE_URL")
+ADMIN_URL=$(sed -E "s#^([a-z]+://[^/?]*)/[^?]*#\1/postgres#" <<<"$DATABASE_URL")
+
+PSQL=$(command -v psql || ls -d /usr/lib/postgresql/*/bin/psql | sort -V | tail -n 1)
+PGOPTIONS="--client-min-messages=warning" "$PSQL" "$ADMIN_URL" -qX -v ON_ERROR_STOP=1 \
+    -c "DROP DATABASE IF EXISTS $E2E_DB WITH (FORCE)" -c "CREATE DATABASE $E2E_DB" >/dev/null
+
+cargo build --quiet
+BIN=target/debug/wallet-api
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+LOG=$(mktemp)
+DATABASE_URL=$E2E_URL PORT=$PORT RUST_LOG=warn "$BIN" serve >"$LOG" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true; rm -f "$LOG"' EXIT
+BASE=http://127.0.0.1:$PORT
+for _ in $(seq 1 100); do
+    curl --silent --fail "$BASE/health" >/dev/null && break
+    kill -0 $SERVER 2>/dev/null || { cat "$LOG"; exit 1; }
+    sleep 0.1
+done
+
+echo "== examples/curl.sh"
+BASE=$BASE examples/curl.sh >"$LOG.curl" 2>&1 || { cat "$LOG.curl"; exit 1; }
+tail -n 1 "$LOG.curl"
+rm -f "$LOG.curl"
+
+echo "== a JSON:API client library: jsonapi-requests"
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import jsonapi_requests' 2>/dev/null; then
+    python3 -m venv .venv
+    .venv/bin/pip install --quiet --disable-pip-version-check 'jsonapi-requests==0.8.0'
+fi
+.venv/bin/python tests/clients/jsonapi_requests_client.py "$BASE"
+
+echo "== wallet-api verify"
+DATABASE_URL=$E2E_URL "$BIN" verify
