@@ -1,0 +1,390 @@
+#!/usr/bin/env python3
+"""The benchmark: the service beside PostgreSQL alone on the same work, in one run.
+
+Run by `make bench` (scripts/bench.sh). On a fresh database of the project-local cluster it
+builds the service in release mode, seeds wallets and transactions, starts the server, and
+runs every scenario twice over: as HTTP load with wrk and as the same SQL with pgbench at the
+same concurrency, alternating. Then it times bulk SQL with and without the balance triggers,
+checks every balance with `wallet-api verify`, prints one table and writes BENCHMARKS.md.
+
+Settings (environment): BENCH_SECONDS (length of each measured run, default 8),
+BENCH_ROUNDS (runs of each side per scenario, default 2), BENCH_CONNECTIONS (16),
+BENCH_POOL_SIZE (server database connections, 16), BENCH_WORKERS (server HTTP workers,
+the number of CPUs), BENCH_OUTPUT (file to write, BENCHMARKS.md).
+"""
+
+import datetime
+import json
+import os
+import platform
+import re
+import shlex
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LUA_DIR = ROOT / "scripts" / "bench"
+SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
+POOL_SIZE = int(os.environ.get("BENCH_POOL_SIZE", "16"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 2)))
+OUTPUT = Path(os.environ.get("BENCH_OUTPUT", ROOT / "BENCHMARKS.md"))
+THREADS = 2  # wrk threads and pgbench jobs
+DATABASE = "wallet_api_bench"
+
+SPREAD = 10_000  # funded wallets, ids 1..10000
+BIG_ROWS = 1_000_000
+DEEP_PAGE = 5_000
+PAGE = 20
+
+
+def log(message):
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def run(command, **kwargs):
+    return subprocess.run(command, check=True, text=True, capture_output=True, **kwargs).stdout
+
+
+def with_database(url, name):
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit(parts._replace(path="/" + name))
+
+
+def bin_dir():
+    dirs = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+    return dirs[-1] if dirs else Path(os.path.dirname(run(["which", "pgbench"]).strip()))
+
+
+PSQL = None
+PGBENCH = None
+
+
+def psql(url, sql):
+    return run([PSQL, url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql]).strip()
+
+
+def timed_sql(url, sql):
+    start = time.perf_counter()
+    psql(url, sql)
+    return time.perf_counter() - start
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url):
+    request = urllib.request.Request(url, headers={"Accept": "application/vnd.api+json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def peak_rss_mib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def wrk(base, script, args, seconds):
+    command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s",
+               "-s", str(LUA_DIR / script), base, "--", *map(str, args)]
+    output = run(command, env={**os.environ, "BENCH_LUA_DIR": str(LUA_DIR)})
+    line = next(l for l in output.splitlines() if l.startswith("RESULT "))
+    values = {k: int(v) for k, v in (item.split("=") for item in line.split()[1:])}
+    if values["socket_errors"] or values["bad_status"]:
+        raise SystemExit(f"wrk {script} {args}: errors in the run: {line}\n{output}")
+    return {
+        "rate": values["requests"] / (values["duration_us"] / 1e6),
+        "p50_ms": values["p50_us"] / 1000,
+        "p99_ms": values["p99_us"] / 1000,
+    }
+
+
+def pgbench(url, sql, seconds):
+    with tempfile.TemporaryDirectory() as work:
+        script = Path(work) / "script.sql"
+        script.write_text(sql)
+        output = run([PGBENCH, "-n", "-M", "prepared", f"-c{CONNECTIONS}", f"-j{THREADS}",
+                      f"-T{seconds}", "-f", str(script), "-l", f"--log-prefix={work}/log", url])
+        failed = re.search(r"number of failed transactions: (\d+)", output)
+        if failed and int(failed.group(1)):
+            raise SystemExit(f"pgbench: failed transactions\n{output}")
+        tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", output).group(1))
+        latencies = []
+        for log_file in Path(work).glob("log*"):
+            latencies.extend(int(line.split()[2]) for line in log_file.read_text().splitlines())
+    latencies.sort()
+
+    def percentile(p):
+        return latencies[min(len(latencies) - 1, int(len(latencies) * p / 100))] / 1000
+
+    return {"rate": tps, "p50_ms": percentile(50), "p99_ms": percentile(99)}
+
+
+def combine(runs):
+    return {
+        "rate": statistics.mean(r["rate"] for r in runs),
+        "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+        "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+    }
+
+
+def main():
+    global PSQL, PGBENCH
+    bindir = bin_dir()
+    PSQL, PGBENCH = str(bindir / "psql"), str(bindir / "pgbench")
+    cluster = run([str(ROOT / "scripts" / "pg-local.sh"), "url"]).strip()
+    admin = with_database(cluster, "postgres")
+    url = with_database(cluster, DATABASE)
+    started = datetime.datetime.now(datetime.timezone.utc)
+
+    log("building the service (release)")
+    run(["cargo", "build", "--release", "--quiet"], cwd=ROOT)
+    binary = str(ROOT / "target" / "release" / "wallet-api")
+
+    log(f"fresh database {DATABASE}, seeding {SPREAD:,} funded wallets and {BIG_ROWS:,} transactions")
+    psql(admin, f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+    psql(admin, f"CREATE DATABASE {DATABASE}")
+    run([binary, "migrate"], env={**os.environ, "DATABASE_URL": url, "RUST_LOG": "warn"})
+    psql(url, f"""
+        INSERT INTO wallets (label) SELECT 'bench-' || g FROM generate_series(1, {SPREAD}) g;
+        INSERT INTO wallets (label) VALUES ('hot'), ('small'), ('big');
+        INSERT INTO transactions (wallet_id, txid, amount)
+            SELECT id, 'fund-' || id, 1000000 FROM wallets WHERE label <> 'small' AND label <> 'big';
+        INSERT INTO transactions (wallet_id, txid, amount)
+            SELECT id, 'small-' || g, 1 FROM wallets, generate_series(1, 10) g WHERE label = 'small';
+        INSERT INTO transactions (wallet_id, txid, amount)
+            SELECT id, 'big-' || g, 1 FROM wallets, generate_series(1, {BIG_ROWS}) g WHERE label = 'big';
+    """)
+    psql(url, "VACUUM ANALYZE")
+    ids = dict(line.split("|") for line in psql(
+        url, "SELECT label, id FROM wallets WHERE label IN ('hot', 'small', 'big')").splitlines())
+    hot, small, big = int(ids["hot"]), int(ids["small"]), int(ids["big"])
+    assert psql(url, f"SELECT max(id) FROM wallets WHERE label LIKE 'bench-%'") == str(SPREAD)
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server_log = open(Path(tempfile.gettempdir()) / "wallet-api-bench-server.log", "w")
+    server = subprocess.Popen(
+        [binary, "serve"], stdout=server_log, stderr=subprocess.STDOUT,
+        env={**os.environ, "DATABASE_URL": url, "PORT": str(port), "DB_POOL_SIZE": str(POOL_SIZE),
+             "WORKERS": str(WORKERS), "RUST_LOG": "warn"})
+    try:
+        for _ in range(100):
+            try:
+                http_get(f"{base}/health")
+                break
+            except OSError:
+                time.sleep(0.1)
+        results = http_scenarios(base, url, server.pid, hot, small, big)
+    finally:
+        server.terminate()
+        server.wait()
+
+    bulk = bulk_sql(url, small)
+    log("checking every balance: wallet-api verify")
+    verify = subprocess.run([binary, "verify"], env={**os.environ, "DATABASE_URL": url},
+                            text=True, capture_output=True)
+    write_report(results, bulk, verify, started, cluster, url)
+    if verify.returncode != 0:
+        raise SystemExit(f"wallet-api verify failed after the benchmark:\n{verify.stdout}")
+
+
+def http_scenarios(base, url, pid, hot, small, big):
+    deep_offset = (DEEP_PAGE - 1) * PAGE
+    last_before_deep = psql(url, f"SELECT id FROM transactions WHERE wallet_id = {big} "
+                                 f"ORDER BY id OFFSET {deep_offset - 1} LIMIT 1")
+    listed = http_get(f"{base}/transactions?filter%5Bid%5D={last_before_deep}&page%5Bsize%5D=1")
+    cursor = listed["data"][0]["meta"]["page"]["cursor"]
+    run_id = int(time.time())
+    columns = "id, wallet_id, txid, amount, created_at"
+    insert = ("INSERT INTO transactions (wallet_id, txid, amount) VALUES "
+              "(:w, 'pgbench-' || gen_random_uuid(), -0.01) RETURNING " + columns + ";\n")
+    scenarios = [
+        ("create-spread", "POST /transactions, random wallet of 10,000",
+         ("create.lua", [f"{run_id}s", 1, SPREAD]), f"\\set w random(1, {SPREAD})\n" + insert),
+        ("create-hot", "POST /transactions, one wallet",
+         ("create.lua", [f"{run_id}h", hot, hot]), f"\\set w {hot}\n" + insert),
+        ("read-wallet", "GET /wallets/{id}, random wallet",
+         ("get.lua", ["/wallets/{w}", 1, SPREAD]),
+         f"\\set w random(1, {SPREAD})\nSELECT id, label, balance, created_at, updated_at FROM wallets WHERE id = :w;\n"),
+        ("list-page", f"GET /transactions?filter[wallet]=X&page[size]={PAGE} (first page, X has 1M)",
+         ("get.lua", [f"/transactions?filter%5Bwallet%5D={big}&page%5Bsize%5D={PAGE}"]),
+         f"\\set w {big}\nSELECT {columns} FROM transactions WHERE wallet_id = :w ORDER BY id LIMIT {PAGE + 1};\n"),
+        ("list-deep, cursor", f"the same, {DEEP_PAGE:,} pages deep: page[after]",
+         ("get.lua", [f"/transactions?filter%5Bwallet%5D={big}&page%5Bsize%5D={PAGE}&page%5Bafter%5D={cursor}"]),
+         f"\\set w {big}\n\\set c {last_before_deep}\n"
+         f"SELECT {columns} FROM transactions WHERE wallet_id = :w AND id > :c ORDER BY id LIMIT {PAGE + 1};\n"),
+        ("list-deep, page number", f"the same, page[number]={DEEP_PAGE:,}",
+         ("get.lua", [f"/transactions?filter%5Bwallet%5D={big}&page%5Bnumber%5D={DEEP_PAGE}&page%5Bsize%5D={PAGE}"]),
+         f"\\set w {big}\nSELECT {columns} FROM transactions WHERE wallet_id = :w ORDER BY id LIMIT {PAGE} OFFSET {deep_offset};\n"
+         "SELECT count(*) FROM transactions WHERE wallet_id = :w;\n"),
+        ("balance-scale, 10 tx", "GET /wallets/{id} of a wallet with 10 transactions",
+         ("get.lua", [f"/wallets/{small}"]),
+         f"\\set w {small}\nSELECT id, label, balance, created_at, updated_at FROM wallets WHERE id = :w;\n"),
+        ("balance-scale, 1M tx", "GET /wallets/{id} of a wallet with 1,000,000 transactions",
+         ("get.lua", [f"/wallets/{big}"]),
+         f"\\set w {big}\nSELECT id, label, balance, created_at, updated_at FROM wallets WHERE id = :w;\n"),
+    ]
+    results = []
+    for name, what, (script, args), sql in scenarios:
+        log(f"{name}: warm-up, then {ROUNDS} x (wrk, pgbench) of {SECONDS}s at {CONNECTIONS} connections")
+        wrk(base, script, args if script != "create.lua" else [f"{args[0]}w", *args[1:]], 2)
+        service_runs, sql_runs = [], []
+        for round_ in range(ROUNDS):
+            tagged = args if script != "create.lua" else [f"{args[0]}{round_}", *args[1:]]
+            # Alternate which side goes first, so neither always meets a warmer machine.
+            if round_ % 2 == 0:
+                service_runs.append(wrk(base, script, tagged, SECONDS))
+                sql_runs.append(pgbench(url, sql, SECONDS))
+            else:
+                sql_runs.append(pgbench(url, sql, SECONDS))
+                service_runs.append(wrk(base, script, tagged, SECONDS))
+        service, database = combine(service_runs), combine(sql_runs)
+        results.append({"name": name, "what": what, "service": service, "pgbench": database,
+                        "ratio": service["rate"] / database["rate"], "rss_mib": peak_rss_mib(pid),
+                        "sql": sql.strip()})
+        log(f"  service {service['rate']:.0f}/s vs pgbench {database['rate']:.0f}/s")
+    return results
+
+
+def bulk_sql(url, small):
+    """INSERT ... SELECT with the balance triggers, and with them disabled (foreign key and
+    indexes stay in both), alternating; each run is undone before the next."""
+    shapes = [
+        ("1,000,000 rows over 10,000 wallets",
+         f"SELECT 1 + g % {SPREAD}, 'bulk-' || g, 0.5 FROM generate_series(1, 1000000) g"),
+        ("100,000 rows into one wallet",
+         f"SELECT {small}, 'bulk-' || g, 0.5 FROM generate_series(1, 100000) g"),
+    ]
+    results = []
+    for label, select in shapes:
+        timings = {"triggers": [], "bare": []}
+        for round_ in range(ROUNDS):
+            order = ["triggers", "bare"] if round_ % 2 == 0 else ["bare", "triggers"]
+            for mode in order:
+                log(f"bulk-sql: {label}, {mode}, round {round_ + 1}")
+                psql(url, "CHECKPOINT")
+                if mode == "bare":
+                    psql(url, "ALTER TABLE transactions DISABLE TRIGGER transactions_balance_insert")
+                seconds = timed_sql(url, f"INSERT INTO transactions (wallet_id, txid, amount) {select}")
+                timings[mode].append(seconds)
+                # Undo: rows inserted without the trigger are deleted without the trigger.
+                if mode == "bare":
+                    psql(url, "ALTER TABLE transactions DISABLE TRIGGER transactions_balance_delete")
+                psql(url, "DELETE FROM transactions WHERE txid LIKE 'bulk-%'")
+                psql(url, "ALTER TABLE transactions ENABLE ALWAYS TRIGGER transactions_balance_insert; "
+                          "ALTER TABLE transactions ENABLE ALWAYS TRIGGER transactions_balance_delete")
+                psql(url, "VACUUM transactions")
+        with_triggers = statistics.median(timings["triggers"])
+        bare = statistics.median(timings["bare"])
+        results.append({"shape": label, "triggers": with_triggers, "bare": bare,
+                        "ratio": with_triggers / bare, "runs": timings})
+    return results
+
+
+def machine():
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), platform.processor())
+    mem_kib = int(next(l.split()[1] for l in Path("/proc/meminfo").read_text().splitlines()
+                       if l.startswith("MemTotal")))
+    return f"{os.cpu_count()} CPUs ({cpu}), {mem_kib / 1024 / 1024:.0f} GiB, Linux {platform.release()}"
+
+
+def write_report(results, bulk, verify, started, cluster, url):
+    settings = psql(url, "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name) "
+                         "FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', "
+                         "'max_connections', 'work_mem', 'wal_level', 'max_wal_size')")
+    version = psql(url, "SHOW server_version")
+    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split()[1]
+    env = " ".join(f"{k}={os.environ[k]}" for k in sorted(os.environ) if k.startswith("BENCH_"))
+    command = f"{env + ' ' if env else ''}make bench"
+
+    by_name = {r["name"]: r for r in results}
+    lines = []
+    lines.append("| scenario | what | service req/s | p50 / p99 ms | pgbench tx/s | p50 / p99 ms | service / pgbench | server peak RSS |")
+    lines.append("|---|---|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        s, d = r["service"], r["pgbench"]
+        lines.append(f"| {r['name']} | {r['what']} | {s['rate']:,.0f} | {s['p50_ms']:.2f} / {s['p99_ms']:.2f} "
+                     f"| {d['rate']:,.0f} | {d['p50_ms']:.2f} / {d['p99_ms']:.2f} | {r['ratio']:.2f} | {r['rss_mib']:.0f} MiB |")
+    bulk_lines = ["| bulk-sql shape | with triggers | triggers disabled | ratio |", "|---|---:|---:|---:|"]
+    for b in bulk:
+        bulk_lines.append(f"| {b['shape']} | {b['triggers']:.2f} s | {b['bare']:.2f} s | {b['ratio']:.2f} |")
+
+    def target(label, value, ok, note):
+        return f"| {label} | {value} | {'met' if ok else 'MISSED'} | {note} |"
+
+    first, deep = by_name["list-page"], by_name["list-deep, cursor"]
+    numbered = by_name["list-deep, page number"]
+    small, large = by_name["balance-scale, 10 tx"], by_name["balance-scale, 1M tx"]
+    peak = max(r["rss_mib"] for r in results)
+    scale = large["service"]["p50_ms"] / small["service"]["p50_ms"]
+    depth = deep["service"]["p50_ms"] / first["service"]["p50_ms"]
+    targets = ["| target | measured | verdict | |", "|---|---|---|---|"]
+    for name in ("create-spread", "read-wallet", "create-hot"):
+        r = by_name[name]
+        targets.append(target(f"{name}: service >= 0.7 x pgbench", f"{r['ratio']:.2f}", r["ratio"] >= 0.7, ""))
+    targets.append(target("balance-scale: 1M-transaction wallet p50 within 1.1 x the 10-transaction one",
+                          f"{scale:.2f}", scale <= 1.1, f"{large['service']['p50_ms']:.2f} vs {small['service']['p50_ms']:.2f} ms"))
+    targets.append(target("list-deep cursor p50 within 1.5 x the first page", f"{depth:.2f}", depth <= 1.5,
+                          f"page-number style at the same depth: {numbered['service']['p50_ms']:.1f} ms p50, "
+                          f"{numbered['service']['p50_ms'] / first['service']['p50_ms']:.0f} x the first page"))
+    for b in bulk:
+        targets.append(target(f"bulk-sql, {b['shape']}: triggers add at most 30%", f"{b['ratio']:.2f}",
+                              b["ratio"] <= 1.3, ""))
+    targets.append(target("server peak RSS under 100 MiB", f"{peak:.0f} MiB", peak < 100, ""))
+
+    report = "\n".join([
+        "<!-- generated by `make bench` (scripts/bench/bench.py) -->",
+        "",
+        f"Run: {started:%Y-%m-%d %H:%M} UTC, `{command}`",
+        "",
+        f"- Machine: {machine()}; shared by the server, PostgreSQL, wrk and pgbench.",
+        f"- PostgreSQL {version}, the project-local cluster: {settings}.",
+        f"- Service: release build, {WORKERS} HTTP workers, {POOL_SIZE} database connections, RUST_LOG=warn.",
+        f"- Load: {CONNECTIONS} connections for both sides (wrk {wrk_version}, {THREADS} threads; pgbench -M prepared, "
+        f"{THREADS} jobs); per scenario a 2 s warm-up, then {ROUNDS} rounds of {SECONDS} s per side, alternating which "
+        "goes first. Rates are the mean of the rounds, latencies the median.",
+        "",
+        *lines,
+        "",
+        *bulk_lines,
+        "",
+        *targets,
+        "",
+        f"After the run, `wallet-api verify`: {verify.stdout.strip().splitlines()[-1] if verify.stdout.strip() else verify.stderr.strip()}",
+        "",
+        "<details><summary>The SQL pgbench ran for each scenario</summary>",
+        "",
+        *[f"- {r['name']}: `{' '.join(r['sql'].split())}`" for r in results],
+        "",
+        "</details>",
+        "",
+    ])
+    print(report)
+    marker_start, marker_end = "<!-- bench:start -->", "<!-- bench:end -->"
+    block = f"{marker_start}\n{report}\n{marker_end}"
+    if OUTPUT.exists() and marker_start in OUTPUT.read_text():
+        text = OUTPUT.read_text()
+        text = re.sub(re.escape(marker_start) + ".*?" + re.escape(marker_end), lambda _: block, text, flags=re.S)
+    else:
+        text = "# Benchmarks\n\n" + block + "\n"
+    OUTPUT.write_text(text)
+    log(f"wrote {OUTPUT}")
+
+
+if __name__ == "__main__":
+    main()
