@@ -5,7 +5,7 @@
 //! | `--database-url` | `DATABASE_URL` | required                     |
 //! | `--host`         | `HOST`         | `127.0.0.1`                  |
 //! | `--port`         | `PORT`         | `8080`                       |
-//! | `--pool-size`    | `DB_POOL_SIZE` | `16`                         |
+//! | `--pool-size`    | `DB_POOL_SIZE` | twice the number of CPUs     |
 //! | `--workers`      | `WORKERS`      | number of CPUs               |
 //! | `--base-url`     | `BASE_URL`     | taken from each request      |
 
@@ -17,7 +17,8 @@ pub struct Config {
     pub host: String,
     pub port: u16,
     /// Database connections kept by the pool: the most requests that can be in the database
-    /// at once.
+    /// at once. The default, twice the CPUs, was measured best on a 2-CPU machine for reads,
+    /// spread writes and writes to one hot wallet alike (BENCHMARKS.md, "Tuning").
     pub pool_size: u32,
     /// HTTP worker threads (each runs its own event loop).
     pub workers: usize,
@@ -73,15 +74,12 @@ impl Config {
         let database_url = get("DATABASE_URL").ok_or_else(|| {
             anyhow!("DATABASE_URL is not set (or pass --database-url); `make run` sets it up")
         })?;
-        let pool_size: u32 = parse_or(get("DB_POOL_SIZE"), "DB_POOL_SIZE", 16)?;
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let pool_size: u32 = parse_or(get("DB_POOL_SIZE"), "DB_POOL_SIZE", 2 * cpus as u32)?;
         if pool_size == 0 {
             bail!("DB_POOL_SIZE must be at least 1");
         }
-        let workers = parse_or(
-            get("WORKERS"),
-            "WORKERS",
-            std::thread::available_parallelism().map_or(1, |n| n.get()),
-        )?;
+        let workers = parse_or(get("WORKERS"), "WORKERS", cpus)?;
         if workers == 0 {
             bail!("WORKERS must be at least 1");
         }

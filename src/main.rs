@@ -21,7 +21,7 @@ options (or environment variables):
   --database-url URL   DATABASE_URL
   --host HOST          HOST (default 127.0.0.1)
   --port PORT          PORT (default 8080)
-  --pool-size N        DB_POOL_SIZE (default 16)
+  --pool-size N        DB_POOL_SIZE (default: twice the number of CPUs)
   --workers N          WORKERS (default: number of CPUs)
   --base-url URL       BASE_URL (default: from each request's Host)
   

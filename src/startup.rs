@@ -49,6 +49,10 @@ impl Application {
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
         })
         .workers(config.workers)
+        // Database work runs on each worker's blocking pool. More threads than pooled
+        // connections would only wait for a connection, and every extra runnable thread
+        // lengthens the tail on a small machine: size the pools to the connections.
+        .worker_max_blocking_threads((config.pool_size as usize).div_ceil(config.workers))
         .listen(listener)?
         .run();
         Ok(Application { port, server })
