@@ -8,6 +8,7 @@ use actix_web::middleware::{Logger, NormalizePath, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
+use crate::api::context::link_errors;
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::db::{self, Pool};
@@ -45,6 +46,7 @@ impl Application {
                 .configure(api::routes)
                 .default_service(web::to(api::not_found))
                 .wrap(from_fn(negotiate))
+                .wrap(from_fn(link_errors))
                 .wrap(NormalizePath::trim())
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
         })

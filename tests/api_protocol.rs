@@ -20,14 +20,32 @@ fn every_response_is_jsonapi_with_version_and_self_link() {
         &format!("/wallets/{id}"),
         "/transactions",
         "/nope",
+        "/wallets?sort=colour",
+        "/transactions/1/relationships/wallet",
     ] {
         let reply = app.get(path);
         assert_eq!(reply.header("content-type"), Some(JSONAPI));
         assert_eq!(reply.body["jsonapi"], json!({"version": "1.1"}), "{path}");
-        if reply.status == 200 {
-            assert_eq!(reply.body["links"]["self"], app.url(path), "{path}");
-        }
+        assert_eq!(
+            reply.body["links"]["self"],
+            app.url(path),
+            "{path}: errors too"
+        );
     }
+    // Refusals made before routing (media types, methods) carry it as well.
+    let refused = app.send(
+        "POST",
+        "/wallets",
+        &[("Content-Type", "text/plain")],
+        wallet_body(),
+    );
+    assert_eq!(refused.status, 415);
+    assert_eq!(refused.body["links"]["self"], app.url("/wallets"));
+    assert_eq!(refused.header("vary"), Some("Accept"));
+    let refused = app.send("DELETE", "/wallets", &[], None);
+    assert_eq!(refused.status, 405);
+    assert_eq!(refused.body["links"]["self"], app.url("/wallets"));
+    assert_eq!(refused.header("allow"), Some("GET, POST"));
 }
 
 #[test]

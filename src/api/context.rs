@@ -1,8 +1,10 @@
 //! What every handler needs from a request: the shared state, the parsed query
 //! parameters, and absolute links.
 
-use actix_web::HttpRequest;
-use actix_web::web;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, web};
 
 use crate::db::Pool;
 use crate::jsonapi::ApiError;
@@ -60,13 +62,7 @@ impl Context {
                 ));
             }
         }
-        let base = match &state.base_url {
-            Some(base) => base.clone(),
-            None => {
-                let info = request.connection_info();
-                format!("{}://{}", info.scheme(), info.host())
-            }
-        };
+        let base = base_of(request, state.base_url.as_deref());
         Ok(Context {
             fieldsets: Fieldsets(params.fields.clone()),
             params,
@@ -99,19 +95,7 @@ impl Context {
     }
 
     fn link_with(&self, keep: impl Fn(&str) -> bool, extra: &[(&str, &str)]) -> String {
-        let mut query = form_urlencoded::Serializer::new(String::new());
-        for (name, value) in form_urlencoded::parse(self.query.as_bytes()) {
-            if keep(&name) {
-                query.append_pair(&name, &value);
-            }
-        }
-        query.extend_pairs(extra);
-        let query = query.finish();
-        if query.is_empty() {
-            self.url(&self.path)
-        } else {
-            format!("{}{}?{}", self.base, self.path, query)
-        }
+        link(&self.base, &self.path, &self.query, keep, extra)
     }
 
     /// Refuses `sort`, `filter` and `page` on an endpoint that returns a single resource.
@@ -173,6 +157,77 @@ impl Context {
     pub fn include_given(&self) -> bool {
         self.params.include.is_some()
     }
+}
+
+/// Scheme and authority of links: `BASE_URL` when configured, else the request's own.
+fn base_of(request: &HttpRequest, base_url: Option<&str>) -> String {
+    match base_url {
+        Some(base) => base.to_string(),
+        None => {
+            let info = request.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    }
+}
+
+/// A link to `path` with the parameters of `query` that `keep` accepts, then `extra`, the
+/// query percent-encoded (brackets are not allowed bare in a URI's query).
+fn link(
+    base: &str,
+    path: &str,
+    query: &str,
+    keep: impl Fn(&str) -> bool,
+    extra: &[(&str, &str)],
+) -> String {
+    let mut encoded = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        if keep(&name) {
+            encoded.append_pair(&name, &value);
+        }
+    }
+    encoded.extend_pairs(extra);
+    let encoded = encoded.finish();
+    if encoded.is_empty() {
+        format!("{base}{path}")
+    } else {
+        format!("{base}{path}?{encoded}")
+    }
+}
+
+/// Middleware: error documents get `links.self` too, like every other document. Handlers,
+/// the 404 and 405 answers and content negotiation all fail with an [`ApiError`]; it is
+/// written again here, where the request's URL is known.
+pub async fn link_errors(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let response = next.call(request).await?;
+    let error = response
+        .response()
+        .error()
+        .and_then(|error| error.as_error::<ApiError>())
+        .cloned();
+    let Some(error) = error else {
+        return Ok(response.map_into_left_body());
+    };
+    let http = response.request();
+    let base_url = http
+        .app_data::<web::Data<AppState>>()
+        .and_then(|state| state.base_url.clone());
+    let self_link = link(
+        &base_of(http, base_url.as_deref()),
+        http.path(),
+        http.query_string(),
+        |_| true,
+        &[],
+    );
+    let mut rewritten = error.response_with_self_link(&self_link);
+    for (name, value) in response.headers() {
+        if !rewritten.headers().contains_key(name) {
+            rewritten.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    Ok(response.into_response(rewritten).map_into_right_body())
 }
 
 /// Parses the `{id}` segment of a URL; an id that cannot exist is simply not found.

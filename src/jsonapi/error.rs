@@ -260,6 +260,22 @@ impl ApiError {
             "jsonapi": {"version": "1.1"},
         })
     }
+
+    /// The response, its document carrying `links.self`.
+    pub fn response_with_self_link(&self, self_link: &str) -> HttpResponse {
+        let mut document = self.document();
+        document["links"] = serde_json::json!({ "self": self_link });
+        self.respond(&document)
+    }
+
+    fn respond(&self, document: &Value) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status());
+        response.content_type(JSONAPI_MEDIA_TYPE);
+        for (name, value) in &self.headers {
+            response.insert_header((*name, value.as_str()));
+        }
+        response.body(document.to_string())
+    }
 }
 
 impl std::fmt::Display for ApiError {
@@ -277,12 +293,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status());
-        response.content_type(JSONAPI_MEDIA_TYPE);
-        for (name, value) in &self.headers {
-            response.insert_header((*name, value.as_str()));
-        }
-        response.body(self.document().to_string())
+        self.respond(&self.document())
     }
 }
 
