@@ -9,8 +9,8 @@ checks every balance with `wallet-api verify`, prints one table and writes BENCH
 
 Settings (environment): BENCH_SECONDS (length of each measured run, default 8),
 BENCH_ROUNDS (runs of each side per scenario, default 2), BENCH_CONNECTIONS (16),
-BENCH_POOL_SIZE (server database connections, 16), BENCH_WORKERS (server HTTP workers,
-the number of CPUs), BENCH_OUTPUT (file to write, BENCHMARKS.md).
+BENCH_POOL_SIZE and BENCH_WORKERS (the server's DB_POOL_SIZE and WORKERS; default: the
+server's own defaults), BENCH_OUTPUT (file to write, BENCHMARKS.md).
 """
 
 import datetime
@@ -34,8 +34,8 @@ LUA_DIR = ROOT / "scripts" / "bench"
 SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
-POOL_SIZE = int(os.environ.get("BENCH_POOL_SIZE", "16"))
-WORKERS = int(os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 2)))
+SERVER_SETTINGS = {name: os.environ[knob] for name, knob in
+                   (("DB_POOL_SIZE", "BENCH_POOL_SIZE"), ("WORKERS", "BENCH_WORKERS")) if knob in os.environ}
 OUTPUT = Path(os.environ.get("BENCH_OUTPUT", ROOT / "BENCHMARKS.md"))
 THREADS = 2  # wrk threads and pgbench jobs
 DATABASE = "wallet_api_bench"
@@ -176,11 +176,11 @@ def main():
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server_log = open(Path(tempfile.gettempdir()) / "wallet-api-bench-server.log", "w")
+    log_path = Path(tempfile.gettempdir()) / "wallet-api-bench-server.log"
     server = subprocess.Popen(
-        [binary, "serve"], stdout=server_log, stderr=subprocess.STDOUT,
-        env={**os.environ, "DATABASE_URL": url, "PORT": str(port), "DB_POOL_SIZE": str(POOL_SIZE),
-             "WORKERS": str(WORKERS), "RUST_LOG": "warn"})
+        [binary, "serve"], stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
+        env={**os.environ, "DATABASE_URL": url, "PORT": str(port), "RUST_LOG": "warn,wallet_api=info",
+             **SERVER_SETTINGS})
     try:
         for _ in range(100):
             try:
@@ -188,6 +188,8 @@ def main():
                 break
             except OSError:
                 time.sleep(0.1)
+        serving = re.search(r"\((\d+) workers, (\d+) database connections\)", log_path.read_text())
+        server_setup = f"{serving.group(1)} HTTP workers, {serving.group(2)} database connections"
         results = http_scenarios(base, url, server.pid, hot, small, big)
     finally:
         server.terminate()
@@ -197,9 +199,16 @@ def main():
     log("checking every balance: wallet-api verify")
     verify = subprocess.run([binary, "verify"], env={**os.environ, "DATABASE_URL": url},
                             text=True, capture_output=True)
-    write_report(results, bulk, verify, started, cluster, url)
+    write_report(results, bulk, verify, started, url, server_setup)
     if verify.returncode != 0:
         raise SystemExit(f"wallet-api verify failed after the benchmark:\n{verify.stdout}")
+
+
+def result(name, what, service_runs, sql_runs, pid, sql):
+    service, database = combine(service_runs), combine(sql_runs)
+    log(f"  {name}: service {service['rate']:.0f}/s vs pgbench {database['rate']:.0f}/s")
+    return {"name": name, "what": what, "service": service, "pgbench": database,
+            "ratio": service["rate"] / database["rate"], "rss_mib": peak_rss_mib(pid), "sql": sql.strip()}
 
 
 def http_scenarios(base, url, pid, hot, small, big):
@@ -209,7 +218,10 @@ def http_scenarios(base, url, pid, hot, small, big):
     listed = http_get(f"{base}/transactions?filter%5Bid%5D={last_before_deep}&page%5Bsize%5D=1")
     cursor = listed["data"][0]["meta"]["page"]["cursor"]
     run_id = int(time.time())
+    # The statements the service sends (as logged by PostgreSQL with log_statement = all).
     columns = "id, wallet_id, txid, amount, created_at"
+    wallet_by_id = "SELECT id, label, balance, created_at, updated_at FROM wallets WHERE id = :w LIMIT 1;\n"
+    of_wallet = f"SELECT {columns} FROM transactions WHERE wallet_id >= :w AND wallet_id <= :w"
     insert = ("INSERT INTO transactions (wallet_id, txid, amount) VALUES "
               "(:w, 'pgbench-' || gen_random_uuid(), -0.01) RETURNING " + columns + ";\n")
     scenarios = [
@@ -219,24 +231,18 @@ def http_scenarios(base, url, pid, hot, small, big):
          ("create.lua", [f"{run_id}h", hot, hot]), f"\\set w {hot}\n" + insert),
         ("read-wallet", "GET /wallets/{id}, random wallet",
          ("get.lua", ["/wallets/{w}", 1, SPREAD]),
-         f"\\set w random(1, {SPREAD})\nSELECT id, label, balance, created_at, updated_at FROM wallets WHERE id = :w;\n"),
+         f"\\set w random(1, {SPREAD})\n" + wallet_by_id),
         ("list-page", f"GET /transactions?filter[wallet]=X&page[size]={PAGE} (first page, X has 1M)",
          ("get.lua", [f"/transactions?filter%5Bwallet%5D={big}&page%5Bsize%5D={PAGE}"]),
-         f"\\set w {big}\nSELECT {columns} FROM transactions WHERE wallet_id = :w ORDER BY id LIMIT {PAGE + 1};\n"),
+         f"\\set w {big}\n{of_wallet} ORDER BY wallet_id, id LIMIT {PAGE + 1};\n"),
         ("list-deep, cursor", f"the same, {DEEP_PAGE:,} pages deep: page[after]",
          ("get.lua", [f"/transactions?filter%5Bwallet%5D={big}&page%5Bsize%5D={PAGE}&page%5Bafter%5D={cursor}"]),
          f"\\set w {big}\n\\set c {last_before_deep}\n"
-         f"SELECT {columns} FROM transactions WHERE wallet_id = :w AND id > :c ORDER BY id LIMIT {PAGE + 1};\n"),
+         f"{of_wallet} AND id > :c ORDER BY wallet_id, id LIMIT {PAGE + 1};\n"),
         ("list-deep, page number", f"the same, page[number]={DEEP_PAGE:,}",
          ("get.lua", [f"/transactions?filter%5Bwallet%5D={big}&page%5Bnumber%5D={DEEP_PAGE}&page%5Bsize%5D={PAGE}"]),
-         f"\\set w {big}\nSELECT {columns} FROM transactions WHERE wallet_id = :w ORDER BY id LIMIT {PAGE} OFFSET {deep_offset};\n"
+         f"\\set w {big}\n{of_wallet} ORDER BY wallet_id, id LIMIT {PAGE} OFFSET {deep_offset};\n"
          "SELECT count(*) FROM transactions WHERE wallet_id = :w;\n"),
-        ("balance-scale, 10 tx", "GET /wallets/{id} of a wallet with 10 transactions",
-         ("get.lua", [f"/wallets/{small}"]),
-         f"\\set w {small}\nSELECT id, label, balance, created_at, updated_at FROM wallets WHERE id = :w;\n"),
-        ("balance-scale, 1M tx", "GET /wallets/{id} of a wallet with 1,000,000 transactions",
-         ("get.lua", [f"/wallets/{big}"]),
-         f"\\set w {big}\nSELECT id, label, balance, created_at, updated_at FROM wallets WHERE id = :w;\n"),
     ]
     results = []
     for name, what, (script, args), sql in scenarios:
@@ -252,11 +258,21 @@ def http_scenarios(base, url, pid, hot, small, big):
             else:
                 sql_runs.append(pgbench(url, sql, SECONDS))
                 service_runs.append(wrk(base, script, tagged, SECONDS))
-        service, database = combine(service_runs), combine(sql_runs)
-        results.append({"name": name, "what": what, "service": service, "pgbench": database,
-                        "ratio": service["rate"] / database["rate"], "rss_mib": peak_rss_mib(pid),
-                        "sql": sql.strip()})
-        log(f"  service {service['rate']:.0f}/s vs pgbench {database['rate']:.0f}/s")
+        results.append(result(name, what, service_runs, sql_runs, pid, sql))
+
+    # balance-scale compares two wallets with each other: their runs interleave, so that both
+    # meet the same machine.
+    wallets = [("balance-scale, 10 tx", "GET /wallets/{id} of a wallet with 10 transactions", small),
+               ("balance-scale, 1M tx", "GET /wallets/{id} of a wallet with 1,000,000 transactions", big)]
+    short = max(2, SECONDS // 2)
+    log(f"balance-scale: {2 * ROUNDS} interleaved rounds of {short}s per wallet and side")
+    runs = {wallet: ([], []) for _, _, wallet in wallets}
+    for round_ in range(2 * ROUNDS):
+        for _, _, wallet in (wallets if round_ % 2 == 0 else wallets[::-1]):
+            runs[wallet][0].append(wrk(base, "get.lua", [f"/wallets/{wallet}"], short))
+            runs[wallet][1].append(pgbench(url, f"\\set w {wallet}\n" + wallet_by_id, short))
+    for name, what, wallet in wallets:
+        results.append(result(name, what, *runs[wallet], pid, f"\\set w {wallet}\n" + wallet_by_id))
     return results
 
 
@@ -303,7 +319,7 @@ def machine():
     return f"{os.cpu_count()} CPUs ({cpu}), {mem_kib / 1024 / 1024:.0f} GiB, Linux {platform.release()}"
 
 
-def write_report(results, bulk, verify, started, cluster, url):
+def write_report(results, bulk, verify, started, url, server_setup):
     settings = psql(url, "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name) "
                          "FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', "
                          "'max_connections', 'work_mem', 'wal_level', 'max_wal_size')")
@@ -354,10 +370,11 @@ def write_report(results, bulk, verify, started, cluster, url):
         "",
         f"- Machine: {machine()}; shared by the server, PostgreSQL, wrk and pgbench.",
         f"- PostgreSQL {version}, the project-local cluster: {settings}.",
-        f"- Service: release build, {WORKERS} HTTP workers, {POOL_SIZE} database connections, RUST_LOG=warn.",
+        f"- Service: release build, {server_setup}, RUST_LOG=warn (no per-request log line).",
         f"- Load: {CONNECTIONS} connections for both sides (wrk {wrk_version}, {THREADS} threads; pgbench -M prepared, "
         f"{THREADS} jobs); per scenario a 2 s warm-up, then {ROUNDS} rounds of {SECONDS} s per side, alternating which "
-        "goes first. Rates are the mean of the rounds, latencies the median.",
+        "goes first (balance-scale: the two wallets' runs interleave, {2 * ROUNDS} of {max(2, SECONDS // 2)} s each). "
+        "Rates are the mean of the rounds, latencies the median.",
         "",
         *lines,
         "",
