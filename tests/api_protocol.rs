@@ -259,6 +259,14 @@ fn collection_parameters_are_refused_on_single_resources() {
             Some(("parameter", parameter)),
         );
     }
+    // A DELETE answers no document, so nothing can be included; the wallet stays.
+    app.delete(&format!("/wallets/{id}?include=transactions"))
+        .expect_error(
+            400,
+            "invalid-query-parameter",
+            Some(("parameter", "include")),
+        );
+    app.get(&format!("/wallets/{id}")).expect(200);
 }
 
 #[test]

@@ -72,6 +72,14 @@ impl Context {
         })
     }
 
+    /// The context of a request for one resource: collection parameters (`sort`, `filter`,
+    /// `page`) are refused.
+    pub fn single(request: &HttpRequest, state: &web::Data<AppState>) -> Result<Context, ApiError> {
+        let context = Context::new(request, state)?;
+        context.single_resource()?;
+        Ok(context)
+    }
+
     /// The absolute URL of a path on this server.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
@@ -99,7 +107,7 @@ impl Context {
     }
 
     /// Refuses `sort`, `filter` and `page` on an endpoint that returns a single resource.
-    pub fn single_resource(&self) -> Result<(), ApiError> {
+    fn single_resource(&self) -> Result<(), ApiError> {
         let parameter = if self.params.sort.is_some() {
             Some("sort".to_string())
         } else if let Some(filter) = self.params.filters.first() {

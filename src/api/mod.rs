@@ -41,7 +41,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(resource("/wallets/{id}/transactions", "GET").get(transactions::list_of_wallet))
         .service(
             resource("/wallets/{id}/relationships/transactions", "GET")
-                .get(wallets::transactions_linkage)
+                .get(transactions::linkage_of_wallet)
                 .route(
                     web::method(actix_web::http::Method::POST)
                         .to(wallets::transactions_linkage_is_read_only),

@@ -21,7 +21,9 @@ use crate::jsonapi::document::{ResourceObject, document, identifier, respond, se
 use crate::jsonapi::request::{
     Linkage, parse_relationship_document, parse_resource_document, read_body,
 };
-use crate::models::listing::{Condition, Filter, ListQuery, Op, Value as FieldValue, read_page};
+use crate::models::listing::{
+    Condition, Filter, ListPage, ListQuery, Op, Value as FieldValue, read_page,
+};
 use crate::models::{NewTransaction, Transaction, TransactionChanges, TransactionField, Wallet};
 
 pub const TYPE: &str = "transactions";
@@ -122,16 +124,23 @@ fn single(
     respond(status, &body)
 }
 
-/// A page of transactions matching `query`, with pagination links and included wallets.
-async fn respond_with_page(
-    context: Context,
-    state: web::Data<AppState>,
+/// A page of transactions, and their wallets when `include_wallet`; a wallet's own collection
+/// (`of_wallet`) is a 404 when the wallet does not exist.
+async fn read_transactions(
+    state: &web::Data<AppState>,
     query: ListQuery<TransactionField>,
-    wallet_must_exist: Option<i64>,
-) -> Result<HttpResponse, ApiError> {
-    let include_wallet = include_wallet(&context)?;
-    let (query, page, wallets) = db::run(&state.pool, move |conn| {
-        if let Some(id) = wallet_must_exist
+    of_wallet: Option<i64>,
+    include_wallet: bool,
+) -> Result<
+    (
+        ListQuery<TransactionField>,
+        ListPage<Transaction>,
+        Vec<Wallet>,
+    ),
+    ApiError,
+> {
+    db::run(&state.pool, move |conn| {
+        if let Some(id) = of_wallet
             && Wallet::find(conn, id)?.is_none()
         {
             return Err(super::wallet_not_found(&id.to_string()));
@@ -140,7 +149,19 @@ async fn respond_with_page(
         let wallets = included_wallets(conn, &page.rows, include_wallet)?;
         Ok((query, page, wallets))
     })
-    .await?;
+    .await
+}
+
+/// A page of transactions matching `query`, with pagination links and included wallets.
+async fn respond_with_page(
+    context: Context,
+    state: web::Data<AppState>,
+    query: ListQuery<TransactionField>,
+    of_wallet: Option<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let include_wallet = include_wallet(&context)?;
+    let (query, page, wallets) =
+        read_transactions(&state, query, of_wallet, include_wallet).await?;
     let outline = outline(&context, &query, &page);
     let data: Vec<Value> = page
         .rows
@@ -175,6 +196,14 @@ pub async fn list(
     respond_with_page(context, state, query, None).await
 }
 
+/// The filter that makes the collection one wallet's.
+fn of_wallet(id: i64) -> Filter<TransactionField> {
+    Filter {
+        field: TransactionField::Wallet,
+        condition: Condition::Compare(Op::Eq, FieldValue::Id(id)),
+    }
+}
+
 /// GET /wallets/{id}/transactions: the same collection, of one wallet.
 pub async fn list_of_wallet(
     request: HttpRequest,
@@ -182,12 +211,35 @@ pub async fn list_of_wallet(
 ) -> Result<HttpResponse, ApiError> {
     let context = Context::new(&request, &state)?;
     let id = path_id(&request, super::wallet_not_found)?;
-    let of_wallet = Filter {
-        field: TransactionField::Wallet,
-        condition: Condition::Compare(Op::Eq, FieldValue::Id(id)),
-    };
-    let query = list_query::<Transaction>(&context, &FIELDS, vec![of_wallet])?;
+    let query = list_query::<Transaction>(&context, &FIELDS, vec![of_wallet(id)])?;
     respond_with_page(context, state, query, Some(id)).await
+}
+
+/// GET /wallets/{id}/relationships/transactions: the wallet's transactions as linkage,
+/// paginated like the collection.
+pub async fn linkage_of_wallet(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let context = Context::new(&request, &state)?;
+    context.include(&[], &[])?;
+    let id = path_id(&request, super::wallet_not_found)?;
+    let query = list_query::<Transaction>(&context, &FIELDS, vec![of_wallet(id)])?;
+    let (query, page, _) = read_transactions(&state, query, Some(id), false).await?;
+    let mut outline = outline(&context, &query, &page);
+    outline.links.insert(
+        "related".into(),
+        Value::String(context.url(&format!("{}/transactions", wallets::self_path(id)))),
+    );
+    let data: Vec<Value> = page
+        .rows
+        .iter()
+        .map(|transaction| identifier(TYPE, transaction.id))
+        .collect();
+    Ok(respond(
+        StatusCode::OK,
+        &document(Value::Array(data), outline.links, None, outline.meta),
+    ))
 }
 
 /// The `wallet` of a relationship linkage at `pointer`: a single wallet identifier.
@@ -289,8 +341,7 @@ pub async fn create(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let context = Context::new(&request, &state)?;
-    context.single_resource()?;
+    let context = Context::single(&request, &state)?;
     let include_wallet = include_wallet(&context)?;
     let body = read_body(payload).await?;
     let changes = read_changes(&body, Target::Create)?;
@@ -351,8 +402,7 @@ pub async fn show(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let context = Context::new(&request, &state)?;
-    context.single_resource()?;
+    let context = Context::single(&request, &state)?;
     let include_wallet = include_wallet(&context)?;
     let id = path_id(&request, super::transaction_not_found)?;
     let (transaction, wallets) = find(&state, id, include_wallet).await?;
@@ -366,8 +416,7 @@ pub async fn update(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let context = Context::new(&request, &state)?;
-    context.single_resource()?;
+    let context = Context::single(&request, &state)?;
     let include_wallet = include_wallet(&context)?;
     let id = path_id(&request, super::transaction_not_found)?;
     let body = read_body(payload).await?;
@@ -394,8 +443,8 @@ pub async fn delete(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let context = Context::new(&request, &state)?;
-    context.single_resource()?;
+    let context = Context::single(&request, &state)?;
+    context.include(&[], &[])?;
     let id = path_id(&request, super::transaction_not_found)?;
     let deleted = db::run(&state.pool, move |conn| {
         Transaction::delete(conn, id).map_err(ApiError::from)
@@ -412,8 +461,7 @@ pub async fn wallet(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let context = Context::new(&request, &state)?;
-    context.single_resource()?;
+    let context = Context::single(&request, &state)?;
     context.include(&[], &[])?;
     let id = path_id(&request, super::transaction_not_found)?;
     let (_, wallets) = find(&state, id, true).await?;
@@ -439,8 +487,7 @@ pub async fn wallet_linkage(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let context = Context::new(&request, &state)?;
-    context.single_resource()?;
+    let context = Context::single(&request, &state)?;
     context.include(&[], &[])?;
     let id = path_id(&request, super::transaction_not_found)?;
     let (transaction, _) = find(&state, id, false).await?;
@@ -454,8 +501,7 @@ pub async fn move_to_wallet(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let context = Context::new(&request, &state)?;
-    context.single_resource()?;
+    let context = Context::single(&request, &state)?;
     context.include(&[], &[])?;
     let id = path_id(&request, super::transaction_not_found)?;
     let body = read_body(payload).await?;

@@ -12,14 +12,13 @@ use super::input::{
     relationship_pointer, string_attribute, unknown_field,
 };
 use super::listing::{Fields, cursor_meta, list_query, outline, timestamp};
-use super::transactions;
 use crate::db::{self, DbError};
 use crate::domain::{Label, format_money};
 use crate::jsonapi::ApiError;
-use crate::jsonapi::document::{ResourceObject, document, identifier, respond, self_links};
+use crate::jsonapi::document::{ResourceObject, document, respond, self_links};
 use crate::jsonapi::request::{parse_resource_document, read_body};
-use crate::models::listing::{Condition, Filter, Op, Value as FieldValue, read_page};
-use crate::models::{Transaction, TransactionField, Wallet, WalletField};
+use crate::models::listing::read_page;
+use crate::models::{Wallet, WalletField};
 
 pub const TYPE: &str = "wallets";
 
@@ -169,8 +168,7 @@ pub async fn create(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let context = Context::new(&request, &state)?;
-    context.single_resource()?;
+    let context = Context::single(&request, &state)?;
     context.include(&[], &NO_INCLUDE)?;
     let body = read_body(payload).await?;
     let label = read_label(&body, Target::Create)?.expect("checked: a label is required");
@@ -194,8 +192,7 @@ pub async fn show(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let context = Context::new(&request, &state)?;
-    context.single_resource()?;
+    let context = Context::single(&request, &state)?;
     context.include(&[], &NO_INCLUDE)?;
     let id = path_id(&request, super::wallet_not_found)?;
     let wallet = db::run(&state.pool, move |conn| {
@@ -212,8 +209,7 @@ pub async fn update(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let context = Context::new(&request, &state)?;
-    context.single_resource()?;
+    let context = Context::single(&request, &state)?;
     context.include(&[], &NO_INCLUDE)?;
     let id = path_id(&request, super::wallet_not_found)?;
     let body = read_body(payload).await?;
@@ -235,8 +231,8 @@ pub async fn delete(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let context = Context::new(&request, &state)?;
-    context.single_resource()?;
+    let context = Context::single(&request, &state)?;
+    context.include(&[], &[])?;
     let id = path_id(&request, super::wallet_not_found)?;
     let deleted = db::run(&state.pool, move |conn| {
         Wallet::delete(conn, id).map_err(|error| match DbError::from(error) {
@@ -255,44 +251,6 @@ pub async fn delete(
         return Err(super::wallet_not_found(&id.to_string()));
     }
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// GET /wallets/{id}/relationships/transactions: the linkage, paginated like the
-/// collection.
-pub async fn transactions_linkage(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let context = Context::new(&request, &state)?;
-    context.include(&[], &[])?;
-    let id = path_id(&request, super::wallet_not_found)?;
-    let of_wallet = Filter {
-        field: TransactionField::Wallet,
-        condition: Condition::Compare(Op::Eq, FieldValue::Id(id)),
-    };
-    let query = list_query::<Transaction>(&context, &transactions::FIELDS, vec![of_wallet])?;
-    let (query, page) = db::run(&state.pool, move |conn| {
-        if Wallet::find(conn, id)?.is_none() {
-            return Err(super::wallet_not_found(&id.to_string()));
-        }
-        let page = read_page::<Transaction>(conn, &query)?;
-        Ok((query, page))
-    })
-    .await?;
-    let mut outline = outline(&context, &query, &page);
-    outline.links.insert(
-        "related".into(),
-        Value::String(context.url(&format!("{}/transactions", self_path(id)))),
-    );
-    let data: Vec<Value> = page
-        .rows
-        .iter()
-        .map(|transaction| identifier(transactions::TYPE, transaction.id))
-        .collect();
-    Ok(respond(
-        StatusCode::OK,
-        &document(Value::Array(data), outline.links, None, outline.meta),
-    ))
 }
 
 /// POST, PATCH, DELETE /wallets/{id}/relationships/transactions.
