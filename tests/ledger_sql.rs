@@ -7,7 +7,7 @@ mod common;
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use common::{TestDb, balance, exec, exec_err, scalar, wallets};
+use common::{TestDb, balance, book, exec, exec_err, scalar, wallet, wallets};
 use diesel::ExecuteCopyFromDsl;
 use diesel::connection::SimpleConnection;
 use diesel::pg::CopyFormat;
@@ -38,18 +38,10 @@ fn message_of(error: &Error) -> String {
 fn a_single_insert_moves_the_money() {
     let db = TestDb::new();
     let mut conn = db.connect();
-    let [a] = wallets(&mut conn, &["a"])[..] else {
-        unreachable!()
-    };
-    exec(
-        &mut conn,
-        &format!("INSERT INTO transactions (wallet_id, txid, amount) VALUES ({a}, 't1', 12.5)"),
-    );
+    let a = wallet(&mut conn, "a");
+    book(&mut conn, a, "t1", "12.5");
     assert_eq!(balance(&mut conn, a), "12.500000000000000000");
-    exec(
-        &mut conn,
-        &format!("INSERT INTO transactions (wallet_id, txid, amount) VALUES ({a}, 't2', -2.5)"),
-    );
+    book(&mut conn, a, "t2", "-2.5");
     assert_eq!(balance(&mut conn, a), "10.000000000000000000");
 }
 
@@ -76,13 +68,8 @@ fn a_statement_is_judged_by_its_net_effect_per_wallet() {
     // (+100, -150) in one statement on a balance of 100 leaves 50, whatever the row order.
     let db = TestDb::new();
     let mut conn = db.connect();
-    let [a] = wallets(&mut conn, &["a"])[..] else {
-        unreachable!()
-    };
-    exec(
-        &mut conn,
-        &format!("INSERT INTO transactions (wallet_id, txid, amount) VALUES ({a}, 'seed', 100)"),
-    );
+    let a = wallet(&mut conn, "a");
+    book(&mut conn, a, "seed", "100");
     exec(
         &mut conn,
         &format!(
@@ -244,10 +231,7 @@ fn moving_transactions_between_wallets_moves_their_money() {
     assert_eq!(balance(&mut conn, b), "5.000000000000000000");
     assert_eq!(balance(&mut conn, c), "3.000000000000000000");
     // Moving a deposit away from a wallet that has spent it is refused.
-    exec(
-        &mut conn,
-        &format!("INSERT INTO transactions (wallet_id, txid, amount) VALUES ({b}, 'spend', -5)"),
-    );
+    book(&mut conn, b, "spend", "-5");
     let error = exec_err(
         &mut conn,
         &format!("UPDATE transactions SET wallet_id = {a} WHERE txid = 'x'"),
@@ -267,9 +251,7 @@ fn moving_transactions_between_wallets_moves_their_money() {
 fn deleting_transactions_takes_their_money_back() {
     let db = TestDb::new();
     let mut conn = db.connect();
-    let [a] = wallets(&mut conn, &["a"])[..] else {
-        unreachable!()
-    };
+    let a = wallet(&mut conn, "a");
     exec(
         &mut conn,
         &format!(
@@ -279,10 +261,7 @@ fn deleting_transactions_takes_their_money_back() {
     exec(&mut conn, "DELETE FROM transactions WHERE amount > 8");
     assert_eq!(balance(&mut conn, a), "36.000000000000000000");
     // Deleting a deposit that was spent would overdraw.
-    exec(
-        &mut conn,
-        &format!("INSERT INTO transactions (wallet_id, txid, amount) VALUES ({a}, 'spend', -36)"),
-    );
+    book(&mut conn, a, "spend", "-36");
     let error = exec_err(&mut conn, "DELETE FROM transactions WHERE txid = 'd1'");
     assert_eq!(
         constraint_of(&error).as_deref(),
@@ -313,9 +292,7 @@ fn truncate_leaves_every_balance_at_zero() {
 fn a_rolled_back_transaction_leaves_no_trace() {
     let db = TestDb::new();
     let mut conn = db.connect();
-    let [a] = wallets(&mut conn, &["a"])[..] else {
-        unreachable!()
-    };
+    let a = wallet(&mut conn, "a");
     exec(
         &mut conn,
         &format!(
@@ -333,9 +310,7 @@ fn a_rolled_back_transaction_leaves_no_trace() {
 fn each_statement_must_leave_balances_non_negative_even_inside_a_transaction() {
     let db = TestDb::new();
     let mut conn = db.connect();
-    let [a] = wallets(&mut conn, &["a"])[..] else {
-        unreachable!()
-    };
+    let a = wallet(&mut conn, "a");
     let error = exec_err(
         &mut conn,
         &format!(
@@ -386,15 +361,8 @@ fn a_bulk_overdraft_rolls_back_whole() {
 fn a_balance_beyond_numeric_36_18_is_refused_whole() {
     let db = TestDb::new();
     let mut conn = db.connect();
-    let [a] = wallets(&mut conn, &["a"])[..] else {
-        unreachable!()
-    };
-    exec(
-        &mut conn,
-        &format!(
-            "INSERT INTO transactions (wallet_id, txid, amount) VALUES ({a}, 'big', 999999999999999999)"
-        ),
-    );
+    let a = wallet(&mut conn, "a");
+    book(&mut conn, a, "big", "999999999999999999");
     let error = exec_err(
         &mut conn,
         &format!(
@@ -414,9 +382,7 @@ fn a_balance_beyond_numeric_36_18_is_refused_whole() {
 fn the_schema_refuses_bad_rows() {
     let db = TestDb::new();
     let mut conn = db.connect();
-    let [a] = wallets(&mut conn, &["a"])[..] else {
-        unreachable!()
-    };
+    let a = wallet(&mut conn, "a");
     for (sql, expected) in [
         (
             format!("INSERT INTO transactions (wallet_id, txid, amount) VALUES ({a}, 'z', 0)"),
@@ -445,10 +411,7 @@ fn the_schema_refuses_bad_rows() {
         let error = exec_err(&mut conn, &sql);
         assert_eq!(constraint_of(&error).as_deref(), Some(expected), "{sql}");
     }
-    exec(
-        &mut conn,
-        &format!("INSERT INTO transactions (wallet_id, txid, amount) VALUES ({a}, 'dup', 1)"),
-    );
+    book(&mut conn, a, "dup", "1");
     let error = exec_err(
         &mut conn,
         &format!("INSERT INTO transactions (wallet_id, txid, amount) VALUES ({a}, 'dup', 1)"),
@@ -467,13 +430,8 @@ fn the_schema_refuses_bad_rows() {
 fn direct_balance_writes_are_refused() {
     let db = TestDb::new();
     let mut conn = db.connect();
-    let [a] = wallets(&mut conn, &["a"])[..] else {
-        unreachable!()
-    };
-    exec(
-        &mut conn,
-        &format!("INSERT INTO transactions (wallet_id, txid, amount) VALUES ({a}, 'f', 5)"),
-    );
+    let a = wallet(&mut conn, "a");
+    book(&mut conn, a, "f", "5");
     for sql in [
         format!("UPDATE wallets SET balance = 1000 WHERE id = {a}"),
         format!("UPDATE wallets SET balance = balance + 1, label = 'x' WHERE id = {a}"),
@@ -516,14 +474,9 @@ fn direct_balance_writes_are_refused() {
 fn replica_mode_does_not_skip_the_triggers() {
     let db = TestDb::new();
     let mut conn = db.connect();
-    let [a] = wallets(&mut conn, &["a"])[..] else {
-        unreachable!()
-    };
+    let a = wallet(&mut conn, "a");
     exec(&mut conn, "SET session_replication_role = replica");
-    exec(
-        &mut conn,
-        &format!("INSERT INTO transactions (wallet_id, txid, amount) VALUES ({a}, 'r', 9)"),
-    );
+    book(&mut conn, a, "r", "9");
     assert_eq!(balance(&mut conn, a), "9.000000000000000000");
     let error = exec_err(
         &mut conn,
@@ -555,9 +508,7 @@ fn concurrent_withdrawals_never_overdraw() {
     const FUNDS: usize = 10;
     let db = TestDb::new();
     let mut conn = db.connect();
-    let [a] = wallets(&mut conn, &["hot"])[..] else {
-        unreachable!()
-    };
+    let a = wallet(&mut conn, "hot");
     exec(
         &mut conn,
         &format!(

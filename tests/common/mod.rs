@@ -239,6 +239,21 @@ pub fn balance(conn: &mut PgConnection, wallet: i64) -> String {
     )
 }
 
+/// Creates a wallet; returns its id.
+pub fn wallet(conn: &mut PgConnection, label: &str) -> i64 {
+    wallets(conn, &[label])[0]
+}
+
+/// Books one transaction with a plain SQL INSERT, as a SQL user would.
+pub fn book(conn: &mut PgConnection, wallet: i64, txid: &str, amount: &str) {
+    exec(
+        conn,
+        &format!(
+            "INSERT INTO transactions (wallet_id, txid, amount) VALUES ({wallet}, '{txid}', {amount})"
+        ),
+    );
+}
+
 /// Creates wallets with these labels; returns their ids.
 pub fn wallets(conn: &mut PgConnection, labels: &[&str]) -> Vec<i64> {
     use wallet_api::schema::wallets;
