@@ -373,7 +373,8 @@ def write_report(results, bulk, verify, started, url, server_setup):
         f"- Service: release build, {server_setup}, RUST_LOG=warn (no per-request log line).",
         f"- Load: {CONNECTIONS} connections for both sides (wrk {wrk_version}, {THREADS} threads; pgbench -M prepared, "
         f"{THREADS} jobs); per scenario a 2 s warm-up, then {ROUNDS} rounds of {SECONDS} s per side, alternating which "
-        "goes first (balance-scale: the two wallets' runs interleave, {2 * ROUNDS} of {max(2, SECONDS // 2)} s each). "
+        "goes first (balance-scale: the two wallets' runs interleave, "
+        f"{2 * ROUNDS} of {max(2, SECONDS // 2)} s each). "
         "Rates are the mean of the rounds, latencies the median.",
         "",
         *lines,
