@@ -66,13 +66,13 @@ fn filter_of<L: Listable>(
     param: &crate::jsonapi::query::FilterParam,
 ) -> Result<Filter<L::Field>, ApiError> {
     let invalid = |detail: String| ApiError::invalid_parameter(&param.parameter, detail);
-    let names: Vec<&str> = fields.filter.iter().map(|(name, _)| *name).collect();
     let field = fields
         .filter
         .iter()
         .find(|(name, _)| *name == param.field)
         .map(|(_, field)| *field)
         .ok_or_else(|| {
+            let names: Vec<&str> = fields.filter.iter().map(|(name, _)| *name).collect();
             invalid(format!(
                 "cannot filter on {:?}; filters: {}",
                 param.field,
@@ -187,12 +187,14 @@ fn sort_signature<F: std::fmt::Debug>(sort: &[SortKey<F>]) -> String {
         .join(",")
 }
 
-fn encode_cursor<L: Listable>(row: &L, sort: &[SortKey<L::Field>]) -> String {
+/// The cursor of `row`: the sort's signature (see [`sort_signature`]) and the row's values of
+/// the sort keys.
+fn encode_cursor<L: Listable>(row: &L, sort: &[SortKey<L::Field>], signature: &str) -> String {
     let values: Vec<String> = sort
         .iter()
         .map(|key| value_text(&row.value_of(key.field)))
         .collect();
-    let payload = json!({ "s": sort_signature(sort), "v": values });
+    let payload = json!({ "s": signature, "v": values });
     URL_SAFE_NO_PAD.encode(payload.to_string())
 }
 
@@ -314,10 +316,11 @@ pub fn outline<L: Listable>(
             }
         }
         Page::Cursor { size, .. } => {
+            let signature = sort_signature(&query.sort);
             let cursors: Vec<String> = page
                 .rows
                 .iter()
-                .map(|row| encode_cursor(row, &query.sort))
+                .map(|row| encode_cursor(row, &query.sort, &signature))
                 .collect();
             let sized = |mut params: Vec<(&'static str, String)>| {
                 if context.params.page_given {
