@@ -3,9 +3,7 @@
 
 mod common;
 
-use std::sync::{Arc, Barrier};
-
-use common::{TestApp, transaction_document};
+use common::{TestApp, all_at_once, transaction_document};
 use serde_json::{Value, json};
 
 fn raw_transaction(wallet: &str, txid: &str, amount_json: &str) -> String {
@@ -431,22 +429,14 @@ fn include_wallet_on_one_transaction() {
 fn concurrent_withdrawals_over_http_end_at_exactly_zero() {
     const CLIENTS: usize = 16;
     const FUNDS: usize = 6;
-    let app = Arc::new(TestApp::spawn());
+    let app = TestApp::spawn();
     let wallet = app.create_wallet("hot");
     app.book(&wallet, "fund", &FUNDS.to_string()).expect(201);
-    let barrier = Arc::new(Barrier::new(CLIENTS));
-    let statuses: Vec<u16> = (0..CLIENTS)
-        .map(|i| {
-            let (app, wallet, barrier) = (Arc::clone(&app), wallet.clone(), Arc::clone(&barrier));
-            std::thread::spawn(move || {
-                barrier.wait();
-                app.book(&wallet, &format!("w{i}"), "-1").status
-            })
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|h| h.join().unwrap())
-        .collect();
+    let statuses: Vec<u16> = all_at_once(
+        CLIENTS,
+        |_| (),
+        |i, ()| app.book(&wallet, &format!("w{i}"), "-1").status,
+    );
     assert_eq!(
         statuses.iter().filter(|s| **s == 201).count(),
         FUNDS,
@@ -463,22 +453,16 @@ fn concurrent_withdrawals_over_http_end_at_exactly_zero() {
 #[test]
 fn racing_requests_with_one_txid_book_it_once() {
     const CLIENTS: usize = 12;
-    let app = Arc::new(TestApp::spawn());
+    let app = TestApp::spawn();
     let wallet = app.create_wallet("w");
-    let barrier = Arc::new(Barrier::new(CLIENTS));
-    let replies: Vec<(u16, Value)> = (0..CLIENTS)
-        .map(|_| {
-            let (app, wallet, barrier) = (Arc::clone(&app), wallet.clone(), Arc::clone(&barrier));
-            std::thread::spawn(move || {
-                barrier.wait();
-                let reply = app.book(&wallet, "the-one", "5");
-                (reply.status, reply.body)
-            })
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|h| h.join().unwrap())
-        .collect();
+    let replies: Vec<(u16, Value)> = all_at_once(
+        CLIENTS,
+        |_| (),
+        |_, ()| {
+            let reply = app.book(&wallet, "the-one", "5");
+            (reply.status, reply.body)
+        },
+    );
     assert_eq!(
         replies.iter().filter(|(s, _)| *s == 201).count(),
         1,

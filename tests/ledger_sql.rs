@@ -4,14 +4,10 @@
 
 mod common;
 
-use std::sync::{Arc, Barrier};
-use std::thread;
-
-use common::{TestDb, balance, book, exec, exec_err, scalar, wallet, wallets};
+use common::{TestDb, all_at_once, balance, book, exec, exec_err, scalar, wallet, wallets};
 use diesel::ExecuteCopyFromDsl;
 use diesel::connection::SimpleConnection;
 use diesel::pg::CopyFormat;
-use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error};
 use wallet_api::db::DbError;
 use wallet_api::schema::transactions;
@@ -515,24 +511,16 @@ fn concurrent_withdrawals_never_overdraw() {
             "INSERT INTO transactions (wallet_id, txid, amount) VALUES ({a}, 'fund', {FUNDS})"
         ),
     );
-    let barrier = Arc::new(Barrier::new(CLIENTS));
-    let outcomes: Vec<Result<(), String>> = (0..CLIENTS)
-        .map(|i| {
-            let url = db.url.clone();
-            let barrier = Arc::clone(&barrier);
-            thread::spawn(move || {
-                let mut conn = PgConnection::establish(&url).unwrap();
-                barrier.wait();
-                conn.batch_execute(&format!(
-                    "INSERT INTO transactions (wallet_id, txid, amount) VALUES ({a}, 'w{i}', -1)"
-                ))
-                .map_err(|e| constraint_of(&e).unwrap_or_else(|| e.to_string()))
-            })
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|handle| handle.join().unwrap())
-        .collect();
+    let outcomes: Vec<Result<(), String>> = all_at_once(
+        CLIENTS,
+        |_| db.connect(),
+        |i, mut conn| {
+            conn.batch_execute(&format!(
+                "INSERT INTO transactions (wallet_id, txid, amount) VALUES ({a}, 'w{i}', -1)"
+            ))
+            .map_err(|e| constraint_of(&e).unwrap_or_else(|| e.to_string()))
+        },
+    );
     let accepted = outcomes.iter().filter(|o| o.is_ok()).count();
     assert_eq!(accepted, FUNDS, "{outcomes:?}");
     for refused in outcomes.iter().filter_map(|o| o.as_ref().err()) {
@@ -552,58 +540,52 @@ fn concurrent_bulk_statements_over_overlapping_wallets_do_not_deadlock() {
         &mut conn,
         "INSERT INTO transactions (wallet_id, txid, amount) SELECT id, 'seed-' || id, 1000 FROM wallets",
     );
-    let barrier = Arc::new(Barrier::new(CLIENTS));
-    let handles: Vec<_> = (0..CLIENTS)
-        .map(|client| {
-            let url = db.url.clone();
-            let ids = ids.clone();
-            let barrier = Arc::clone(&barrier);
-            thread::spawn(move || {
-                let mut conn = PgConnection::establish(&url).unwrap();
-                let mut state = 0x9E37_79B9_7F4A_7C15_u64 ^ (client as u64 + 1);
-                let mut next = move || {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    state
-                };
-                barrier.wait();
-                for round in 0..ROUNDS {
-                    // The same wallets, in a different order each time, so that without the
-                    // ordered locks these statements would lock rows in conflicting orders.
-                    let mut order = ids.clone();
-                    for i in (1..order.len()).rev() {
-                        order.swap(i, (next() % (i as u64 + 1)) as usize);
-                    }
-                    let list = order
-                        .iter()
-                        .map(i64::to_string)
-                        .collect::<Vec<_>>()
-                        .join(",");
-                    let sql = match round % 3 {
-                        0 => format!(
-                            "INSERT INTO transactions (wallet_id, txid, amount)
-                             SELECT w, 'c{client}-r{round}-' || ord, 1
-                             FROM unnest(ARRAY[{list}]) WITH ORDINALITY AS u(w, ord)"
-                        ),
-                        1 => format!(
-                            "UPDATE transactions SET amount = amount + 1
-                             WHERE txid LIKE 'c{client}-r{}-%'",
-                            round - 1
-                        ),
-                        _ => format!(
-                            "DELETE FROM transactions WHERE txid LIKE 'c{client}-r{}-%'",
-                            round - 2
-                        ),
-                    };
-                    conn.batch_execute(&sql).map_err(|e| message_of(&e))?;
+    let outcomes: Vec<Result<(), String>> = all_at_once(
+        CLIENTS,
+        |_| db.connect(),
+        |client, mut conn| {
+            let mut state = 0x9E37_79B9_7F4A_7C15_u64 ^ (client as u64 + 1);
+            let mut next = move || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            };
+            for round in 0..ROUNDS {
+                // The same wallets, in a different order each time, so that without the
+                // ordered locks these statements would lock rows in conflicting orders.
+                let mut order = ids.clone();
+                for i in (1..order.len()).rev() {
+                    order.swap(i, (next() % (i as u64 + 1)) as usize);
                 }
-                Ok::<(), String>(())
-            })
-        })
-        .collect();
-    for handle in handles {
-        handle.join().unwrap().unwrap();
+                let list = order
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let sql = match round % 3 {
+                    0 => format!(
+                        "INSERT INTO transactions (wallet_id, txid, amount)
+                         SELECT w, 'c{client}-r{round}-' || ord, 1
+                         FROM unnest(ARRAY[{list}]) WITH ORDINALITY AS u(w, ord)"
+                    ),
+                    1 => format!(
+                        "UPDATE transactions SET amount = amount + 1
+                         WHERE txid LIKE 'c{client}-r{}-%'",
+                        round - 1
+                    ),
+                    _ => format!(
+                        "DELETE FROM transactions WHERE txid LIKE 'c{client}-r{}-%'",
+                        round - 2
+                    ),
+                };
+                conn.batch_execute(&sql).map_err(|e| message_of(&e))?;
+            }
+            Ok(())
+        },
+    );
+    for outcome in outcomes {
+        outcome.unwrap();
     }
     for id in ids {
         assert_eq!(balance(&mut conn, id), "1000.000000000000000000");

@@ -269,6 +269,32 @@ pub fn wallets(conn: &mut PgConnection, labels: &[&str]) -> Vec<i64> {
         .collect()
 }
 
+/// Runs `clients` threads at once: each prepares (connects, say), all wait until every one
+/// is ready, then each acts. Returns what each one's `act` returned, in client order.
+pub fn all_at_once<S, T: Send>(
+    clients: usize,
+    prepare: impl Fn(usize) -> S + Sync,
+    act: impl Fn(usize, S) -> T + Sync,
+) -> Vec<T> {
+    let ready = std::sync::Barrier::new(clients);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..clients)
+            .map(|client| {
+                let (ready, prepare, act) = (&ready, &prepare, &act);
+                scope.spawn(move || {
+                    let prepared = prepare(client);
+                    ready.wait();
+                    act(client, prepared)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap())
+            .collect()
+    })
+}
+
 // ---------------------------------------------------------------------------------------
 // The service over HTTP
 
