@@ -61,8 +61,10 @@ where
 /// What went wrong in the database, in the terms the rest of the program cares about.
 ///
 /// PostgreSQL's SQLSTATE arrives through diesel's [`DatabaseErrorKind`] (unique 23505,
-/// foreign key 23503, check 23514, connection class 08) and the constraint named in the
-/// error; the constraint names are those of `migrations/`.
+/// foreign key 23503, check 23514, connection class 08) together with the name of the
+/// constraint. The money rules of `migrations/` are told apart here because every write can
+/// meet them; any other constraint is reported by kind and name, and the resource whose
+/// constraint it is says what it means to a client (see `api::errors::on_constraint`).
 #[derive(Debug)]
 pub enum DbError {
     /// A statement would leave a wallet's balance below zero (23514,
@@ -70,17 +72,34 @@ pub enum DbError {
     InsufficientFunds { wallet_id: Option<i64> },
     /// A statement would push a balance beyond numeric(36,18) (22003, `wallets_balance_max`).
     BalanceOverflow { wallet_id: Option<i64> },
-    /// Another transaction already has this txid (23505, `transactions_txid_key`).
-    DuplicateTxid,
-    /// The foreign key from transactions to wallets (23503): inserting or moving a transaction
-    /// to a wallet that does not exist, or deleting a wallet that still has transactions.
-    WalletReference,
-    /// Another CHECK constraint (label or txid length, zero amount): the named constraint.
-    Check { constraint: String },
+    /// A unique, foreign key, check or not-null constraint refused the write.
+    Constraint {
+        kind: ConstraintKind,
+        constraint: String,
+    },
     /// No connection, or the connection broke.
     Unavailable,
     /// Anything else: a bug or an outage, never the client's fault.
     Other(DieselError),
+}
+
+/// Which kind of constraint refused a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConstraintKind {
+    Unique,
+    ForeignKey,
+    Check,
+    NotNull,
+}
+
+impl DbError {
+    /// The constraint that refused the write, if a constraint did.
+    pub fn constraint(&self) -> Option<&str> {
+        match self {
+            DbError::Constraint { constraint, .. } => Some(constraint),
+            _ => None,
+        }
+    }
 }
 
 impl From<DieselError> for DbError {
@@ -89,24 +108,27 @@ impl From<DieselError> for DbError {
             return DbError::Other(error);
         };
         let constraint = info.constraint_name().unwrap_or_default();
-        match (kind, constraint) {
+        let kind = match (kind, constraint) {
             (DatabaseErrorKind::CheckViolation, "wallets_balance_nonnegative") => {
-                DbError::InsufficientFunds {
+                return DbError::InsufficientFunds {
                     wallet_id: wallet_in_detail(info.as_ref()),
-                }
+                };
             }
-            (_, "wallets_balance_max") => DbError::BalanceOverflow {
-                wallet_id: wallet_in_detail(info.as_ref()),
-            },
-            (DatabaseErrorKind::UniqueViolation, "transactions_txid_key") => DbError::DuplicateTxid,
-            (DatabaseErrorKind::ForeignKeyViolation, "transactions_wallet_id_fkey") => {
-                DbError::WalletReference
+            (_, "wallets_balance_max") => {
+                return DbError::BalanceOverflow {
+                    wallet_id: wallet_in_detail(info.as_ref()),
+                };
             }
-            (DatabaseErrorKind::CheckViolation, constraint) => DbError::Check {
-                constraint: constraint.to_string(),
-            },
-            (DatabaseErrorKind::ClosedConnection, _) => DbError::Unavailable,
-            _ => DbError::Other(error),
+            (DatabaseErrorKind::ClosedConnection, _) => return DbError::Unavailable,
+            (DatabaseErrorKind::UniqueViolation, _) => ConstraintKind::Unique,
+            (DatabaseErrorKind::ForeignKeyViolation, _) => ConstraintKind::ForeignKey,
+            (DatabaseErrorKind::CheckViolation, _) => ConstraintKind::Check,
+            (DatabaseErrorKind::NotNullViolation, _) => ConstraintKind::NotNull,
+            _ => return DbError::Other(error),
+        };
+        DbError::Constraint {
+            kind,
+            constraint: constraint.to_string(),
         }
     }
 }
@@ -130,9 +152,9 @@ impl std::fmt::Display for DbError {
             DbError::BalanceOverflow { wallet_id } => {
                 write!(f, "balance overflow in wallet {wallet_id:?}")
             }
-            DbError::DuplicateTxid => write!(f, "duplicate txid"),
-            DbError::WalletReference => write!(f, "wallet reference violated"),
-            DbError::Check { constraint } => write!(f, "check constraint {constraint} violated"),
+            DbError::Constraint { kind, constraint } => {
+                write!(f, "{kind:?} constraint {constraint} violated")
+            }
             DbError::Unavailable => write!(f, "database unavailable"),
             DbError::Other(error) => write!(f, "database error: {error}"),
         }

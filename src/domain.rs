@@ -1,11 +1,16 @@
 //! Values that are checked once, when they enter: a `Label`, a `Txid` or an `Amount` that
 //! exists is valid. The same rules stand in SQL as CHECK constraints (see `migrations/`), so
-//! SQL users meet them too.
+//! SQL users meet them too. Each one is written to the database as itself (diesel's
+//! `AsExpression`), so a model's insert and update structs hold checked values only.
 
 use std::fmt;
 use std::str::FromStr;
 
 use bigdecimal::BigDecimal;
+use diesel::expression::AsExpression;
+use diesel::pg::Pg;
+use diesel::serialize::{self, Output, ToSql};
+use diesel::sql_types::{Numeric, Text};
 
 /// Fractional digits of money: numeric(36,18).
 pub const MONEY_SCALE: i64 = 18;
@@ -44,34 +49,52 @@ fn bounded_text(what: &str, text: &str) -> Result<String, InvalidValue> {
 }
 
 /// A wallet's label: 1 to 255 characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, AsExpression)]
+#[diesel(sql_type = Text)]
 pub struct Label(String);
 
 impl Label {
     pub fn parse(text: &str) -> Result<Label, InvalidValue> {
         bounded_text("label", text).map(Label)
     }
-    pub fn into_inner(self) -> String {
-        self.0
-    }
 }
 
 /// A transaction's client-chosen reference: 1 to 255 characters, unique.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, AsExpression)]
+#[diesel(sql_type = Text)]
 pub struct Txid(String);
 
 impl Txid {
     pub fn parse(text: &str) -> Result<Txid, InvalidValue> {
         bounded_text("txid", text).map(Txid)
     }
-    pub fn into_inner(self) -> String {
-        self.0
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl ToSql<Text, Pg> for Label {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <str as ToSql<Text, Pg>>::to_sql(&self.0, out)
+    }
+}
+
+impl ToSql<Text, Pg> for Txid {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <str as ToSql<Text, Pg>>::to_sql(&self.0, out)
     }
 }
 
 /// A non-zero exact decimal that fits numeric(36,18).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, AsExpression)]
+#[diesel(sql_type = Numeric)]
 pub struct Amount(BigDecimal);
+
+impl ToSql<Numeric, Pg> for Amount {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <BigDecimal as ToSql<Numeric, Pg>>::to_sql(&self.0, out)
+    }
+}
 
 impl Amount {
     /// Parses the decimal text of an amount exactly: an optional `-`, digits, an optional
@@ -103,9 +126,6 @@ impl Amount {
 
     pub fn value(&self) -> &BigDecimal {
         &self.0
-    }
-    pub fn into_inner(self) -> BigDecimal {
-        self.0
     }
 }
 

@@ -1,11 +1,17 @@
-//! What every handler needs from a request: the shared state, the parsed query
-//! parameters, and absolute links.
+//! What every handler needs from a request, as extractors: the shared state, the parsed
+//! query parameters and how to write links ([`Single`] for one resource, [`Collection`] for
+//! many), and the id in the URL ([`PathId`]).
+
+use std::future::{Ready, ready};
+use std::marker::PhantomData;
+use std::ops::Deref;
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{HttpRequest, web};
+use actix_web::{FromRequest, HttpRequest, web};
 
+use super::resource::{Include, Resource};
 use crate::db::Pool;
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::Fieldsets;
@@ -18,15 +24,6 @@ pub struct AppState {
     pub base_url: Option<String>,
 }
 
-/// The fields of each resource type, for `fields[TYPE]`.
-const TYPES: [(&str, &[&str]); 2] = [
-    (
-        "wallets",
-        &["label", "balance", "createdAt", "updatedAt", "transactions"],
-    ),
-    ("transactions", &["txid", "amount", "createdAt", "wallet"]),
-];
-
 /// One request: its parameters, its sparse fieldsets, and how to write links.
 pub struct Context {
     pub params: QueryParams,
@@ -37,47 +34,18 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(request: &HttpRequest, state: &web::Data<AppState>) -> Result<Context, ApiError> {
+    fn new(request: &HttpRequest) -> Result<Context, ApiError> {
         let params = QueryParams::parse(request.query_string())?;
         for (type_name, fields) in &params.fields {
-            let parameter = format!("fields[{type_name}]");
-            let (_, known) = TYPES
-                .iter()
-                .find(|(name, _)| name == type_name)
-                .ok_or_else(|| {
-                    ApiError::invalid_parameter(
-                        &parameter,
-                        format!(
-                            "there is no resource type {type_name:?}; types: wallets, transactions"
-                        ),
-                    )
-                })?;
-            if let Some(unknown) = fields.iter().find(|field| !known.contains(&field.as_str())) {
-                return Err(ApiError::invalid_parameter(
-                    &parameter,
-                    format!(
-                        "{type_name} have no field {unknown:?}; fields: {}",
-                        known.join(", ")
-                    ),
-                ));
-            }
+            check_fieldset(type_name, fields)?;
         }
-        let base = base_of(request, state.base_url.as_deref());
         Ok(Context {
             fieldsets: Fieldsets(params.fields.clone()),
             params,
-            base,
+            base: base_of(request),
             path: request.path().to_string(),
             query: request.query_string().to_string(),
         })
-    }
-
-    /// The context of a request for one resource: collection parameters (`sort`, `filter`,
-    /// `page`) are refused.
-    pub fn single(request: &HttpRequest, state: &web::Data<AppState>) -> Result<Context, ApiError> {
-        let context = Context::new(request, state)?;
-        context.single_resource()?;
-        Ok(context)
     }
 
     /// The absolute URL of a path on this server.
@@ -88,7 +56,7 @@ impl Context {
     /// The URL of this very request. Links are written with their query percent-encoded
     /// (`page%5Bsize%5D=5`): brackets are not allowed bare in a URI's query.
     pub fn self_link(&self) -> String {
-        self.link_with(|_| true, &[])
+        link(&self.base, &self.path, &self.query, |_| true, &[])
     }
 
     /// This request's URL with its `page[...]` parameters replaced by `page`; every other
@@ -99,15 +67,17 @@ impl Context {
             .map(|(name, value)| (format!("page[{name}]"), value.as_str()))
             .collect();
         let page: Vec<(&str, &str)> = page.iter().map(|(n, v)| (n.as_str(), *v)).collect();
-        self.link_with(|name| !name.starts_with("page["), &page)
-    }
-
-    fn link_with(&self, keep: impl Fn(&str) -> bool, extra: &[(&str, &str)]) -> String {
-        link(&self.base, &self.path, &self.query, keep, extra)
+        link(
+            &self.base,
+            &self.path,
+            &self.query,
+            |name| !name.starts_with("page["),
+            &page,
+        )
     }
 
     /// Refuses `sort`, `filter` and `page` on an endpoint that returns a single resource.
-    fn single_resource(&self) -> Result<(), ApiError> {
+    fn refuse_collection_parameters(&self) -> Result<(), ApiError> {
         let parameter = if self.params.sort.is_some() {
             Some("sort".to_string())
         } else if let Some(filter) = self.params.filters.first() {
@@ -126,39 +96,46 @@ impl Context {
         }
     }
 
-    /// Checks `include` against the relationships this endpoint can include; returns whether
-    /// each of `allowed` was asked for.
-    pub fn include(
-        &self,
-        allowed: &[&str],
-        refused: &[(&str, &str)],
-    ) -> Result<Vec<bool>, ApiError> {
-        let asked = self.params.include.clone().unwrap_or_default();
-        for path in &asked {
+    /// The relationships of `R` that `include` asks for, checked against those `R` offers.
+    pub fn includes<R: Resource>(&self) -> Result<Vec<&'static dyn Include<R>>, ApiError> {
+        let offered: Vec<&str> = R::INCLUDES.iter().map(|include| include.name()).collect();
+        self.check_include(&offered, R::REFUSED_INCLUDES)?;
+        let asked = self.params.include.as_deref().unwrap_or_default();
+        Ok(R::INCLUDES
+            .iter()
+            .copied()
+            .filter(|include| asked.iter().any(|path| path == include.name()))
+            .collect())
+    }
+
+    /// Refuses any `include`: this endpoint includes nothing.
+    pub fn include_nothing(&self) -> Result<(), ApiError> {
+        self.check_include(&[], &[])
+    }
+
+    fn check_include(&self, offered: &[&str], refused: &[(&str, &str)]) -> Result<(), ApiError> {
+        for path in self.params.include.iter().flatten() {
             if let Some((_, why)) = refused.iter().find(|(name, _)| name == path) {
                 return Err(ApiError::invalid_parameter(
                     "include",
                     format!("include={path} is not supported: {why}"),
                 ));
             }
-            if !allowed.contains(&path.as_str()) {
+            if !offered.contains(&path.as_str()) {
                 return Err(ApiError::invalid_parameter(
                     "include",
-                    if allowed.is_empty() {
+                    if offered.is_empty() {
                         format!("include={path}: nothing can be included here")
                     } else {
                         format!(
                             "include={path}: no such relationship; can include: {}",
-                            allowed.join(", ")
+                            offered.join(", ")
                         )
                     },
                 ));
             }
         }
-        Ok(allowed
-            .iter()
-            .map(|name| asked.iter().any(|path| path == name))
-            .collect())
+        Ok(())
     }
 
     /// Whether `include` was given at all (then `included` must be present, maybe empty).
@@ -167,10 +144,113 @@ impl Context {
     }
 }
 
+/// `fields[TYPE]` must name a resource type and fields it has.
+fn check_fieldset(type_name: &str, fields: &[String]) -> Result<(), ApiError> {
+    let parameter = format!("fields[{type_name}]");
+    let Some(known) = super::fields_of(type_name) else {
+        let types: Vec<&str> = super::RESOURCES.iter().map(|r| r.type_name).collect();
+        return Err(ApiError::invalid_parameter(
+            &parameter,
+            format!(
+                "there is no resource type {type_name:?}; types: {}",
+                types.join(", ")
+            ),
+        ));
+    };
+    if let Some(unknown) = fields.iter().find(|field| !known.contains(&field.as_str())) {
+        return Err(ApiError::invalid_parameter(
+            &parameter,
+            format!(
+                "{type_name} have no field {unknown:?}; fields: {}",
+                known.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The context of a request for one resource: collection parameters (`sort`, `filter`,
+/// `page`) are refused before the handler runs.
+pub struct Single(Context);
+
+/// The context of a request for a collection.
+pub struct Collection(Context);
+
+impl Deref for Single {
+    type Target = Context;
+    fn deref(&self) -> &Context {
+        &self.0
+    }
+}
+
+impl Deref for Collection {
+    type Target = Context;
+    fn deref(&self) -> &Context {
+        &self.0
+    }
+}
+
+impl FromRequest for Single {
+    type Error = ApiError;
+    type Future = Ready<Result<Single, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Context::new(request).and_then(|context| {
+            context.refuse_collection_parameters()?;
+            Ok(Single(context))
+        }))
+    }
+}
+
+impl FromRequest for Collection {
+    type Error = ApiError;
+    type Future = Ready<Result<Collection, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Context::new(request).map(Collection))
+    }
+}
+
+/// The `{id}` of a URL naming a resource of type `R`. An id that cannot exist (not a positive
+/// whole number) is simply not found, like an id that does not exist.
+pub struct PathId<R> {
+    pub id: i64,
+    resource: PhantomData<fn() -> R>,
+}
+
+impl<R> Clone for PathId<R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<R> Copy for PathId<R> {}
+
+impl<R: Resource> FromRequest for PathId<R> {
+    type Error = ApiError;
+    type Future = Ready<Result<PathId<R>, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let raw = request.match_info().get("id").unwrap_or_default();
+        ready(
+            raw.parse::<i64>()
+                .ok()
+                .filter(|id| *id > 0)
+                .map(|id| PathId {
+                    id,
+                    resource: PhantomData,
+                })
+                .ok_or_else(|| R::not_found(raw)),
+        )
+    }
+}
+
 /// Scheme and authority of links: `BASE_URL` when configured, else the request's own.
-fn base_of(request: &HttpRequest, base_url: Option<&str>) -> String {
-    match base_url {
-        Some(base) => base.to_string(),
+fn base_of(request: &HttpRequest) -> String {
+    let configured = request
+        .app_data::<web::Data<AppState>>()
+        .and_then(|state| state.base_url.clone());
+    match configured {
+        Some(base) => base,
         None => {
             let info = request.connection_info();
             format!("{}://{}", info.scheme(), info.host())
@@ -203,8 +283,8 @@ fn link(
 }
 
 /// Middleware: error documents get `links.self` too, like every other document. Handlers,
-/// the 404 and 405 answers and content negotiation all fail with an [`ApiError`]; it is
-/// written again here, where the request's URL is known.
+/// extractors, the 404 and 405 answers and content negotiation all fail with an
+/// [`ApiError`]; it is written again here, where the request's URL is known.
 pub async fn link_errors(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -219,11 +299,8 @@ pub async fn link_errors(
         return Ok(response.map_into_left_body());
     };
     let http = response.request();
-    let base_url = http
-        .app_data::<web::Data<AppState>>()
-        .and_then(|state| state.base_url.clone());
     let self_link = link(
-        &base_of(http, base_url.as_deref()),
+        &base_of(http),
         http.path(),
         http.query_string(),
         |_| true,
@@ -236,13 +313,4 @@ pub async fn link_errors(
         }
     }
     Ok(response.into_response(rewritten).map_into_right_body())
-}
-
-/// Parses the `{id}` segment of a URL; an id that cannot exist is simply not found.
-pub fn path_id(request: &HttpRequest, not_found: fn(&str) -> ApiError) -> Result<i64, ApiError> {
-    let raw = request.match_info().get("id").unwrap_or_default();
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| not_found(raw))
 }

@@ -3,8 +3,9 @@
 
 use serde_json::value::RawValue;
 
+use super::resource::Resource;
 use crate::jsonapi::ApiError;
-use crate::jsonapi::request::{Identifier, ResourceInput};
+use crate::jsonapi::request::{Linkage, ResourceInput};
 
 /// What a document is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,15 +116,35 @@ pub fn decimal_attribute(raw: &RawValue, name: &str) -> Result<String, ApiError>
     }
 }
 
-/// The wallet a `wallet` linkage (at `pointer`) names. Ids that cannot exist are answered
-/// as not found, like ids that do not exist.
-pub fn wallet_target(identifier: &Identifier, pointer: &str) -> Result<i64, ApiError> {
-    if identifier.type_name != "wallets" {
+/// The id of the `T` a to-one linkage (at `pointer`) names. A `null` or an array is refused
+/// (a required to-one relationship), and an id that cannot exist is answered as not found,
+/// like an id that does not exist.
+pub fn linked_id<T: Resource>(linkage: &Linkage, pointer: &str) -> Result<i64, ApiError> {
+    let identifier = match linkage {
+        Linkage::One(identifier) => identifier,
+        Linkage::Null => {
+            return Err(ApiError::invalid_attribute(
+                pointer,
+                format!(
+                    "this relationship is required; give {{\"type\": \"{}\", \"id\": ...}}",
+                    T::TYPE
+                ),
+            ));
+        }
+        Linkage::Many(_) => {
+            return Err(ApiError::invalid_document(
+                pointer,
+                "this is a to-one relationship: give one resource identifier, not an array",
+            ));
+        }
+    };
+    if identifier.type_name != T::TYPE {
         return Err(ApiError::conflict(
             "type-mismatch",
             "Type mismatch",
             format!(
-                "a transaction's wallet is of type \"wallets\", the document gives {:?}",
+                "this relationship holds resources of type {:?}, the document gives {:?}",
+                T::TYPE,
                 identifier.type_name
             ),
         )
@@ -134,7 +155,7 @@ pub fn wallet_target(identifier: &Identifier, pointer: &str) -> Result<i64, ApiE
         .parse::<i64>()
         .ok()
         .filter(|id| *id > 0)
-        .ok_or_else(|| super::wallet_not_found(&identifier.id).pointer(pointer))
+        .ok_or_else(|| T::not_found(&identifier.id).pointer(pointer))
 }
 
 /// Answers all problems at once, or nothing.

@@ -9,17 +9,13 @@ use serde_json::{Map, Value, json};
 use super::context::Context;
 use crate::domain::parse_decimal;
 use crate::jsonapi::ApiError;
-use crate::jsonapi::query::{CURSOR_PROFILE, PageParams};
+use crate::jsonapi::query::{CURSOR_PROFILE, FilterParam, PageParams};
 use crate::models::listing::{
-    Condition, Direction, Filter, Kind, ListPage, ListQuery, Listable, Op, Page, Position, SortKey,
-    Value as FieldValue, cursor_fits,
+    Condition, Direction, FieldSpec, Filter, Kind, ListPage, ListQuery, Listable, Op, Page,
+    Position, SortKey, Value as FieldValue, cursor_fits,
 };
 
-/// The names a collection accepts in `filter[...]` and `sort`.
-pub struct Fields<F: 'static> {
-    pub filter: &'static [(&'static str, F)],
-    pub sort: &'static [(&'static str, F)],
-}
+const TIME_FORMATS: &str = "use RFC 3339 (2026-11-24T13:00:00Z) or a date (2026-11-24)";
 
 /// Times go out as RFC 3339 in UTC with microseconds, as PostgreSQL stores them.
 pub fn timestamp(time: &DateTime<Utc>) -> String {
@@ -36,20 +32,19 @@ fn parse_value(kind: Kind, text: &str) -> Result<FieldValue, String> {
             .map(FieldValue::Decimal)
             .ok_or_else(|| format!("{text:?} is not a decimal number")),
         Kind::Text => Ok(FieldValue::Text(text.to_string())),
-        Kind::Time => DateTime::parse_from_rfc3339(text)
-            .map(|time| time.with_timezone(&Utc))
-            .or_else(|_| {
-                NaiveDate::parse_from_str(text, "%Y-%m-%d").map(|date| {
-                    date.and_hms_opt(0, 0, 0)
-                        .expect("midnight exists")
-                        .and_utc()
-                })
-            })
+        Kind::Time => parse_time(text)
             .map(FieldValue::Time)
-            .map_err(|_| {
-                format!("{text:?} is not a time; use RFC 3339 (2026-11-24T13:00:00Z) or a date (2026-11-24)")
-            }),
+            .ok_or_else(|| format!("{text:?} is not a time; {TIME_FORMATS}")),
     }
+}
+
+/// An RFC 3339 time, or a date meaning its midnight UTC.
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Some(time.with_timezone(&Utc));
+    }
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc())
 }
 
 fn value_text(value: &FieldValue) -> String {
@@ -61,90 +56,88 @@ fn value_text(value: &FieldValue) -> String {
     }
 }
 
-fn filter_of<L: Listable>(
-    fields: &Fields<L::Field>,
-    param: &crate::jsonapi::query::FilterParam,
-) -> Result<Filter<L::Field>, ApiError> {
-    let invalid = |detail: String| ApiError::invalid_parameter(&param.parameter, detail);
-    let field = fields
-        .filter
+/// The names of the fields `keep` accepts, for error messages.
+fn names<F>(fields: &[FieldSpec<F>], keep: impl Fn(&FieldSpec<F>) -> bool) -> String {
+    let names: Vec<&str> = fields
         .iter()
-        .find(|(name, _)| *name == param.field)
-        .map(|(_, field)| *field)
+        .filter(|spec| keep(spec))
+        .map(|spec| spec.name)
+        .collect();
+    names.join(", ")
+}
+
+/// `filter[FIELD]`, `filter[FIELD.OP]` as a condition on one of `L`'s fields.
+fn filter_of<L: Listable>(param: &FilterParam) -> Result<Filter<L::Field>, ApiError> {
+    let invalid = |detail: String| ApiError::invalid_parameter(&param.parameter, detail);
+    let (spec, operators) = L::FIELDS
+        .iter()
+        .find_map(|spec| match spec.operators {
+            Some(operators) if spec.name == param.field => Some((spec, operators)),
+            _ => None,
+        })
         .ok_or_else(|| {
-            let names: Vec<&str> = fields.filter.iter().map(|(name, _)| *name).collect();
             invalid(format!(
                 "cannot filter on {:?}; filters: {}",
                 param.field,
-                names.join(", ")
+                names(L::FIELDS, |spec| spec.operators.is_some())
             ))
         })?;
-    let kind = L::kind(field);
-    let values = || -> Result<Vec<FieldValue>, ApiError> {
-        param
-            .value
-            .split(',')
-            .map(|item| {
-                parse_value(kind, item)
-                    .map_err(|why| invalid(format!("{}: {why}", param.parameter)))
-            })
-            .collect()
-    };
-    let one = || -> Result<FieldValue, ApiError> {
-        parse_value(kind, &param.value)
-            .map_err(|why| invalid(format!("{}: {why}", param.parameter)))
-    };
-    let text_ops = kind == Kind::Text;
-    let condition = match param.op.as_deref() {
+    if let Some(op) = param.op.as_deref().filter(|op| !operators.contains(op)) {
+        return Err(invalid(format!(
+            "{:?} has no operator {op:?}; operators: {}",
+            param.field,
+            operators.join(", ")
+        )));
+    }
+    let condition = condition_of(spec.kind, param.op.as_deref(), &param.value)
+        .map_err(|why| invalid(format!("{}: {why}", param.parameter)))?;
+    Ok(Filter {
+        field: spec.field,
+        condition,
+    })
+}
+
+/// The condition `filter[FIELD.op]=text` asks for on a field of this kind (the operator
+/// already checked against the field's).
+fn condition_of(kind: Kind, op: Option<&str>, text: &str) -> Result<Condition, String> {
+    let one = || parse_value(kind, text);
+    Ok(match op {
         None | Some("in") => {
-            let mut values = values()?;
+            let mut values = text
+                .split(',')
+                .map(|item| parse_value(kind, item))
+                .collect::<Result<Vec<_>, _>>()?;
             if values.len() == 1 {
                 Condition::Compare(Op::Eq, values.remove(0))
             } else {
                 Condition::In(values)
             }
         }
-        Some("gt") if !text_ops => Condition::Compare(Op::Gt, one()?),
-        Some("gte") if !text_ops => Condition::Compare(Op::Gte, one()?),
-        Some("lt") if !text_ops => Condition::Compare(Op::Lt, one()?),
-        Some("lte") if !text_ops => Condition::Compare(Op::Lte, one()?),
-        Some("startswith") if text_ops => Condition::StartsWith(param.value.clone()),
-        Some("icontains") if text_ops => Condition::IContains(param.value.clone()),
-        Some(op) => {
-            let ops = if text_ops {
-                "in, startswith, icontains"
-            } else {
-                "in, gt, gte, lt, lte"
-            };
-            return Err(invalid(format!(
-                "{:?} has no operator {op:?}; operators: {ops}",
-                param.field
-            )));
-        }
-    };
-    Ok(Filter { field, condition })
+        Some("gt") => Condition::Compare(Op::Gt, one()?),
+        Some("gte") => Condition::Compare(Op::Gte, one()?),
+        Some("lt") => Condition::Compare(Op::Lt, one()?),
+        Some("lte") => Condition::Compare(Op::Lte, one()?),
+        Some("startswith") => Condition::StartsWith(text.to_string()),
+        Some("icontains") => Condition::IContains(text.to_string()),
+        Some(other) => return Err(format!("unknown operator {other:?}")),
+    })
 }
 
 /// The sort keys asked for, ending with the id so that every row has one place.
-fn sort_of<L: Listable>(
-    fields: &Fields<L::Field>,
-    context: &Context,
-) -> Result<Vec<SortKey<L::Field>>, ApiError> {
+fn sort_of<L: Listable>(context: &Context) -> Result<Vec<SortKey<L::Field>>, ApiError> {
     let mut keys: Vec<SortKey<L::Field>> = Vec::new();
     for asked in context.params.sort.iter().flatten() {
-        let field = fields
-            .sort
+        let field = L::FIELDS
             .iter()
-            .find(|(name, _)| *name == asked.name)
-            .map(|(_, field)| *field)
+            .find(|spec| spec.sortable && spec.name == asked.name)
+            .map(|spec| spec.field)
             .ok_or_else(|| {
-                let names: Vec<&str> = fields.sort.iter().map(|(name, _)| *name).collect();
                 ApiError::invalid_parameter(
                     "sort",
                     format!(
                         "cannot sort by {:?}; sort fields: {} (prefix - for descending)",
                         asked.name,
-                        names.join(", ")
+                        names(L::FIELDS, |spec| spec.sortable)
                     ),
                 )
             })?;
@@ -239,14 +232,13 @@ fn decode_cursor<L: Listable>(
 /// (a wallet's transactions).
 pub fn list_query<L: Listable>(
     context: &Context,
-    fields: &Fields<L::Field>,
     extra: Vec<Filter<L::Field>>,
 ) -> Result<ListQuery<L::Field>, ApiError> {
     let mut filters = extra;
     for param in &context.params.filters {
-        filters.push(filter_of::<L>(fields, param)?);
+        filters.push(filter_of::<L>(param)?);
     }
-    let sort = sort_of::<L>(fields, context)?;
+    let sort = sort_of::<L>(context)?;
     let page = match &context.params.page {
         PageParams::Number { number, size } => Page::Number {
             number: *number,

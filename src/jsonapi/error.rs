@@ -140,6 +140,18 @@ impl ApiError {
         self.source(Source::Header(header.into()))
     }
 
+    /// Rewrites every `source.pointer` (of every problem) with `map`.
+    pub fn map_pointers(mut self, map: impl Fn(&str) -> String) -> ApiError {
+        for error in &mut self.errors {
+            if let Some(SourceObject(source)) = &mut error.source
+                && let Some(pointer) = source.get_mut("pointer")
+            {
+                *pointer = map(pointer);
+            }
+        }
+        self
+    }
+
     pub fn meta(mut self, meta: Value) -> ApiError {
         self.errors[0].meta = Some(meta);
         self

@@ -102,127 +102,123 @@ fn comma_list(parameter: &str, value: &str) -> Result<Vec<String>, ApiError> {
         .collect()
 }
 
+const UNKNOWN_PARAMETER: &str = "known: include, fields[TYPE], sort, filter[FIELD], \
+     page[number], page[size], page[after], page[before]";
+const NOT_A_PAGE_PARAMETER: &str =
+    "use page[size] with page[number], or with page[after] / page[before]";
+const MIXED_PAGE_STYLES: &str = "page[number] cannot be mixed with page[after] or \
+     page[before]: choose numbered pages or cursors";
+const RANGE_PAGINATION: &str = "page[after] and page[before] together (range pagination) \
+     are not supported; give one";
+
+/// An error of the Cursor Pagination profile: a 400 with the profile's error type.
+fn cursor_profile_error(parameter: &str, detail: String, error_type: &str) -> ApiError {
+    ApiError::invalid_parameter(parameter, detail)
+        .links(serde_json::json!({"type": format!("{CURSOR_PROFILE}/{error_type}")}))
+}
+
 fn page_size(value: &str) -> Result<u64, ApiError> {
-    let size: u64 =
-        value
-            .parse()
-            .ok()
-            .filter(|size| *size >= 1)
-            .ok_or_else(|| {
-                ApiError::invalid_parameter(
-            "page[size]",
-            format!("page[size] must be a whole number from 1 to {MAX_PAGE_SIZE}, got {value:?}"),
-        )
-        .links(serde_json::json!({"type": format!("{CURSOR_PROFILE}/invalid-parameter-value")}))
-            })?;
+    let size: u64 = value
+        .parse()
+        .ok()
+        .filter(|size| *size >= 1)
+        .ok_or_else(|| {
+            cursor_profile_error(
+                "page[size]",
+                format!(
+                    "page[size] must be a whole number from 1 to {MAX_PAGE_SIZE}, got {value:?}"
+                ),
+                "invalid-parameter-value",
+            )
+        })?;
     if size > MAX_PAGE_SIZE {
-        return Err(ApiError::invalid_parameter(
+        return Err(cursor_profile_error(
             "page[size]",
             format!("page[size] may be at most {MAX_PAGE_SIZE}, got {size}"),
+            "max-size-exceeded",
         )
-        .links(serde_json::json!({"type": format!("{CURSOR_PROFILE}/max-size-exceeded")}))
         .meta(serde_json::json!({"page": {"maxSize": MAX_PAGE_SIZE}})));
     }
     Ok(size)
 }
 
-impl QueryParams {
-    /// Parses a raw (percent-encoded) query string.
-    pub fn parse(query: &str) -> Result<QueryParams, ApiError> {
-        let mut seen: Vec<String> = Vec::new();
-        let mut params = QueryParams::default();
-        let (mut number, mut size, mut after, mut before) = (None, None, None, None);
+fn sort_fields(value: &str) -> Result<Vec<SortField>, ApiError> {
+    let fields = comma_list("sort", value)?;
+    if fields.is_empty() {
+        return Err(ApiError::invalid_parameter(
+            "sort",
+            "sort is empty; give fields such as sort=-createdAt,id",
+        ));
+    }
+    Ok(fields
+        .into_iter()
+        .map(|field| match field.strip_prefix('-') {
+            Some(name) => SortField {
+                name: name.to_string(),
+                descending: true,
+            },
+            None => SortField {
+                name: field,
+                descending: false,
+            },
+        })
+        .collect())
+}
 
-        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-            let (name, value) = (name.into_owned(), value.into_owned());
-            if seen.contains(&name) {
-                return Err(ApiError::invalid_parameter(
-                    &name,
-                    format!("{name} is given more than once; give it once (use a comma list)"),
-                ));
-            }
-            seen.push(name.clone());
+/// `filter[FIELD]` or `filter[FIELD.OP]`, `target` being what stands between the brackets.
+fn filter_param(name: &str, target: &str, value: String) -> Result<FilterParam, ApiError> {
+    let (field, op) = match target.split_once('.') {
+        Some((field, op)) => (field, Some(op.to_string())),
+        None => (target, None),
+    };
+    if field.is_empty() {
+        return Err(ApiError::invalid_parameter(
+            name,
+            format!("{name} names no field; use filter[FIELD] or filter[FIELD.OP]"),
+        ));
+    }
+    Ok(FilterParam {
+        parameter: name.to_string(),
+        field: field.to_string(),
+        op,
+        value,
+    })
+}
 
-            if name == "include" {
-                params.include = Some(comma_list(&name, &value)?);
-            } else if let Some(type_name) = bracketed(&name, "fields") {
-                params
-                    .fields
-                    .insert(type_name.to_string(), comma_list(&name, &value)?);
-            } else if name == "sort" {
-                let fields = comma_list(&name, &value)?;
-                if fields.is_empty() {
-                    return Err(ApiError::invalid_parameter(
-                        "sort",
-                        "sort is empty; give fields such as sort=-createdAt,id",
-                    ));
-                }
-                params.sort = Some(
-                    fields
-                        .into_iter()
-                        .map(|field| match field.strip_prefix('-') {
-                            Some(name) => SortField {
-                                name: name.to_string(),
-                                descending: true,
-                            },
-                            None => SortField {
-                                name: field,
-                                descending: false,
-                            },
-                        })
-                        .collect(),
-                );
-            } else if let Some(target) = bracketed(&name, "filter") {
-                let (field, op) = match target.split_once('.') {
-                    Some((field, op)) => (field.to_string(), Some(op.to_string())),
-                    None => (target.to_string(), None),
-                };
-                if field.is_empty() {
-                    return Err(ApiError::invalid_parameter(
-                        &name,
-                        format!("{name} names no field; use filter[FIELD] or filter[FIELD.OP]"),
-                    ));
-                }
-                params.filters.push(FilterParam {
-                    parameter: name.clone(),
-                    field,
-                    op,
-                    value,
-                });
-            } else if let Some(member) = bracketed(&name, "page") {
-                params.page_given = true;
-                match member {
-                    "number" => number = Some(value),
-                    "size" => size = Some(page_size(&value)?),
-                    "after" => after = Some(value),
-                    "before" => before = Some(value),
-                    _ => {
-                        return Err(ApiError::invalid_parameter(
-                            &name,
-                            format!(
-                                "{name} is not a page parameter; use page[size] with page[number], or with page[after] / page[before]"
-                            ),
-                        ));
-                    }
-                }
-            } else {
+/// The raw `page[...]` members, before they are read as one of the two styles.
+#[derive(Default)]
+struct PageMembers {
+    number: Option<String>,
+    size: Option<u64>,
+    after: Option<String>,
+    before: Option<String>,
+}
+
+impl PageMembers {
+    fn set(&mut self, name: &str, member: &str, value: String) -> Result<(), ApiError> {
+        match member {
+            "number" => self.number = Some(value),
+            "size" => self.size = Some(page_size(&value)?),
+            "after" => self.after = Some(value),
+            "before" => self.before = Some(value),
+            _ => {
                 return Err(ApiError::invalid_parameter(
-                    &name,
-                    format!(
-                        "unknown query parameter {name:?}; known: include, fields[TYPE], sort, filter[FIELD], page[number], page[size], page[after], page[before]"
-                    ),
+                    name,
+                    format!("{name} is not a page parameter; {NOT_A_PAGE_PARAMETER}"),
                 ));
             }
         }
+        Ok(())
+    }
 
-        let size = size.unwrap_or(DEFAULT_PAGE_SIZE);
-        params.page = match (number, after, before) {
-            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-                return Err(ApiError::invalid_parameter(
-                    "page[number]",
-                    "page[number] cannot be mixed with page[after] or page[before]: choose numbered pages or cursors",
-                ));
-            }
+    /// The page asked for: numbered or by cursor, never both.
+    fn page(self) -> Result<PageParams, ApiError> {
+        let size = self.size.unwrap_or(DEFAULT_PAGE_SIZE);
+        match (self.number, self.after, self.before) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(ApiError::invalid_parameter(
+                "page[number]",
+                MIXED_PAGE_STYLES,
+            )),
             (Some(number), None, None) => {
                 let number = number
                     .parse::<u64>()
@@ -234,22 +230,64 @@ impl QueryParams {
                             format!("page[number] must be a whole number from 1, got {number:?}"),
                         )
                     })?;
-                PageParams::Number { number, size }
+                Ok(PageParams::Number { number, size })
             }
-            (None, Some(_), Some(_)) => {
-                return Err(ApiError::invalid_parameter(
-                    "page[before]",
-                    "page[after] and page[before] together (range pagination) are not supported; give one",
-                )
-                .links(serde_json::json!({"type": format!("{CURSOR_PROFILE}/range-pagination-not-supported")})));
-            }
-            (None, after, before) => PageParams::Cursor {
+            (None, Some(_), Some(_)) => Err(cursor_profile_error(
+                "page[before]",
+                RANGE_PAGINATION.to_string(),
+                "range-pagination-not-supported",
+            )),
+            (None, after, before) => Ok(PageParams::Cursor {
                 after,
                 before,
                 size,
-            },
-        };
+            }),
+        }
+    }
+}
+
+impl QueryParams {
+    /// Parses a raw (percent-encoded) query string.
+    pub fn parse(query: &str) -> Result<QueryParams, ApiError> {
+        let mut seen: Vec<String> = Vec::new();
+        let mut params = QueryParams::default();
+        let mut page = PageMembers::default();
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            let (name, value) = (name.into_owned(), value.into_owned());
+            if seen.contains(&name) {
+                return Err(ApiError::invalid_parameter(
+                    &name,
+                    format!("{name} is given more than once; give it once (use a comma list)"),
+                ));
+            }
+            params.read(&name, value, &mut page)?;
+            seen.push(name);
+        }
+        params.page = page.page()?;
         Ok(params)
+    }
+
+    /// Reads one parameter into `self` (or, for `page[...]`, into `page`).
+    fn read(&mut self, name: &str, value: String, page: &mut PageMembers) -> Result<(), ApiError> {
+        if name == "include" {
+            self.include = Some(comma_list(name, &value)?);
+        } else if let Some(type_name) = bracketed(name, "fields") {
+            let fields = comma_list(name, &value)?;
+            self.fields.insert(type_name.to_string(), fields);
+        } else if name == "sort" {
+            self.sort = Some(sort_fields(&value)?);
+        } else if let Some(target) = bracketed(name, "filter") {
+            self.filters.push(filter_param(name, target, value)?);
+        } else if let Some(member) = bracketed(name, "page") {
+            self.page_given = true;
+            page.set(name, member, value)?;
+        } else {
+            return Err(ApiError::invalid_parameter(
+                name,
+                format!("unknown query parameter {name:?}; {UNKNOWN_PARAMETER}"),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -55,11 +55,22 @@ pub enum Linkage {
 pub struct ResourceInput {
     pub type_name: String,
     pub id: Option<String>,
-    pub has_lid: bool,
     /// Attribute name → raw JSON value.
     pub attributes: Vec<(String, Box<RawValue>)>,
     /// Relationship name → its linkage.
     pub relationships: Vec<(String, Linkage)>,
+}
+
+impl ResourceInput {
+    /// Whether the document gives this attribute (whatever its value).
+    pub fn has_attribute(&self, name: &str) -> bool {
+        self.attributes.iter().any(|(given, _)| given == name)
+    }
+
+    /// Whether the document gives this relationship.
+    pub fn has_relationship(&self, name: &str) -> bool {
+        self.relationships.iter().any(|(given, _)| given == name)
+    }
 }
 
 fn parse_json(body: &[u8]) -> Result<RawObject, ApiError> {
@@ -209,7 +220,6 @@ pub fn parse_resource_document(body: &[u8]) -> Result<ResourceInput, ApiError> {
         .remove("id")
         .map(|raw| string(&raw, "/data/id"))
         .transpose()?;
-    let has_lid = members.contains_key("lid");
     let attributes = match members.remove("attributes") {
         Some(raw) => object(&raw, "/data/attributes")?.into_iter().collect(),
         None => Vec::new(),
@@ -227,7 +237,6 @@ pub fn parse_resource_document(body: &[u8]) -> Result<ResourceInput, ApiError> {
     Ok(ResourceInput {
         type_name,
         id,
-        has_lid,
         attributes,
         relationships,
     })

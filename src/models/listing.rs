@@ -1,9 +1,12 @@
-//! Filtered, sorted, paginated listing, shared by wallets and transactions.
+//! Filtered, sorted, paginated listing, shared by every resource.
 //!
-//! A resource says how its fields map to columns ([`Listable`]); this module turns a
+//! A model declares its fields once with [`listable!`]: the name clients use, the column,
+//! the kind of value, whether it sorts and which filter operators it takes. The macro writes
+//! the field enum and every per-field `match` (conditions, ORDER BY, cursor values), so a
+//! field cannot be half-declared: the compiler sees every arm. This module then turns a
 //! [`ListQuery`] into at most two SQL statements (the page, and for numbered pages a count),
-//! whatever the page size. Cursor pages are keyset pages: `WHERE (sort key) > (cursor)`,
-//! so their cost does not grow with depth.
+//! whatever the page size. Cursor pages are keyset pages: `WHERE (sort key) > (cursor)`, so
+//! their cost does not grow with depth.
 
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
@@ -45,7 +48,7 @@ impl Value {
     }
 }
 
-/// Typed extraction of a [`Value`], used to bind `IN` lists to a column's own type.
+/// Typed extraction of a [`Value`], used to bind operands to a column's own type.
 pub trait FromValue: Sized {
     fn from_value(value: &Value) -> Option<Self>;
     fn all(values: &[Value]) -> Option<Vec<Self>> {
@@ -53,38 +56,22 @@ pub trait FromValue: Sized {
     }
 }
 
-impl FromValue for i64 {
-    fn from_value(value: &Value) -> Option<Self> {
-        match value {
-            Value::Id(v) => Some(*v),
-            _ => None,
+macro_rules! from_value {
+    ($type:ty, $variant:ident) => {
+        impl FromValue for $type {
+            fn from_value(value: &Value) -> Option<Self> {
+                match value {
+                    Value::$variant(v) => Some(v.clone()),
+                    _ => None,
+                }
+            }
         }
-    }
+    };
 }
-impl FromValue for BigDecimal {
-    fn from_value(value: &Value) -> Option<Self> {
-        match value {
-            Value::Decimal(v) => Some(v.clone()),
-            _ => None,
-        }
-    }
-}
-impl FromValue for String {
-    fn from_value(value: &Value) -> Option<Self> {
-        match value {
-            Value::Text(v) => Some(v.clone()),
-            _ => None,
-        }
-    }
-}
-impl FromValue for DateTime<Utc> {
-    fn from_value(value: &Value) -> Option<Self> {
-        match value {
-            Value::Time(v) => Some(*v),
-            _ => None,
-        }
-    }
-}
+from_value!(i64, Id);
+from_value!(BigDecimal, Decimal);
+from_value!(String, Text);
+from_value!(DateTime<Utc>, Time);
 
 /// A comparison of a field with one value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,29 +161,49 @@ pub struct ListPage<R> {
     pub total: Option<i64>,
 }
 
-/// A listable resource: its fields, and how each maps to SQL.
-pub trait Listable: Sized {
+/// One field of a listable resource, as [`listable!`] declares it.
+#[derive(Debug)]
+pub struct FieldSpec<F: 'static> {
+    /// The name clients use in `filter[...]` and `sort`.
+    pub name: &'static str,
+    pub field: F,
+    pub kind: Kind,
+    pub sortable: bool,
+    /// The operators of `filter[name.OP]`; `None` when the field cannot be filtered.
+    /// Plain `filter[name]=a,b` (equal to any of) goes with every filterable field.
+    pub operators: Option<&'static [&'static str]>,
+}
+
+/// A row type with an `id`, read by id.
+pub trait Record: Sized + Send + 'static {
     type Table: 'static;
-    type Field: Copy + Eq + std::fmt::Debug + 'static;
+    fn id(&self) -> i64;
+    fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<Self>>;
+    /// The rows with these ids (those that exist), in id order.
+    fn find_many(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<Self>>;
+}
+
+/// A listable resource: its fields, and how each maps to SQL. Implemented by [`listable!`].
+pub trait Listable: Record {
+    type Field: Copy + Eq + std::fmt::Debug + Send + Sync + 'static;
 
     /// The unique field that ends every sort.
     const ID: Self::Field;
+    /// Every field that sorts or filters.
+    const FIELDS: &'static [FieldSpec<Self::Field>];
 
     /// The kind of value the field holds.
     fn kind(field: Self::Field) -> Kind;
-    /// `field op value`, or `None` when the value is not of the field's kind.
-    fn compare(field: Self::Field, op: Op, value: &Value) -> Option<Predicate<Self::Table>>;
-    /// `field IN values`, `field LIKE prefix%` and `field ILIKE %text%`, or `None` when the
-    /// condition does not apply to the field's kind.
+    /// The SQL of `condition` on `field`, or `None` when the condition does not fit the
+    /// field's kind (the parser refuses those first).
     fn condition(field: Self::Field, condition: &Condition) -> Option<Predicate<Self::Table>>;
-    /// `a AND b`, `a OR b` (written per table: diesel's operators need the concrete table).
+    /// `a AND b`, `a OR b` (diesel's operators need the concrete table).
     fn and(a: Predicate<Self::Table>, b: Predicate<Self::Table>) -> Predicate<Self::Table>;
     fn or(a: Predicate<Self::Table>, b: Predicate<Self::Table>) -> Predicate<Self::Table>;
     /// The value of `field` in this row (for cursors).
     fn value_of(&self, field: Self::Field) -> Value;
 
-    /// Rows matching all `filters` and `extra`, in `sort` order, `limit` rows after skipping
-    /// `offset`.
+    /// Rows matching all `filters`, in `sort` order, `limit` rows after skipping `offset`.
     fn load(
         conn: &mut PgConnection,
         filters: Vec<Predicate<Self::Table>>,
@@ -208,14 +215,237 @@ pub trait Listable: Sized {
     fn count(conn: &mut PgConnection, filters: Vec<Predicate<Self::Table>>) -> QueryResult<i64>;
 }
 
+/// Declares a model's listable fields and writes its [`Record`] and [`Listable`] impls and
+/// its field enum. Each field line:
+///
+/// ```text
+/// Variant = "jsonName": column as KIND, sort: true|false, filter: OPERATORS;
+/// ```
+///
+/// KIND is `id`, `decimal`, `text` or `time` (the column's Rust type is `i64`, `BigDecimal`,
+/// `String`, `DateTime<Utc>`, and the model's struct field has the column's name).
+/// OPERATORS is `cmp` (`in`, `gt`, `gte`, `lt`, `lte`), `text` (`in`, `startswith`,
+/// `icontains`; text columns only), `eq` (`in`) or `none` (not filterable). A variant named
+/// `Id`, on the primary key, is required: it ends every sort.
+macro_rules! listable {
+    (
+        $model:ident in $table:ident, fields $field:ident {
+            $( $variant:ident = $name:literal: $column:ident as $kind:ident,
+               sort: $sort:literal, filter: $ops:ident; )+
+        }
+    ) => {
+        /// The fields of this resource that lists filter and sort on.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $field {
+            $( $variant ),+
+        }
+
+        impl $crate::models::listing::Record for $model {
+            type Table = $table::table;
+
+            fn id(&self) -> i64 {
+                self.id
+            }
+
+            fn find(
+                conn: &mut diesel::pg::PgConnection,
+                id: i64,
+            ) -> diesel::QueryResult<Option<$model>> {
+                use diesel::prelude::*;
+                $table::table
+                    .find(id)
+                    .select($model::as_select())
+                    .first(conn)
+                    .optional()
+            }
+
+            fn find_many(
+                conn: &mut diesel::pg::PgConnection,
+                ids: &[i64],
+            ) -> diesel::QueryResult<Vec<$model>> {
+                use diesel::prelude::*;
+                $table::table
+                    .filter($table::id.eq_any(ids))
+                    .order($table::id)
+                    .select($model::as_select())
+                    .load(conn)
+            }
+        }
+
+        impl $crate::models::listing::Listable for $model {
+            type Field = $field;
+            const ID: $field = $field::Id;
+            const FIELDS: &'static [$crate::models::listing::FieldSpec<$field>] = &[
+                $( $crate::models::listing::FieldSpec {
+                    name: $name,
+                    field: $field::$variant,
+                    kind: listable!(@kind $kind),
+                    sortable: $sort,
+                    operators: listable!(@ops $kind $ops),
+                } ),+
+            ];
+
+            fn kind(field: $field) -> $crate::models::listing::Kind {
+                match field {
+                    $( $field::$variant => listable!(@kind $kind) ),+
+                }
+            }
+
+            fn condition(
+                field: $field,
+                condition: &$crate::models::listing::Condition,
+            ) -> Option<$crate::models::listing::Predicate<$table::table>> {
+                #[allow(unused_imports)]
+                use diesel::prelude::*;
+                match field {
+                    $( $field::$variant => listable!(@condition $kind, $table::$column, condition) ),+
+                }
+            }
+
+            fn and(
+                a: $crate::models::listing::Predicate<$table::table>,
+                b: $crate::models::listing::Predicate<$table::table>,
+            ) -> $crate::models::listing::Predicate<$table::table> {
+                use diesel::prelude::*;
+                Box::new(a.and(b))
+            }
+
+            fn or(
+                a: $crate::models::listing::Predicate<$table::table>,
+                b: $crate::models::listing::Predicate<$table::table>,
+            ) -> $crate::models::listing::Predicate<$table::table> {
+                use diesel::prelude::*;
+                Box::new(a.or(b))
+            }
+
+            fn value_of(&self, field: $field) -> $crate::models::listing::Value {
+                match field {
+                    $( $field::$variant => listable!(@value $kind, self.$column) ),+
+                }
+            }
+
+            fn load(
+                conn: &mut diesel::pg::PgConnection,
+                filters: Vec<$crate::models::listing::Predicate<$table::table>>,
+                sort: &[$crate::models::listing::SortKey<$field>],
+                limit: i64,
+                offset: i64,
+            ) -> diesel::QueryResult<Vec<$model>> {
+                use diesel::prelude::*;
+                use $crate::models::listing::Direction;
+                let mut query = $table::table.select($model::as_select()).into_boxed();
+                for filter in filters {
+                    query = query.filter(filter);
+                }
+                for key in sort {
+                    query = match (key.field, key.direction) {
+                        $(
+                            ($field::$variant, Direction::Asc) => {
+                                query.then_order_by($table::$column.asc())
+                            }
+                            ($field::$variant, Direction::Desc) => {
+                                query.then_order_by($table::$column.desc())
+                            }
+                        )+
+                    };
+                }
+                query = query.limit(limit);
+                if offset > 0 {
+                    query = query.offset(offset);
+                }
+                query.load(conn)
+            }
+
+            fn count(
+                conn: &mut diesel::pg::PgConnection,
+                filters: Vec<$crate::models::listing::Predicate<$table::table>>,
+            ) -> diesel::QueryResult<i64> {
+                use diesel::prelude::*;
+                let mut query = $table::table.count().into_boxed();
+                for filter in filters {
+                    query = query.filter(filter);
+                }
+                query.get_result(conn)
+            }
+        }
+    };
+
+    (@kind id) => { $crate::models::listing::Kind::Id };
+    (@kind decimal) => { $crate::models::listing::Kind::Decimal };
+    (@kind text) => { $crate::models::listing::Kind::Text };
+    (@kind time) => { $crate::models::listing::Kind::Time };
+
+    (@rust id) => { i64 };
+    (@rust decimal) => { bigdecimal::BigDecimal };
+    (@rust text) => { String };
+    (@rust time) => { chrono::DateTime<chrono::Utc> };
+
+    (@ops text text) => { Some(&["in", "startswith", "icontains"]) };
+    (@ops $kind:ident text) => {
+        compile_error!("filter: text needs a text column")
+    };
+    (@ops $kind:ident cmp) => { Some(&["in", "gt", "gte", "lt", "lte"]) };
+    (@ops $kind:ident eq) => { Some(&["in"]) };
+    (@ops $kind:ident none) => { None };
+
+    (@value id, $e:expr) => { $crate::models::listing::Value::Id($e) };
+    (@value decimal, $e:expr) => { $crate::models::listing::Value::Decimal($e.clone()) };
+    (@value text, $e:expr) => { $crate::models::listing::Value::Text($e.clone()) };
+    (@value time, $e:expr) => { $crate::models::listing::Value::Time($e) };
+
+    (@condition text, $column:expr, $condition:expr) => {{
+        use $crate::models::listing::{like_literal, Condition};
+        match $condition {
+            Condition::StartsWith(prefix) => Some(Box::new(
+                $column.like(format!("{}%", like_literal(prefix))).escape('\\'),
+            ) as $crate::models::listing::Predicate<_>),
+            Condition::IContains(text) => Some(Box::new(
+                $column.ilike(format!("%{}%", like_literal(text))).escape('\\'),
+            ) as $crate::models::listing::Predicate<_>),
+            other => listable!(@compare text, $column, other),
+        }
+    }};
+    (@condition $kind:ident, $column:expr, $condition:expr) => {
+        listable!(@compare $kind, $column, $condition)
+    };
+
+    (@compare $kind:ident, $column:expr, $condition:expr) => {{
+        use $crate::models::listing::{Condition, FromValue, Op, Predicate};
+        type Rust = listable!(@rust $kind);
+        match $condition {
+            Condition::Compare(op, value) => {
+                let value = Rust::from_value(value)?;
+                let predicate: Predicate<_> = match op {
+                    Op::Eq => Box::new($column.eq(value)),
+                    Op::Gt => Box::new($column.gt(value)),
+                    Op::Gte => Box::new($column.ge(value)),
+                    Op::Lt => Box::new($column.lt(value)),
+                    Op::Lte => Box::new($column.le(value)),
+                };
+                Some(predicate)
+            }
+            Condition::In(values) => {
+                Some(Box::new($column.eq_any(Rust::all(values)?)) as Predicate<_>)
+            }
+            _ => None,
+        }
+    }};
+}
+pub(crate) use listable;
+
 /// Builds the predicates of `filters`. Filters were checked against the fields' kinds when
 /// they were parsed, so a mismatch here is a programming error.
-fn predicates<L: Listable>(filters: &[Filter<L::Field>]) -> Vec<Predicate<L::Table>> {
+fn predicates<L: Listable>(filters: &[Filter<L::Field>]) -> QueryResult<Vec<Predicate<L::Table>>> {
     filters
         .iter()
         .map(|filter| {
-            L::condition(filter.field, &filter.condition).unwrap_or_else(|| {
-                panic!("filter {filter:?} does not fit its field; the parser should refuse it")
+            L::condition(filter.field, &filter.condition).ok_or_else(|| {
+                diesel::result::Error::QueryBuilderError(
+                    format!(
+                        "filter {filter:?} does not fit its field; the parser should refuse it"
+                    )
+                    .into(),
+                )
             })
         })
         .collect()
@@ -231,15 +461,17 @@ fn beyond<L: Listable>(
     if sort.len() != cursor.len() {
         return None;
     }
+    let compare =
+        |field, op, value: &Value| L::condition(field, &Condition::Compare(op, value.clone()));
     let mut alternatives: Option<Predicate<L::Table>> = None;
     for (i, (key, value)) in sort.iter().zip(cursor).enumerate() {
         let op = match key.direction {
             Direction::Asc => Op::Gt,
             Direction::Desc => Op::Lt,
         };
-        let mut term = L::compare(key.field, op, value)?;
+        let mut term = compare(key.field, op, value)?;
         for (earlier, earlier_value) in sort[..i].iter().zip(cursor) {
-            term = L::and(L::compare(earlier.field, Op::Eq, earlier_value)?, term);
+            term = L::and(compare(earlier.field, Op::Eq, earlier_value)?, term);
         }
         alternatives = Some(match alternatives {
             None => term,
@@ -305,22 +537,46 @@ pub fn read_page<L: Listable>(
 ) -> QueryResult<ListPage<L>> {
     debug_assert_eq!(query.sort.last().map(|key| key.field), Some(L::ID));
     match &query.page {
-        Page::Number { number, size } => {
-            let size = *size as i64;
-            let offset = (*number as i64 - 1).saturating_mul(size);
-            let (filters, order) = pinned(&query.filters, &query.sort);
-            let rows = L::load(conn, predicates::<L>(&filters), &order, size, offset)?;
-            let total = L::count(conn, predicates::<L>(&query.filters))?;
-            Ok(ListPage {
-                more_after: offset + (rows.len() as i64) < total,
-                more_before: *number > 1,
-                rows,
-                total: Some(total),
-            })
-        }
-        Page::Cursor { position, size } => {
-            let size = *size as usize;
-            let reversed: Vec<SortKey<L::Field>> = query
+        Page::Number { number, size } => read_numbered(conn, query, *number, *size),
+        Page::Cursor { position, size } => read_cursor(conn, query, position, *size),
+    }
+}
+
+/// The `number`th page of `size` rows and the count of every matching row.
+fn read_numbered<L: Listable>(
+    conn: &mut PgConnection,
+    query: &ListQuery<L::Field>,
+    number: u64,
+    size: u64,
+) -> QueryResult<ListPage<L>> {
+    let size = size as i64;
+    let offset = (number as i64 - 1).saturating_mul(size);
+    let (filters, order) = pinned(&query.filters, &query.sort);
+    let rows = L::load(conn, predicates::<L>(&filters)?, &order, size, offset)?;
+    let total = L::count(conn, predicates::<L>(&query.filters)?)?;
+    Ok(ListPage {
+        more_after: offset + (rows.len() as i64) < total,
+        more_before: number > 1,
+        rows,
+        total: Some(total),
+    })
+}
+
+/// `size` rows from `position` on. Reading backwards from a `Before` cursor reads the sort
+/// reversed, then turns the page around.
+fn read_cursor<L: Listable>(
+    conn: &mut PgConnection,
+    query: &ListQuery<L::Field>,
+    position: &Position,
+    size: u64,
+) -> QueryResult<ListPage<L>> {
+    let size = size as usize;
+    let reversed: Vec<SortKey<L::Field>>;
+    let (order, cursor) = match position {
+        Position::First => (&query.sort, None),
+        Position::After(cursor) => (&query.sort, Some(cursor)),
+        Position::Before(cursor) => {
+            reversed = query
                 .sort
                 .iter()
                 .map(|key| SortKey {
@@ -328,75 +584,41 @@ pub fn read_page<L: Listable>(
                     direction: key.direction.reversed(),
                 })
                 .collect();
-            // Reading backwards from a `Before` cursor reads the sort reversed, then turns
-            // the page around.
-            let (order, cursor) = match position {
-                Position::First => (&query.sort, None),
-                Position::After(cursor) => (&query.sort, Some(cursor)),
-                Position::Before(cursor) => (&reversed, Some(cursor)),
-            };
-            let (sent, pinned_order) = pinned(&query.filters, order);
-            let mut filters = predicates::<L>(&sent);
-            if let Some(cursor) = cursor {
-                filters.push(beyond::<L>(order, cursor).ok_or_else(|| {
-                    diesel::result::Error::QueryBuilderError(
-                        "the cursor does not fit the sort; the parser should refuse it".into(),
-                    )
-                })?);
-            }
-            // One row more than the page tells whether more lie beyond it.
-            let mut rows = L::load(conn, filters, &pinned_order, size as i64 + 1, 0)?;
-            let more = rows.len() > size;
-            rows.truncate(size);
-            Ok(match position {
-                Position::Before(_) => {
-                    rows.reverse();
-                    // The cursor's own row lies after this page.
-                    ListPage {
-                        rows,
-                        more_after: true,
-                        more_before: more,
-                        total: None,
-                    }
-                }
-                _ => ListPage {
-                    rows,
-                    more_after: more,
-                    more_before: matches!(position, Position::After(_)),
-                    total: None,
-                },
-            })
-        }
-    }
-}
-
-/// Boxes `column op value` as a [`Predicate`]; used by each resource's
-/// [`Listable::compare`].
-macro_rules! compare_column {
-    ($column:expr, $op:expr, $value:expr) => {{
-        use $crate::models::listing::{Op, Predicate};
-        let predicate: Predicate<_> = match $op {
-            Op::Eq => Box::new($column.eq($value)),
-            Op::Gt => Box::new($column.gt($value)),
-            Op::Gte => Box::new($column.ge($value)),
-            Op::Lt => Box::new($column.lt($value)),
-            Op::Lte => Box::new($column.le($value)),
-        };
-        predicate
-    }};
-}
-pub(crate) use compare_column;
-
-/// Adds `column ASC|DESC` to the ORDER BY of a boxed query.
-macro_rules! order_by_column {
-    ($query:expr, $column:expr, $direction:expr) => {
-        match $direction {
-            $crate::models::listing::Direction::Asc => $query.then_order_by($column.asc()),
-            $crate::models::listing::Direction::Desc => $query.then_order_by($column.desc()),
+            (&reversed, Some(cursor))
         }
     };
+    let (sent, pinned_order) = pinned(&query.filters, order);
+    let mut filters = predicates::<L>(&sent)?;
+    if let Some(cursor) = cursor {
+        filters.push(beyond::<L>(order, cursor).ok_or_else(|| {
+            diesel::result::Error::QueryBuilderError(
+                "the cursor does not fit the sort; the parser should refuse it".into(),
+            )
+        })?);
+    }
+    // One row more than the page tells whether more lie beyond it.
+    let mut rows = L::load(conn, filters, &pinned_order, size as i64 + 1, 0)?;
+    let more = rows.len() > size;
+    rows.truncate(size);
+    Ok(match position {
+        Position::Before(_) => {
+            rows.reverse();
+            // The cursor's own row lies after this page.
+            ListPage {
+                rows,
+                more_after: true,
+                more_before: more,
+                total: None,
+            }
+        }
+        _ => ListPage {
+            rows,
+            more_after: more,
+            more_before: matches!(position, Position::After(_)),
+            total: None,
+        },
+    })
 }
-pub(crate) use order_by_column;
 
 /// A LIKE pattern matching `text` literally, for use with `ESCAPE '\'`.
 pub fn like_literal(text: &str) -> String {

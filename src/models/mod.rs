@@ -1,8 +1,9 @@
-//! The two resources as database rows, with the queries that read and write them.
+//! The resources as database rows, with the queries that read and write them.
 
 pub mod listing;
 pub mod transaction;
 pub mod wallet;
 
+pub use listing::{Listable, Record};
 pub use transaction::{NewTransaction, Transaction, TransactionChanges, TransactionField};
 pub use wallet::{Wallet, WalletField};

@@ -1,11 +1,9 @@
 //! The command line: `migrate` on an empty database, and `verify` catching a balance that
 //! someone with owner rights corrupted behind the triggers' back.
 
-mod common;
-
 use std::process::{Command, Output};
 
-use common::{TestDb, exec, wallets};
+use crate::helpers::{TestDb, exec, wallets};
 
 fn wallet_api(db: &TestDb, command: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_wallet-api"))

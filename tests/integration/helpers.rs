@@ -6,8 +6,6 @@
 //! may create databases. Every test database is audited when the test ends: a test whose
 //! balances do not add up fails even if its own assertions passed.
 
-#![allow(dead_code)]
-
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::OnceLock;

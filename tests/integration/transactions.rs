@@ -1,9 +1,7 @@
 //! `/transactions`: booking, changing and deleting transactions over HTTP, the balances the
 //! database keeps for them, and every refusal.
 
-mod common;
-
-use common::{TestApp, all_at_once, transaction_document};
+use crate::helpers::{TestApp, all_at_once, transaction_document};
 use serde_json::{Value, json};
 
 fn raw_transaction(wallet: &str, txid: &str, amount_json: &str) -> String {
@@ -13,11 +11,11 @@ fn raw_transaction(wallet: &str, txid: &str, amount_json: &str) -> String {
     )
 }
 
-fn post_raw(app: &TestApp, body: String) -> common::Reply {
+fn post_raw(app: &TestApp, body: String) -> crate::helpers::Reply {
     app.send(
         "POST",
         "/transactions",
-        &[("Content-Type", common::JSONAPI)],
+        &[("Content-Type", crate::helpers::JSONAPI)],
         Some(body),
     )
 }

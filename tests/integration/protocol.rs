@@ -2,9 +2,7 @@
 //! methods, request bodies, query parameters, the top-level document. Every response body
 //! is checked against the official JSON:API schema by the test client.
 
-mod common;
-
-use common::{JSONAPI, TestApp};
+use crate::helpers::{JSONAPI, TestApp};
 use serde_json::json;
 
 fn wallet_body() -> Option<String> {
@@ -276,9 +274,9 @@ fn health_answers_when_the_database_does() {
     reply.expect(200);
     assert_eq!(reply.body["meta"]["database"], "ok");
     // Without its database the service says so with a 503, not a hang or an HTML page.
-    let elsewhere = common::TestDb::new();
+    let elsewhere = crate::helpers::TestDb::new();
     let mut admin = elsewhere.connect();
-    common::exec(
+    crate::helpers::exec(
         &mut admin,
         &format!(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'; \
@@ -288,7 +286,7 @@ fn health_answers_when_the_database_does() {
     );
     let reply = app.get("/health");
     reply.expect_error(503, "database-unavailable", None);
-    common::exec(
+    crate::helpers::exec(
         &mut admin,
         &format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", app.db.name),
     );

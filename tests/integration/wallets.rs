@@ -1,8 +1,6 @@
 //! `/wallets`: create, read, relabel, delete, and every refusal with its status and pointer.
 
-mod common;
-
-use common::{JSONAPI, TestApp};
+use crate::helpers::{JSONAPI, TestApp};
 use serde_json::json;
 
 fn wallet(attributes: serde_json::Value) -> serde_json::Value {

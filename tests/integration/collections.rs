@@ -1,8 +1,6 @@
 //! Collections: filters, sorts, both pagination styles, include and sparse fieldsets.
 
-mod common;
-
-use common::{Reply, TestApp};
+use crate::helpers::{Reply, TestApp};
 use serde_json::{Value, json};
 
 fn ids(reply: &Reply) -> Vec<String> {

@@ -1,0 +1,14 @@
+//! The integration tests, one binary: each test gets a database of its own (copied from a
+//! migrated template) and, for the HTTP tests, the service started on it; every database is
+//! audited when its test ends.
+//!
+//! Needs `DATABASE_URL` (set by `make test`).
+
+mod helpers;
+
+mod cli;
+mod collections;
+mod ledger_sql;
+mod protocol;
+mod transactions;
+mod wallets;
