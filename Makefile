@@ -8,7 +8,7 @@ PG := scripts/pg-local.sh
 # The database: $DATABASE_URL, or the local cluster's (started on demand).
 WITH_DB = export DATABASE_URL="$${DATABASE_URL:-$$($(PG) url)}" &&
 
-.PHONY: run test lint build deps db-start db-stop db-url psql migrate verify bench e2e
+.PHONY: run test lint build deps db-start db-stop db-url psql migrate verify repair bench e2e
 
 ## run: build in release mode, start the database if needed, migrate, serve on HOST:PORT
 run: deps
@@ -48,10 +48,15 @@ migrate: deps
 	cargo build --release
 	$(WITH_DB) ./target/release/wallet-api migrate
 
-## verify: recompute every balance from the transactions; fails on any mismatch
+## verify: compare every balance with its transactions and its journal; fails on any mismatch
 verify: deps
 	cargo build --release
 	$(WITH_DB) ./target/release/wallet-api verify
+
+## repair: what `wallet-api repair` would put right (a dry run); `make repair APPLY=1` writes it
+repair: deps
+	cargo build --release
+	$(WITH_DB) ./target/release/wallet-api repair $(if $(APPLY),--apply)
 
 e2e: deps
 	$(WITH_DB) scripts/e2e.sh

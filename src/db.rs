@@ -18,6 +18,10 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// How long a request waits for a free connection before it is answered 503.
 const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The name the service gives its connections (`application_name`), which the balance
+/// journal records with every change: API writes are told apart from a `psql` user's.
+pub const APPLICATION_NAME: &str = "wallet-api";
+
 /// A pool of `size` connections to `url`. Connections are not pinged on checkout (that would
 /// cost a round trip per request); a connection that turns out broken is dropped by the pool.
 pub fn connect_pool(url: &str, size: u32) -> anyhow::Result<Pool> {
@@ -26,7 +30,37 @@ pub fn connect_pool(url: &str, size: u32) -> anyhow::Result<Pool> {
         .min_idle(Some(size.min(4)))
         .test_on_check_out(false)
         .connection_timeout(CHECKOUT_TIMEOUT)
-        .build(ConnectionManager::new(url))
+        .build(ConnectionManager::new(named(url, APPLICATION_NAME)))
+        .context("cannot connect to the database (is DATABASE_URL right, is PostgreSQL up?)")
+}
+
+/// `url` with `application_name` set to `name`, unless the URL sets one itself. Takes both
+/// forms libpq does: a URI (`postgresql://...`) and `key=value` pairs.
+pub fn named(url: &str, name: &str) -> String {
+    if url.contains("application_name=") {
+        url.to_string()
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        // libpq percent-decodes URI parameters; it does not read `+` as a space.
+        let encoded: String = name
+            .bytes()
+            .map(|byte| match byte {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (byte as char).to_string()
+                }
+                _ => format!("%{byte:02X}"),
+            })
+            .collect();
+        format!("{url}{separator}application_name={encoded}")
+    } else {
+        format!("{url} application_name='{name}'")
+    }
+}
+
+/// One connection, named `name` (see [`named`]).
+pub fn connect(url: &str, name: &str) -> anyhow::Result<PgConnection> {
+    use diesel::Connection;
+    PgConnection::establish(&named(url, name))
         .context("cannot connect to the database (is DATABASE_URL right, is PostgreSQL up?)")
 }
 
@@ -162,3 +196,26 @@ impl std::fmt::Display for DbError {
 }
 
 impl std::error::Error for DbError {}
+
+#[cfg(test)]
+mod tests {
+    use super::named;
+
+    #[test]
+    fn connections_are_named_unless_the_url_names_them() {
+        assert_eq!(
+            named("postgresql://u@/db?host=/run", "wallet-api"),
+            "postgresql://u@/db?host=/run&application_name=wallet-api"
+        );
+        assert_eq!(
+            named("postgres://u@h/db", "wallet-api repair"),
+            "postgres://u@h/db?application_name=wallet-api%20repair"
+        );
+        assert_eq!(
+            named("host=h dbname=db", "wallet-api"),
+            "host=h dbname=db application_name='wallet-api'"
+        );
+        let own = "postgres://h/db?application_name=mine";
+        assert_eq!(named(own, "wallet-api"), own);
+    }
+}

@@ -1,4 +1,4 @@
-//! `wallet-api serve | migrate | verify`
+//! `wallet-api serve | migrate | verify | repair`
 
 use std::process::ExitCode;
 
@@ -6,6 +6,7 @@ use anyhow::Context;
 use wallet_api::config::Config;
 use wallet_api::db;
 use wallet_api::domain::format_money;
+use wallet_api::models::balance_change::repair;
 use wallet_api::models::wallet::audit_balances;
 use wallet_api::startup::Application;
 
@@ -14,8 +15,10 @@ const USAGE: &str = "usage: wallet-api <command> [options]
 commands:
   serve     run migrations, then serve the JSON:API on HOST:PORT
   migrate   apply pending migrations and exit
-  verify    recompute every wallet's balance from its transactions; print each wallet
-            whose stored balance differs or is negative; exit 1 if there is any
+  verify    compare every wallet's stored balance with the sum of its transactions and
+            with its balance journal; print each wallet where they disagree; exit 1 if any
+  repair    for every wallet verify flags, show the balance its transactions add up to;
+            with --apply, write it (with a 'repair' journal row), in one transaction
 
 options (or environment variables):
   --database-url URL   DATABASE_URL
@@ -24,7 +27,8 @@ options (or environment variables):
   --pool-size N        DB_POOL_SIZE (default: twice the number of CPUs)
   --workers N          WORKERS (default: number of CPUs)
   --base-url URL       BASE_URL (default: from each request's Host)
-  
+  --apply              repair only: write the repairs (default: a dry run)
+
 logging: RUST_LOG (default info)";
 
 fn main() -> ExitCode {
@@ -34,10 +38,20 @@ fn main() -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
+    let options = &args[1..];
     let outcome = match command.as_str() {
-        "serve" => Config::from_env(&args[1..]).and_then(|config| serve(&config)),
-        "migrate" => Config::from_env(&args[1..]).and_then(|config| migrate(&config)),
-        "verify" => Config::from_env(&args[1..]).and_then(|config| verify(&config)),
+        "serve" => Config::from_env(options).and_then(|config| serve(&config)),
+        "migrate" => Config::from_env(options).and_then(|config| migrate(&config)),
+        "verify" => Config::from_env(options).and_then(|config| verify(&config)),
+        "repair" => {
+            let apply = options.iter().any(|option| option == "--apply");
+            let rest: Vec<String> = options
+                .iter()
+                .filter(|o| *o != "--apply")
+                .cloned()
+                .collect();
+            Config::from_env(&rest).and_then(|config| repair_balances(&config, apply))
+        }
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -68,14 +82,11 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn connect(config: &Config) -> anyhow::Result<diesel::PgConnection> {
-    use diesel::Connection;
-    diesel::PgConnection::establish(&config.database_url)
-        .context("cannot connect to the database (is DATABASE_URL right, is PostgreSQL up?)")
-}
-
 fn migrate(config: &Config) -> anyhow::Result<ExitCode> {
-    let applied = db::run_migrations(&mut connect(config)?)?;
+    let applied = db::run_migrations(&mut db::connect(
+        &config.database_url,
+        "wallet-api migrate",
+    )?)?;
     if applied.is_empty() {
         println!("the database is up to date");
     }
@@ -86,27 +97,63 @@ fn migrate(config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 fn verify(config: &Config) -> anyhow::Result<ExitCode> {
-    let mut conn = connect(config)?;
+    let mut conn = db::connect(&config.database_url, "wallet-api verify")?;
     let problems = audit_balances(&mut conn)
         .context("cannot read wallet_balance_audit (run `wallet-api migrate` first?)")?;
     if problems.is_empty() {
         println!(
-            "ok: every wallet's balance equals the sum of its transactions, and none is negative"
+            "ok: every wallet's balance equals the sum of its transactions and its journal, \
+             and none is negative"
         );
         return Ok(ExitCode::SUCCESS);
     }
+    let money = |value: &Option<bigdecimal::BigDecimal>| {
+        value.as_ref().map_or("none".to_string(), format_money)
+    };
     for problem in &problems {
         println!(
-            "wallet {}: {} (stored balance {}, sum of transactions {})",
+            "wallet {}: {} (stored balance {}, sum of transactions {}, journal {})",
             problem.wallet_id,
             problem.problem,
-            problem
-                .stored_balance
-                .as_ref()
-                .map_or("none".to_string(), format_money),
+            money(&problem.stored_balance),
             format_money(&problem.transactions_sum),
+            money(&problem.journal_balance),
         );
     }
     println!("{} problem(s) found", problems.len());
     Ok(ExitCode::FAILURE)
+}
+
+fn repair_balances(config: &Config, apply: bool) -> anyhow::Result<ExitCode> {
+    let mut conn = db::connect(&config.database_url, "wallet-api repair")?;
+    let repairs =
+        repair(&mut conn, apply).context("the repair did not run; nothing was changed")?;
+    if repairs.is_empty() {
+        println!(
+            "nothing to repair: every wallet's balance agrees with its transactions and journal"
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for fix in &repairs {
+        let verb = if apply { "repaired" } else { "would repair" };
+        println!(
+            "wallet {}: {verb}: balance {} -> {} (journal {} -> {}){}",
+            fix.wallet_id,
+            format_money(&fix.stored_balance),
+            format_money(&fix.repaired_balance),
+            format_money(&fix.journal_balance),
+            format_money(&fix.repaired_balance),
+            fix.balance_change_id
+                .map_or(String::new(), |id| format!(", balance change {id}")),
+        );
+    }
+    if apply {
+        println!("{} wallet(s) repaired", repairs.len());
+    } else {
+        println!(
+            "{} wallet(s) to repair; nothing was changed (run with --apply to write)",
+            repairs.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,31 @@
 // @generated automatically by Diesel CLI.
 
+pub mod sql_types {
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "xid8", schema = "pg_catalog"))]
+    pub struct Xid8;
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Xid8;
+
+    balance_changes (id) {
+        id -> Int8,
+        wallet_id -> Int8,
+        delta -> Numeric,
+        balance -> Numeric,
+        operation -> Text,
+        transaction_count -> Int8,
+        transaction_id -> Nullable<Int8>,
+        changed_at -> Timestamptz,
+        database_xid -> Xid8,
+        changed_by -> Text,
+        application -> Text,
+        repaired_from -> Nullable<Numeric>,
+    }
+}
+
 diesel::table! {
     transactions (id) {
         id -> Int8,
@@ -20,6 +46,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(balance_changes -> wallets (wallet_id));
 diesel::joinable!(transactions -> wallets (wallet_id));
 
-diesel::allow_tables_to_appear_in_same_query!(transactions, wallets,);
+diesel::allow_tables_to_appear_in_same_query!(balance_changes, transactions, wallets,);

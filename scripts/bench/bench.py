@@ -42,6 +42,7 @@ DATABASE = "wallet_api_bench"
 
 SPREAD = 10_000  # funded wallets, ids 1..10000
 BIG_ROWS = 1_000_000
+JOURNAL_ROWS = 1_000_000
 DEEP_PAGE = 5_000
 PAGE = 20
 
@@ -167,11 +168,25 @@ def main():
             SELECT id, 'small-' || g, 1 FROM wallets, generate_series(1, 10) g WHERE label = 'small';
         INSERT INTO transactions (wallet_id, txid, amount)
             SELECT id, 'big-' || g, 1 FROM wallets, generate_series(1, {BIG_ROWS}) g WHERE label = 'big';
+        INSERT INTO wallets (label) VALUES ('journal-short'), ('journal-deep');
     """)
+    # Two wallets whose journals hold 10 and 1,000,000 entries (one per second, the balance
+    # alternating 1, 0, ...; ending at 0 like the wallets' stored balances, with no
+    # transactions). Written straight into the journal, as its owner may: a million one-row
+    # statements would take the trigger path a million times for nothing the read measures.
+    for label, rows in (("journal-short", 10), ("journal-deep", JOURNAL_ROWS)):
+        psql(url, f"""
+            INSERT INTO balance_changes (wallet_id, delta, balance, operation, transaction_count,
+                                         changed_at, database_xid, changed_by, application)
+            SELECT w.id, CASE WHEN g % 2 = 1 THEN 1 ELSE -1 END, g % 2, 'insert', 1,
+                   now() - make_interval(secs => {rows} - g), pg_current_xact_id(), 'bench', 'bench seed'
+            FROM wallets AS w, generate_series(1, {rows}) AS g WHERE w.label = '{label}'""")
     psql(url, "VACUUM ANALYZE")
     ids = dict(line.split("|") for line in psql(
-        url, "SELECT label, id FROM wallets WHERE label IN ('hot', 'small', 'big')").splitlines())
+        url, "SELECT label, id FROM wallets WHERE label IN ('hot', 'small', 'big', 'journal-short', "
+             "'journal-deep')").splitlines())
     hot, small, big = int(ids["hot"]), int(ids["small"]), int(ids["big"])
+    journaled = (int(ids["journal-short"]), int(ids["journal-deep"]))
     assert psql(url, f"SELECT max(id) FROM wallets WHERE label LIKE 'bench-%'") == str(SPREAD)
 
     port = free_port()
@@ -191,15 +206,21 @@ def main():
         serving = re.search(r"\((\d+) workers, (\d+) database connections\)", log_path.read_text())
         server_setup = f"{serving.group(1)} HTTP workers, {serving.group(2)} database connections"
         results = http_scenarios(base, url, server.pid, hot, small, big)
+        results += balance_at(base, url, server.pid, journaled)
+        journal_cost = booking_with_and_without_journal(base, url)
     finally:
         server.terminate()
         server.wait()
+    # The runs without the journal left balances it does not know of: repair re-anchors it.
+    repaired = subprocess.run([binary, "repair", "--apply"], env={**os.environ, "DATABASE_URL": url},
+                              text=True, capture_output=True, check=True).stdout.strip().splitlines()[-1]
+    journal_cost["repair"] = repaired
 
     bulk = bulk_sql(url, small)
     log("checking every balance: wallet-api verify")
     verify = subprocess.run([binary, "verify"], env={**os.environ, "DATABASE_URL": url},
                             text=True, capture_output=True)
-    write_report(results, bulk, verify, started, url, server_setup)
+    write_report(results, bulk, journal_cost, verify, started, url, server_setup)
     if verify.returncode != 0:
         raise SystemExit(f"wallet-api verify failed after the benchmark:\n{verify.stdout}")
 
@@ -260,20 +281,73 @@ def http_scenarios(base, url, pid, hot, small, big):
                 service_runs.append(wrk(base, script, tagged, SECONDS))
         results.append(result(name, what, service_runs, sql_runs, pid, sql))
 
-    # balance-scale compares two wallets with each other: their runs interleave, so that both
-    # meet the same machine.
-    wallets = [("balance-scale, 10 tx", "GET /wallets/{id} of a wallet with 10 transactions", small),
-               ("balance-scale, 1M tx", "GET /wallets/{id} of a wallet with 1,000,000 transactions", big)]
-    short = max(2, SECONDS // 2)
-    log(f"balance-scale: {2 * ROUNDS} interleaved rounds of {short}s per wallet and side")
-    runs = {wallet: ([], []) for _, _, wallet in wallets}
-    for round_ in range(2 * ROUNDS):
-        for _, _, wallet in (wallets if round_ % 2 == 0 else wallets[::-1]):
-            runs[wallet][0].append(wrk(base, "get.lua", [f"/wallets/{wallet}"], short))
-            runs[wallet][1].append(pgbench(url, f"\\set w {wallet}\n" + wallet_by_id, short))
-    for name, what, wallet in wallets:
-        results.append(result(name, what, *runs[wallet], pid, f"\\set w {wallet}\n" + wallet_by_id))
+    # balance-scale compares two wallets with each other.
+    results += interleaved(base, url, pid, [
+        ("balance-scale, 10 tx", "GET /wallets/{id} of a wallet with 10 transactions",
+         f"/wallets/{small}", f"\\set w {small}\n" + wallet_by_id),
+        ("balance-scale, 1M tx", "GET /wallets/{id} of a wallet with 1,000,000 transactions",
+         f"/wallets/{big}", f"\\set w {big}\n" + wallet_by_id),
+    ])
     return results
+
+
+def interleaved(base, url, pid, pair):
+    """Two scenarios compared with each other: their runs interleave (and alternate which
+    goes first), so that both meet the same machine."""
+    short = max(2, SECONDS // 2)
+    log(f"{pair[0][0]} / {pair[1][0]}: {2 * ROUNDS} interleaved rounds of {short}s per side")
+    runs = {name: ([], []) for name, *_ in pair}
+    for round_ in range(2 * ROUNDS):
+        for name, _, path, sql in (pair if round_ % 2 == 0 else pair[::-1]):
+            runs[name][0].append(wrk(base, "get.lua", [path], short))
+            runs[name][1].append(pgbench(url, sql, short))
+    return [result(name, what, *runs[name], pid, sql) for name, what, _, sql in pair]
+
+
+def balance_at(base, url, pid, wallets):
+    """GET /wallets/{id}?balanceAt=T, a time in the middle of the journal, of a wallet with 10
+    journal entries and one with 1,000,000."""
+    scenarios = []
+    for wallet, rows in zip(wallets, (10, JOURNAL_ROWS)):
+        middle = psql(url, f"SELECT to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+                           f"FROM balance_changes WHERE wallet_id = {wallet} ORDER BY id OFFSET {rows // 2} LIMIT 1")
+        sql = (f"\\set w {wallet}\n"
+               "SELECT id, label, balance, created_at, updated_at FROM wallets WHERE id = :w LIMIT 1;\n"
+               f"SELECT wallet_balance_at(:w, '{middle}');\n")
+        scenarios.append((f"balance-at, {rows:,} entries",
+                          f"GET /wallets/{{id}}?balanceAt=T of a wallet with {rows:,} journal entries",
+                          f"/wallets/{wallet}?balanceAt={middle}", sql))
+    return interleaved(base, url, pid, scenarios)
+
+
+def without_journal(url):
+    """wallet_apply_deltas as it is, and the same function without its journal insert."""
+    signature = "wallet_apply_deltas(text, bigint[], numeric[], bigint[], bigint[])"
+    original = psql(url, f"SELECT pg_get_functiondef('{signature}'::regprocedure)")
+    stripped, n = re.subn(r"INSERT INTO balance_changes.*?RETURNING c\.wallet_id, c\.id;",
+                          "SELECT a.id, NULL::bigint FROM applied AS a;", original, flags=re.S)
+    if n != 1:
+        raise SystemExit("bench: cannot find the journal insert in wallet_apply_deltas")
+    return original, stripped
+
+
+def booking_with_and_without_journal(base, url):
+    """create-spread through the service with the journal, and with wallet_apply_deltas
+    swapped for the same function without its journal insert, alternating."""
+    original, stripped = without_journal(url)
+    run_id = int(time.time())
+    rates = {"journal": [], "no journal": []}
+    log(f"journal cost: {2 * ROUNDS} alternating rounds of create-spread, {SECONDS}s each")
+    try:
+        for round_ in range(2 * ROUNDS):
+            for mode in (("journal", "no journal") if round_ % 2 == 0 else ("no journal", "journal")):
+                psql(url, original if mode == "journal" else stripped)
+                rates[mode].append(wrk(base, "create.lua", [f"{run_id}j{round_}{mode[0]}", 1, SPREAD], SECONDS))
+    finally:
+        psql(url, original)
+    journal, bare = combine(rates["journal"]), combine(rates["no journal"])
+    log(f"  booking: {journal['rate']:.0f}/s with the journal, {bare['rate']:.0f}/s without")
+    return {"journal": journal, "bare": bare, "ratio": journal["rate"] / bare["rate"]}
 
 
 def bulk_sql(url, small):
@@ -319,7 +393,7 @@ def machine():
     return f"{os.cpu_count()} CPUs ({cpu}), {mem_kib / 1024 / 1024:.0f} GiB, Linux {platform.release()}"
 
 
-def write_report(results, bulk, verify, started, url, server_setup):
+def write_report(results, bulk, journal_cost, verify, started, url, server_setup):
     settings = psql(url, "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name) "
                          "FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', "
                          "'max_connections', 'work_mem', 'wal_level', 'max_wal_size')")
@@ -336,7 +410,14 @@ def write_report(results, bulk, verify, started, url, server_setup):
         s, d = r["service"], r["pgbench"]
         lines.append(f"| {r['name']} | {r['what']} | {s['rate']:,.0f} | {s['p50_ms']:.2f} / {s['p99_ms']:.2f} "
                      f"| {d['rate']:,.0f} | {d['p50_ms']:.2f} / {d['p99_ms']:.2f} | {r['ratio']:.2f} | {r['rss_mib']:.0f} MiB |")
-    bulk_lines = ["| bulk-sql shape | with triggers | triggers disabled | ratio |", "|---|---:|---:|---:|"]
+    journal_lines = [
+        "| create-spread, service | req/s | p50 / p99 ms |", "|---|---:|---:|",
+        *[f"| {label} | {r['rate']:,.0f} | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} |"
+          for label, r in (("with the journal", journal_cost["journal"]),
+                           ("wallet_apply_deltas without its journal insert", journal_cost["bare"]))],
+    ]
+    bulk_lines = ["| bulk-sql shape | with triggers (balance + journal) | balance trigger disabled | ratio |",
+                  "|---|---:|---:|---:|"]
     for b in bulk:
         bulk_lines.append(f"| {b['shape']} | {b['triggers']:.2f} s | {b['bare']:.2f} s | {b['ratio']:.2f} |")
 
@@ -355,12 +436,20 @@ def write_report(results, bulk, verify, started, url, server_setup):
         targets.append(target(f"{name}: service >= 0.7 x pgbench", f"{r['ratio']:.2f}", r["ratio"] >= 0.7, ""))
     targets.append(target("balance-scale: 1M-transaction wallet p50 within 1.1 x the 10-transaction one",
                           f"{scale:.2f}", scale <= 1.1, f"{large['service']['p50_ms']:.2f} vs {small['service']['p50_ms']:.2f} ms"))
+    at_short, at_deep = by_name["balance-at, 10 entries"], by_name[f"balance-at, {JOURNAL_ROWS:,} entries"]
+    at_ratio = at_deep["service"]["p50_ms"] / at_short["service"]["p50_ms"]
+    targets.append(target("balance-at: 1,000,000-entry journal p50 within 1.1 x the 10-entry one",
+                          f"{at_ratio:.2f}", at_ratio <= 1.1,
+                          f"{at_deep['service']['p50_ms']:.2f} vs {at_short['service']['p50_ms']:.2f} ms"))
+    targets.append(target("create-spread with the journal >= 0.85 x without it", f"{journal_cost['ratio']:.2f}",
+                          journal_cost["ratio"] >= 0.85,
+                          f"{journal_cost['journal']['rate']:,.0f} vs {journal_cost['bare']['rate']:,.0f}/s"))
     targets.append(target("list-deep cursor p50 within 1.5 x the first page", f"{depth:.2f}", depth <= 1.5,
                           f"page-number style at the same depth: {numbered['service']['p50_ms']:.1f} ms p50, "
                           f"{numbered['service']['p50_ms'] / first['service']['p50_ms']:.0f} x the first page"))
     for b in bulk:
-        targets.append(target(f"bulk-sql, {b['shape']}: triggers add at most 30%", f"{b['ratio']:.2f}",
-                              b["ratio"] <= 1.3, ""))
+        targets.append(target(f"bulk-sql, {b['shape']}: triggers with the journal add at most 30%",
+                              f"{b['ratio']:.2f}", b["ratio"] <= 1.3, ""))
     targets.append(target("server peak RSS under 100 MiB", f"{peak:.0f} MiB", peak < 100, ""))
 
     report = "\n".join([
@@ -380,6 +469,11 @@ def write_report(results, bulk, verify, started, url, server_setup):
         *lines,
         "",
         *bulk_lines,
+        "",
+        "Booking with the journal and without it (the same run, alternating rounds; "
+        f"afterwards `wallet-api repair --apply`: {journal_cost['repair']}):",
+        "",
+        *journal_lines,
         "",
         *targets,
         "",

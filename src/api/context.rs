@@ -34,8 +34,9 @@ pub struct Context {
 }
 
 impl Context {
-    fn new(request: &HttpRequest) -> Result<Context, ApiError> {
+    fn new(request: &HttpRequest, accepted: &[&str]) -> Result<Context, ApiError> {
         let params = QueryParams::parse(request.query_string())?;
+        params.accept_only(accepted)?;
         for (type_name, fields) in &params.fields {
             check_fieldset(type_name, fields)?;
         }
@@ -142,6 +143,21 @@ impl Context {
     pub fn include_given(&self) -> bool {
         self.params.include.is_some()
     }
+
+    /// The value of an implementation-specific parameter the endpoint accepts.
+    pub fn custom(&self, name: &str) -> Option<&str> {
+        self.params.custom.get(name).map(String::as_str)
+    }
+}
+
+/// The implementation-specific query parameters an endpoint accepts, named in its
+/// extractor's type (`Single<BalanceAt>`): every other one is a 400 before the handler runs.
+pub trait Accepts {
+    const NAMES: &'static [&'static str];
+}
+
+impl Accepts for () {
+    const NAMES: &'static [&'static str] = &[];
 }
 
 /// `fields[TYPE]` must name a resource type and fields it has.
@@ -170,13 +186,14 @@ fn check_fieldset(type_name: &str, fields: &[String]) -> Result<(), ApiError> {
 }
 
 /// The context of a request for one resource: collection parameters (`sort`, `filter`,
-/// `page`) are refused before the handler runs.
-pub struct Single(Context);
+/// `page`) are refused before the handler runs, and so are implementation-specific ones
+/// other than `P`'s.
+pub struct Single<P = ()>(Context, PhantomData<P>);
 
 /// The context of a request for a collection.
 pub struct Collection(Context);
 
-impl Deref for Single {
+impl<P> Deref for Single<P> {
     type Target = Context;
     fn deref(&self) -> &Context {
         &self.0
@@ -190,14 +207,14 @@ impl Deref for Collection {
     }
 }
 
-impl FromRequest for Single {
+impl<P: Accepts> FromRequest for Single<P> {
     type Error = ApiError;
-    type Future = Ready<Result<Single, ApiError>>;
+    type Future = Ready<Result<Single<P>, ApiError>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Context::new(request).and_then(|context| {
+        ready(Context::new(request, P::NAMES).and_then(|context| {
             context.refuse_collection_parameters()?;
-            Ok(Single(context))
+            Ok(Single(context, PhantomData))
         }))
     }
 }
@@ -207,7 +224,7 @@ impl FromRequest for Collection {
     type Future = Ready<Result<Collection, ApiError>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Context::new(request).map(Collection))
+        ready(Context::new(request, &[]).map(Collection))
     }
 }
 

@@ -1,9 +1,9 @@
 //! What database outcomes mean to a client.
 //!
 //! The money rules answer the same way whichever resource met them; each resource maps its
-//! own constraints next to its handlers ([`OnConstraint`]). A constraint nobody mapped is a
-//! bug (the API should have refused the value before the database did): it is logged and
-//! answered 500, never guessed at.
+//! own constraints next to its handlers (`DbError::constraint`, matched by name in the
+//! resource's file). A constraint nobody mapped is a bug (the API should have refused the
+//! value before the database did): it is logged and answered 500, never guessed at.
 
 use actix_web::http::StatusCode;
 
@@ -48,32 +48,5 @@ impl From<DbError> for ApiError {
 impl From<diesel::result::Error> for ApiError {
     fn from(error: diesel::result::Error) -> ApiError {
         DbError::from(error).into()
-    }
-}
-
-/// Maps one named constraint to the error a client should get; every other database error
-/// converts as usual.
-pub trait OnConstraint<T> {
-    fn on_constraint(
-        self,
-        constraint: &str,
-        error: impl FnOnce() -> ApiError,
-    ) -> Result<T, ApiError>;
-}
-
-impl<T> OnConstraint<T> for diesel::QueryResult<T> {
-    fn on_constraint(
-        self,
-        constraint: &str,
-        error: impl FnOnce() -> ApiError,
-    ) -> Result<T, ApiError> {
-        self.map_err(|e| {
-            let e = DbError::from(e);
-            if e.constraint() == Some(constraint) {
-                error()
-            } else {
-                e.into()
-            }
-        })
     }
 }

@@ -36,6 +36,14 @@ pub async fn list<R: Resource + Listable>(
 /// `/TYPE` (list, create) and `/TYPE/{id}` (show, update, delete) of a resource clients
 /// write.
 pub fn writable_routes<R: Writable + Listable>(config: &mut web::ServiceConfig) {
+    writable_routes_showing::<R>(config, web::get().to(show::<R>));
+}
+
+/// [`writable_routes`], with the resource's own `show` (a GET route).
+pub fn writable_routes_showing<R: Writable + Listable>(
+    config: &mut web::ServiceConfig,
+    show: actix_web::Route,
+) {
     config
         .service(
             route(&format!("/{}", R::TYPE), "GET, POST")
@@ -44,9 +52,32 @@ pub fn writable_routes<R: Writable + Listable>(config: &mut web::ServiceConfig) 
         )
         .service(
             route(&format!("/{}/{{id}}", R::TYPE), "GET, PATCH, DELETE")
-                .get(show::<R>)
+                .route(show)
                 .patch(update::<R>)
                 .delete(delete::<R>),
+        );
+}
+
+/// `/TYPE` and `/TYPE/{id}` of a resource clients only read: writes are a 403 saying why
+/// (`read_only`).
+pub fn read_only_routes<R: Resource + Listable>(
+    config: &mut web::ServiceConfig,
+    read_only: &'static str,
+) {
+    let refuse = move || async move {
+        Err::<HttpResponse, _>(ApiError::forbidden("read-only-resource", read_only))
+    };
+    config
+        .service(
+            route(&format!("/{}", R::TYPE), "GET")
+                .get(list::<R>)
+                .route(web::post().to(refuse)),
+        )
+        .service(
+            route(&format!("/{}/{{id}}", R::TYPE), "GET")
+                .get(show::<R>)
+                .patch(refuse)
+                .delete(refuse),
         );
 }
 

@@ -15,7 +15,8 @@ use crate::models::listing::{
     Position, SortKey, Value as FieldValue, cursor_fits,
 };
 
-const TIME_FORMATS: &str = "use RFC 3339 (2026-11-24T13:00:00Z) or a date (2026-11-24)";
+pub const TIME_FORMATS: &str =
+    "use RFC 3339 (2026-11-24T13:00:00Z) or a date (2026-11-24), from 4714-11-24 BC on";
 
 /// Times go out as RFC 3339 in UTC with microseconds, as PostgreSQL stores them.
 pub fn timestamp(time: &DateTime<Utc>) -> String {
@@ -38,13 +39,21 @@ fn parse_value(kind: Kind, text: &str) -> Result<FieldValue, String> {
     }
 }
 
-/// An RFC 3339 time, or a date meaning its midnight UTC.
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
-        return Some(time.with_timezone(&Utc));
-    }
-    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
-    Some(date.and_hms_opt(0, 0, 0)?.and_utc())
+/// An RFC 3339 time, or a date meaning its midnight UTC, that PostgreSQL's `timestamptz`
+/// holds: from 4714-11-24 BC (its first day; chrono's latest year, 262143, is within its
+/// last).
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    let time = match DateTime::parse_from_rfc3339(text) {
+        Ok(time) => time.with_timezone(&Utc),
+        Err(_) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()?
+            .and_hms_opt(0, 0, 0)?
+            .and_utc(),
+    };
+    let earliest = NaiveDate::from_ymd_opt(-4713, 11, 24)?
+        .and_hms_opt(0, 0, 0)?
+        .and_utc();
+    (time >= earliest).then_some(time)
 }
 
 fn value_text(value: &FieldValue) -> String {

@@ -4,6 +4,7 @@
 //! rendering, relationships), its [`resource::Writable`] impl when clients write it, and its
 //! `routes`. Adding one is a line in [`RESOURCES`].
 
+pub mod balance_changes;
 pub mod context;
 pub mod errors;
 pub mod handlers;
@@ -20,7 +21,7 @@ pub use context::AppState;
 use resource::Resource;
 
 use crate::jsonapi::ApiError;
-use crate::models::{Transaction, Wallet};
+use crate::models::{BalanceChange, Transaction, Wallet};
 
 /// A resource type the API serves: its name and fields (for `fields[TYPE]`) and its routes.
 pub struct Registered {
@@ -41,6 +42,7 @@ const fn registered<R: Resource>(routes: fn(&mut web::ServiceConfig)) -> Registe
 pub const RESOURCES: &[Registered] = &[
     registered::<Wallet>(wallets::routes),
     registered::<Transaction>(transactions::routes),
+    registered::<BalanceChange>(balance_changes::routes),
 ];
 
 /// The fields of a resource type, if there is such a type.

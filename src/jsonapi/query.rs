@@ -56,6 +56,9 @@ pub struct QueryParams {
     pub page: PageParams,
     /// Whether any `page[...]` parameter was given.
     pub page_given: bool,
+    /// Implementation-specific parameters (names with a character other than a-z, such as
+    /// `balanceAt`), for the endpoint to accept or refuse.
+    pub custom: BTreeMap<String, String>,
 }
 
 impl Default for QueryParams {
@@ -71,6 +74,7 @@ impl Default for QueryParams {
                 size: DEFAULT_PAGE_SIZE,
             },
             page_given: false,
+            custom: BTreeMap::new(),
         }
     }
 }
@@ -281,14 +285,44 @@ impl QueryParams {
         } else if let Some(member) = bracketed(name, "page") {
             self.page_given = true;
             page.set(name, member, value)?;
+        } else if is_implementation_specific(name) {
+            self.custom.insert(name.to_string(), value);
         } else {
-            return Err(ApiError::invalid_parameter(
-                name,
-                format!("unknown query parameter {name:?}; {UNKNOWN_PARAMETER}"),
-            ));
+            return Err(unknown_parameter(name));
         }
         Ok(())
     }
+
+    /// Refuses the implementation-specific parameters that are not in `accepted`.
+    pub fn accept_only(&self, accepted: &[&str]) -> Result<(), ApiError> {
+        match self
+            .custom
+            .keys()
+            .find(|name| !accepted.contains(&name.as_str()))
+        {
+            Some(name) => Err(unknown_parameter(name)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A name JSON:API leaves to implementations: a member name with a character other than a-z
+/// (jsonapi.org/format/#query-parameters-custom). Names of lowercase letters only are the
+/// specification's own.
+fn is_implementation_specific(name: &str) -> bool {
+    let member_name = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    member_name && !name.chars().all(|c| c.is_ascii_lowercase())
+}
+
+fn unknown_parameter(name: &str) -> ApiError {
+    ApiError::invalid_parameter(
+        name,
+        format!("unknown query parameter {name:?}; {UNKNOWN_PARAMETER}"),
+    )
 }
 
 #[cfg(test)]
@@ -377,6 +411,21 @@ mod tests {
         );
         assert_eq!(error_parameter("filter[]=1"), "filter[]");
         assert_eq!(error_parameter("filter[.gt]=1"), "filter[.gt]");
+    }
+
+    #[test]
+    fn implementation_specific_names_are_kept_for_the_endpoint() {
+        let params = QueryParams::parse("balanceAt=2026-01-01&include=wallet").unwrap();
+        assert_eq!(params.custom["balanceAt"], "2026-01-01");
+        assert!(params.accept_only(&["balanceAt"]).is_ok());
+        let refused = params.accept_only(&[]).unwrap_err();
+        assert_eq!(
+            serde_json::to_value(&refused.errors[0].source).unwrap()["parameter"],
+            "balanceAt"
+        );
+        // Lowercase-only names are the specification's: unknown ones are refused at once.
+        assert_eq!(error_parameter("balanceat=1"), "balanceat");
+        assert_eq!(error_parameter("balance%20At=1"), "balance At");
     }
 
     #[test]

@@ -54,8 +54,18 @@ impl Wallet {
             .optional()
     }
 
-    /// Deletes the wallet; `false` when there was none. A wallet with transactions cannot be
-    /// deleted: the foreign key `transactions_wallet_id_fkey` refuses it.
+    /// Whether any transaction belongs to the wallet.
+    pub fn has_transactions(conn: &mut PgConnection, id: i64) -> QueryResult<bool> {
+        use crate::schema::transactions;
+        diesel::select(diesel::dsl::exists(
+            transactions::table.filter(transactions::wallet_id.eq(id)),
+        ))
+        .get_result(conn)
+    }
+
+    /// Deletes the wallet; `false` when there was none. A wallet with transactions or with a
+    /// balance history cannot be deleted: the foreign keys `transactions_wallet_id_fkey` and
+    /// `balance_changes_wallet_id_fkey` refuse it.
     pub fn delete(conn: &mut PgConnection, id: i64) -> QueryResult<bool> {
         diesel::delete(wallets::table.find(id))
             .execute(conn)
@@ -63,16 +73,25 @@ impl Wallet {
     }
 }
 
-/// A problem `wallet-api verify` found: a wallet whose stored balance is not the sum of its
-/// transactions, or is negative, or transactions whose wallet is gone.
+/// A wallet `wallet-api verify` flags: its copies of its balance disagree (the stored
+/// balance, the sum of its transactions, its journal's last row), it is negative, or its
+/// journal's running total breaks; or transactions whose wallet is gone.
 #[derive(Debug, Clone, PartialEq, QueryableByName)]
 pub struct BalanceProblem {
     #[diesel(sql_type = diesel::sql_types::Int8)]
     pub wallet_id: i64,
+    /// `None` when the wallet does not exist.
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Numeric>)]
     pub stored_balance: Option<BigDecimal>,
     #[diesel(sql_type = diesel::sql_types::Numeric)]
     pub transactions_sum: BigDecimal,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Numeric>)]
+    pub journal_balance: Option<BigDecimal>,
+    /// The first journal row (since the last repair) whose balance is not the previous
+    /// row's plus its delta.
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Int8>)]
+    pub journal_break_id: Option<i64>,
+    /// Every disagreement, `; `-separated.
     #[diesel(sql_type = diesel::sql_types::Text)]
     pub problem: String,
 }
@@ -80,8 +99,8 @@ pub struct BalanceProblem {
 /// Every row of the `wallet_balance_audit` view: empty when every balance is right.
 pub fn audit_balances(conn: &mut PgConnection) -> QueryResult<Vec<BalanceProblem>> {
     sql_query(
-        "SELECT wallet_id, stored_balance, transactions_sum, problem \
-         FROM wallet_balance_audit ORDER BY wallet_id",
+        "SELECT wallet_id, stored_balance, transactions_sum, journal_balance, \
+         journal_break_id, problem FROM wallet_balance_audit ORDER BY wallet_id",
     )
     .load(conn)
 }

@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output};
 
-use crate::helpers::{TestDb, exec, wallets};
+use crate::helpers::{TestDb, exec, scalar, wallets};
 
 fn wallet_api(db: &TestDb, command: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_wallet-api"))
@@ -108,4 +108,188 @@ fn usage_errors_exit_2() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("usage"));
+}
+
+/// Four wallets, each corrupted a different way by an owner working around the triggers:
+/// (edited transaction, written balance, tampered journal row, deleted journal row).
+fn corrupted(db: &TestDb) -> [i64; 4] {
+    let mut conn = db.connect();
+    let ids = wallets(&mut conn, &["edited", "written", "tampered", "truncated"]);
+    for (i, id) in ids.iter().enumerate() {
+        exec(
+            &mut conn,
+            &format!(
+                "INSERT INTO transactions (wallet_id, txid, amount) VALUES ({id}, 'a{i}', 100);
+                 INSERT INTO transactions (wallet_id, txid, amount) VALUES ({id}, 'b{i}', 50);"
+            ),
+        );
+    }
+    let [edited, written, tampered, truncated] = [ids[0], ids[1], ids[2], ids[3]];
+    exec(
+        &mut conn,
+        &format!(
+            "ALTER TABLE transactions DISABLE TRIGGER transactions_balance_update;
+             UPDATE transactions SET amount = 500 WHERE txid = 'a0';
+             ALTER TABLE transactions ENABLE ALWAYS TRIGGER transactions_balance_update;
+
+             ALTER TABLE wallets DISABLE TRIGGER wallets_balance_guard_update;
+             UPDATE wallets SET balance = 1000 WHERE id = {written};
+             ALTER TABLE wallets ENABLE ALWAYS TRIGGER wallets_balance_guard_update;
+
+             ALTER TABLE balance_changes DISABLE TRIGGER balance_changes_append_only;
+             UPDATE balance_changes SET delta = 101
+              WHERE id = (SELECT min(id) FROM balance_changes WHERE wallet_id = {tampered});
+             DELETE FROM balance_changes
+              WHERE id = (SELECT max(id) FROM balance_changes WHERE wallet_id = {truncated});
+             ALTER TABLE balance_changes ENABLE ALWAYS TRIGGER balance_changes_append_only;"
+        ),
+    );
+    [edited, written, tampered, truncated]
+}
+
+fn line_of(report: &str, wallet: i64) -> String {
+    report
+        .lines()
+        .find(|line| line.starts_with(&format!("wallet {wallet}:")))
+        .unwrap_or_else(|| panic!("no line for wallet {wallet} in:\n{report}"))
+        .to_string()
+}
+
+#[test]
+fn verify_says_which_copy_of_each_balance_disagrees() {
+    let mut db = TestDb::new();
+    let [edited, written, tampered, truncated] = corrupted(&db);
+    let output = wallet_api(&db, "verify");
+    assert_eq!(output.status.code(), Some(1));
+    let report = stdout(&output);
+    assert_eq!(
+        line_of(&report, edited),
+        format!(
+            "wallet {edited}: balance differs from the sum of its transactions (stored balance \
+             150.000000000000000000, sum of transactions 550.000000000000000000, journal \
+             150.000000000000000000)"
+        )
+    );
+    assert!(
+        line_of(&report, written).contains(
+            "balance differs from the sum of its transactions; balance differs from its journal"
+        ),
+        "{report}"
+    );
+    let first_of_tampered = scalar(
+        &mut db.connect(),
+        &format!("SELECT min(id) FROM balance_changes WHERE wallet_id = {tampered}"),
+    );
+    assert!(
+        line_of(&report, tampered).contains(&format!(
+            "journal running total breaks at balance change {first_of_tampered}"
+        )),
+        "{report}"
+    );
+    assert!(
+        line_of(&report, truncated).contains(": balance differs from its journal ("),
+        "{report}"
+    );
+    assert!(report.contains("4 problem(s) found"), "{report}");
+    db.skip_final_verify();
+}
+
+#[test]
+fn repair_is_a_dry_run_until_applied_then_verify_is_clean() {
+    let db = TestDb::new();
+    let [edited, written, tampered, truncated] = corrupted(&db);
+    let mut conn = db.connect();
+    let journal_rows = || scalar(&mut db.connect(), "SELECT count(*) FROM balance_changes");
+    let before = journal_rows();
+
+    let dry = wallet_api(&db, "repair");
+    assert!(dry.status.success(), "{dry:?}");
+    let report = stdout(&dry);
+    assert!(
+        line_of(&report, edited)
+            .contains("would repair: balance 150.000000000000000000 -> 550.000000000000000000"),
+        "{report}"
+    );
+    assert!(
+        report.contains("4 wallet(s) to repair; nothing was changed"),
+        "{report}"
+    );
+    assert_eq!(journal_rows(), before);
+    assert_eq!(wallet_api(&db, "verify").status.code(), Some(1));
+
+    let applied = Command::new(env!("CARGO_BIN_EXE_wallet-api"))
+        .args(["repair", "--apply"])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    let report = stdout(&applied);
+    assert!(applied.status.success(), "{applied:?}");
+    assert!(report.contains("4 wallet(s) repaired"), "{report}");
+    assert!(
+        line_of(&report, written)
+            .contains("repaired: balance 1000.000000000000000000 -> 150.000000000000000000"),
+        "{report}"
+    );
+    let verify = wallet_api(&db, "verify");
+    assert!(verify.status.success(), "{}", stdout(&verify));
+    for (wallet, stored, repaired) in [
+        (edited, "150", "550"),
+        (written, "1000", "150"),
+        (tampered, "150", "150"),
+        (truncated, "150", "150"),
+    ] {
+        assert_eq!(
+            scalar(
+                &mut conn,
+                &format!(
+                    "SELECT operation || ' ' || repaired_from::numeric(10,0) || ' ' || balance::numeric(10,0) \
+                     || ' ' || application FROM balance_changes WHERE wallet_id = {wallet} ORDER BY id DESC LIMIT 1"
+                )
+            ),
+            format!("repair {stored} {repaired} wallet-api repair")
+        );
+    }
+    crate::journal::assert_running_totals_since_repairs(&mut conn);
+    // Nothing left to do.
+    assert!(stdout(&wallet_api(&db, "repair")).starts_with("nothing to repair"));
+}
+
+#[test]
+fn repair_under_concurrent_writes_leaves_every_balance_right() {
+    const WRITERS: usize = 6;
+    let db = TestDb::new();
+    let targets = corrupted(&db);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for writer in 0..WRITERS {
+            let (db, stop) = (&db, &stop);
+            scope.spawn(move || {
+                let mut conn = db.connect();
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let wallet = targets[n % targets.len()];
+                    let amount = if n % 2 == 0 { "1.5" } else { "-0.5" };
+                    exec(
+                        &mut conn,
+                        &format!(
+                            "INSERT INTO transactions (wallet_id, txid, amount) VALUES ({wallet}, 'load-{writer}-{n}', {amount})"
+                        ),
+                    );
+                    n += 1;
+                }
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let applied = Command::new(env!("CARGO_BIN_EXE_wallet-api"))
+            .args(["repair", "--apply"])
+            .env("DATABASE_URL", &db.url)
+            .output()
+            .unwrap();
+        assert!(applied.status.success(), "{applied:?}");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let verify = wallet_api(&db, "verify");
+    assert!(verify.status.success(), "{}", stdout(&verify));
+    crate::journal::assert_running_totals_since_repairs(&mut db.connect());
 }

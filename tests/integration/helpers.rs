@@ -36,6 +36,17 @@ pub fn with_database(url: &str, name: &str) -> String {
     out
 }
 
+/// `url` logging in as `user` with `password` instead of its own user.
+pub fn with_user(url: &str, user: &str, password: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("DATABASE_URL is a URL");
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    format!("{scheme}://{user}:{password}@{host}{tail}")
+}
+
 fn base_url() -> String {
     std::env::var("DATABASE_URL").expect("DATABASE_URL must be set: run the tests with `make test`")
 }

@@ -8,6 +8,8 @@ mod helpers;
 
 mod cli;
 mod collections;
+mod journal;
+mod journal_api;
 mod ledger_sql;
 mod protocol;
 mod transactions;
