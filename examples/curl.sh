@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A walk through the whole wallet-api with curl: wallets, deposits, withdrawals, an overdraft
-# refused, filters, sorts, pages, include, sparse fieldsets, and the errors a client meets.
+# refused, filters, sorts, pages, include, sparse fieldsets, a transfer in one request, a
+# retried request answered once, the balance journal, and the errors a client meets.
 #
 #   BASE=http://127.0.0.1:8080 examples/curl.sh
 #
@@ -11,20 +12,27 @@ set -euo pipefail
 
 BASE=${BASE:-http://127.0.0.1:8080}
 JSONAPI='application/vnd.api+json'
+ATOMIC='application/vnd.api+json; ext="https://jsonapi.org/ext/atomic"'
 RUN=${RUN:-$(date +%s)-$$}
 BODY_FILE=$(mktemp)
 trap 'rm -f "$BODY_FILE"' EXIT
 
-# call STATUS METHOD PATH [BODY]: sends one request; RESPONSE holds the body afterwards.
+# call STATUS METHOD PATH [BODY [HEADER]]: sends one request (to /operations, as the Atomic
+# Operations extension); RESPONSE holds the body afterwards.
 call() {
-    local expected=$1 method=$2 path=$3 body=${4:-}
-    local args=(--silent --show-error --globoff -X "$method" -H "Accept: $JSONAPI"
+    local expected=$1 method=$2 path=$3 body=${4:-} header=${5:-}
+    local type=$JSONAPI
+    [ "$path" = /operations ] && type=$ATOMIC
+    local args=(--silent --show-error --globoff -X "$method" -H "Accept: $type"
         -o "$BODY_FILE" -w '%{http_code}')
     if [ -n "$body" ]; then
-        args+=(-H "Content-Type: $JSONAPI" --data "$body")
+        args+=(-H "Content-Type: $type" --data "$body")
+    fi
+    if [ -n "$header" ]; then
+        args+=(-H "$header")
     fi
     echo
-    echo "\$ curl -X $method '$BASE$path'${body:+ -d '$body'}"
+    echo "\$ curl -X $method '$BASE$path'${header:+ -H '$header'}${body:+ -d '$body'}"
     local status
     status=$(curl "${args[@]}" "$BASE$path")
     RESPONSE=$(cat "$BODY_FILE")
@@ -60,6 +68,12 @@ wallet() { echo "{\"data\": {\"type\": \"wallets\", \"attributes\": {\"label\": 
 transaction() { # WALLET TXID AMOUNT (AMOUNT as JSON: "12.50" or 12.5)
     echo "{\"data\": {\"type\": \"transactions\", \"attributes\": {\"txid\": \"$2\", \"amount\": $3},
       \"relationships\": {\"wallet\": {\"data\": {\"type\": \"wallets\", \"id\": \"$1\"}}}}}"
+}
+
+transfer() { # FROM TO AMOUNT REFERENCE: two operations, the debit first
+    echo "{\"atomic:operations\": [
+      {\"op\": \"add\", \"data\": $(transaction "$1" "$4-out" "\"-$3\"" | sed 's/^{"data": //; s/}$//')},
+      {\"op\": \"add\", \"data\": $(transaction "$2" "$4-in" "\"$3\"" | sed 's/^{"data": //; s/}$//')}]}"
 }
 
 echo "# The service is up"
@@ -127,6 +141,34 @@ echo "# Deleting a transaction takes its money back"
 call 204 DELETE "/transactions/$GIFT"
 call 200 GET "/wallets/$BOB"
 expect data.attributes.balance 20.000000000000000000
+
+echo "# A transfer of 25 from alice to bob: one request, all or nothing (Atomic Operations)"
+call 200 POST /operations "$(transfer "$ALICE" "$BOB" 25 "transfer-1-$RUN")"
+expect atomic:results.1.data.attributes.amount 25.000000000000000000
+call 200 GET "/wallets/$BOB"
+expect data.attributes.balance 45.000000000000000000
+
+echo "# A transfer its debit cannot pay writes nothing; the error points at that operation"
+call 409 POST /operations "$(transfer "$ALICE" "$BOB" 1000 "transfer-2-$RUN")"
+expect errors.0.source.pointer /atomic:operations/0/data/attributes/amount
+call 200 GET "/wallets/$ALICE"
+expect data.attributes.balance 45.250000000000000000
+
+echo "# A retry with the same Idempotency-Key gets the first answer and books nothing more"
+call 201 POST /transactions "$(transaction "$BOB" "retried-$RUN" 1)" "Idempotency-Key: retry-$RUN"
+RETRIED=$(get data.id)
+call 201 POST /transactions "$(transaction "$BOB" "retried-$RUN" 1)" "Idempotency-Key: retry-$RUN"
+expect data.id "$RETRIED"
+call 200 GET "/wallets/$BOB"
+expect data.attributes.balance 46.000000000000000000
+
+echo "# Every balance change is on record: bob's journal, newest first, and his balance back then"
+call 200 GET "/wallets/$BOB/balance-changes?sort=-id&page[size]=2"
+expect data.0.attributes.balance 46.000000000000000000
+expect data.1.attributes.operation insert
+THEN=$(get data.1.attributes.changedAt)
+call 200 GET "/wallets/$BOB?balanceAt=${THEN/+/%2B}"
+expect data.meta.balanceAt.balance 45.000000000000000000
 
 echo "# Errors a client meets, each a JSON:API error object"
 call 422 POST /transactions "$(transaction "$ALICE" "bad-$RUN" '"12.3.4"')"

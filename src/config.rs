@@ -8,6 +8,9 @@
 //! | `--pool-size`    | `DB_POOL_SIZE` | twice the number of CPUs     |
 //! | `--workers`      | `WORKERS`      | number of CPUs               |
 //! | `--base-url`     | `BASE_URL`     | taken from each request      |
+//! | `--idempotency-ttl` | `IDEMPOTENCY_TTL` | `24h`                  |
+
+use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 
@@ -25,15 +28,18 @@ pub struct Config {
     /// Scheme and authority written into links (`https://api.example.com`), for a service
     /// behind a proxy. Without it, links use the scheme and `Host` of each request.
     pub base_url: Option<String>,
+    /// How long the response to a request with an `Idempotency-Key` is kept and replayed.
+    pub idempotency_ttl: Duration,
 }
 
-const FLAGS: [(&str, &str); 6] = [
+const FLAGS: [(&str, &str); 7] = [
     ("--database-url", "DATABASE_URL"),
     ("--host", "HOST"),
     ("--port", "PORT"),
     ("--pool-size", "DB_POOL_SIZE"),
     ("--workers", "WORKERS"),
     ("--base-url", "BASE_URL"),
+    ("--idempotency-ttl", "IDEMPOTENCY_TTL"),
 ];
 
 impl Config {
@@ -89,6 +95,16 @@ impl Config {
         {
             bail!("BASE_URL must start with http:// or https://, got {url:?}");
         }
+        let idempotency_ttl = match get("IDEMPOTENCY_TTL") {
+            None => Duration::from_secs(24 * 3600),
+            Some(text) => parse_duration(&text)
+                .filter(|ttl| !ttl.is_zero())
+                .ok_or_else(|| {
+                    anyhow!(
+                        "IDEMPOTENCY_TTL must be a duration such as 24h, 90m or 3600s, got {text:?}"
+                    )
+                })?,
+        };
         Ok(Config {
             database_url,
             host: get("HOST").unwrap_or_else(|| "127.0.0.1".to_string()),
@@ -96,6 +112,7 @@ impl Config {
             pool_size,
             workers,
             base_url,
+            idempotency_ttl,
         })
     }
 
@@ -103,6 +120,27 @@ impl Config {
     pub fn from_env(args: &[String]) -> anyhow::Result<Config> {
         Config::from_sources(args, |var| std::env::var(var).ok())
     }
+}
+
+/// `90s`, `30m`, `24h`, `7d`, or a number of seconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let seconds_per_unit = match unit {
+        "ms" => return number.parse().ok().map(Duration::from_millis),
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return None,
+    };
+    number
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(seconds_per_unit)
+        .map(Duration::from_secs)
 }
 
 fn parse_or<T: std::str::FromStr>(
@@ -165,6 +203,8 @@ mod tests {
             (vec!["--base-url", "example.com"], "BASE_URL"),
             (vec!["--colour", "red"], "unknown option"),
             (vec!["--port"], "needs a value"),
+            (vec!["--idempotency-ttl", "soon"], "IDEMPOTENCY_TTL"),
+            (vec!["--idempotency-ttl", "0h"], "IDEMPOTENCY_TTL"),
         ] {
             let args: Vec<String> = args.into_iter().map(String::from).collect();
             let error = Config::from_sources(&args, env(&[url]))
@@ -172,6 +212,23 @@ mod tests {
                 .to_string();
             assert!(error.contains(needle), "{args:?}: {error}");
         }
+    }
+
+    #[test]
+    fn durations_take_a_unit() {
+        assert_eq!(parse_duration("24h"), Some(Duration::from_secs(86400)));
+        assert_eq!(parse_duration("90m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604800)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1w"), None);
+        assert_eq!(parse_duration("h"), None);
+        let config = Config::from_sources(
+            &[],
+            env(&[("DATABASE_URL", "x"), ("IDEMPOTENCY_TTL", "2h")]),
+        )
+        .unwrap();
+        assert_eq!(config.idempotency_ttl, Duration::from_secs(7200));
     }
 
     #[test]

@@ -27,6 +27,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    idempotency_keys (key) {
+        key -> Text,
+        fingerprint -> Bytea,
+        request -> Text,
+        status -> Int2,
+        content_type -> Text,
+        headers -> Jsonb,
+        body -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     transactions (id) {
         id -> Int8,
         wallet_id -> Int8,
@@ -49,4 +62,9 @@ diesel::table! {
 diesel::joinable!(balance_changes -> wallets (wallet_id));
 diesel::joinable!(transactions -> wallets (wallet_id));
 
-diesel::allow_tables_to_appear_in_same_query!(balance_changes, transactions, wallets,);
+diesel::allow_tables_to_appear_in_same_query!(
+    balance_changes,
+    idempotency_keys,
+    transactions,
+    wallets,
+);

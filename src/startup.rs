@@ -2,6 +2,7 @@
 //! and by the tests, which start it on a free port.
 
 use std::net::TcpListener;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::{Logger, NormalizePath, from_fn};
@@ -13,10 +14,13 @@ use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::db::{self, Pool};
 use crate::jsonapi::media_type::negotiate;
+use crate::models::idempotency_key::StoredResponse;
 
 pub struct Application {
     port: u16,
     server: Server,
+    pool: Pool,
+    idempotency_ttl: Duration,
 }
 
 impl Application {
@@ -37,15 +41,18 @@ impl Application {
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
-            pool,
+            pool: pool.clone(),
             base_url: config.base_url.clone(),
+            idempotency_ttl_seconds: config.idempotency_ttl.as_secs() as i64,
         });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .configure(api::routes)
                 .default_service(web::to(api::not_found))
-                .wrap(from_fn(negotiate))
+                .wrap(from_fn(|request, next| {
+                    negotiate(request, next, api::extensions_at)
+                }))
                 .wrap(from_fn(link_errors))
                 .wrap(NormalizePath::trim())
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
@@ -57,7 +64,12 @@ impl Application {
         .worker_max_blocking_threads((config.pool_size as usize).div_ceil(config.workers))
         .listen(listener)?
         .run();
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            pool,
+            idempotency_ttl: config.idempotency_ttl,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -69,7 +81,41 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until stopped; meanwhile removes expired `Idempotency-Key` responses.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let purge = actix_web::rt::spawn(purge_expired_keys(self.pool, self.idempotency_ttl));
+        let served = self.server.await;
+        purge.abort();
+        served
+    }
+}
+
+/// How many expired keys one statement removes: small batches keep each one short.
+const PURGE_BATCH: i64 = 1000;
+
+/// Every so often (a 24th of the time keys are kept, between a second and ten minutes),
+/// deletes the expired `Idempotency-Key` responses, oldest first, in small batches.
+async fn purge_expired_keys(pool: Pool, ttl: Duration) {
+    let every = (ttl / 24).clamp(Duration::from_secs(1), Duration::from_secs(600));
+    let ttl_seconds = ttl.as_secs() as i64;
+    let mut ticks = actix_web::rt::time::interval(every);
+    loop {
+        ticks.tick().await;
+        let purged = db::run(&pool, move |conn| {
+            let mut total = 0;
+            loop {
+                let removed = StoredResponse::purge_expired(conn, ttl_seconds, PURGE_BATCH)?;
+                total += removed;
+                if (removed as i64) < PURGE_BATCH {
+                    return Ok::<_, db::DbError>(total);
+                }
+            }
+        })
+        .await;
+        match purged {
+            Ok(0) => {}
+            Ok(n) => log::info!("removed {n} expired idempotency keys"),
+            Err(error) => log::warn!("cannot remove expired idempotency keys: {error}"),
+        }
     }
 }

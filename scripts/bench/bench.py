@@ -207,6 +207,8 @@ def main():
         server_setup = f"{serving.group(1)} HTTP workers, {serving.group(2)} database connections"
         results = http_scenarios(base, url, server.pid, hot, small, big)
         results += balance_at(base, url, server.pid, journaled)
+        results.append(transfers(base, url, server.pid))
+        keyed = booking_with_and_without_key(base)
         journal_cost = booking_with_and_without_journal(base, url)
     finally:
         server.terminate()
@@ -220,7 +222,7 @@ def main():
     log("checking every balance: wallet-api verify")
     verify = subprocess.run([binary, "verify"], env={**os.environ, "DATABASE_URL": url},
                             text=True, capture_output=True)
-    write_report(results, bulk, journal_cost, verify, started, url, server_setup)
+    write_report(results, bulk, journal_cost, keyed, verify, started, url, server_setup)
     if verify.returncode != 0:
         raise SystemExit(f"wallet-api verify failed after the benchmark:\n{verify.stdout}")
 
@@ -320,6 +322,41 @@ def balance_at(base, url, pid, wallets):
     return interleaved(base, url, pid, scenarios)
 
 
+def transfers(base, url, pid):
+    """A transfer (two add operations in one atomic request) between two random wallets,
+    beside pgbench running the same two INSERTs in one transaction."""
+    run_id = int(time.time())
+    insert = ("INSERT INTO transactions (wallet_id, txid, amount) VALUES "
+              "(:{w}, 'pgbench-' || gen_random_uuid(), {amount}) RETURNING id, wallet_id, txid, amount, created_at;\n")
+    sql = (f"\\set a random(1, {SPREAD})\n\\set b random(1, {SPREAD})\nBEGIN;\n"
+           + insert.format(w="a", amount="-0.01") + insert.format(w="b", amount="0.01") + "COMMIT;\n")
+    log(f"transfer: warm-up, then {ROUNDS} x (wrk, pgbench) of {SECONDS}s at {CONNECTIONS} connections")
+    wrk(base, "transfer.lua", [f"{run_id}tw", 1, SPREAD], 2)
+    service_runs, sql_runs = [], []
+    for round_ in range(ROUNDS):
+        service = lambda: service_runs.append(wrk(base, "transfer.lua", [f"{run_id}t{round_}", 1, SPREAD], SECONDS))
+        database = lambda: sql_runs.append(pgbench(url, sql, SECONDS))
+        for side in ((service, database) if round_ % 2 == 0 else (database, service)):
+            side()
+    return result("transfer", "POST /operations: two add transactions, random wallets",
+                  service_runs, sql_runs, pid, sql)
+
+
+def booking_with_and_without_key(base):
+    """create-spread with an Idempotency-Key of its own on every request, and without,
+    alternating."""
+    run_id = int(time.time())
+    rates = {"key": [], "no key": []}
+    log(f"idempotency cost: {2 * ROUNDS} alternating rounds of create-spread, {SECONDS}s each")
+    for round_ in range(2 * ROUNDS):
+        for mode in (("key", "no key") if round_ % 2 == 0 else ("no key", "key")):
+            args = [f"{run_id}i{round_}{mode[0]}", 1, SPREAD] + (["keyed"] if mode == "key" else [])
+            rates[mode].append(wrk(base, "create.lua", args, SECONDS))
+    keyed, plain = combine(rates["key"]), combine(rates["no key"])
+    log(f"  booking: {keyed['rate']:.0f}/s with a key, {plain['rate']:.0f}/s without")
+    return {"key": keyed, "plain": plain, "ratio": keyed["rate"] / plain["rate"]}
+
+
 def without_journal(url):
     """wallet_apply_deltas as it is, and the same function without its journal insert."""
     signature = "wallet_apply_deltas(text, bigint[], numeric[], bigint[], bigint[])"
@@ -393,7 +430,7 @@ def machine():
     return f"{os.cpu_count()} CPUs ({cpu}), {mem_kib / 1024 / 1024:.0f} GiB, Linux {platform.release()}"
 
 
-def write_report(results, bulk, journal_cost, verify, started, url, server_setup):
+def write_report(results, bulk, journal_cost, keyed, verify, started, url, server_setup):
     settings = psql(url, "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name) "
                          "FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', "
                          "'max_connections', 'work_mem', 'wal_level', 'max_wal_size')")
@@ -415,6 +452,12 @@ def write_report(results, bulk, journal_cost, verify, started, url, server_setup
         *[f"| {label} | {r['rate']:,.0f} | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} |"
           for label, r in (("with the journal", journal_cost["journal"]),
                            ("wallet_apply_deltas without its journal insert", journal_cost["bare"]))],
+    ]
+    keyed_lines = [
+        "| create-spread, service | req/s | p50 / p99 ms |", "|---|---:|---:|",
+        *[f"| {label} | {r['rate']:,.0f} | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} |"
+          for label, r in (("each request with an Idempotency-Key of its own", keyed["key"]),
+                           ("without the header", keyed["plain"]))],
     ]
     bulk_lines = ["| bulk-sql shape | with triggers (balance + journal) | balance trigger disabled | ratio |",
                   "|---|---:|---:|---:|"]
@@ -441,6 +484,12 @@ def write_report(results, bulk, journal_cost, verify, started, url, server_setup
     targets.append(target("balance-at: 1,000,000-entry journal p50 within 1.1 x the 10-entry one",
                           f"{at_ratio:.2f}", at_ratio <= 1.1,
                           f"{at_deep['service']['p50_ms']:.2f} vs {at_short['service']['p50_ms']:.2f} ms"))
+    transfer = by_name["transfer"]
+    targets.append(target("transfer: service >= 0.7 x pgbench (the same two INSERTs in one transaction)",
+                          f"{transfer['ratio']:.2f}", transfer["ratio"] >= 0.7, ""))
+    targets.append(target("create-spread with an Idempotency-Key at most 15 % slower than without",
+                          f"{keyed['ratio']:.2f}", keyed["ratio"] >= 0.85,
+                          f"{keyed['key']['rate']:,.0f} vs {keyed['plain']['rate']:,.0f}/s"))
     targets.append(target("create-spread with the journal >= 0.85 x without it", f"{journal_cost['ratio']:.2f}",
                           journal_cost["ratio"] >= 0.85,
                           f"{journal_cost['journal']['rate']:,.0f} vs {journal_cost['bare']['rate']:,.0f}/s"))
@@ -474,6 +523,10 @@ def write_report(results, bulk, journal_cost, verify, started, url, server_setup
         f"afterwards `wallet-api repair --apply`: {journal_cost['repair']}):",
         "",
         *journal_lines,
+        "",
+        "Booking with an `Idempotency-Key` and without (the same run, alternating rounds):",
+        "",
+        *keyed_lines,
         "",
         *targets,
         "",

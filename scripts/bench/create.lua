@@ -1,5 +1,6 @@
 -- POST /transactions with a unique txid per request.
--- args: RUN_ID FIRST_WALLET LAST_WALLET  (one wallet when FIRST = LAST)
+-- args: RUN_ID FIRST_WALLET LAST_WALLET [keyed]  (one wallet when FIRST = LAST; with "keyed",
+-- each request carries an Idempotency-Key of its own)
 local threads = 0
 
 function setup(thread)
@@ -11,6 +12,7 @@ function init(args)
     run = args[1]
     first = tonumber(args[2])
     last = tonumber(args[3])
+    keyed = args[4] == "keyed"
     n = 0
     math.randomseed(os.time() * 1000 + tid)
 end
@@ -25,7 +27,11 @@ function request()
         '{"data":{"type":"transactions","attributes":{"txid":"%s-%d-%d","amount":"-0.01"},'
             .. '"relationships":{"wallet":{"data":{"type":"wallets","id":"%d"}}}}}',
         run, tid, n, wallet)
-    return wrk.format("POST", "/transactions", { ["Content-Type"] = "application/vnd.api+json" }, body)
+    local headers = { ["Content-Type"] = "application/vnd.api+json" }
+    if keyed then
+        headers["Idempotency-Key"] = string.format("%s-%d-%d", run, tid, n)
+    end
+    return wrk.format("POST", "/transactions", headers, body)
 end
 
 dofile(os.getenv("BENCH_LUA_DIR") .. "/report.lua")

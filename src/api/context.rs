@@ -22,6 +22,8 @@ pub struct AppState {
     pub pool: Pool,
     /// Scheme and authority for links, when configured (`BASE_URL`).
     pub base_url: Option<String>,
+    /// How long a stored `Idempotency-Key` response is replayed (`IDEMPOTENCY_TTL`).
+    pub idempotency_ttl_seconds: i64,
 }
 
 /// One request: its parameters, its sparse fieldsets, and how to write links.
@@ -323,7 +325,7 @@ pub async fn link_errors(
         |_| true,
         &[],
     );
-    let mut rewritten = error.response_with_self_link(&self_link);
+    let mut rewritten = error.reply(&self_link).into_http();
     for (name, value) in response.headers() {
         if !rewritten.headers().contains_key(name) {
             rewritten.headers_mut().insert(name.clone(), value.clone());

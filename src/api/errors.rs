@@ -10,6 +10,9 @@ use actix_web::http::StatusCode;
 use crate::db::DbError;
 use crate::jsonapi::ApiError;
 
+/// The code of a conflict with concurrent writers that a retry resolves (a deadlock).
+pub const TRANSIENT: &str = "transient-conflict";
+
 const INSUFFICIENT_FUNDS: &str = "this change would leave its balance below 0; nothing was changed";
 const BALANCE_OVERFLOW: &str = "beyond what a balance can hold (18 integer and 18 fractional \
      digits); nothing was changed";
@@ -36,6 +39,14 @@ impl From<DbError> for ApiError {
                     wallet_id.map_or("?".to_string(), |id| id.to_string())
                 ),
             ),
+            DbError::Transient => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                TRANSIENT,
+                "Transient conflict",
+                "the write met concurrent writes to the same wallets and was rolled back; \
+                 nothing was written: send it again",
+            )
+            .with_header("Retry-After", "1"),
             DbError::Unavailable => ApiError::unavailable(),
             DbError::Constraint { .. } | DbError::Other(_) => {
                 log::error!("unexpected database error: {error}");

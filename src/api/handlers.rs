@@ -10,7 +10,8 @@ use diesel::pg::PgConnection;
 use serde_json::Value;
 
 use super::context::{AppState, Collection, Context, PathId, Single};
-use super::input::{Target, check_identity};
+use super::idempotency::{IdempotencyKey, write};
+use super::input::{Target, check_identity, linkage_pointer};
 use super::listing::{list_query, outline};
 use super::resource::{
     Include, Render, Resource, Scope, ToMany, ToOne, Writable, created, find_existing, linkage,
@@ -19,7 +20,7 @@ use super::resource::{
 use super::route;
 use crate::db;
 use crate::jsonapi::ApiError;
-use crate::jsonapi::document::{document, identifier, respond, self_links};
+use crate::jsonapi::document::{Reply, document, identifier, respond, self_links};
 use crate::jsonapi::request::{parse_relationship_document, parse_resource_document, read_body};
 use crate::models::listing::{ListPage, ListQuery, Listable, read_page};
 
@@ -29,7 +30,7 @@ type Result<T> = std::result::Result<T, ApiError>;
 pub async fn list<R: Resource + Listable>(
     context: Collection,
     state: web::Data<AppState>,
-) -> Result<HttpResponse> {
+) -> Result<Reply> {
     respond_with_page::<R>(&context, &state, None).await
 }
 
@@ -86,7 +87,7 @@ pub async fn show<R: Resource>(
     context: Single,
     id: PathId<R>,
     state: web::Data<AppState>,
-) -> Result<HttpResponse> {
+) -> Result<Reply> {
     let includes = context.includes::<R>()?;
     let (row, included) = with_included(&state, includes, move |conn| {
         find_existing::<R>(conn, id.id)
@@ -113,53 +114,67 @@ async fn with_included<R: Resource>(
 /// POST /TYPE: 201 with `Location`.
 pub async fn create<R: Writable>(
     context: Single,
+    key: IdempotencyKey,
     state: web::Data<AppState>,
     payload: web::Payload,
-) -> Result<HttpResponse> {
+) -> Result<Reply> {
     let includes = context.includes::<R>()?;
     let body = read_body(payload).await?;
     let input = parse_resource_document(&body)?;
     check_identity(&input, R::TYPE, Target::Create)?;
     let new = R::read_new(&input)?;
-    let (row, included) =
-        with_included(&state, includes, move |conn| R::insert(conn, &new)).await?;
-    Ok(created(&row, &included, &context))
+    let self_link = context.self_link();
+    write(&state, key.with_body(&body), self_link, move |conn| {
+        let row = R::insert(conn, &new)?;
+        let included = load_included(conn, &includes, slice::from_ref(&row))?;
+        Ok(created(&row, &included, &context))
+    })
+    .await
 }
 
 /// PATCH /TYPE/{id}
 pub async fn update<R: Writable>(
     context: Single,
     id: PathId<R>,
+    key: IdempotencyKey,
     state: web::Data<AppState>,
     payload: web::Payload,
-) -> Result<HttpResponse> {
+) -> Result<Reply> {
     let includes = context.includes::<R>()?;
     let body = read_body(payload).await?;
     let input = parse_resource_document(&body)?;
     check_identity(&input, R::TYPE, Target::Update(id.id))?;
     let changes = R::read_changes(&input)?;
-    let (row, included) = db::run(&state.pool, move |conn| {
+    let self_link = context.self_link();
+    write(&state, key.with_body(&body), self_link, move |conn| {
         let row =
             R::apply(conn, id.id, &changes)?.ok_or_else(|| R::not_found(&id.id.to_string()))?;
         let included = load_included(conn, &includes, slice::from_ref(&row))?;
-        Ok::<_, ApiError>((row, included))
+        Ok(single(StatusCode::OK, &row, &included, &context))
     })
-    .await?;
-    Ok(single(StatusCode::OK, &row, &included, &context))
+    .await
 }
 
 /// DELETE /TYPE/{id}: 204.
 pub async fn delete<R: Writable>(
     context: Single,
     id: PathId<R>,
+    key: IdempotencyKey,
     state: web::Data<AppState>,
-) -> Result<HttpResponse> {
+) -> Result<Reply> {
     context.include_nothing()?;
-    let deleted = db::run(&state.pool, move |conn| R::remove(conn, id.id)).await?;
-    if !deleted {
-        return Err(R::not_found(&id.id.to_string()));
-    }
-    Ok(HttpResponse::NoContent().finish())
+    write(
+        &state,
+        key.with_body(&[]),
+        context.self_link(),
+        move |conn| {
+            if !R::remove(conn, id.id)? {
+                return Err(R::not_found(&id.id.to_string()));
+            }
+            Ok(Reply::no_content())
+        },
+    )
+    .await
 }
 
 /// `/TYPE/{id}/NAME` (the related resource) and `/TYPE/{id}/relationships/NAME` (the
@@ -183,9 +198,11 @@ pub fn writable_to_one_routes<R: Writable, T: Resource>(
     config: &mut web::ServiceConfig,
     relationship: &'static ToOne<R, T>,
 ) {
-    let update = web::patch().to(move |context: Single, id: PathId<R>, state, payload| {
-        update_to_one(relationship, context, id, state, payload)
-    });
+    let update = web::patch().to(
+        move |context: Single, id: PathId<R>, key: IdempotencyKey, state, payload| {
+            update_to_one(relationship, context, id, key, state, payload)
+        },
+    );
     relationship_routes(config, relationship, "GET, PATCH", update);
 }
 
@@ -254,7 +271,7 @@ async fn to_one_related<R: Resource, T: Resource>(
     context: Single,
     id: PathId<R>,
     state: web::Data<AppState>,
-) -> Result<HttpResponse> {
+) -> Result<Reply> {
     context.include_nothing()?;
     let target = db::run(&state.pool, move |conn| {
         let row = find_existing::<R>(conn, id.id)?;
@@ -280,7 +297,7 @@ async fn to_one_linkage<R: Resource, T: Resource>(
     context: Single,
     id: PathId<R>,
     state: web::Data<AppState>,
-) -> Result<HttpResponse> {
+) -> Result<Reply> {
     context.include_nothing()?;
     let row = db::run(&state.pool, move |conn| find_existing::<R>(conn, id.id)).await?;
     Ok(respond_linkage(&context, relationship, &row))
@@ -292,32 +309,28 @@ async fn update_to_one<R: Writable, T: Resource>(
     relationship: &'static ToOne<R, T>,
     context: Single,
     id: PathId<R>,
+    key: IdempotencyKey,
     state: web::Data<AppState>,
     payload: web::Payload,
-) -> Result<HttpResponse> {
+) -> Result<Reply> {
     context.include_nothing()?;
     let body = read_body(payload).await?;
     let linkage = parse_relationship_document(&body)?;
-    let in_resource = format!("/data/relationships/{}/data", relationship.name);
-    let as_linkage = |error: ApiError| error.map_pointers(|p| linkage_pointer(p, &in_resource));
+    let as_linkage =
+        |error: ApiError| error.map_pointers(|p| linkage_pointer(p, relationship.name));
     let changes = R::read_relationship(relationship.name, &linkage).map_err(as_linkage)?;
-    let row = db::run(&state.pool, move |conn| {
-        R::apply(conn, id.id, &changes)?.ok_or_else(|| R::not_found(&id.id.to_string()))
-    })
+    write(
+        &state,
+        key.with_body(&body),
+        context.self_link(),
+        move |conn| {
+            let row = R::apply(conn, id.id, &changes)
+                .and_then(|row| row.ok_or_else(|| R::not_found(&id.id.to_string())))
+                .map_err(as_linkage)?;
+            Ok(respond_linkage(&context, relationship, &row))
+        },
+    )
     .await
-    .map_err(as_linkage)?;
-    Ok(respond_linkage(&context, relationship, &row))
-}
-
-/// Where `pointer`, written for a resource document whose relationship linkage stands at
-/// `in_resource`, points in a relationship document: the linkage is its `data`, and any other
-/// member the change touched is reached through it.
-fn linkage_pointer(pointer: &str, in_resource: &str) -> String {
-    match pointer.strip_prefix(in_resource) {
-        Some(rest) => format!("/data{rest}"),
-        None if pointer.starts_with("/data") => "/data".to_string(),
-        None => pointer.to_string(),
-    }
 }
 
 /// The document of a to-one relationship URL for `row`.
@@ -325,7 +338,7 @@ fn respond_linkage<R: Resource, T: Resource>(
     context: &Context,
     relationship: &ToOne<R, T>,
     row: &R,
-) -> HttpResponse {
+) -> Reply {
     let object = relationship.object(row, context);
     linkage(context, object["data"].clone(), &object["links"])
 }
@@ -337,7 +350,7 @@ async fn to_many_linkage<P: Resource, R: Resource + Listable>(
     context: Collection,
     id: PathId<P>,
     state: web::Data<AppState>,
-) -> Result<HttpResponse> {
+) -> Result<Reply> {
     context.include_nothing()?;
     let scope = relationship.scope(id.id);
     let query = list_query::<R>(&context, vec![scope.filter.clone()])?;
@@ -363,7 +376,7 @@ async fn respond_with_page<R: Resource + Listable>(
     context: &Context,
     state: &AppState,
     scope: Option<Scope<R>>,
-) -> Result<HttpResponse> {
+) -> Result<Reply> {
     let includes = context.includes::<R>()?;
     let extra = scope.iter().map(|scope| scope.filter.clone()).collect();
     let query = list_query::<R>(context, extra)?;

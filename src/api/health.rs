@@ -3,18 +3,18 @@
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use diesel::RunQueryDsl;
 use serde_json::json;
 
 use super::context::AppState;
 use crate::jsonapi::ApiError;
-use crate::jsonapi::document::respond;
+use crate::jsonapi::document::{Reply, respond};
 
 /// How long the check waits for a connection: a health check must answer quickly.
 const TIMEOUT: Duration = Duration::from_secs(2);
 
-pub async fn check(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn check(state: web::Data<AppState>) -> Result<Reply, ApiError> {
     let pool = state.pool.clone();
     let answered = web::block(move || {
         // After a database restart the pool may still hold dead connections; each failed

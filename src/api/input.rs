@@ -5,7 +5,7 @@ use serde_json::value::RawValue;
 
 use super::resource::Resource;
 use crate::jsonapi::ApiError;
-use crate::jsonapi::request::{Linkage, ResourceInput};
+use crate::jsonapi::request::{Ident, Linkage, ResourceInput};
 
 /// What a document is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,12 +150,34 @@ pub fn linked_id<T: Resource>(linkage: &Linkage, pointer: &str) -> Result<i64, A
         )
         .pointer(format!("{pointer}/type")));
     }
-    identifier
-        .id
-        .parse::<i64>()
+    let id = match &identifier.id {
+        Ident::Id(id) => id,
+        Ident::Lid(_) => {
+            return Err(ApiError::invalid_document(
+                &format!("{pointer}/lid"),
+                LOCAL_IDS_ONLY_IN_OPERATIONS,
+            ));
+        }
+    };
+    id.parse::<i64>()
         .ok()
         .filter(|id| *id > 0)
-        .ok_or_else(|| T::not_found(&identifier.id).pointer(pointer))
+        .ok_or_else(|| T::not_found(id).pointer(pointer))
+}
+
+const LOCAL_IDS_ONLY_IN_OPERATIONS: &str = "a local id (lid) names a resource created earlier in \
+     the same request: only in POST /operations; here, give \"id\"";
+
+/// Where `pointer`, written for a resource document (where the linkage of relationship
+/// `name` stands at `/data/relationships/NAME/data`), points in a relationship document: the
+/// linkage is its `data`, and any other member the change touched is reached through it.
+pub fn linkage_pointer(pointer: &str, name: &str) -> String {
+    let in_resource = format!("/data/relationships/{name}/data");
+    match pointer.strip_prefix(&in_resource) {
+        Some(rest) => format!("/data{rest}"),
+        None if pointer.starts_with("/data") => "/data".to_string(),
+        None => pointer.to_string(),
+    }
 }
 
 /// Answers all problems at once, or nothing.

@@ -9,8 +9,10 @@ pub mod context;
 pub mod errors;
 pub mod handlers;
 pub mod health;
+pub mod idempotency;
 pub mod input;
 pub mod listing;
+pub mod operations;
 pub mod resource;
 pub mod transactions;
 pub mod wallets;
@@ -18,32 +20,57 @@ pub mod wallets;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 pub use context::AppState;
-use resource::Resource;
+use operations::Operable;
+use resource::{Resource, Writable};
 
 use crate::jsonapi::ApiError;
+use crate::jsonapi::media_type::{ATOMIC, Extension};
 use crate::models::{BalanceChange, Transaction, Wallet};
 
-/// A resource type the API serves: its name and fields (for `fields[TYPE]`) and its routes.
+/// A resource type the API serves: its name and fields (for `fields[TYPE]`), its routes,
+/// and what atomic operations can do to it (nothing, for a read-only one).
 pub struct Registered {
     pub type_name: &'static str,
     pub fields: &'static [&'static str],
     pub routes: fn(&mut web::ServiceConfig),
+    pub operable: Option<Operable>,
 }
 
-const fn registered<R: Resource>(routes: fn(&mut web::ServiceConfig)) -> Registered {
+/// A resource clients read only.
+const fn read_only<R: Resource>(routes: fn(&mut web::ServiceConfig)) -> Registered {
     Registered {
         type_name: R::TYPE,
         fields: R::FIELDS,
         routes,
+        operable: None,
+    }
+}
+
+/// A resource clients write, one by one or in atomic operations.
+const fn writable<R: Writable>(routes: fn(&mut web::ServiceConfig)) -> Registered {
+    Registered {
+        operable: Some(Operable::of::<R>()),
+        ..read_only::<R>(routes)
     }
 }
 
 /// Every resource type, in the order error messages list them.
 pub const RESOURCES: &[Registered] = &[
-    registered::<Wallet>(wallets::routes),
-    registered::<Transaction>(transactions::routes),
-    registered::<BalanceChange>(balance_changes::routes),
+    writable::<Wallet>(wallets::routes),
+    writable::<Transaction>(transactions::routes),
+    read_only::<BalanceChange>(balance_changes::routes),
 ];
+
+/// The JSON:API extensions each URL supports: Atomic Operations at `/operations`, none
+/// elsewhere.
+pub fn extensions_at(path: &str) -> &'static [&'static Extension] {
+    const AT_OPERATIONS: &[&Extension] = &[&ATOMIC];
+    if path == "/operations" {
+        AT_OPERATIONS
+    } else {
+        &[]
+    }
+}
 
 /// The fields of a resource type, if there is such a type.
 pub fn fields_of(type_name: &str) -> Option<&'static [&'static str]> {
@@ -59,6 +86,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
     for resource in RESOURCES {
         (resource.routes)(config);
     }
+    operations::routes(config);
 }
 
 /// A URL that answers the methods added to it, and any other with a 405 naming `allowed`.
@@ -78,7 +106,7 @@ pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
         .map(|resource| format!("/{}", resource.type_name))
         .collect();
     Err(ApiError::not_found(format!(
-        "there is nothing at {}; resources: {}",
+        "there is nothing at {}; resources: {} (and POST /operations)",
         request.path(),
         roots.join(", ")
     )))

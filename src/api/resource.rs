@@ -7,9 +7,7 @@
 
 use std::marker::PhantomData;
 
-use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::http::header::LOCATION;
 use diesel::QueryResult;
 use diesel::pg::PgConnection;
 use serde_json::{Map, Value, json};
@@ -17,7 +15,7 @@ use serde_json::{Map, Value, json};
 use super::context::Context;
 use super::listing::{PageOutline, cursor_meta};
 use crate::jsonapi::ApiError;
-use crate::jsonapi::document::{ResourceObject, document, identifier, respond, self_links};
+use crate::jsonapi::document::{Reply, ResourceObject, document, identifier, respond, self_links};
 use crate::jsonapi::request::{Linkage, ResourceInput};
 use crate::models::listing::{Filter, Listable, Record};
 
@@ -75,17 +73,32 @@ pub trait Writable: Resource {
     ) -> Result<Option<Self>, ApiError>;
     /// `false` when there was no resource with this id.
     fn remove(conn: &mut PgConnection, id: i64) -> Result<bool, ApiError>;
+
+    /// The wallet whose balance writing resource `id` can change: an atomic request locks it,
+    /// with every other wallet it writes, before its first write (see `api::operations`).
+    fn wallet_of(_conn: &mut PgConnection, _id: i64) -> QueryResult<Option<i64>> {
+        Ok(None)
+    }
 }
 
 /// A resource object, rendered once the request's context is at hand. Included resources
-/// are of several types: they travel as `Box<dyn Render>`.
+/// and the results of atomic operations are of several types: they travel as
+/// `Box<dyn Render>`.
 pub trait Render: Send {
     fn render(&self, context: &Context) -> Value;
+    /// The linkage (`data`) of relationship `name`, whatever the request's sparse fieldsets.
+    fn linkage(&self, name: &str, context: &Context) -> Value;
 }
 
 impl<R: Resource> Render for R {
     fn render(&self, context: &Context) -> Value {
         object(self, context, None)
+    }
+
+    fn linkage(&self, name: &str, context: &Context) -> Value {
+        let every_field = Default::default();
+        let object = ResourceObject::new(R::TYPE, self.id(), String::new(), &every_field);
+        self.fill(object, context).build()["relationships"][name]["data"].clone()
     }
 }
 
@@ -244,7 +257,7 @@ pub fn single<R: Resource>(
     resource: &R,
     included: &[Box<dyn Render>],
     context: &Context,
-) -> HttpResponse {
+) -> Reply {
     single_with_meta(status, resource, None, included, context)
 }
 
@@ -255,7 +268,7 @@ pub fn single_with_meta<R: Resource>(
     meta: Option<Value>,
     included: &[Box<dyn Render>],
     context: &Context,
-) -> HttpResponse {
+) -> Reply {
     let body = document(
         object(resource, context, meta),
         self_links(context.self_link()),
@@ -270,13 +283,9 @@ pub fn created<R: Resource>(
     resource: &R,
     included: &[Box<dyn Render>],
     context: &Context,
-) -> HttpResponse {
-    let mut response = single(StatusCode::CREATED, resource, included, context);
-    let location = context.url(&R::self_path(resource.id()));
-    if let Ok(value) = location.parse() {
-        response.headers_mut().insert(LOCATION, value);
-    }
-    response
+) -> Reply {
+    single(StatusCode::CREATED, resource, included, context)
+        .with_header("Location", context.url(&R::self_path(resource.id())))
 }
 
 /// A page of resources with its links and meta, each resource carrying its cursor on cursor
@@ -286,7 +295,7 @@ pub fn page<R: Resource>(
     rows: &[R],
     outline: PageOutline,
     included: &[Box<dyn Render>],
-) -> HttpResponse {
+) -> Reply {
     let data: Vec<Value> = rows
         .iter()
         .enumerate()
@@ -311,7 +320,7 @@ pub fn page<R: Resource>(
 
 /// The document of a relationship URL: the relationship's linkage (`data`) and links, `self`
 /// being this request's URL.
-pub fn linkage(context: &Context, data: Value, relationship_links: &Value) -> HttpResponse {
+pub fn linkage(context: &Context, data: Value, relationship_links: &Value) -> Reply {
     let mut links: Map<String, Value> = relationship_links.as_object().cloned().unwrap_or_default();
     links.insert("self".into(), Value::String(context.self_link()));
     respond(StatusCode::OK, &document(data, links, None, None))

@@ -79,10 +79,7 @@ fn write_error(error: diesel::result::Error) -> ApiError {
         error @ (DbError::InsufficientFunds { .. } | DbError::BalanceOverflow { .. }) => {
             ApiError::from(error).pointer("/data/attributes/amount")
         }
-        error if error.constraint() == Some(TXID_UNIQUE) => {
-            ApiError::conflict("duplicate-txid", "Duplicate txid", DUPLICATE_TXID)
-                .pointer("/data/attributes/txid")
-        }
+        error if error.constraint() == Some(TXID_UNIQUE) => duplicate_txid(),
         error if error.constraint() == Some(WALLET_EXISTS) => ApiError::new(
             StatusCode::NOT_FOUND,
             "wallet-not-found",
@@ -92,6 +89,11 @@ fn write_error(error: diesel::result::Error) -> ApiError {
         .pointer(WALLET_POINTER),
         error => error.into(),
     }
+}
+
+fn duplicate_txid() -> ApiError {
+    ApiError::conflict("duplicate-txid", "Duplicate txid", DUPLICATE_TXID)
+        .pointer("/data/attributes/txid")
 }
 
 impl Writable for Transaction {
@@ -156,17 +158,14 @@ impl Writable for Transaction {
     /// One INSERT; its trigger moves the money or refuses the whole write. A duplicate txid
     /// points a retrying client at the transaction its txid already booked.
     fn insert(conn: &mut PgConnection, new: &NewTransaction) -> Result<Transaction, ApiError> {
-        Transaction::create(conn, new).map_err(|error| {
-            let error = write_error(error);
-            if error.errors[0].code != "duplicate-txid" {
-                return error;
-            }
-            match Transaction::find_by_txid(conn, &new.txid) {
-                Ok(Some(existing)) => {
-                    error.meta(json!({"existing": identifier(Transaction::TYPE, existing.id)}))
-                }
-                _ => error,
-            }
+        if let Some(booked) = Transaction::create(conn, new).map_err(write_error)? {
+            return Ok(booked);
+        }
+        // (The transaction holding the txid may have been deleted since: then no meta.)
+        Err(match Transaction::find_by_txid(conn, &new.txid)? {
+            Some(existing) => duplicate_txid()
+                .meta(json!({"existing": identifier(Transaction::TYPE, existing.id)})),
+            None => duplicate_txid(),
         })
     }
 
@@ -177,6 +176,11 @@ impl Writable for Transaction {
         changes: &TransactionChanges,
     ) -> Result<Option<Transaction>, ApiError> {
         Transaction::update(conn, id, changes).map_err(write_error)
+    }
+
+    /// A transaction's wallet, as it stands.
+    fn wallet_of(conn: &mut PgConnection, id: i64) -> diesel::QueryResult<Option<i64>> {
+        Ok(<Transaction as crate::models::Record>::find(conn, id)?.map(|t| t.wallet_id))
     }
 
     /// Its amount leaves the wallet's balance, which must stay at 0 or above.

@@ -2,7 +2,7 @@
 //! to-many relationship.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use diesel::pg::PgConnection;
 use serde_json::json;
 
@@ -17,7 +17,7 @@ use super::resource::{Resource, ToMany, Writable, find_existing, single_with_met
 use crate::db::{self, DbError};
 use crate::domain::{Label, format_money};
 use crate::jsonapi::ApiError;
-use crate::jsonapi::document::ResourceObject;
+use crate::jsonapi::document::{Reply, ResourceObject};
 use crate::jsonapi::request::ResourceInput;
 use crate::models::balance_change::balance_at;
 use crate::models::{BalanceChange, BalanceChangeField, Transaction, TransactionField, Wallet};
@@ -67,7 +67,7 @@ async fn show(
     context: Single<BalanceAt>,
     id: PathId<Wallet>,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply, ApiError> {
     context.includes::<Wallet>()?;
     let at = context
         .custom("balanceAt")
@@ -173,6 +173,11 @@ impl Writable for Wallet {
             Some(label) => Wallet::relabel(conn, id, label)?,
             None => <Wallet as crate::models::Record>::find(conn, id)?,
         })
+    }
+
+    /// A wallet's own row is locked by a relabel, as by a booking.
+    fn wallet_of(_conn: &mut PgConnection, id: i64) -> diesel::QueryResult<Option<i64>> {
+        Ok(Some(id))
     }
 
     /// Only a wallet that never held money: history is never deleted as a side effect. A

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, Responder};
 use serde_json::{Map, Value, json};
 
 use super::media_type::JSONAPI_MEDIA_TYPE;
@@ -115,11 +115,67 @@ pub fn self_links(self_link: String) -> Map<String, Value> {
     links
 }
 
+/// A response, complete and as plain data: it can cross threads, be stored and be sent again
+/// byte for byte (a replayed `Idempotency-Key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: &'static str,
+    /// Headers beyond `Content-Type`: `Location`, `Allow`, `Retry-After`.
+    pub headers: Vec<(String, String)>,
+    /// Empty for 204 No Content.
+    pub body: String,
+}
+
+impl Reply {
+    /// 204 No Content.
+    pub fn no_content() -> Reply {
+        Reply {
+            status: StatusCode::NO_CONTENT,
+            content_type: JSONAPI_MEDIA_TYPE,
+            headers: Vec::new(),
+            body: String::new(),
+        }
+    }
+
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Reply {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    pub fn with_content_type(mut self, content_type: &'static str) -> Reply {
+        self.content_type = content_type;
+        self
+    }
+
+    pub fn into_http(self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        for (name, value) in &self.headers {
+            response.insert_header((name.as_str(), value.as_str()));
+        }
+        if self.status == StatusCode::NO_CONTENT {
+            return response.finish();
+        }
+        response.content_type(self.content_type).body(self.body)
+    }
+}
+
+impl Responder for Reply {
+    type Body = actix_web::body::BoxBody;
+
+    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+        self.into_http()
+    }
+}
+
 /// A JSON:API response with this status and document.
-pub fn respond(status: StatusCode, document: &Value) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type(JSONAPI_MEDIA_TYPE)
-        .body(document.to_string())
+pub fn respond(status: StatusCode, document: &Value) -> Reply {
+    Reply {
+        status,
+        content_type: JSONAPI_MEDIA_TYPE,
+        headers: Vec::new(),
+        body: document.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::media_type::JSONAPI_MEDIA_TYPE;
+use super::document::Reply;
+use super::media_type::{Extension, JSONAPI_MEDIA_TYPE};
 
 /// Where in the request the problem is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -86,6 +87,9 @@ pub struct ApiError {
     pub errors: Vec<ErrorObject>,
     /// Extra response headers (`Allow` on a 405).
     pub headers: Vec<(&'static str, String)>,
+    /// The extension the request was processed under, if any: the error document is then
+    /// of that extension's media type.
+    pub extension: Option<&'static Extension>,
 }
 
 impl ApiError {
@@ -98,6 +102,7 @@ impl ApiError {
         ApiError {
             errors: vec![ErrorObject::new(status, code, title, detail)],
             headers: Vec::new(),
+            extension: None,
         }
     }
 
@@ -107,6 +112,7 @@ impl ApiError {
         ApiError {
             errors,
             headers: Vec::new(),
+            extension: None,
         }
     }
 
@@ -159,6 +165,12 @@ impl ApiError {
 
     pub fn links(mut self, links: Value) -> ApiError {
         self.errors[0].links = Some(links);
+        self
+    }
+
+    /// Answers the error under `extension` (its media type, `jsonapi.ext`).
+    pub fn under(mut self, extension: &'static Extension) -> ApiError {
+        self.extension = Some(extension);
         self
     }
 
@@ -267,26 +279,34 @@ impl ApiError {
 
     /// The error document.
     pub fn document(&self) -> Value {
+        let mut jsonapi = serde_json::json!({"version": "1.1"});
+        if let Some(extension) = self.extension {
+            jsonapi["ext"] = serde_json::json!([extension.uri]);
+        }
         serde_json::json!({
             "errors": self.errors,
-            "jsonapi": {"version": "1.1"},
+            "jsonapi": jsonapi,
         })
     }
 
     /// The response, its document carrying `links.self`.
-    pub fn response_with_self_link(&self, self_link: &str) -> HttpResponse {
+    pub fn reply(&self, self_link: &str) -> Reply {
         let mut document = self.document();
         document["links"] = serde_json::json!({ "self": self_link });
-        self.respond(&document)
+        self.reply_with(&document)
     }
 
-    fn respond(&self, document: &Value) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status());
-        response.content_type(JSONAPI_MEDIA_TYPE);
-        for (name, value) in &self.headers {
-            response.insert_header((*name, value.as_str()));
+    fn reply_with(&self, document: &Value) -> Reply {
+        Reply {
+            status: self.status(),
+            content_type: self.extension.map_or(JSONAPI_MEDIA_TYPE, |e| e.media_type),
+            headers: self
+                .headers
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.clone()))
+                .collect(),
+            body: document.to_string(),
         }
-        response.body(document.to_string())
     }
 }
 
@@ -305,7 +325,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        self.respond(&self.document())
+        self.reply_with(&self.document()).into_http()
     }
 }
 

@@ -1,11 +1,14 @@
 //! Content negotiation (jsonapi.org/format/#content-negotiation).
 //!
 //! - A request with a body must be sent as `application/vnd.api+json`, with no media type
-//!   parameters but `ext` and `profile`, and no extension this server does not support: 415.
+//!   parameters but `ext` and `profile`, and no extension the URL does not support: 415.
 //! - When `Accept` names the JSON:API media type, at least one of those entries must carry
 //!   no parameters but `ext`/`profile` and no unsupported extension: otherwise 406. An
 //!   `Accept` without the JSON:API media type (`*/*`, `application/json`) is answered anyway.
-//! - Every response with a body is `application/vnd.api+json`.
+//! - Every response with a body is `application/vnd.api+json`, with `ext` when the handler
+//!   applied an extension.
+//!
+//! Which extensions a URL supports is the application's to say ([`ExtensionsAt`]).
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -17,8 +20,22 @@ use super::error::ApiError;
 
 pub const JSONAPI_MEDIA_TYPE: &str = "application/vnd.api+json";
 
-/// Extensions (the `ext` media type parameter) this server supports: none.
-const SUPPORTED_EXTENSIONS: [&str; 0] = [];
+/// A JSON:API extension: its URI (the value of the `ext` parameter) and the media type of
+/// the documents that apply it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Extension {
+    pub uri: &'static str,
+    pub media_type: &'static str,
+}
+
+/// Atomic Operations (jsonapi.org/ext/atomic).
+pub static ATOMIC: Extension = Extension {
+    uri: "https://jsonapi.org/ext/atomic",
+    media_type: "application/vnd.api+json; ext=\"https://jsonapi.org/ext/atomic\"",
+};
+
+/// The extensions the URL with this path supports.
+pub type ExtensionsAt = fn(&str) -> &'static [&'static Extension];
 
 /// One entry of a media type list: `type/subtype` and its parameters (names lowercased,
 /// quoted values unquoted). Accept's `q` weight is kept apart, as it is not a media type
@@ -35,19 +52,32 @@ impl MediaRange {
         self.essence == JSONAPI_MEDIA_TYPE
     }
 
+    /// The extensions this entry names (its `ext` parameter: space-separated URIs).
+    pub fn extensions(&self) -> impl Iterator<Item = &str> {
+        self.params
+            .iter()
+            .filter(|(name, _)| name == "ext")
+            .flat_map(|(_, value)| value.split_whitespace())
+    }
+
     /// Why this JSON:API entry cannot be served, if it cannot.
-    fn unsupported(&self) -> Option<String> {
-        for (name, value) in &self.params {
+    fn unsupported(&self, supported: &[&Extension]) -> Option<String> {
+        if let Some(ext) = self
+            .extensions()
+            .find(|uri| !supported.iter().any(|extension| extension.uri == *uri))
+        {
+            return Some(if supported.is_empty() {
+                format!("the extension {ext:?} is not supported here")
+            } else {
+                format!(
+                    "the extension {ext:?} is not supported here (only {})",
+                    supported[0].uri
+                )
+            });
+        }
+        for (name, _) in &self.params {
             match name.as_str() {
-                "profile" => {}
-                "ext" => {
-                    if let Some(ext) = value
-                        .split_whitespace()
-                        .find(|uri| !SUPPORTED_EXTENSIONS.contains(uri))
-                    {
-                        return Some(format!("the extension {ext:?} is not supported"));
-                    }
-                }
+                "profile" | "ext" => {}
                 other => {
                     return Some(format!(
                         "the media type parameter {other:?} is not allowed (only \"ext\" and \"profile\")"
@@ -117,19 +147,30 @@ fn split_outside_quotes(text: &str, separator: char) -> Vec<String> {
     parts
 }
 
-/// Checks a request's `Content-Type` (when it has a body) and `Accept` headers.
+/// Checks a request's `Content-Type` (when it has a body) and `Accept` headers against the
+/// extensions its URL supports.
 pub fn check_request(
     method: &Method,
     content_type: Option<&str>,
     accept: Option<&str>,
+    supported: &[&Extension],
 ) -> Result<(), ApiError> {
     if matches!(*method, Method::POST | Method::PATCH | Method::PUT) {
-        check_content_type(content_type)?;
+        check_content_type(content_type, supported)?;
     }
     if let Some(accept) = accept {
-        check_accept(accept)?;
+        check_accept(accept, supported)?;
     }
     Ok(())
+}
+
+/// Whether a request's `Content-Type` applies `extension`.
+pub fn applies(content_type: Option<&str>, extension: &Extension) -> bool {
+    content_type.is_some_and(|header| {
+        parse_media_ranges(header)
+            .iter()
+            .any(|range| range.is_jsonapi() && range.extensions().any(|uri| uri == extension.uri))
+    })
 }
 
 fn unsupported_media_type(detail: String) -> ApiError {
@@ -142,7 +183,10 @@ fn unsupported_media_type(detail: String) -> ApiError {
     .header("Content-Type")
 }
 
-fn check_content_type(content_type: Option<&str>) -> Result<(), ApiError> {
+fn check_content_type(
+    content_type: Option<&str>,
+    supported: &[&Extension],
+) -> Result<(), ApiError> {
     let Some(content_type) = content_type else {
         return Err(unsupported_media_type(format!(
             "send the request body with the header Content-Type: {JSONAPI_MEDIA_TYPE}"
@@ -160,13 +204,13 @@ fn check_content_type(content_type: Option<&str>) -> Result<(), ApiError> {
             range.essence
         )));
     }
-    match range.unsupported() {
+    match range.unsupported(supported) {
         Some(why) => Err(unsupported_media_type(format!("Content-Type: {why}"))),
         None => Ok(()),
     }
 }
 
-fn check_accept(accept: &str) -> Result<(), ApiError> {
+fn check_accept(accept: &str, supported: &[&Extension]) -> Result<(), ApiError> {
     let jsonapi: Vec<MediaRange> = parse_media_ranges(accept)
         .into_iter()
         .filter(|range| range.is_jsonapi() && !range.quality_zero)
@@ -174,7 +218,10 @@ fn check_accept(accept: &str) -> Result<(), ApiError> {
     if jsonapi.is_empty() {
         return Ok(());
     }
-    let reasons: Vec<String> = jsonapi.iter().filter_map(MediaRange::unsupported).collect();
+    let reasons: Vec<String> = jsonapi
+        .iter()
+        .filter_map(|range| range.unsupported(supported))
+        .collect();
     if reasons.len() < jsonapi.len() {
         return Ok(());
     }
@@ -191,10 +238,11 @@ fn check_accept(accept: &str) -> Result<(), ApiError> {
 }
 
 /// Middleware: refuses requests whose media types cannot be served, and types every
-/// response with a body as JSON:API.
+/// response with a body as JSON:API (keeping the `ext` a handler answered with).
 pub async fn negotiate(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
+    extensions_at: ExtensionsAt,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let header_text = |name| {
         request
@@ -206,6 +254,7 @@ pub async fn negotiate(
         request.method(),
         header_text(header::CONTENT_TYPE).as_deref(),
         header_text(header::ACCEPT).as_deref(),
+        extensions_at(request.path()),
     );
     let mut response = match checked {
         Ok(()) => next.call(request).await?.map_into_left_body(),
@@ -213,7 +262,10 @@ pub async fn negotiate(
     };
     let has_body = response.status() != StatusCode::NO_CONTENT;
     let headers = response.headers_mut();
-    if has_body {
+    let typed = headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(JSONAPI_MEDIA_TYPE.as_bytes()));
+    if has_body && !typed {
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static(JSONAPI_MEDIA_TYPE),
@@ -228,7 +280,16 @@ mod tests {
     use super::*;
 
     fn status(method: Method, content_type: Option<&str>, accept: Option<&str>) -> u16 {
-        match check_request(&method, content_type, accept) {
+        status_at(&[], method, content_type, accept)
+    }
+
+    fn status_at(
+        supported: &[&Extension],
+        method: Method,
+        content_type: Option<&str>,
+        accept: Option<&str>,
+    ) -> u16 {
+        match check_request(&method, content_type, accept, supported) {
             Ok(()) => 200,
             Err(error) => error.status().as_u16(),
         }
@@ -312,6 +373,32 @@ mod tests {
             406,
             "a JSON:API entry was given and none is acceptable"
         );
+    }
+
+    #[test]
+    fn an_extension_is_served_only_where_it_is_supported() {
+        let atomic = Some(ATOMIC.media_type);
+        assert_eq!(status_at(&[&ATOMIC], Method::POST, atomic, atomic), 200);
+        assert_eq!(status_at(&[], Method::POST, atomic, None), 415);
+        assert_eq!(status_at(&[], Method::GET, None, atomic), 406);
+        assert_eq!(
+            status_at(
+                &[&ATOMIC],
+                Method::POST,
+                Some(r#"application/vnd.api+json; ext="https://example.com/other""#),
+                None
+            ),
+            415
+        );
+        assert!(applies(atomic, &ATOMIC));
+        assert!(applies(
+            Some(
+                r#"application/vnd.api+json;ext="https://jsonapi.org/ext/atomic https://x.example/y""#
+            ),
+            &ATOMIC
+        ));
+        assert!(!applies(Some(JSONAPI_MEDIA_TYPE), &ATOMIC));
+        assert!(!applies(None, &ATOMIC));
     }
 
     #[test]

@@ -33,13 +33,23 @@ pub async fn read_body(payload: web::Payload) -> Result<web::Bytes, ApiError> {
     }
 }
 
-type RawObject = BTreeMap<String, Box<RawValue>>;
+pub type RawObject = BTreeMap<String, Box<RawValue>>;
 
-/// A resource identifier: `{"type": ..., "id": ...}`.
+/// A resource identifier: `{"type": ..., "id": ...}`, or `{"type": ..., "lid": ...}` for a
+/// resource created earlier in the same request (Atomic Operations).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identifier {
     pub type_name: String,
-    pub id: String,
+    pub id: Ident,
+}
+
+/// How an identifier names its resource.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Ident {
+    /// The server's id.
+    Id(String),
+    /// A local id, given by the client to a resource it creates in the same request.
+    Lid(String),
 }
 
 /// The `data` of a relationship in a request.
@@ -51,10 +61,12 @@ pub enum Linkage {
 }
 
 /// The resource object of a POST or PATCH document.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ResourceInput {
     pub type_name: String,
     pub id: Option<String>,
+    /// The local id a created resource is known by in the rest of the request.
+    pub lid: Option<String>,
     /// Attribute name → raw JSON value.
     pub attributes: Vec<(String, Box<RawValue>)>,
     /// Relationship name → its linkage.
@@ -73,7 +85,7 @@ impl ResourceInput {
     }
 }
 
-fn parse_json(body: &[u8]) -> Result<RawObject, ApiError> {
+pub fn parse_json(body: &[u8]) -> Result<RawObject, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
             "empty-body",
@@ -90,7 +102,7 @@ fn parse_json(body: &[u8]) -> Result<RawObject, ApiError> {
 }
 
 /// Reads a raw value as a JSON object, or explains at `pointer` why it is not one.
-fn object(raw: &RawValue, pointer: &str) -> Result<RawObject, ApiError> {
+pub fn object(raw: &RawValue, pointer: &str) -> Result<RawObject, ApiError> {
     if !raw.get().trim_start().starts_with('{') {
         let what = if pointer.is_empty() {
             "the document"
@@ -107,7 +119,7 @@ fn object(raw: &RawValue, pointer: &str) -> Result<RawObject, ApiError> {
     })
 }
 
-fn string(raw: &RawValue, pointer: &str) -> Result<String, ApiError> {
+pub fn string(raw: &RawValue, pointer: &str) -> Result<String, ApiError> {
     serde_json::from_str::<String>(raw.get())
         .map_err(|_| ApiError::invalid_document(pointer, format!("{pointer} must be a string")))
 }
@@ -143,15 +155,16 @@ fn identifier(raw: &RawValue, pointer: &str) -> Result<Identifier, ApiError> {
             ApiError::invalid_document(pointer, format!("{pointer} has no \"type\" member"))
         })
         .and_then(|raw| string(&raw, &format!("{pointer}/type")))?;
-    let id = match members.remove("id") {
-        Some(raw) => string(&raw, &format!("{pointer}/id"))?,
-        None if members.contains_key("lid") => {
+    let id = match (members.remove("id"), members.remove("lid")) {
+        (Some(raw), None) => Ident::Id(string(&raw, &format!("{pointer}/id"))?),
+        (None, Some(raw)) => Ident::Lid(string(&raw, &format!("{pointer}/lid"))?),
+        (Some(_), Some(_)) => {
             return Err(ApiError::invalid_document(
                 &format!("{pointer}/lid"),
-                "local ids (lid) only refer to resources created in the same request, which this server does not support; use \"id\"",
+                format!("{pointer} has both \"id\" and \"lid\"; give one"),
             ));
         }
-        None => {
+        (None, None) => {
             return Err(ApiError::invalid_document(
                 pointer,
                 format!("{pointer} has no \"id\" member"),
@@ -159,24 +172,6 @@ fn identifier(raw: &RawValue, pointer: &str) -> Result<Identifier, ApiError> {
         }
     };
     Ok(Identifier { type_name, id })
-}
-
-fn linkage(raw: &RawValue, pointer: &str) -> Result<Linkage, ApiError> {
-    let text = raw.get().trim_start();
-    if text == "null" {
-        Ok(Linkage::Null)
-    } else if text.starts_with('[') {
-        let items: Vec<Box<RawValue>> = serde_json::from_str(raw.get())
-            .map_err(|error| ApiError::invalid_document(pointer, error.to_string()))?;
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| identifier(item, &format!("{pointer}/{i}")))
-            .collect::<Result<_, _>>()
-            .map(Linkage::Many)
-    } else {
-        identifier(raw, pointer).map(Linkage::One)
-    }
 }
 
 /// A relationship object in a request: `{"data": linkage}`.
@@ -194,13 +189,19 @@ fn relationship(raw: &RawValue, pointer: &str) -> Result<Linkage, ApiError> {
 /// Parses the document of a POST or PATCH of a resource.
 pub fn parse_resource_document(body: &[u8]) -> Result<ResourceInput, ApiError> {
     let data = top_level(body)?;
+    resource_object(&data)
+}
+
+/// Parses the resource object (`data`) of a POST or PATCH document, or of an operation;
+/// errors point at `/data/...`.
+pub fn resource_object(data: &RawValue) -> Result<ResourceInput, ApiError> {
     if data.get().trim_start().starts_with('[') {
         return Err(ApiError::invalid_document(
             "/data",
             "/data must be a single resource object; create or update one resource per request",
         ));
     }
-    let mut members = object(&data, "/data")?;
+    let mut members = object(data, "/data")?;
     for member in members.keys() {
         if !matches!(
             member.as_str(),
@@ -220,6 +221,10 @@ pub fn parse_resource_document(body: &[u8]) -> Result<ResourceInput, ApiError> {
         .remove("id")
         .map(|raw| string(&raw, "/data/id"))
         .transpose()?;
+    let lid = members
+        .remove("lid")
+        .map(|raw| string(&raw, "/data/lid"))
+        .transpose()?;
     let attributes = match members.remove("attributes") {
         Some(raw) => object(&raw, "/data/attributes")?.into_iter().collect(),
         None => Vec::new(),
@@ -237,6 +242,7 @@ pub fn parse_resource_document(body: &[u8]) -> Result<ResourceInput, ApiError> {
     Ok(ResourceInput {
         type_name,
         id,
+        lid,
         attributes,
         relationships,
     })
@@ -246,6 +252,26 @@ pub fn parse_resource_document(body: &[u8]) -> Result<ResourceInput, ApiError> {
 pub fn parse_relationship_document(body: &[u8]) -> Result<Linkage, ApiError> {
     let data = top_level(body)?;
     linkage(&data, "/data")
+}
+
+/// Reads raw JSON as a linkage (`null`, an identifier or an array of them); errors point at
+/// `pointer`.
+pub fn linkage(raw: &RawValue, pointer: &str) -> Result<Linkage, ApiError> {
+    let text = raw.get().trim_start();
+    if text == "null" {
+        Ok(Linkage::Null)
+    } else if text.starts_with('[') {
+        let items: Vec<Box<RawValue>> = serde_json::from_str(raw.get())
+            .map_err(|error| ApiError::invalid_document(pointer, error.to_string()))?;
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| identifier(item, &format!("{pointer}/{i}")))
+            .collect::<Result<_, _>>()
+            .map(Linkage::Many)
+    } else {
+        identifier(raw, pointer).map(Linkage::One)
+    }
 }
 
 #[cfg(test)]
@@ -276,7 +302,7 @@ mod tests {
                 "wallet".to_string(),
                 Linkage::One(Identifier {
                     type_name: "wallets".into(),
-                    id: "5".into()
+                    id: Ident::Id("5".into())
                 })
             )]
         );

@@ -1,6 +1,7 @@
 //! The resources as database rows, with the queries that read and write them.
 
 pub mod balance_change;
+pub mod idempotency_key;
 pub mod listing;
 pub mod transaction;
 pub mod wallet;

@@ -6,11 +6,14 @@ use chrono::{DateTime, Utc};
 use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
 
+use diesel::sql_types::{Int8, Numeric, Text};
+
 use super::listing::listable;
+use crate::db::prepared::{bind, prepared, statement};
 use crate::domain::{Amount, Txid};
 use crate::schema::transactions;
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = transactions, check_for_backend(Pg))]
 pub struct Transaction {
     pub id: i64,
@@ -30,9 +33,14 @@ listable! {
     }
 }
 
+statement!(
+    BookTransaction,
+    "INSERT INTO transactions (wallet_id, txid, amount) VALUES ($1, $2, $3) \
+     ON CONFLICT (txid) DO NOTHING RETURNING id, wallet_id, txid, amount, created_at"
+);
+
 /// A transaction to book: every value checked.
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = transactions)]
+#[derive(Debug, Clone)]
 pub struct NewTransaction {
     pub wallet_id: i64,
     pub txid: Txid,
@@ -63,12 +71,21 @@ impl Transaction {
             .optional()
     }
 
-    /// Books a transaction: one INSERT, whose trigger moves the money or refuses the write.
-    pub fn create(conn: &mut PgConnection, new: &NewTransaction) -> QueryResult<Transaction> {
-        diesel::insert_into(transactions::table)
-            .values(new)
-            .returning(Transaction::as_returning())
-            .get_result(conn)
+    /// Books a transaction: one INSERT (prepared once per connection), whose trigger moves
+    /// the money or refuses the write. `None` when the txid is taken: the INSERT skips it
+    /// (ON CONFLICT DO NOTHING) rather than fail, so that a surrounding database transaction
+    /// stays usable.
+    pub fn create(
+        conn: &mut PgConnection,
+        new: &NewTransaction,
+    ) -> QueryResult<Option<Transaction>> {
+        prepared::<BookTransaction, _>((
+            bind::<Int8, _>(&new.wallet_id),
+            bind::<Text, _>(&new.txid),
+            bind::<Numeric, _>(&new.amount),
+        ))
+        .get_result(conn)
+        .optional()
     }
 
     /// Changes a transaction (one UPDATE; the trigger moves the money between wallets or by

@@ -54,6 +54,22 @@ impl Wallet {
             .optional()
     }
 
+    /// Locks these wallets for this database transaction, lowest id first: the order the
+    /// balance triggers lock in, so that writers of the same wallets queue instead of
+    /// deadlocking.
+    pub fn lock(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        wallets::table
+            .filter(wallets::id.eq_any(ids))
+            .order(wallets::id)
+            .select(wallets::id)
+            .for_no_key_update()
+            .load::<i64>(conn)
+            .map(|_| ())
+    }
+
     /// Whether any transaction belongs to the wallet.
     pub fn has_transactions(conn: &mut PgConnection, id: i64) -> QueryResult<bool> {
         use crate::schema::transactions;

@@ -8,9 +8,11 @@ mod helpers;
 
 mod cli;
 mod collections;
+mod idempotency;
 mod journal;
 mod journal_api;
 mod ledger_sql;
+mod operations;
 mod protocol;
 mod transactions;
 mod wallets;

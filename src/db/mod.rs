@@ -9,6 +9,8 @@ use diesel::r2d2::{ConnectionManager, PooledConnection};
 use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+pub mod prepared;
+
 pub type Pool = r2d2::Pool<ConnectionManager<PgConnection>>;
 pub type PooledConn = PooledConnection<ConnectionManager<PgConnection>>;
 
@@ -98,7 +100,7 @@ where
 /// foreign key 23503, check 23514, connection class 08) together with the name of the
 /// constraint. The money rules of `migrations/` are told apart here because every write can
 /// meet them; any other constraint is reported by kind and name, and the resource whose
-/// constraint it is says what it means to a client (see `api::errors::on_constraint`).
+/// constraint it is says what it means to a client, next to its handlers.
 #[derive(Debug)]
 pub enum DbError {
     /// A statement would leave a wallet's balance below zero (23514,
@@ -111,6 +113,9 @@ pub enum DbError {
         kind: ConstraintKind,
         constraint: String,
     },
+    /// A deadlock or a serialization failure: the transaction was rolled back and can be
+    /// run again.
+    Transient,
     /// No connection, or the connection broke.
     Unavailable,
     /// Anything else: a bug or an outage, never the client's fault.
@@ -154,6 +159,11 @@ impl From<DieselError> for DbError {
                 };
             }
             (DatabaseErrorKind::ClosedConnection, _) => return DbError::Unavailable,
+            (DatabaseErrorKind::SerializationFailure, _) => return DbError::Transient,
+            // SQLSTATE 40P01, which diesel does not name: its message is PostgreSQL's own.
+            (DatabaseErrorKind::Unknown, _) if info.message().starts_with("deadlock detected") => {
+                return DbError::Transient;
+            }
             (DatabaseErrorKind::UniqueViolation, _) => ConstraintKind::Unique,
             (DatabaseErrorKind::ForeignKeyViolation, _) => ConstraintKind::ForeignKey,
             (DatabaseErrorKind::CheckViolation, _) => ConstraintKind::Check,
@@ -189,6 +199,7 @@ impl std::fmt::Display for DbError {
             DbError::Constraint { kind, constraint } => {
                 write!(f, "{kind:?} constraint {constraint} violated")
             }
+            DbError::Transient => write!(f, "deadlock or serialization failure"),
             DbError::Unavailable => write!(f, "database unavailable"),
             DbError::Other(error) => write!(f, "database error: {error}"),
         }

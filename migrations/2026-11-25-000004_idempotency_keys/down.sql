@@ -1,0 +1,2 @@
+DROP FUNCTION idempotency_claim(text, bigint);
+DROP TABLE idempotency_keys;

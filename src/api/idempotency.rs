@@ -1,0 +1,308 @@
+//! `Idempotency-Key` (IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a write
+//! sent with a key runs once; its response is stored in the same database transaction as the
+//! write, and a retry with the same key and the same request gets it again, byte for byte,
+//! with `Idempotent-Replayed: true`.
+//!
+//! - The same key with another request (method, URL or body differ): 422.
+//! - The same key while its first request is still running: 409, at once (the first request
+//!   holds a transaction-level advisory lock on the key; the second does not wait for it).
+//! - Client errors (4xx) the write met in the database are stored and replayed like
+//!   successes; server errors (5xx, 503) are not: the client may retry them.
+//! - A request without the header behaves as it always did.
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest};
+use diesel::Connection;
+use diesel::pg::PgConnection;
+use sha2::{Digest, Sha256};
+
+use super::context::AppState;
+use crate::db;
+use crate::jsonapi::ApiError;
+use crate::jsonapi::document::Reply;
+use crate::jsonapi::media_type::{ATOMIC, JSONAPI_MEDIA_TYPE};
+use crate::models::idempotency_key::{Claim, StoredResponse};
+
+pub const HEADER: &str = "Idempotency-Key";
+/// The header a replayed response carries.
+pub const REPLAYED: &str = "Idempotent-Replayed";
+const MAX_KEY_CHARS: usize = 255;
+
+const KEY_FORMAT: &str = "Idempotency-Key must be 1 to 255 printable ASCII characters, as a \
+     token or a quoted string (\"8e03978e-40d5-43e8-bc93-6894a57f9324\")";
+
+/// The `Idempotency-Key` of a request, checked, with what identifies the request.
+pub struct IdempotencyKey {
+    key: Option<String>,
+    /// `METHOD /path?query`.
+    request: String,
+}
+
+impl FromRequest for IdempotencyKey {
+    type Error = ApiError;
+    type Future = Ready<Result<IdempotencyKey, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let key = match request.headers().get(HEADER) {
+            None => Ok(None),
+            Some(value) => parse_key(value.as_bytes()).map(Some),
+        };
+        let target = match request.query_string() {
+            "" => request.path().to_string(),
+            query => format!("{}?{query}", request.path()),
+        };
+        ready(key.map(|key| IdempotencyKey {
+            key,
+            request: format!("{} {target}", request.method()),
+        }))
+    }
+}
+
+/// A key as the draft writes it (a structured-field string, `"..."`), or as a bare token.
+fn parse_key(raw: &[u8]) -> Result<String, ApiError> {
+    let invalid = || ApiError::bad_request("invalid-idempotency-key", KEY_FORMAT).header(HEADER);
+    let text = std::str::from_utf8(raw).map_err(|_| invalid())?.trim();
+    let key = match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(quoted) => quoted.replace("\\\"", "\"").replace("\\\\", "\\"),
+        None => text.to_string(),
+    };
+    let printable = key.bytes().all(|b| (0x20..=0x7e).contains(&b));
+    if key.is_empty() || key.len() > MAX_KEY_CHARS || !printable {
+        return Err(invalid());
+    }
+    Ok(key)
+}
+
+/// A key and the fingerprint of the request it came with.
+pub struct Keyed {
+    key: String,
+    request: String,
+    fingerprint: Vec<u8>,
+}
+
+impl IdempotencyKey {
+    /// The key with the fingerprint of this request (method, URL and body), when one was
+    /// given.
+    pub fn with_body(&self, body: &[u8]) -> Option<Keyed> {
+        let key = self.key.as_ref()?;
+        let mut hash = Sha256::new();
+        hash.update(self.request.as_bytes());
+        hash.update([0]);
+        hash.update(body);
+        Some(Keyed {
+            key: key.clone(),
+            request: self.request.clone(),
+            fingerprint: hash.finalize().to_vec(),
+        })
+    }
+}
+
+/// Runs a write: `work` does it and builds its response. With a key, once: in one database
+/// transaction with the stored response (`self_link` is that of error documents).
+pub async fn write<F>(
+    state: &AppState,
+    keyed: Option<Keyed>,
+    self_link: String,
+    work: F,
+) -> Result<Reply, ApiError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<Reply, ApiError> + Send + 'static,
+{
+    let Some(keyed) = keyed else {
+        return db::run(&state.pool, work).await;
+    };
+    let ttl = state.idempotency_ttl_seconds;
+    db::run(&state.pool, move |conn| {
+        once(conn, &keyed, ttl, &self_link, work)
+    })
+    .await
+}
+
+/// Runs `work` once for `keyed`, in one database transaction with its stored response:
+/// BEGIN, claim, the write, store, COMMIT. A client error rolls the write back, then is
+/// stored in a short transaction of its own (which claims the key again: should a retry have
+/// run in between, its stored response is the answer, and the write still ran once).
+fn once(
+    conn: &mut PgConnection,
+    keyed: &Keyed,
+    ttl_seconds: i64,
+    self_link: &str,
+    work: impl FnOnce(&mut PgConnection) -> Result<Reply, ApiError>,
+) -> Result<Reply, ApiError> {
+    let ran = conn.transaction(|conn| {
+        if let Some(answer) = claimed(conn, keyed, ttl_seconds).map_err(Failed::Kept)? {
+            return answer.map_err(Failed::Kept);
+        }
+        match work(conn) {
+            Ok(reply) => {
+                stored(keyed, &reply).save(conn)?;
+                Ok(reply)
+            }
+            Err(error) if error.status().is_client_error() => Err(Failed::Refused(error)),
+            Err(error) => Err(Failed::Kept(error)),
+        }
+    });
+    match ran {
+        Ok(reply) => Ok(reply),
+        Err(Failed::Kept(error)) => Err(error),
+        Err(Failed::Refused(error)) => conn.transaction(|conn| {
+            if let Some(answer) = claimed(conn, keyed, ttl_seconds)? {
+                return answer;
+            }
+            let reply = error.reply(self_link);
+            stored(keyed, &reply).save(conn)?;
+            Ok(reply)
+        }),
+    }
+}
+
+/// How a keyed write failed: an error to answer as it is (not stored), or a client error the
+/// write met, to store once the write is rolled back.
+enum Failed {
+    Kept(ApiError),
+    Refused(ApiError),
+}
+
+impl From<diesel::result::Error> for Failed {
+    fn from(error: diesel::result::Error) -> Failed {
+        Failed::Kept(error.into())
+    }
+}
+
+/// Claims the key: `None` when the request is to run; otherwise its answer (a replay, or
+/// the 409 or 422 of a key in use or reused).
+fn claimed(
+    conn: &mut PgConnection,
+    keyed: &Keyed,
+    ttl_seconds: i64,
+) -> Result<Option<Result<Reply, ApiError>>, ApiError> {
+    Ok(
+        match StoredResponse::claim(conn, &keyed.key, ttl_seconds)? {
+            Claim::Busy => Some(Err(in_progress())),
+            Claim::Stored(stored) if stored.fingerprint == keyed.fingerprint => {
+                Some(Ok(replay(stored)))
+            }
+            Claim::Stored(stored) => Some(Err(reused(&stored.request))),
+            Claim::Free => None,
+        },
+    )
+}
+
+fn stored(keyed: &Keyed, reply: &Reply) -> StoredResponse {
+    StoredResponse {
+        key: keyed.key.clone(),
+        fingerprint: keyed.fingerprint.clone(),
+        request: keyed.request.clone(),
+        status: reply.status.as_u16() as i16,
+        content_type: reply.content_type.to_string(),
+        headers: serde_json::to_value(&reply.headers).unwrap_or_default(),
+        body: reply.body.clone(),
+    }
+}
+
+fn replay(stored: StoredResponse) -> Reply {
+    // Stored content types are the two this service answers with.
+    let content_type = if stored.content_type == ATOMIC.media_type {
+        ATOMIC.media_type
+    } else {
+        JSONAPI_MEDIA_TYPE
+    };
+    let headers: Vec<(String, String)> = serde_json::from_value(stored.headers).unwrap_or_default();
+    Reply {
+        status: StatusCode::from_u16(stored.status as u16).unwrap_or(StatusCode::OK),
+        content_type,
+        headers,
+        body: stored.body,
+    }
+    .with_header(REPLAYED, "true")
+}
+
+fn in_progress() -> ApiError {
+    ApiError::conflict(
+        "idempotency-key-in-use",
+        "Idempotency key in use",
+        "a request with this Idempotency-Key is still being processed; retry it shortly to get \
+         its response",
+    )
+    .header(HEADER)
+    .with_header("Retry-After", "1")
+}
+
+fn reused(first: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency-key-reused",
+        "Idempotency key reused",
+        format!(
+            "this Idempotency-Key was used for another request ({first}, or the same URL with \
+             another body); a key names one request: use a new key for a new request"
+        ),
+    )
+    .header(HEADER)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_tokens_or_quoted_strings_of_printable_ascii() {
+        assert_eq!(parse_key(b"abc-123").unwrap(), "abc-123");
+        assert_eq!(parse_key(b"\"8e03978e 40d5\"").unwrap(), "8e03978e 40d5");
+        assert_eq!(parse_key(b"\"say \\\"hi\\\"\"").unwrap(), "say \"hi\"");
+        for bad in [
+            &b""[..],
+            b"\"\"",
+            b"caf\xc3\xa9",
+            b"tab\there",
+            &[b'k'; 256][..],
+        ] {
+            let error = parse_key(bad).unwrap_err();
+            assert_eq!(error.status().as_u16(), 400);
+            assert_eq!(
+                serde_json::to_value(&error.errors[0].source).unwrap()["header"],
+                HEADER
+            );
+        }
+        assert!(parse_key(&[b'k'; 255]).is_ok());
+    }
+
+    #[test]
+    fn the_fingerprint_covers_method_url_and_body() {
+        let key = |request: &str| IdempotencyKey {
+            key: Some("k".into()),
+            request: request.into(),
+        };
+        let a = key("POST /wallets").with_body(b"{}").unwrap().fingerprint;
+        assert_eq!(
+            a,
+            key("POST /wallets").with_body(b"{}").unwrap().fingerprint
+        );
+        assert_ne!(
+            a,
+            key("POST /wallets").with_body(b"{ }").unwrap().fingerprint
+        );
+        assert_ne!(
+            a,
+            key("POST /transactions")
+                .with_body(b"{}")
+                .unwrap()
+                .fingerprint
+        );
+        assert_ne!(
+            a,
+            key("PATCH /wallets").with_body(b"{}").unwrap().fingerprint
+        );
+        assert!(
+            IdempotencyKey {
+                key: None,
+                request: "POST /wallets".into()
+            }
+            .with_body(b"{}")
+            .is_none()
+        );
+    }
+}

@@ -1,0 +1,455 @@
+//! `POST /operations`: JSON:API Atomic Operations. Every operation of a request runs in
+//! order, each as its own SQL statement (so the balance rules judge each in turn: a transfer
+//! written debit first can never overdraw), in one database transaction: all or nothing.
+//!
+//! - Results are the resources as the request committed them (each re-read after the last
+//!   operation): a wallet funded by a later operation shows its final balance. A transfer's
+//!   response shows the wallets' balances when the request names them, with an `update` of
+//!   each wallet that changes nothing.
+//! - The wallets the request writes are locked up front, lowest id first (the balance
+//!   triggers' order), so requests crossing the same wallets wait for each other instead of
+//!   deadlocking; should a deadlock still happen (a transaction moved by someone else between
+//!   the lock and the write), the request is run again, up to three times.
+//! - An error answers what the failing operation would have alone (409 insufficient funds,
+//!   422, 404...), its pointer into that operation (`/atomic:operations/1/data/...`); nothing
+//!   is written.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{HttpRequest, web};
+use diesel::pg::PgConnection;
+use diesel::{Connection, QueryResult};
+use serde_json::Value;
+
+use super::context::{AppState, Context, Single};
+use super::idempotency::{IdempotencyKey, write};
+use super::input::{Target, check_identity, linkage_pointer};
+use super::resource::{Render, Resource, Writable};
+use crate::jsonapi::ApiError;
+use crate::jsonapi::atomic::{
+    OpCode, Operation, Ref, operation_pointer, parse_operations, results_document, within,
+};
+use crate::jsonapi::document::{Reply, respond};
+use crate::jsonapi::media_type::{ATOMIC, applies};
+use crate::jsonapi::request::{Ident, Identifier, Linkage, ResourceInput, read_body};
+use crate::models::Wallet;
+
+/// Attempts of a request that meets a deadlock (or a serialization failure).
+const ATTEMPTS: usize = 3;
+
+const CONTENT_TYPE_NEEDED: &str = "POST /operations takes an atomic:operations document: send \
+     Content-Type: application/vnd.api+json; ext=\"https://jsonapi.org/ext/atomic\"";
+
+/// What atomic operations can do to one resource type: its [`Writable`] impl, reached
+/// through plain functions so that the route table can hold it.
+#[derive(Clone, Copy)]
+pub struct Operable {
+    add: fn(&mut PgConnection, &ResourceInput) -> Result<Done, ApiError>,
+    update: fn(&mut PgConnection, i64, &ResourceInput) -> Result<Done, ApiError>,
+    remove: fn(&mut PgConnection, i64) -> Result<(), ApiError>,
+    set_relationship: fn(&mut PgConnection, i64, &str, &Linkage) -> Result<Done, ApiError>,
+    wallet_of: fn(&mut PgConnection, i64) -> QueryResult<Option<i64>>,
+    current: fn(&mut PgConnection, &[i64]) -> QueryResult<Vec<Done>>,
+    not_found: fn(&str) -> ApiError,
+}
+
+/// A resource an operation wrote.
+pub struct Done {
+    id: i64,
+    row: Box<dyn Render>,
+}
+
+impl Operable {
+    pub const fn of<R: Writable>() -> Operable {
+        Operable {
+            add: add::<R>,
+            update: update::<R>,
+            remove: remove::<R>,
+            set_relationship: set_relationship::<R>,
+            wallet_of: R::wallet_of,
+            current: current::<R>,
+            not_found: R::not_found,
+        }
+    }
+}
+
+fn done<R: Resource>(row: R) -> Done {
+    Done {
+        id: row.id(),
+        row: Box::new(row),
+    }
+}
+
+fn add<R: Writable>(conn: &mut PgConnection, data: &ResourceInput) -> Result<Done, ApiError> {
+    check_identity(data, R::TYPE, Target::Create)?;
+    let new = R::read_new(data)?;
+    R::insert(conn, &new).map(done)
+}
+
+fn update<R: Writable>(
+    conn: &mut PgConnection,
+    id: i64,
+    data: &ResourceInput,
+) -> Result<Done, ApiError> {
+    check_identity(data, R::TYPE, Target::Update(id))?;
+    let changes = R::read_changes(data)?;
+    R::apply(conn, id, &changes)?
+        .map(done)
+        .ok_or_else(|| R::not_found(&id.to_string()).pointer("/ref"))
+}
+
+fn remove<R: Writable>(conn: &mut PgConnection, id: i64) -> Result<(), ApiError> {
+    match R::remove(conn, id)? {
+        true => Ok(()),
+        false => Err(R::not_found(&id.to_string()).pointer("/ref")),
+    }
+}
+
+/// Errors point where the linkage stands in the operation: its `data`.
+fn set_relationship<R: Writable>(
+    conn: &mut PgConnection,
+    id: i64,
+    name: &str,
+    linkage: &Linkage,
+) -> Result<Done, ApiError> {
+    let as_linkage = |error: ApiError| error.map_pointers(|p| linkage_pointer(p, name));
+    let changes = R::read_relationship(name, linkage).map_err(as_linkage)?;
+    R::apply(conn, id, &changes)
+        .map_err(as_linkage)?
+        .map(done)
+        .ok_or_else(|| R::not_found(&id.to_string()).pointer("/ref"))
+}
+
+fn current<R: Writable>(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<Done>> {
+    Ok(R::find_many(conn, ids)?.into_iter().map(done).collect())
+}
+
+/// POST /operations
+pub async fn operations(
+    request: HttpRequest,
+    context: Single,
+    key: IdempotencyKey,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<Reply, ApiError> {
+    let content_type = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok());
+    if !applies(content_type, &ATOMIC) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            CONTENT_TYPE_NEEDED,
+        )
+        .header("Content-Type"));
+    }
+    let atomic = |error: ApiError| error.under(&ATOMIC);
+    context.include_nothing().map_err(atomic)?;
+    let body = read_body(payload).await.map_err(atomic)?;
+    let operations = parse_operations(&body).map_err(atomic)?;
+    let steps = plan(operations).map_err(atomic)?;
+    let self_link = context.self_link();
+    write(&state, key.with_body(&body), self_link, move |conn| {
+        run(conn, &steps, &context).map_err(atomic)
+    })
+    .await
+}
+
+/// One operation, with the resource type that will carry it out.
+struct Step {
+    operation: Operation,
+    type_name: &'static str,
+    operable: Operable,
+}
+
+/// Finds the resource type of each operation: one this API serves, and clients write.
+fn plan(operations: Vec<Operation>) -> Result<Vec<Step>, ApiError> {
+    operations
+        .into_iter()
+        .enumerate()
+        .map(|(i, operation)| {
+            let (type_name, at) = match &operation {
+                Operation::Add(data) => (&data.type_name, "/data/type"),
+                Operation::Update { target, .. } => (&target.type_name, "/data/type"),
+                Operation::Remove(target) | Operation::Relationship { target, .. } => {
+                    (&target.type_name, "/ref/type")
+                }
+            };
+            let pointer = format!("{}{at}", operation_pointer(i));
+            let registered = super::RESOURCES
+                .iter()
+                .find(|resource| resource.type_name == type_name)
+                .ok_or_else(|| {
+                    ApiError::not_found(format!("there is no resource type {type_name:?}"))
+                        .pointer(&pointer)
+                })?;
+            let operable = registered.operable.ok_or_else(|| {
+                ApiError::forbidden(
+                    "read-only-resource",
+                    format!("{type_name} are read-only: no operation can write them"),
+                )
+                .pointer(&pointer)
+            })?;
+            Ok(Step {
+                operation,
+                type_name: registered.type_name,
+                operable,
+            })
+        })
+        .collect()
+}
+
+/// Runs the operations in one database transaction; a deadlock runs them again.
+fn run(conn: &mut PgConnection, steps: &[Step], context: &Context) -> Result<Reply, ApiError> {
+    let mut attempt = 1;
+    loop {
+        match conn.transaction(|conn| run_once(conn, steps, context)) {
+            Err(error) if is_transient(&error) && attempt < ATTEMPTS => attempt += 1,
+            outcome => return outcome,
+        }
+    }
+}
+
+fn is_transient(error: &ApiError) -> bool {
+    error.errors[0].code == super::errors::TRANSIENT
+}
+
+fn run_once(conn: &mut PgConnection, steps: &[Step], context: &Context) -> Result<Reply, ApiError> {
+    lock_wallets(conn, steps)?;
+    let mut local_ids: HashMap<(String, String), i64> = HashMap::new();
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(steps.len());
+    for (i, step) in steps.iter().enumerate() {
+        let at = operation_pointer(i);
+        let outcome = perform(conn, step, &mut local_ids).map_err(|error| {
+            let error = error.map_pointers(|pointer| within(&at, pointer));
+            match error.errors[0].source {
+                Some(_) => error,
+                None => error.pointer(at.clone()),
+            }
+        })?;
+        outcomes.push(outcome);
+    }
+    results(conn, steps, outcomes, context)
+}
+
+/// What one operation leaves for the results.
+enum Outcome {
+    /// A resource it added or updated.
+    Resource(Done),
+    /// The relationship `name` of a resource it changed.
+    Linkage(Done, String),
+    /// Nothing (a remove).
+    Nothing,
+}
+
+fn perform(
+    conn: &mut PgConnection,
+    step: &Step,
+    local_ids: &mut HashMap<(String, String), i64>,
+) -> Result<Outcome, ApiError> {
+    let operable = &step.operable;
+    match &step.operation {
+        Operation::Add(data) => {
+            let data = resolve_relationships(data, local_ids);
+            let added = (operable.add)(conn, &data)?;
+            if let Some(lid) = &data.lid {
+                local_ids.insert((data.type_name.clone(), lid.clone()), added.id);
+            }
+            Ok(Outcome::Resource(added))
+        }
+        Operation::Update { target, data } => {
+            let id = resolve(operable, target, local_ids)?;
+            let mut data = resolve_relationships(data, local_ids);
+            data.id = Some(id.to_string());
+            (operable.update)(conn, id, &data).map(Outcome::Resource)
+        }
+        Operation::Remove(target) => {
+            let id = resolve(operable, target, local_ids)?;
+            (operable.remove)(conn, id).map(|()| Outcome::Nothing)
+        }
+        Operation::Relationship {
+            op: OpCode::Update,
+            target,
+            name,
+            data,
+        } => {
+            let id = resolve(operable, target, local_ids)?;
+            let data = resolve_linkage(data, local_ids);
+            let changed = (operable.set_relationship)(conn, id, name, &data)?;
+            Ok(Outcome::Linkage(changed, name.clone()))
+        }
+        Operation::Relationship { target, name, .. } => Err(ApiError::forbidden(
+            "read-only-relationship",
+            format!(
+                "members cannot be added to or removed from the {name} of {}: only a to-one \
+                 relationship can be updated",
+                target.type_name
+            ),
+        )
+        .pointer("/ref/relationship")),
+    }
+}
+
+/// The id a ref names: its own, or that of the resource its lid was given to (the document
+/// was checked: every lid is defined before it is used). An id that cannot exist is simply
+/// not found.
+fn resolve(
+    operable: &Operable,
+    target: &Ref,
+    local_ids: &HashMap<(String, String), i64>,
+) -> Result<i64, ApiError> {
+    let id = match &target.id {
+        Ident::Lid(lid) => local_ids
+            .get(&(target.type_name.clone(), lid.clone()))
+            .copied(),
+        Ident::Id(id) => id.parse::<i64>().ok().filter(|id| *id > 0),
+    };
+    id.ok_or_else(|| {
+        let (Ident::Id(text) | Ident::Lid(text)) = &target.id;
+        (operable.not_found)(text.as_str()).pointer("/ref")
+    })
+}
+
+/// `data` with every lid of its relationships replaced by the id it stands for.
+fn resolve_relationships(
+    data: &ResourceInput,
+    local_ids: &HashMap<(String, String), i64>,
+) -> ResourceInput {
+    let mut data = data.clone();
+    for (_, linkage) in &mut data.relationships {
+        *linkage = resolve_linkage(linkage, local_ids);
+    }
+    data
+}
+
+fn resolve_linkage(linkage: &Linkage, local_ids: &HashMap<(String, String), i64>) -> Linkage {
+    let resolve = |identifier: &Identifier| match &identifier.id {
+        Ident::Lid(lid) => match local_ids.get(&(identifier.type_name.clone(), lid.clone())) {
+            Some(id) => Identifier {
+                type_name: identifier.type_name.clone(),
+                id: Ident::Id(id.to_string()),
+            },
+            None => identifier.clone(),
+        },
+        Ident::Id(_) => identifier.clone(),
+    };
+    match linkage {
+        Linkage::Null => Linkage::Null,
+        Linkage::One(identifier) => Linkage::One(resolve(identifier)),
+        Linkage::Many(identifiers) => Linkage::Many(identifiers.iter().map(resolve).collect()),
+    }
+}
+
+/// Locks every wallet the operations can change the balance of, lowest id first: those they
+/// name (by id: a wallet named by lid is new, so no one else can hold it), and those of the
+/// resources they write.
+fn lock_wallets(conn: &mut PgConnection, steps: &[Step]) -> Result<(), ApiError> {
+    let mut wallets: Vec<i64> = Vec::new();
+    let mut named = |identifier: &Identifier| {
+        if let (Ident::Id(id), true) = (&identifier.id, identifier.type_name == Wallet::TYPE)
+            && let Ok(id) = id.parse()
+        {
+            wallets.push(id);
+        }
+    };
+    let mut written: Vec<(Operable, i64)> = Vec::new();
+    for step in steps {
+        let target = match &step.operation {
+            Operation::Add(data) => {
+                data.relationships
+                    .iter()
+                    .for_each(|(_, l)| each_identifier(l, &mut named));
+                None
+            }
+            Operation::Update { target, data } => {
+                data.relationships
+                    .iter()
+                    .for_each(|(_, l)| each_identifier(l, &mut named));
+                Some(target)
+            }
+            Operation::Relationship { target, data, .. } => {
+                each_identifier(data, &mut named);
+                Some(target)
+            }
+            Operation::Remove(target) => Some(target),
+        };
+        if let Some(Ref {
+            id: Ident::Id(id), ..
+        }) = target
+            && let Ok(id) = id.parse()
+        {
+            written.push((step.operable, id));
+        }
+    }
+    for (operable, id) in written {
+        wallets.extend((operable.wallet_of)(conn, id)?);
+    }
+    wallets.sort_unstable();
+    wallets.dedup();
+    Wallet::lock(conn, &wallets)?;
+    Ok(())
+}
+
+fn each_identifier(linkage: &Linkage, mut visit: impl FnMut(&Identifier)) {
+    match linkage {
+        Linkage::One(identifier) => visit(identifier),
+        Linkage::Many(identifiers) => identifiers.iter().for_each(visit),
+        Linkage::Null => {}
+    }
+}
+
+/// The results, each resource as the request leaves it (re-read after the last operation;
+/// a resource removed by a later operation keeps its state after its own).
+fn results(
+    conn: &mut PgConnection,
+    steps: &[Step],
+    outcomes: Vec<Outcome>,
+    context: &Context,
+) -> Result<Reply, ApiError> {
+    let mut written: HashMap<&str, (Operable, Vec<i64>)> = HashMap::new();
+    for (step, outcome) in steps.iter().zip(&outcomes) {
+        if let Outcome::Resource(done) | Outcome::Linkage(done, _) = outcome {
+            let (_, ids) = written
+                .entry(step.type_name)
+                .or_insert_with(|| (step.operable, Vec::new()));
+            ids.push(done.id);
+        }
+    }
+    let mut latest: HashMap<(&str, i64), Done> = HashMap::new();
+    for (type_name, (operable, mut ids)) in written {
+        ids.sort_unstable();
+        ids.dedup();
+        for done in (operable.current)(conn, &ids)? {
+            latest.insert((type_name, done.id), done);
+        }
+    }
+    let data: Vec<Option<Value>> = steps
+        .iter()
+        .zip(outcomes)
+        .map(|(step, outcome)| match outcome {
+            Outcome::Nothing => None,
+            Outcome::Resource(done) => {
+                let done = latest.get(&(step.type_name, done.id)).unwrap_or(&done);
+                Some(done.row.render(context))
+            }
+            Outcome::Linkage(done, name) => {
+                let done = latest.get(&(step.type_name, done.id)).unwrap_or(&done);
+                Some(done.row.linkage(&name, context))
+            }
+        })
+        .collect();
+    if data.iter().all(Option::is_none) {
+        return Ok(Reply::no_content());
+    }
+    let document = results_document(data, &context.self_link());
+    Ok(respond(StatusCode::OK, &document).with_content_type(ATOMIC.media_type))
+}
+
+/// `/operations`, which only the Atomic Operations extension reaches.
+pub fn routes(config: &mut web::ServiceConfig) {
+    config.service(super::route("/operations", "POST").post(operations));
+}

@@ -1,0 +1,125 @@
+//! Stored responses of requests sent with an `Idempotency-Key` (see `migrations/`).
+
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Bytea, Int2, Jsonb, Nullable, Text};
+
+use crate::db::prepared::{bind, prepared, statement};
+
+/// A response stored for a key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResponse {
+    pub key: String,
+    /// SHA-256 of the request (method, URL, body) the key was first used for.
+    pub fingerprint: Vec<u8>,
+    /// That request's method and URL ("POST /transactions").
+    pub request: String,
+    pub status: i16,
+    pub content_type: String,
+    /// Headers beyond Content-Type: `[[name, value], ...]`.
+    pub headers: serde_json::Value,
+    pub body: String,
+}
+
+/// What claiming a key found.
+#[derive(Debug)]
+pub enum Claim {
+    /// Another request holds the key now.
+    Busy,
+    /// The key is this transaction's, and was used before: its response.
+    Stored(StoredResponse),
+    /// The key is this transaction's, and new (or expired).
+    Free,
+}
+
+statement!(
+    ClaimKey,
+    "SELECT claimed, fingerprint, request, status, content_type, headers, body \
+     FROM idempotency_claim($1, $2)"
+);
+
+statement!(
+    SaveResponse,
+    "INSERT INTO idempotency_keys (key, fingerprint, request, status, content_type, headers, body) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+     ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
+     request = EXCLUDED.request, status = EXCLUDED.status, \
+     content_type = EXCLUDED.content_type, headers = EXCLUDED.headers, \
+     body = EXCLUDED.body, created_at = now()"
+);
+
+#[derive(QueryableByName)]
+struct Claimed {
+    #[diesel(sql_type = Bool)]
+    claimed: bool,
+    #[diesel(sql_type = Nullable<Bytea>)]
+    fingerprint: Option<Vec<u8>>,
+    #[diesel(sql_type = Nullable<Text>)]
+    request: Option<String>,
+    #[diesel(sql_type = Nullable<Int2>)]
+    status: Option<i16>,
+    #[diesel(sql_type = Nullable<Text>)]
+    content_type: Option<String>,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    headers: Option<serde_json::Value>,
+    #[diesel(sql_type = Nullable<Text>)]
+    body: Option<String>,
+}
+
+impl StoredResponse {
+    /// Takes `key` for this database transaction (`idempotency_claim`: one round trip), and
+    /// reads what it stored within the last `ttl_seconds`.
+    pub fn claim(conn: &mut PgConnection, key: &str, ttl_seconds: i64) -> QueryResult<Claim> {
+        let row: Claimed =
+            prepared::<ClaimKey, _>((bind::<Text, _>(key), bind::<BigInt, _>(&ttl_seconds)))
+                .get_result(conn)?;
+        if !row.claimed {
+            return Ok(Claim::Busy);
+        }
+        Ok(match (row.fingerprint, row.status) {
+            (Some(fingerprint), Some(status)) => Claim::Stored(StoredResponse {
+                key: key.to_string(),
+                fingerprint,
+                request: row.request.unwrap_or_default(),
+                status,
+                content_type: row.content_type.unwrap_or_default(),
+                headers: row.headers.unwrap_or_default(),
+                body: row.body.unwrap_or_default(),
+            }),
+            _ => Claim::Free,
+        })
+    }
+
+    /// Stores a response; an expired row of the same key is replaced.
+    pub fn save(&self, conn: &mut PgConnection) -> QueryResult<()> {
+        prepared::<SaveResponse, _>((
+            bind::<Text, _>(self.key.as_str()),
+            bind::<Bytea, _>(self.fingerprint.as_slice()),
+            bind::<Text, _>(self.request.as_str()),
+            bind::<Int2, _>(&self.status),
+            bind::<Text, _>(self.content_type.as_str()),
+            bind::<Jsonb, _>(&self.headers),
+            bind::<Text, _>(self.body.as_str()),
+        ))
+        .execute(conn)
+        .map(|_| ())
+    }
+
+    /// Removes up to `batch` rows older than `ttl_seconds`, oldest first (through the
+    /// created_at index); returns how many.
+    pub fn purge_expired(
+        conn: &mut PgConnection,
+        ttl_seconds: i64,
+        batch: i64,
+    ) -> QueryResult<usize> {
+        diesel::sql_query(
+            "DELETE FROM idempotency_keys WHERE key IN ( \
+                 SELECT key FROM idempotency_keys \
+                 WHERE created_at <= now() - make_interval(secs => $1) \
+                 ORDER BY created_at LIMIT $2)",
+        )
+        .bind::<BigInt, _>(ttl_seconds)
+        .bind::<BigInt, _>(batch)
+        .execute(conn)
+    }
+}
