@@ -9,6 +9,8 @@
 //! | `--workers`      | `WORKERS`      | number of CPUs               |
 //! | `--base-url`     | `BASE_URL`     | taken from each request      |
 //! | `--idempotency-ttl` | `IDEMPOTENCY_TTL` | `24h`                  |
+//!
+//! and the bounds of [`Limits`], each `--flag` / `VARIABLE` pair in [`LIMITS`].
 
 use std::time::Duration;
 
@@ -30,9 +32,49 @@ pub struct Config {
     pub base_url: Option<String>,
     /// How long the response to a request with an `Idempotency-Key` is kept and replayed.
     pub idempotency_ttl: Duration,
+    pub limits: Limits,
 }
 
-const FLAGS: [(&str, &str); 7] = [
+/// How long anything may wait, and how much may queue: every wait is bounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// `statement_timeout` of the service's connections: a statement running longer is
+    /// cancelled (and rolled back), and the request answered 503.
+    pub statement_timeout: Duration,
+    /// `lock_timeout` of the service's connections: a statement waiting longer for a lock (a
+    /// table locked in psql, a row held by a long transaction) is cancelled, answered 503.
+    pub lock_timeout: Duration,
+    /// How long a request waits for a database connection before a 503.
+    pub acquire_timeout: Duration,
+    /// How many requests may wait for a connection at once; past that, an immediate 503.
+    pub max_waiting: usize,
+    /// How long `/health` waits for the database before it answers 503.
+    pub health_timeout: Duration,
+    /// How long a client has to send a request's head, then its body (408 after).
+    pub head_timeout: Duration,
+    pub body_timeout: Duration,
+    /// How long an idle keep-alive connection stays open.
+    pub keep_alive: Duration,
+    /// On SIGTERM, how long in-flight requests have to finish (new ones are refused).
+    pub shutdown_timeout: Duration,
+}
+
+/// Each limit's flag, variable, default and field.
+pub const LIMITS: [(&str, &str, &str); 8] = [
+    ("--db-statement-timeout", "DB_STATEMENT_TIMEOUT", "5s"),
+    ("--db-lock-timeout", "DB_LOCK_TIMEOUT", "2s"),
+    ("--db-acquire-timeout", "DB_ACQUIRE_TIMEOUT", "1s"),
+    ("--health-timeout", "HEALTH_TIMEOUT", "1s"),
+    ("--http-head-timeout", "HTTP_HEAD_TIMEOUT", "5s"),
+    ("--http-body-timeout", "HTTP_BODY_TIMEOUT", "10s"),
+    ("--http-keep-alive", "HTTP_KEEP_ALIVE", "5s"),
+    ("--shutdown-timeout", "SHUTDOWN_TIMEOUT", "30s"),
+];
+
+/// `DB_MAX_WAITING` when not given: this many requests per pooled connection.
+const WAITING_PER_CONNECTION: usize = 16;
+
+const FLAGS: [(&str, &str); 8] = [
     ("--database-url", "DATABASE_URL"),
     ("--host", "HOST"),
     ("--port", "PORT"),
@@ -40,6 +82,7 @@ const FLAGS: [(&str, &str); 7] = [
     ("--workers", "WORKERS"),
     ("--base-url", "BASE_URL"),
     ("--idempotency-ttl", "IDEMPOTENCY_TTL"),
+    ("--db-max-waiting", "DB_MAX_WAITING"),
 ];
 
 impl Config {
@@ -48,15 +91,20 @@ impl Config {
         args: &[String],
         env: impl Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Config> {
+        let flags: Vec<(&str, &str)> = FLAGS
+            .iter()
+            .copied()
+            .chain(LIMITS.iter().map(|(flag, var, _)| (*flag, *var)))
+            .collect();
         let mut values: Vec<(&str, Option<String>)> =
-            FLAGS.iter().map(|(_, var)| (*var, env(var))).collect();
+            flags.iter().map(|(_, var)| (*var, env(var))).collect();
         let mut rest = args.iter();
         while let Some(arg) = rest.next() {
             let (flag, inline) = match arg.split_once('=') {
                 Some((flag, value)) => (flag, Some(value.to_string())),
                 None => (arg.as_str(), None),
             };
-            let index = FLAGS
+            let index = flags
                 .iter()
                 .position(|(name, _)| *name == flag)
                 .ok_or_else(|| anyhow!("unknown option {arg:?}"))?;
@@ -105,6 +153,12 @@ impl Config {
                     )
                 })?,
         };
+        let max_waiting = parse_or(
+            get("DB_MAX_WAITING"),
+            "DB_MAX_WAITING",
+            WAITING_PER_CONNECTION * pool_size as usize,
+        )?;
+        let limits = Limits::from(|var: &str| get(var), max_waiting)?;
         Ok(Config {
             database_url,
             host: get("HOST").unwrap_or_else(|| "127.0.0.1".to_string()),
@@ -113,12 +167,56 @@ impl Config {
             workers,
             base_url,
             idempotency_ttl,
+            limits,
         })
+    }
+
+    /// How the service uses the database.
+    pub fn database_settings(&self) -> crate::db::Settings {
+        crate::db::Settings {
+            pool_size: self.pool_size,
+            statement_timeout: self.limits.statement_timeout,
+            lock_timeout: self.limits.lock_timeout,
+            acquire_timeout: self.limits.acquire_timeout,
+            max_waiting: self.limits.max_waiting,
+        }
     }
 
     /// Settings from this process's command line (after the subcommand) and environment.
     pub fn from_env(args: &[String]) -> anyhow::Result<Config> {
         Config::from_sources(args, |var| std::env::var(var).ok())
+    }
+}
+
+impl Limits {
+    /// The limits of [`LIMITS`], each read with `get` or its default.
+    fn from(get: impl Fn(&str) -> Option<String>, max_waiting: usize) -> anyhow::Result<Limits> {
+        let mut read = LIMITS.iter().map(|(_, var, default)| {
+            let text = get(var).unwrap_or_else(|| default.to_string());
+            parse_duration(&text)
+                .filter(|duration| !duration.is_zero())
+                .ok_or_else(|| {
+                    anyhow!("{var} must be a duration such as 5s or 250ms, got {text:?}")
+                })
+        });
+        let mut next = || read.next().expect("one value per limit");
+        Ok(Limits {
+            statement_timeout: next()?,
+            lock_timeout: next()?,
+            acquire_timeout: next()?,
+            health_timeout: next()?,
+            head_timeout: next()?,
+            body_timeout: next()?,
+            keep_alive: next()?,
+            shutdown_timeout: next()?,
+            max_waiting,
+        })
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits::from(|_| None, WAITING_PER_CONNECTION).expect("the defaults parse")
     }
 }
 
@@ -205,6 +303,8 @@ mod tests {
             (vec!["--port"], "needs a value"),
             (vec!["--idempotency-ttl", "soon"], "IDEMPOTENCY_TTL"),
             (vec!["--idempotency-ttl", "0h"], "IDEMPOTENCY_TTL"),
+            (vec!["--db-lock-timeout", "soon"], "DB_LOCK_TIMEOUT"),
+            (vec!["--db-max-waiting", "-1"], "DB_MAX_WAITING"),
         ] {
             let args: Vec<String> = args.into_iter().map(String::from).collect();
             let error = Config::from_sources(&args, env(&[url]))
@@ -212,6 +312,24 @@ mod tests {
                 .to_string();
             assert!(error.contains(needle), "{args:?}: {error}");
         }
+    }
+
+    #[test]
+    fn limits_have_defaults_and_can_be_set() {
+        let config = Config::from_sources(
+            &["--db-statement-timeout=250ms".into()],
+            env(&[
+                ("DATABASE_URL", "x"),
+                ("DB_POOL_SIZE", "3"),
+                ("HTTP_BODY_TIMEOUT", "2s"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.limits.statement_timeout, Duration::from_millis(250));
+        assert_eq!(config.limits.body_timeout, Duration::from_secs(2));
+        assert_eq!(config.limits.lock_timeout, Duration::from_secs(2));
+        assert_eq!(config.limits.acquire_timeout, Duration::from_secs(1));
+        assert_eq!(config.limits.max_waiting, 48);
     }
 
     #[test]

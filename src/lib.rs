@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod jsonapi;
+pub mod metrics;
 pub mod models;
 pub mod schema;
 pub mod startup;

@@ -10,51 +10,64 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
 use crate::api::context::link_errors;
+use crate::api::health::HealthCheck;
 use crate::api::{self, AppState};
 use crate::config::Config;
-use crate::db::{self, Pool};
+use crate::db::{self, Database};
 use crate::jsonapi::media_type::negotiate;
 use crate::models::idempotency_key::StoredResponse;
 
 pub struct Application {
     port: u16,
     server: Server,
-    pool: Pool,
+    db: Database,
     idempotency_ttl: Duration,
 }
 
 impl Application {
     /// Connects, migrates the database, and binds `HOST:PORT` (port 0 picks a free one).
     pub fn build(config: &Config) -> anyhow::Result<Application> {
-        let pool = db::connect_pool(&config.database_url, config.pool_size)?;
-        let mut conn = pool.get().context("cannot get a database connection")?;
+        // On a connection of their own: the pool's are limited by statement_timeout, and a
+        // migration may take longer.
+        let mut conn = db::connect(&config.database_url, "wallet-api migrate")?;
         for version in db::run_migrations(&mut conn)? {
             log::info!("applied migration {version}");
         }
         drop(conn);
-        Application::with_pool(config, pool)
+        Application::serving(config)
     }
 
-    /// Binds the server over an existing pool of a migrated database.
-    pub fn with_pool(config: &Config, pool: Pool) -> anyhow::Result<Application> {
+    /// Binds the server over a migrated database.
+    pub fn serving(config: &Config) -> anyhow::Result<Application> {
+        let db = Database::connect(&config.database_url, &config.database_settings())?;
+        let limits = &config.limits;
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
-            pool: pool.clone(),
+            db: db.clone(),
+            health: HealthCheck::new(&config.database_url, limits.health_timeout),
+            body_timeout: limits.body_timeout,
             base_url: config.base_url.clone(),
             idempotency_ttl_seconds: config.idempotency_ttl.as_secs() as i64,
         });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .configure(api::routes)
-                .default_service(web::to(api::not_found))
-                .wrap(from_fn(|request, next| {
-                    negotiate(request, next, api::extensions_at)
-                }))
-                .wrap(from_fn(link_errors))
+                .configure(api::operator::routes)
+                .service(
+                    // Scoped: what operators read (metrics, the OpenAPI document) is not
+                    // JSON:API, and is not negotiated as such.
+                    web::scope("")
+                        .configure(api::routes)
+                        .default_service(web::to(api::not_found))
+                        .wrap(from_fn(|request, next| {
+                            negotiate(request, next, api::extensions_at)
+                        }))
+                        .wrap(from_fn(link_errors)),
+                )
                 .wrap(NormalizePath::trim())
+                .wrap(from_fn(api::operator::count_request))
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
         })
         .workers(config.workers)
@@ -62,12 +75,18 @@ impl Application {
         // connections would only wait for a connection, and every extra runnable thread
         // lengthens the tail on a small machine: size the pools to the connections.
         .worker_max_blocking_threads((config.pool_size as usize).div_ceil(config.workers))
+        .client_request_timeout(limits.head_timeout)
+        .client_disconnect_timeout(Duration::from_secs(1))
+        .keep_alive(limits.keep_alive)
+        // SIGTERM and SIGINT stop the server gracefully: it stops accepting, and in-flight
+        // requests have this long to finish.
+        .shutdown_timeout(limits.shutdown_timeout.as_secs().max(1))
         .listen(listener)?
         .run();
         Ok(Application {
             port,
             server,
-            pool,
+            db,
             idempotency_ttl: config.idempotency_ttl,
         })
     }
@@ -83,7 +102,7 @@ impl Application {
 
     /// Serves until stopped; meanwhile removes expired `Idempotency-Key` responses.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let purge = actix_web::rt::spawn(purge_expired_keys(self.pool, self.idempotency_ttl));
+        let purge = actix_web::rt::spawn(purge_expired_keys(self.db, self.idempotency_ttl));
         let served = self.server.await;
         purge.abort();
         served
@@ -95,13 +114,13 @@ const PURGE_BATCH: i64 = 1000;
 
 /// Every so often (a 24th of the time keys are kept, between a second and ten minutes),
 /// deletes the expired `Idempotency-Key` responses, oldest first, in small batches.
-async fn purge_expired_keys(pool: Pool, ttl: Duration) {
+async fn purge_expired_keys(db: Database, ttl: Duration) {
     let every = (ttl / 24).clamp(Duration::from_secs(1), Duration::from_secs(600));
     let ttl_seconds = ttl.as_secs() as i64;
     let mut ticks = actix_web::rt::time::interval(every);
     loop {
         ticks.tick().await;
-        let purged = db::run(&pool, move |conn| {
+        let purged = db::run(&db, move |conn| {
             let mut total = 0;
             loop {
                 let removed = StoredResponse::purge_expired(conn, ttl_seconds, PURGE_BATCH)?;

@@ -11,15 +11,19 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpRequest, web};
 
+use super::health::HealthCheck;
 use super::resource::{Include, Resource};
-use crate::db::Pool;
+use crate::db::Database;
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::Fieldsets;
 use crate::jsonapi::query::QueryParams;
 
 /// State shared by all workers.
 pub struct AppState {
-    pub pool: Pool,
+    pub db: Database,
+    pub health: HealthCheck,
+    /// How long a client has to send a request body (`HTTP_BODY_TIMEOUT`).
+    pub body_timeout: std::time::Duration,
     /// Scheme and authority for links, when configured (`BASE_URL`).
     pub base_url: Option<String>,
     /// How long a stored `Idempotency-Key` response is replayed (`IDEMPOTENCY_TTL`).

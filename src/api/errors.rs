@@ -47,13 +47,57 @@ impl From<DbError> for ApiError {
                  nothing was written: send it again",
             )
             .with_header("Retry-After", "1"),
-            DbError::Unavailable => ApiError::unavailable(),
-            DbError::Constraint { .. } | DbError::Other(_) => {
-                log::error!("unexpected database error: {error}");
-                ApiError::internal()
+            DbError::Timeout => unavailable(
+                "database-timeout",
+                "the database did not finish in time (a statement or lock timeout); it rolled \
+                 the request back and nothing was written: send it again",
+            ),
+            DbError::Busy => unavailable(
+                "busy",
+                "too many requests are waiting for the database; this one was not started and \
+                 nothing was written: send it again",
+            ),
+            DbError::Unavailable => unavailable(
+                DATABASE_UNAVAILABLE,
+                "the database is not answering; nothing was written: send it again shortly",
+            ),
+            DbError::ConnectionLost => unavailable(
+                CONNECTION_LOST,
+                "the connection to the database broke while the request ran: send it again",
+            ),
+            DbError::Constraint { .. } | DbError::Bug(_) | DbError::Other(_) => {
+                ApiError::internal(format_args!("unexpected database error: {error}"))
             }
         }
     }
+}
+
+/// The code of a connection lost while the request ran (its outcome is unknown if it wrote).
+pub const CONNECTION_LOST: &str = "connection-lost";
+pub const DATABASE_UNAVAILABLE: &str = "database-unavailable";
+
+/// A 503 that a retry after a second may cure.
+fn unavailable(code: &'static str, detail: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        code,
+        "Service unavailable",
+        detail,
+    )
+    .with_header("Retry-After", "1")
+}
+
+/// A write whose connection broke after it was sent: it may have committed or not. Retrying
+/// it as it was (the same txid, the same `Idempotency-Key`) is safe; a new one may book twice.
+pub fn outcome_unknown() -> ApiError {
+    unavailable(
+        "outcome-unknown",
+        "the connection to the database broke after the write was sent, so it may or may not \
+         have been applied. Send the same request again, with the same txid and the same \
+         Idempotency-Key: a write that was applied is then answered as a duplicate (409 for a \
+         txid, the stored response for a key), never applied twice. Do not retry it under a \
+         new txid or key.",
+    )
 }
 
 impl From<diesel::result::Error> for ApiError {

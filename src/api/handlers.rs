@@ -103,7 +103,7 @@ async fn with_included<R: Resource>(
     includes: Vec<&'static dyn Include<R>>,
     work: impl FnOnce(&mut PgConnection) -> Result<R> + Send + 'static,
 ) -> Result<(R, Vec<Box<dyn Render>>)> {
-    db::run(&state.pool, move |conn| {
+    db::run(&state.db, move |conn| {
         let row = work(conn)?;
         let included = load_included(conn, &includes, slice::from_ref(&row))?;
         Ok((row, included))
@@ -119,7 +119,7 @@ pub async fn create<R: Writable>(
     payload: web::Payload,
 ) -> Result<Reply> {
     let includes = context.includes::<R>()?;
-    let body = read_body(payload).await?;
+    let body = read_body(payload, state.body_timeout).await?;
     let input = parse_resource_document(&body)?;
     check_identity(&input, R::TYPE, Target::Create)?;
     let new = R::read_new(&input)?;
@@ -141,7 +141,7 @@ pub async fn update<R: Writable>(
     payload: web::Payload,
 ) -> Result<Reply> {
     let includes = context.includes::<R>()?;
-    let body = read_body(payload).await?;
+    let body = read_body(payload, state.body_timeout).await?;
     let input = parse_resource_document(&body)?;
     check_identity(&input, R::TYPE, Target::Update(id.id))?;
     let changes = R::read_changes(&input)?;
@@ -273,13 +273,18 @@ async fn to_one_related<R: Resource, T: Resource>(
     state: web::Data<AppState>,
 ) -> Result<Reply> {
     context.include_nothing()?;
-    let target = db::run(&state.pool, move |conn| {
-        let row = find_existing::<R>(conn, id.id)?;
-        // The row may have moved and its old target gone since it was read: the target is
-        // then simply not found.
-        (relationship.key)(&row)
-            .map(|target| find_existing::<T>(conn, target))
-            .transpose()
+    let target = db::run(&state.db, move |conn| {
+        // Both reads see one snapshot: a row moved and its old target deleted in between
+        // cannot be half seen. (Should the target still be missing, it is not found.)
+        conn.build_transaction()
+            .read_only()
+            .repeatable_read()
+            .run(|conn| {
+                let row = find_existing::<R>(conn, id.id)?;
+                (relationship.key)(&row)
+                    .map(|target| find_existing::<T>(conn, target))
+                    .transpose()
+            })
     })
     .await?;
     Ok(match target {
@@ -299,7 +304,7 @@ async fn to_one_linkage<R: Resource, T: Resource>(
     state: web::Data<AppState>,
 ) -> Result<Reply> {
     context.include_nothing()?;
-    let row = db::run(&state.pool, move |conn| find_existing::<R>(conn, id.id)).await?;
+    let row = db::run(&state.db, move |conn| find_existing::<R>(conn, id.id)).await?;
     Ok(respond_linkage(&context, relationship, &row))
 }
 
@@ -314,7 +319,7 @@ async fn update_to_one<R: Writable, T: Resource>(
     payload: web::Payload,
 ) -> Result<Reply> {
     context.include_nothing()?;
-    let body = read_body(payload).await?;
+    let body = read_body(payload, state.body_timeout).await?;
     let linkage = parse_relationship_document(&body)?;
     let as_linkage =
         |error: ApiError| error.map_pointers(|p| linkage_pointer(p, relationship.name));
@@ -398,7 +403,7 @@ async fn read<R: Resource + Listable>(
     scope: Option<Scope<R>>,
     includes: Vec<&'static dyn Include<R>>,
 ) -> Result<PageRead<R>> {
-    db::run(&state.pool, move |conn| {
+    db::run(&state.db, move |conn| {
         if let Some(scope) = &scope {
             (scope.parent_exists)(conn, scope.parent_id)?;
         }

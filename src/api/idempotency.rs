@@ -20,6 +20,7 @@ use diesel::pg::PgConnection;
 use sha2::{Digest, Sha256};
 
 use super::context::AppState;
+use super::errors::{CONNECTION_LOST, outcome_unknown};
 use crate::db;
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::Reply;
@@ -111,14 +112,23 @@ pub async fn write<F>(
 where
     F: FnOnce(&mut PgConnection) -> Result<Reply, ApiError> + Send + 'static,
 {
-    let Some(keyed) = keyed else {
-        return db::run(&state.pool, work).await;
+    let written = match keyed {
+        None => db::run(&state.db, work).await,
+        Some(keyed) => {
+            let ttl = state.idempotency_ttl_seconds;
+            db::run(&state.db, move |conn| {
+                once(conn, &keyed, ttl, &self_link, work)
+            })
+            .await
+        }
     };
-    let ttl = state.idempotency_ttl_seconds;
-    db::run(&state.pool, move |conn| {
-        once(conn, &keyed, ttl, &self_link, work)
+    written.map_err(|error| match error.errors.first() {
+        Some(first) if first.code == CONNECTION_LOST => ApiError {
+            extension: error.extension,
+            ..outcome_unknown()
+        },
+        _ => error,
     })
-    .await
 }
 
 /// Runs `work` once for `keyed`, in one database transaction with its stored response:

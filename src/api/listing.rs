@@ -28,14 +28,51 @@ fn parse_value(kind: Kind, text: &str) -> Result<FieldValue, String> {
         Kind::Id => text
             .parse::<i64>()
             .map(FieldValue::Id)
-            .map_err(|_| format!("{text:?} is not an id (a whole number)")),
+            .map_err(|_| format!("{} is not an id (a whole number)", shortened(text))),
         Kind::Decimal => parse_decimal(text)
+            .filter(comparable_decimal)
             .map(FieldValue::Decimal)
-            .ok_or_else(|| format!("{text:?} is not a decimal number")),
-        Kind::Text => Ok(FieldValue::Text(text.to_string())),
+            .ok_or_else(|| {
+                format!(
+                    "{} is not a decimal number PostgreSQL can compare (at most {MAX_INTEGER_DIGITS} \
+                     digits before the point and {MAX_FRACTION_DIGITS} after it)",
+                    shortened(text)
+                )
+            }),
+        Kind::Text => text_value(text).map(FieldValue::Text),
         Kind::Time => parse_time(text)
             .map(FieldValue::Time)
-            .ok_or_else(|| format!("{text:?} is not a time; {TIME_FORMATS}")),
+            .ok_or_else(|| format!("{} is not a time; {TIME_FORMATS}", shortened(text))),
+    }
+}
+
+/// Text PostgreSQL can hold: anything but the NUL character.
+fn text_value(text: &str) -> Result<String, String> {
+    if text.contains('\0') {
+        return Err(
+            "text cannot contain the NUL character (%00), which PostgreSQL does not store"
+                .to_string(),
+        );
+    }
+    Ok(text.to_string())
+}
+
+/// The most digits PostgreSQL's `numeric` holds before and after the decimal point.
+const MAX_INTEGER_DIGITS: i64 = 131_072;
+const MAX_FRACTION_DIGITS: i64 = 16_383;
+
+/// Whether PostgreSQL can hold `decimal` as a `numeric` to compare a column with.
+fn comparable_decimal(decimal: &bigdecimal::BigDecimal) -> bool {
+    let (digits, scale) = decimal.as_bigint_and_exponent();
+    let integer_digits = digits.to_string().trim_start_matches('-').len() as i64 - scale;
+    scale <= MAX_FRACTION_DIGITS && integer_digits <= MAX_INTEGER_DIGITS
+}
+
+/// `text` quoted, cut to its first 40 characters if longer (a value may be megabytes).
+fn shortened(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((end, _)) => format!("{:?}...", &text[..end]),
+        None => format!("{text:?}"),
     }
 }
 
@@ -126,8 +163,8 @@ fn condition_of(kind: Kind, op: Option<&str>, text: &str) -> Result<Condition, S
         Some("gte") => Condition::Compare(Op::Gte, one()?),
         Some("lt") => Condition::Compare(Op::Lt, one()?),
         Some("lte") => Condition::Compare(Op::Lte, one()?),
-        Some("startswith") => Condition::StartsWith(text.to_string()),
-        Some("icontains") => Condition::IContains(text.to_string()),
+        Some("startswith") => Condition::StartsWith(text_value(text)?),
+        Some("icontains") => Condition::IContains(text_value(text)?),
         Some(other) => return Err(format!("unknown operator {other:?}")),
     })
 }

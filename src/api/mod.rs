@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod input;
 pub mod listing;
 pub mod operations;
+pub mod operator;
 pub mod resource;
 pub mod transactions;
 pub mod wallets;
@@ -82,7 +83,9 @@ pub fn fields_of(type_name: &str) -> Option<&'static [&'static str]> {
 
 /// Every route. Each URL answers a method it does not have with a JSON:API 405.
 pub fn routes(config: &mut web::ServiceConfig) {
-    config.service(route("/health", "GET").get(health::check));
+    config
+        .service(route("/health", "GET").get(health::check))
+        .service(route("/health/live", "GET").get(health::live));
     for resource in RESOURCES {
         (resource.routes)(config);
     }

@@ -149,7 +149,9 @@ pub async fn operations(
     }
     let atomic = |error: ApiError| error.under(&ATOMIC);
     context.include_nothing().map_err(atomic)?;
-    let body = read_body(payload).await.map_err(atomic)?;
+    let body = read_body(payload, state.body_timeout)
+        .await
+        .map_err(atomic)?;
     let operations = parse_operations(&body).map_err(atomic)?;
     let steps = plan(operations).map_err(atomic)?;
     let self_link = context.self_link();

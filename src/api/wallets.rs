@@ -80,7 +80,7 @@ async fn show(
             })
         })
         .transpose()?;
-    let (wallet, past) = db::run(&state.pool, move |conn| {
+    let (wallet, past) = db::run(&state.db, move |conn| {
         let wallet = find_existing::<Wallet>(conn, id.id)?;
         let past = match at {
             Some(at) => Some((at, balance_at(conn, id.id, at)?)),

@@ -1,39 +1,173 @@
 //! The database: connection pool, embedded migrations, running blocking queries off the
 //! async threads, and the one place where database errors are told apart.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context;
+use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
-use diesel::r2d2::{ConnectionManager, PooledConnection};
-use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error as DieselError};
+use diesel::r2d2::{ConnectionManager, ManageConnection, R2D2Connection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+mod error;
 pub mod prepared;
 
-pub type Pool = r2d2::Pool<ConnectionManager<PgConnection>>;
-pub type PooledConn = PooledConnection<ConnectionManager<PgConnection>>;
+pub use error::{ConstraintKind, DbError};
+
+pub type Pool = r2d2::Pool<Manager>;
 
 /// Every migration under `migrations/`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
-
-/// How long a request waits for a free connection before it is answered 503.
-const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The name the service gives its connections (`application_name`), which the balance
 /// journal records with every change: API writes are told apart from a `psql` user's.
 pub const APPLICATION_NAME: &str = "wallet-api";
 
-/// A pool of `size` connections to `url`. Connections are not pinged on checkout (that would
-/// cost a round trip per request); a connection that turns out broken is dropped by the pool.
-pub fn connect_pool(url: &str, size: u32) -> anyhow::Result<Pool> {
-    r2d2::Pool::builder()
-        .max_size(size)
-        .min_idle(Some(size.min(4)))
-        .test_on_check_out(false)
-        .connection_timeout(CHECKOUT_TIMEOUT)
-        .build(ConnectionManager::new(named(url, APPLICATION_NAME)))
-        .context("cannot connect to the database (is DATABASE_URL right, is PostgreSQL up?)")
+/// How the service uses the database: its connections' session limits and how long and how
+/// many requests may wait for one.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub pool_size: u32,
+    /// `statement_timeout` and `lock_timeout` of every pooled connection.
+    pub statement_timeout: Duration,
+    pub lock_timeout: Duration,
+    /// How long a request waits for a connection.
+    pub acquire_timeout: Duration,
+    /// How many requests may wait for one at once.
+    pub max_waiting: usize,
+}
+
+/// The service's database: a pool of connections and the gate in front of it.
+#[derive(Clone)]
+pub struct Database {
+    pub pool: Pool,
+    gate: Arc<Gate>,
+}
+
+impl Database {
+    /// Connects (`size` connections at most, the first ones opened now).
+    pub fn connect(url: &str, settings: &Settings) -> anyhow::Result<Database> {
+        let manager = Manager {
+            inner: ConnectionManager::new(named(url, APPLICATION_NAME)),
+            session: format!(
+                "SET statement_timeout = {}; SET lock_timeout = {}",
+                settings.statement_timeout.as_millis(),
+                settings.lock_timeout.as_millis()
+            ),
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(settings.pool_size)
+            .min_idle(Some(settings.pool_size.min(4)))
+            // Not pinged on checkout (a round trip per request); see Manager::has_broken.
+            .test_on_check_out(false)
+            .connection_timeout(settings.acquire_timeout)
+            .build(manager)
+            .context("cannot connect to the database (is DATABASE_URL right, is PostgreSQL up?)")?;
+        Ok(Database {
+            pool,
+            gate: Arc::new(Gate {
+                slots: Arc::new(Semaphore::new(settings.pool_size as usize)),
+                waiting: AtomicUsize::new(0),
+                max_waiting: settings.max_waiting,
+                timeout: settings.acquire_timeout,
+            }),
+        })
+    }
+
+    /// The pool and its queue as they are now.
+    pub fn state(&self) -> crate::metrics::PoolState {
+        let pool = self.pool.state();
+        crate::metrics::PoolState {
+            open: pool.connections,
+            idle: pool.idle_connections,
+            max: self.pool.max_size(),
+            waiting: self.gate.waiting.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// At most `pool_size` requests use the database at once; at most `max_waiting` wait their
+/// turn, each at most `timeout`. A request beyond that is turned away at once: a queue that
+/// cannot grow without bound, and no request that waits without bound.
+struct Gate {
+    slots: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    max_waiting: usize,
+    timeout: Duration,
+}
+
+impl Gate {
+    async fn enter(&self) -> Result<OwnedSemaphorePermit, DbError> {
+        if let Ok(permit) = self.slots.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        if self.waiting.fetch_add(1, Ordering::Relaxed) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+            crate::metrics::shed();
+            return Err(DbError::Busy);
+        }
+        let entered = tokio::time::timeout(self.timeout, self.slots.clone().acquire_owned()).await;
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        match entered {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => {
+                crate::metrics::shed();
+                Err(DbError::Busy)
+            }
+        }
+    }
+}
+
+/// The pool's connection manager: diesel's, plus the session limits set on every new
+/// connection, and a connection the service found dead dropped instead of reused (diesel's
+/// own check sees a broken transaction, not a closed socket).
+pub struct Manager {
+    inner: ConnectionManager<PgConnection>,
+    session: String,
+}
+
+/// A pooled connection, whether the service found it dead, and when it last served.
+pub struct Connection {
+    pub conn: PgConnection,
+    dead: bool,
+    last_used: Instant,
+}
+
+/// A connection idle longer than this is checked (one empty query) before it serves: after
+/// a database restart every idle connection is dead, and a write sent on one would be
+/// answered "outcome unknown" when it certainly never ran. A connection in steady use skips
+/// the check, so that a busy service pays nothing for it.
+const CHECK_AFTER_IDLE: Duration = Duration::from_millis(500);
+
+impl ManageConnection for Manager {
+    type Connection = Connection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<Connection, Self::Error> {
+        let mut conn = self.inner.connect()?;
+        conn.batch_execute(&self.session)
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        Ok(Connection {
+            conn,
+            dead: false,
+            last_used: Instant::now(),
+        })
+    }
+
+    fn is_valid(&self, connection: &mut Connection) -> Result<(), Self::Error> {
+        connection
+            .conn
+            .ping()
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, connection: &mut Connection) -> bool {
+        connection.dead || self.inner.has_broken(&mut connection.conn)
+    }
 }
 
 /// `url` with `application_name` set to `name`, unless the URL sets one itself. Takes both
@@ -75,138 +209,52 @@ pub fn run_migrations(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
 }
 
 /// Runs `work` with a pooled connection on the blocking thread pool, so that diesel's
-/// synchronous calls never stall an async worker.
-pub async fn run<T, E, F>(pool: &Pool, work: F) -> Result<T, E>
+/// synchronous calls never stall an async worker. Waits are bounded (see [`Gate`]); after a
+/// failed `work`, one cheap query tells whether the connection still lives.
+pub async fn run<T, E, F>(database: &Database, work: F) -> Result<T, E>
 where
     F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
     E: From<DbError> + Send + 'static,
 {
-    let pool = pool.clone();
-    actix_web::web::block(move || {
-        let mut conn = pool.get().map_err(|error| {
-            log::error!("no database connection: {error}");
+    let permit = database.gate.enter().await.map_err(E::from)?;
+    let pool = database.pool.clone();
+    let ran = actix_web::web::block(move || {
+        let _permit = permit;
+        let mut pooled = checkout(&pool)?;
+        let done = work(&mut pooled.conn);
+        if done.is_err() && pooled.conn.batch_execute("").is_err() {
+            pooled.dead = true;
+        }
+        pooled.last_used = Instant::now();
+        done
+    })
+    .await;
+    match ran {
+        Ok(done) => done,
+        Err(panicked) => Err(E::from(DbError::Bug(format!(
+            "database work panicked: {panicked}"
+        )))),
+    }
+}
+
+/// A live connection from the pool: one idle for a while is checked first, and a dead one
+/// dropped for the next (the pool opens new ones as the old ones are dropped).
+fn checkout(pool: &Pool) -> Result<r2d2::PooledConnection<Manager>, DbError> {
+    for _ in 0..=pool.max_size() {
+        let mut pooled = pool.get().map_err(|error| {
+            log::warn!("no database connection: {error}");
+            crate::metrics::database_error(DbError::Unavailable.kind());
             DbError::Unavailable
         })?;
-        work(&mut conn)
-    })
-    .await
-    .map_err(|_| E::from(DbError::Unavailable))?
-}
-
-/// What went wrong in the database, in the terms the rest of the program cares about.
-///
-/// PostgreSQL's SQLSTATE arrives through diesel's [`DatabaseErrorKind`] (unique 23505,
-/// foreign key 23503, check 23514, connection class 08) together with the name of the
-/// constraint. The money rules of `migrations/` are told apart here because every write can
-/// meet them; any other constraint is reported by kind and name, and the resource whose
-/// constraint it is says what it means to a client, next to its handlers.
-#[derive(Debug)]
-pub enum DbError {
-    /// A statement would leave a wallet's balance below zero (23514,
-    /// `wallets_balance_nonnegative`). Carries the wallet when the database named it.
-    InsufficientFunds { wallet_id: Option<i64> },
-    /// A statement would push a balance beyond numeric(36,18) (22003, `wallets_balance_max`).
-    BalanceOverflow { wallet_id: Option<i64> },
-    /// A unique, foreign key, check or not-null constraint refused the write.
-    Constraint {
-        kind: ConstraintKind,
-        constraint: String,
-    },
-    /// A deadlock or a serialization failure: the transaction was rolled back and can be
-    /// run again.
-    Transient,
-    /// No connection, or the connection broke.
-    Unavailable,
-    /// Anything else: a bug or an outage, never the client's fault.
-    Other(DieselError),
-}
-
-/// Which kind of constraint refused a write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConstraintKind {
-    Unique,
-    ForeignKey,
-    Check,
-    NotNull,
-}
-
-impl DbError {
-    /// The constraint that refused the write, if a constraint did.
-    pub fn constraint(&self) -> Option<&str> {
-        match self {
-            DbError::Constraint { constraint, .. } => Some(constraint),
-            _ => None,
+        if pooled.last_used.elapsed() < CHECK_AFTER_IDLE || pooled.conn.batch_execute("").is_ok() {
+            return Ok(pooled);
         }
+        pooled.dead = true;
     }
+    crate::metrics::database_error(DbError::Unavailable.kind());
+    Err(DbError::Unavailable)
 }
-
-impl From<DieselError> for DbError {
-    fn from(error: DieselError) -> Self {
-        let DieselError::DatabaseError(kind, info) = &error else {
-            return DbError::Other(error);
-        };
-        let constraint = info.constraint_name().unwrap_or_default();
-        let kind = match (kind, constraint) {
-            (DatabaseErrorKind::CheckViolation, "wallets_balance_nonnegative") => {
-                return DbError::InsufficientFunds {
-                    wallet_id: wallet_in_detail(info.as_ref()),
-                };
-            }
-            (_, "wallets_balance_max") => {
-                return DbError::BalanceOverflow {
-                    wallet_id: wallet_in_detail(info.as_ref()),
-                };
-            }
-            (DatabaseErrorKind::ClosedConnection, _) => return DbError::Unavailable,
-            (DatabaseErrorKind::SerializationFailure, _) => return DbError::Transient,
-            // SQLSTATE 40P01, which diesel does not name: its message is PostgreSQL's own.
-            (DatabaseErrorKind::Unknown, _) if info.message().starts_with("deadlock detected") => {
-                return DbError::Transient;
-            }
-            (DatabaseErrorKind::UniqueViolation, _) => ConstraintKind::Unique,
-            (DatabaseErrorKind::ForeignKeyViolation, _) => ConstraintKind::ForeignKey,
-            (DatabaseErrorKind::CheckViolation, _) => ConstraintKind::Check,
-            (DatabaseErrorKind::NotNullViolation, _) => ConstraintKind::NotNull,
-            _ => return DbError::Other(error),
-        };
-        DbError::Constraint {
-            kind,
-            constraint: constraint.to_string(),
-        }
-    }
-}
-
-/// The balance rules put `wallet_id=<id>` in the DETAIL of the errors they raise.
-fn wallet_in_detail(info: &(dyn DatabaseErrorInformation + Send + Sync)) -> Option<i64> {
-    info.details()?
-        .strip_prefix("wallet_id=")?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-impl std::fmt::Display for DbError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DbError::InsufficientFunds { wallet_id } => {
-                write!(f, "insufficient funds in wallet {wallet_id:?}")
-            }
-            DbError::BalanceOverflow { wallet_id } => {
-                write!(f, "balance overflow in wallet {wallet_id:?}")
-            }
-            DbError::Constraint { kind, constraint } => {
-                write!(f, "{kind:?} constraint {constraint} violated")
-            }
-            DbError::Transient => write!(f, "deadlock or serialization failure"),
-            DbError::Unavailable => write!(f, "database unavailable"),
-            DbError::Other(error) => write!(f, "database error: {error}"),
-        }
-    }
-}
-
-impl std::error::Error for DbError {}
 
 #[cfg(test)]
 mod tests {

@@ -153,6 +153,11 @@ impl Reply {
         for (name, value) in &self.headers {
             response.insert_header((name.as_str(), value.as_str()));
         }
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of a body that did not arrive in time is not awaited: the connection
+            // cannot carry another request (RFC 9110, 408).
+            response.force_close();
+        }
         if self.status == StatusCode::NO_CONTENT {
             return response.finish();
         }

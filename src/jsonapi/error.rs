@@ -23,6 +23,9 @@ pub enum Source {
 /// One error object (jsonapi.org/format/#error-objects).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ErrorObject {
+    /// This occurrence's id, for a server error: the log line that explains it repeats it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// The HTTP status, as a string.
     pub status: String,
     /// A stable, machine-readable name of the problem (`insufficient-funds`).
@@ -62,6 +65,7 @@ impl ErrorObject {
         detail: impl Into<String>,
     ) -> ErrorObject {
         ErrorObject {
+            id: None,
             status: status.as_str().to_string(),
             code,
             title,
@@ -241,23 +245,19 @@ impl ApiError {
         .pointer(pointer)
     }
 
-    pub fn internal() -> ApiError {
-        ApiError::new(
+    /// A bug of the server: `what` is logged with a fresh error id, which the error object
+    /// carries so that a report can be matched with its log line.
+    pub fn internal(what: impl std::fmt::Display) -> ApiError {
+        let id = error_id();
+        log::error!("internal error {id}: {what}");
+        let mut error = ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal-error",
             "Internal server error",
-            "The server could not complete the request; it has been logged.",
-        )
-    }
-
-    pub fn unavailable() -> ApiError {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "database-unavailable",
-            "Service unavailable",
-            "The database is not answering; try again shortly.",
-        )
-        .with_header("Retry-After", "1")
+            format!("The server could not complete the request; it logged why as error {id}."),
+        );
+        error.errors[0].id = Some(id);
+        error
     }
 
     /// The status of the response: the errors' own when they agree; otherwise the most
@@ -308,6 +308,20 @@ impl ApiError {
             body: document.to_string(),
         }
     }
+}
+
+/// An id unique to this process's lifetime and unlikely to repeat across restarts: the
+/// start time and a counter, in hex.
+fn error_id() -> String {
+    use std::sync::LazyLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STARTED: LazyLock<u64> = LazyLock::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs())
+    });
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    format!("{:x}-{:x}", *STARTED, COUNT.fetch_add(1, Ordering::Relaxed))
 }
 
 impl std::fmt::Display for ApiError {

@@ -110,6 +110,8 @@ const UNKNOWN_PARAMETER: &str = "known: include, fields[TYPE], sort, filter[FIEL
      page[number], page[size], page[after], page[before]";
 const NOT_A_PAGE_PARAMETER: &str =
     "use page[size] with page[number], or with page[after] / page[before]";
+/// The last page number: its rows' offset still fits PostgreSQL's `bigint` at any size.
+pub const MAX_PAGE_NUMBER: u64 = i64::MAX as u64 / MAX_PAGE_SIZE;
 const MIXED_PAGE_STYLES: &str = "page[number] cannot be mixed with page[after] or \
      page[before]: choose numbered pages or cursors";
 const RANGE_PAGINATION: &str = "page[after] and page[before] together (range pagination) \
@@ -227,11 +229,14 @@ impl PageMembers {
                 let number = number
                     .parse::<u64>()
                     .ok()
-                    .filter(|n| *n >= 1)
+                    .filter(|n| (1..=MAX_PAGE_NUMBER).contains(n))
                     .ok_or_else(|| {
                         ApiError::invalid_parameter(
                             "page[number]",
-                            format!("page[number] must be a whole number from 1, got {number:?}"),
+                            format!(
+                                "page[number] must be a whole number from 1 to \
+                                 {MAX_PAGE_NUMBER}, got {number:?}"
+                            ),
                         )
                     })?;
                 Ok(PageParams::Number { number, size })

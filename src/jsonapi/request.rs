@@ -6,6 +6,7 @@
 //! exactly as written instead of through a float.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::web;
@@ -16,9 +17,22 @@ use super::error::ApiError;
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
-/// Reads the request body, refusing more than [`MAX_BODY_BYTES`] with a 413.
-pub async fn read_body(payload: web::Payload) -> Result<web::Bytes, ApiError> {
-    match payload.to_bytes_limited(MAX_BODY_BYTES).await {
+/// Reads the request body, refusing more than [`MAX_BODY_BYTES`] with a 413, and a body
+/// that has not fully arrived `within` its time with a 408 (the connection is then closed).
+pub async fn read_body(payload: web::Payload, within: Duration) -> Result<web::Bytes, ApiError> {
+    let Ok(read) = tokio::time::timeout(within, payload.to_bytes_limited(MAX_BODY_BYTES)).await
+    else {
+        return Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body-timeout",
+            "Request timeout",
+            format!(
+                "the request body did not arrive within {} ms; nothing was done",
+                within.as_millis()
+            ),
+        ));
+    };
+    match read {
         Ok(Ok(body)) => Ok(body),
         Ok(Err(error)) => Err(ApiError::bad_request(
             "unreadable-body",

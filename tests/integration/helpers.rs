@@ -11,11 +11,12 @@ use std::hash::{Hash, Hasher};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::contract::assert_documented;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_query;
 use serde_json::{Value, json};
-use wallet_api::config::Config;
+use wallet_api::config::{Config, Limits};
 use wallet_api::db;
 use wallet_api::models::wallet::audit_balances;
 use wallet_api::startup::Application;
@@ -460,6 +461,7 @@ impl TestApp {
             workers: 1,
             base_url: None,
             idempotency_ttl: std::time::Duration::from_secs(24 * 3600),
+            limits: Limits::default(),
         }
     }
 
@@ -472,11 +474,10 @@ impl TestApp {
     }
 
     fn start(db: TestDb, config: Config) -> TestApp {
-        let pool = db::connect_pool(&config.database_url, config.pool_size).unwrap();
         let (sender, receiver) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             let system = actix_web::rt::System::new();
-            let application = Application::with_pool(&config, pool).unwrap();
+            let application = Application::serving(&config).unwrap();
             sender
                 .send((application.port(), application.handle()))
                 .unwrap();
@@ -536,6 +537,8 @@ impl TestApp {
             }
             body
         };
+        let content_type = headers.get("content-type").and_then(|v| v.to_str().ok());
+        assert_documented(method, path, status, content_type, &body);
         if status == 204 {
             assert!(text.is_empty(), "204 has no body");
         }
@@ -555,6 +558,17 @@ impl TestApp {
             &[("Content-Type", ATOMIC), ("Accept", ATOMIC)],
             Some(json!({"atomic:operations": operations}).to_string()),
         )
+    }
+
+    /// A GET of something that is not JSON:API: status, content type and text.
+    pub fn raw_get(&self, path: &str) -> (u16, String, String) {
+        let response = self.client.get(self.url(path)).send().unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map_or(String::new(), |v| v.to_str().unwrap().to_string());
+        (status, content_type, response.text().unwrap())
     }
 
     pub fn get(&self, path: &str) -> Reply {

@@ -8,10 +8,12 @@ mod helpers;
 
 mod cli;
 mod collections;
+mod contract;
 mod idempotency;
 mod journal;
 mod journal_api;
 mod ledger_sql;
+mod limits;
 mod operations;
 mod protocol;
 mod transactions;

@@ -1,0 +1,52 @@
+//! What operators and tools read, outside JSON:API: `GET /metrics` (Prometheus text format)
+//! and `GET /openapi.json` (the API's OpenAPI 3.1 description, `openapi.json` at the
+//! repository's root); and the middleware that counts every request for the metrics.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, web};
+
+use super::context::AppState;
+use crate::metrics;
+
+/// The OpenAPI document, as checked in.
+pub const OPENAPI: &str = include_str!("../../openapi.json");
+
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .service(web::resource("/metrics").get(scrape))
+        .service(web::resource("/openapi.json").get(openapi));
+}
+
+async fn scrape(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metrics::render(state.db.state()))
+}
+
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(OPENAPI)
+}
+
+/// Counts the request under its route's pattern, with its status and how long it took.
+pub async fn count_request(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let response = next.call(request).await?;
+    let route = response.request().match_pattern();
+    metrics::request(
+        route.as_deref().unwrap_or("unmatched"),
+        method.as_str(),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    Ok(response)
+}

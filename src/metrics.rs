@@ -1,0 +1,132 @@
+//! Counters and gauges in the Prometheus text format, served at `GET /metrics`: requests by
+//! route and status, their latency, the database pool, database errors by kind, requests
+//! shed.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    database_errors: IntCounterVec,
+    shed: IntCounter,
+    pool: IntGaugeVec,
+}
+
+/// Latency buckets, in seconds: from a fast read to the longest bounded wait.
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let registry = Registry::new();
+    let requests = IntCounterVec::new(
+        Opts::new("wallet_api_http_requests_total", "HTTP requests answered"),
+        &["route", "method", "status"],
+    )
+    .expect("valid metric");
+    let latency = HistogramVec::new(
+        HistogramOpts::new(
+            "wallet_api_http_request_duration_seconds",
+            "Time from a request's head to its response",
+        )
+        .buckets(BUCKETS.to_vec()),
+        &["route", "method"],
+    )
+    .expect("valid metric");
+    let database_errors = IntCounterVec::new(
+        Opts::new(
+            "wallet_api_database_errors_total",
+            "Database errors, by kind (constraint, timeout, connection_lost, ...)",
+        ),
+        &["kind"],
+    )
+    .expect("valid metric");
+    let shed = IntCounter::new(
+        "wallet_api_requests_shed_total",
+        "Requests answered 503 at once because too many waited for a database connection",
+    )
+    .expect("valid metric");
+    let pool = IntGaugeVec::new(
+        Opts::new(
+            "wallet_api_database_pool_connections",
+            "Database connections: size (open), idle, in_use, max; and requests waiting",
+        ),
+        &["state"],
+    )
+    .expect("valid metric");
+    for metric in [
+        Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+        Box::new(latency.clone()),
+        Box::new(database_errors.clone()),
+        Box::new(shed.clone()),
+        Box::new(pool.clone()),
+    ] {
+        registry.register(metric).expect("registered once");
+    }
+    Metrics {
+        registry,
+        requests,
+        latency,
+        database_errors,
+        shed,
+        pool,
+    }
+});
+
+/// One request answered: `route` is the route's pattern (`/wallets/{id}`), never the path,
+/// so that the number of series stays bounded.
+pub fn request(route: &str, method: &str, status: u16, took: Duration) {
+    let metrics = &*METRICS;
+    metrics
+        .requests
+        .with_label_values(&[route, method, &status.to_string()])
+        .inc();
+    metrics
+        .latency
+        .with_label_values(&[route, method])
+        .observe(took.as_secs_f64());
+}
+
+/// A database error of this kind (see `DbError::kind`).
+pub fn database_error(kind: &str) {
+    METRICS.database_errors.with_label_values(&[kind]).inc();
+}
+
+/// A request turned away because too many waited for a connection.
+pub fn shed() {
+    METRICS.shed.inc();
+}
+
+/// The pool as it is now.
+pub struct PoolState {
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
+    pub waiting: usize,
+}
+
+/// Every metric in the Prometheus text format, with the pool's gauges as of now.
+pub fn render(pool: PoolState) -> String {
+    let metrics = &*METRICS;
+    for (state, value) in [
+        ("open", i64::from(pool.open)),
+        ("idle", i64::from(pool.idle)),
+        ("in_use", i64::from(pool.open - pool.idle.min(pool.open))),
+        ("max", i64::from(pool.max)),
+        ("waiting", pool.waiting as i64),
+    ] {
+        metrics.pool.with_label_values(&[state]).set(value);
+    }
+    let mut text = Vec::new();
+    TextEncoder::new()
+        .encode(&metrics.registry.gather(), &mut text)
+        .expect("text encoding cannot fail");
+    String::from_utf8(text).expect("the text format is UTF-8")
+}
