@@ -8,7 +8,7 @@ PG := scripts/pg-local.sh
 # The database: $DATABASE_URL, or the local cluster's (started on demand).
 WITH_DB = export DATABASE_URL="$${DATABASE_URL:-$$($(PG) url)}" &&
 
-.PHONY: run test lint build deps db-start db-stop db-url psql migrate verify repair bench e2e
+.PHONY: run test lint build deps db-start db-stop db-url psql migrate verify repair bench e2e fuzz openapi
 
 ## run: build in release mode, start the database if needed, migrate, serve on HOST:PORT
 run: deps
@@ -60,6 +60,14 @@ repair: deps
 
 e2e: deps
 	$(WITH_DB) scripts/e2e.sh
+
+## fuzz: the end-to-end run with a long schemathesis campaign (FUZZ_EXAMPLES, FUZZ_SEED)
+fuzz: deps
+	$(WITH_DB) FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} FUZZ_SEED=$${FUZZ_SEED:-random} scripts/e2e.sh
+
+## openapi: rewrite openapi.json from scripts/openapi.py
+openapi:
+	python3 scripts/openapi.py > openapi.json
 
 ## bench: the benchmark suite beside pgbench; writes BENCHMARKS.md
 bench: deps

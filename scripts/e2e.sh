@@ -20,7 +20,7 @@ cargo build --quiet
 BIN=target/debug/wallet-api
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 LOG=$(mktemp)
-DATABASE_URL=$E2E_URL PORT=$PORT RUST_LOG=warn "$BIN" serve >"$LOG" 2>&1 &
+DATABASE_URL=$E2E_URL PORT=$PORT RUST_LOG=warn,actix_web::middleware::logger=info "$BIN" serve >"$LOG" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; rm -f "$LOG"' EXIT
 BASE=http://127.0.0.1:$PORT
@@ -35,12 +35,38 @@ BASE=$BASE examples/curl.sh >"$LOG.curl" 2>&1 || { cat "$LOG.curl"; exit 1; }
 tail -n 1 "$LOG.curl"
 rm -f "$LOG.curl"
 
-echo "== a JSON:API client library: jsonapi-requests"
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import jsonapi_requests' 2>/dev/null; then
+# The Python tools, pinned, in .venv.
+TOOLS=('jsonapi-requests==0.8.0' 'schemathesis==4.32.5' 'openapi-spec-validator==0.9.0')
+if [ ! -x .venv/bin/python ] || ! .venv/bin/pip freeze 2>/dev/null | grep -qx "${TOOLS[1]}"; then
     python3 -m venv .venv
-    .venv/bin/pip install --quiet --disable-pip-version-check 'jsonapi-requests==0.8.0'
+    .venv/bin/pip install --quiet --disable-pip-version-check "${TOOLS[@]}"
 fi
+
+echo "== a JSON:API client library: jsonapi-requests"
 .venv/bin/python tests/clients/jsonapi_requests_client.py "$BASE"
+
+echo "== openapi.json: as scripts/openapi.py writes it, and a valid OpenAPI 3.1 document"
+python3 scripts/openapi.py | diff -q - openapi.json >/dev/null \
+    || { echo "openapi.json is stale: python3 scripts/openapi.py > openapi.json" >&2; exit 1; }
+.venv/bin/openapi-spec-validator openapi.json
+
+# FUZZ_EXAMPLES cases per operation and phase (make fuzz raises it); a fixed seed in make
+# test so that a failure reproduces, FUZZ_SEED=random for a new one.
+echo "== schemathesis: generated requests against every operation of openapi.json"
+SEED=${FUZZ_SEED:-1}
+[ "$SEED" = random ] && SEED=$RANDOM$RANDOM
+.venv/bin/schemathesis run openapi.json --url "$BASE" --no-color --workers 2 \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
+    --max-examples "${FUZZ_EXAMPLES:-20}" --seed "$SEED" --generation-database none \
+    --report junit --report-dir target/schemathesis >"$LOG.fuzz" 2>&1 \
+    || { cat "$LOG.fuzz"; exit 1; }
+grep -E "generated|Seed" "$LOG.fuzz"
+rm -f "$LOG.fuzz"
+if grep -qE '" 5[0-9]{2} ' "$LOG"; then
+    echo "the server answered 5xx:" >&2
+    grep -E '" 5[0-9]{2} ' "$LOG" >&2
+    exit 1
+fi
 
 echo "== wallet-api verify"
 DATABASE_URL=$E2E_URL "$BIN" verify

@@ -1,3 +1,6 @@
+"""Writes openapi.json, the OpenAPI 3.1 description of the API (python3 scripts/openapi.py >
+openapi.json). The integration tests check every response they get against the document, and
+`make test` validates it and fuzzes the service from it with schemathesis."""
 import json
 J = "application/vnd.api+json"
 ATOMIC = 'application/vnd.api+json; ext="https://jsonapi.org/ext/atomic"'
@@ -126,6 +129,7 @@ responses = {
   "InternalError": err("A bug: the error carries an id the server's log repeats."),
 }
 def replayed(r):
+    if "$ref" in r: r = responses[r["$ref"].split("/")[-1]]
     r = dict(r); r["headers"] = {**r.get("headers", {}), "Idempotent-Replayed": ref("IdempotentReplayed", "headers")}; return r
 def ok(schema, desc="OK", status_media=J): return {"description": desc, "content": content(ref(schema), status_media)}
 

@@ -4,6 +4,7 @@
 #   scripts/pg-local.sh start   create the cluster (first time), start it, create the database
 #   scripts/pg-local.sh url     print the connection URL of that database (implies start)
 #   scripts/pg-local.sh stop    stop the cluster
+#   scripts/pg-local.sh stop-immediate   stop it as a crash would (fault tests)
 #   scripts/pg-local.sh psql    open psql on the database
 #
 # The cluster lives in .pg/ beside the project, listens only on a unix socket in .pg/run
@@ -120,6 +121,11 @@ case "${1:-}" in
             as_owner "$BINDIR/pg_ctl" -D "$PGHOME/data" -m fast -w stop >/dev/null
             log "stopped"
         fi
+        ;;
+    stop-immediate)
+        # A crash, for fault tests: no shutdown checkpoint, clients cut off.
+        prepare_home
+        as_owner "$BINDIR/pg_ctl" -D "$PGHOME/data" -m immediate -w stop >/dev/null
         ;;
     psql) start; exec "$BINDIR/psql" "$(url)" ;;
     *) echo "usage: $0 start|url|stop|psql" >&2; exit 2 ;;

@@ -27,6 +27,11 @@ options (or environment variables):
   --pool-size N        DB_POOL_SIZE (default: twice the number of CPUs)
   --workers N          WORKERS (default: number of CPUs)
   --base-url URL       BASE_URL (default: from each request's Host)
+  --idempotency-ttl D  IDEMPOTENCY_TTL (default 24h)
+  --db-statement-timeout D, --db-lock-timeout D, --db-acquire-timeout D, --db-max-waiting N,
+  --health-timeout D, --http-head-timeout D, --http-body-timeout D, --http-keep-alive D,
+  --shutdown-timeout D
+                       the bounds on every wait (README, Configuration)
   --apply              repair only: write the repairs (default: a dry run)
 
 logging: RUST_LOG (default info)";

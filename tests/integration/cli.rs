@@ -293,3 +293,68 @@ fn repair_under_concurrent_writes_leaves_every_balance_right() {
     assert!(verify.status.success(), "{}", stdout(&verify));
     crate::journal::assert_running_totals_since_repairs(&mut db.connect());
 }
+
+#[test]
+fn sigterm_finishes_the_requests_in_flight_and_refuses_new_ones() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpStream;
+
+    let db = TestDb::new();
+    let mut admin = db.connect();
+    let wallet = crate::helpers::wallet(&mut admin, "w");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_wallet-api"))
+        .arg("serve")
+        .env("DATABASE_URL", &db.url)
+        .env("PORT", port.to_string())
+        .env("DB_LOCK_TIMEOUT", "10s")
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(server.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("serving on") {
+        line.clear();
+        assert!(log.read_line(&mut line).unwrap() > 0, "the server exited");
+    }
+
+    // A booking that waits on the wallet's row, locked in psql.
+    exec(
+        &mut admin,
+        &format!("BEGIN; SELECT * FROM wallets WHERE id = {wallet} FOR UPDATE"),
+    );
+    let body =
+        crate::helpers::transaction_document(&wallet.to_string(), "in-flight", "5").to_string();
+    let mut in_flight = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        in_flight,
+        "POST /transactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/vnd.api+json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "a stopping server accepts no new connection"
+    );
+    exec(&mut admin, "COMMIT");
+    let mut answer = String::new();
+    in_flight.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert!(server.wait().unwrap().success());
+    assert_eq!(
+        crate::helpers::balance(&mut admin, wallet),
+        "5.000000000000000000"
+    );
+}

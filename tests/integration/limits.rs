@@ -58,6 +58,7 @@ fn a_locked_table_answers_503_within_the_lock_timeout_and_other_reads_go_on() {
     let (health, took) = timed(|| app.get("/health"));
     health.expect(200);
     assert!(took < Duration::from_secs(1), "health took {took:?}");
+    eprintln!("/health with the wallets table locked: {took:?}");
 
     drop(lock);
     app.book(&wallet, "t2", "1").expect(201);

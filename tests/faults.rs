@@ -1,0 +1,285 @@
+//! Database faults under load, on a PostgreSQL cluster of this test's own (it is stopped and
+//! crashed on purpose): `.pg-faults/`, through `scripts/pg-local.sh`.
+//!
+//! While 16 clients book transactions, PostgreSQL is stopped, then started; later crashed
+//! (`pg_ctl stop -m immediate`), then started. Every request must get an answer within its
+//! bounds (503 while the database is away, never a 500, never a hang), the service must
+//! recover by itself, and every booking acknowledged with 201 must be in the database.
+//! The figures are printed (`cargo test --test faults -- --nocapture`).
+
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use serde_json::{Value, json};
+use wallet_api::config::{Config, Limits};
+use wallet_api::startup::Application;
+
+const CLIENTS: usize = 16;
+const JSONAPI: &str = "application/vnd.api+json";
+
+fn cluster(command: &str) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg-local.sh");
+    let output = Command::new(script)
+        .arg(command)
+        .env(
+            "WALLET_PG_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/.pg-faults"),
+        )
+        .env("WALLET_PG_PORT", "54339")
+        .env("WALLET_PG_DB", "wallet_api_faults")
+        .output()
+        .expect("scripts/pg-local.sh runs");
+    assert!(
+        output.status.success(),
+        "pg-local.sh {command}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+/// One answered request: what it booked, its status and code, how long it took, and when
+/// it was sent (from the start of the run).
+struct Answer {
+    txid: String,
+    status: u16,
+    code: String,
+    took: Duration,
+    sent: Duration,
+}
+
+fn book(client: &reqwest::blocking::Client, base: &str, wallet: &str, txid: &str) -> (u16, String) {
+    let document = json!({"data": {"type": "transactions",
+        "attributes": {"txid": txid, "amount": "1"},
+        "relationships": {"wallet": {"data": {"type": "wallets", "id": wallet}}}}});
+    match client
+        .post(format!("{base}/transactions"))
+        .header("Content-Type", JSONAPI)
+        .header("Accept", JSONAPI)
+        .body(document.to_string())
+        .send()
+    {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let body: Value = response.json().unwrap_or(Value::Null);
+            (
+                status,
+                body["errors"][0]["code"].as_str().unwrap_or("").to_string(),
+            )
+        }
+        Err(error) => (0, error.to_string()),
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+#[test]
+fn the_service_answers_in_bounded_time_through_database_outages_and_loses_nothing() {
+    let url = cluster("url");
+    let config = Config {
+        database_url: url.clone(),
+        host: "127.0.0.1".into(),
+        port: 0,
+        pool_size: 4,
+        workers: 2,
+        base_url: None,
+        idempotency_ttl: Duration::from_secs(3600),
+        limits: Limits::default(),
+    };
+    {
+        let mut conn = PgConnection::establish(&url).unwrap();
+        wallet_api::db::run_migrations(&mut conn).unwrap();
+        diesel::sql_query("TRUNCATE wallets, transactions CASCADE")
+            .execute(&mut conn)
+            .ok();
+    }
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let system = actix_web::rt::System::new();
+        let application = Application::build(&config).unwrap();
+        sender.send(application.port()).unwrap();
+        system.block_on(application.run_until_stopped()).unwrap();
+    });
+    let base = format!("http://127.0.0.1:{}", receiver.recv().unwrap());
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let wallet = client
+        .post(format!("{base}/wallets"))
+        .header("Content-Type", JSONAPI)
+        .body(json!({"data": {"type": "wallets", "attributes": {"label": "w"}}}).to_string())
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap()["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // txids unique to this run: the cluster is kept between runs.
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let started = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|n| {
+            let (client, base, wallet, stop) =
+                (client.clone(), base.clone(), wallet.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut answers = Vec::new();
+                for i in 0.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let txid = format!("{run}-c{n}-{i}");
+                    let sent = started.elapsed();
+                    let (status, code) = book(&client, &base, &wallet, &txid);
+                    answers.push(Answer {
+                        txid,
+                        status,
+                        code,
+                        took: started.elapsed() - sent,
+                        sent,
+                    });
+                    if status == 503 {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                }
+                answers
+            })
+        })
+        .collect();
+
+    let health = |client: &reqwest::blocking::Client| {
+        let asked = Instant::now();
+        let status = client
+            .get(format!("{base}/health"))
+            .send()
+            .map_or(0, |r| r.status().as_u16());
+        (status, asked.elapsed())
+    };
+    let mut outages = Vec::new();
+    let mut health_down = Vec::new();
+    let mut recoveries = Vec::new();
+    for mode in ["stop", "crash"] {
+        std::thread::sleep(Duration::from_secs(2));
+        let down = started.elapsed();
+        cluster(if mode == "stop" {
+            "stop"
+        } else {
+            "stop-immediate"
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        for _ in 0..3 {
+            health_down.push(health(&client));
+        }
+        std::thread::sleep(Duration::from_secs(3));
+        cluster("start");
+        let up = started.elapsed();
+        // Recovered: the first booking sent after the restart that succeeds.
+        outages.push((down, up));
+        recoveries.push(up);
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    stop.store(true, Ordering::Relaxed);
+    let answers: Vec<Answer> = clients
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
+
+    // Every request was answered, with 201 or 503 only, within its bounds.
+    let mut statuses = std::collections::BTreeMap::new();
+    for answer in &answers {
+        *statuses
+            .entry((answer.status, answer.code.clone()))
+            .or_insert(0) += 1;
+    }
+    eprintln!("answers: {statuses:?}");
+    for answer in &answers {
+        assert!(
+            answer.status == 201 || answer.status == 503,
+            "{} answered {} {}",
+            answer.txid,
+            answer.status,
+            answer.code
+        );
+        assert!(
+            answer.took < Duration::from_secs(5),
+            "{} took {:?}",
+            answer.txid,
+            answer.took
+        );
+    }
+    let mut unavailable: Vec<Duration> = answers
+        .iter()
+        .filter(|a| a.status == 503)
+        .map(|a| a.took)
+        .collect();
+    unavailable.sort();
+    assert!(!unavailable.is_empty(), "the outages were seen");
+    eprintln!(
+        "time to 503 under {CLIENTS} clients: p50 {:?}, p99 {:?}, max {:?} ({} answers)",
+        percentile(&unavailable, 0.5),
+        percentile(&unavailable, 0.99),
+        unavailable.last().unwrap(),
+        unavailable.len()
+    );
+    for (status, took) in &health_down {
+        assert_eq!(*status, 503);
+        assert!(*took < Duration::from_secs(2), "/health took {took:?}");
+    }
+    eprintln!("/health while the database is down: {health_down:?}");
+
+    // The service recovered by itself after each restart.
+    for up in recoveries {
+        let first = answers
+            .iter()
+            .filter(|a| a.status == 201 && a.sent >= up)
+            .map(|a| a.sent + a.took)
+            .min()
+            .expect("bookings succeed again after the restart");
+        eprintln!("recovered {:?} after the database was back", first - up);
+        assert!(first - up < Duration::from_secs(5));
+    }
+
+    // Nothing acknowledged was lost; an unknown outcome is either way, and said so.
+    let mut conn = PgConnection::establish(&url).unwrap();
+    let stored: Vec<String> = wallet_api::schema::transactions::table
+        .select(wallet_api::schema::transactions::txid)
+        .load(&mut conn)
+        .unwrap();
+    let stored: std::collections::HashSet<String> = stored.into_iter().collect();
+    for answer in &answers {
+        match (answer.status, answer.code.as_str()) {
+            (201, _) => assert!(
+                stored.contains(&answer.txid),
+                "{} was acknowledged and lost",
+                answer.txid
+            ),
+            (503, "outcome-unknown") => {}
+            (503, code) => assert!(
+                !stored.contains(&answer.txid),
+                "{} answered {code} but was written",
+                answer.txid
+            ),
+            _ => unreachable!(),
+        }
+    }
+    let audit: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM wallet_balance_audit)",
+    ))
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!(audit, 0, "every balance is right after the outages");
+    eprintln!("outages (down, up): {outages:?}");
+}
