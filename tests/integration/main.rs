@@ -9,6 +9,7 @@ mod helpers;
 mod cli;
 mod collections;
 mod contract;
+mod fuzz;
 mod idempotency;
 mod journal;
 mod journal_api;
