@@ -19,6 +19,7 @@ run: deps
 ## JSON:API client library against a live server
 test: deps lint
 	$(WITH_DB) cargo test --all-targets
+	$(WITH_DB) TEST_COALESCE=off cargo test --test integration
 	$(WITH_DB) scripts/e2e.sh
 
 ## lint: formatting and clippy, warnings as errors

@@ -9,6 +9,8 @@
 //! | `--workers`      | `WORKERS`      | number of CPUs               |
 //! | `--base-url`     | `BASE_URL`     | taken from each request      |
 //! | `--idempotency-ttl` | `IDEMPOTENCY_TTL` | `24h`                  |
+//! | `--coalesce`     | `COALESCE`     | `on`                         |
+//! | `--coalesce-max-batch` | `COALESCE_MAX_BATCH` | `64`             |
 //!
 //! and the bounds of [`Limits`], each `--flag` / `VARIABLE` pair in [`LIMITS`].
 
@@ -33,6 +35,9 @@ pub struct Config {
     /// How long the response to a request with an `Idempotency-Key` is kept and replayed.
     pub idempotency_ttl: Duration,
     pub limits: Limits,
+    /// Whether concurrent creates are run together (`db::coalesce`), and at most how many.
+    pub coalesce: bool,
+    pub coalesce_max_batch: usize,
 }
 
 /// How long anything may wait, and how much may queue: every wait is bounded.
@@ -74,7 +79,9 @@ pub const LIMITS: [(&str, &str, &str); 8] = [
 /// `DB_MAX_WAITING` when not given: this many requests per pooled connection.
 const WAITING_PER_CONNECTION: usize = 16;
 
-const FLAGS: [(&str, &str); 8] = [
+const FLAGS: [(&str, &str); 10] = [
+    ("--coalesce", "COALESCE"),
+    ("--coalesce-max-batch", "COALESCE_MAX_BATCH"),
     ("--database-url", "DATABASE_URL"),
     ("--host", "HOST"),
     ("--port", "PORT"),
@@ -159,6 +166,15 @@ impl Config {
             WAITING_PER_CONNECTION * pool_size as usize,
         )?;
         let limits = Limits::from(|var: &str| get(var), max_waiting)?;
+        let coalesce = match get("COALESCE").as_deref() {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => bail!("COALESCE must be on or off, got {other:?}"),
+        };
+        let coalesce_max_batch = parse_or(get("COALESCE_MAX_BATCH"), "COALESCE_MAX_BATCH", 64)?;
+        if coalesce_max_batch == 0 {
+            bail!("COALESCE_MAX_BATCH must be at least 1");
+        }
         Ok(Config {
             database_url,
             host: get("HOST").unwrap_or_else(|| "127.0.0.1".to_string()),
@@ -168,6 +184,8 @@ impl Config {
             base_url,
             idempotency_ttl,
             limits,
+            coalesce,
+            coalesce_max_batch,
         })
     }
 
@@ -283,6 +301,10 @@ mod tests {
         assert_eq!(config.pool_size, 4);
         assert!(config.workers >= 1);
         assert_eq!(config.base_url, None);
+        assert!(config.coalesce);
+        assert_eq!(config.coalesce_max_batch, 64);
+        let off = Config::from_sources(&["--coalesce=off".into()], env(&[("DATABASE_URL", "x")]));
+        assert!(!off.unwrap().coalesce);
     }
 
     #[test]
@@ -305,6 +327,8 @@ mod tests {
             (vec!["--idempotency-ttl", "0h"], "IDEMPOTENCY_TTL"),
             (vec!["--db-lock-timeout", "soon"], "DB_LOCK_TIMEOUT"),
             (vec!["--db-max-waiting", "-1"], "DB_MAX_WAITING"),
+            (vec!["--coalesce", "maybe"], "COALESCE"),
+            (vec!["--coalesce-max-batch", "0"], "COALESCE_MAX_BATCH"),
         ] {
             let args: Vec<String> = args.into_iter().map(String::from).collect();
             let error = Config::from_sources(&args, env(&[url]))

@@ -6,8 +6,8 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 struct Metrics {
@@ -17,6 +17,7 @@ struct Metrics {
     database_errors: IntCounterVec,
     shed: IntCounter,
     pool: IntGaugeVec,
+    batches: Histogram,
 }
 
 /// Latency buckets, in seconds: from a fast read to the longest bounded wait.
@@ -61,8 +62,17 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         &["state"],
     )
     .expect("valid metric");
+    let batches = Histogram::with_opts(
+        HistogramOpts::new(
+            "wallet_api_coalesced_batch_size",
+            "Writes run together in one database transaction (1: alone)",
+        )
+        .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+    )
+    .expect("valid metric");
     for metric in [
-        Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+        Box::new(batches.clone()) as Box<dyn prometheus::core::Collector>,
+        Box::new(requests.clone()),
         Box::new(latency.clone()),
         Box::new(database_errors.clone()),
         Box::new(shed.clone()),
@@ -77,6 +87,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         database_errors,
         shed,
         pool,
+        batches,
     }
 });
 
@@ -97,6 +108,11 @@ pub fn request(route: &str, method: &str, status: u16, took: Duration) {
 /// A database error of this kind (see `DbError::kind`).
 pub fn database_error(kind: &str) {
     METRICS.database_errors.with_label_values(&[kind]).inc();
+}
+
+/// A coalesced batch of `size` writes was run.
+pub fn batch(size: usize) {
+    METRICS.batches.observe(size as f64);
 }
 
 /// A request turned away because too many waited for a connection.

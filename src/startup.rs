@@ -13,6 +13,7 @@ use crate::api::context::link_errors;
 use crate::api::health::HealthCheck;
 use crate::api::{self, AppState};
 use crate::config::Config;
+use crate::db::coalesce::Coalescer;
 use crate::db::{self, Database};
 use crate::jsonapi::media_type::negotiate;
 use crate::models::idempotency_key::StoredResponse;
@@ -46,6 +47,9 @@ impl Application {
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
             db: db.clone(),
+            writes: config
+                .coalesce
+                .then(|| Coalescer::new(config.coalesce_max_batch, api::errors::timed_out)),
             health: HealthCheck::new(&config.database_url, limits.health_timeout),
             body_timeout: limits.body_timeout,
             base_url: config.base_url.clone(),

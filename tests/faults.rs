@@ -92,6 +92,8 @@ fn the_service_answers_in_bounded_time_through_database_outages_and_loses_nothin
         base_url: None,
         idempotency_ttl: Duration::from_secs(3600),
         limits: Limits::default(),
+        coalesce: true,
+        coalesce_max_batch: 64,
     };
     {
         let mut conn = PgConnection::establish(&url).unwrap();

@@ -14,13 +14,17 @@ use actix_web::{FromRequest, HttpRequest, web};
 use super::health::HealthCheck;
 use super::resource::{Include, Resource};
 use crate::db::Database;
+use crate::db::coalesce::Coalescer;
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::Fieldsets;
+use crate::jsonapi::document::Reply;
 use crate::jsonapi::query::QueryParams;
 
 /// State shared by all workers.
 pub struct AppState {
     pub db: Database,
+    /// Where creates wait to be run together, when coalescing is on (`COALESCE`).
+    pub writes: Option<std::sync::Arc<Coalescer<Reply, ApiError>>>,
     pub health: HealthCheck,
     /// How long a client has to send a request body (`HTTP_BODY_TIMEOUT`).
     pub body_timeout: std::time::Duration,

@@ -48,7 +48,7 @@ impl From<DbError> for ApiError {
             )
             .with_header("Retry-After", "1"),
             DbError::Timeout => unavailable(
-                "database-timeout",
+                DATABASE_TIMEOUT,
                 "the database did not finish in time (a statement or lock timeout); it rolled \
                  the request back and nothing was written: send it again",
             ),
@@ -75,6 +75,12 @@ impl From<DbError> for ApiError {
 /// The code of a connection lost while the request ran (its outcome is unknown if it wrote).
 pub const CONNECTION_LOST: &str = "connection-lost";
 pub const DATABASE_UNAVAILABLE: &str = "database-unavailable";
+pub const DATABASE_TIMEOUT: &str = "database-timeout";
+
+/// Whether the database cancelled a statement of this request (a statement or lock timeout).
+pub fn timed_out(error: &ApiError) -> bool {
+    error.errors.iter().any(|e| e.code == DATABASE_TIMEOUT)
+}
 
 /// A 503 that a retry after a second may cure.
 fn unavailable(code: &'static str, detail: &str) -> ApiError {

@@ -10,7 +10,7 @@ use diesel::pg::PgConnection;
 use serde_json::Value;
 
 use super::context::{AppState, Collection, Context, PathId, Single};
-use super::idempotency::{IdempotencyKey, write};
+use super::idempotency::{IdempotencyKey, write, write_shared};
 use super::input::{Target, check_identity, linkage_pointer};
 use super::listing::{list_query, outline};
 use super::resource::{
@@ -124,11 +124,18 @@ pub async fn create<R: Writable>(
     check_identity(&input, R::TYPE, Target::Create)?;
     let new = R::read_new(&input)?;
     let self_link = context.self_link();
-    write(&state, key.with_body(&body), self_link, move |conn| {
-        let row = R::insert(conn, &new)?;
-        let included = load_included(conn, &includes, slice::from_ref(&row))?;
-        Ok(created(&row, &included, &context))
-    })
+    let order = R::wallet_of_new(&new).unwrap_or(0);
+    write_shared(
+        &state,
+        key.with_body(&body),
+        self_link,
+        order,
+        move |conn| {
+            let row = R::insert(conn, &new)?;
+            let included = load_included(conn, &includes, slice::from_ref(&row))?;
+            Ok(created(&row, &included, &context))
+        },
+    )
     .await
 }
 

@@ -122,13 +122,40 @@ where
             .await
         }
     };
-    written.map_err(|error| match error.errors.first() {
+    written.map_err(unknown_if_lost)
+}
+
+/// Runs a write that may share a database transaction with others waiting beside it
+/// (`db::coalesce`, when coalescing is on): a create, whose lock key is `order`. A keyed
+/// write runs alone, in its own transaction with its stored response.
+pub async fn write_shared<F>(
+    state: &AppState,
+    keyed: Option<Keyed>,
+    self_link: String,
+    order: i64,
+    work: F,
+) -> Result<Reply, ApiError>
+where
+    F: Fn(&mut PgConnection) -> Result<Reply, ApiError> + Send + Sync + 'static,
+{
+    match (&state.writes, keyed) {
+        (Some(writes), None) => writes
+            .run(&state.db, order, std::sync::Arc::new(work))
+            .await
+            .map_err(unknown_if_lost),
+        (_, keyed) => write(state, keyed, self_link, work).await,
+    }
+}
+
+/// A write whose connection broke while it ran may have committed.
+fn unknown_if_lost(error: ApiError) -> ApiError {
+    match error.errors.first() {
         Some(first) if first.code == CONNECTION_LOST => ApiError {
             extension: error.extension,
             ..outcome_unknown()
         },
         _ => error,
-    })
+    }
 }
 
 /// Runs `work` once for `keyed`, in one database transaction with its stored response:

@@ -47,7 +47,7 @@ pub trait Resource: Record {
 /// resource's own constraints into errors that point into the document.
 pub trait Writable: Resource {
     /// Everything a new resource needs, checked.
-    type New: Send + 'static;
+    type New: Send + Sync + 'static;
     /// What an update may change, checked.
     type Changes: Send + 'static;
 
@@ -78,6 +78,13 @@ pub trait Writable: Resource {
     /// with every other wallet it writes, before its first write (see `api::operations`).
     fn wallet_of(_conn: &mut PgConnection, _id: i64) -> QueryResult<Option<i64>> {
         Ok(None)
+    }
+
+    /// The wallet a new resource's insert locks, if any: creates run together in the order
+    /// of this key (see `db::coalesce`), so that two batches never lock wallets in opposite
+    /// orders.
+    fn wallet_of_new(_new: &Self::New) -> Option<i64> {
+        None
     }
 }
 

@@ -179,6 +179,10 @@ impl Writable for Transaction {
     }
 
     /// A transaction's wallet, as it stands.
+    fn wallet_of_new(new: &NewTransaction) -> Option<i64> {
+        Some(new.wallet_id)
+    }
+
     fn wallet_of(conn: &mut PgConnection, id: i64) -> diesel::QueryResult<Option<i64>> {
         Ok(<Transaction as crate::models::Record>::find(conn, id)?.map(|t| t.wallet_id))
     }

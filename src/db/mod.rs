@@ -13,6 +13,7 @@ use diesel::r2d2::{ConnectionManager, ManageConnection, R2D2Connection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+pub mod coalesce;
 mod error;
 pub mod prepared;
 
@@ -101,24 +102,44 @@ struct Gate {
 }
 
 impl Gate {
+    /// A permit to use the database. Cancel-safe: a caller that stops waiting (its request
+    /// answered by a batch another request ran) leaves the count of waiters right.
     async fn enter(&self) -> Result<OwnedSemaphorePermit, DbError> {
         if let Ok(permit) = self.slots.clone().try_acquire_owned() {
             return Ok(permit);
         }
-        if self.waiting.fetch_add(1, Ordering::Relaxed) >= self.max_waiting {
-            self.waiting.fetch_sub(1, Ordering::Relaxed);
+        let waiter = Waiter::join(&self.waiting);
+        if waiter.ahead >= self.max_waiting {
             crate::metrics::shed();
             return Err(DbError::Busy);
         }
-        let entered = tokio::time::timeout(self.timeout, self.slots.clone().acquire_owned()).await;
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
-        match entered {
+        match tokio::time::timeout(self.timeout, self.slots.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
             _ => {
                 crate::metrics::shed();
                 Err(DbError::Busy)
             }
         }
+    }
+}
+
+/// One request counted among the waiters while it lives.
+struct Waiter<'a> {
+    count: &'a AtomicUsize,
+    /// How many were waiting when it came.
+    ahead: usize,
+}
+
+impl<'a> Waiter<'a> {
+    fn join(count: &'a AtomicUsize) -> Waiter<'a> {
+        let ahead = count.fetch_add(1, Ordering::Relaxed);
+        Waiter { count, ahead }
+    }
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -137,7 +158,7 @@ pub struct Connection {
     last_used: Instant,
 }
 
-/// A connection idle longer than this is checked (one empty query) before it serves: after
+/// A connection idle longer than this is checked (one `SELECT 1`) before it serves: after
 /// a database restart every idle connection is dead, and a write sent on one would be
 /// answered "outcome unknown" when it certainly never ran. A connection in steady use skips
 /// the check, so that a busy service pays nothing for it.
@@ -223,7 +244,7 @@ where
         let _permit = permit;
         let mut pooled = checkout(&pool)?;
         let done = work(&mut pooled.conn);
-        if done.is_err() && pooled.conn.batch_execute("").is_err() {
+        if done.is_err() && !alive(&mut pooled.conn) {
             pooled.dead = true;
         }
         pooled.last_used = Instant::now();
@@ -238,6 +259,11 @@ where
     }
 }
 
+/// Whether the connection still answers (one round trip).
+fn alive(conn: &mut PgConnection) -> bool {
+    conn.batch_execute("SELECT 1").is_ok()
+}
+
 /// A live connection from the pool: one idle for a while is checked first, and a dead one
 /// dropped for the next (the pool opens new ones as the old ones are dropped).
 fn checkout(pool: &Pool) -> Result<r2d2::PooledConnection<Manager>, DbError> {
@@ -247,7 +273,7 @@ fn checkout(pool: &Pool) -> Result<r2d2::PooledConnection<Manager>, DbError> {
             crate::metrics::database_error(DbError::Unavailable.kind());
             DbError::Unavailable
         })?;
-        if pooled.last_used.elapsed() < CHECK_AFTER_IDLE || pooled.conn.batch_execute("").is_ok() {
+        if pooled.last_used.elapsed() < CHECK_AFTER_IDLE || alive(&mut pooled.conn) {
             return Ok(pooled);
         }
         pooled.dead = true;

@@ -462,6 +462,9 @@ impl TestApp {
             base_url: None,
             idempotency_ttl: std::time::Duration::from_secs(24 * 3600),
             limits: Limits::default(),
+            // make test runs the suite both ways: TEST_COALESCE=off for the second run.
+            coalesce: std::env::var("TEST_COALESCE").as_deref() != Ok("off"),
+            coalesce_max_batch: 64,
         }
     }
 

@@ -7,6 +7,7 @@
 mod helpers;
 
 mod cli;
+mod coalescing;
 mod collections;
 mod contract;
 mod fuzz;

@@ -1,0 +1,205 @@
+//! Creates that arrive together are run together (`db::coalesce`): each request still gets
+//! the answer it would have had alone, and nothing a request was told is lost.
+
+use crate::helpers::*;
+
+/// How many bookings shared a database transaction with another one: the journal records
+/// each change's PostgreSQL transaction id.
+fn booked_together(app: &TestApp) -> i64 {
+    scalar(
+        &mut app.db.connect(),
+        "SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM balance_changes \
+         WHERE operation = 'insert' GROUP BY database_xid HAVING count(*) > 1) shared",
+    )
+    .parse()
+    .unwrap()
+}
+
+/// Holds a wallet's row locked in an open transaction until dropped: requests that book
+/// into it wait, and pile up.
+struct RowLock(diesel::PgConnection);
+
+impl RowLock {
+    fn wallet(app: &TestApp, wallet: &str) -> RowLock {
+        let mut conn = app.db.connect();
+        exec(
+            &mut conn,
+            &format!("BEGIN; SELECT 1 FROM wallets WHERE id = {wallet} FOR UPDATE"),
+        );
+        RowLock(conn)
+    }
+}
+
+impl Drop for RowLock {
+    fn drop(&mut self) {
+        let _ = diesel::connection::SimpleConnection::batch_execute(&mut self.0, "COMMIT");
+    }
+}
+
+fn coalescing_app() -> TestApp {
+    TestApp::spawn_with(|config| {
+        config.coalesce = true;
+        config.limits.lock_timeout = std::time::Duration::from_secs(10);
+        // The requests pile up on purpose: none is to be shed.
+        config.limits.acquire_timeout = std::time::Duration::from_secs(10);
+        config.limits.max_waiting = 64;
+    })
+}
+
+#[test]
+fn requests_booked_together_each_get_their_own_answer() {
+    let app = coalescing_app();
+    let wallet = app.create_wallet("hot");
+    let other = app.create_wallet("other");
+    app.book(&wallet, "fund", "10").expect(201);
+    let lock = RowLock::wallet(&app, &wallet);
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        drop(lock);
+    });
+    // 20 withdrawals of 1 from 10, the same txid five times, one unknown wallet, and
+    // deposits elsewhere: all sent while the wallet is locked, so that they wait together.
+    let replies = all_at_once(
+        32,
+        |n| match n {
+            0..20 => transaction_document(&wallet, &format!("w{n}"), "-1"),
+            20..25 => transaction_document(&wallet, "same", "1"),
+            25 => transaction_document("999999", "nowhere", "1"),
+            _ => transaction_document(&other, &format!("d{n}"), "2"),
+        },
+        |_, document| app.post("/transactions", document),
+    );
+    release.join().unwrap();
+    let status = |range: std::ops::Range<usize>, status: u16| {
+        replies[range].iter().filter(|r| r.status == status).count()
+    };
+    let same: Vec<_> = replies[20..25].iter().map(|r| r.text.clone()).collect();
+    assert_eq!(status(20..25, 201), 1, "one booking of the txid: {same:#?}");
+    for reply in replies[20..25].iter().filter(|r| r.status != 201) {
+        reply.expect_error(409, "duplicate-txid", None);
+        let booked = replies[20..25].iter().find(|r| r.status == 201).unwrap();
+        assert_eq!(
+            reply.body["errors"][0]["meta"]["existing"]["id"],
+            booked.body["data"]["id"]
+        );
+    }
+    // 10 funds, plus 1 from the deposit "same" (whenever it ran): 10 or 11 withdrawals.
+    let withdrawn = status(0..20, 201);
+    assert!((10..=11).contains(&withdrawn), "{withdrawn} withdrawals");
+    for reply in replies[0..20].iter().filter(|r| r.status != 201) {
+        reply.expect_error(
+            409,
+            "insufficient-funds",
+            Some(("pointer", "/data/attributes/amount")),
+        );
+    }
+    replies[25].expect_error(404, "wallet-not-found", None);
+    assert!(replies[26..].iter().all(|r| r.status == 201));
+    assert_eq!(
+        app.balance(&wallet),
+        format!("{}.000000000000000000", 11 - withdrawn)
+    );
+    assert_eq!(app.balance(&other), "12.000000000000000000");
+
+    // Every booking has its own journal row, naming its transaction.
+    let mut conn = app.db.connect();
+    let journal_rows = scalar(
+        &mut conn,
+        &format!(
+            "SELECT count(*) FROM balance_changes WHERE wallet_id = {wallet} \
+             AND transaction_id IS NOT NULL AND operation = 'insert'"
+        ),
+    );
+    assert_eq!(journal_rows, (1 + withdrawn + 1).to_string());
+    // The waiting requests were run together, several to a database transaction.
+    assert!(booked_together(&app) > 1);
+    let metrics = app.raw_get("/metrics").2;
+    assert!(
+        metrics.contains("wallet_api_coalesced_batch_size_bucket"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn a_batch_whose_connection_is_killed_is_run_again_and_nothing_told_is_lost() {
+    let app = coalescing_app();
+    let wallet = app.create_wallet("w");
+    let lock = RowLock::wallet(&app, &wallet);
+    let replies = std::thread::scope(|scope| {
+        let sent: Vec<_> = (0..12)
+            .map(|n| {
+                let (app, wallet) = (&app, &wallet);
+                scope.spawn(move || app.book(wallet, &format!("t{n}"), "1"))
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        // Kill the service's connections that wait on the lock: the lone booking's and the
+        // batch's.
+        exec(
+            &mut app.db.connect(),
+            &format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = '{}' AND application_name = 'wallet-api' \
+                 AND wait_event_type = 'Lock'",
+                app.db.name
+            ),
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(lock);
+        sent.into_iter()
+            .map(|s| s.join().unwrap())
+            .collect::<Vec<Reply>>()
+    });
+    let mut conn = app.db.connect();
+    let mut booked = 0;
+    for (n, reply) in replies.iter().enumerate() {
+        let stored = scalar(
+            &mut conn,
+            &format!("SELECT count(*) FROM transactions WHERE txid = 't{n}'"),
+        );
+        match reply.status {
+            201 => {
+                assert_eq!(stored, "1", "t{n} was acknowledged and lost");
+                booked += 1;
+            }
+            // A booking that ran alone, in autocommit: nobody can know.
+            _ => {
+                reply.expect_error(503, "outcome-unknown", None);
+            }
+        }
+    }
+    // The killed batches never committed: they were run again, on a live connection. Only a
+    // booking that ran alone (in autocommit, as without coalescing) cannot know.
+    assert!(
+        booked >= 1,
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    let total = scalar(
+        &mut conn,
+        &format!("SELECT count(*) FROM transactions WHERE wallet_id = {wallet}"),
+    );
+    assert_eq!(app.balance(&wallet), format!("{total}.000000000000000000"));
+}
+
+#[test]
+fn coalescing_can_be_switched_off() {
+    let app = TestApp::spawn_with(|config| {
+        config.coalesce = false;
+        config.limits.lock_timeout = std::time::Duration::from_secs(10);
+    });
+    let wallet = app.create_wallet("w");
+    let lock = RowLock::wallet(&app, &wallet);
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        drop(lock);
+    });
+    let replies = all_at_once(
+        8,
+        |n| transaction_document(&wallet, &format!("t{n}"), "1"),
+        |_, document| app.post("/transactions", document),
+    );
+    release.join().unwrap();
+    assert!(replies.iter().all(|r| r.status == 201));
+    assert_eq!(booked_together(&app), 0, "each booking committed alone");
+}
