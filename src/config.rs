@@ -11,6 +11,7 @@
 //! | `--idempotency-ttl` | `IDEMPOTENCY_TTL` | `24h`                  |
 //! | `--coalesce`     | `COALESCE`     | `on`                         |
 //! | `--coalesce-max-batch` | `COALESCE_MAX_BATCH` | `64`             |
+//! | `--coalesce-runners` | `COALESCE_RUNNERS` | pool size - 1 (at least 1) |
 //!
 //! and the bounds of [`Limits`], each `--flag` / `VARIABLE` pair in [`LIMITS`].
 
@@ -38,6 +39,8 @@ pub struct Config {
     /// Whether concurrent creates are run together (`db::coalesce`), and at most how many.
     pub coalesce: bool,
     pub coalesce_max_batch: usize,
+    /// How many batches may run at once: while they commit, the next batch gathers.
+    pub coalesce_runners: usize,
 }
 
 /// How long anything may wait, and how much may queue: every wait is bounded.
@@ -79,7 +82,8 @@ pub const LIMITS: [(&str, &str, &str); 8] = [
 /// `DB_MAX_WAITING` when not given: this many requests per pooled connection.
 const WAITING_PER_CONNECTION: usize = 16;
 
-const FLAGS: [(&str, &str); 10] = [
+const FLAGS: [(&str, &str); 11] = [
+    ("--coalesce-runners", "COALESCE_RUNNERS"),
     ("--coalesce", "COALESCE"),
     ("--coalesce-max-batch", "COALESCE_MAX_BATCH"),
     ("--database-url", "DATABASE_URL"),
@@ -175,6 +179,15 @@ impl Config {
         if coalesce_max_batch == 0 {
             bail!("COALESCE_MAX_BATCH must be at least 1");
         }
+        // All connections but one: measured best (BENCHMARKS.md), and one stays for reads.
+        let coalesce_runners = parse_or(
+            get("COALESCE_RUNNERS"),
+            "COALESCE_RUNNERS",
+            (pool_size as usize).saturating_sub(1).max(1),
+        )?;
+        if coalesce_runners == 0 {
+            bail!("COALESCE_RUNNERS must be at least 1");
+        }
         Ok(Config {
             database_url,
             host: get("HOST").unwrap_or_else(|| "127.0.0.1".to_string()),
@@ -186,6 +199,7 @@ impl Config {
             limits,
             coalesce,
             coalesce_max_batch,
+            coalesce_runners,
         })
     }
 

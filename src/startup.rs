@@ -47,9 +47,13 @@ impl Application {
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
             db: db.clone(),
-            writes: config
-                .coalesce
-                .then(|| Coalescer::new(config.coalesce_max_batch, api::errors::timed_out)),
+            writes: config.coalesce.then(|| {
+                Coalescer::new(
+                    config.coalesce_max_batch,
+                    config.coalesce_runners,
+                    api::errors::timed_out,
+                )
+            }),
             health: HealthCheck::new(&config.database_url, limits.health_timeout),
             body_timeout: limits.body_timeout,
             base_url: config.base_url.clone(),

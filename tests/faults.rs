@@ -94,6 +94,7 @@ fn the_service_answers_in_bounded_time_through_database_outages_and_loses_nothin
         limits: Limits::default(),
         coalesce: true,
         coalesce_max_batch: 64,
+        coalesce_runners: 3,
     };
     {
         let mut conn = PgConnection::establish(&url).unwrap();

@@ -98,8 +98,9 @@ def peak_rss_mib(pid):
     return float("nan")
 
 
-def wrk(base, script, args, seconds):
-    command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s",
+def wrk(base, script, args, seconds, connections=CONNECTIONS):
+    threads = min(THREADS, connections)
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
                "-s", str(LUA_DIR / script), base, "--", *map(str, args)]
     output = run(command, env={**os.environ, "BENCH_LUA_DIR": str(LUA_DIR)})
     line = next(l for l in output.splitlines() if l.startswith("RESULT "))
@@ -113,11 +114,11 @@ def wrk(base, script, args, seconds):
     }
 
 
-def pgbench(url, sql, seconds):
+def pgbench(url, sql, seconds, mode="prepared"):
     with tempfile.TemporaryDirectory() as work:
         script = Path(work) / "script.sql"
         script.write_text(sql)
-        output = run([PGBENCH, "-n", "-M", "prepared", f"-c{CONNECTIONS}", f"-j{THREADS}",
+        output = run([PGBENCH, "-n", "-M", mode, f"-c{CONNECTIONS}", f"-j{THREADS}",
                       f"-T{seconds}", "-f", str(script), "-l", f"--log-prefix={work}/log", url])
         failed = re.search(r"number of failed transactions: (\d+)", output)
         if failed and int(failed.group(1)):
@@ -189,17 +190,23 @@ def main():
     journaled = (int(ids["journal-short"]), int(ids["journal-deep"]))
     assert psql(url, f"SELECT max(id) FROM wallets WHERE label LIKE 'bench-%'") == str(SPREAD)
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    port, port_off = free_port(), free_port()
+    base, base_off = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port_off}"
     log_path = Path(tempfile.gettempdir()) / "wallet-api-bench-server.log"
     server = subprocess.Popen(
         [binary, "serve"], stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
         env={**os.environ, "DATABASE_URL": url, "PORT": str(port), "RUST_LOG": "warn,wallet_api=info",
              **SERVER_SETTINGS})
+    # The same service with coalescing off, idle except in the coalescing comparison.
+    server_off = subprocess.Popen(
+        [binary, "serve"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "DATABASE_URL": url, "PORT": str(port_off), "RUST_LOG": "warn",
+             "COALESCE": "off", **SERVER_SETTINGS})
     try:
         for _ in range(100):
             try:
                 http_get(f"{base}/health")
+                http_get(f"{base_off}/health")
                 break
             except OSError:
                 time.sleep(0.1)
@@ -210,9 +217,11 @@ def main():
         results.append(transfers(base, url, server.pid))
         keyed = booking_with_and_without_key(base)
         journal_cost = booking_with_and_without_journal(base, url)
+        coalesced = coalescing(base, base_off, url, hot)
     finally:
-        server.terminate()
-        server.wait()
+        for process in (server, server_off):
+            process.terminate()
+            process.wait()
     # The runs without the journal left balances it does not know of: repair re-anchors it.
     repaired = subprocess.run([binary, "repair", "--apply"], env={**os.environ, "DATABASE_URL": url},
                               text=True, capture_output=True, check=True).stdout.strip().splitlines()[-1]
@@ -222,7 +231,7 @@ def main():
     log("checking every balance: wallet-api verify")
     verify = subprocess.run([binary, "verify"], env={**os.environ, "DATABASE_URL": url},
                             text=True, capture_output=True)
-    write_report(results, bulk, journal_cost, keyed, verify, started, url, server_setup)
+    write_report(results, bulk, journal_cost, keyed, coalesced, verify, started, url, server_setup)
     if verify.returncode != 0:
         raise SystemExit(f"wallet-api verify failed after the benchmark:\n{verify.stdout}")
 
@@ -357,6 +366,102 @@ def booking_with_and_without_key(base):
     return {"key": keyed, "plain": plain, "ratio": keyed["rate"] / plain["rate"]}
 
 
+def batch_histogram(base):
+    """The cumulative buckets of wallet_api_coalesced_batch_size, from /metrics."""
+    with urllib.request.urlopen(f"{base}/metrics") as response:
+        text = response.read().decode()
+    return {float(m.group(1)) if m.group(1) != "+Inf" else float("inf"): float(m.group(2))
+            for m in re.finditer(r'wallet_api_coalesced_batch_size_bucket\{le="([^"]+)"\} (\S+)', text)}
+
+
+def coalescing(base_on, base_off, url, hot):
+    """create-spread and create-hot through the service with coalescing on and off
+    (alternating rounds, 16 connections, then one), beside pgbench's -M simple and -M
+    prepared rates for the same INSERT; and the sizes of the batches coalescing formed."""
+    run_id = int(time.time())
+    insert = ("INSERT INTO transactions (wallet_id, txid, amount) VALUES "
+              "(:w, 'pgbench-' || gen_random_uuid(), -0.01) RETURNING id, wallet_id, txid, amount, created_at;\n")
+    shapes = [("create-spread", 1, SPREAD, f"\\set w random(1, {SPREAD})\n" + insert),
+              ("create-hot", hot, hot, f"\\set w {hot}\n" + insert)]
+    out = {}
+    for name, first, last, sql in shapes:
+        for connections in (CONNECTIONS, 1):
+            key = f"{name}, {connections} connection{'s' if connections > 1 else ''}"
+            log(f"coalescing: {key}: {2 * ROUNDS} alternating rounds of on/off, {SECONDS}s each")
+            runs = {"on": [], "off": []}
+            before = batch_histogram(base_on)
+            for round_ in range(2 * ROUNDS):
+                for mode in (("on", "off") if round_ % 2 == 0 else ("off", "on")):
+                    base = base_on if mode == "on" else base_off
+                    args = [f"{run_id}c{name[7]}{connections}{round_}{mode}", first, last]
+                    runs[mode].append(wrk(base, "create.lua", args, SECONDS, connections))
+            after = batch_histogram(base_on)
+            entry = {"on": combine(runs["on"]), "off": combine(runs["off"]),
+                     "batches": {le: after[le] - before.get(le, 0) for le in after}}
+            if connections > 1:
+                log(f"  {key}: pgbench -M simple and -M prepared")
+                entry["simple"] = combine([pgbench(url, sql, SECONDS, "simple") for _ in range(ROUNDS)])
+                entry["prepared"] = combine([pgbench(url, sql, SECONDS, "prepared") for _ in range(ROUNDS)])
+            log(f"  {key}: on {entry['on']['rate']:.0f}/s, off {entry['off']['rate']:.0f}/s")
+            out[key] = entry
+    log("read-wallet: pgbench -M simple")
+    read = (f"\\set w random(1, {SPREAD})\n"
+            "SELECT id, label, balance, created_at, updated_at FROM wallets WHERE id = :w LIMIT 1;\n")
+    out["read-wallet, pgbench -M simple"] = combine([pgbench(url, read, SECONDS, "simple") for _ in range(ROUNDS)])
+    return out
+
+
+def coalescing_report(coalesced, by_name, target):
+    lines = ["| scenario | coalescing on req/s | p50 / p99 ms | off req/s | p50 / p99 ms | on / off "
+             "| pgbench -M simple | -M prepared | on / simple | on / prepared |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    writes = {k: v for k, v in coalesced.items() if k.startswith("create")}
+    for key, e in writes.items():
+        on, off = e["on"], e["off"]
+        simple = f"{e['simple']['rate']:,.0f}" if "simple" in e else ""
+        prepared = f"{e['prepared']['rate']:,.0f}" if "prepared" in e else ""
+        vs_simple = f"{on['rate'] / e['simple']['rate']:.2f}" if "simple" in e else ""
+        vs_prepared = f"{on['rate'] / e['prepared']['rate']:.2f}" if "prepared" in e else ""
+        lines.append(f"| {key} | {on['rate']:,.0f} | {on['p50_ms']:.2f} / {on['p99_ms']:.2f} | {off['rate']:,.0f} "
+                     f"| {off['p50_ms']:.2f} / {off['p99_ms']:.2f} | {on['rate'] / off['rate']:.2f} "
+                     f"| {simple} | {prepared} | {vs_simple} | {vs_prepared} |")
+    sizes = ["", "Writes per coalesced batch with coalescing on (share of batches; 1 = ran alone):", "",
+             "| scenario | " + " | ".join(["1", "2", "3-4", "5-8", "9-16", "17-32", "33-64"]) + " | batches |",
+             "|---|" + "---:|" * 8]
+    for key, e in writes.items():
+        buckets = sorted(e["batches"].items())
+        total = buckets[-1][1] if buckets else 0
+        shares, previous = [], 0
+        for le, count in buckets:
+            if le > 64:
+                break
+            shares.append(f"{(count - previous) / total:.0%}" if total else "-")
+            previous = count
+        sizes.append(f"| {key} | " + " | ".join(shares) + f" | {total:,.0f} |")
+    spread, hot = coalesced[f"create-spread, {CONNECTIONS} connections"], coalesced[f"create-hot, {CONNECTIONS} connections"]
+    single = coalesced["create-spread, 1 connection"]
+    read, read_simple = by_name["read-wallet"], coalesced["read-wallet, pgbench -M simple"]
+    targets = [
+        target("create-spread, coalescing on: >= 1.5 x pgbench (the same INSERT, -M prepared)",
+               f"{spread['on']['rate'] / spread['prepared']['rate']:.2f}", spread['on']['rate'] >= 1.5 * spread['prepared']['rate'],
+               f"{spread['on']['rate']:,.0f} vs {spread['prepared']['rate']:,.0f}/s; -M simple {spread['simple']['rate']:,.0f}/s"),
+        target("create-hot, coalescing on: >= 1.5 x pgbench's hot-row rate",
+               f"{hot['on']['rate'] / hot['prepared']['rate']:.2f}", hot['on']['rate'] >= 1.5 * hot['prepared']['rate'],
+               f"{hot['on']['rate']:,.0f} vs {hot['prepared']['rate']:,.0f}/s"),
+        target("read-wallet: >= 1.0 x pgbench -M simple on the same SELECT",
+               f"{read['service']['rate'] / read_simple['rate']:.2f}", read['service']['rate'] >= read_simple['rate'],
+               f"{read['service']['rate']:,.0f} vs {read_simple['rate']:,.0f}/s (-M prepared {read['pgbench']['rate']:,.0f}/s)"),
+        target(f"p99 at {CONNECTIONS} connections, coalescing on no worse than off (create-spread)",
+               f"{spread['on']['p99_ms']:.2f} vs {spread['off']['p99_ms']:.2f} ms",
+               spread['on']['p99_ms'] <= spread['off']['p99_ms'], ""),
+        target("one connection: coalescing on p50 within 1.1 x off (create-spread)",
+               f"{single['on']['p50_ms'] / single['off']['p50_ms']:.2f}",
+               single['on']['p50_ms'] <= 1.1 * single['off']['p50_ms'],
+               f"{single['on']['p50_ms']:.2f} vs {single['off']['p50_ms']:.2f} ms"),
+    ]
+    return lines + sizes, targets
+
+
 def without_journal(url):
     """wallet_apply_deltas as it is, and the same function without its journal insert."""
     signature = "wallet_apply_deltas(text, bigint[], numeric[], bigint[], bigint[])"
@@ -430,7 +535,7 @@ def machine():
     return f"{os.cpu_count()} CPUs ({cpu}), {mem_kib / 1024 / 1024:.0f} GiB, Linux {platform.release()}"
 
 
-def write_report(results, bulk, journal_cost, keyed, verify, started, url, server_setup):
+def write_report(results, bulk, journal_cost, keyed, coalesced, verify, started, url, server_setup):
     settings = psql(url, "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name) "
                          "FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', "
                          "'max_connections', 'work_mem', 'wal_level', 'max_wal_size')")
@@ -501,6 +606,8 @@ def write_report(results, bulk, journal_cost, keyed, verify, started, url, serve
                               f"{b['ratio']:.2f}", b["ratio"] <= 1.3, ""))
     targets.append(target("server peak RSS under 100 MiB", f"{peak:.0f} MiB", peak < 100, ""))
 
+    coalescing_lines, coalescing_targets = coalescing_report(coalesced, by_name, target)
+    targets += coalescing_targets
     report = "\n".join([
         "<!-- generated by `make bench` (scripts/bench/bench.py) -->",
         "",
@@ -527,6 +634,11 @@ def write_report(results, bulk, journal_cost, keyed, verify, started, url, serve
         "Booking with an `Idempotency-Key` and without (the same run, alternating rounds):",
         "",
         *keyed_lines,
+        "",
+        "Write coalescing: the same service with it on and off (two servers on the same database, "
+        "alternating rounds), beside pgbench sending the same single INSERT:",
+        "",
+        *coalescing_lines,
         "",
         *targets,
         "",

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::pg::PgConnection;
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 
 use super::{Database, DbError, alive, checkout};
 
@@ -45,6 +45,8 @@ pub struct Coalescer<T, E> {
     queue: Mutex<VecDeque<Job<T, E>>>,
     numbers: AtomicU64,
     max_batch: usize,
+    /// Turns to run a batch: at most this many run at once.
+    runners: Arc<Semaphore>,
     /// Whether an error means the database cannot take writes now (a statement or lock
     /// timeout): the batch then stops, and its other writes are answered as timed out, not
     /// each tried alone (which could take a timeout each).
@@ -56,11 +58,16 @@ where
     T: Send + 'static,
     E: From<DbError> + Send + 'static,
 {
-    pub fn new(max_batch: usize, timed_out: fn(&E) -> bool) -> Arc<Coalescer<T, E>> {
+    pub fn new(
+        max_batch: usize,
+        runners: usize,
+        timed_out: fn(&E) -> bool,
+    ) -> Arc<Coalescer<T, E>> {
         Arc::new(Coalescer {
             queue: Mutex::new(VecDeque::new()),
             numbers: AtomicU64::new(0),
             max_batch: max_batch.max(1),
+            runners: Arc::new(Semaphore::new(runners.max(1))),
             timed_out,
         })
     }
@@ -88,10 +95,22 @@ where
             });
         }
         let mut answered = answered;
+        // A turn as the runner of a batch (few at once, so that batches grow while one
+        // commits), then a connection like any request.
+        let turn = async {
+            let Ok(Ok(runner)) =
+                tokio::time::timeout(database.gate.timeout, self.runners.clone().acquire_owned())
+                    .await
+            else {
+                crate::metrics::shed();
+                return Err(DbError::Busy);
+            };
+            database.gate.enter().await.map(|permit| (runner, permit))
+        };
         let permit = tokio::select! {
             biased;
             done = &mut answered => return done.unwrap_or_else(|_| Err(lost_answer())),
-            entered = database.gate.enter() => entered,
+            entered = turn => entered,
         };
         let permit = match permit {
             Ok(permit) => permit,

@@ -465,6 +465,7 @@ impl TestApp {
             // make test runs the suite both ways: TEST_COALESCE=off for the second run.
             coalesce: std::env::var("TEST_COALESCE").as_deref() != Ok("off"),
             coalesce_max_batch: 64,
+            coalesce_runners: 3,
         }
     }
 
