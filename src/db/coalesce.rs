@@ -180,9 +180,9 @@ fn run_batch<T, E: From<DbError>>(
             Some(ref mut pooled) => pooled,
             None => match checkout(pool) {
                 Ok(pooled) => connection.insert(pooled),
-                Err(error) => {
+                Err(_) => {
                     for job in pending {
-                        let _ = job.answer.send(Err(E::from(clone_error(&error))));
+                        let _ = job.answer.send(Err(E::from(DbError::Unavailable)));
                     }
                     return;
                 }
@@ -190,11 +190,7 @@ fn run_batch<T, E: From<DbError>>(
         };
         if pending.len() == 1 {
             let job = pending.pop().expect("one job");
-            let done = (job.work)(&mut pooled.conn);
-            if done.is_err() && !alive(&mut pooled.conn) {
-                pooled.dead = true;
-            }
-            let _ = job.answer.send(done);
+            let _ = job.answer.send(pooled.run(&*job.work));
             break;
         }
         match together(&mut pooled.conn, &pending) {
@@ -229,8 +225,7 @@ fn run_batch<T, E: From<DbError>>(
                     continue;
                 }
                 let job = pending.remove(failed);
-                let done = (job.work)(&mut pooled.conn);
-                let _ = job.answer.send(done);
+                let _ = job.answer.send(pooled.run(&*job.work));
             }
         }
     }
@@ -286,13 +281,5 @@ fn together<T, E>(conn: &mut PgConnection, batch: &[Job<T, E>]) -> Together<T, E
                 }
             }
         },
-    }
-}
-
-fn clone_error(error: &DbError) -> DbError {
-    match error {
-        DbError::Unavailable => DbError::Unavailable,
-        DbError::Busy => DbError::Busy,
-        other => DbError::Bug(other.to_string()),
     }
 }

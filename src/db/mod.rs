@@ -158,6 +158,19 @@ pub struct Connection {
     last_used: Instant,
 }
 
+impl Connection {
+    /// Runs `work` on this connection; after a failure, one `SELECT 1` tells whether the
+    /// connection still lives (a dead one is dropped, not reused).
+    fn run<T, E>(&mut self, work: impl FnOnce(&mut PgConnection) -> Result<T, E>) -> Result<T, E> {
+        let done = work(&mut self.conn);
+        if done.is_err() && !alive(&mut self.conn) {
+            self.dead = true;
+        }
+        self.last_used = Instant::now();
+        done
+    }
+}
+
 /// A connection idle longer than this is checked (one `SELECT 1`) before it serves: after
 /// a database restart every idle connection is dead, and a write sent on one would be
 /// answered "outcome unknown" when it certainly never ran. A connection in steady use skips
@@ -242,13 +255,7 @@ where
     let pool = database.pool.clone();
     let ran = actix_web::web::block(move || {
         let _permit = permit;
-        let mut pooled = checkout(&pool)?;
-        let done = work(&mut pooled.conn);
-        if done.is_err() && !alive(&mut pooled.conn) {
-            pooled.dead = true;
-        }
-        pooled.last_used = Instant::now();
-        done
+        checkout(&pool)?.run(work)
     })
     .await;
     match ran {
@@ -265,7 +272,8 @@ fn alive(conn: &mut PgConnection) -> bool {
 }
 
 /// A live connection from the pool: one idle for a while is checked first, and a dead one
-/// dropped for the next (the pool opens new ones as the old ones are dropped).
+/// dropped for the next (the pool opens new ones as the old ones are dropped). The only
+/// error is [`DbError::Unavailable`].
 fn checkout(pool: &Pool) -> Result<r2d2::PooledConnection<Manager>, DbError> {
     for _ in 0..=pool.max_size() {
         let mut pooled = pool.get().map_err(|error| {
