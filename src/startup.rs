@@ -13,7 +13,7 @@ use crate::api::context::link_errors;
 use crate::api::health::HealthCheck;
 use crate::api::{self, AppState};
 use crate::config::Config;
-use crate::db::coalesce::Coalescer;
+use crate::db::coalesce::{Classify, Coalescer};
 use crate::db::{self, Database};
 use crate::jsonapi::media_type::negotiate;
 use crate::models::idempotency_key::StoredResponse;
@@ -51,7 +51,10 @@ impl Application {
                 Coalescer::new(
                     config.coalesce_max_batch,
                     config.coalesce_runners,
-                    api::errors::timed_out,
+                    Classify {
+                        timed_out: api::errors::timed_out,
+                        transient: api::errors::transient,
+                    },
                 )
             }),
             health: HealthCheck::new(&config.database_url, limits.health_timeout),

@@ -1,13 +1,13 @@
 //! `/balance-changes`: the balance journal, read-only. The database writes one entry per
 //! wallet per statement that changed its balance; clients read them, by wallet, by time.
 
-use actix_web::http::StatusCode;
 use actix_web::web;
 
 use super::context::Context;
 use super::handlers;
 use super::listing::timestamp;
 use super::resource::{Include, Resource, ToOne};
+use crate::codes;
 use crate::domain::format_money;
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::ResourceObject;
@@ -19,6 +19,11 @@ pub static WALLET: ToOne<BalanceChange, Wallet> =
 /// The transaction that changed it, when exactly one did (it may have been deleted since).
 pub static TRANSACTION: ToOne<BalanceChange, Transaction> =
     ToOne::new("transaction", |change| change.transaction_id);
+
+codes! {
+    pub BALANCE_CHANGE_NOT_FOUND = (NOT_FOUND, "balance-change-not-found", "Balance change not found",
+        "no balance change has this id");
+}
 
 const READ_ONLY: &str = "balance changes are written by the database whenever a balance \
      changes; they cannot be created, changed or deleted";
@@ -46,9 +51,7 @@ impl Resource for BalanceChange {
 
     fn not_found(id: &str) -> ApiError {
         ApiError::new(
-            StatusCode::NOT_FOUND,
-            "balance-change-not-found",
-            "Balance change not found",
+            &BALANCE_CHANGE_NOT_FOUND,
             format!("there is no balance change with id {id:?}"),
         )
     }

@@ -1,68 +1,76 @@
-//! What database outcomes mean to a client.
+//! What database outcomes mean to a client, and the codes of the problems the application
+//! (not the protocol) reports.
 //!
 //! The money rules answer the same way whichever resource met them; each resource maps its
 //! own constraints next to its handlers (`DbError::constraint`, matched by name in the
 //! resource's file). A constraint nobody mapped is a bug (the API should have refused the
 //! value before the database did): it is logged and answered 500, never guessed at.
 
-use actix_web::http::StatusCode;
-
+use crate::codes;
 use crate::db::DbError;
 use crate::jsonapi::ApiError;
 
-/// The code of a conflict with concurrent writers that a retry resolves (a deadlock).
-pub const TRANSIENT: &str = "transient-conflict";
+codes! {
+    pub INSUFFICIENT_FUNDS = (CONFLICT, "insufficient-funds", "Insufficient funds",
+        "the write would leave a balance below 0; nothing was written");
+    pub BALANCE_OVERFLOW = (UNPROCESSABLE_ENTITY, "balance-overflow", "Balance overflow",
+        "the write would give a balance of 10^18 or more; nothing was written");
+    pub TRANSIENT_CONFLICT = (SERVICE_UNAVAILABLE, "transient-conflict", "Transient conflict",
+        "the write met concurrent writes to the same wallets (a deadlock) and was rolled back: send it again");
+    pub DATABASE_TIMEOUT = (SERVICE_UNAVAILABLE, "database-timeout", "Service unavailable",
+        "a statement or lock timeout: the database rolled the request back; send it again");
+    pub BUSY = (SERVICE_UNAVAILABLE, "busy", "Service unavailable",
+        "too many requests wait for the database: this one was not started; send it again");
+    pub DATABASE_UNAVAILABLE = (SERVICE_UNAVAILABLE, "database-unavailable", "Service unavailable",
+        "the database does not answer; nothing was written");
+    pub CONNECTION_LOST = (SERVICE_UNAVAILABLE, "connection-lost", "Service unavailable",
+        "a read's connection to the database broke: send it again");
+    pub OUTCOME_UNKNOWN = (SERVICE_UNAVAILABLE, "outcome-unknown", "Service unavailable",
+        "a write's connection broke after it was sent: it may have been applied; send the same request again");
+}
 
-const INSUFFICIENT_FUNDS: &str = "this change would leave its balance below 0; nothing was changed";
-const BALANCE_OVERFLOW: &str = "beyond what a balance can hold (18 integer and 18 fractional \
-     digits); nothing was changed";
+const INSUFFICIENT: &str = "this change would leave its balance below 0; nothing was changed";
+const OVERFLOW: &str = "beyond what a balance can hold (18 integer and 18 fractional digits); \
+     nothing was changed";
 
 impl From<DbError> for ApiError {
     fn from(error: DbError) -> ApiError {
         match error {
-            DbError::InsufficientFunds { wallet_id } => ApiError::conflict(
-                "insufficient-funds",
-                "Insufficient funds",
+            DbError::InsufficientFunds { wallet_id } => ApiError::new(
+                &INSUFFICIENT_FUNDS,
                 match wallet_id {
-                    Some(id) => {
-                        format!("wallet {id} does not have enough funds: {INSUFFICIENT_FUNDS}")
-                    }
-                    None => format!("a wallet does not have enough funds: {INSUFFICIENT_FUNDS}"),
+                    Some(id) => format!("wallet {id} does not have enough funds: {INSUFFICIENT}"),
+                    None => format!("a wallet does not have enough funds: {INSUFFICIENT}"),
                 },
             ),
             DbError::BalanceOverflow { wallet_id } => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "balance-overflow",
-                "Balance overflow",
+                &BALANCE_OVERFLOW,
                 format!(
-                    "this change would give wallet {} a balance of 10^18 or more, {BALANCE_OVERFLOW}",
+                    "this change would give wallet {} a balance of 10^18 or more, {OVERFLOW}",
                     wallet_id.map_or("?".to_string(), |id| id.to_string())
                 ),
             ),
-            DbError::Transient => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                TRANSIENT,
-                "Transient conflict",
+            DbError::Transient => retry(
+                &TRANSIENT_CONFLICT,
                 "the write met concurrent writes to the same wallets and was rolled back; \
                  nothing was written: send it again",
-            )
-            .with_header("Retry-After", "1"),
-            DbError::Timeout => unavailable(
-                DATABASE_TIMEOUT,
+            ),
+            DbError::Timeout => retry(
+                &DATABASE_TIMEOUT,
                 "the database did not finish in time (a statement or lock timeout); it rolled \
                  the request back and nothing was written: send it again",
             ),
-            DbError::Busy => unavailable(
-                "busy",
+            DbError::Busy => retry(
+                &BUSY,
                 "too many requests are waiting for the database; this one was not started and \
                  nothing was written: send it again",
             ),
-            DbError::Unavailable => unavailable(
-                DATABASE_UNAVAILABLE,
+            DbError::Unavailable => retry(
+                &DATABASE_UNAVAILABLE,
                 "the database is not answering; nothing was written: send it again shortly",
             ),
-            DbError::ConnectionLost => unavailable(
-                CONNECTION_LOST,
+            DbError::ConnectionLost => retry(
+                &CONNECTION_LOST,
                 "the connection to the database broke while the request ran: send it again",
             ),
             DbError::Constraint { .. } | DbError::Bug(_) | DbError::Other(_) => {
@@ -72,32 +80,26 @@ impl From<DbError> for ApiError {
     }
 }
 
-/// The code of a connection lost while the request ran (its outcome is unknown if it wrote).
-pub const CONNECTION_LOST: &str = "connection-lost";
-pub const DATABASE_UNAVAILABLE: &str = "database-unavailable";
-pub const DATABASE_TIMEOUT: &str = "database-timeout";
-
 /// Whether the database cancelled a statement of this request (a statement or lock timeout).
 pub fn timed_out(error: &ApiError) -> bool {
-    error.errors.iter().any(|e| e.code == DATABASE_TIMEOUT)
+    error.is(&DATABASE_TIMEOUT)
+}
+
+/// Whether a deadlock (or a serialization failure) rolled the request back: it may run again.
+pub fn transient(error: &ApiError) -> bool {
+    error.is(&TRANSIENT_CONFLICT)
 }
 
 /// A 503 that a retry after a second may cure.
-fn unavailable(code: &'static str, detail: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        code,
-        "Service unavailable",
-        detail,
-    )
-    .with_header("Retry-After", "1")
+fn retry(code: &'static crate::jsonapi::error::Code, detail: &str) -> ApiError {
+    ApiError::new(code, detail).with_header("Retry-After", "1")
 }
 
 /// A write whose connection broke after it was sent: it may have committed or not. Retrying
 /// it as it was (the same txid, the same `Idempotency-Key`) is safe; a new one may book twice.
 pub fn outcome_unknown() -> ApiError {
-    unavailable(
-        "outcome-unknown",
+    retry(
+        &OUTCOME_UNKNOWN,
         "the connection to the database broke after the write was sent, so it may or may not \
          have been applied. Send the same request again, with the same txid and the same \
          Idempotency-Key: a write that was applied is then answered as a duplicate (409 for a \

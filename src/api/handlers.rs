@@ -21,6 +21,7 @@ use super::route;
 use crate::db;
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::{Reply, document, identifier, respond, self_links};
+use crate::jsonapi::error::{READ_ONLY_RELATIONSHIP, READ_ONLY_RESOURCE};
 use crate::jsonapi::request::{parse_relationship_document, parse_resource_document, read_body};
 use crate::models::listing::{ListPage, ListQuery, Listable, read_page};
 
@@ -66,7 +67,7 @@ pub fn read_only_routes<R: Resource + Listable>(
     read_only: &'static str,
 ) {
     let refuse = move || async move {
-        Err::<HttpResponse, _>(ApiError::forbidden("read-only-resource", read_only))
+        Err::<HttpResponse, _>(ApiError::new(&READ_ONLY_RESOURCE, read_only))
     };
     config
         .service(
@@ -191,8 +192,8 @@ pub fn to_one_routes<R: Resource, T: Resource>(
     relationship: &'static ToOne<R, T>,
 ) {
     let refuse = web::patch().to(move || async move {
-        Err::<HttpResponse, _>(ApiError::forbidden(
-            "read-only-relationship",
+        Err::<HttpResponse, _>(ApiError::new(
+            &READ_ONLY_RELATIONSHIP,
             format!("the {} of {} cannot be changed", relationship.name, R::TYPE),
         ))
     });
@@ -246,7 +247,7 @@ pub fn to_many_routes<P: Resource, R: Resource + Listable>(
     read_only: &'static str,
 ) {
     let refuse = move || async move {
-        Err::<HttpResponse, _>(ApiError::forbidden("read-only-relationship", read_only))
+        Err::<HttpResponse, _>(ApiError::new(&READ_ONLY_RELATIONSHIP, read_only))
     };
     config
         .service(

@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use super::context::AppState;
 use super::errors::{CONNECTION_LOST, outcome_unknown};
+use crate::codes;
 use crate::db;
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::Reply;
@@ -28,6 +29,15 @@ use crate::jsonapi::media_type::{ATOMIC, JSONAPI_MEDIA_TYPE};
 use crate::models::idempotency_key::{Claim, StoredResponse};
 
 pub const HEADER: &str = "Idempotency-Key";
+
+codes! {
+    pub INVALID_IDEMPOTENCY_KEY = (BAD_REQUEST, "invalid-idempotency-key", "Invalid Idempotency-Key",
+        "an Idempotency-Key that is empty, too long or not printable ASCII");
+    pub IDEMPOTENCY_KEY_IN_USE = (CONFLICT, "idempotency-key-in-use", "Idempotency key in use",
+        "a request with the same Idempotency-Key is still running (with Retry-After)");
+    pub IDEMPOTENCY_KEY_REUSED = (UNPROCESSABLE_ENTITY, "idempotency-key-reused", "Idempotency key reused",
+        "the Idempotency-Key was used for another request");
+}
 /// The header a replayed response carries.
 pub const REPLAYED: &str = "Idempotent-Replayed";
 const MAX_KEY_CHARS: usize = 255;
@@ -64,7 +74,7 @@ impl FromRequest for IdempotencyKey {
 
 /// A key as the draft writes it (a structured-field string, `"..."`), or as a bare token.
 fn parse_key(raw: &[u8]) -> Result<String, ApiError> {
-    let invalid = || ApiError::bad_request("invalid-idempotency-key", KEY_FORMAT).header(HEADER);
+    let invalid = || ApiError::new(&INVALID_IDEMPOTENCY_KEY, KEY_FORMAT).header(HEADER);
     let text = std::str::from_utf8(raw).map_err(|_| invalid())?.trim();
     let key = match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
         Some(quoted) => quoted.replace("\\\"", "\"").replace("\\\\", "\\"),
@@ -149,12 +159,10 @@ where
 
 /// A write whose connection broke while it ran may have committed.
 fn unknown_if_lost(error: ApiError) -> ApiError {
-    match error.errors.first() {
-        Some(first) if first.code == CONNECTION_LOST => ApiError {
-            extension: error.extension,
-            ..outcome_unknown()
-        },
-        _ => error,
+    if error.is(&CONNECTION_LOST) {
+        outcome_unknown().as_answer_to(&error)
+    } else {
+        error
     }
 }
 
@@ -258,9 +266,8 @@ fn replay(stored: StoredResponse) -> Reply {
 }
 
 fn in_progress() -> ApiError {
-    ApiError::conflict(
-        "idempotency-key-in-use",
-        "Idempotency key in use",
+    ApiError::new(
+        &IDEMPOTENCY_KEY_IN_USE,
         "a request with this Idempotency-Key is still being processed; retry it shortly to get \
          its response",
     )
@@ -270,9 +277,7 @@ fn in_progress() -> ApiError {
 
 fn reused(first: &str) -> ApiError {
     ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "idempotency-key-reused",
-        "Idempotency key reused",
+        &IDEMPOTENCY_KEY_REUSED,
         format!(
             "this Idempotency-Key was used for another request ({first}, or the same URL with \
              another body); a key names one request: use a new key for a new request"
@@ -299,10 +304,7 @@ mod tests {
         ] {
             let error = parse_key(bad).unwrap_err();
             assert_eq!(error.status().as_u16(), 400);
-            assert_eq!(
-                serde_json::to_value(&error.errors[0].source).unwrap()["header"],
-                HEADER
-            );
+            assert_eq!(error.document()["errors"][0]["source"]["header"], HEADER);
         }
         assert!(parse_key(&[b'k'; 255]).is_ok());
     }

@@ -5,6 +5,9 @@ use serde_json::value::RawValue;
 
 use super::resource::Resource;
 use crate::jsonapi::ApiError;
+use crate::jsonapi::error::{
+    CLIENT_GENERATED_ID, ID_MISMATCH, MISSING_FIELD, READ_ONLY_FIELD, TYPE_MISMATCH, UNKNOWN_FIELD,
+};
 use crate::jsonapi::request::{Ident, Linkage, ResourceInput};
 
 /// What a document is for.
@@ -23,9 +26,8 @@ pub fn check_identity(
     target: Target,
 ) -> Result<(), ApiError> {
     if input.type_name != type_name {
-        return Err(ApiError::conflict(
-            "type-mismatch",
-            "Type mismatch",
+        return Err(ApiError::new(
+            &TYPE_MISMATCH,
             format!(
                 "this endpoint takes resources of type {type_name:?}, the document has {:?}",
                 input.type_name
@@ -34,8 +36,8 @@ pub fn check_identity(
         .pointer("/data/type"));
     }
     match (target, &input.id) {
-        (Target::Create, Some(_)) => Err(ApiError::forbidden(
-            "client-generated-id",
+        (Target::Create, Some(_)) => Err(ApiError::new(
+            &CLIENT_GENERATED_ID,
             format!("the server assigns ids to new {type_name}; leave \"id\" out"),
         )
         .pointer("/data/id")),
@@ -44,9 +46,8 @@ pub fn check_identity(
             "/data",
             "an update must name the resource: give \"id\" in /data",
         )),
-        (Target::Update(id), Some(given)) if *given != id.to_string() => Err(ApiError::conflict(
-            "id-mismatch",
-            "Id mismatch",
+        (Target::Update(id), Some(given)) if *given != id.to_string() => Err(ApiError::new(
+            &ID_MISMATCH,
             format!("the URL is of {type_name} {id}, the document names id {given:?}"),
         )
         .pointer("/data/id")),
@@ -64,16 +65,14 @@ pub fn relationship_pointer(name: &str) -> String {
 
 /// A field the client may read but not write.
 pub fn read_only(pointer: String, detail: impl Into<String>) -> ApiError {
-    ApiError::forbidden("read-only-field", detail).pointer(pointer)
+    ApiError::new(&READ_ONLY_FIELD, detail).pointer(pointer)
 }
 
 /// A member this resource does not have.
 pub fn unknown_field(pointer: String, type_name: &str, known: &[&str]) -> ApiError {
     let name = pointer.rsplit('/').next().unwrap_or_default().to_string();
     ApiError::new(
-        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-        "unknown-field",
-        "Unknown field",
+        &UNKNOWN_FIELD,
         format!(
             "{type_name} have no {name:?}; writable: {}",
             known.join(", ")
@@ -84,13 +83,7 @@ pub fn unknown_field(pointer: String, type_name: &str, known: &[&str]) -> ApiErr
 
 /// A required member that is missing.
 pub fn missing(pointer: &str, detail: impl Into<String>) -> ApiError {
-    ApiError::new(
-        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-        "missing-field",
-        "Missing field",
-        detail,
-    )
-    .pointer(pointer)
+    ApiError::new(&MISSING_FIELD, detail).pointer(pointer)
 }
 
 /// A JSON string attribute.
@@ -139,9 +132,8 @@ pub fn linked_id<T: Resource>(linkage: &Linkage, pointer: &str) -> Result<i64, A
         }
     };
     if identifier.type_name != T::TYPE {
-        return Err(ApiError::conflict(
-            "type-mismatch",
-            "Type mismatch",
+        return Err(ApiError::new(
+            &TYPE_MISMATCH,
             format!(
                 "this relationship holds resources of type {:?}, the document gives {:?}",
                 T::TYPE,
@@ -182,9 +174,9 @@ pub fn linkage_pointer(pointer: &str, name: &str) -> String {
 
 /// Answers all problems at once, or nothing.
 pub fn all_or_nothing(errors: Vec<ApiError>) -> Result<(), ApiError> {
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::merge(errors))
+    let mut errors = errors.into_iter();
+    match errors.next() {
+        None => Ok(()),
+        Some(first) => Err(ApiError::merge(first, errors)),
     }
 }

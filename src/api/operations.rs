@@ -32,6 +32,7 @@ use crate::jsonapi::atomic::{
     OpCode, Operation, Ref, operation_pointer, parse_operations, results_document, within,
 };
 use crate::jsonapi::document::{Reply, respond};
+use crate::jsonapi::error::{READ_ONLY_RELATIONSHIP, READ_ONLY_RESOURCE};
 use crate::jsonapi::media_type::{ATOMIC, applies};
 use crate::jsonapi::request::{Ident, Identifier, Linkage, ResourceInput, read_body};
 use crate::models::Wallet;
@@ -140,9 +141,7 @@ pub async fn operations(
         .and_then(|value| value.to_str().ok());
     if !applies(content_type, &ATOMIC) {
         return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
+            &crate::jsonapi::error::UNSUPPORTED_MEDIA_TYPE,
             CONTENT_TYPE_NEEDED,
         )
         .header("Content-Type"));
@@ -190,8 +189,8 @@ fn plan(operations: Vec<Operation>) -> Result<Vec<Step>, ApiError> {
                         .pointer(&pointer)
                 })?;
             let operable = registered.operable.ok_or_else(|| {
-                ApiError::forbidden(
-                    "read-only-resource",
+                ApiError::new(
+                    &READ_ONLY_RESOURCE,
                     format!("{type_name} are read-only: no operation can write them"),
                 )
                 .pointer(&pointer)
@@ -210,14 +209,10 @@ fn run(conn: &mut PgConnection, steps: &[Step], context: &Context) -> Result<Rep
     let mut attempt = 1;
     loop {
         match conn.transaction(|conn| run_once(conn, steps, context)) {
-            Err(error) if is_transient(&error) && attempt < ATTEMPTS => attempt += 1,
+            Err(error) if super::errors::transient(&error) && attempt < ATTEMPTS => attempt += 1,
             outcome => return outcome,
         }
     }
-}
-
-fn is_transient(error: &ApiError) -> bool {
-    error.errors[0].code == super::errors::TRANSIENT
 }
 
 fn run_once(conn: &mut PgConnection, steps: &[Step], context: &Context) -> Result<Reply, ApiError> {
@@ -228,9 +223,10 @@ fn run_once(conn: &mut PgConnection, steps: &[Step], context: &Context) -> Resul
         let at = operation_pointer(i);
         let outcome = perform(conn, step, &mut local_ids).map_err(|error| {
             let error = error.map_pointers(|pointer| within(&at, pointer));
-            match error.errors[0].source {
-                Some(_) => error,
-                None => error.pointer(at.clone()),
+            if error.has_source() {
+                error
+            } else {
+                error.pointer(at.clone())
             }
         })?;
         outcomes.push(outcome);
@@ -284,8 +280,8 @@ fn perform(
             let changed = (operable.set_relationship)(conn, id, name, &data)?;
             Ok(Outcome::Linkage(changed, name.clone()))
         }
-        Operation::Relationship { target, name, .. } => Err(ApiError::forbidden(
-            "read-only-relationship",
+        Operation::Relationship { target, name, .. } => Err(ApiError::new(
+            &READ_ONLY_RELATIONSHIP,
             format!(
                 "members cannot be added to or removed from the {name} of {}: only a to-one \
                  relationship can be updated",

@@ -58,8 +58,8 @@ pub trait Writable: Resource {
     /// (`/data/relationships/NAME/data`). Clients change no relationship unless the resource
     /// says otherwise.
     fn read_relationship(name: &str, _linkage: &Linkage) -> Result<Self::Changes, ApiError> {
-        Err(ApiError::forbidden(
-            "read-only-relationship",
+        Err(ApiError::new(
+            &crate::jsonapi::error::READ_ONLY_RELATIONSHIP,
             format!("the {name} of {} cannot be changed", Self::TYPE),
         ))
     }

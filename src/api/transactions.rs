@@ -1,7 +1,6 @@
 //! `/transactions`: book, read, change and delete transactions; each one's wallet as a to-one
 //! relationship. The database moves the money; these handlers only say what to write.
 
-use actix_web::http::StatusCode;
 use actix_web::web;
 use diesel::pg::PgConnection;
 use serde_json::json;
@@ -13,6 +12,8 @@ use super::input::{
 };
 use super::listing::timestamp;
 use super::resource::{Resource, ToOne, Writable};
+use super::wallets::WALLET_NOT_FOUND;
+use crate::codes;
 use crate::db::DbError;
 use crate::domain::{Amount, Txid, format_money};
 use crate::jsonapi::ApiError;
@@ -23,6 +24,13 @@ use crate::models::{NewTransaction, Transaction, TransactionChanges, Wallet};
 /// The wallet a transaction belongs to.
 pub static WALLET: ToOne<Transaction, Wallet> =
     ToOne::new("wallet", |transaction| Some(transaction.wallet_id));
+
+codes! {
+    pub TRANSACTION_NOT_FOUND = (NOT_FOUND, "transaction-not-found", "Transaction not found",
+        "no transaction has this id");
+    pub DUPLICATE_TXID = (CONFLICT, "duplicate-txid", "Duplicate txid",
+        "the txid exists (also when requests race): meta.existing names the transaction it booked");
+}
 
 /// The constraints of `migrations/` that refuse transactions.
 const TXID_UNIQUE: &str = "transactions_txid_key";
@@ -35,7 +43,8 @@ const AMOUNT_REQUIRED: &str =
     "a transaction needs an amount: a non-zero decimal, negative to withdraw";
 const WALLET_REQUIRED: &str = "a transaction needs a wallet: relationships.wallet.data = \
      {\"type\": \"wallets\", \"id\": ...}";
-const DUPLICATE_TXID: &str = "another transaction already has this txid; a txid books money once";
+const DUPLICATE_TXID_DETAIL: &str =
+    "another transaction already has this txid; a txid books money once";
 const NO_SUCH_WALLET: &str = "the wallet named in the relationship does not exist";
 
 pub fn routes(config: &mut web::ServiceConfig) {
@@ -50,9 +59,7 @@ impl Resource for Transaction {
 
     fn not_found(id: &str) -> ApiError {
         ApiError::new(
-            StatusCode::NOT_FOUND,
-            "transaction-not-found",
-            "Transaction not found",
+            &TRANSACTION_NOT_FOUND,
             format!("there is no transaction with id {id:?}"),
         )
     }
@@ -80,20 +87,15 @@ fn write_error(error: diesel::result::Error) -> ApiError {
             ApiError::from(error).pointer("/data/attributes/amount")
         }
         error if error.constraint() == Some(TXID_UNIQUE) => duplicate_txid(),
-        error if error.constraint() == Some(WALLET_EXISTS) => ApiError::new(
-            StatusCode::NOT_FOUND,
-            "wallet-not-found",
-            "Wallet not found",
-            NO_SUCH_WALLET,
-        )
-        .pointer(WALLET_POINTER),
+        error if error.constraint() == Some(WALLET_EXISTS) => {
+            { ApiError::new(&WALLET_NOT_FOUND, NO_SUCH_WALLET) }.pointer(WALLET_POINTER)
+        }
         error => error.into(),
     }
 }
 
 fn duplicate_txid() -> ApiError {
-    ApiError::conflict("duplicate-txid", "Duplicate txid", DUPLICATE_TXID)
-        .pointer("/data/attributes/txid")
+    ApiError::new(&DUPLICATE_TXID, DUPLICATE_TXID_DETAIL).pointer("/data/attributes/txid")
 }
 
 impl Writable for Transaction {

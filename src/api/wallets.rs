@@ -14,6 +14,7 @@ use super::input::{
 };
 use super::listing::{TIME_FORMATS, parse_time, timestamp};
 use super::resource::{Resource, ToMany, Writable, find_existing, single_with_meta};
+use crate::codes;
 use crate::db::{self, DbError};
 use crate::domain::{Label, format_money};
 use crate::jsonapi::ApiError;
@@ -35,6 +36,15 @@ pub struct BalanceAt;
 
 impl Accepts for BalanceAt {
     const NAMES: &'static [&'static str] = &["balanceAt"];
+}
+
+codes! {
+    pub WALLET_NOT_FOUND = (NOT_FOUND, "wallet-not-found", "Wallet not found",
+        "no wallet has this id (in the URL, or in a relationship)");
+    pub WALLET_HAS_TRANSACTIONS = (CONFLICT, "wallet-has-transactions", "Wallet has transactions",
+        "deleting a wallet that has transactions: its history would be lost");
+    pub WALLET_HAS_HISTORY = (CONFLICT, "wallet-has-history", "Wallet has history",
+        "deleting a wallet that had transactions: its balance journal is kept");
 }
 
 /// The constraints of `migrations/` that keep a wallet's history.
@@ -118,9 +128,7 @@ impl Resource for Wallet {
 
     fn not_found(id: &str) -> ApiError {
         ApiError::new(
-            StatusCode::NOT_FOUND,
-            "wallet-not-found",
-            "Wallet not found",
+            &WALLET_NOT_FOUND,
             format!("there is no wallet with id {id:?}"),
         )
     }
@@ -189,9 +197,8 @@ impl Writable for Wallet {
         }
         Wallet::delete(conn, id).map_err(|error| match DbError::from(error) {
             error if error.constraint() == Some(HAS_TRANSACTIONS) => has_transactions(id),
-            error if error.constraint() == Some(HAS_JOURNAL) => ApiError::conflict(
-                "wallet-has-history",
-                "Wallet has history",
+            error if error.constraint() == Some(HAS_JOURNAL) => ApiError::new(
+                &WALLET_HAS_HISTORY,
                 format!(
                     "wallet {id} has a balance history (see /wallets/{id}/balance-changes) and \
                      cannot be deleted: its history is kept"
@@ -203,9 +210,8 @@ impl Writable for Wallet {
 }
 
 fn has_transactions(id: i64) -> ApiError {
-    ApiError::conflict(
-        "wallet-has-transactions",
-        "Wallet has transactions",
+    ApiError::new(
+        &WALLET_HAS_TRANSACTIONS,
         format!(
             "wallet {id} has transactions and cannot be deleted: its history would be lost; \
              delete or move its transactions first"

@@ -47,28 +47,43 @@ pub struct Coalescer<T, E> {
     max_batch: usize,
     /// Turns to run a batch: at most this many run at once.
     runners: Arc<Semaphore>,
+    classify: Classify<E>,
+}
+
+/// What the coalescer must know of the errors of a write.
+pub struct Classify<E> {
     /// Whether an error means the database cannot take writes now (a statement or lock
     /// timeout): the batch then stops, and its other writes are answered as timed out, not
     /// each tried alone (which could take a timeout each).
-    timed_out: fn(&E) -> bool,
+    pub timed_out: fn(&E) -> bool,
+    /// Whether the write was rolled back by a deadlock (or a serialization failure) and may
+    /// simply run again. Batches are transactions of several statements, so a batch can meet
+    /// another in a lock cycle (a txid's unique entry taken before its wallet's lock).
+    pub transient: fn(&E) -> bool,
 }
+
+impl<E> Clone for Classify<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<E> Copy for Classify<E> {}
+
+/// Attempts of a write that runs alone and meets a deadlock.
+const ATTEMPTS: usize = 3;
 
 impl<T, E> Coalescer<T, E>
 where
     T: Send + 'static,
     E: From<DbError> + Send + 'static,
 {
-    pub fn new(
-        max_batch: usize,
-        runners: usize,
-        timed_out: fn(&E) -> bool,
-    ) -> Arc<Coalescer<T, E>> {
+    pub fn new(max_batch: usize, runners: usize, classify: Classify<E>) -> Arc<Coalescer<T, E>> {
         Arc::new(Coalescer {
             queue: Mutex::new(VecDeque::new()),
             numbers: AtomicU64::new(0),
             max_batch: max_batch.max(1),
             runners: Arc::new(Semaphore::new(runners.max(1))),
-            timed_out,
+            classify,
         })
     }
 
@@ -125,10 +140,10 @@ where
         let batch = self.take();
         if !batch.is_empty() {
             let pool = database.pool.clone();
-            let timed_out = self.timed_out;
+            let classify = self.classify;
             let ran = actix_web::web::block(move || {
                 let _permit = permit;
-                run_batch(&pool, batch, timed_out);
+                run_batch(&pool, batch, classify);
             })
             .await;
             if ran.is_err() {
@@ -164,7 +179,7 @@ fn lost_answer<E: From<DbError>>() -> E {
 fn run_batch<T, E: From<DbError>>(
     pool: &super::Pool,
     batch: Vec<Job<T, E>>,
-    timed_out: fn(&E) -> bool,
+    classify: Classify<E>,
 ) {
     crate::metrics::batch(batch.len());
     let mut pending = batch;
@@ -190,7 +205,7 @@ fn run_batch<T, E: From<DbError>>(
         };
         if pending.len() == 1 {
             let job = pending.pop().expect("one job");
-            let _ = job.answer.send(pooled.run(&*job.work));
+            let _ = job.answer.send(alone(pooled, &*job.work, classify));
             break;
         }
         match together(&mut pooled.conn, &pending) {
@@ -208,7 +223,7 @@ fn run_batch<T, E: From<DbError>>(
             // Nothing of the batch was kept. The write that failed runs alone (first, in
             // the order the requests are then judged), then the rest together again.
             Together::RolledBack { failed, error } => {
-                if error.as_ref().is_some_and(timed_out) {
+                if error.as_ref().is_some_and(classify.timed_out) {
                     for job in pending.drain(..) {
                         let _ = job.answer.send(Err(E::from(DbError::Timeout)));
                     }
@@ -225,12 +240,27 @@ fn run_batch<T, E: From<DbError>>(
                     continue;
                 }
                 let job = pending.remove(failed);
-                let _ = job.answer.send(pooled.run(&*job.work));
+                let _ = job.answer.send(alone(pooled, &*job.work, classify));
             }
         }
     }
     if let Some(mut pooled) = connection {
         pooled.last_used = std::time::Instant::now();
+    }
+}
+
+/// One write alone, in autocommit; run again if a deadlock rolled it back.
+fn alone<T, E>(
+    pooled: &mut super::Connection,
+    work: &(dyn Fn(&mut PgConnection) -> Result<T, E> + Send + Sync),
+    classify: Classify<E>,
+) -> Result<T, E> {
+    let mut attempt = 1;
+    loop {
+        match pooled.run(work) {
+            Err(error) if (classify.transient)(&error) && attempt < ATTEMPTS => attempt += 1,
+            outcome => return outcome,
+        }
     }
 }
 

@@ -8,11 +8,12 @@
 
 use std::collections::HashSet;
 
-use actix_web::http::StatusCode;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::error::ApiError;
+use super::error::{
+    ApiError, CLIENT_GENERATED_ID, ID_MISMATCH, TOO_MANY_OPERATIONS, TYPE_MISMATCH,
+};
 use super::media_type::ATOMIC;
 use super::request::{
     Ident, Identifier, Linkage, ResourceInput, linkage, object, parse_json, resource_object, string,
@@ -92,9 +93,7 @@ pub fn parse_operations(body: &[u8]) -> Result<Vec<Operation>, ApiError> {
     }
     if items.len() > MAX_OPERATIONS {
         return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too-many-operations",
-            "Too many operations",
+            &TOO_MANY_OPERATIONS,
             format!(
                 "a request may hold at most {MAX_OPERATIONS} operations, this one has {}",
                 items.len()
@@ -196,8 +195,8 @@ fn operation(raw: &RawValue, at: &str) -> Result<Operation, ApiError> {
                 same_type(&type_name, &data)?;
             }
             if data.id.is_some() {
-                return Err(ApiError::forbidden(
-                    "client-generated-id",
+                return Err(ApiError::new(
+                    &CLIENT_GENERATED_ID,
                     "the server assigns ids to new resources; leave \"id\" out (a \"lid\" names it in later operations)",
                 )
                 .pointer("/data/id"));
@@ -221,9 +220,8 @@ fn operation(raw: &RawValue, at: &str) -> Result<Operation, ApiError> {
                 (Some(Target::Resource(target)), named) => {
                     same_type(&target.type_name, &data)?;
                     if named.as_ref().is_some_and(|named| *named != target.id) {
-                        return Err(ApiError::conflict(
-                            "id-mismatch",
-                            "Id mismatch",
+                        return Err(ApiError::new(
+                            &ID_MISMATCH,
                             "data names another resource than the operation's ref or href",
                         )
                         .pointer("/data/id"));
@@ -285,9 +283,8 @@ fn same_type(expected: &str, data: &ResourceInput) -> Result<(), ApiError> {
     if data.type_name == expected {
         return Ok(());
     }
-    Err(ApiError::conflict(
-        "type-mismatch",
-        "Type mismatch",
+    Err(ApiError::new(
+        &TYPE_MISMATCH,
         format!(
             "the operation targets {expected:?}, its data is of type {:?}",
             data.type_name
@@ -474,10 +471,12 @@ pub fn results_document(results: Vec<Option<Value>>, self_link: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::http::StatusCode;
 
     fn pointer_of(body: &str) -> (u16, String) {
         let error = parse_operations(body.as_bytes()).unwrap_err();
-        let pointer = serde_json::to_value(&error.errors[0].source).unwrap()["pointer"]
+        let pointer = serde_json::to_value(error.document()["errors"][0]["source"].clone())
+            .unwrap()["pointer"]
             .as_str()
             .unwrap_or("<none>")
             .to_string();
@@ -603,7 +602,7 @@ mod tests {
         );
         let error = parse_operations(body.as_bytes()).unwrap_err();
         assert_eq!(error.status(), StatusCode::PAYLOAD_TOO_LARGE);
-        assert_eq!(error.errors[0].meta, Some(json!({"maxOperations": 1000})));
+        assert_eq!(error.first().meta(), Some(&json!({"maxOperations": 1000})));
         let body = format!(
             r#"{{"atomic:operations": [{}]}}"#,
             vec![one; MAX_OPERATIONS].join(",")

@@ -1,16 +1,102 @@
-//! JSON:API error objects and the error type every handler returns.
+//! JSON:API error objects, the error type every handler returns, and the catalogue of the
+//! problems the protocol itself reports.
+//!
+//! Every problem has a [`Code`]: its HTTP status, a stable machine-readable name and a title,
+//! declared once as a `static`, where it belongs (the protocol's below, the application's
+//! beside the handlers that answer them). Error objects point at their code, so the status is
+//! never a string to parse back, and control flow asks `error.is(&CODE)` instead of comparing
+//! rendered names. The OpenAPI document lists the codes each operation can answer.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
 use super::document::Reply;
 use super::media_type::{Extension, JSONAPI_MEDIA_TYPE};
 
+/// One kind of problem: what a client matches on. Two codes are equal when they are the same
+/// `static`.
+#[derive(Debug)]
+pub struct Code {
+    pub status: StatusCode,
+    /// A stable, machine-readable name (`insufficient-funds`).
+    pub name: &'static str,
+    /// A short summary, the same for every occurrence.
+    pub title: &'static str,
+    /// When it is answered, for the documentation.
+    pub when: &'static str,
+}
+
+impl PartialEq for Code {
+    fn eq(&self, other: &Code) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+impl Eq for Code {}
+
+/// Declares codes as statics: `NAME = (status, "name", "Title", "when it is answered");`.
+#[macro_export]
+macro_rules! codes {
+    ($( $(#[$meta:meta])* $vis:vis $ident:ident = ($status:ident, $name:literal, $title:literal, $when:literal); )+) => {
+        $(
+            $(#[$meta])*
+            $vis static $ident: $crate::jsonapi::error::Code = $crate::jsonapi::error::Code {
+                status: actix_web::http::StatusCode::$status,
+                name: $name,
+                title: $title,
+                when: $when,
+            };
+        )+
+    };
+}
+
+codes! {
+    pub INVALID_JSON = (BAD_REQUEST, "invalid-json", "Invalid JSON", "the request body is not JSON");
+    pub EMPTY_BODY = (BAD_REQUEST, "empty-body", "Empty body", "a request that needs a document has an empty body");
+    pub UNREADABLE_BODY = (BAD_REQUEST, "unreadable-body", "Unreadable body", "the request body could not be read");
+    pub INVALID_DOCUMENT = (BAD_REQUEST, "invalid-document", "Invalid request document",
+        "the document is JSON but not of the shape JSON:API asks for (source.pointer names where)");
+    pub INVALID_QUERY_PARAMETER = (BAD_REQUEST, "invalid-query-parameter", "Invalid query parameter",
+        "an unknown, repeated or malformed query parameter (source.parameter names it)");
+    pub CLIENT_GENERATED_ID = (FORBIDDEN, "client-generated-id", "Client-generated id",
+        "a create that gives an id: the server assigns ids");
+    pub READ_ONLY_FIELD = (FORBIDDEN, "read-only-field", "Read-only field",
+        "a write of a member clients may read but not write");
+    pub READ_ONLY_RESOURCE = (FORBIDDEN, "read-only-resource", "Read-only resource",
+        "a write of a resource type clients only read");
+    pub READ_ONLY_RELATIONSHIP = (FORBIDDEN, "read-only-relationship", "Read-only relationship",
+        "a write of a relationship clients cannot change here");
+    pub NOT_FOUND = (NOT_FOUND, "not-found", "Not found", "no such URL or resource type");
+    pub METHOD_NOT_ALLOWED = (METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed",
+        "a method the URL does not serve (the Allow header lists those it does)");
+    pub NOT_ACCEPTABLE = (NOT_ACCEPTABLE, "not-acceptable", "Not acceptable",
+        "Accept names JSON:API only with parameters or extensions the URL does not support");
+    pub BODY_TIMEOUT = (REQUEST_TIMEOUT, "body-timeout", "Request timeout",
+        "the request body did not arrive in time; the connection is closed");
+    pub TYPE_MISMATCH = (CONFLICT, "type-mismatch", "Type mismatch",
+        "a document's type does not match the endpoint or the relationship");
+    pub ID_MISMATCH = (CONFLICT, "id-mismatch", "Id mismatch",
+        "a document names another resource than the URL");
+    pub PAYLOAD_TOO_LARGE = (PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large",
+        "the request body is too large");
+    pub TOO_MANY_OPERATIONS = (PAYLOAD_TOO_LARGE, "too-many-operations", "Too many operations",
+        "more atomic operations than one request may hold");
+    pub UNSUPPORTED_MEDIA_TYPE = (UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type",
+        "a body not sent as JSON:API, or with parameters or extensions the URL does not support");
+    pub INVALID_ATTRIBUTE = (UNPROCESSABLE_ENTITY, "invalid-attribute", "Invalid attribute",
+        "a value that cannot be accepted (source.pointer names it)");
+    pub MISSING_FIELD = (UNPROCESSABLE_ENTITY, "missing-field", "Missing field",
+        "a required member is missing");
+    pub UNKNOWN_FIELD = (UNPROCESSABLE_ENTITY, "unknown-field", "Unknown field",
+        "a member the resource does not have");
+    pub INTERNAL_ERROR = (INTERNAL_SERVER_ERROR, "internal-error", "Internal server error",
+        "a bug, never the client's input: the error's id is repeated in the server's log");
+}
+
 /// Where in the request the problem is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// A JSON Pointer into the request document (`/data/attributes/amount`).
     Pointer(String),
@@ -21,54 +107,23 @@ pub enum Source {
 }
 
 /// One error object (jsonapi.org/format/#error-objects).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ErrorObject {
     /// This occurrence's id, for a server error: the log line that explains it repeats it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    /// The HTTP status, as a string.
-    pub status: String,
-    /// A stable, machine-readable name of the problem (`insufficient-funds`).
-    pub code: &'static str,
-    /// A short summary, the same for every occurrence of the code.
-    pub title: &'static str,
+    id: Option<String>,
+    code: &'static Code,
     /// What exactly went wrong this time, and how to fix it.
-    pub detail: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<SourceObject>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub links: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub meta: Option<Value>,
-}
-
-/// `source` holds exactly one of pointer, parameter or header.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SourceObject(std::collections::BTreeMap<&'static str, String>);
-
-impl From<Source> for SourceObject {
-    fn from(source: Source) -> Self {
-        let (key, value) = match source {
-            Source::Pointer(p) => ("pointer", p),
-            Source::Parameter(p) => ("parameter", p),
-            Source::Header(h) => ("header", h),
-        };
-        SourceObject([(key, value)].into_iter().collect())
-    }
+    detail: String,
+    source: Option<Source>,
+    links: Option<Value>,
+    meta: Option<Value>,
 }
 
 impl ErrorObject {
-    pub fn new(
-        status: StatusCode,
-        code: &'static str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> ErrorObject {
+    pub fn new(code: &'static Code, detail: impl Into<String>) -> ErrorObject {
         ErrorObject {
             id: None,
-            status: status.as_str().to_string(),
             code,
-            title,
             detail: detail.into(),
             source: None,
             links: None,
@@ -76,66 +131,112 @@ impl ErrorObject {
         }
     }
 
-    pub fn status_code(&self) -> StatusCode {
-        self.status
-            .parse::<u16>()
-            .ok()
-            .and_then(|code| StatusCode::from_u16(code).ok())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    pub fn code(&self) -> &'static Code {
+        self.code
+    }
+
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    pub fn source(&self) -> Option<&Source> {
+        self.source.as_ref()
+    }
+
+    pub fn meta(&self) -> Option<&Value> {
+        self.meta.as_ref()
     }
 }
 
-/// One or more problems with a request, answered as a JSON:API error document.
+impl Serialize for ErrorObject {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        if let Some(id) = &self.id {
+            map.serialize_entry("id", id)?;
+        }
+        map.serialize_entry("status", self.code.status.as_str())?;
+        map.serialize_entry("code", self.code.name)?;
+        map.serialize_entry("title", self.code.title)?;
+        map.serialize_entry("detail", &self.detail)?;
+        if let Some(source) = &self.source {
+            let (key, value) = match source {
+                Source::Pointer(p) => ("pointer", p),
+                Source::Parameter(p) => ("parameter", p),
+                Source::Header(h) => ("header", h),
+            };
+            map.serialize_entry("source", &serde_json::json!({ key: value }))?;
+        }
+        if let Some(links) = &self.links {
+            map.serialize_entry("links", links)?;
+        }
+        if let Some(meta) = &self.meta {
+            map.serialize_entry("meta", meta)?;
+        }
+        map.end()
+    }
+}
+
+/// One or more problems with a request, answered as a JSON:API error document. It always
+/// holds at least one error object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
-    pub errors: Vec<ErrorObject>,
+    first: ErrorObject,
+    more: Vec<ErrorObject>,
     /// Extra response headers (`Allow` on a 405).
-    pub headers: Vec<(&'static str, String)>,
+    headers: Vec<(&'static str, String)>,
     /// The extension the request was processed under, if any: the error document is then
     /// of that extension's media type.
-    pub extension: Option<&'static Extension>,
+    extension: Option<&'static Extension>,
 }
 
 impl ApiError {
-    pub fn new(
-        status: StatusCode,
-        code: &'static str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> ApiError {
+    pub fn new(code: &'static Code, detail: impl Into<String>) -> ApiError {
         ApiError {
-            errors: vec![ErrorObject::new(status, code, title, detail)],
+            first: ErrorObject::new(code, detail),
+            more: Vec::new(),
             headers: Vec::new(),
             extension: None,
         }
     }
 
-    /// Several problems found in one request, answered together.
-    pub fn many(errors: Vec<ErrorObject>) -> ApiError {
-        assert!(!errors.is_empty(), "an error response needs an error");
-        ApiError {
-            errors,
-            headers: Vec::new(),
-            extension: None,
+    /// All the problems of `first` and `rest`, answered together.
+    pub fn merge(first: ApiError, rest: impl IntoIterator<Item = ApiError>) -> ApiError {
+        let mut merged = first;
+        for error in rest {
+            merged.more.push(error.first);
+            merged.more.extend(error.more);
+            merged.headers.extend(error.headers);
         }
-    }
-
-    /// All the problems of several errors, answered together.
-    pub fn merge(errors: Vec<ApiError>) -> ApiError {
-        let mut merged = ApiError::many(
-            errors
-                .iter()
-                .flat_map(|error| error.errors.iter().cloned())
-                .collect(),
-        );
-        merged.headers = errors.into_iter().flat_map(|error| error.headers).collect();
         merged
     }
 
-    /// Sets where the (first) problem is.
+    /// Every problem, the first first.
+    pub fn errors(&self) -> impl Iterator<Item = &ErrorObject> {
+        std::iter::once(&self.first).chain(&self.more)
+    }
+
+    fn errors_mut(&mut self) -> impl Iterator<Item = &mut ErrorObject> {
+        std::iter::once(&mut self.first).chain(&mut self.more)
+    }
+
+    /// The first problem.
+    pub fn first(&self) -> &ErrorObject {
+        &self.first
+    }
+
+    /// Whether any of the problems is of this kind.
+    pub fn is(&self, code: &Code) -> bool {
+        self.errors().any(|error| error.code == code)
+    }
+
+    /// Sets where the first problem is.
     pub fn source(mut self, source: Source) -> ApiError {
-        self.errors[0].source = Some(source.into());
+        self.first.source = Some(source);
         self
+    }
+
+    pub fn has_source(&self) -> bool {
+        self.first.source.is_some()
     }
 
     pub fn pointer(self, pointer: impl Into<String>) -> ApiError {
@@ -152,10 +253,8 @@ impl ApiError {
 
     /// Rewrites every `source.pointer` (of every problem) with `map`.
     pub fn map_pointers(mut self, map: impl Fn(&str) -> String) -> ApiError {
-        for error in &mut self.errors {
-            if let Some(SourceObject(source)) = &mut error.source
-                && let Some(pointer) = source.get_mut("pointer")
-            {
+        for error in self.errors_mut() {
+            if let Some(Source::Pointer(pointer)) = &mut error.source {
                 *pointer = map(pointer);
             }
         }
@@ -163,12 +262,12 @@ impl ApiError {
     }
 
     pub fn meta(mut self, meta: Value) -> ApiError {
-        self.errors[0].meta = Some(meta);
+        self.first.meta = Some(meta);
         self
     }
 
     pub fn links(mut self, links: Value) -> ApiError {
-        self.errors[0].links = Some(links);
+        self.first.links = Some(links);
         self
     }
 
@@ -178,71 +277,50 @@ impl ApiError {
         self
     }
 
+    /// The extension the error is answered under.
+    pub fn extension(&self) -> Option<&'static Extension> {
+        self.extension
+    }
+
+    /// This error answered under the same extension as `other`.
+    pub fn as_answer_to(mut self, other: &ApiError) -> ApiError {
+        self.extension = other.extension;
+        self
+    }
+
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> ApiError {
         self.headers.push((name, value.into()));
         self
     }
 
-    // The errors this service answers, by status.
-
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, code, "Bad request", detail)
+    pub fn headers(&self) -> &[(&'static str, String)] {
+        &self.headers
     }
 
+    // The protocol's own errors.
+
     pub fn invalid_parameter(parameter: &str, detail: impl Into<String>) -> ApiError {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-query-parameter",
-            "Invalid query parameter",
-            detail,
-        )
-        .parameter(parameter)
+        ApiError::new(&INVALID_QUERY_PARAMETER, detail).parameter(parameter)
     }
 
     pub fn invalid_document(pointer: &str, detail: impl Into<String>) -> ApiError {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-document",
-            "Invalid request document",
-            detail,
-        )
-        .pointer(pointer)
-    }
-
-    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, code, "Forbidden", detail)
-    }
-
-    pub fn not_found(detail: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
-    }
-
-    pub fn method_not_allowed(method: &str, allowed: &'static str) -> ApiError {
-        ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method-not-allowed",
-            "Method not allowed",
-            format!("{method} is not allowed here; allowed: {allowed}"),
-        )
-        .with_header("Allow", allowed)
-    }
-
-    pub fn conflict(
-        code: &'static str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> ApiError {
-        ApiError::new(StatusCode::CONFLICT, code, title, detail)
+        ApiError::new(&INVALID_DOCUMENT, detail).pointer(pointer)
     }
 
     pub fn invalid_attribute(pointer: &str, detail: impl Into<String>) -> ApiError {
+        ApiError::new(&INVALID_ATTRIBUTE, detail).pointer(pointer)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> ApiError {
+        ApiError::new(&NOT_FOUND, detail)
+    }
+
+    pub fn method_not_allowed(method: &str, allowed: &str) -> ApiError {
         ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-attribute",
-            "Invalid attribute",
-            detail,
+            &METHOD_NOT_ALLOWED,
+            format!("{method} is not allowed here; allowed: {allowed}"),
         )
-        .pointer(pointer)
+        .with_header("Allow", allowed)
     }
 
     /// A bug of the server: `what` is logged with a fresh error id, which the error object
@@ -251,26 +329,20 @@ impl ApiError {
         let id = error_id();
         log::error!("internal error {id}: {what}");
         let mut error = ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal-error",
-            "Internal server error",
+            &INTERNAL_ERROR,
             format!("The server could not complete the request; it logged why as error {id}."),
         );
-        error.errors[0].id = Some(id);
+        error.first.id = Some(id);
         error
     }
 
     /// The status of the response: the errors' own when they agree; otherwise the most
     /// general one of their class (400 for mixed client errors, 500 for server errors).
     pub fn status(&self) -> StatusCode {
-        let first = self.errors[0].status_code();
-        if self.errors.iter().all(|e| e.status_code() == first) {
+        let first = self.first.code.status;
+        if self.errors().all(|e| e.code.status == first) {
             first
-        } else if self
-            .errors
-            .iter()
-            .any(|e| e.status_code().is_server_error())
-        {
+        } else if self.errors().any(|e| e.code.status.is_server_error()) {
             StatusCode::INTERNAL_SERVER_ERROR
         } else {
             StatusCode::BAD_REQUEST
@@ -283,8 +355,9 @@ impl ApiError {
         if let Some(extension) = self.extension {
             jsonapi["ext"] = serde_json::json!([extension.uri]);
         }
+        let errors: Vec<&ErrorObject> = self.errors().collect();
         serde_json::json!({
-            "errors": self.errors,
+            "errors": errors,
             "jsonapi": jsonapi,
         })
     }
@@ -326,8 +399,14 @@ fn error_id() -> String {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for error in &self.errors {
-            write!(f, "{} {}: {}; ", error.status, error.code, error.detail)?;
+        for error in self.errors() {
+            write!(
+                f,
+                "{} {}: {}; ",
+                error.code.status.as_str(),
+                error.code.name,
+                error.detail
+            )?;
         }
         Ok(())
     }
@@ -347,24 +426,34 @@ impl ResponseError for ApiError {
 mod tests {
     use super::*;
 
+    codes! {
+        A = (UNPROCESSABLE_ENTITY, "a", "A", "a");
+        B = (FORBIDDEN, "b", "B", "b");
+        C = (UNPROCESSABLE_ENTITY, "c", "C", "c");
+    }
+
     #[test]
     fn mixed_client_errors_answer_400() {
-        let error = ApiError::many(vec![
-            ErrorObject::new(StatusCode::UNPROCESSABLE_ENTITY, "a", "A", "a"),
-            ErrorObject::new(StatusCode::FORBIDDEN, "b", "B", "b"),
-        ]);
-        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
-        let same = ApiError::many(vec![
-            ErrorObject::new(StatusCode::UNPROCESSABLE_ENTITY, "a", "A", "a"),
-            ErrorObject::new(StatusCode::UNPROCESSABLE_ENTITY, "b", "B", "b"),
-        ]);
+        let mixed = ApiError::merge(ApiError::new(&A, "a"), [ApiError::new(&B, "b")]);
+        assert_eq!(mixed.status(), StatusCode::BAD_REQUEST);
+        let same = ApiError::merge(ApiError::new(&A, "a"), [ApiError::new(&C, "c")]);
         assert_eq!(same.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(same.is(&C) && !same.is(&B));
+        assert_eq!(same.errors().count(), 2);
+    }
+
+    #[test]
+    fn codes_are_equal_only_to_themselves() {
+        assert_eq!(&A, &A);
+        assert_ne!(&A, &C, "same status, another code");
     }
 
     #[test]
     fn document_has_string_status_and_one_source_member() {
         let doc = ApiError::invalid_parameter("sort", "no such field").document();
         assert_eq!(doc["errors"][0]["status"], "400");
+        assert_eq!(doc["errors"][0]["code"], "invalid-query-parameter");
+        assert_eq!(doc["errors"][0]["title"], "Invalid query parameter");
         assert_eq!(
             doc["errors"][0]["source"],
             serde_json::json!({"parameter": "sort"})

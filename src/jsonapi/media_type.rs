@@ -16,7 +16,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 
-use super::error::ApiError;
+use super::error::{ApiError, NOT_ACCEPTABLE, UNSUPPORTED_MEDIA_TYPE};
 
 pub const JSONAPI_MEDIA_TYPE: &str = "application/vnd.api+json";
 
@@ -174,13 +174,7 @@ pub fn applies(content_type: Option<&str>, extension: &Extension) -> bool {
 }
 
 fn unsupported_media_type(detail: String) -> ApiError {
-    ApiError::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported-media-type",
-        "Unsupported media type",
-        detail,
-    )
-    .header("Content-Type")
+    ApiError::new(&UNSUPPORTED_MEDIA_TYPE, detail).header("Content-Type")
 }
 
 fn check_content_type(
@@ -226,9 +220,7 @@ fn check_accept(accept: &str, supported: &[&Extension]) -> Result<(), ApiError> 
         return Ok(());
     }
     Err(ApiError::new(
-        StatusCode::NOT_ACCEPTABLE,
-        "not-acceptable",
-        "Not acceptable",
+        &NOT_ACCEPTABLE,
         format!(
             "every {JSONAPI_MEDIA_TYPE} entry in Accept asks for something this server cannot give: {}; accept plain {JSONAPI_MEDIA_TYPE}",
             reasons.join("; ")

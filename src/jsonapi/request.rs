@@ -8,11 +8,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
 use actix_web::web;
 use serde_json::value::RawValue;
 
-use super::error::ApiError;
+use super::error::{
+    ApiError, BODY_TIMEOUT, EMPTY_BODY, INVALID_JSON, PAYLOAD_TOO_LARGE, UNREADABLE_BODY,
+};
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -23,9 +24,7 @@ pub async fn read_body(payload: web::Payload, within: Duration) -> Result<web::B
     let Ok(read) = tokio::time::timeout(within, payload.to_bytes_limited(MAX_BODY_BYTES)).await
     else {
         return Err(ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "body-timeout",
-            "Request timeout",
+            &BODY_TIMEOUT,
             format!(
                 "the request body did not arrive within {} ms; nothing was done",
                 within.as_millis()
@@ -34,14 +33,12 @@ pub async fn read_body(payload: web::Payload, within: Duration) -> Result<web::B
     };
     match read {
         Ok(Ok(body)) => Ok(body),
-        Ok(Err(error)) => Err(ApiError::bad_request(
-            "unreadable-body",
+        Ok(Err(error)) => Err(ApiError::new(
+            &UNREADABLE_BODY,
             format!("the request body could not be read: {error}"),
         )),
         Err(_) => Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload-too-large",
-            "Payload too large",
+            &PAYLOAD_TOO_LARGE,
             format!("the request body may be at most {MAX_BODY_BYTES} bytes"),
         )),
     }
@@ -101,14 +98,14 @@ impl ResourceInput {
 
 pub fn parse_json(body: &[u8]) -> Result<RawObject, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request(
-            "empty-body",
+        return Err(ApiError::new(
+            &EMPTY_BODY,
             "the request body is empty; send a JSON:API document such as {\"data\": {...}}",
         ));
     }
     let value: Box<RawValue> = serde_json::from_slice(body).map_err(|error| {
-        ApiError::bad_request(
-            "invalid-json",
+        ApiError::new(
+            &INVALID_JSON,
             format!("the request body is not valid JSON: {error}"),
         )
     })?;
@@ -293,7 +290,7 @@ mod tests {
     use super::*;
 
     fn pointer_of(error: &ApiError) -> String {
-        serde_json::to_value(&error.errors[0].source).unwrap()["pointer"]
+        error.document()["errors"][0]["source"]["pointer"]
             .as_str()
             .unwrap_or("<none>")
             .to_string()

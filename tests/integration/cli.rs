@@ -267,8 +267,14 @@ fn repair_under_concurrent_writes_leaves_every_balance_right() {
                 let mut conn = db.connect();
                 let mut n = 0;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    // Each wallet in turn gets a deposit, then a smaller withdrawal: none
+                    // runs dry however fast the writers go.
                     let wallet = targets[n % targets.len()];
-                    let amount = if n % 2 == 0 { "1.5" } else { "-0.5" };
+                    let amount = if (n / targets.len()) % 2 == 0 {
+                        "1.5"
+                    } else {
+                        "-0.5"
+                    };
                     exec(
                         &mut conn,
                         &format!(
