@@ -180,7 +180,8 @@ impl Serialize for ErrorObject {
 /// holds at least one error object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
-    first: ErrorObject,
+    /// Boxed: an `ApiError` travels in every `Result` of the request path.
+    first: Box<ErrorObject>,
     more: Vec<ErrorObject>,
     /// Extra response headers (`Allow` on a 405).
     headers: Vec<(&'static str, String)>,
@@ -192,7 +193,7 @@ pub struct ApiError {
 impl ApiError {
     pub fn new(code: &'static Code, detail: impl Into<String>) -> ApiError {
         ApiError {
-            first: ErrorObject::new(code, detail),
+            first: Box::new(ErrorObject::new(code, detail)),
             more: Vec::new(),
             headers: Vec::new(),
             extension: None,
@@ -203,7 +204,7 @@ impl ApiError {
     pub fn merge(first: ApiError, rest: impl IntoIterator<Item = ApiError>) -> ApiError {
         let mut merged = first;
         for error in rest {
-            merged.more.push(error.first);
+            merged.more.push(*error.first);
             merged.more.extend(error.more);
             merged.headers.extend(error.headers);
         }
@@ -212,11 +213,11 @@ impl ApiError {
 
     /// Every problem, the first first.
     pub fn errors(&self) -> impl Iterator<Item = &ErrorObject> {
-        std::iter::once(&self.first).chain(&self.more)
+        std::iter::once(&*self.first).chain(&self.more)
     }
 
     fn errors_mut(&mut self) -> impl Iterator<Item = &mut ErrorObject> {
-        std::iter::once(&mut self.first).chain(&mut self.more)
+        std::iter::once(&mut *self.first).chain(&mut self.more)
     }
 
     /// The first problem.

@@ -270,7 +270,7 @@ fn repair_under_concurrent_writes_leaves_every_balance_right() {
                     // Each wallet in turn gets a deposit, then a smaller withdrawal: none
                     // runs dry however fast the writers go.
                     let wallet = targets[n % targets.len()];
-                    let amount = if (n / targets.len()) % 2 == 0 {
+                    let amount = if (n / targets.len()).is_multiple_of(2) {
                         "1.5"
                     } else {
                         "-0.5"
