@@ -1,258 +1,152 @@
-//! Settings, from the environment with command-line flags taking precedence.
-//!
-//! | flag             | variable       | default                      |
-//! |------------------|----------------|------------------------------|
-//! | `--database-url` | `DATABASE_URL` | required                     |
-//! | `--host`         | `HOST`         | `127.0.0.1`                  |
-//! | `--port`         | `PORT`         | `8080`                       |
-//! | `--pool-size`    | `DB_POOL_SIZE` | twice the number of CPUs     |
-//! | `--workers`      | `WORKERS`      | number of CPUs               |
-//! | `--base-url`     | `BASE_URL`     | taken from each request      |
-//! | `--idempotency-ttl` | `IDEMPOTENCY_TTL` | `24h`                  |
-//! | `--coalesce`     | `COALESCE`     | `on`                         |
-//! | `--coalesce-max-batch` | `COALESCE_MAX_BATCH` | `64`             |
-//! | `--coalesce-runners` | `COALESCE_RUNNERS` | pool size - 1 (at least 1) |
-//!
-//! and the bounds of [`Limits`], each `--flag` / `VARIABLE` pair in [`LIMITS`].
+//! Settings: each one declared once, below, with its flag, its environment variable, its
+//! default, how it parses and its help (clap reads the declarations). A flag wins over its
+//! variable. `docs/operations.md` holds the table [`markdown_table`] writes from the same
+//! declarations; a test keeps the two equal.
 
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
+use clap::builder::TypedValueParser;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What `wallet-api serve` runs with.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct Config {
+    /// The PostgreSQL database (`make run` starts a project-local one and sets this).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = database_url)]
     pub database_url: String,
+    /// The address to listen on.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
     pub host: String,
+    /// The port to listen on (0: any free one).
+    #[arg(long, env = "PORT", default_value_t = 8080)]
     pub port: u16,
-    /// Database connections kept by the pool: the most requests that can be in the database
-    /// at once. The default, twice the CPUs, was measured best on a 2-CPU machine for reads,
-    /// spread writes and writes to one hot wallet alike (BENCHMARKS.md, "Tuning").
-    pub pool_size: u32,
-    /// HTTP worker threads (each runs its own event loop).
-    pub workers: usize,
+    /// Database connections kept by the pool: the most requests in the database at once.
+    /// Default: twice the number of CPUs, measured best on 2 CPUs for reads, spread writes and
+    /// one hot wallet alike (BENCHMARKS.md, "Tuning").
+    #[arg(long, env = "DB_POOL_SIZE", value_name = "N", value_parser = at_least_one::<u32>())]
+    pub pool_size: Option<u32>,
+    /// HTTP worker threads, each with its own event loop. Default: one per CPU.
+    #[arg(long, env = "WORKERS", value_name = "N", value_parser = at_least_one::<usize>())]
+    pub workers: Option<usize>,
     /// Scheme and authority written into links (`https://api.example.com`), for a service
-    /// behind a proxy. Without it, links use the scheme and `Host` of each request.
+    /// behind a proxy. Default: each request's own scheme and `Host`.
+    #[arg(long, env = "BASE_URL", value_name = "URL", value_parser = base_url)]
     pub base_url: Option<String>,
     /// How long the response to a request with an `Idempotency-Key` is kept and replayed.
+    #[arg(long, env = "IDEMPOTENCY_TTL", default_value = "24h", value_name = "DURATION", value_parser = duration)]
     pub idempotency_ttl: Duration,
+    #[command(flatten)]
     pub limits: Limits,
-    /// Whether concurrent creates are run together (`db::coalesce`), and at most how many.
+    /// Whether concurrent creates share a database transaction and its commit (`on`), or
+    /// each runs alone (`off`).
+    #[arg(long, env = "COALESCE", default_value = "on", value_parser = on_off, action = clap::ArgAction::Set)]
     pub coalesce: bool,
+    /// The most creates run together.
+    #[arg(long, env = "COALESCE_MAX_BATCH", default_value_t = 64, value_name = "N", value_parser = at_least_one::<usize>())]
     pub coalesce_max_batch: usize,
-    /// How many batches may run at once: while they commit, the next batch gathers.
-    pub coalesce_runners: usize,
+    /// How many batches may run at once (while one commits, the next gathers). Default: the
+    /// pool size less one (at least 1), measured best; one connection stays for reads.
+    #[arg(long, env = "COALESCE_RUNNERS", value_name = "N", value_parser = at_least_one::<usize>())]
+    pub coalesce_runners: Option<usize>,
 }
 
 /// How long anything may wait, and how much may queue: every wait is bounded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct Limits {
-    /// `statement_timeout` of the service's connections: a statement running longer is
-    /// cancelled (and rolled back), and the request answered 503.
+    /// `statement_timeout` of the service's connections: a longer statement is cancelled
+    /// and rolled back (503 `database-timeout`).
+    #[arg(long = "db-statement-timeout", env = "DB_STATEMENT_TIMEOUT", default_value = "5s", value_name = "DURATION", value_parser = duration)]
     pub statement_timeout: Duration,
-    /// `lock_timeout` of the service's connections: a statement waiting longer for a lock (a
-    /// table locked in psql, a row held by a long transaction) is cancelled, answered 503.
+    /// `lock_timeout` of the service's connections: a longer wait for a lock (a table locked
+    /// in psql, a row held by a long transaction) is cancelled (503 `database-timeout`).
+    #[arg(long = "db-lock-timeout", env = "DB_LOCK_TIMEOUT", default_value = "2s", value_name = "DURATION", value_parser = duration)]
     pub lock_timeout: Duration,
-    /// How long a request waits for a database connection before a 503.
+    /// The longest wait for a database connection (503 `busy` / `database-unavailable`).
+    #[arg(long = "db-acquire-timeout", env = "DB_ACQUIRE_TIMEOUT", default_value = "1s", value_name = "DURATION", value_parser = duration)]
     pub acquire_timeout: Duration,
-    /// How many requests may wait for a connection at once; past that, an immediate 503.
-    pub max_waiting: usize,
-    /// How long `/health` waits for the database before it answers 503.
+    /// How many requests may wait for a connection at once; past that, an immediate 503
+    /// `busy`. Default: 16 per pooled connection.
+    #[arg(long = "db-max-waiting", env = "DB_MAX_WAITING", value_name = "N")]
+    pub max_waiting: Option<usize>,
+    /// `/health` answers 503 when the database has not answered by then.
+    #[arg(long = "health-timeout", env = "HEALTH_TIMEOUT", default_value = "1s", value_name = "DURATION", value_parser = duration)]
     pub health_timeout: Duration,
-    /// How long a client has to send a request's head, then its body (408 after).
+    /// To send a request's line and headers (408, connection closed).
+    #[arg(long = "http-head-timeout", env = "HTTP_HEAD_TIMEOUT", default_value = "5s", value_name = "DURATION", value_parser = duration)]
     pub head_timeout: Duration,
+    /// To send a request's body (408 `body-timeout`, connection closed).
+    #[arg(long = "http-body-timeout", env = "HTTP_BODY_TIMEOUT", default_value = "10s", value_name = "DURATION", value_parser = duration)]
     pub body_timeout: Duration,
-    /// How long an idle keep-alive connection stays open.
+    /// An idle keep-alive connection is closed after it.
+    #[arg(long = "http-keep-alive", env = "HTTP_KEEP_ALIVE", default_value = "5s", value_name = "DURATION", value_parser = duration)]
     pub keep_alive: Duration,
-    /// On SIGTERM, how long in-flight requests have to finish (new ones are refused).
+    /// On SIGTERM or SIGINT the server stops accepting connections and gives the requests in
+    /// flight this long to finish.
+    #[arg(long = "shutdown-timeout", env = "SHUTDOWN_TIMEOUT", default_value = "30s", value_name = "DURATION", value_parser = duration)]
     pub shutdown_timeout: Duration,
 }
-
-/// Each limit's flag, variable, default and field.
-pub const LIMITS: [(&str, &str, &str); 8] = [
-    ("--db-statement-timeout", "DB_STATEMENT_TIMEOUT", "5s"),
-    ("--db-lock-timeout", "DB_LOCK_TIMEOUT", "2s"),
-    ("--db-acquire-timeout", "DB_ACQUIRE_TIMEOUT", "1s"),
-    ("--health-timeout", "HEALTH_TIMEOUT", "1s"),
-    ("--http-head-timeout", "HTTP_HEAD_TIMEOUT", "5s"),
-    ("--http-body-timeout", "HTTP_BODY_TIMEOUT", "10s"),
-    ("--http-keep-alive", "HTTP_KEEP_ALIVE", "5s"),
-    ("--shutdown-timeout", "SHUTDOWN_TIMEOUT", "30s"),
-];
 
 /// `DB_MAX_WAITING` when not given: this many requests per pooled connection.
 const WAITING_PER_CONNECTION: usize = 16;
 
-const FLAGS: [(&str, &str); 11] = [
-    ("--coalesce-runners", "COALESCE_RUNNERS"),
-    ("--coalesce", "COALESCE"),
-    ("--coalesce-max-batch", "COALESCE_MAX_BATCH"),
-    ("--database-url", "DATABASE_URL"),
-    ("--host", "HOST"),
-    ("--port", "PORT"),
-    ("--pool-size", "DB_POOL_SIZE"),
-    ("--workers", "WORKERS"),
-    ("--base-url", "BASE_URL"),
-    ("--idempotency-ttl", "IDEMPOTENCY_TTL"),
-    ("--db-max-waiting", "DB_MAX_WAITING"),
-];
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
 
 impl Config {
-    /// Reads the settings: `args` are the flags after the subcommand, `env` looks a variable up.
-    pub fn from_sources(
-        args: &[String],
-        env: impl Fn(&str) -> Option<String>,
-    ) -> anyhow::Result<Config> {
-        let flags: Vec<(&str, &str)> = FLAGS
-            .iter()
-            .copied()
-            .chain(LIMITS.iter().map(|(flag, var, _)| (*flag, *var)))
-            .collect();
-        let mut values: Vec<(&str, Option<String>)> =
-            flags.iter().map(|(_, var)| (*var, env(var))).collect();
-        let mut rest = args.iter();
-        while let Some(arg) = rest.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((flag, value)) => (flag, Some(value.to_string())),
-                None => (arg.as_str(), None),
-            };
-            let index = flags
-                .iter()
-                .position(|(name, _)| *name == flag)
-                .ok_or_else(|| anyhow!("unknown option {arg:?}"))?;
-            let value = match inline {
-                Some(value) => value,
-                None => rest
-                    .next()
-                    .cloned()
-                    .ok_or_else(|| anyhow!("{flag} needs a value"))?,
-            };
-            values[index].1 = Some(value);
-        }
-        let get = |var: &str| {
-            values
-                .iter()
-                .find(|(name, _)| *name == var)
-                .and_then(|(_, value)| value.clone())
-                .filter(|value| !value.is_empty())
-        };
+    /// The database connections of the pool.
+    pub fn pool_size(&self) -> u32 {
+        self.pool_size.unwrap_or(2 * cpus() as u32)
+    }
 
-        let database_url = get("DATABASE_URL").ok_or_else(|| {
-            anyhow!("DATABASE_URL is not set (or pass --database-url); `make run` sets it up")
-        })?;
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let pool_size: u32 = parse_or(get("DB_POOL_SIZE"), "DB_POOL_SIZE", 2 * cpus as u32)?;
-        if pool_size == 0 {
-            bail!("DB_POOL_SIZE must be at least 1");
-        }
-        let workers = parse_or(get("WORKERS"), "WORKERS", cpus)?;
-        if workers == 0 {
-            bail!("WORKERS must be at least 1");
-        }
-        let base_url = get("BASE_URL").map(|url| url.trim_end_matches('/').to_string());
-        if let Some(url) = &base_url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            bail!("BASE_URL must start with http:// or https://, got {url:?}");
-        }
-        let idempotency_ttl = match get("IDEMPOTENCY_TTL") {
-            None => Duration::from_secs(24 * 3600),
-            Some(text) => parse_duration(&text)
-                .filter(|ttl| !ttl.is_zero())
-                .ok_or_else(|| {
-                    anyhow!(
-                        "IDEMPOTENCY_TTL must be a duration such as 24h, 90m or 3600s, got {text:?}"
-                    )
-                })?,
-        };
-        let max_waiting = parse_or(
-            get("DB_MAX_WAITING"),
-            "DB_MAX_WAITING",
-            WAITING_PER_CONNECTION * pool_size as usize,
-        )?;
-        let limits = Limits::from(|var: &str| get(var), max_waiting)?;
-        let coalesce = match get("COALESCE").as_deref() {
-            None | Some("on") => true,
-            Some("off") => false,
-            Some(other) => bail!("COALESCE must be on or off, got {other:?}"),
-        };
-        let coalesce_max_batch = parse_or(get("COALESCE_MAX_BATCH"), "COALESCE_MAX_BATCH", 64)?;
-        if coalesce_max_batch == 0 {
-            bail!("COALESCE_MAX_BATCH must be at least 1");
-        }
-        // All connections but one: measured best (BENCHMARKS.md), and one stays for reads.
-        let coalesce_runners = parse_or(
-            get("COALESCE_RUNNERS"),
-            "COALESCE_RUNNERS",
-            (pool_size as usize).saturating_sub(1).max(1),
-        )?;
-        if coalesce_runners == 0 {
-            bail!("COALESCE_RUNNERS must be at least 1");
-        }
-        Ok(Config {
-            database_url,
-            host: get("HOST").unwrap_or_else(|| "127.0.0.1".to_string()),
-            port: parse_or(get("PORT"), "PORT", 8080)?,
-            pool_size,
-            workers,
-            base_url,
-            idempotency_ttl,
-            limits,
-            coalesce,
-            coalesce_max_batch,
-            coalesce_runners,
-        })
+    pub fn workers(&self) -> usize {
+        self.workers.unwrap_or_else(cpus)
+    }
+
+    pub fn coalesce_runners(&self) -> usize {
+        self.coalesce_runners
+            .unwrap_or((self.pool_size() as usize).saturating_sub(1).max(1))
+    }
+
+    pub fn max_waiting(&self) -> usize {
+        self.limits
+            .max_waiting
+            .unwrap_or(WAITING_PER_CONNECTION * self.pool_size() as usize)
     }
 
     /// How the service uses the database.
     pub fn database_settings(&self) -> crate::db::Settings {
         crate::db::Settings {
-            pool_size: self.pool_size,
+            pool_size: self.pool_size(),
             statement_timeout: self.limits.statement_timeout,
             lock_timeout: self.limits.lock_timeout,
             acquire_timeout: self.limits.acquire_timeout,
-            max_waiting: self.limits.max_waiting,
+            max_waiting: self.max_waiting(),
         }
     }
 
-    /// Settings from this process's command line (after the subcommand) and environment.
-    pub fn from_env(args: &[String]) -> anyhow::Result<Config> {
-        Config::from_sources(args, |var| std::env::var(var).ok())
-    }
-}
-
-impl Limits {
-    /// The limits of [`LIMITS`], each read with `get` or its default.
-    fn from(get: impl Fn(&str) -> Option<String>, max_waiting: usize) -> anyhow::Result<Limits> {
-        let mut read = LIMITS.iter().map(|(_, var, default)| {
-            let text = get(var).unwrap_or_else(|| default.to_string());
-            parse_duration(&text)
-                .filter(|duration| !duration.is_zero())
-                .ok_or_else(|| {
-                    anyhow!("{var} must be a duration such as 5s or 250ms, got {text:?}")
-                })
-        });
-        let mut next = || read.next().expect("one value per limit");
-        Ok(Limits {
-            statement_timeout: next()?,
-            lock_timeout: next()?,
-            acquire_timeout: next()?,
-            health_timeout: next()?,
-            head_timeout: next()?,
-            body_timeout: next()?,
-            keep_alive: next()?,
-            shutdown_timeout: next()?,
-            max_waiting,
-        })
+    /// The settings these flags (after the subcommand) and this process's environment give.
+    pub fn parse<I: IntoIterator<Item = T>, T: Into<std::ffi::OsString> + Clone>(
+        args: I,
+    ) -> Result<Config, clap::Error> {
+        #[derive(clap::Parser)]
+        struct Serve {
+            #[command(flatten)]
+            config: Config,
+        }
+        let args = std::iter::once(std::ffi::OsString::from("serve"))
+            .chain(args.into_iter().map(Into::into));
+        <Serve as clap::Parser>::try_parse_from(args).map(|serve| serve.config)
     }
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits::from(|_| None, WAITING_PER_CONNECTION).expect("the defaults parse")
+        let config = Config::parse(["--database-url", "unused"]).expect("the defaults parse");
+        config.limits
     }
 }
 
-/// `90s`, `30m`, `24h`, `7d`, or a number of seconds.
+/// `90s`, `30m`, `24h`, `7d`, `250ms`, or a number of seconds.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
         Some(at) => text.split_at(at),
@@ -273,101 +167,162 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
-fn parse_or<T: std::str::FromStr>(
-    value: Option<String>,
-    name: &str,
-    default: T,
-) -> anyhow::Result<T>
-where
-    T::Err: std::error::Error + Send + Sync + 'static,
-{
-    match value {
-        None => Ok(default),
-        Some(text) => text
-            .parse()
-            .with_context(|| format!("{name} must be a positive integer, got {text:?}")),
+fn duration(text: &str) -> Result<Duration, String> {
+    parse_duration(text)
+        .filter(|duration| !duration.is_zero())
+        .ok_or_else(|| format!("not a duration above zero such as 5s, 250ms, 90m or 24h: {text:?}"))
+}
+
+/// A connection URL: anything libpq takes, but not nothing.
+pub fn database_url(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        Err("is empty: give the URL of a PostgreSQL database (`make run` sets it up)".into())
+    } else {
+        Ok(text.to_string())
     }
+}
+
+fn on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(format!("must be on or off, got {other:?}")),
+    }
+}
+
+fn base_url(text: &str) -> Result<String, String> {
+    let url = text.trim_end_matches('/');
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(url.to_string())
+    } else {
+        Err(format!("must start with http:// or https://, got {text:?}"))
+    }
+}
+
+/// A whole number of at least 1.
+fn at_least_one<T>() -> impl TypedValueParser<Value = T>
+where
+    T: std::str::FromStr + PartialOrd + From<u8> + Clone + Send + Sync + 'static,
+{
+    clap::builder::StringValueParser::new().try_map(|text: String| {
+        text.parse::<T>()
+            .ok()
+            .filter(|n| *n >= T::from(1))
+            .ok_or_else(|| format!("must be a whole number of at least 1, got {text:?}"))
+    })
+}
+
+/// The settings of `serve` as a Markdown table: flag, variable, and what it sets with its
+/// default, from the declarations above.
+pub fn markdown_table() -> String {
+    #[derive(clap::Parser)]
+    struct Serve {
+        #[command(flatten)]
+        config: Config,
+    }
+    let command = <Serve as clap::CommandFactory>::command();
+    let mut table = String::from("| flag | variable | what it sets |\n|---|---|---|\n");
+    for arg in command.get_arguments() {
+        let Some(long) = arg.get_long() else {
+            continue;
+        };
+        let help = arg
+            .get_long_help()
+            .or(arg.get_help())
+            .map(|help| help.to_string().replace('\n', " "))
+            .unwrap_or_default();
+        let default: Vec<String> = arg
+            .get_default_values()
+            .iter()
+            .map(|value| value.to_string_lossy().into_owned())
+            .collect();
+        let default = match default.as_slice() {
+            [] => String::new(),
+            [value] => format!(" Default: `{value}`."),
+            values => format!(" Default: `{}`.", values.join(" ")),
+        };
+        let variable = arg
+            .get_env()
+            .map(|env| format!("`{}`", env.to_string_lossy()))
+            .unwrap_or_default();
+        table.push_str(&format!("| `--{long}` | {variable} | {help}{default} |\n"));
+    }
+    table
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |var| {
-            pairs
-                .iter()
-                .find(|(name, _)| *name == var)
-                .map(|(_, value)| value.to_string())
-        }
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let mut all = vec!["--database-url", "postgres://x/y"];
+        all.extend_from_slice(args);
+        Config::parse(all).map_err(|error| error.to_string())
     }
 
     #[test]
-    fn environment_gives_defaults_and_flags_win() {
-        let config = Config::from_sources(
-            &["--port".into(), "9000".into(), "--pool-size=4".into()],
-            env(&[("DATABASE_URL", "postgres://x/y"), ("PORT", "7000")]),
-        )
-        .unwrap();
+    fn flags_give_values_and_defaults_fill_the_rest() {
+        let config = parse(&["--port", "9000", "--pool-size=4"]).unwrap();
         assert_eq!(config.database_url, "postgres://x/y");
         assert_eq!(config.host, "127.0.0.1");
         assert_eq!(config.port, 9000);
-        assert_eq!(config.pool_size, 4);
-        assert!(config.workers >= 1);
+        assert_eq!(config.pool_size(), 4);
+        assert_eq!(config.coalesce_runners(), 3);
+        assert_eq!(config.max_waiting(), 64);
+        assert!(config.workers() >= 1);
         assert_eq!(config.base_url, None);
         assert!(config.coalesce);
         assert_eq!(config.coalesce_max_batch, 64);
-        let off = Config::from_sources(&["--coalesce=off".into()], env(&[("DATABASE_URL", "x")]));
-        assert!(!off.unwrap().coalesce);
+        assert!(!parse(&["--coalesce=off"]).unwrap().coalesce);
     }
 
     #[test]
     fn missing_database_url_is_explained() {
-        let error = Config::from_sources(&[], env(&[])).unwrap_err().to_string();
+        let error = Config::parse(Vec::<String>::new()).unwrap_err().to_string();
         assert!(error.contains("DATABASE_URL"), "{error}");
     }
 
     #[test]
     fn bad_values_are_refused() {
-        let url = ("DATABASE_URL", "postgres://x/y");
         for (args, needle) in [
-            (vec!["--port", "http"], "PORT"),
-            (vec!["--pool-size", "0"], "DB_POOL_SIZE"),
-            (vec!["--workers", "0"], "WORKERS"),
-            (vec!["--base-url", "example.com"], "BASE_URL"),
-            (vec!["--colour", "red"], "unknown option"),
-            (vec!["--port"], "needs a value"),
-            (vec!["--idempotency-ttl", "soon"], "IDEMPOTENCY_TTL"),
-            (vec!["--idempotency-ttl", "0h"], "IDEMPOTENCY_TTL"),
-            (vec!["--db-lock-timeout", "soon"], "DB_LOCK_TIMEOUT"),
-            (vec!["--db-max-waiting", "-1"], "DB_MAX_WAITING"),
-            (vec!["--coalesce", "maybe"], "COALESCE"),
-            (vec!["--coalesce-max-batch", "0"], "COALESCE_MAX_BATCH"),
+            (vec!["--port", "http"], "--port"),
+            (vec!["--pool-size", "0"], "--pool-size"),
+            (vec!["--workers", "0"], "--workers"),
+            (vec!["--base-url", "example.com"], "--base-url"),
+            (vec!["--colour", "red"], "--colour"),
+            (vec!["--port"], "--port"),
+            (vec!["--idempotency-ttl", "soon"], "--idempotency-ttl"),
+            (vec!["--idempotency-ttl", "0h"], "--idempotency-ttl"),
+            (vec!["--db-lock-timeout", "soon"], "--db-lock-timeout"),
+            (vec!["--db-max-waiting", "-1"], "'-1'"),
+            (vec!["--coalesce", "maybe"], "--coalesce"),
+            (vec!["--coalesce-max-batch", "0"], "--coalesce-max-batch"),
         ] {
-            let args: Vec<String> = args.into_iter().map(String::from).collect();
-            let error = Config::from_sources(&args, env(&[url]))
-                .unwrap_err()
-                .to_string();
+            let error = parse(&args).unwrap_err();
             assert!(error.contains(needle), "{args:?}: {error}");
         }
     }
 
     #[test]
     fn limits_have_defaults_and_can_be_set() {
-        let config = Config::from_sources(
-            &["--db-statement-timeout=250ms".into()],
-            env(&[
-                ("DATABASE_URL", "x"),
-                ("DB_POOL_SIZE", "3"),
-                ("HTTP_BODY_TIMEOUT", "2s"),
-            ]),
-        )
+        let config = parse(&[
+            "--db-statement-timeout=250ms",
+            "--pool-size",
+            "3",
+            "--http-body-timeout",
+            "2s",
+        ])
         .unwrap();
         assert_eq!(config.limits.statement_timeout, Duration::from_millis(250));
         assert_eq!(config.limits.body_timeout, Duration::from_secs(2));
         assert_eq!(config.limits.lock_timeout, Duration::from_secs(2));
         assert_eq!(config.limits.acquire_timeout, Duration::from_secs(1));
-        assert_eq!(config.limits.max_waiting, 48);
+        assert_eq!(config.limits.head_timeout, Duration::from_secs(5));
+        assert_eq!(config.limits.keep_alive, Duration::from_secs(5));
+        assert_eq!(config.limits.shutdown_timeout, Duration::from_secs(30));
+        assert_eq!(config.limits.health_timeout, Duration::from_secs(1));
+        assert_eq!(config.max_waiting(), 48);
+        assert_eq!(Limits::default(), parse(&[]).unwrap().limits);
     }
 
     #[test]
@@ -379,21 +334,31 @@ mod tests {
         assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
         assert_eq!(parse_duration("1w"), None);
         assert_eq!(parse_duration("h"), None);
-        let config = Config::from_sources(
-            &[],
-            env(&[("DATABASE_URL", "x"), ("IDEMPOTENCY_TTL", "2h")]),
-        )
-        .unwrap();
+        let config = parse(&["--idempotency-ttl", "2h"]).unwrap();
         assert_eq!(config.idempotency_ttl, Duration::from_secs(7200));
     }
 
     #[test]
     fn base_url_loses_its_trailing_slash() {
-        let config = Config::from_sources(
-            &["--base-url".into(), "https://api.example.com/".into()],
-            env(&[("DATABASE_URL", "postgres://x/y")]),
-        )
-        .unwrap();
+        let config = parse(&["--base-url", "https://api.example.com/"]).unwrap();
         assert_eq!(config.base_url.as_deref(), Some("https://api.example.com"));
+    }
+
+    #[test]
+    fn the_table_names_every_setting_once() {
+        let table = markdown_table();
+        for (flag, variable) in [
+            ("--database-url", "DATABASE_URL"),
+            ("--db-statement-timeout", "DB_STATEMENT_TIMEOUT"),
+            ("--coalesce-runners", "COALESCE_RUNNERS"),
+            ("--shutdown-timeout", "SHUTDOWN_TIMEOUT"),
+        ] {
+            let row = table
+                .lines()
+                .find(|line| line.starts_with(&format!("| `{flag}` |")))
+                .unwrap_or_else(|| panic!("no row for {flag}:\n{table}"));
+            assert!(row.contains(&format!("`{variable}`")), "{row}");
+        }
+        assert!(table.contains("Default: `24h`."), "{table}");
     }
 }

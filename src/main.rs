@@ -1,8 +1,9 @@
-//! `wallet-api serve | migrate | verify | repair`
+//! `wallet-api serve | migrate | verify | repair`: the command line, declared once (clap).
 
 use std::process::ExitCode;
 
 use anyhow::Context;
+use clap::{Parser, Subcommand};
 use wallet_api::config::Config;
 use wallet_api::db;
 use wallet_api::domain::format_money;
@@ -10,61 +11,64 @@ use wallet_api::models::balance_change::repair;
 use wallet_api::models::wallet::audit_balances;
 use wallet_api::startup::Application;
 
-const USAGE: &str = "usage: wallet-api <command> [options]
+/// Wallets and their transactions behind a JSON:API interface, PostgreSQL keeping every
+/// balance. Logging: RUST_LOG (default info).
+#[derive(Parser)]
+#[command(name = "wallet-api", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-commands:
-  serve     run migrations, then serve the JSON:API on HOST:PORT
-  migrate   apply pending migrations and exit
-  verify    compare every wallet's stored balance with the sum of its transactions and
-            with its balance journal; print each wallet where they disagree; exit 1 if any
-  repair    for every wallet verify flags, show the balance its transactions add up to;
-            with --apply, write it (with a 'repair' journal row), in one transaction
+#[derive(Subcommand)]
+enum Command {
+    /// Run pending migrations, then serve the JSON:API on HOST:PORT.
+    Serve(Box<Config>),
+    /// Apply pending migrations and exit.
+    Migrate(Database),
+    /// Compare every wallet's stored balance with the sum of its transactions and with its
+    /// balance journal; print each wallet where they disagree; exit 1 if any.
+    Verify(Database),
+    /// For every wallet verify flags, show the balance its transactions add up to; with
+    /// --apply, write it (with a 'repair' journal row), in one transaction.
+    Repair {
+        #[command(flatten)]
+        database: Database,
+        /// Write the repairs (without it: a dry run).
+        #[arg(long)]
+        apply: bool,
+    },
+}
 
-options (or environment variables):
-  --database-url URL   DATABASE_URL
-  --host HOST          HOST (default 127.0.0.1)
-  --port PORT          PORT (default 8080)
-  --pool-size N        DB_POOL_SIZE (default: twice the number of CPUs)
-  --workers N          WORKERS (default: number of CPUs)
-  --base-url URL       BASE_URL (default: from each request's Host)
-  --idempotency-ttl D  IDEMPOTENCY_TTL (default 24h)
-  --db-statement-timeout D, --db-lock-timeout D, --db-acquire-timeout D, --db-max-waiting N,
-  --health-timeout D, --http-head-timeout D, --http-body-timeout D, --http-keep-alive D,
-  --shutdown-timeout D
-                       the bounds on every wait (README, Configuration)
-  --apply              repair only: write the repairs (default: a dry run)
-
-logging: RUST_LOG (default info)";
+/// The database a maintenance command works on.
+#[derive(clap::Args)]
+struct Database {
+    /// The PostgreSQL database (`make run` starts a project-local one and sets this).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true,
+          value_parser = wallet_api::config::database_url)]
+    database_url: String,
+}
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(command) = args.first() else {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => {
+            // --help, --version
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            let _ = error.print();
+            eprintln!("(the usage of every command: wallet-api help)");
+            return ExitCode::from(2);
+        }
     };
-    let options = &args[1..];
-    let outcome = match command.as_str() {
-        "serve" => Config::from_env(options).and_then(|config| serve(&config)),
-        "migrate" => Config::from_env(options).and_then(|config| migrate(&config)),
-        "verify" => Config::from_env(options).and_then(|config| verify(&config)),
-        "repair" => {
-            let apply = options.iter().any(|option| option == "--apply");
-            let rest: Vec<String> = options
-                .iter()
-                .filter(|o| *o != "--apply")
-                .cloned()
-                .collect();
-            Config::from_env(&rest).and_then(|config| repair_balances(&config, apply))
-        }
-        "help" | "--help" | "-h" => {
-            println!("{USAGE}");
-            Ok(ExitCode::SUCCESS)
-        }
-        other => {
-            eprintln!("unknown command {other:?}\n\n{USAGE}");
-            Ok(ExitCode::from(2))
-        }
+    let outcome = match cli.command {
+        Command::Serve(config) => serve(&config),
+        Command::Migrate(database) => migrate(&database.database_url),
+        Command::Verify(database) => verify(&database.database_url),
+        Command::Repair { database, apply } => repair_balances(&database.database_url, apply),
     };
     outcome.unwrap_or_else(|error| {
         eprintln!("wallet-api: {error:#}");
@@ -79,19 +83,16 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
             "serving on http://{}:{} ({} workers, {} database connections)",
             config.host,
             application.port(),
-            config.workers,
-            config.pool_size
+            config.workers(),
+            config.pool_size()
         );
         application.run_until_stopped().await?;
         Ok(ExitCode::SUCCESS)
     })
 }
 
-fn migrate(config: &Config) -> anyhow::Result<ExitCode> {
-    let applied = db::run_migrations(&mut db::connect(
-        &config.database_url,
-        "wallet-api migrate",
-    )?)?;
+fn migrate(database_url: &str) -> anyhow::Result<ExitCode> {
+    let applied = db::run_migrations(&mut db::connect(database_url, "wallet-api migrate")?)?;
     if applied.is_empty() {
         println!("the database is up to date");
     }
@@ -101,8 +102,8 @@ fn migrate(config: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn verify(config: &Config) -> anyhow::Result<ExitCode> {
-    let mut conn = db::connect(&config.database_url, "wallet-api verify")?;
+fn verify(database_url: &str) -> anyhow::Result<ExitCode> {
+    let mut conn = db::connect(database_url, "wallet-api verify")?;
     let problems = audit_balances(&mut conn)
         .context("cannot read wallet_balance_audit (run `wallet-api migrate` first?)")?;
     if problems.is_empty() {
@@ -129,8 +130,8 @@ fn verify(config: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::FAILURE)
 }
 
-fn repair_balances(config: &Config, apply: bool) -> anyhow::Result<ExitCode> {
-    let mut conn = db::connect(&config.database_url, "wallet-api repair")?;
+fn repair_balances(database_url: &str, apply: bool) -> anyhow::Result<ExitCode> {
+    let mut conn = db::connect(database_url, "wallet-api repair")?;
     let repairs =
         repair(&mut conn, apply).context("the repair did not run; nothing was changed")?;
     if repairs.is_empty() {

@@ -50,7 +50,7 @@ impl Application {
             writes: config.coalesce.then(|| {
                 Coalescer::new(
                     config.coalesce_max_batch,
-                    config.coalesce_runners,
+                    config.coalesce_runners(),
                     Classify {
                         timed_out: api::errors::timed_out,
                         transient: api::errors::transient,
@@ -81,11 +81,11 @@ impl Application {
                 .wrap(from_fn(api::operator::count_request))
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
         })
-        .workers(config.workers)
+        .workers(config.workers())
         // Database work runs on each worker's blocking pool. More threads than pooled
         // connections would only wait for a connection, and every extra runnable thread
         // lengthens the tail on a small machine: size the pools to the connections.
-        .worker_max_blocking_threads((config.pool_size as usize).div_ceil(config.workers))
+        .worker_max_blocking_threads((config.pool_size() as usize).div_ceil(config.workers()))
         .client_request_timeout(limits.head_timeout)
         .client_disconnect_timeout(Duration::from_secs(1))
         .keep_alive(limits.keep_alive)

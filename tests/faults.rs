@@ -87,14 +87,14 @@ fn the_service_answers_in_bounded_time_through_database_outages_and_loses_nothin
         database_url: url.clone(),
         host: "127.0.0.1".into(),
         port: 0,
-        pool_size: 4,
-        workers: 2,
+        pool_size: Some(4),
+        workers: Some(2),
         base_url: None,
         idempotency_ttl: Duration::from_secs(3600),
         limits: Limits::default(),
         coalesce: true,
         coalesce_max_batch: 64,
-        coalesce_runners: 3,
+        coalesce_runners: Some(3),
     };
     {
         let mut conn = PgConnection::establish(&url).unwrap();

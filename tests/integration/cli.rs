@@ -110,6 +110,26 @@ fn usage_errors_exit_2() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("usage"));
 }
 
+#[test]
+fn a_flag_wins_over_its_environment_variable() {
+    let db = TestDb::empty();
+    let output = Command::new(env!("CARGO_BIN_EXE_wallet-api"))
+        .args(["migrate", "--database-url", &db.url])
+        .env("DATABASE_URL", "postgresql://nobody@/nowhere?host=/nonexistent")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let bad = Command::new(env!("CARGO_BIN_EXE_wallet-api"))
+        .arg("serve")
+        .env("DATABASE_URL", &db.url)
+        .env("PORT", "http")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("--port") && stderr.contains("http"), "{stderr}");
+}
+
 /// Four wallets, each corrupted a different way by an owner working around the triggers:
 /// (edited transaction, written balance, tampered journal row, deleted journal row).
 fn corrupted(db: &TestDb) -> [i64; 4] {

@@ -42,7 +42,7 @@ fn coalescing_app() -> TestApp {
         config.limits.lock_timeout = std::time::Duration::from_secs(10);
         // The requests pile up on purpose: none is to be shed.
         config.limits.acquire_timeout = std::time::Duration::from_secs(10);
-        config.limits.max_waiting = 64;
+        config.limits.max_waiting = Some(64);
     })
 }
 

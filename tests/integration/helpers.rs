@@ -457,15 +457,15 @@ impl TestApp {
             database_url: db.url.clone(),
             host: "127.0.0.1".to_string(),
             port: 0,
-            pool_size: 4,
-            workers: 1,
+            pool_size: Some(4),
+            workers: Some(1),
             base_url: None,
             idempotency_ttl: std::time::Duration::from_secs(24 * 3600),
             limits: Limits::default(),
             // make test runs the suite both ways: TEST_COALESCE=off for the second run.
             coalesce: std::env::var("TEST_COALESCE").as_deref() != Ok("off"),
             coalesce_max_batch: 64,
-            coalesce_runners: 3,
+            coalesce_runners: Some(3),
         }
     }
 

@@ -68,8 +68,8 @@ fn a_locked_table_answers_503_within_the_lock_timeout_and_other_reads_go_on() {
 #[test]
 fn past_the_queue_bound_requests_are_shed_at_once() {
     let app = TestApp::spawn_with(|config| {
-        config.pool_size = 1;
-        config.limits.max_waiting = 1;
+        config.pool_size = Some(1);
+        config.limits.max_waiting = Some(1);
         config.limits.lock_timeout = Duration::from_secs(2);
     });
     let wallet = app.create_wallet("w");
