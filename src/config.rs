@@ -277,12 +277,6 @@ mod tests {
     }
 
     #[test]
-    fn missing_database_url_is_explained() {
-        let error = Config::parse(Vec::<String>::new()).unwrap_err().to_string();
-        assert!(error.contains("DATABASE_URL"), "{error}");
-    }
-
-    #[test]
     fn bad_values_are_refused() {
         for (args, needle) in [
             (vec!["--port", "http"], "--port"),

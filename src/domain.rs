@@ -7,10 +7,14 @@ use std::fmt;
 use std::str::FromStr;
 
 use bigdecimal::BigDecimal;
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use diesel::expression::AsExpression;
 use diesel::pg::Pg;
 use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::{Numeric, Text};
+use serde_json::value::RawValue;
+
+use crate::models::fields::{Accepts, Input, Parse};
 
 /// Fractional digits of money: numeric(36,18).
 pub const MONEY_SCALE: i64 = 18;
@@ -179,6 +183,94 @@ pub fn parse_decimal(text: &str) -> Option<BigDecimal> {
 /// database's 18 fractional digits.
 pub fn format_money(value: &BigDecimal) -> String {
     value.with_scale(MONEY_SCALE).to_plain_string()
+}
+
+pub const TIME_FORMATS: &str =
+    "use RFC 3339 (2026-11-24T13:00:00Z) or a date (2026-11-24), from 4714-11-24 BC on";
+
+/// Times go out as RFC 3339 in UTC with microseconds, as PostgreSQL stores them.
+pub fn timestamp(time: &DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// An RFC 3339 time, or a date meaning its midnight UTC, that PostgreSQL's `timestamptz`
+/// holds: from 4714-11-24 BC (its first day; chrono's latest year, 262143, is within its
+/// last).
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    let time = match DateTime::parse_from_rfc3339(text) {
+        Ok(time) => time.with_timezone(&Utc),
+        Err(_) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()?
+            .and_hms_opt(0, 0, 0)?
+            .and_utc(),
+    };
+    let earliest = NaiveDate::from_ymd_opt(-4713, 11, 24)?
+        .and_hms_opt(0, 0, 0)?
+        .and_utc();
+    (time >= earliest).then_some(time)
+}
+
+/// A JSON string's text.
+fn json_string(raw: &RawValue) -> Option<String> {
+    serde_json::from_str::<String>(raw.get()).ok()
+}
+
+/// The text of a decimal given as a JSON string or a JSON number (read from its own digits,
+/// never through a float).
+fn json_decimal(raw: &RawValue) -> Option<String> {
+    let text = raw.get().trim();
+    if text.starts_with('"') {
+        json_string(raw)
+    } else if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        Some(text.to_string())
+    } else {
+        None
+    }
+}
+
+fn attribute(input: Input<'_>) -> Result<&RawValue, String> {
+    match input {
+        Input::Attribute(raw) => Ok(raw),
+        Input::Link(_) => Err("this is an attribute, not a relationship".into()),
+    }
+}
+
+impl Parse for Label {
+    const ACCEPTS: Accepts = Accepts::Text {
+        min: 1,
+        max: MAX_TEXT_CHARS,
+    };
+
+    fn parse(input: Input<'_>) -> Result<Label, String> {
+        let text = json_string(attribute(input)?).ok_or("label must be a string")?;
+        Label::parse(&text).map_err(|why| why.0)
+    }
+}
+
+impl Parse for Txid {
+    const ACCEPTS: Accepts = Accepts::Text {
+        min: 1,
+        max: MAX_TEXT_CHARS,
+    };
+
+    fn parse(input: Input<'_>) -> Result<Txid, String> {
+        let text = json_string(attribute(input)?).ok_or("txid must be a string")?;
+        Txid::parse(&text).map_err(|why| why.0)
+    }
+}
+
+impl Parse for Amount {
+    const ACCEPTS: Accepts = Accepts::Decimal {
+        integer: MONEY_INTEGER_DIGITS as u32,
+        fraction: MONEY_SCALE as u32,
+        positive: false,
+    };
+
+    fn parse(input: Input<'_>) -> Result<Amount, String> {
+        let text = json_decimal(attribute(input)?)
+            .ok_or("amount must be a decimal number, as a string (\"12.50\") or a JSON number")?;
+        Amount::parse(&text).map_err(|why| why.0)
+    }
 }
 
 #[cfg(test)]

@@ -65,15 +65,15 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .configure(api::operator::routes)
+                .configure(|config| routes_of(api::register_operator, config))
                 .service(
                     // Scoped: what operators read (metrics, the OpenAPI document) is not
                     // JSON:API, and is not negotiated as such.
                     web::scope("")
-                        .configure(api::routes)
+                        .configure(|config| routes_of(api::register, config))
                         .default_service(web::to(api::not_found))
                         .wrap(from_fn(|request, next| {
-                            negotiate(request, next, api::extensions_at)
+                            negotiate(request, next, api::routes::negotiation)
                         }))
                         .wrap(from_fn(link_errors)),
                 )
@@ -118,6 +118,13 @@ impl Application {
         purge.abort();
         served
     }
+}
+
+/// Registers the routes `register` adds to a route table.
+fn routes_of(register: fn(&mut api::routes::Routes), config: &mut web::ServiceConfig) {
+    let mut routes = api::routes::Routes::default();
+    register(&mut routes);
+    routes.configure(config);
 }
 
 /// How many expired keys one statement removes: small batches keep each one short.

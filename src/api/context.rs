@@ -11,28 +11,12 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpRequest, web};
 
-use super::health::HealthCheck;
 use super::resource::{Include, Resource};
-use crate::db::Database;
-use crate::db::coalesce::Coalescer;
+use super::state::AppState;
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::Fieldsets;
-use crate::jsonapi::document::Reply;
 use crate::jsonapi::query::QueryParams;
-
-/// State shared by all workers.
-pub struct AppState {
-    pub db: Database,
-    /// Where creates wait to be run together, when coalescing is on (`COALESCE`).
-    pub writes: Option<std::sync::Arc<Coalescer<Reply, ApiError>>>,
-    pub health: HealthCheck,
-    /// How long a client has to send a request body (`HTTP_BODY_TIMEOUT`).
-    pub body_timeout: std::time::Duration,
-    /// Scheme and authority for links, when configured (`BASE_URL`).
-    pub base_url: Option<String>,
-    /// How long a stored `Idempotency-Key` response is replayed (`IDEMPOTENCY_TTL`).
-    pub idempotency_ttl_seconds: i64,
-}
+use crate::models::fields::Kind;
 
 /// One request: its parameters, its sparse fieldsets, and how to write links.
 pub struct Context {
@@ -107,15 +91,35 @@ impl Context {
         }
     }
 
-    /// The relationships of `R` that `include` asks for, checked against those `R` offers.
-    pub fn includes<R: Resource>(&self) -> Result<Vec<&'static dyn Include<R>>, ApiError> {
-        let offered: Vec<&str> = R::INCLUDES.iter().map(|include| include.name()).collect();
-        self.check_include(&offered, R::REFUSED_INCLUDES)?;
-        let asked = self.params.include.as_deref().unwrap_or_default();
-        Ok(R::INCLUDES
+    /// The relationships of `R` that `include` asks for, checked against those `R` offers:
+    /// its to-one relationships (its to-many ones may hold millions of resources).
+    pub fn includes<R: Resource>(&self) -> Result<Vec<Include<R>>, ApiError> {
+        let offered: Vec<&str> = R::FIELDS
             .iter()
-            .copied()
-            .filter(|include| asked.iter().any(|path| path == include.name()))
+            .filter(|spec| matches!(spec.kind, Kind::ToOne(_)))
+            .map(|spec| spec.name)
+            .collect();
+        let refused: Vec<(&str, String)> = R::TO_MANY
+            .iter()
+            .map(|many| {
+                (
+                    many.name,
+                    format!(
+                        "a {} may have millions of {}; page through /{}/{{id}}/{} instead",
+                        R::SINGULAR,
+                        many.name,
+                        R::TYPE,
+                        many.name
+                    ),
+                )
+            })
+            .collect();
+        self.check_include(&offered, &refused)?;
+        let asked = self.params.include.as_deref().unwrap_or_default();
+        Ok(R::FIELDS
+            .iter()
+            .filter(|spec| offered.contains(&spec.name))
+            .filter(|spec| asked.iter().any(|path| path == spec.name))
             .collect())
     }
 
@@ -124,7 +128,7 @@ impl Context {
         self.check_include(&[], &[])
     }
 
-    fn check_include(&self, offered: &[&str], refused: &[(&str, &str)]) -> Result<(), ApiError> {
+    fn check_include(&self, offered: &[&str], refused: &[(&str, String)]) -> Result<(), ApiError> {
         for path in self.params.include.iter().flatten() {
             if let Some((_, why)) = refused.iter().find(|(name, _)| name == path) {
                 return Err(ApiError::invalid_parameter(
@@ -173,7 +177,7 @@ impl Accepts for () {
 /// `fields[TYPE]` must name a resource type and fields it has.
 fn check_fieldset(type_name: &str, fields: &[String]) -> Result<(), ApiError> {
     let parameter = format!("fields[{type_name}]");
-    let Some(known) = super::fields_of(type_name) else {
+    let Some(known) = super::registered(type_name).map(|r| (r.members)()) else {
         let types: Vec<&str> = super::RESOURCES.iter().map(|r| r.type_name).collect();
         return Err(ApiError::invalid_parameter(
             &parameter,

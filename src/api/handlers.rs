@@ -1,86 +1,253 @@
 //! The handlers every resource shares, generic over its type: list, show, create, update,
-//! delete, and the related and relationship URLs of its relationships. A resource's own
-//! file wires them to its URLs (its `routes`) and adds what is particular to it.
+//! delete, and the related and relationship URLs of its relationships; and the functions
+//! that add them to the route table, from the resource's declaration.
 
 use std::slice;
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::http::{Method, StatusCode};
+use actix_web::web;
 use diesel::pg::PgConnection;
 use serde_json::Value;
 
-use super::context::{AppState, Collection, Context, PathId, Single};
+use super::context::{Collection, Context, PathId, Single};
 use super::idempotency::{IdempotencyKey, write, write_shared};
-use super::input::{Target, check_identity, linkage_pointer};
+use super::input::{
+    Target, check_identity, linkage_pointer, read_changes, read_new, read_relationship,
+};
 use super::listing::{list_query, outline};
 use super::resource::{
-    Include, Render, Resource, Scope, ToMany, ToOne, Writable, created, find_existing, linkage,
-    load_included, page, single,
+    Include, Render, Resource, Scope, Writable, created, find_existing, linkage, load_included,
+    page, single,
 };
-use super::route;
+use super::routes::{Custom, Operation, Routes};
+use super::state::AppState;
 use crate::db;
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::{Reply, document, identifier, respond, self_links};
 use crate::jsonapi::error::{READ_ONLY_RELATIONSHIP, READ_ONLY_RESOURCE};
 use crate::jsonapi::request::{parse_relationship_document, parse_resource_document, read_body};
-use crate::models::listing::{ListPage, ListQuery, Listable, read_page};
+use crate::models::fields::{Kind, Model};
+use crate::models::keyset::read_page;
+use crate::models::query::{ListPage, ListQuery};
 
 type Result<T> = std::result::Result<T, ApiError>;
 
-/// GET /TYPE
-pub async fn list<R: Resource + Listable>(
-    context: Collection,
-    state: web::Data<AppState>,
-) -> Result<Reply> {
-    respond_with_page::<R>(&context, &state, None).await
+const WRITES: [Method; 3] = [Method::POST, Method::PATCH, Method::DELETE];
+
+fn collection_path<R: Model>() -> String {
+    format!("/{}", R::TYPE)
+}
+
+fn resource_path<R: Model>() -> String {
+    format!("/{}/{{id}}", R::TYPE)
+}
+
+fn related_path<R: Model>(name: &str) -> String {
+    format!("/{}/{{id}}/{name}", R::TYPE)
+}
+
+fn linkage_path<R: Model>(name: &str) -> String {
+    format!("/{}/{{id}}/relationships/{name}", R::TYPE)
 }
 
 /// `/TYPE` (list, create) and `/TYPE/{id}` (show, update, delete) of a resource clients
-/// write.
-pub fn writable_routes<R: Writable + Listable>(config: &mut web::ServiceConfig) {
-    writable_routes_showing::<R>(config, web::get().to(show::<R>));
+/// write, and the URLs of its to-one relationships.
+pub fn writable<R: Writable>(routes: &mut Routes) {
+    writable_showing::<R, _, _>(routes, &[], show::<R>);
 }
 
-/// [`writable_routes`], with the resource's own `show` (a GET route).
-pub fn writable_routes_showing<R: Writable + Listable>(
-    config: &mut web::ServiceConfig,
-    show: actix_web::Route,
-) {
-    config
-        .service(
-            route(&format!("/{}", R::TYPE), "GET, POST")
-                .get(list::<R>)
-                .post(create::<R>),
-        )
-        .service(
-            route(&format!("/{}/{{id}}", R::TYPE), "GET, PATCH, DELETE")
-                .route(show)
-                .patch(update::<R>)
-                .delete(delete::<R>),
+/// [`writable`], with the resource's own `show`, which takes these `custom` parameters.
+pub fn writable_showing<R: Writable, F, Args>(
+    routes: &mut Routes,
+    custom: &'static [Custom],
+    show: F,
+) where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    let type_name = R::TYPE;
+    routes.add(
+        &collection_path::<R>(),
+        Method::GET,
+        Operation::List { type_name },
+        list::<R>,
+    );
+    routes.add(
+        &collection_path::<R>(),
+        Method::POST,
+        Operation::Create { type_name },
+        create::<R>,
+    );
+    routes.add(
+        &resource_path::<R>(),
+        Method::GET,
+        Operation::Show { type_name, custom },
+        show,
+    );
+    routes.add(
+        &resource_path::<R>(),
+        Method::PATCH,
+        Operation::Update { type_name },
+        update::<R>,
+    );
+    routes.add(
+        &resource_path::<R>(),
+        Method::DELETE,
+        Operation::Delete { type_name },
+        delete::<R>,
+    );
+    for spec in R::FIELDS.iter().filter(|spec| spec.is_relationship()) {
+        to_one_reads::<R>(routes, spec.name);
+        if !spec.access.update {
+            refuse_linkage_change::<R>(routes, spec.name);
+            continue;
+        }
+        let (name, target) = (spec.name, target_of::<R>(spec.name));
+        routes.add(
+            &linkage_path::<R>(name),
+            Method::PATCH,
+            Operation::ChangeLinkage {
+                parent: type_name,
+                name,
+                target,
+            },
+            move |context: Single, id: PathId<R>, key: IdempotencyKey, state, payload| {
+                update_to_one::<R>(name, context, id, key, state, payload)
+            },
         );
+    }
 }
 
-/// `/TYPE` and `/TYPE/{id}` of a resource clients only read: writes are a 403 saying why
-/// (`read_only`).
-pub fn read_only_routes<R: Resource + Listable>(
-    config: &mut web::ServiceConfig,
-    read_only: &'static str,
-) {
-    let refuse = move || async move {
-        Err::<HttpResponse, _>(ApiError::new(&READ_ONLY_RESOURCE, read_only))
-    };
-    config
-        .service(
-            route(&format!("/{}", R::TYPE), "GET")
-                .get(list::<R>)
-                .route(web::post().to(refuse)),
-        )
-        .service(
-            route(&format!("/{}/{{id}}", R::TYPE), "GET")
-                .get(show::<R>)
-                .patch(refuse)
-                .delete(refuse),
-        );
+/// `/TYPE` and `/TYPE/{id}` of a resource clients only read (writes are a 403 saying why,
+/// `read_only`), and the URLs of its to-one relationships.
+pub fn read_only<R: Resource>(routes: &mut Routes, read_only: &'static str) {
+    let type_name = R::TYPE;
+    routes.add(
+        &collection_path::<R>(),
+        Method::GET,
+        Operation::List { type_name },
+        list::<R>,
+    );
+    routes.refuse(
+        &collection_path::<R>(),
+        &[Method::POST],
+        &READ_ONLY_RESOURCE,
+        read_only,
+    );
+    routes.add(
+        &resource_path::<R>(),
+        Method::GET,
+        Operation::Show {
+            type_name,
+            custom: &[],
+        },
+        show::<R>,
+    );
+    routes.refuse(
+        &resource_path::<R>(),
+        &[Method::PATCH, Method::DELETE],
+        &READ_ONLY_RESOURCE,
+        read_only,
+    );
+    for spec in R::FIELDS.iter().filter(|spec| spec.is_relationship()) {
+        to_one_reads::<R>(routes, spec.name);
+        refuse_linkage_change::<R>(routes, spec.name);
+    }
+}
+
+/// `/TYPE/{id}/NAME` (the related resource) and GET `/TYPE/{id}/relationships/NAME` (the
+/// linkage) of to-one relationship `name`.
+fn to_one_reads<R: Resource>(routes: &mut Routes, name: &'static str) {
+    let (parent, target) = (R::TYPE, target_of::<R>(name));
+    routes.add(
+        &related_path::<R>(name),
+        Method::GET,
+        Operation::Related {
+            parent,
+            name,
+            target,
+        },
+        move |context: Single, id: PathId<R>, state| to_one_related::<R>(name, context, id, state),
+    );
+    routes.add(
+        &linkage_path::<R>(name),
+        Method::GET,
+        Operation::Linkage {
+            parent,
+            name,
+            target,
+        },
+        move |context: Single, id: PathId<R>, state| to_one_linkage::<R>(name, context, id, state),
+    );
+}
+
+/// PATCH of the linkage of a to-one relationship clients cannot change: a 403.
+fn refuse_linkage_change<R: Resource>(routes: &mut Routes, name: &'static str) {
+    routes.refuse(
+        &linkage_path::<R>(name),
+        &[Method::PATCH],
+        &READ_ONLY_RELATIONSHIP,
+        format!("the {name} of {} cannot be changed", R::TYPE),
+    );
+}
+
+/// The type a to-one relationship of `R` holds.
+fn target_of<R: Model>(name: &str) -> &'static str {
+    match R::FIELDS
+        .iter()
+        .find(|spec| spec.name == name)
+        .map(|spec| spec.kind)
+    {
+        Some(Kind::ToOne(target)) => target,
+        _ => panic!("{} have no to-one relationship {name:?}", R::TYPE),
+    }
+}
+
+/// `/P/{id}/NAME` (the children, a full collection) and `/P/{id}/relationships/NAME` (their
+/// identifiers) of the to-many relationship of `P` whose children are `R`s. They are written
+/// elsewhere: writes to the linkage are a 403 saying where (the relationship's doc).
+pub fn to_many<P: Resource, R: Resource>(routes: &mut Routes) {
+    let many = P::TO_MANY
+        .iter()
+        .find(|many| many.target == R::TYPE)
+        .unwrap_or_else(|| panic!("{} have no to-many relationship to {}", P::TYPE, R::TYPE));
+    let (parent, name, target) = (P::TYPE, many.name, R::TYPE);
+    routes.add(
+        &related_path::<P>(name),
+        Method::GET,
+        Operation::Children {
+            parent,
+            name,
+            target,
+        },
+        move |context: Collection, id: PathId<P>, state: web::Data<AppState>| async move {
+            respond_with_page::<R>(&context, &state, Some(Scope::of::<P>(id.id))).await
+        },
+    );
+    routes.add(
+        &linkage_path::<P>(name),
+        Method::GET,
+        Operation::ChildLinkage {
+            parent,
+            name,
+            target,
+        },
+        move |context: Collection, id: PathId<P>, state| {
+            to_many_linkage::<P, R>(name, context, id, state)
+        },
+    );
+    routes.refuse(
+        &linkage_path::<P>(name),
+        &WRITES,
+        &READ_ONLY_RELATIONSHIP,
+        many.doc,
+    );
+}
+
+/// GET /TYPE
+pub async fn list<R: Resource>(context: Collection, state: web::Data<AppState>) -> Result<Reply> {
+    respond_with_page::<R>(&context, &state, None).await
 }
 
 /// GET /TYPE/{id}
@@ -101,7 +268,7 @@ pub async fn show<R: Resource>(
 /// returns.
 async fn with_included<R: Resource>(
     state: &AppState,
-    includes: Vec<&'static dyn Include<R>>,
+    includes: Vec<Include<R>>,
     work: impl FnOnce(&mut PgConnection) -> Result<R> + Send + 'static,
 ) -> Result<(R, Vec<Box<dyn Render>>)> {
     db::run(&state.db, move |conn| {
@@ -123,9 +290,9 @@ pub async fn create<R: Writable>(
     let body = read_body(payload, state.body_timeout).await?;
     let input = parse_resource_document(&body)?;
     check_identity(&input, R::TYPE, Target::Create)?;
-    let new = R::read_new(&input)?;
+    let new = read_new::<R>(&input)?;
     let self_link = context.self_link();
-    let order = R::wallet_of_new(&new).unwrap_or(0);
+    let order = R::lock_key_of_new(&new).unwrap_or(0);
     write_shared(
         &state,
         key.with_body(&body),
@@ -152,7 +319,7 @@ pub async fn update<R: Writable>(
     let body = read_body(payload, state.body_timeout).await?;
     let input = parse_resource_document(&body)?;
     check_identity(&input, R::TYPE, Target::Update(id.id))?;
-    let changes = R::read_changes(&input)?;
+    let changes = read_changes::<R>(&input, id.id)?;
     let self_link = context.self_link();
     write(&state, key.with_body(&body), self_link, move |conn| {
         let row =
@@ -185,103 +352,21 @@ pub async fn delete<R: Writable>(
     .await
 }
 
-/// `/TYPE/{id}/NAME` (the related resource) and `/TYPE/{id}/relationships/NAME` (the
-/// linkage) of a to-one relationship clients cannot change: PATCH of the linkage is a 403.
-pub fn to_one_routes<R: Resource, T: Resource>(
-    config: &mut web::ServiceConfig,
-    relationship: &'static ToOne<R, T>,
-) {
-    let refuse = web::patch().to(move || async move {
-        Err::<HttpResponse, _>(ApiError::new(
-            &READ_ONLY_RELATIONSHIP,
-            format!("the {} of {} cannot be changed", relationship.name, R::TYPE),
-        ))
-    });
-    relationship_routes(config, relationship, "GET", refuse);
-}
-
-/// [`to_one_routes`] of a relationship clients change with PATCH of its linkage
-/// ([`Writable::read_relationship`]).
-pub fn writable_to_one_routes<R: Writable, T: Resource>(
-    config: &mut web::ServiceConfig,
-    relationship: &'static ToOne<R, T>,
-) {
-    let update = web::patch().to(
-        move |context: Single, id: PathId<R>, key: IdempotencyKey, state, payload| {
-            update_to_one(relationship, context, id, key, state, payload)
-        },
-    );
-    relationship_routes(config, relationship, "GET, PATCH", update);
-}
-
-/// The two URLs of a to-one relationship, `patch` answering PATCH of the linkage.
-fn relationship_routes<R: Resource, T: Resource>(
-    config: &mut web::ServiceConfig,
-    relationship: &'static ToOne<R, T>,
-    allowed: &'static str,
-    patch: actix_web::Route,
-) {
-    config
-        .service(
-            route(&format!("/{}/{{id}}/{}", R::TYPE, relationship.name), "GET").get(
-                move |context: Single, id: PathId<R>, state| {
-                    to_one_related(relationship, context, id, state)
-                },
-            ),
-        )
-        .service(
-            route(&linkage_path::<R>(relationship.name), allowed)
-                .get(move |context: Single, id: PathId<R>, state| {
-                    to_one_linkage(relationship, context, id, state)
-                })
-                .route(patch),
-        );
-}
-
-/// `/TYPE/{id}/NAME` (the children, a full collection) and `/TYPE/{id}/relationships/NAME`
-/// (their identifiers) of a to-many relationship whose children are written elsewhere:
-/// writes to the linkage are a 403 saying where (`read_only`).
-pub fn to_many_routes<P: Resource, R: Resource + Listable>(
-    config: &mut web::ServiceConfig,
-    relationship: &'static ToMany<P, R>,
-    read_only: &'static str,
-) {
-    let refuse = move || async move {
-        Err::<HttpResponse, _>(ApiError::new(&READ_ONLY_RELATIONSHIP, read_only))
-    };
-    config
-        .service(
-            route(&format!("/{}/{{id}}/{}", P::TYPE, relationship.name), "GET").get(
-                move |context: Collection, id: PathId<P>, state: web::Data<AppState>| async move {
-                    respond_with_page::<R>(&context, &state, Some(relationship.scope(id.id))).await
-                },
-            ),
-        )
-        .service(
-            route(&linkage_path::<P>(relationship.name), "GET")
-                .get(move |context: Collection, id: PathId<P>, state| {
-                    to_many_linkage(relationship, context, id, state)
-                })
-                .route(web::post().to(refuse))
-                .patch(refuse)
-                .delete(refuse),
-        );
-}
-
-fn linkage_path<R: Resource>(name: &str) -> String {
-    format!("/{}/{{id}}/relationships/{name}", R::TYPE)
-}
-
 /// GET /TYPE/{id}/NAME of a to-one relationship: the resource it points at (`data: null`
 /// when it points at none).
-async fn to_one_related<R: Resource, T: Resource>(
-    relationship: &'static ToOne<R, T>,
+async fn to_one_related<R: Resource>(
+    name: &'static str,
     context: Single,
     id: PathId<R>,
     state: web::Data<AppState>,
 ) -> Result<Reply> {
     context.include_nothing()?;
-    let target = db::run(&state.db, move |conn| {
+    let spec = R::FIELDS
+        .iter()
+        .find(|spec| spec.name == name)
+        .expect("a declared relationship");
+    let target = target_of::<R>(name);
+    let found = db::run(&state.db, move |conn| {
         // Both reads see one snapshot: a row moved and its old target deleted in between
         // cannot be half seen. (Should the target still be missing, it is not found.)
         conn.build_transaction()
@@ -289,37 +374,41 @@ async fn to_one_related<R: Resource, T: Resource>(
             .repeatable_read()
             .run(|conn| {
                 let row = find_existing::<R>(conn, id.id)?;
-                (relationship.key)(&row)
-                    .map(|target| find_existing::<T>(conn, target))
-                    .transpose()
+                let crate::models::fields::Value::Id(target_id) = row.value_of(spec.field) else {
+                    return Ok(None);
+                };
+                let registered = super::registered(target).expect("a registered target");
+                let mut rows = (registered.load)(conn, &[target_id])?;
+                match rows.pop() {
+                    Some(row) => Ok(Some(row)),
+                    None => Err((registered.not_found)(&target_id.to_string())),
+                }
             })
     })
     .await?;
-    Ok(match target {
-        Some(target) => single(StatusCode::OK, &target, &[], &context),
-        None => respond(
-            StatusCode::OK,
-            &document(Value::Null, self_links(context.self_link()), None, None),
-        ),
-    })
+    let data = found.map_or(Value::Null, |row| row.render(&context));
+    Ok(respond(
+        StatusCode::OK,
+        &document(data, self_links(context.self_link()), None, None),
+    ))
 }
 
 /// GET /TYPE/{id}/relationships/NAME of a to-one relationship.
-async fn to_one_linkage<R: Resource, T: Resource>(
-    relationship: &'static ToOne<R, T>,
+async fn to_one_linkage<R: Resource>(
+    name: &'static str,
     context: Single,
     id: PathId<R>,
     state: web::Data<AppState>,
 ) -> Result<Reply> {
     context.include_nothing()?;
     let row = db::run(&state.db, move |conn| find_existing::<R>(conn, id.id)).await?;
-    Ok(respond_linkage(&context, relationship, &row))
+    Ok(linkage(&context, &row, name))
 }
 
 /// PATCH /TYPE/{id}/relationships/NAME: changes the relationship; errors point at the
 /// document's `data`, the only member it has.
-async fn update_to_one<R: Writable, T: Resource>(
-    relationship: &'static ToOne<R, T>,
+async fn update_to_one<R: Writable>(
+    name: &'static str,
     context: Single,
     id: PathId<R>,
     key: IdempotencyKey,
@@ -328,10 +417,9 @@ async fn update_to_one<R: Writable, T: Resource>(
 ) -> Result<Reply> {
     context.include_nothing()?;
     let body = read_body(payload, state.body_timeout).await?;
-    let linkage = parse_relationship_document(&body)?;
-    let as_linkage =
-        |error: ApiError| error.map_pointers(|p| linkage_pointer(p, relationship.name));
-    let changes = R::read_relationship(relationship.name, &linkage).map_err(as_linkage)?;
+    let linkage_data = parse_relationship_document(&body)?;
+    let as_linkage = move |error: ApiError| error.map_pointers(|p| linkage_pointer(p, name));
+    let changes = read_relationship::<R>(id.id, name, &linkage_data).map_err(as_linkage)?;
     write(
         &state,
         key.with_body(&body),
@@ -340,36 +428,26 @@ async fn update_to_one<R: Writable, T: Resource>(
             let row = R::apply(conn, id.id, &changes)
                 .and_then(|row| row.ok_or_else(|| R::not_found(&id.id.to_string())))
                 .map_err(as_linkage)?;
-            Ok(respond_linkage(&context, relationship, &row))
+            Ok(linkage(&context, &row, name))
         },
     )
     .await
 }
 
-/// The document of a to-one relationship URL for `row`.
-fn respond_linkage<R: Resource, T: Resource>(
-    context: &Context,
-    relationship: &ToOne<R, T>,
-    row: &R,
-) -> Reply {
-    let object = relationship.object(row, context);
-    linkage(context, object["data"].clone(), &object["links"])
-}
-
-/// GET /TYPE/{id}/relationships/NAME of a to-many relationship: the children's identifiers,
+/// GET /P/{id}/relationships/NAME of a to-many relationship: the children's identifiers,
 /// paginated like the collection.
-async fn to_many_linkage<P: Resource, R: Resource + Listable>(
-    relationship: &'static ToMany<P, R>,
+async fn to_many_linkage<P: Resource, R: Resource>(
+    name: &'static str,
     context: Collection,
     id: PathId<P>,
     state: web::Data<AppState>,
 ) -> Result<Reply> {
     context.include_nothing()?;
-    let scope = relationship.scope(id.id);
+    let scope: Scope<R> = Scope::of::<P>(id.id);
     let query = list_query::<R>(&context, vec![scope.filter.clone()])?;
     let (query, page, _) = read(&state, query, Some(scope), Vec::new()).await?;
     let mut outline = outline(&context, &query, &page);
-    let related = format!("{}/{}", P::self_path(id.id), relationship.name);
+    let related = format!("{}/{name}", P::self_path(id.id));
     outline
         .links
         .insert("related".into(), Value::String(context.url(&related)));
@@ -385,7 +463,7 @@ async fn to_many_linkage<P: Resource, R: Resource + Listable>(
 }
 
 /// The page a collection request asks for, of every `R` or of one parent's.
-async fn respond_with_page<R: Resource + Listable>(
+async fn respond_with_page<R: Resource>(
     context: &Context,
     state: &AppState,
     scope: Option<Scope<R>>,
@@ -399,17 +477,17 @@ async fn respond_with_page<R: Resource + Listable>(
 }
 
 type PageRead<R> = (
-    ListQuery<<R as Listable>::Field>,
+    ListQuery<<R as Model>::Field>,
     ListPage<R>,
     Vec<Box<dyn Render>>,
 );
 
 /// Reads a page and what it includes; a parent that does not exist is a 404.
-async fn read<R: Resource + Listable>(
+async fn read<R: Resource>(
     state: &AppState,
     query: ListQuery<R::Field>,
     scope: Option<Scope<R>>,
-    includes: Vec<&'static dyn Include<R>>,
+    includes: Vec<Include<R>>,
 ) -> Result<PageRead<R>> {
     db::run(&state.db, move |conn| {
         if let Some(scope) = &scope {

@@ -14,7 +14,7 @@ use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use serde_json::json;
 
-use super::context::AppState;
+use super::state::AppState;
 use crate::db;
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::{Reply, respond};

@@ -19,8 +19,8 @@ use diesel::Connection;
 use diesel::pg::PgConnection;
 use sha2::{Digest, Sha256};
 
-use super::context::AppState;
 use super::errors::{CONNECTION_LOST, outcome_unknown};
+use super::state::AppState;
 use crate::codes;
 use crate::db;
 use crate::jsonapi::ApiError;

@@ -1,14 +1,17 @@
-//! Checks shared by every resource document a client sends: that it is about the right
-//! type and resource, and the common refusals (read-only and unknown fields).
-
-use serde_json::value::RawValue;
+//! Reading a resource document a client sends into the checked values its model declares
+//! ([`read_new`], [`read_changes`], [`read_relationship`]): that it is about the right type
+//! and resource, that every member is one the resource has and that the client may write
+//! now, that every required one is there, and that each value parses. Every problem is
+//! reported, together, in the order of the document.
 
 use super::resource::Resource;
 use crate::jsonapi::ApiError;
 use crate::jsonapi::error::{
-    CLIENT_GENERATED_ID, ID_MISMATCH, MISSING_FIELD, READ_ONLY_FIELD, TYPE_MISMATCH, UNKNOWN_FIELD,
+    CLIENT_GENERATED_ID, ID_MISMATCH, MISSING_FIELD, READ_ONLY_FIELD, READ_ONLY_RELATIONSHIP,
+    TYPE_MISMATCH, UNKNOWN_FIELD,
 };
 use crate::jsonapi::request::{Ident, Linkage, ResourceInput};
+use crate::models::fields::{Create, FieldSpec, Input, Inputs, Kind, Model, Parse, Reader};
 
 /// What a document is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,72 +58,278 @@ pub fn check_identity(
     }
 }
 
-pub fn attribute_pointer(name: &str) -> String {
-    format!("/data/attributes/{name}")
+/// The checked values of a create of an `R`.
+pub fn read_new<R: Resource + Inputs>(input: &ResourceInput) -> Result<R::New, ApiError> {
+    let mut reader = Document::<R>::scan(input, Target::Create);
+    let new = R::read_new(&mut reader);
+    reader.finish()?;
+    Ok(new.expect("a create that could not be read recorded why"))
 }
 
-pub fn relationship_pointer(name: &str) -> String {
-    format!("/data/relationships/{name}")
+/// The checked values of an update of an `R`.
+pub fn read_changes<R: Resource + Inputs>(
+    input: &ResourceInput,
+    id: i64,
+) -> Result<R::Changes, ApiError> {
+    let mut reader = Document::<R>::scan(input, Target::Update(id));
+    let changes = R::read_changes(&mut reader);
+    reader.finish()?;
+    Ok(changes)
 }
 
-/// A field the client may read but not write.
-pub fn read_only(pointer: String, detail: impl Into<String>) -> ApiError {
-    ApiError::new(&READ_ONLY_FIELD, detail).pointer(pointer)
+/// The change a relationship document asks for (`data` of to-one relationship `name`),
+/// errors pointing where the same linkage stands in a resource document
+/// (`/data/relationships/NAME/data`).
+pub fn read_relationship<R: Resource + Inputs>(
+    id: i64,
+    name: &str,
+    linkage: &Linkage,
+) -> Result<R::Changes, ApiError> {
+    if !R::FIELDS
+        .iter()
+        .any(|spec| spec.name == name && spec.is_relationship() && spec.access.update)
+    {
+        return Err(ApiError::new(
+            &READ_ONLY_RELATIONSHIP,
+            format!("the {name} of {} cannot be changed", R::TYPE),
+        ));
+    }
+    let input = ResourceInput {
+        type_name: R::TYPE.to_string(),
+        id: Some(id.to_string()),
+        lid: None,
+        attributes: Vec::new(),
+        relationships: vec![(name.to_string(), linkage.clone())],
+    };
+    read_changes::<R>(&input, id)
 }
 
-/// A member this resource does not have.
-pub fn unknown_field(pointer: String, type_name: &str, known: &[&str]) -> ApiError {
-    let name = pointer.rsplit('/').next().unwrap_or_default().to_string();
-    ApiError::new(
-        &UNKNOWN_FIELD,
-        format!(
-            "{type_name} have no {name:?}; writable: {}",
-            known.join(", ")
-        ),
-    )
-    .pointer(pointer)
+/// A member's value as the document gives it.
+#[derive(Clone, Copy)]
+enum Member<'a> {
+    Attribute(&'a serde_json::value::RawValue),
+    Relationship(&'a Linkage),
 }
 
-/// A required member that is missing.
-pub fn missing(pointer: &str, detail: impl Into<String>) -> ApiError {
-    ApiError::new(&MISSING_FIELD, detail).pointer(pointer)
+/// A resource document being read into a model's values.
+struct Document<'a, R: Model> {
+    input: &'a ResourceInput,
+    target: Target,
+    /// The members refused while scanning (their values are not read).
+    refused: Vec<&'a str>,
+    /// Every problem, with its place: the member's position in the document, or after them
+    /// all for a missing member.
+    problems: Vec<(usize, ApiError)>,
+    _model: std::marker::PhantomData<R>,
 }
 
-/// A JSON string attribute.
-pub fn string_attribute(raw: &RawValue, name: &str) -> Result<String, ApiError> {
-    serde_json::from_str::<String>(raw.get()).map_err(|_| {
-        ApiError::invalid_attribute(&attribute_pointer(name), format!("{name} must be a string"))
-    })
-}
+impl<'a, R: Resource> Document<'a, R> {
+    /// Refuses every member the resource does not have, or that clients may not write now.
+    fn scan(input: &'a ResourceInput, target: Target) -> Document<'a, R> {
+        let mut document = Document {
+            input,
+            target,
+            refused: Vec::new(),
+            problems: Vec::new(),
+            _model: std::marker::PhantomData,
+        };
+        let attributes = input.attributes.iter().map(|(name, _)| (name, false));
+        let relationships = input.relationships.iter().map(|(name, _)| (name, true));
+        for (position, (name, is_relationship)) in attributes.chain(relationships).enumerate() {
+            if let Some(problem) = document.refusal(name, is_relationship) {
+                document.refused.push(name);
+                document.problems.push((position, problem));
+            }
+        }
+        document
+    }
 
-/// The text of a decimal attribute, given as a JSON string or a JSON number (read from
-/// its own digits, never through a float).
-pub fn decimal_attribute(raw: &RawValue, name: &str) -> Result<String, ApiError> {
-    let text = raw.get().trim();
-    if text.starts_with('"') {
-        string_attribute(raw, name)
-    } else if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-        Ok(text.to_string())
-    } else {
-        Err(ApiError::invalid_attribute(
-            &attribute_pointer(name),
-            format!("{name} must be a decimal number, as a string (\"12.50\") or a JSON number"),
-        ))
+    /// Why member `name` cannot be written now, if it cannot.
+    fn refusal(&self, name: &str, is_relationship: bool) -> Option<ApiError> {
+        let pointer = pointer(name, is_relationship);
+        if is_relationship && let Some(many) = R::TO_MANY.iter().find(|m| m.name == name) {
+            return Some(read_only(
+                pointer,
+                format!("{name} cannot be written here: {}", many.doc),
+            ));
+        }
+        let Some(spec) = R::FIELDS
+            .iter()
+            .find(|spec| spec.name == name && spec.is_relationship() == is_relationship)
+            .filter(|spec| spec.kind != Kind::Id)
+        else {
+            return Some(self.unknown(pointer));
+        };
+        let access = spec.access;
+        match self.target {
+            _ if !access.writable() => Some(read_only(
+                pointer,
+                format!("{name} cannot be written: {}", spec.doc),
+            )),
+            Target::Create if access.create == Create::No => Some(read_only(
+                pointer,
+                format!("{name} is not given on create: {}", spec.doc),
+            )),
+            Target::Update(_) if !access.update => Some(read_only(
+                pointer,
+                format!("{name} cannot be changed once the resource exists"),
+            )),
+            _ => None,
+        }
+    }
+
+    fn unknown(&self, pointer: String) -> ApiError {
+        let name = pointer.rsplit('/').next().unwrap_or_default().to_string();
+        let writable: Vec<&str> = R::FIELDS
+            .iter()
+            .filter(|spec| spec.access.writable())
+            .map(|spec| spec.name)
+            .collect();
+        ApiError::new(
+            &UNKNOWN_FIELD,
+            format!(
+                "{} have no {name:?}; writable: {}",
+                R::TYPE,
+                writable.join(", ")
+            ),
+        )
+        .pointer(pointer)
+    }
+
+    /// The member declared as `spec`, if the document gives it (and it was not refused),
+    /// with its position and where its value stands.
+    fn member(&self, spec: &FieldSpec<R::Field>) -> Option<(usize, Member<'a>, String)> {
+        if self.refused.contains(&spec.name) {
+            return None;
+        }
+        if spec.is_relationship() {
+            let (position, (_, linkage)) = self
+                .input
+                .relationships
+                .iter()
+                .enumerate()
+                .find(|(_, (name, _))| name == spec.name)?;
+            let at = format!("{}/data", pointer(spec.name, true));
+            let position = self.input.attributes.len() + position;
+            Some((position, Member::Relationship(linkage), at))
+        } else {
+            let (position, (_, raw)) = self
+                .input
+                .attributes
+                .iter()
+                .enumerate()
+                .find(|(_, (name, _))| name == spec.name)?;
+            Some((position, Member::Attribute(raw), pointer(spec.name, false)))
+        }
+    }
+
+    /// Reads `field` into a `T`, recording its problem; `Ok(None)` when absent or refused.
+    fn read<T: Parse>(&mut self, field: R::Field) -> Result<Option<T>, ()> {
+        let spec = R::spec(field);
+        let Some((position, member, at)) = self.member(spec) else {
+            return Ok(None);
+        };
+        let input = match (member, spec.kind) {
+            (Member::Attribute(raw), _) => Ok(Input::Attribute(raw)),
+            (Member::Relationship(linkage), Kind::ToOne(target)) => {
+                linked_id(linkage, target, &at, spec.nullable).map(Input::Link)
+            }
+            (Member::Relationship(_), _) => unreachable!("only to-one fields are relationships"),
+        };
+        let parsed = input
+            .and_then(|input| T::parse(input).map_err(|why| ApiError::invalid_attribute(&at, why)));
+        match parsed {
+            Ok(value) => Ok(Some(value)),
+            Err(problem) => {
+                self.problems.push((position, problem));
+                Err(())
+            }
+        }
+    }
+
+    /// All the problems met, or none.
+    fn finish(mut self) -> Result<(), ApiError> {
+        self.problems.sort_by_key(|(position, _)| *position);
+        let mut problems = self.problems.into_iter().map(|(_, problem)| problem);
+        match problems.next() {
+            None => Ok(()),
+            Some(first) => Err(ApiError::merge(first, problems)),
+        }
     }
 }
 
-/// The id of the `T` a to-one linkage (at `pointer`) names. A `null` or an array is refused
-/// (a required to-one relationship), and an id that cannot exist is answered as not found,
-/// like an id that does not exist.
-pub fn linked_id<T: Resource>(linkage: &Linkage, pointer: &str) -> Result<i64, ApiError> {
+impl<R: Resource> Reader<R::Field> for Document<'_, R> {
+    fn optional<T: Parse>(&mut self, field: R::Field) -> Option<T> {
+        self.read(field).ok().flatten()
+    }
+
+    fn required<T: Parse>(&mut self, field: R::Field) -> Option<T> {
+        match self.read(field) {
+            Ok(Some(value)) => Some(value),
+            Err(()) => None,
+            Ok(None) => {
+                let spec = R::spec(field);
+                if !self.refused.contains(&spec.name) {
+                    let at = if spec.is_relationship() {
+                        "/data/relationships"
+                    } else {
+                        "/data/attributes"
+                    };
+                    let detail = format!(
+                        "a {} needs {}: {}",
+                        R::SINGULAR,
+                        spec.name,
+                        lowercase_first(spec.doc)
+                    );
+                    self.problems.push((
+                        usize::MAX,
+                        ApiError::new(&MISSING_FIELD, detail).pointer(at),
+                    ));
+                }
+                None
+            }
+        }
+    }
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn pointer(name: &str, is_relationship: bool) -> String {
+    if is_relationship {
+        format!("/data/relationships/{name}")
+    } else {
+        format!("/data/attributes/{name}")
+    }
+}
+
+/// A member the client may read but not write.
+fn read_only(pointer: String, detail: impl Into<String>) -> ApiError {
+    ApiError::new(&READ_ONLY_FIELD, detail).pointer(pointer)
+}
+
+/// The id of the resource of type `target` a to-one linkage (at `pointer`) names, `None` for
+/// `null` where that is allowed. An array is refused, and an id that cannot exist is
+/// answered as not found, like an id that does not exist.
+pub fn linked_id(
+    linkage: &Linkage,
+    target: &str,
+    pointer: &str,
+    nullable: bool,
+) -> Result<Option<i64>, ApiError> {
     let identifier = match linkage {
         Linkage::One(identifier) => identifier,
+        Linkage::Null if nullable => return Ok(None),
         Linkage::Null => {
             return Err(ApiError::invalid_attribute(
                 pointer,
                 format!(
-                    "this relationship is required; give {{\"type\": \"{}\", \"id\": ...}}",
-                    T::TYPE
+                    "this relationship is required; give {{\"type\": \"{target}\", \"id\": ...}}"
                 ),
             ));
         }
@@ -131,12 +340,11 @@ pub fn linked_id<T: Resource>(linkage: &Linkage, pointer: &str) -> Result<i64, A
             ));
         }
     };
-    if identifier.type_name != T::TYPE {
+    if identifier.type_name != target {
         return Err(ApiError::new(
             &TYPE_MISMATCH,
             format!(
-                "this relationship holds resources of type {:?}, the document gives {:?}",
-                T::TYPE,
+                "this relationship holds resources of type {target:?}, the document gives {:?}",
                 identifier.type_name
             ),
         )
@@ -151,10 +359,19 @@ pub fn linked_id<T: Resource>(linkage: &Linkage, pointer: &str) -> Result<i64, A
             ));
         }
     };
+    let not_found = |id: &str| {
+        super::registered(target)
+            .map_or_else(
+                || ApiError::not_found(format!("there is no {target} {id:?}")),
+                |r| (r.not_found)(id),
+            )
+            .pointer(pointer)
+    };
     id.parse::<i64>()
         .ok()
         .filter(|id| *id > 0)
-        .ok_or_else(|| T::not_found(id).pointer(pointer))
+        .map(Some)
+        .ok_or_else(|| not_found(id))
 }
 
 const LOCAL_IDS_ONLY_IN_OPERATIONS: &str = "a local id (lid) names a resource created earlier in \
@@ -169,14 +386,5 @@ pub fn linkage_pointer(pointer: &str, name: &str) -> String {
         Some(rest) => format!("/data{rest}"),
         None if pointer.starts_with("/data") => "/data".to_string(),
         None => pointer.to_string(),
-    }
-}
-
-/// Answers all problems at once, or nothing.
-pub fn all_or_nothing(errors: Vec<ApiError>) -> Result<(), ApiError> {
-    let mut errors = errors.into_iter();
-    match errors.next() {
-        None => Ok(()),
-        Some(first) => Err(ApiError::merge(first, errors)),
     }
 }

@@ -3,33 +3,36 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use serde_json::{Map, Value, json};
 
 use super::context::Context;
-use crate::domain::parse_decimal;
+use crate::domain::{TIME_FORMATS, parse_decimal, parse_time};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::query::{CURSOR_PROFILE, FilterParam, PageParams};
-use crate::models::listing::{
-    Condition, Direction, FieldSpec, Filter, Kind, ListPage, ListQuery, Listable, Op, Page,
-    Position, SortKey, Value as FieldValue, cursor_fits,
+use crate::models::fields::{FieldSpec, Kind, Model, Value as FieldValue, ValueKind};
+use crate::models::keyset::cursor_fits;
+use crate::models::query::{
+    Condition, Direction, Filter, ListPage, ListQuery, Op, Page, Position, SortKey,
 };
 
-pub const TIME_FORMATS: &str =
-    "use RFC 3339 (2026-11-24T13:00:00Z) or a date (2026-11-24), from 4714-11-24 BC on";
-
-/// Times go out as RFC 3339 in UTC with microseconds, as PostgreSQL stores them.
-pub fn timestamp(time: &DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
+/// A filter operand or cursor component of a field of this kind.
 fn parse_value(kind: Kind, text: &str) -> Result<FieldValue, String> {
-    match kind {
-        Kind::Id => text
+    if let Kind::Choice(words) = kind
+        && !words.contains(&text)
+    {
+        return Err(format!(
+            "{} is not one of {}",
+            shortened(text),
+            words.join(", ")
+        ));
+    }
+    match kind.value_kind() {
+        ValueKind::Id => text
             .parse::<i64>()
             .map(FieldValue::Id)
             .map_err(|_| format!("{} is not an id (a whole number)", shortened(text))),
-        Kind::Decimal => parse_decimal(text)
+        ValueKind::Decimal => parse_decimal(text)
             .filter(comparable_decimal)
             .map(FieldValue::Decimal)
             .ok_or_else(|| {
@@ -39,8 +42,8 @@ fn parse_value(kind: Kind, text: &str) -> Result<FieldValue, String> {
                     shortened(text)
                 )
             }),
-        Kind::Text => text_value(text).map(FieldValue::Text),
-        Kind::Time => parse_time(text)
+        ValueKind::Text => text_value(text).map(FieldValue::Text),
+        ValueKind::Time => parse_time(text)
             .map(FieldValue::Time)
             .ok_or_else(|| format!("{} is not a time; {TIME_FORMATS}", shortened(text))),
     }
@@ -76,29 +79,13 @@ fn shortened(text: &str) -> String {
     }
 }
 
-/// An RFC 3339 time, or a date meaning its midnight UTC, that PostgreSQL's `timestamptz`
-/// holds: from 4714-11-24 BC (its first day; chrono's latest year, 262143, is within its
-/// last).
-pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    let time = match DateTime::parse_from_rfc3339(text) {
-        Ok(time) => time.with_timezone(&Utc),
-        Err(_) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .ok()?
-            .and_hms_opt(0, 0, 0)?
-            .and_utc(),
-    };
-    let earliest = NaiveDate::from_ymd_opt(-4713, 11, 24)?
-        .and_hms_opt(0, 0, 0)?
-        .and_utc();
-    (time >= earliest).then_some(time)
-}
-
 fn value_text(value: &FieldValue) -> String {
     match value {
         FieldValue::Id(id) => id.to_string(),
         FieldValue::Decimal(decimal) => decimal.to_plain_string(),
         FieldValue::Text(text) => text.clone(),
         FieldValue::Time(time) => time.to_rfc3339_opts(SecondsFormat::Nanos, true),
+        FieldValue::Null => String::new(),
     }
 }
 
@@ -113,7 +100,7 @@ fn names<F>(fields: &[FieldSpec<F>], keep: impl Fn(&FieldSpec<F>) -> bool) -> St
 }
 
 /// `filter[FIELD]`, `filter[FIELD.OP]` as a condition on one of `L`'s fields.
-fn filter_of<L: Listable>(param: &FilterParam) -> Result<Filter<L::Field>, ApiError> {
+fn filter_of<L: Model>(param: &FilterParam) -> Result<Filter<L::Field>, ApiError> {
     let invalid = |detail: String| ApiError::invalid_parameter(&param.parameter, detail);
     let (spec, operators) = L::FIELDS
         .iter()
@@ -170,7 +157,7 @@ fn condition_of(kind: Kind, op: Option<&str>, text: &str) -> Result<Condition, S
 }
 
 /// The sort keys asked for, ending with the id so that every row has one place.
-fn sort_of<L: Listable>(context: &Context) -> Result<Vec<SortKey<L::Field>>, ApiError> {
+fn sort_of<L: Model>(context: &Context) -> Result<Vec<SortKey<L::Field>>, ApiError> {
     let mut keys: Vec<SortKey<L::Field>> = Vec::new();
     for asked in context.params.sort.iter().flatten() {
         let field = L::FIELDS
@@ -228,7 +215,7 @@ fn sort_signature<F: std::fmt::Debug>(sort: &[SortKey<F>]) -> String {
 
 /// The cursor of `row`: the sort's signature (see [`sort_signature`]) and the row's values of
 /// the sort keys.
-fn encode_cursor<L: Listable>(row: &L, sort: &[SortKey<L::Field>], signature: &str) -> String {
+fn encode_cursor<L: Model>(row: &L, sort: &[SortKey<L::Field>], signature: &str) -> String {
     let values: Vec<String> = sort
         .iter()
         .map(|key| value_text(&row.value_of(key.field)))
@@ -237,7 +224,7 @@ fn encode_cursor<L: Listable>(row: &L, sort: &[SortKey<L::Field>], signature: &s
     URL_SAFE_NO_PAD.encode(payload.to_string())
 }
 
-fn decode_cursor<L: Listable>(
+fn decode_cursor<L: Model>(
     parameter: &str,
     cursor: &str,
     sort: &[SortKey<L::Field>],
@@ -264,7 +251,7 @@ fn decode_cursor<L: Listable>(
         .zip(sort)
         .map(|(text, key)| {
             text.as_str()
-                .and_then(|text| parse_value(L::kind(key.field), text).ok())
+                .and_then(|text| parse_value(L::spec(key.field).kind, text).ok())
                 .ok_or_else(|| invalid("a value does not parse"))
         })
         .collect::<Result<_, _>>()?;
@@ -276,7 +263,7 @@ fn decode_cursor<L: Listable>(
 
 /// The query a collection request asks for, plus `extra` filters of the endpoint itself
 /// (a wallet's transactions).
-pub fn list_query<L: Listable>(
+pub fn list_query<L: Model>(
     context: &Context,
     extra: Vec<Filter<L::Field>>,
 ) -> Result<ListQuery<L::Field>, ApiError> {
@@ -325,7 +312,7 @@ pub struct PageOutline {
     pub cursors: Option<Vec<String>>,
 }
 
-pub fn outline<L: Listable>(
+pub fn outline<L: Model>(
     context: &Context,
     query: &ListQuery<L::Field>,
     page: &ListPage<L>,

@@ -1,8 +1,9 @@
-//! The HTTP surface: the route table, and the resources it serves.
+//! The HTTP surface: the resources it serves, and every route.
 //!
-//! Each resource has one file here: its [`resource::Resource`] impl (type, fields,
-//! rendering, relationships), its [`resource::Writable`] impl when clients write it, and its
-//! `routes`. Adding one is a line in [`RESOURCES`].
+//! Each resource has one file here: its [`resource::Resource`] impl (its not-found answer),
+//! its [`resource::Writable`] impl when clients write it (how a write is made, what its
+//! constraints mean), and its `routes`. Its fields, relationships and inputs are its
+//! model's declaration. Adding one is a line in [`RESOURCES`].
 
 pub mod balance_changes;
 pub mod context;
@@ -12,94 +13,132 @@ pub mod health;
 pub mod idempotency;
 pub mod input;
 pub mod listing;
+pub mod openapi;
 pub mod operations;
 pub mod operator;
 pub mod resource;
+pub mod routes;
+pub mod state;
 pub mod transactions;
 pub mod wallets;
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::http::Method;
+use actix_web::{HttpRequest, HttpResponse};
+use diesel::QueryResult;
+use diesel::pg::PgConnection;
 
-pub use context::AppState;
-use operations::Operable;
-use resource::{Resource, Writable};
+use operations::{LockTable, Operable};
+use resource::{Render, Resource, Writable, load_rendered, members};
+use routes::{Operation, Routes};
 
 use crate::jsonapi::ApiError;
-use crate::jsonapi::media_type::{ATOMIC, Extension};
+use crate::jsonapi::error::Code;
+use crate::models::fields::{FieldSpec, Model, ToManySpec};
 use crate::models::{BalanceChange, Transaction, Wallet};
 
-/// A resource type the API serves: its name and fields (for `fields[TYPE]`), its routes,
-/// and what atomic operations can do to it (nothing, for a read-only one).
+pub use state::AppState;
+
+/// Reads the rows of one resource type with these ids, as resource objects to render.
+pub type LoadRendered = fn(&mut PgConnection, &[i64]) -> QueryResult<Vec<Box<dyn Render>>>;
+
+/// A resource type the API serves: what the generic layers (included resources,
+/// relationships, `fields[TYPE]`, atomic operations, the OpenAPI document) need of it,
+/// reached by its type name.
 pub struct Registered {
     pub type_name: &'static str,
-    pub fields: &'static [&'static str],
-    pub routes: fn(&mut web::ServiceConfig),
+    /// Its fields (their enum erased).
+    pub fields: fn() -> Vec<FieldSpec<()>>,
+    pub to_many: &'static [ToManySpec],
+    /// Its attributes and relationships, for `fields[TYPE]`.
+    pub members: fn() -> Vec<&'static str>,
+    pub not_found: fn(&str) -> ApiError,
+    pub not_found_code: &'static Code,
+    /// The rows with these ids, to render.
+    pub load: LoadRendered,
+    pub routes: fn(&mut Routes),
+    /// What atomic operations can do to it (nothing, for a read-only one), and the codes
+    /// its own writes may answer.
     pub operable: Option<Operable>,
 }
 
 /// A resource clients read only.
-const fn read_only<R: Resource>(routes: fn(&mut web::ServiceConfig)) -> Registered {
+const fn read_only<R: Resource>(routes: fn(&mut Routes)) -> Registered {
     Registered {
         type_name: R::TYPE,
-        fields: R::FIELDS,
+        fields: erased_fields::<R>,
+        to_many: R::TO_MANY,
+        members: members::<R>,
+        not_found: R::not_found,
+        not_found_code: R::NOT_FOUND,
+        load: load_rendered::<R>,
         routes,
         operable: None,
     }
 }
 
 /// A resource clients write, one by one or in atomic operations.
-const fn writable<R: Writable>(routes: fn(&mut web::ServiceConfig)) -> Registered {
+const fn writable<R: Writable>(routes: fn(&mut Routes)) -> Registered {
     Registered {
         operable: Some(Operable::of::<R>()),
         ..read_only::<R>(routes)
     }
 }
 
-/// Every resource type, in the order error messages list them.
+fn erased_fields<R: Model>() -> Vec<FieldSpec<()>> {
+    R::FIELDS.iter().map(FieldSpec::erased).collect()
+}
+
+/// Every resource type, in the order error messages and the documentation list them.
 pub const RESOURCES: &[Registered] = &[
     writable::<Wallet>(wallets::routes),
     writable::<Transaction>(transactions::routes),
     read_only::<BalanceChange>(balance_changes::routes),
 ];
 
-/// The JSON:API extensions each URL supports: Atomic Operations at `/operations`, none
-/// elsewhere.
-pub fn extensions_at(path: &str) -> &'static [&'static Extension] {
-    const AT_OPERATIONS: &[&Extension] = &[&ATOMIC];
-    if path == "/operations" {
-        AT_OPERATIONS
-    } else {
-        &[]
-    }
-}
+/// The rows atomic requests lock before their first write: the wallets whose balances the
+/// writes change (the order the balance triggers lock in).
+pub const LOCKS: LockTable = LockTable {
+    type_name: Wallet::TYPE,
+    lock: Wallet::lock,
+};
 
-/// The fields of a resource type, if there is such a type.
-pub fn fields_of(type_name: &str) -> Option<&'static [&'static str]> {
+/// The resource type of this name, if the API serves it.
+pub fn registered(type_name: &str) -> Option<&'static Registered> {
     RESOURCES
         .iter()
         .find(|resource| resource.type_name == type_name)
-        .map(|resource| resource.fields)
 }
 
-/// Every route. Each URL answers a method it does not have with a JSON:API 405.
-pub fn routes(config: &mut web::ServiceConfig) {
-    config
-        .service(route("/health", "GET").get(health::check))
-        .service(route("/health/live", "GET").get(health::live));
+/// Every route, into the route table.
+pub fn register(routes: &mut Routes) {
+    routes.add("/health", Method::GET, Operation::Health, health::check);
+    routes.add("/health/live", Method::GET, Operation::Live, health::live);
     for resource in RESOURCES {
-        (resource.routes)(config);
+        (resource.routes)(routes);
     }
-    operations::routes(config);
+    routes.add(
+        "/operations",
+        Method::POST,
+        Operation::Atomic,
+        operations::operations,
+    );
 }
 
-/// A URL that answers the methods added to it, and any other with a 405 naming `allowed`.
-pub fn route(path: &str, allowed: &'static str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(move |request: HttpRequest| async move {
-        Err::<HttpResponse, _>(ApiError::method_not_allowed(
-            request.method().as_str(),
-            allowed,
-        ))
-    }))
+/// What operators read, outside JSON:API (not negotiated as it): the metrics and the OpenAPI
+/// document.
+pub fn register_operator(routes: &mut Routes) {
+    routes.add(
+        "/metrics",
+        Method::GET,
+        Operation::Metrics,
+        operator::scrape,
+    );
+    routes.add(
+        "/openapi.json",
+        Method::GET,
+        Operation::OpenApi,
+        operator::openapi,
+    );
 }
 
 /// Any URL no route matches.

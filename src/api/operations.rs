@@ -23,10 +23,13 @@ use diesel::pg::PgConnection;
 use diesel::{Connection, QueryResult};
 use serde_json::Value;
 
-use super::context::{AppState, Context, Single};
+use super::context::{Context, Single};
 use super::idempotency::{IdempotencyKey, write};
-use super::input::{Target, check_identity, linkage_pointer};
+use super::input::{
+    Target, check_identity, linkage_pointer, read_changes, read_new, read_relationship,
+};
 use super::resource::{Render, Resource, Writable};
+use super::state::AppState;
 use crate::jsonapi::ApiError;
 use crate::jsonapi::atomic::{
     OpCode, Operation, Ref, operation_pointer, parse_operations, results_document, within,
@@ -35,13 +38,20 @@ use crate::jsonapi::document::{Reply, respond};
 use crate::jsonapi::error::{READ_ONLY_RELATIONSHIP, READ_ONLY_RESOURCE};
 use crate::jsonapi::media_type::{ATOMIC, applies};
 use crate::jsonapi::request::{Ident, Identifier, Linkage, ResourceInput, read_body};
-use crate::models::Wallet;
 
 /// Attempts of a request that meets a deadlock (or a serialization failure).
 const ATTEMPTS: usize = 3;
 
 const CONTENT_TYPE_NEEDED: &str = "POST /operations takes an atomic:operations document: send \
      Content-Type: application/vnd.api+json; ext=\"https://jsonapi.org/ext/atomic\"";
+
+/// The rows an atomic request locks before its first write, lowest id first: rows of type
+/// `type_name` the request names by id (a row named by lid is new: nobody else can hold it),
+/// and the lock keys of the resources it writes.
+pub struct LockTable {
+    pub type_name: &'static str,
+    pub lock: fn(&mut PgConnection, &[i64]) -> QueryResult<()>,
+}
 
 /// What atomic operations can do to one resource type: its [`Writable`] impl, reached
 /// through plain functions so that the route table can hold it.
@@ -51,7 +61,7 @@ pub struct Operable {
     update: fn(&mut PgConnection, i64, &ResourceInput) -> Result<Done, ApiError>,
     remove: fn(&mut PgConnection, i64) -> Result<(), ApiError>,
     set_relationship: fn(&mut PgConnection, i64, &str, &Linkage) -> Result<Done, ApiError>,
-    wallet_of: fn(&mut PgConnection, i64) -> QueryResult<Option<i64>>,
+    lock_key_of: fn(&mut PgConnection, i64) -> QueryResult<Option<i64>>,
     current: fn(&mut PgConnection, &[i64]) -> QueryResult<Vec<Done>>,
     not_found: fn(&str) -> ApiError,
 }
@@ -69,7 +79,7 @@ impl Operable {
             update: update::<R>,
             remove: remove::<R>,
             set_relationship: set_relationship::<R>,
-            wallet_of: R::wallet_of,
+            lock_key_of: R::lock_key_of,
             current: current::<R>,
             not_found: R::not_found,
         }
@@ -85,7 +95,7 @@ fn done<R: Resource>(row: R) -> Done {
 
 fn add<R: Writable>(conn: &mut PgConnection, data: &ResourceInput) -> Result<Done, ApiError> {
     check_identity(data, R::TYPE, Target::Create)?;
-    let new = R::read_new(data)?;
+    let new = read_new::<R>(data)?;
     R::insert(conn, &new).map(done)
 }
 
@@ -95,7 +105,7 @@ fn update<R: Writable>(
     data: &ResourceInput,
 ) -> Result<Done, ApiError> {
     check_identity(data, R::TYPE, Target::Update(id))?;
-    let changes = R::read_changes(data)?;
+    let changes = read_changes::<R>(data, id)?;
     R::apply(conn, id, &changes)?
         .map(done)
         .ok_or_else(|| R::not_found(&id.to_string()).pointer("/ref"))
@@ -116,7 +126,7 @@ fn set_relationship<R: Writable>(
     linkage: &Linkage,
 ) -> Result<Done, ApiError> {
     let as_linkage = |error: ApiError| error.map_pointers(|p| linkage_pointer(p, name));
-    let changes = R::read_relationship(name, linkage).map_err(as_linkage)?;
+    let changes = read_relationship::<R>(id, name, linkage).map_err(as_linkage)?;
     R::apply(conn, id, &changes)
         .map_err(as_linkage)?
         .map(done)
@@ -216,7 +226,7 @@ fn run(conn: &mut PgConnection, steps: &[Step], context: &Context) -> Result<Rep
 }
 
 fn run_once(conn: &mut PgConnection, steps: &[Step], context: &Context) -> Result<Reply, ApiError> {
-    lock_wallets(conn, steps)?;
+    lock_keys(conn, steps)?;
     let mut local_ids: HashMap<(String, String), i64> = HashMap::new();
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(steps.len());
     for (i, step) in steps.iter().enumerate() {
@@ -342,16 +352,15 @@ fn resolve_linkage(linkage: &Linkage, local_ids: &HashMap<(String, String), i64>
     }
 }
 
-/// Locks every wallet the operations can change the balance of, lowest id first: those they
-/// name (by id: a wallet named by lid is new, so no one else can hold it), and those of the
-/// resources they write.
-fn lock_wallets(conn: &mut PgConnection, steps: &[Step]) -> Result<(), ApiError> {
-    let mut wallets: Vec<i64> = Vec::new();
+/// Takes the locks the operations need, in order (see [`LockTable`], [`super::LOCKS`]).
+fn lock_keys(conn: &mut PgConnection, steps: &[Step]) -> Result<(), ApiError> {
+    let locks = &super::LOCKS;
+    let mut keys: Vec<i64> = Vec::new();
     let mut named = |identifier: &Identifier| {
-        if let (Ident::Id(id), true) = (&identifier.id, identifier.type_name == Wallet::TYPE)
+        if let (Ident::Id(id), true) = (&identifier.id, identifier.type_name == locks.type_name)
             && let Ok(id) = id.parse()
         {
-            wallets.push(id);
+            keys.push(id);
         }
     };
     let mut written: Vec<(Operable, i64)> = Vec::new();
@@ -384,11 +393,11 @@ fn lock_wallets(conn: &mut PgConnection, steps: &[Step]) -> Result<(), ApiError>
         }
     }
     for (operable, id) in written {
-        wallets.extend((operable.wallet_of)(conn, id)?);
+        keys.extend((operable.lock_key_of)(conn, id)?);
     }
-    wallets.sort_unstable();
-    wallets.dedup();
-    Wallet::lock(conn, &wallets)?;
+    keys.sort_unstable();
+    keys.dedup();
+    (locks.lock)(conn, &keys)?;
     Ok(())
 }
 
@@ -436,7 +445,7 @@ fn results(
             }
             Outcome::Linkage(done, name) => {
                 let done = latest.get(&(step.type_name, done.id)).unwrap_or(&done);
-                Some(done.row.linkage(&name, context))
+                Some(done.row.linkage(&name))
             }
         })
         .collect();
@@ -445,9 +454,4 @@ fn results(
     }
     let document = results_document(data, &context.self_link());
     Ok(respond(StatusCode::OK, &document).with_content_type(ATOMIC.media_type))
-}
-
-/// `/operations`, which only the Atomic Operations extension reaches.
-pub fn routes(config: &mut web::ServiceConfig) {
-    config.service(super::route("/operations", "POST").post(operations));
 }

@@ -9,25 +9,19 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 
-use super::context::AppState;
+use super::state::AppState;
 use crate::metrics;
 
 /// The OpenAPI document, as checked in.
 pub const OPENAPI: &str = include_str!("../../openapi.json");
 
-pub fn routes(config: &mut web::ServiceConfig) {
-    config
-        .service(web::resource("/metrics").get(scrape))
-        .service(web::resource("/openapi.json").get(openapi));
-}
-
-async fn scrape(state: web::Data<AppState>) -> HttpResponse {
+pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(metrics::render(state.db.state()))
 }
 
-async fn openapi() -> HttpResponse {
+pub async fn openapi() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(OPENAPI)

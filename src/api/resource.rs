@@ -1,11 +1,11 @@
-//! What a resource type tells the API about itself, and the response shapes every resource
-//! shares: one resource, a created one (with `Location`), a page of them, a to-one linkage.
+//! What a resource type tells the API beyond its declaration, how a declared row becomes a
+//! resource object, and the response shapes every resource shares: one resource, a created
+//! one (with `Location`), a page of them, a to-one linkage.
 //!
-//! A resource implements [`Resource`] (its type, fields, rendering and relationships) and,
-//! when clients may write it, [`Writable`] (how a document becomes a row). The generic
-//! handlers of [`super::handlers`] do the rest.
-
-use std::marker::PhantomData;
+//! A resource implements [`Resource`] (its not-found answer) and, when clients may write it,
+//! [`Writable`] (how a checked create or update is written, and what its constraints mean).
+//! Its fields, relationships and inputs come from its model's declaration
+//! (`models::declare::resource!`); the generic handlers of [`super::handlers`] do the rest.
 
 use actix_web::http::StatusCode;
 use diesel::QueryResult;
@@ -14,56 +14,37 @@ use serde_json::{Map, Value, json};
 
 use super::context::Context;
 use super::listing::{PageOutline, cursor_meta};
+use crate::domain::{format_money, timestamp};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::{Reply, ResourceObject, document, identifier, respond, self_links};
-use crate::jsonapi::request::{Linkage, ResourceInput};
-use crate::models::listing::{Filter, Listable, Record};
+use crate::jsonapi::error::Code;
+use crate::models::fields::{FieldSpec, Inputs, Kind, Model, Value as FieldValue};
+use crate::models::query::{Condition, Filter, Op};
 
 /// A resource type of the API.
-pub trait Resource: Record {
-    /// The JSON:API type (`wallets`), also the first segment of its URLs.
-    const TYPE: &'static str;
-    /// Every attribute and relationship, for `fields[TYPE]`.
-    const FIELDS: &'static [&'static str];
-    /// The relationships `include` may name.
-    const INCLUDES: &'static [&'static dyn Include<Self>] = &[];
-    /// Relationships `include` may not name, with the reason given to the client.
-    const REFUSED_INCLUDES: &'static [(&'static str, &'static str)] = &[];
-
+pub trait Resource: Model {
     /// The answer to a URL or relationship naming a resource of this type that does not
     /// exist.
-    fn not_found(id: &str) -> ApiError;
+    const NOT_FOUND: &'static Code;
+    /// What one of them is called in messages (`wallet`).
+    const SINGULAR: &'static str;
 
-    /// Adds this resource's attributes and relationships to its resource object.
-    fn fill<'c>(&self, object: ResourceObject<'c>, context: &Context) -> ResourceObject<'c>;
+    fn not_found(id: &str) -> ApiError {
+        ApiError::new(
+            Self::NOT_FOUND,
+            format!("there is no {} with id {id:?}", Self::SINGULAR),
+        )
+    }
 
     fn self_path(id: i64) -> String {
         format!("/{}/{id}", Self::TYPE)
     }
 }
 
-/// A resource clients create, change and delete with documents. The `read_*` functions
-/// check a document (type and id are already checked); the others run the write, turning the
+/// A resource clients create, change and delete with documents. The document is read into
+/// its model's checked values ([`Inputs`]) by `api::input`; these run the write, turning the
 /// resource's own constraints into errors that point into the document.
-pub trait Writable: Resource {
-    /// Everything a new resource needs, checked.
-    type New: Send + Sync + 'static;
-    /// What an update may change, checked.
-    type Changes: Send + 'static;
-
-    fn read_new(input: &ResourceInput) -> Result<Self::New, ApiError>;
-    fn read_changes(input: &ResourceInput) -> Result<Self::Changes, ApiError>;
-    /// The change a relationship document asks for (`data` of to-one relationship `name`),
-    /// errors pointing where the same linkage stands in a resource document
-    /// (`/data/relationships/NAME/data`). Clients change no relationship unless the resource
-    /// says otherwise.
-    fn read_relationship(name: &str, _linkage: &Linkage) -> Result<Self::Changes, ApiError> {
-        Err(ApiError::new(
-            &crate::jsonapi::error::READ_ONLY_RELATIONSHIP,
-            format!("the {name} of {} cannot be changed", Self::TYPE),
-        ))
-    }
-
+pub trait Writable: Resource + Inputs {
     fn insert(conn: &mut PgConnection, new: &Self::New) -> Result<Self, ApiError>;
     /// `None` when there is no resource with this id.
     fn apply(
@@ -74,16 +55,15 @@ pub trait Writable: Resource {
     /// `false` when there was no resource with this id.
     fn remove(conn: &mut PgConnection, id: i64) -> Result<bool, ApiError>;
 
-    /// The wallet whose balance writing resource `id` can change: an atomic request locks it,
-    /// with every other wallet it writes, before its first write (see `api::operations`).
-    fn wallet_of(_conn: &mut PgConnection, _id: i64) -> QueryResult<Option<i64>> {
+    /// The lock key (a wallet) that writing resource `id` needs: an atomic request takes the
+    /// keys of every write it holds, in order, before its first write (see `api::operations`).
+    fn lock_key_of(_conn: &mut PgConnection, _id: i64) -> QueryResult<Option<i64>> {
         Ok(None)
     }
 
-    /// The wallet a new resource's insert locks, if any: creates run together in the order
-    /// of this key (see `db::coalesce`), so that two batches never lock wallets in opposite
-    /// orders.
-    fn wallet_of_new(_new: &Self::New) -> Option<i64> {
+    /// The lock key a new resource's insert takes, if any: creates run together in the order
+    /// of this key (see `db::coalesce`), so that two batches never lock in opposite orders.
+    fn lock_key_of_new(_new: &Self::New) -> Option<i64> {
         None
     }
 }
@@ -93,8 +73,8 @@ pub trait Writable: Resource {
 /// `Box<dyn Render>`.
 pub trait Render: Send {
     fn render(&self, context: &Context) -> Value;
-    /// The linkage (`data`) of relationship `name`, whatever the request's sparse fieldsets.
-    fn linkage(&self, name: &str, context: &Context) -> Value;
+    /// The linkage (`data`) of to-one relationship `name`.
+    fn linkage(&self, name: &str) -> Value;
 }
 
 impl<R: Resource> Render for R {
@@ -102,115 +82,161 @@ impl<R: Resource> Render for R {
         object(self, context, None)
     }
 
-    fn linkage(&self, name: &str, context: &Context) -> Value {
-        let every_field = Default::default();
-        let object = ResourceObject::new(R::TYPE, self.id(), String::new(), &every_field);
-        self.fill(object, context).build()["relationships"][name]["data"].clone()
+    fn linkage(&self, name: &str) -> Value {
+        R::FIELDS
+            .iter()
+            .find(|spec| spec.name == name)
+            .map_or(Value::Null, |spec| to_one_data(self, spec))
     }
 }
 
-/// A relationship `include` can name: loads the related resources of a set of rows.
-pub trait Include<R>: Sync {
-    fn name(&self) -> &'static str;
-    /// The related resources of `rows`, each once.
-    fn load(&self, conn: &mut PgConnection, rows: &[R]) -> QueryResult<Vec<Box<dyn Render>>>;
-}
-
-/// A to-one relationship from `R` to `T`: its name, and the id it holds in a row.
-pub struct ToOne<R, T> {
-    pub name: &'static str,
-    pub key: fn(&R) -> Option<i64>,
-    target: PhantomData<fn() -> T>,
-}
-
-impl<R, T> ToOne<R, T> {
-    pub const fn new(name: &'static str, key: fn(&R) -> Option<i64>) -> Self {
-        ToOne {
-            name,
-            key,
-            target: PhantomData,
-        }
+/// An attribute's value as it goes out: money as an exact decimal string, times in RFC 3339.
+fn attribute_value(kind: Kind, value: FieldValue) -> Value {
+    match (kind, value) {
+        (_, FieldValue::Null) => Value::Null,
+        (Kind::Money, FieldValue::Decimal(decimal)) => Value::String(format_money(&decimal)),
+        (_, FieldValue::Decimal(decimal)) => Value::String(decimal.to_plain_string()),
+        (_, FieldValue::Id(number)) => Value::from(number),
+        (_, FieldValue::Text(text)) => Value::String(text),
+        (_, FieldValue::Time(time)) => Value::String(timestamp(&time)),
     }
 }
 
-impl<R: Resource, T: Resource> ToOne<R, T> {
-    /// The relationship object: its links, and the target's identifier (or `null`).
-    pub fn object(&self, resource: &R, context: &Context) -> Value {
-        let path = R::self_path(resource.id());
-        json!({
-            "links": {
-                "self": context.url(&format!("{path}/relationships/{}", self.name)),
-                "related": context.url(&format!("{path}/{}", self.name)),
-            },
-            "data": (self.key)(resource).map_or(Value::Null, |id| identifier(T::TYPE, id)),
-        })
+/// The identifier a to-one field holds, or `null`.
+fn to_one_data<R: Model>(row: &R, spec: &FieldSpec<R::Field>) -> Value {
+    match (spec.kind, row.value_of(spec.field)) {
+        (Kind::ToOne(target), FieldValue::Id(id)) => identifier(target, id),
+        _ => Value::Null,
     }
 }
 
-impl<R: Resource, T: Resource> Include<R> for ToOne<R, T> {
-    fn name(&self) -> &'static str {
-        self.name
-    }
+/// The links of relationship `name` of resource `id` of type `R`.
+fn relationship_links<R: Resource>(id: i64, name: &str, context: &Context) -> Value {
+    let path = R::self_path(id);
+    json!({
+        "self": context.url(&format!("{path}/relationships/{name}")),
+        "related": context.url(&format!("{path}/{name}")),
+    })
+}
 
-    fn load(&self, conn: &mut PgConnection, rows: &[R]) -> QueryResult<Vec<Box<dyn Render>>> {
-        let mut ids: Vec<i64> = rows.iter().filter_map(self.key).collect();
+/// The resource object of `row`, with `meta` when given: every declared field, as the
+/// request's sparse fieldsets allow.
+pub fn object<R: Resource>(row: &R, context: &Context, meta: Option<Value>) -> Value {
+    let id = row.id();
+    let mut object = ResourceObject::new(
+        R::TYPE,
+        id,
+        context.url(&R::self_path(id)),
+        &context.fieldsets,
+    );
+    for spec in R::FIELDS {
+        object = match spec.kind {
+            Kind::Id => object,
+            Kind::ToOne(_) => object.relationship(
+                spec.name,
+                json!({
+                    "links": relationship_links::<R>(id, spec.name, context),
+                    "data": to_one_data(row, spec),
+                }),
+            ),
+            kind => object.attribute(spec.name, attribute_value(kind, row.value_of(spec.field))),
+        };
+    }
+    for many in R::TO_MANY {
+        object = object.relationship(
+            many.name,
+            json!({"links": relationship_links::<R>(id, many.name, context)}),
+        );
+    }
+    if let Some(meta) = meta {
+        object = object.meta(meta);
+    }
+    object.build()
+}
+
+/// The members of a resource object of type `R` (what `fields[TYPE]` may name).
+pub fn members<R: Model>() -> Vec<&'static str> {
+    R::FIELDS
+        .iter()
+        .filter(|spec| spec.kind != Kind::Id)
+        .map(|spec| spec.name)
+        .chain(R::TO_MANY.iter().map(|many| many.name))
+        .collect()
+}
+
+/// A to-one relationship `include` can name, of a resource of type `R`.
+pub type Include<R> = &'static FieldSpec<<R as Model>::Field>;
+
+/// Loads what `includes` ask for, for these rows: each related resource once.
+pub fn load_included<R: Resource>(
+    conn: &mut PgConnection,
+    includes: &[Include<R>],
+    rows: &[R],
+) -> QueryResult<Vec<Box<dyn Render>>> {
+    let mut included = Vec::new();
+    for spec in includes {
+        let Kind::ToOne(target) = spec.kind else {
+            continue;
+        };
+        let mut ids: Vec<i64> = rows
+            .iter()
+            .filter_map(|row| match row.value_of(spec.field) {
+                FieldValue::Id(id) => Some(id),
+                _ => None,
+            })
+            .collect();
         ids.sort_unstable();
         ids.dedup();
-        Ok(T::find_many(conn, &ids)?
-            .into_iter()
-            .map(|target| Box::new(target) as Box<dyn Render>)
-            .collect())
+        let load = super::registered(target)
+            .expect("a relationship's target is a registered resource")
+            .load;
+        included.extend(load(conn, &ids)?);
     }
+    Ok(included)
 }
 
-/// A to-many relationship from `P` to the `R`s whose `field` holds its id: shown with links
-/// only (there may be millions), read through its related URL as a full collection.
-pub struct ToMany<P, R: Listable> {
-    pub name: &'static str,
-    pub field: R::Field,
-    parent: PhantomData<fn() -> P>,
+/// The rows with these ids, as resource objects to render.
+pub fn load_rendered<R: Resource>(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> QueryResult<Vec<Box<dyn Render>>> {
+    Ok(R::find_many(conn, ids)?
+        .into_iter()
+        .map(|row| Box::new(row) as Box<dyn Render>)
+        .collect())
 }
 
-impl<P: Resource, R: Listable> ToMany<P, R> {
-    pub const fn new(name: &'static str, field: R::Field) -> Self {
-        ToMany {
-            name,
-            field,
-            parent: PhantomData,
-        }
-    }
+/// The to-one field of `R` that holds the id of a resource of type `parent`: the field a
+/// to-many relationship of `parent` collects `R`s by.
+pub fn parent_field<R: Model>(parent: &str) -> R::Field {
+    R::FIELDS
+        .iter()
+        .find(|spec| matches!(spec.kind, Kind::ToOne(target) if target == parent))
+        .map(|spec| spec.field)
+        .unwrap_or_else(|| panic!("{} have no to-one relationship to {parent}", R::TYPE))
+}
 
-    /// The relationship object: links only.
-    pub fn object(&self, parent: &P, context: &Context) -> Value {
-        let path = P::self_path(parent.id());
-        json!({"links": {
-            "self": context.url(&format!("{path}/relationships/{}", self.name)),
-            "related": context.url(&format!("{path}/{}", self.name)),
-        }})
-    }
+/// The collection of one parent's children: its filter, and the check that the parent
+/// exists.
+pub struct Scope<R: Model> {
+    pub filter: Filter<R::Field>,
+    pub parent_id: i64,
+    /// Answers the parent's 404 when it does not exist.
+    pub parent_exists: fn(&mut PgConnection, i64) -> Result<(), ApiError>,
+}
 
-    /// The collection of one parent: its filter, and the check that the parent exists.
-    pub fn scope(&self, parent_id: i64) -> Scope<R> {
+impl<R: Model> Scope<R> {
+    /// The `R`s of parent `parent_id` of type `P`.
+    pub fn of<P: Resource>(parent_id: i64) -> Scope<R> {
         Scope {
             filter: Filter {
-                field: self.field,
-                condition: crate::models::listing::Condition::Compare(
-                    crate::models::listing::Op::Eq,
-                    crate::models::listing::Value::Id(parent_id),
-                ),
+                field: parent_field::<R>(P::TYPE),
+                condition: Condition::Compare(Op::Eq, FieldValue::Id(parent_id)),
             },
             parent_id,
             parent_exists: exists::<P>,
         }
     }
-}
-
-/// A collection narrowed to the children of one parent resource.
-pub struct Scope<R: Listable> {
-    pub filter: Filter<R::Field>,
-    pub parent_id: i64,
-    /// Answers the parent's 404 when it does not exist.
-    pub parent_exists: fn(&mut PgConnection, i64) -> Result<(), ApiError>,
 }
 
 fn exists<P: Resource>(conn: &mut PgConnection, id: i64) -> Result<(), ApiError> {
@@ -220,35 +246,6 @@ fn exists<P: Resource>(conn: &mut PgConnection, id: i64) -> Result<(), ApiError>
 /// The resource with this id, or its 404.
 pub fn find_existing<R: Resource>(conn: &mut PgConnection, id: i64) -> Result<R, ApiError> {
     R::find(conn, id)?.ok_or_else(|| R::not_found(&id.to_string()))
-}
-
-/// Loads what `includes` ask for, for these rows.
-pub fn load_included<R>(
-    conn: &mut PgConnection,
-    includes: &[&'static dyn Include<R>],
-    rows: &[R],
-) -> QueryResult<Vec<Box<dyn Render>>> {
-    let mut included = Vec::new();
-    for include in includes {
-        included.extend(include.load(conn, rows)?);
-    }
-    Ok(included)
-}
-
-/// The resource object of `resource`, with `meta` when given.
-pub fn object<R: Resource>(resource: &R, context: &Context, meta: Option<Value>) -> Value {
-    let id = resource.id();
-    let mut object = ResourceObject::new(
-        R::TYPE,
-        id,
-        context.url(&R::self_path(id)),
-        &context.fieldsets,
-    );
-    object = resource.fill(object, context);
-    if let Some(meta) = meta {
-        object = object.meta(meta);
-    }
-    object.build()
 }
 
 /// `included`, present (maybe empty) exactly when the request gave `include`.
@@ -325,10 +322,15 @@ pub fn page<R: Resource>(
     )
 }
 
-/// The document of a relationship URL: the relationship's linkage (`data`) and links, `self`
-/// being this request's URL.
-pub fn linkage(context: &Context, data: Value, relationship_links: &Value) -> Reply {
-    let mut links: Map<String, Value> = relationship_links.as_object().cloned().unwrap_or_default();
+/// The document of a to-one relationship URL of `row`: its linkage and its links.
+pub fn linkage<R: Resource>(context: &Context, row: &R, name: &str) -> Reply {
+    let mut links: Map<String, Value> = relationship_links::<R>(row.id(), name, context)
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     links.insert("self".into(), Value::String(context.self_link()));
-    respond(StatusCode::OK, &document(data, links, None, None))
+    respond(
+        StatusCode::OK,
+        &document(row.linkage(name), links, None, None),
+    )
 }

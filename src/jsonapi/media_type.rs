@@ -8,7 +8,10 @@
 //! - Every response with a body is `application/vnd.api+json`, with `ext` when the handler
 //!   applied an extension.
 //!
-//! Which extensions a URL supports is the application's to say ([`ExtensionsAt`]).
+//! Whether a request is negotiated at all, and which extensions its endpoint supports, is
+//! the application's to say ([`Negotiation`]): a request no endpoint serves (404, 405) or
+//! one the endpoint refuses outright (a write of a read-only resource) is answered that way
+//! whatever its media types.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -34,8 +37,9 @@ pub static ATOMIC: Extension = Extension {
     media_type: "application/vnd.api+json; ext=\"https://jsonapi.org/ext/atomic\"",
 };
 
-/// The extensions the URL with this path supports.
-pub type ExtensionsAt = fn(&str) -> &'static [&'static Extension];
+/// For a request: `None` when it is not negotiated; otherwise the extensions its endpoint
+/// supports.
+pub type Negotiation = fn(&ServiceRequest) -> Option<&'static [&'static Extension]>;
 
 /// One entry of a media type list: `type/subtype` and its parameters (names lowercased,
 /// quoted values unquoted). Accept's `q` weight is kept apart, as it is not a media type
@@ -234,7 +238,7 @@ fn check_accept(accept: &str, supported: &[&Extension]) -> Result<(), ApiError> 
 pub async fn negotiate(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-    extensions_at: ExtensionsAt,
+    negotiation: Negotiation,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let header_text = |name| {
         request
@@ -242,12 +246,15 @@ pub async fn negotiate(
             .get(name)
             .map(|value: &HeaderValue| String::from_utf8_lossy(value.as_bytes()).into_owned())
     };
-    let checked = check_request(
-        request.method(),
-        header_text(header::CONTENT_TYPE).as_deref(),
-        header_text(header::ACCEPT).as_deref(),
-        extensions_at(request.path()),
-    );
+    let checked = match negotiation(&request) {
+        None => Ok(()),
+        Some(extensions) => check_request(
+            request.method(),
+            header_text(header::CONTENT_TYPE).as_deref(),
+            header_text(header::ACCEPT).as_deref(),
+            extensions,
+        ),
+    };
     let mut response = match checked {
         Ok(()) => next.call(request).await?.map_into_left_body(),
         Err(error) => request.error_response(error).map_into_right_body(),

@@ -7,7 +7,7 @@ use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
 use diesel::sql_types::{Int8, Numeric, Timestamptz};
 
-use super::listing::listable;
+use super::declare::resource;
 use crate::schema::balance_changes;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
@@ -25,12 +25,30 @@ pub struct BalanceChange {
     pub application: String,
 }
 
-listable! {
-    BalanceChange in balance_changes, fields BalanceChangeField {
-        Id = "id": id as id, sort: true, filter: cmp;
-        Wallet = "wallet": wallet_id as id, sort: false, filter: cmp;
-        Operation = "operation": operation as text, sort: false, filter: eq;
-        ChangedAt = "changedAt": changed_at as time, sort: true, filter: cmp;
+/// What changed a balance.
+pub const OPERATIONS: &[&str] = &["insert", "update", "delete", "truncate", "repair"];
+
+resource! {
+    /// The fields of a balance change.
+    BalanceChange in balance_changes as "balance-changes", fields BalanceChangeField {
+        Id "id": id, id, read, sort, filter cmp, "The entry's id: entries of one wallet are in id order.";
+        Delta "delta": delta, money, read, nosort, filter none, "The change of the balance.";
+        Balance "balance": balance, money, read, nosort, filter none,
+            "The balance right after the change: the previous entry's balance plus this delta.";
+        Operation "operation": operation, choice(OPERATIONS), read, nosort, filter eq,
+            "What changed it: an insert, update, delete or truncate of transactions, or a repair.";
+        TransactionCount "transactionCount": transaction_count, count, read, nosort, filter none,
+            "How many of the wallet's transactions the statement touched.";
+        ChangedAt "changedAt": changed_at, time, read, sort, filter cmp,
+            "When the balance changed (its wallet locked).";
+        ChangedBy "changedBy": changed_by, text, read, nosort, filter none,
+            "The database user of the session that changed it.";
+        Application "application": application, text, read, nosort, filter none,
+            "The program that changed it (its application_name: wallet-api for this service).";
+        Wallet "wallet": wallet_id, to_one("wallets"), read, nosort, filter cmp,
+            "The wallet whose balance changed.";
+        Transaction "transaction": transaction_id, opt_to_one("transactions"), read, nosort, filter none,
+            "The transaction that changed it, when exactly one did (it may have been deleted since).";
     }
 }
 

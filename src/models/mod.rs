@@ -1,12 +1,16 @@
-//! The resources as database rows, with the queries that read and write them.
+//! The resources as database rows, with the queries that read and write them; each model
+//! declares its fields once ([`declare::resource`]).
 
 pub mod balance_change;
+pub mod declare;
+pub mod fields;
 pub mod idempotency_key;
-pub mod listing;
+pub mod keyset;
+pub mod query;
 pub mod transaction;
 pub mod wallet;
 
 pub use balance_change::{BalanceChange, BalanceChangeField};
-pub use listing::{Listable, Record};
+pub use fields::{Inputs, Model, Record};
 pub use transaction::{NewTransaction, Transaction, TransactionChanges, TransactionField};
-pub use wallet::{Wallet, WalletField};
+pub use wallet::{NewWallet, Wallet, WalletChanges, WalletField};

@@ -8,7 +8,8 @@ use diesel::prelude::*;
 
 use diesel::sql_types::{Int8, Numeric, Text};
 
-use super::listing::listable;
+use super::declare::resource;
+use super::fields::Record;
 use crate::db::prepared::{bind, prepared, statement};
 use crate::domain::{Amount, Txid};
 use crate::schema::transactions;
@@ -23,14 +24,22 @@ pub struct Transaction {
     pub created_at: DateTime<Utc>,
 }
 
-listable! {
-    Transaction in transactions, fields TransactionField {
-        Id = "id": id as id, sort: true, filter: cmp;
-        Wallet = "wallet": wallet_id as id, sort: false, filter: cmp;
-        Txid = "txid": txid as text, sort: true, filter: text;
-        Amount = "amount": amount as decimal, sort: true, filter: cmp;
-        CreatedAt = "createdAt": created_at as time, sort: true, filter: cmp;
+resource! {
+    /// The fields of a transaction.
+    Transaction in transactions as "transactions", fields TransactionField {
+        Id "id": id, id, read, sort, filter cmp, "The transaction's id.";
+        Txid "txid": txid, text, required(Txid), sort, filter text,
+            "Your own reference for it, unique: a txid books money once, so a retried request \
+             cannot book twice.";
+        Amount "amount": amount, money, required(Amount), sort, filter cmp,
+            "What it moves: positive credits the wallet, negative debits it; never zero. \
+             Changing it moves the difference.";
+        CreatedAt "createdAt": created_at, time, read, sort, filter cmp,
+            "When it was booked (set by the server).";
+        Wallet "wallet": wallet_id, to_one("wallets"), required(i64), nosort, filter cmp,
+            "The wallet it belongs to; changing it moves the money to the other wallet.";
     }
+    input NewTransaction, TransactionChanges;
 }
 
 statement!(
@@ -38,23 +47,6 @@ statement!(
     "INSERT INTO transactions (wallet_id, txid, amount) VALUES ($1, $2, $3) \
      ON CONFLICT (txid) DO NOTHING RETURNING id, wallet_id, txid, amount, created_at"
 );
-
-/// A transaction to book: every value checked.
-#[derive(Debug, Clone)]
-pub struct NewTransaction {
-    pub wallet_id: i64,
-    pub txid: Txid,
-    pub amount: Amount,
-}
-
-/// The parts of a transaction to change; `None` leaves a column as it is.
-#[derive(Debug, Clone, Default, AsChangeset)]
-#[diesel(table_name = transactions)]
-pub struct TransactionChanges {
-    pub wallet_id: Option<i64>,
-    pub txid: Option<Txid>,
-    pub amount: Option<Amount>,
-}
 
 impl TransactionChanges {
     fn is_empty(&self) -> bool {
@@ -96,10 +88,20 @@ impl Transaction {
         changes: &TransactionChanges,
     ) -> QueryResult<Option<Transaction>> {
         if changes.is_empty() {
-            return <Transaction as super::listing::Record>::find(conn, id);
+            return <Transaction as Record>::find(conn, id);
         }
         diesel::update(transactions::table.find(id))
-            .set(changes)
+            .set((
+                changes.wallet_id.map(|id| transactions::wallet_id.eq(id)),
+                changes
+                    .txid
+                    .as_ref()
+                    .map(|txid| transactions::txid.eq(txid)),
+                changes
+                    .amount
+                    .as_ref()
+                    .map(|amount| transactions::amount.eq(amount)),
+            ))
             .returning(Transaction::as_returning())
             .get_result(conn)
             .optional()

@@ -6,7 +6,8 @@ use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
 use diesel::sql_query;
 
-use super::listing::listable;
+use super::declare::resource;
+use super::fields::Record;
 use crate::domain::Label;
 use crate::schema::wallets;
 
@@ -20,33 +21,49 @@ pub struct Wallet {
     pub updated_at: DateTime<Utc>,
 }
 
-listable! {
-    Wallet in wallets, fields WalletField {
-        Id = "id": id as id, sort: true, filter: cmp;
-        Label = "label": label as text, sort: true, filter: text;
-        Balance = "balance": balance as decimal, sort: true, filter: cmp;
-        CreatedAt = "createdAt": created_at as time, sort: true, filter: cmp;
+resource! {
+    /// The fields of a wallet.
+    Wallet in wallets as "wallets", fields WalletField {
+        Id "id": id, id, read, sort, filter cmp, "The wallet's id.";
+        Label "label": label, text, required(Label), sort, filter text,
+            "The wallet's name.";
+        Balance "balance": balance, money, read, sort, filter cmp,
+            "The sum of the wallet's transactions, kept by the database: never negative, and \
+             never written directly (create a transaction to change it).";
+        CreatedAt "createdAt": created_at, time, read, sort, filter cmp,
+            "When the wallet was created (set by the server).";
+        UpdatedAt "updatedAt": updated_at, time, read, nosort, filter none,
+            "When its label or balance last changed (set by the server).";
     }
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = wallets)]
-struct NewWallet<'a> {
-    label: &'a Label,
+    has_many {
+        "transactions": "transactions",
+            "The wallet's transactions: each is created through /transactions with this \
+             wallet as its wallet, and moved with PATCH /transactions/{id}/relationships/wallet.";
+        "balance-changes": "balance-changes",
+            "The wallet's balance journal, written by the database whenever its balance changes.";
+    }
+    input NewWallet, WalletChanges;
 }
 
 impl Wallet {
     /// A new wallet; its balance starts at 0.
-    pub fn create(conn: &mut PgConnection, label: &Label) -> QueryResult<Wallet> {
+    pub fn create(conn: &mut PgConnection, new: &NewWallet) -> QueryResult<Wallet> {
         diesel::insert_into(wallets::table)
-            .values(NewWallet { label })
+            .values(wallets::label.eq(&new.label))
             .returning(Wallet::as_returning())
             .get_result(conn)
     }
 
-    /// Changes the label (the database refreshes `updated_at`); `None` when there is no such
-    /// wallet.
-    pub fn relabel(conn: &mut PgConnection, id: i64, label: &Label) -> QueryResult<Option<Wallet>> {
+    /// Changes what `changes` gives (the database refreshes `updated_at`); `None` when there
+    /// is no such wallet.
+    pub fn update(
+        conn: &mut PgConnection,
+        id: i64,
+        changes: &WalletChanges,
+    ) -> QueryResult<Option<Wallet>> {
+        let Some(label) = &changes.label else {
+            return <Wallet as Record>::find(conn, id);
+        };
         diesel::update(wallets::table.find(id))
             .set(wallets::label.eq(label))
             .returning(Wallet::as_returning())

@@ -111,11 +111,26 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
+fn a_missing_database_url_is_explained() {
+    let output = Command::new(env!("CARGO_BIN_EXE_wallet-api"))
+        .arg("verify")
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+}
+
+#[test]
 fn a_flag_wins_over_its_environment_variable() {
     let db = TestDb::empty();
     let output = Command::new(env!("CARGO_BIN_EXE_wallet-api"))
         .args(["migrate", "--database-url", &db.url])
-        .env("DATABASE_URL", "postgresql://nobody@/nowhere?host=/nonexistent")
+        .env(
+            "DATABASE_URL",
+            "postgresql://nobody@/nowhere?host=/nonexistent",
+        )
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
@@ -127,7 +142,10 @@ fn a_flag_wins_over_its_environment_variable() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&bad.stderr);
-    assert!(stderr.contains("--port") && stderr.contains("http"), "{stderr}");
+    assert!(
+        stderr.contains("--port") && stderr.contains("http"),
+        "{stderr}"
+    );
 }
 
 /// Four wallets, each corrupted a different way by an owner working around the triggers:

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use serde_json::{Value, json};
-use wallet_api::models::listing::Listable;
+use wallet_api::models::Model;
 use wallet_api::models::{BalanceChange, Transaction, Wallet};
 
 fn document() -> &'static Value {
@@ -124,7 +124,7 @@ pub fn assert_documented(
 }
 
 /// The names of `filter[...]` parameters `L` takes, and whether each field sorts.
-fn filters_of<L: Listable>() -> Vec<String> {
+fn filters_of<L: Model>() -> Vec<String> {
     L::FIELDS
         .iter()
         .filter_map(|field| Some((field.name, field.operators?)))

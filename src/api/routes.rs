@@ -1,0 +1,235 @@
+//! The route table: every method of every URL the service answers, as data (what it does,
+//! [`Operation`]) beside its handler. The same table registers the handlers with actix, says
+//! which methods each URL allows (`Allow`, and the 405 of any other), tells the media-type
+//! negotiation which requests it applies to, and is what the OpenAPI document is built from
+//! (`api::openapi`): a URL cannot be served but undocumented, or documented but not served.
+
+use std::sync::LazyLock;
+
+use actix_web::dev::{ResourceDef, ServiceRequest};
+use actix_web::http::Method;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::jsonapi::ApiError;
+use crate::jsonapi::error::Code;
+use crate::jsonapi::media_type::{ATOMIC, Extension};
+
+/// A query parameter of the implementation's own that an endpoint takes (`balanceAt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Custom {
+    pub name: &'static str,
+    /// What it means.
+    pub doc: &'static str,
+}
+
+/// What one method of one URL does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// `GET /TYPE`: a collection.
+    List { type_name: &'static str },
+    /// `GET /TYPE/{id}`.
+    Show {
+        type_name: &'static str,
+        custom: &'static [Custom],
+    },
+    /// `POST /TYPE`.
+    Create { type_name: &'static str },
+    /// `PATCH /TYPE/{id}`.
+    Update { type_name: &'static str },
+    /// `DELETE /TYPE/{id}`.
+    Delete { type_name: &'static str },
+    /// `GET /PARENT/{id}/NAME` of a to-one relationship: the resource it names.
+    Related {
+        parent: &'static str,
+        name: &'static str,
+        target: &'static str,
+    },
+    /// `GET /PARENT/{id}/relationships/NAME` of a to-one relationship.
+    Linkage {
+        parent: &'static str,
+        name: &'static str,
+        target: &'static str,
+    },
+    /// `PATCH /PARENT/{id}/relationships/NAME`: changes a to-one relationship.
+    ChangeLinkage {
+        parent: &'static str,
+        name: &'static str,
+        target: &'static str,
+    },
+    /// `GET /PARENT/{id}/NAME` of a to-many relationship: the children, a full collection.
+    Children {
+        parent: &'static str,
+        name: &'static str,
+        target: &'static str,
+    },
+    /// `GET /PARENT/{id}/relationships/NAME` of a to-many relationship: their identifiers.
+    ChildLinkage {
+        parent: &'static str,
+        name: &'static str,
+        target: &'static str,
+    },
+    /// A write clients may never make here: always answered 403 with this code.
+    Refused { code: &'static Code },
+    /// `POST /operations`: Atomic Operations.
+    Atomic,
+    /// `GET /health`.
+    Health,
+    /// `GET /health/live`.
+    Live,
+    /// `GET /metrics` (Prometheus text, not JSON:API).
+    Metrics,
+    /// `GET /openapi.json` (not JSON:API).
+    OpenApi,
+}
+
+impl Operation {
+    /// Whether the endpoint speaks JSON:API (its media types are negotiated).
+    pub fn is_jsonapi(&self) -> bool {
+        !matches!(self, Operation::Metrics | Operation::OpenApi)
+    }
+
+    /// The extensions the endpoint supports.
+    pub fn extensions(&self) -> &'static [&'static Extension] {
+        const AT_OPERATIONS: &[&Extension] = &[&ATOMIC];
+        match self {
+            Operation::Atomic => AT_OPERATIONS,
+            _ => &[],
+        }
+    }
+}
+
+/// One method of one URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The path, as actix matches it (`/wallets/{id}`).
+    pub path: String,
+    pub method: Method,
+    pub operation: Operation,
+}
+
+/// The table being built, with the handlers.
+#[derive(Default)]
+pub struct Routes {
+    endpoints: Vec<(Endpoint, actix_web::Route)>,
+}
+
+impl Routes {
+    /// Serves `method` of `path` with `handler`.
+    pub fn add<F, Args>(&mut self, path: &str, method: Method, operation: Operation, handler: F)
+    where
+        F: actix_web::Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        let route = web::method(method.clone()).to(handler);
+        self.endpoints.push((
+            Endpoint {
+                path: path.to_string(),
+                method,
+                operation,
+            },
+            route,
+        ));
+    }
+
+    /// Answers `methods` of `path` with a 403 `code` saying why (`detail`).
+    pub fn refuse(
+        &mut self,
+        path: &str,
+        methods: &[Method],
+        code: &'static Code,
+        detail: impl Into<String>,
+    ) {
+        let detail: String = detail.into();
+        for method in methods {
+            let detail = detail.clone();
+            self.add(
+                path,
+                method.clone(),
+                Operation::Refused { code },
+                move || {
+                    let detail = detail.clone();
+                    async move { Err::<HttpResponse, _>(ApiError::new(code, detail)) }
+                },
+            );
+        }
+    }
+
+    /// The endpoints, without their handlers.
+    pub fn table(self) -> Vec<Endpoint> {
+        self.endpoints
+            .into_iter()
+            .map(|(endpoint, _)| endpoint)
+            .collect()
+    }
+
+    /// Registers every URL with actix: its methods' handlers, and a 405 naming them for any
+    /// other method.
+    pub fn configure(self, config: &mut web::ServiceConfig) {
+        let mut paths: Vec<(String, Vec<(Endpoint, actix_web::Route)>)> = Vec::new();
+        for (endpoint, route) in self.endpoints {
+            match paths.iter_mut().find(|(path, _)| *path == endpoint.path) {
+                Some((_, routes)) => routes.push((endpoint, route)),
+                None => paths.push((endpoint.path.clone(), vec![(endpoint, route)])),
+            }
+        }
+        for (path, routes) in paths {
+            let allowed = allow(routes.iter().map(|(endpoint, _)| &endpoint.method));
+            let mut resource =
+                web::resource(path).default_service(web::to(move |request: HttpRequest| {
+                    let allowed = allowed.clone();
+                    async move {
+                        Err::<HttpResponse, _>(ApiError::method_not_allowed(
+                            request.method().as_str(),
+                            &allowed,
+                        ))
+                    }
+                }));
+            for (_, route) in routes {
+                resource = resource.route(route);
+            }
+            config.service(resource);
+        }
+    }
+}
+
+/// The `Allow` header of these methods.
+pub fn allow<'a>(methods: impl Iterator<Item = &'a Method>) -> String {
+    methods.map(Method::as_str).collect::<Vec<_>>().join(", ")
+}
+
+/// Every endpoint the service answers.
+pub fn table() -> &'static [Endpoint] {
+    static TABLE: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
+        let mut routes = Routes::default();
+        super::register(&mut routes);
+        super::register_operator(&mut routes);
+        routes.table()
+    });
+    &TABLE
+}
+
+/// The endpoint that answers this method of this path, if one does.
+pub fn endpoint_of(path: &str, method: &Method) -> Option<&'static Endpoint> {
+    static DEFINITIONS: LazyLock<Vec<(ResourceDef, &'static Endpoint)>> = LazyLock::new(|| {
+        table()
+            .iter()
+            .map(|endpoint| (ResourceDef::new(endpoint.path.as_str()), endpoint))
+            .collect()
+    });
+    DEFINITIONS
+        .iter()
+        .find(|(definition, endpoint)| endpoint.method == *method && definition.is_match(path))
+        .map(|(_, endpoint)| *endpoint)
+}
+
+/// Which requests the media-type rules apply to: those an endpoint serves (not a 404 or a
+/// 405), that it does not refuse outright (a 403 comes first), with its extensions.
+pub fn negotiation(request: &ServiceRequest) -> Option<&'static [&'static Extension]> {
+    let endpoint = endpoint_of(request.path(), request.method())?;
+    match endpoint.operation {
+        Operation::Refused { .. } => None,
+        operation if !operation.is_jsonapi() => None,
+        operation => Some(operation.extensions()),
+    }
+}

@@ -1,0 +1,403 @@
+//! [`resource!`]: a resource's one declaration.
+//!
+//! A model file declares its row's fields once:
+//!
+//! ```text
+//! resource! {
+//!     Transaction in transactions as "transactions", fields TransactionField {
+//!         Variant "jsonName": column, KIND, ACCESS, SORT, filter OPERATORS, "what it means";
+//!         ...
+//!     }
+//!     has_many { "name": "target-type", "what it means"; ... }   (optional)
+//!     input NewTransaction, TransactionChanges;                  (writable resources)
+//! }
+//! ```
+//!
+//! - KIND: `id` (the primary key, required, ends every sort), `money`, `count`, `text`,
+//!   `time`, `choice(WORDS)`, `to_one("target-type")`; `opt_money`, `opt_count`, `opt_text`,
+//!   `opt_time`, `opt_to_one(...)` for nullable columns. The row struct has a field named as
+//!   the column, of the kind's Rust type (`i64`, `BigDecimal`, `String`, `DateTime<Utc>`, or
+//!   an `Option` of it).
+//! - ACCESS: `read` (clients never write it), `write(T)` (optional on create, changeable),
+//!   `required(T)` (required on create, changeable), `once(T)` (required on create, never
+//!   changed), `update(T)` (changed by updates only). `T` is the input type the value is read
+//!   into ([`Parse`](super::fields::Parse)).
+//! - SORT: `sort` or `nosort`. OPERATORS: `cmp` (`in`, `gt`, `gte`, `lt`, `lte`), `text`
+//!   (`in`, `startswith`, `icontains`), `eq` (`in`) or `none`.
+//!
+//! From it come the field enum, the [`Model`](super::fields::Model) impl (every per-field
+//! `match`: SQL conditions, ORDER BY, values for rendering and cursors), the
+//! [`Record`](super::fields::Record) impl, and with `input` the structs of a create and an
+//! update with the [`Inputs`](super::fields::Inputs) impl that reads them. A field cannot be
+//! half-declared: the compiler sees every arm and every struct field.
+
+/// See the [module documentation](self).
+macro_rules! resource {
+    (
+        $(#[$meta:meta])*
+        $model:ident in $table:ident as $type_name:literal, fields $field:ident {
+            $( $variant:ident $name:literal: $column:ident, $kind:ident $(($kind_arg:expr))?,
+               $access:ident $(($input:ty))?, $sort:ident, filter $ops:ident, $doc:literal; )+
+        }
+        $( has_many { $( $many:literal: $many_target:literal, $many_doc:literal; )* } )?
+        $( input $new:ident, $changes:ident; )?
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $field {
+            $( $variant ),+
+        }
+
+        impl $crate::models::fields::Record for $model {
+            type Table = $table::table;
+
+            fn id(&self) -> i64 {
+                self.id
+            }
+
+            fn find(
+                conn: &mut diesel::pg::PgConnection,
+                id: i64,
+            ) -> diesel::QueryResult<Option<$model>> {
+                use diesel::prelude::*;
+                $table::table
+                    .find(id)
+                    .select($model::as_select())
+                    .first(conn)
+                    .optional()
+            }
+
+            fn find_many(
+                conn: &mut diesel::pg::PgConnection,
+                ids: &[i64],
+            ) -> diesel::QueryResult<Vec<$model>> {
+                use diesel::prelude::*;
+                $table::table
+                    .filter($table::id.eq_any(ids))
+                    .order($table::id)
+                    .select($model::as_select())
+                    .load(conn)
+            }
+        }
+
+        impl $crate::models::fields::Model for $model {
+            type Field = $field;
+            const TYPE: &'static str = $type_name;
+            const ID: $field = $field::Id;
+            const FIELDS: &'static [$crate::models::fields::FieldSpec<$field>] = &[
+                $( $crate::models::fields::FieldSpec {
+                    name: $name,
+                    field: $field::$variant,
+                    kind: resource!(@kind $kind $(($kind_arg))?),
+                    nullable: resource!(@nullable $kind),
+                    access: resource!(@access $access),
+                    sortable: resource!(@sort $kind $sort),
+                    operators: resource!(@ops $kind $ops),
+                    doc: $doc,
+                    accepts: resource!(@accepts $access $(($input))?),
+                } ),+
+            ];
+            const TO_MANY: &'static [$crate::models::fields::ToManySpec] = &[
+                $($( $crate::models::fields::ToManySpec {
+                    name: $many,
+                    target: $many_target,
+                    doc: $many_doc,
+                } ),*)?
+            ];
+
+            fn condition(
+                field: $field,
+                condition: &$crate::models::query::Condition,
+            ) -> Option<$crate::models::query::Predicate<$table::table>> {
+                #[allow(unused_imports)]
+                use diesel::prelude::*;
+                match field {
+                    $( $field::$variant => resource!(@condition $kind $ops, $table::$column, condition) ),+
+                }
+            }
+
+            fn and(
+                a: $crate::models::query::Predicate<$table::table>,
+                b: $crate::models::query::Predicate<$table::table>,
+            ) -> $crate::models::query::Predicate<$table::table> {
+                use diesel::prelude::*;
+                Box::new(a.and(b))
+            }
+
+            fn or(
+                a: $crate::models::query::Predicate<$table::table>,
+                b: $crate::models::query::Predicate<$table::table>,
+            ) -> $crate::models::query::Predicate<$table::table> {
+                use diesel::prelude::*;
+                Box::new(a.or(b))
+            }
+
+            fn value_of(&self, field: $field) -> $crate::models::fields::Value {
+                match field {
+                    $( $field::$variant => resource!(@value $kind, self.$column) ),+
+                }
+            }
+
+            fn load(
+                conn: &mut diesel::pg::PgConnection,
+                filters: Vec<$crate::models::query::Predicate<$table::table>>,
+                sort: &[$crate::models::query::SortKey<$field>],
+                limit: i64,
+                offset: i64,
+            ) -> diesel::QueryResult<Vec<$model>> {
+                use diesel::prelude::*;
+                use $crate::models::query::Direction;
+                let mut query = $table::table.select($model::as_select()).into_boxed();
+                for filter in filters {
+                    query = query.filter(filter);
+                }
+                for key in sort {
+                    query = match (key.field, key.direction) {
+                        $(
+                            ($field::$variant, Direction::Asc) => {
+                                query.then_order_by($table::$column.asc())
+                            }
+                            ($field::$variant, Direction::Desc) => {
+                                query.then_order_by($table::$column.desc())
+                            }
+                        )+
+                    };
+                }
+                query = query.limit(limit);
+                if offset > 0 {
+                    query = query.offset(offset);
+                }
+                query.load(conn)
+            }
+
+            fn count(
+                conn: &mut diesel::pg::PgConnection,
+                filters: Vec<$crate::models::query::Predicate<$table::table>>,
+            ) -> diesel::QueryResult<i64> {
+                use diesel::prelude::*;
+                let mut query = $table::table.count().into_boxed();
+                for filter in filters {
+                    query = query.filter(filter);
+                }
+                query.get_result(conn)
+            }
+        }
+
+        resource!(@maybe_inputs [$( $new $changes )?] $model, $field,
+                  [$( $variant $column $access $(($input))? , )+]);
+    };
+
+    // The input structs and their reading, for a declaration with `input`.
+    (@maybe_inputs [] $($rest:tt)*) => {};
+    (@maybe_inputs [$new:ident $changes:ident] $model:ident, $field:ident, [$($items:tt)*]) => {
+        resource!(@inputs [reader] $model, $field, $new, $changes, [] [] [] [] [] ; $($items)*);
+    };
+
+    // The kind of each field, as data.
+    (@kind id) => { $crate::models::fields::Kind::Id };
+    (@kind money) => { $crate::models::fields::Kind::Money };
+    (@kind opt_money) => { $crate::models::fields::Kind::Money };
+    (@kind count) => { $crate::models::fields::Kind::Count };
+    (@kind opt_count) => { $crate::models::fields::Kind::Count };
+    (@kind text) => { $crate::models::fields::Kind::Text };
+    (@kind opt_text) => { $crate::models::fields::Kind::Text };
+    (@kind time) => { $crate::models::fields::Kind::Time };
+    (@kind opt_time) => { $crate::models::fields::Kind::Time };
+    (@kind choice($words:expr)) => { $crate::models::fields::Kind::Choice($words) };
+    (@kind to_one($target:expr)) => { $crate::models::fields::Kind::ToOne($target) };
+    (@kind opt_to_one($target:expr)) => { $crate::models::fields::Kind::ToOne($target) };
+
+    (@nullable opt_money) => { true };
+    (@nullable opt_count) => { true };
+    (@nullable opt_text) => { true };
+    (@nullable opt_time) => { true };
+    (@nullable opt_to_one) => { true };
+    (@nullable $kind:ident) => { false };
+
+    // The Rust type of a column's values (an `Option` of it for a nullable one).
+    (@rust id) => { i64 };
+    (@rust money) => { bigdecimal::BigDecimal };
+    (@rust opt_money) => { bigdecimal::BigDecimal };
+    (@rust count) => { i64 };
+    (@rust opt_count) => { i64 };
+    (@rust text) => { String };
+    (@rust opt_text) => { String };
+    (@rust choice) => { String };
+    (@rust time) => { chrono::DateTime<chrono::Utc> };
+    (@rust opt_time) => { chrono::DateTime<chrono::Utc> };
+    (@rust to_one) => { i64 };
+    (@rust opt_to_one) => { i64 };
+
+    (@value id, $e:expr) => { $crate::models::fields::Value::Id($e) };
+    (@value money, $e:expr) => { $crate::models::fields::Value::Decimal($e.clone()) };
+    (@value count, $e:expr) => { $crate::models::fields::Value::Id($e) };
+    (@value text, $e:expr) => { $crate::models::fields::Value::Text($e.clone()) };
+    (@value choice, $e:expr) => { $crate::models::fields::Value::Text($e.clone()) };
+    (@value time, $e:expr) => { $crate::models::fields::Value::Time($e) };
+    (@value to_one, $e:expr) => { $crate::models::fields::Value::Id($e) };
+    (@value opt_money, $e:expr) => {
+        $e.clone().map_or($crate::models::fields::Value::Null, $crate::models::fields::Value::Decimal)
+    };
+    (@value opt_count, $e:expr) => {
+        $e.map_or($crate::models::fields::Value::Null, $crate::models::fields::Value::Id)
+    };
+    (@value opt_text, $e:expr) => {
+        $e.clone().map_or($crate::models::fields::Value::Null, $crate::models::fields::Value::Text)
+    };
+    (@value opt_time, $e:expr) => {
+        $e.map_or($crate::models::fields::Value::Null, $crate::models::fields::Value::Time)
+    };
+    (@value opt_to_one, $e:expr) => {
+        $e.map_or($crate::models::fields::Value::Null, $crate::models::fields::Value::Id)
+    };
+
+    (@access read) => { $crate::models::fields::Access { create: $crate::models::fields::Create::No, update: false } };
+    (@access write) => { $crate::models::fields::Access { create: $crate::models::fields::Create::Optional, update: true } };
+    (@access required) => { $crate::models::fields::Access { create: $crate::models::fields::Create::Required, update: true } };
+    (@access once) => { $crate::models::fields::Access { create: $crate::models::fields::Create::Required, update: false } };
+    (@access update) => { $crate::models::fields::Access { create: $crate::models::fields::Create::No, update: true } };
+
+    (@accepts read) => { None };
+    (@accepts $access:ident ($input:ty)) => { Some(<$input as $crate::models::fields::Parse>::ACCEPTS) };
+
+    (@sort opt_money sort) => { compile_error!("a nullable field cannot sort (keyset pages need a value)") };
+    (@sort opt_count sort) => { compile_error!("a nullable field cannot sort (keyset pages need a value)") };
+    (@sort opt_text sort) => { compile_error!("a nullable field cannot sort (keyset pages need a value)") };
+    (@sort opt_time sort) => { compile_error!("a nullable field cannot sort (keyset pages need a value)") };
+    (@sort opt_to_one sort) => { compile_error!("a nullable field cannot sort (keyset pages need a value)") };
+    (@sort $kind:ident sort) => { true };
+    (@sort $kind:ident nosort) => { false };
+
+    (@ops text text) => { Some(&["in", "startswith", "icontains"]) };
+    (@ops opt_text text) => { Some(&["in", "startswith", "icontains"]) };
+    (@ops $kind:ident text) => { compile_error!("filter text needs a text column") };
+    (@ops $kind:ident cmp) => { Some(&["in", "gt", "gte", "lt", "lte"]) };
+    (@ops $kind:ident eq) => { Some(&["in"]) };
+    (@ops $kind:ident none) => { None };
+
+    (@condition $kind:ident none, $column:expr, $condition:expr) => {{
+        let _ = $condition;
+        None
+    }};
+    (@condition $kind:ident text, $column:expr, $condition:expr) => {{
+        use $crate::models::keyset::like_literal;
+        use $crate::models::query::Condition;
+        match $condition {
+            Condition::StartsWith(prefix) => Some(Box::new(
+                $column.like(format!("{}%", like_literal(prefix))).escape('\\'),
+            ) as $crate::models::query::Predicate<_>),
+            Condition::IContains(text) => Some(Box::new(
+                $column.ilike(format!("%{}%", like_literal(text))).escape('\\'),
+            ) as $crate::models::query::Predicate<_>),
+            other => resource!(@compare $kind, $column, other),
+        }
+    }};
+    (@condition $kind:ident $ops:ident, $column:expr, $condition:expr) => {
+        resource!(@compare $kind, $column, $condition)
+    };
+
+    (@compare $kind:ident, $column:expr, $condition:expr) => {{
+        use $crate::models::fields::FromValue;
+        use $crate::models::query::{Condition, Op, Predicate};
+        type Rust = resource!(@rust $kind);
+        match $condition {
+            Condition::Compare(op, value) => {
+                let value = Rust::from_value(value)?;
+                let predicate: Predicate<_> = match op {
+                    Op::Eq => Box::new($column.eq(value)),
+                    Op::Gt => Box::new($column.gt(value)),
+                    Op::Gte => Box::new($column.ge(value)),
+                    Op::Lt => Box::new($column.lt(value)),
+                    Op::Lte => Box::new($column.le(value)),
+                };
+                Some(predicate)
+            }
+            Condition::In(values) => {
+                Some(Box::new($column.eq_any(Rust::all(values)?)) as Predicate<_>)
+            }
+            _ => None,
+        }
+    }};
+
+    // The input structs, munched field by field: [new's fields] [changes' fields] [new's
+    // reads] [new's initialisers] [changes' initialisers].
+    (@inputs [$r:ident] $model:ident, $field:ident, $new:ident, $changes:ident,
+     [$($nf:tt)*] [$($cf:tt)*] [$($nl:tt)*] [$($ni:tt)*] [$($ci:tt)*] ; ) => {
+        /// Every value a create gives, checked.
+        #[derive(Debug, Clone)]
+        pub struct $new { $($nf)* }
+
+        /// What an update changes, checked (`None`: unchanged).
+        #[derive(Debug, Clone, Default)]
+        pub struct $changes { $($cf)* }
+
+        impl $crate::models::fields::Inputs for $model {
+            type New = $new;
+            type Changes = $changes;
+
+            fn read_new(
+                $r: &mut impl $crate::models::fields::Reader<$field>,
+            ) -> Option<$new> {
+                $($nl)*
+                Some($new { $($ni)* })
+            }
+
+            fn read_changes(
+                $r: &mut impl $crate::models::fields::Reader<$field>,
+            ) -> $changes {
+                #[allow(unused_imports)]
+                use $crate::models::fields::Reader;
+                $changes { $($ci)* }
+            }
+        }
+    };
+    (@inputs [$r:ident] $model:ident, $field:ident, $new:ident, $changes:ident,
+     $nf:tt $cf:tt $nl:tt $ni:tt $ci:tt ; $variant:ident $column:ident read, $($rest:tt)*) => {
+        resource!(@inputs [$r] $model, $field, $new, $changes, $nf $cf $nl $ni $ci ; $($rest)*);
+    };
+    (@inputs [$r:ident] $model:ident, $field:ident, $new:ident, $changes:ident,
+     [$($nf:tt)*] [$($cf:tt)*] [$($nl:tt)*] [$($ni:tt)*] [$($ci:tt)*] ;
+     $variant:ident $column:ident required($input:ty), $($rest:tt)*) => {
+        resource!(@inputs [$r] $model, $field, $new, $changes,
+            [$($nf)* pub $column: $input,]
+            [$($cf)* pub $column: Option<$input>,]
+            [$($nl)* let $column = $r.required::<$input>($field::$variant);]
+            [$($ni)* $column: $column?,]
+            [$($ci)* $column: $r.optional::<$input>($field::$variant),]
+            ; $($rest)*);
+    };
+    (@inputs [$r:ident] $model:ident, $field:ident, $new:ident, $changes:ident,
+     [$($nf:tt)*] [$($cf:tt)*] [$($nl:tt)*] [$($ni:tt)*] [$($ci:tt)*] ;
+     $variant:ident $column:ident write($input:ty), $($rest:tt)*) => {
+        resource!(@inputs [$r] $model, $field, $new, $changes,
+            [$($nf)* pub $column: Option<$input>,]
+            [$($cf)* pub $column: Option<$input>,]
+            [$($nl)* let $column = $r.optional::<$input>($field::$variant);]
+            [$($ni)* $column,]
+            [$($ci)* $column: $r.optional::<$input>($field::$variant),]
+            ; $($rest)*);
+    };
+    (@inputs [$r:ident] $model:ident, $field:ident, $new:ident, $changes:ident,
+     [$($nf:tt)*] $cf:tt [$($nl:tt)*] [$($ni:tt)*] $ci:tt ;
+     $variant:ident $column:ident once($input:ty), $($rest:tt)*) => {
+        resource!(@inputs [$r] $model, $field, $new, $changes,
+            [$($nf)* pub $column: $input,]
+            $cf
+            [$($nl)* let $column = $r.required::<$input>($field::$variant);]
+            [$($ni)* $column: $column?,]
+            $ci
+            ; $($rest)*);
+    };
+    (@inputs [$r:ident] $model:ident, $field:ident, $new:ident, $changes:ident,
+     $nf:tt [$($cf:tt)*] $nl:tt $ni:tt [$($ci:tt)*] ;
+     $variant:ident $column:ident update($input:ty), $($rest:tt)*) => {
+        resource!(@inputs [$r] $model, $field, $new, $changes,
+            $nf
+            [$($cf)* pub $column: Option<$input>,]
+            $nl
+            $ni
+            [$($ci)* $column: $r.optional::<$input>($field::$variant),]
+            ; $($rest)*);
+    };
+}
+pub(crate) use resource;

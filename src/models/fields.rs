@@ -1,0 +1,302 @@
+//! What a resource declares about each of its fields, once, with [`resource!`]: the name
+//! clients use, the kind of value, who may write it and when, whether it sorts, which filter
+//! operators it takes, and what it means. Rendering, input checks, filters, sorts, cursors and
+//! the OpenAPI schemas are all read from these declarations (`api/`), so a field cannot be
+//! shown but not documented, or documented but refused.
+//!
+//! [`resource!`]: crate::models::declare::resource
+
+use bigdecimal::BigDecimal;
+use chrono::{DateTime, Utc};
+use diesel::QueryResult;
+use diesel::pg::PgConnection;
+use serde_json::value::RawValue;
+
+use super::query::{Condition, Predicate, SortKey};
+
+/// What kind of value a field holds: how it is written out, filtered and documented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The resource's own id (shown as the resource object's `id`, not as an attribute).
+    Id,
+    /// An exact decimal with 18 fractional digits, written as a string.
+    Money,
+    /// A whole number.
+    Count,
+    Text,
+    Time,
+    /// One of these words.
+    Choice(&'static [&'static str]),
+    /// A to-one relationship: the column holds the id of a resource of this type.
+    ToOne(&'static str),
+}
+
+/// Which typed value a field's filters and cursors take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    Id,
+    Decimal,
+    Text,
+    Time,
+}
+
+impl Kind {
+    pub fn value_kind(self) -> ValueKind {
+        match self {
+            Kind::Id | Kind::Count | Kind::ToOne(_) => ValueKind::Id,
+            Kind::Money => ValueKind::Decimal,
+            Kind::Text | Kind::Choice(_) => ValueKind::Text,
+            Kind::Time => ValueKind::Time,
+        }
+    }
+}
+
+/// Whether a client may give a field when it creates a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Create {
+    No,
+    Optional,
+    Required,
+}
+
+/// Who writes a field and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    pub create: Create,
+    /// Whether an update may change it.
+    pub update: bool,
+}
+
+impl Access {
+    pub fn writable(&self) -> bool {
+        self.create != Create::No || self.update
+    }
+}
+
+/// One field of a resource, as [`resource!`](crate::models::declare::resource) declares it.
+#[derive(Debug)]
+pub struct FieldSpec<F: 'static> {
+    /// The name clients use: the member of the resource object, of `fields[TYPE]`,
+    /// `filter[...]` and `sort`.
+    pub name: &'static str,
+    pub field: F,
+    pub kind: Kind,
+    /// Whether the value may be absent (`null`).
+    pub nullable: bool,
+    pub access: Access,
+    pub sortable: bool,
+    /// The operators of `filter[name.OP]`; `None` when the field cannot be filtered.
+    /// Plain `filter[name]=a,b` (equal to any of) goes with every filterable field.
+    pub operators: Option<&'static [&'static str]>,
+    /// What the field means, for the documentation and for the answer to a client that
+    /// writes it when it may not.
+    pub doc: &'static str,
+    /// What a client may send for it, when it may write it.
+    pub accepts: Option<Accepts>,
+}
+
+impl<F> FieldSpec<F> {
+    /// The same declaration, for code that does not know the field enum.
+    pub fn erased(&self) -> FieldSpec<()> {
+        FieldSpec {
+            name: self.name,
+            field: (),
+            kind: self.kind,
+            nullable: self.nullable,
+            access: self.access,
+            sortable: self.sortable,
+            operators: self.operators,
+            doc: self.doc,
+            accepts: self.accepts,
+        }
+    }
+
+    /// Shown as a relationship (rather than an attribute, or as the resource's id).
+    pub fn is_relationship(&self) -> bool {
+        matches!(self.kind, Kind::ToOne(_))
+    }
+
+    pub fn is_attribute(&self) -> bool {
+        !self.is_relationship() && self.kind != Kind::Id
+    }
+}
+
+/// A to-many relationship of a resource: its children of type `target`, shown with links
+/// only (there may be millions) and read through its related URL as a full collection.
+#[derive(Debug)]
+pub struct ToManySpec {
+    pub name: &'static str,
+    pub target: &'static str,
+    pub doc: &'static str,
+}
+
+/// A typed value of a field: written out, a filter operand or a cursor component.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Id(i64),
+    Decimal(BigDecimal),
+    Text(String),
+    Time(DateTime<Utc>),
+    Null,
+}
+
+impl Value {
+    /// The kind of a value that is not null.
+    pub fn kind(&self) -> Option<ValueKind> {
+        Some(match self {
+            Value::Id(_) => ValueKind::Id,
+            Value::Decimal(_) => ValueKind::Decimal,
+            Value::Text(_) => ValueKind::Text,
+            Value::Time(_) => ValueKind::Time,
+            Value::Null => return None,
+        })
+    }
+}
+
+/// Typed extraction of a [`Value`], used to bind operands to a column's own type.
+pub trait FromValue: Sized {
+    fn from_value(value: &Value) -> Option<Self>;
+    fn all(values: &[Value]) -> Option<Vec<Self>> {
+        values.iter().map(Self::from_value).collect()
+    }
+}
+
+macro_rules! from_value {
+    ($type:ty, $variant:ident) => {
+        impl FromValue for $type {
+            fn from_value(value: &Value) -> Option<Self> {
+                match value {
+                    Value::$variant(v) => Some(v.clone()),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+from_value!(i64, Id);
+from_value!(BigDecimal, Decimal);
+from_value!(String, Text);
+from_value!(DateTime<Utc>, Time);
+
+/// What a writable field accepts, for the documentation; the field's input type enforces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepts {
+    /// A string of `min` to `max` characters, without NUL.
+    Text { min: usize, max: usize },
+    /// An exact decimal (a string or a JSON number) with at most `integer` digits before the
+    /// point and `fraction` after it; `positive`: above zero; otherwise: not zero.
+    Decimal {
+        integer: u32,
+        fraction: u32,
+        positive: bool,
+    },
+    /// An RFC 3339 time.
+    Time,
+    /// One of these words.
+    Choice(&'static [&'static str]),
+    /// A resource identifier of the relationship's type (`null` too, when it is nullable).
+    Link,
+}
+
+/// A value a client sent for a writable field, as the API layer hands it over: an
+/// attribute's raw JSON, or a to-one relationship's linkage already resolved to an id.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    Attribute(&'a RawValue),
+    Link(Option<i64>),
+}
+
+/// A type a writable field's value is read into: the value checked once, when it enters.
+pub trait Parse: Sized {
+    const ACCEPTS: Accepts;
+    /// The value, or why it cannot be accepted (in words fit for a client).
+    fn parse(input: Input<'_>) -> Result<Self, String>;
+}
+
+/// Reads the values of a document's writable fields, recording every problem it meets
+/// (implemented by the API layer over a request document).
+pub trait Reader<F> {
+    /// The value of `field` when the document gives it and it parses.
+    fn optional<T: Parse>(&mut self, field: F) -> Option<T>;
+    /// The same, a missing value being a problem too.
+    fn required<T: Parse>(&mut self, field: F) -> Option<T>;
+}
+
+/// A row type with an `id`, read by id.
+pub trait Record: Sized + Send + 'static {
+    type Table: 'static;
+    fn id(&self) -> i64;
+    fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<Self>>;
+    /// The rows with these ids (those that exist), in id order.
+    fn find_many(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<Self>>;
+}
+
+/// A declared resource: its type, its fields, and how each maps to SQL. Implemented by
+/// [`resource!`](crate::models::declare::resource).
+pub trait Model: Record {
+    type Field: Copy + Eq + std::fmt::Debug + Send + Sync + 'static;
+
+    /// The JSON:API type (`wallets`).
+    const TYPE: &'static str;
+    /// The unique field that ends every sort.
+    const ID: Self::Field;
+    /// Every field, in the order the declaration gives them.
+    const FIELDS: &'static [FieldSpec<Self::Field>];
+    /// The to-many relationships.
+    const TO_MANY: &'static [ToManySpec];
+
+    /// The declaration of `field`.
+    fn spec(field: Self::Field) -> &'static FieldSpec<Self::Field> {
+        Self::FIELDS
+            .iter()
+            .find(|spec| spec.field == field)
+            .expect("every field is declared")
+    }
+
+    /// The SQL of `condition` on `field`, or `None` when the condition does not fit the
+    /// field's kind (the parser refuses those first).
+    fn condition(field: Self::Field, condition: &Condition) -> Option<Predicate<Self::Table>>;
+    /// `a AND b`, `a OR b` (diesel's operators need the concrete table).
+    fn and(a: Predicate<Self::Table>, b: Predicate<Self::Table>) -> Predicate<Self::Table>;
+    fn or(a: Predicate<Self::Table>, b: Predicate<Self::Table>) -> Predicate<Self::Table>;
+    /// The value of `field` in this row.
+    fn value_of(&self, field: Self::Field) -> Value;
+
+    /// Rows matching all `filters`, in `sort` order, `limit` rows after skipping `offset`.
+    fn load(
+        conn: &mut PgConnection,
+        filters: Vec<Predicate<Self::Table>>,
+        sort: &[SortKey<Self::Field>],
+        limit: i64,
+        offset: i64,
+    ) -> QueryResult<Vec<Self>>;
+    /// How many rows match all `filters`.
+    fn count(conn: &mut PgConnection, filters: Vec<Predicate<Self::Table>>) -> QueryResult<i64>;
+}
+
+/// A resource clients write: the checked values of a create and of an update, read from a
+/// document field by field as the declaration says. Implemented by
+/// [`resource!`](crate::models::declare::resource) for a declaration with `input`.
+pub trait Inputs: Model {
+    /// Every field a create gives (the required ones present).
+    type New: Send + Sync + 'static;
+    /// The fields an update may change (`None`: unchanged).
+    type Changes: Send + 'static;
+
+    /// `None` when a problem was recorded.
+    fn read_new(reader: &mut impl Reader<Self::Field>) -> Option<Self::New>;
+    fn read_changes(reader: &mut impl Reader<Self::Field>) -> Self::Changes;
+}
+
+/// The id of a to-one relationship, once the API layer resolved its linkage.
+impl Parse for i64 {
+    const ACCEPTS: Accepts = Accepts::Link;
+
+    fn parse(input: Input<'_>) -> Result<i64, String> {
+        match input {
+            Input::Link(Some(id)) => Ok(id),
+            Input::Link(None) => Err("this relationship is required".into()),
+            Input::Attribute(_) => Err("this is a relationship".into()),
+        }
+    }
+}
