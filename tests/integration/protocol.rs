@@ -163,6 +163,54 @@ fn wrong_methods_answer_a_jsonapi_405_with_allow() {
 }
 
 #[test]
+fn a_method_no_route_serves_is_a_405_whatever_the_body() {
+    let app = TestApp::spawn();
+    for (headers, body) in [
+        (vec![], None),
+        (vec![("Content-Type", "text/plain")], Some("hello".to_string())),
+        (vec![("Accept", "application/vnd.api+json; charset=x")], None),
+    ] {
+        let reply = app.send("PUT", "/health", &headers, body);
+        reply.expect_error(405, "method-not-allowed", None);
+        assert_eq!(reply.header("allow"), Some("GET"));
+    }
+    // OPTIONS is a method no route serves too: the same 405 lists what is served.
+    let reply = app.send("OPTIONS", "/balance-changes", &[], None);
+    reply.expect_error(405, "method-not-allowed", None);
+    assert_eq!(reply.header("allow"), Some("GET, POST"));
+}
+
+#[test]
+fn a_refused_write_is_a_403_before_any_media_type_check() {
+    let app = TestApp::spawn();
+    for (method, path, code) in [
+        ("POST", "/balance-changes", "read-only-resource"),
+        ("PATCH", "/balance-changes/1", "read-only-resource"),
+        ("POST", "/wallets/1/relationships/transactions", "read-only-relationship"),
+        ("PATCH", "/balance-changes/1/relationships/wallet", "read-only-relationship"),
+    ] {
+        let reply = app.send(
+            method,
+            path,
+            &[
+                ("Content-Type", "text/plain"),
+                ("Accept", "application/vnd.api+json; charset=x"),
+            ],
+            Some("not a document".into()),
+        );
+        reply.expect_error(403, code, None);
+    }
+    // Where the write is served, the media type is checked first.
+    app.send(
+        "POST",
+        "/wallets",
+        &[("Content-Type", "text/plain")],
+        Some("not a document".into()),
+    )
+    .expect_error(415, "unsupported-media-type", Some(("header", "Content-Type")));
+}
+
+#[test]
 fn a_trailing_slash_is_the_same_url() {
     let app = TestApp::spawn();
     let id = app.create_wallet("slash");
