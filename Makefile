@@ -66,9 +66,9 @@ e2e: deps
 fuzz: deps
 	$(WITH_DB) FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} FUZZ_SEED=$${FUZZ_SEED:-random} scripts/e2e.sh
 
-## openapi: rewrite openapi.json from scripts/openapi.py
-openapi:
-	python3 scripts/openapi.py > openapi.json
+## openapi: rewrite openapi.json from the code (the route table and resource declarations)
+openapi: deps
+	cargo run --quiet -- openapi > openapi.json
 
 ## bench: the benchmark suite beside pgbench; writes BENCHMARKS.md
 bench: deps

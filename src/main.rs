@@ -38,6 +38,8 @@ enum Command {
         #[arg(long)]
         apply: bool,
     },
+    /// Print the OpenAPI document of the API (what openapi.json holds).
+    Openapi,
 }
 
 /// The database a maintenance command works on.
@@ -69,6 +71,10 @@ fn main() -> ExitCode {
         Command::Migrate(database) => migrate(&database.database_url),
         Command::Verify(database) => verify(&database.database_url),
         Command::Repair { database, apply } => repair_balances(&database.database_url, apply),
+        Command::Openapi => {
+            print!("{}", wallet_api::api::openapi::text());
+            Ok(ExitCode::SUCCESS)
+        }
     };
     outcome.unwrap_or_else(|error| {
         eprintln!("wallet-api: {error:#}");

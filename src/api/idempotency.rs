@@ -72,12 +72,13 @@ impl FromRequest for IdempotencyKey {
     }
 }
 
-/// A key as the draft writes it (a structured-field string, `"..."`), or as a bare token.
+/// A key as the draft writes it (a structured-field string, `"..."`, with `\"` and `\\`
+/// escapes), or as a bare token (printable ASCII not opening a quote).
 fn parse_key(raw: &[u8]) -> Result<String, ApiError> {
     let invalid = || ApiError::new(&INVALID_IDEMPOTENCY_KEY, KEY_FORMAT).header(HEADER);
     let text = std::str::from_utf8(raw).map_err(|_| invalid())?.trim();
-    let key = match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-        Some(quoted) => quoted.replace("\\\"", "\"").replace("\\\\", "\\"),
+    let key = match text.strip_prefix('"') {
+        Some(rest) => unquote(rest).ok_or_else(invalid)?,
         None => text.to_string(),
     };
     let printable = key.bytes().all(|b| (0x20..=0x7e).contains(&b));
@@ -85,6 +86,23 @@ fn parse_key(raw: &[u8]) -> Result<String, ApiError> {
         return Err(invalid());
     }
     Ok(key)
+}
+
+/// The inside of a structured-field string whose opening quote is gone: up to its closing
+/// quote, which must end the text, with `\"` and `\\` unescaped.
+fn unquote(rest: &str) -> Option<String> {
+    let mut key = String::with_capacity(rest.len());
+    let mut chars = rest.chars();
+    loop {
+        match chars.next()? {
+            '"' => return chars.next().is_none().then_some(key),
+            '\\' => match chars.next()? {
+                escaped @ ('"' | '\\') => key.push(escaped),
+                _ => return None,
+            },
+            c => key.push(c),
+        }
+    }
 }
 
 /// A key and the fingerprint of the request it came with.
@@ -298,6 +316,9 @@ mod tests {
         for bad in [
             &b""[..],
             b"\"\"",
+            b"\"open",
+            b"\"a\"b\"",
+            b"\"bad \\escape\"",
             b"caf\xc3\xa9",
             b"tab\there",
             &[b'k'; 256][..],

@@ -156,9 +156,11 @@ fn condition_of(kind: Kind, op: Option<&str>, text: &str) -> Result<Condition, S
     })
 }
 
-/// The sort keys asked for, ending with the id so that every row has one place.
+/// The sort keys asked for, ending with the id so that every row has one place. Every name
+/// must be a sort field, named once; one after the id cannot change the order and is left out.
 fn sort_of<L: Model>(context: &Context) -> Result<Vec<SortKey<L::Field>>, ApiError> {
     let mut keys: Vec<SortKey<L::Field>> = Vec::new();
+    let mut ignored: Vec<SortKey<L::Field>> = Vec::new();
     for asked in context.params.sort.iter().flatten() {
         let field = L::FIELDS
             .iter()
@@ -174,13 +176,14 @@ fn sort_of<L: Model>(context: &Context) -> Result<Vec<SortKey<L::Field>>, ApiErr
                     ),
                 )
             })?;
-        if keys.iter().any(|key| key.field == field) {
+        if keys.iter().chain(&ignored).any(|key| key.field == field) {
             return Err(ApiError::invalid_parameter(
                 "sort",
                 format!("sort names {:?} twice", asked.name),
             ));
         }
-        keys.push(SortKey {
+        let decided = keys.last().is_some_and(|key| key.field == L::ID);
+        (if decided { &mut ignored } else { &mut keys }).push(SortKey {
             field,
             direction: if asked.descending {
                 Direction::Desc
@@ -188,10 +191,6 @@ fn sort_of<L: Model>(context: &Context) -> Result<Vec<SortKey<L::Field>>, ApiErr
                 Direction::Asc
             },
         });
-        if field == L::ID {
-            // The id is unique: keys after it could never decide anything.
-            break;
-        }
     }
     if keys.last().map(|key| key.field) != Some(L::ID) {
         keys.push(SortKey {

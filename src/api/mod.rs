@@ -56,6 +56,8 @@ pub struct Registered {
     /// The rows with these ids, to render.
     pub load: LoadRendered,
     pub routes: fn(&mut Routes),
+    /// The codes its writes may answer beyond the protocol's: create, update, delete.
+    pub write_errors: [&'static [&'static Code]; 3],
     /// What atomic operations can do to it (nothing, for a read-only one), and the codes
     /// its own writes may answer.
     pub operable: Option<Operable>,
@@ -72,6 +74,7 @@ const fn read_only<R: Resource>(routes: fn(&mut Routes)) -> Registered {
         not_found_code: R::NOT_FOUND,
         load: load_rendered::<R>,
         routes,
+        write_errors: [&[], &[], &[]],
         operable: None,
     }
 }
@@ -80,6 +83,7 @@ const fn read_only<R: Resource>(routes: fn(&mut Routes)) -> Registered {
 const fn writable<R: Writable>(routes: fn(&mut Routes)) -> Registered {
     Registered {
         operable: Some(Operable::of::<R>()),
+        write_errors: [R::CREATE_ERRORS, R::UPDATE_ERRORS, R::DELETE_ERRORS],
         ..read_only::<R>(routes)
     }
 }

@@ -1,6 +1,7 @@
 //! What operators and tools read, outside JSON:API: `GET /metrics` (Prometheus text format)
-//! and `GET /openapi.json` (the API's OpenAPI 3.1 description, `openapi.json` at the
-//! repository's root); and the middleware that counts every request for the metrics.
+//! and `GET /openapi.json` (the API's OpenAPI 3.1 description, built from the route table:
+//! `openapi.json` at the repository's root); and the middleware that counts every request for
+//! the metrics.
 
 use std::time::Instant;
 
@@ -12,9 +13,6 @@ use actix_web::{HttpResponse, web};
 use super::state::AppState;
 use crate::metrics;
 
-/// The OpenAPI document, as checked in.
-pub const OPENAPI: &str = include_str!("../../openapi.json");
-
 pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
@@ -24,7 +22,7 @@ pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
 pub async fn openapi() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(OPENAPI)
+        .body(super::openapi::text())
 }
 
 /// Counts the request under its route's pattern, with its status and how long it took.

@@ -45,6 +45,12 @@ pub trait Resource: Model {
 /// its model's checked values ([`Inputs`]) by `api::input`; these run the write, turning the
 /// resource's own constraints into errors that point into the document.
 pub trait Writable: Resource + Inputs {
+    /// The codes of the refusals its writes may answer beyond the protocol's (the money
+    /// rules, its constraints), for the documentation.
+    const CREATE_ERRORS: &'static [&'static Code] = &[];
+    const UPDATE_ERRORS: &'static [&'static Code] = &[];
+    const DELETE_ERRORS: &'static [&'static Code] = &[];
+
     fn insert(conn: &mut PgConnection, new: &Self::New) -> Result<Self, ApiError>;
     /// `None` when there is no resource with this id.
     fn apply(

@@ -20,6 +20,8 @@ pub struct Custom {
     pub name: &'static str,
     /// What it means.
     pub doc: &'static str,
+    /// The member it adds to the resource object's `meta`, as a JSON Schema (JSON text).
+    pub meta: Option<&'static str>,
 }
 
 /// What one method of one URL does.

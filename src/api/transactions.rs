@@ -4,6 +4,7 @@
 use diesel::pg::PgConnection;
 use serde_json::json;
 
+use super::errors::{BALANCE_OVERFLOW, INSUFFICIENT_FUNDS};
 use super::handlers;
 use super::resource::{Resource, Writable};
 use super::routes::Routes;
@@ -12,6 +13,7 @@ use crate::codes;
 use crate::db::DbError;
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::identifier;
+use crate::jsonapi::error::Code;
 use crate::models::{Model, NewTransaction, Record, Transaction, TransactionChanges};
 
 codes! {
@@ -35,7 +37,7 @@ pub fn routes(routes: &mut Routes) {
 }
 
 impl Resource for Transaction {
-    const NOT_FOUND: &'static crate::jsonapi::error::Code = &TRANSACTION_NOT_FOUND;
+    const NOT_FOUND: &'static Code = &TRANSACTION_NOT_FOUND;
     const SINGULAR: &'static str = "transaction";
 }
 
@@ -58,7 +60,19 @@ fn duplicate_txid() -> ApiError {
     ApiError::new(&DUPLICATE_TXID, DUPLICATE_TXID_DETAIL).pointer("/data/attributes/txid")
 }
 
+/// What the money rules and the constraints answer a transaction's writes.
+const WRITE_ERRORS: &[&Code] = &[
+    &INSUFFICIENT_FUNDS,
+    &BALANCE_OVERFLOW,
+    &DUPLICATE_TXID,
+    &WALLET_NOT_FOUND,
+];
+
 impl Writable for Transaction {
+    const CREATE_ERRORS: &'static [&'static Code] = WRITE_ERRORS;
+    const UPDATE_ERRORS: &'static [&'static Code] = WRITE_ERRORS;
+    const DELETE_ERRORS: &'static [&'static Code] = &[&INSUFFICIENT_FUNDS];
+
     /// One INSERT; its trigger moves the money or refuses the whole write. A duplicate txid
     /// points a retrying client at the transaction its txid already booked.
     fn insert(conn: &mut PgConnection, new: &NewTransaction) -> Result<Transaction, ApiError> {

@@ -16,6 +16,7 @@ use crate::db::{self, DbError};
 use crate::domain::{TIME_FORMATS, format_money, parse_time, timestamp};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::Reply;
+use crate::jsonapi::error::Code;
 use crate::models::balance_change::balance_at;
 use crate::models::{BalanceChange, NewWallet, Transaction, Wallet, WalletChanges};
 
@@ -40,6 +41,11 @@ const SHOW_PARAMETERS: &[Custom] = &[Custom {
     name: "balanceAt",
     doc: "A time (RFC 3339, or a date): the balance the wallet had then, in the resource's \
           meta.balanceAt (the balance attribute stays the balance now).",
+    meta: Some(
+        r##"{"type": "object", "required": ["time", "balance"], "additionalProperties": false,
+             "properties": {"time": {"$ref": "#/components/schemas/Timestamp"},
+                            "balance": {"$ref": "#/components/schemas/Money"}}}"##,
+    ),
 }];
 
 /// The constraints of `migrations/` that keep a wallet's history.
@@ -92,11 +98,14 @@ async fn show(
 }
 
 impl Resource for Wallet {
-    const NOT_FOUND: &'static crate::jsonapi::error::Code = &WALLET_NOT_FOUND;
+    const NOT_FOUND: &'static Code = &WALLET_NOT_FOUND;
     const SINGULAR: &'static str = "wallet";
 }
 
 impl Writable for Wallet {
+    const DELETE_ERRORS: &'static [&'static Code] =
+        &[&WALLET_HAS_TRANSACTIONS, &WALLET_HAS_HISTORY];
+
     fn insert(conn: &mut PgConnection, new: &NewWallet) -> Result<Wallet, ApiError> {
         Ok(Wallet::create(conn, new)?)
     }

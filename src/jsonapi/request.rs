@@ -185,7 +185,7 @@ fn identifier(raw: &RawValue, pointer: &str) -> Result<Identifier, ApiError> {
     Ok(Identifier { type_name, id })
 }
 
-/// A relationship object in a request: `{"data": linkage}`.
+/// A relationship object in a request: `{"data": linkage}` (and `links`, `meta`).
 fn relationship(raw: &RawValue, pointer: &str) -> Result<Linkage, ApiError> {
     let members = object(raw, pointer)?;
     let data = members.get("data").ok_or_else(|| {
@@ -194,6 +194,15 @@ fn relationship(raw: &RawValue, pointer: &str) -> Result<Linkage, ApiError> {
             format!("{pointer} has no \"data\" member; give {{\"data\": {{\"type\": ..., \"id\": ...}}}}"),
         )
     })?;
+    if let Some(member) = members
+        .keys()
+        .find(|member| !matches!(member.as_str(), "data" | "links" | "meta"))
+    {
+        return Err(ApiError::invalid_document(
+            &format!("{pointer}/{member}"),
+            format!("a relationship object may not have a {member:?} member"),
+        ));
+    }
     linkage(data, &format!("{pointer}/data"))
 }
 
@@ -335,6 +344,10 @@ mod tests {
             (
                 b"{\"data\": {\"type\": \"t\", \"relationships\": {\"wallet\": {\"id\": \"1\"}}}}",
                 "/data/relationships/wallet",
+            ),
+            (
+                b"{\"data\": {\"type\": \"t\", \"relationships\": {\"wallet\": {\"data\": null, \"id\": \"1\"}}}}",
+                "/data/relationships/wallet/id",
             ),
             (
                 b"{\"data\": {\"type\": \"t\", \"relationships\": {\"wallet\": {\"data\": {\"type\": \"wallets\"}}}}}",

@@ -1,14 +1,20 @@
-//! Every response the tests receive is checked against `openapi.json`, the contract the
-//! service publishes: when its path and method are described there, the status must be one
-//! the operation declares, the content type the one declared for it, and the body must match
-//! the declared schema. A response that drifts from the document fails the test that got it.
+//! `openapi.json` is the contract: built from the route table and the resource declarations
+//! (`api::openapi`; a unit test keeps the file equal to what the code builds). Here it is
+//! held to what the live server does:
+//! - every response the tests receive is of a documented operation (or the 404 of an unknown
+//!   URL, the 405 of an undocumented method), with a declared status, content type, body
+//!   schema and error code ([`assert_documented`], called by the test client);
+//! - every documented method of every path is served, and no other;
+//! - every filter, sort key, include path and `fields[]` member is accepted exactly where it
+//!   is documented;
+//! - a resource object holds exactly the members its declaration names.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use serde_json::{Value, json};
-use wallet_api::models::Model;
-use wallet_api::models::{BalanceChange, Transaction, Wallet};
+
+use crate::helpers::{JSONAPI, TestApp};
 
 fn document() -> &'static Value {
     static DOCUMENT: OnceLock<Value> = OnceLock::new();
@@ -17,22 +23,26 @@ fn document() -> &'static Value {
     })
 }
 
-/// The path template of the document that `path` matches (`/wallets/{id}` for `/wallets/7`).
-fn template_of(path: &str) -> Option<&'static str> {
+/// `path` without scheme, authority, query or trailing slash.
+fn bare(path: &str) -> &str {
     let path = match path.split_once("://") {
         Some((_, rest)) => rest.find('/').map_or("/", |at| &rest[at..]),
         None => path,
     };
-    let path = path
-        .split('?')
-        .next()
-        .unwrap_or_default()
-        .trim_end_matches('/');
-    let segments: Vec<&str> = path.split('/').collect();
-    document()["paths"]
-        .as_object()?
-        .keys()
-        .find(|template| {
+    let path = path.split('?').next().unwrap_or_default();
+    match path.trim_end_matches('/') {
+        "" => "/",
+        trimmed => trimmed,
+    }
+}
+
+/// The path template of the document that `path` matches (`/wallets/{id}` for `/wallets/7`).
+fn template_of(path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = bare(path).split('/').collect();
+    let templates = document()["paths"].as_object()?.keys();
+    // A literal segment beats a parameter (/health/live is not /health/{id}).
+    let mut matching: Vec<&String> = templates
+        .filter(|template| {
             let parts: Vec<&str> = template.split('/').collect();
             parts.len() == segments.len()
                 && parts
@@ -40,7 +50,9 @@ fn template_of(path: &str) -> Option<&'static str> {
                     .zip(&segments)
                     .all(|(part, segment)| part.starts_with('{') || part == segment)
         })
-        .map(String::as_str)
+        .collect();
+    matching.sort_by_key(|template| template.matches('{').count());
+    matching.first().map(|template| template.as_str())
 }
 
 /// `value`, or what its `$ref` points at inside the document.
@@ -78,7 +90,9 @@ fn validator(schema: &'static Value) -> &'static jsonschema::Validator {
     })
 }
 
-/// Panics unless this response is what the document says the operation answers.
+/// Panics unless this response is what the document says the operation answers. A request
+/// the document does not describe may only have been answered as the server answers any
+/// unknown URL (404 `not-found`) or undocumented method (405 with `Allow`).
 pub fn assert_documented(
     method: &str,
     path: &str,
@@ -87,9 +101,17 @@ pub fn assert_documented(
     body: &Value,
 ) {
     let Some(template) = template_of(path) else {
+        assert!(
+            status == 404 && body["errors"][0]["code"] == "not-found",
+            "{method} {path}: no such path in openapi.json, yet answered {status}: {body}"
+        );
         return;
     };
     let Some(operation) = document()["paths"][template].get(method.to_lowercase()) else {
+        assert_eq!(
+            status, 405,
+            "{method} {template} is not in openapi.json, yet answered {status}: {body}"
+        );
         return;
     };
     let Some(response) = operation["responses"].get(status.to_string()) else {
@@ -123,37 +145,202 @@ pub fn assert_documented(
     );
 }
 
-/// The names of `filter[...]` parameters `L` takes, and whether each field sorts.
-fn filters_of<L: Model>() -> Vec<String> {
-    L::FIELDS
+/// The documented methods of each path.
+fn documented() -> Vec<(&'static str, Vec<String>)> {
+    document()["paths"]
+        .as_object()
+        .unwrap()
         .iter()
-        .filter_map(|field| Some((field.name, field.operators?)))
-        .flat_map(|(name, operators)| {
-            std::iter::once(format!("filter[{name}]")).chain(
-                operators
-                    .iter()
-                    .map(move |op| format!("filter[{name}.{op}]")),
-            )
+        .map(|(path, item)| {
+            let methods = item
+                .as_object()
+                .unwrap()
+                .keys()
+                .filter(|key| *key != "parameters")
+                .map(|method| method.to_uppercase())
+                .collect();
+            (path.as_str(), methods)
         })
         .collect()
 }
 
+/// A wallet, a transaction in it, and its journal entry: ids that exist, for every path.
+fn seeded() -> (TestApp, String) {
+    let app = TestApp::spawn();
+    let wallet = app.create_wallet("contract");
+    app.book(&wallet, "contract-1", "5").expect(201);
+    (app, wallet)
+}
+
 #[test]
-fn every_filter_is_documented() {
-    let parameters = document()["components"]["parameters"].as_object().unwrap();
-    let documented: Vec<&str> = parameters
-        .values()
-        .filter_map(|parameter| parameter["name"].as_str())
-        .collect();
-    let all = [
-        filters_of::<Wallet>(),
-        filters_of::<Transaction>(),
-        filters_of::<BalanceChange>(),
-    ];
-    for name in all.iter().flatten() {
-        assert!(
-            documented.contains(&name.as_str()),
-            "{name} is not in openapi.json"
-        );
+fn every_documented_method_is_served_and_no_other() {
+    let (app, wallet) = seeded();
+    const METHODS: [&str; 6] = ["GET", "POST", "PATCH", "DELETE", "PUT", "OPTIONS"];
+    for (template, methods) in documented() {
+        let path = template.replace("{id}", &wallet);
+        for method in METHODS {
+            if method == "GET" && (template == "/metrics" || template == "/openapi.json") {
+                assert_eq!(app.raw_get(&path).0, 200, "{template}");
+                continue;
+            }
+            // An empty document: enough to be routed, never enough to write anything.
+            let reply = app.send(
+                method,
+                &path,
+                &[("Content-Type", JSONAPI)],
+                Some("{}".into()),
+            );
+            let served = methods.iter().any(|m| m == method);
+            if served {
+                assert_ne!(
+                    reply.status, 405,
+                    "{method} {template} is documented, not served"
+                );
+                assert!(
+                    !(reply.status == 404 && reply.error()["code"] == "not-found"),
+                    "{method} {template} is documented, but no route serves it"
+                );
+            } else {
+                reply.expect_error(405, "method-not-allowed", None);
+                let allowed: Vec<&str> = reply.header("allow").unwrap().split(", ").collect();
+                let mut expected: Vec<&str> = methods.iter().map(String::as_str).collect();
+                expected.sort();
+                let mut allowed_sorted = allowed.clone();
+                allowed_sorted.sort();
+                assert_eq!(allowed_sorted, expected, "Allow of {template}");
+            }
+        }
     }
+}
+
+/// The query parameter names and patterns an operation documents.
+fn parameters_of(template: &str, method: &str) -> Vec<(String, Option<regex::Regex>)> {
+    let item = &document()["paths"][template];
+    item[method]["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(resolved)
+        .filter(|parameter| parameter["in"] == "query")
+        .map(|parameter| {
+            let pattern = parameter["schema"]["pattern"]
+                .as_str()
+                .map(|pattern| regex::Regex::new(pattern).unwrap());
+            (parameter["name"].as_str().unwrap().to_string(), pattern)
+        })
+        .collect()
+}
+
+fn documents(template: &str, name: &str, value: &str) -> bool {
+    parameters_of(template, "get")
+        .iter()
+        .any(|(documented, pattern)| {
+            documented == name && pattern.as_ref().is_none_or(|p| p.is_match(value))
+        })
+}
+
+/// A value each kind of filter operand takes.
+fn sample(field: &str) -> &'static str {
+    match field {
+        "createdAt" | "changedAt" | "updatedAt" => "2026-01-01T00:00:00Z",
+        "balance" | "amount" | "delta" => "1.5",
+        "operation" => "insert",
+        "label" | "txid" | "changedBy" | "application" => "x",
+        _ => "1",
+    }
+}
+
+#[test]
+fn query_parameters_are_accepted_exactly_where_documented() {
+    let (app, wallet) = seeded();
+    let operators = [
+        "",
+        ".in",
+        ".gt",
+        ".gte",
+        ".lt",
+        ".lte",
+        ".startswith",
+        ".icontains",
+    ];
+    let mut checked = 0;
+    for resource in wallet_api::api::RESOURCES {
+        let fields = (resource.fields)();
+        let names: Vec<&str> = fields.iter().map(|spec| spec.name).collect();
+        let members = (resource.members)();
+        let paths: Vec<String> = documented()
+            .into_iter()
+            .filter(|(template, methods)| {
+                methods.iter().any(|m| m == "GET")
+                    && document()["paths"][template]["get"]["parameters"]
+                        .as_array()
+                        .is_some_and(|params| {
+                            params.iter().map(resolved).any(|p| p["name"] == "sort")
+                        })
+                    && (template.ends_with(&format!("/{}", resource.type_name))
+                        || template.ends_with(&format!("relationships/{}", resource.type_name)))
+            })
+            .map(|(template, _)| template.to_string())
+            .collect();
+        for template in &paths {
+            let path = template.replace("{id}", &wallet);
+            let mut probe = |name: String, value: &str| {
+                let query = format!("{}={}", name.replace('[', "%5B").replace(']', "%5D"), value);
+                let reply = app.get(&format!("{path}?{query}"));
+                let accepted = reply.status == 200;
+                assert!(
+                    reply.status == 200 || reply.status == 400,
+                    "{template}?{query}: {}",
+                    reply.status
+                );
+                assert_eq!(
+                    accepted,
+                    documents(template, &name, value),
+                    "{template}?{query}: the server says {}, the document says the opposite",
+                    reply.status
+                );
+                checked += 1;
+            };
+            for field in names.iter().chain(["nothing"].iter()) {
+                for op in operators {
+                    probe(format!("filter[{field}{op}]"), sample(field));
+                }
+                probe("sort".into(), field);
+                probe("sort".into(), &format!("-{field}"));
+                probe("sort".into(), &format!("{field},-{field}"));
+                probe("sort".into(), &format!("-id,{field}"));
+                probe("sort".into(), &format!("{field},id"));
+            }
+            for member in members.iter().chain(["nothing"].iter()) {
+                probe(format!("fields[{}]", resource.type_name), member);
+                probe("include".into(), member);
+            }
+        }
+    }
+    assert!(checked > 500, "only {checked} parameters were probed");
+}
+
+#[test]
+fn a_resource_object_holds_exactly_its_declared_members() {
+    let (app, wallet) = seeded();
+    for resource in wallet_api::api::RESOURCES {
+        let list = app.get(&format!("/{}", resource.type_name));
+        let object = &list.body["data"][0];
+        assert!(object.is_object(), "no {} to look at", resource.type_name);
+        let mut shown: Vec<&str> = ["attributes", "relationships"]
+            .iter()
+            .flat_map(|member| {
+                object[member]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|m| m.keys())
+            })
+            .map(String::as_str)
+            .collect();
+        shown.sort();
+        let mut declared = (resource.members)();
+        declared.sort();
+        assert_eq!(shown, declared, "{}", resource.type_name);
+    }
+    let _ = wallet;
 }

@@ -167,8 +167,14 @@ fn a_method_no_route_serves_is_a_405_whatever_the_body() {
     let app = TestApp::spawn();
     for (headers, body) in [
         (vec![], None),
-        (vec![("Content-Type", "text/plain")], Some("hello".to_string())),
-        (vec![("Accept", "application/vnd.api+json; charset=x")], None),
+        (
+            vec![("Content-Type", "text/plain")],
+            Some("hello".to_string()),
+        ),
+        (
+            vec![("Accept", "application/vnd.api+json; charset=x")],
+            None,
+        ),
     ] {
         let reply = app.send("PUT", "/health", &headers, body);
         reply.expect_error(405, "method-not-allowed", None);
@@ -186,8 +192,16 @@ fn a_refused_write_is_a_403_before_any_media_type_check() {
     for (method, path, code) in [
         ("POST", "/balance-changes", "read-only-resource"),
         ("PATCH", "/balance-changes/1", "read-only-resource"),
-        ("POST", "/wallets/1/relationships/transactions", "read-only-relationship"),
-        ("PATCH", "/balance-changes/1/relationships/wallet", "read-only-relationship"),
+        (
+            "POST",
+            "/wallets/1/relationships/transactions",
+            "read-only-relationship",
+        ),
+        (
+            "PATCH",
+            "/balance-changes/1/relationships/wallet",
+            "read-only-relationship",
+        ),
     ] {
         let reply = app.send(
             method,
@@ -207,7 +221,11 @@ fn a_refused_write_is_a_403_before_any_media_type_check() {
         &[("Content-Type", "text/plain")],
         Some("not a document".into()),
     )
-    .expect_error(415, "unsupported-media-type", Some(("header", "Content-Type")));
+    .expect_error(
+        415,
+        "unsupported-media-type",
+        Some(("header", "Content-Type")),
+    );
 }
 
 #[test]
