@@ -48,15 +48,19 @@ echo "== a JSON:API client library: jsonapi-requests"
 echo "== openapi.json: a valid OpenAPI 3.1 document (cargo test keeps it equal to the code's)"
 .venv/bin/openapi-spec-validator openapi.json
 
-# FUZZ_EXAMPLES cases per operation and phase (make fuzz raises it); a fixed seed in make
-# test so that a failure reproduces, FUZZ_SEED=random for a new one.
-echo "== schemathesis: generated requests against every operation of openapi.json"
+# Every check schemathesis has, in every phase (coverage, fuzzing, and the stateful phase
+# over the document's links), with the hooks of tests/fuzz/hooks.py (what real clients do
+# that a schema cannot say: fresh Idempotency-Keys, cursors the server gave, lids defined
+# before use). FUZZ_EXAMPLES cases per operation and phase (make fuzz raises it); a fixed
+# seed in make test so that a failure reproduces, FUZZ_SEED=random for a new one.
+echo "== schemathesis --checks all: generated requests against every operation of openapi.json"
 SEED=${FUZZ_SEED:-1}
 [ "$SEED" = random ] && SEED=$RANDOM$RANDOM
-.venv/bin/schemathesis run openapi.json --url "$BASE" --no-color --workers 2 \
-    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
+(cd tests/fuzz && FUZZ_BASE=$BASE SCHEMATHESIS_HOOKS=hooks PYTHONPATH=. \
+    ../../.venv/bin/schemathesis --config-file schemathesis.toml run ../../openapi.json \
+    --url "$BASE" --no-color --workers 1 --checks all \
     --max-examples "${FUZZ_EXAMPLES:-20}" --seed "$SEED" --generation-database none \
-    --report junit --report-dir target/schemathesis >"$LOG.fuzz" 2>&1 \
+    --report junit --report-dir ../../target/schemathesis) >"$LOG.fuzz" 2>&1 \
     || { cat "$LOG.fuzz"; exit 1; }
 grep -E "generated|Seed" "$LOG.fuzz"
 rm -f "$LOG.fuzz"

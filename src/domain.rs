@@ -193,7 +193,8 @@ pub fn timestamp(time: &DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-/// An RFC 3339 time, or a date meaning its midnight UTC, that PostgreSQL's `timestamptz`
+/// An RFC 3339 time (without a leap second), or a date meaning its midnight UTC, that
+/// PostgreSQL's `timestamptz`
 /// holds: from 4714-11-24 BC (its first day; chrono's latest year, 262143, is within its
 /// last).
 pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
@@ -207,7 +208,9 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     let earliest = NaiveDate::from_ymd_opt(-4713, 11, 24)?
         .and_hms_opt(0, 0, 0)?
         .and_utc();
-    (time >= earliest).then_some(time)
+    // PostgreSQL has no leap seconds (it would read 23:59:60 as the next minute's start).
+    let leap_second = time.timestamp_subsec_nanos() >= 1_000_000_000;
+    (time >= earliest && !leap_second).then_some(time)
 }
 
 /// A JSON string's text.

@@ -114,7 +114,7 @@ fn money_input_pattern(integer: u32, fraction: u32, positive: bool) -> String {
 /// A day of the proleptic Gregorian calendar, years 0000 to 9999.
 const DATE: &str = "(?:[0-9]{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)-02-29)";
 /// A time of day with an offset, RFC 3339.
-const TIME: &str = "T(?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:\\.[0-9]{1,9})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])";
+const TIME: &str = "T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])";
 
 /// A time as the server reads it in parameters: RFC 3339, or a date (its midnight UTC).
 fn time_pattern() -> String {
@@ -421,8 +421,14 @@ impl Builder {
         );
         if resource.operable.is_some() {
             for target in [Target::Create, Target::Update, Target::Add] {
-                let document = input_document(resource.type_name, &fields, target);
-                self.add_schema(&format!("{name}{}", target.suffix()), document);
+                let object = resource_input(resource.type_name, &fields, target);
+                self.add_schema(&format!("{name}{}Object", target.suffix()), object);
+                if target != Target::Add {
+                    self.add_schema(
+                        &format!("{name}{}", target.suffix()),
+                        input_document(&format!("{name}{}Object", target.suffix())),
+                    );
+                }
             }
         }
     }
@@ -463,13 +469,13 @@ impl Builder {
                 "title": format!("add {}", resource.type_name),
                 "type": "object", "required": ["op", "data"], "additionalProperties": false,
                 "properties": {"op": {"const": "add"}, "href": {"const": collection},
-                               "data": schema(&format!("{name}Add")),
+                               "data": schema(&format!("{name}AddObject")),
                                "meta": schema("RequestMeta")}}));
             operations.push(json!({
                 "title": format!("update {}", resource.type_name),
                 "type": "object", "required": ["op", "ref", "data"], "additionalProperties": false,
                 "properties": {"op": {"const": "update"}, "ref": ref_of(resource, false),
-                               "data": schema(&format!("{name}Update")),
+                               "data": schema(&format!("{name}UpdateObject")),
                                "meta": schema("RequestMeta")}}));
             operations.push(json!({
                 "title": format!("remove {}", resource.type_name),
@@ -823,15 +829,10 @@ fn resource_input(type_name: &str, fields: &[FieldSpec<()>], target: Target) -> 
            "properties": properties})
 }
 
-/// The request document of a create or an update (an `add`'s data is the resource object
-/// alone).
-fn input_document(type_name: &str, fields: &[FieldSpec<()>], target: Target) -> Value {
-    let object = resource_input(type_name, fields, target);
-    if target == Target::Add {
-        return object;
-    }
+/// The request document of a create or an update, around its resource object.
+fn input_document(object: &str) -> Value {
     json!({"type": "object", "required": ["data"], "additionalProperties": false,
-           "properties": {"data": object, "meta": schema("RequestMeta"),
+           "properties": {"data": schema(object), "meta": schema("RequestMeta"),
                           "jsonapi": schema("RequestMeta"), "links": schema("RequestMeta")}})
 }
 
@@ -1145,8 +1146,12 @@ impl Builder {
             JSONAPI_MEDIA_TYPE
         };
         let replayable = is_write(operation);
+        let links = links_from(endpoint);
         let mut success = |status: u16, description: &str, body: Option<Value>, location: bool| {
             let mut response = json!({"description": description});
+            if status < 300 && !links.is_empty() {
+                response["links"] = Value::Object(links.clone());
+            }
             if let Some(body) = body {
                 response["content"] = json!({jsonapi_media: {"schema": body}});
             }
@@ -1317,6 +1322,29 @@ impl Builder {
     }
 }
 
+/// The OpenAPI links of an endpoint's success: from a created resource (or the first of a
+/// page) to every operation on it by id, so that a client (or the fuzzer's stateful phase)
+/// can follow them.
+fn links_from(endpoint: &Endpoint) -> Map<String, Value> {
+    let (type_name, id) = match endpoint.operation {
+        Operation::Create { type_name } => (type_name, "$response.body#/data/id"),
+        Operation::List { type_name } => (type_name, "$response.body#/data/0/id"),
+        _ => return Map::new(),
+    };
+    let prefix = format!("/{type_name}/{{id}}");
+    table()
+        .iter()
+        .filter(|target| target.path == prefix || target.path.starts_with(&format!("{prefix}/")))
+        .filter(|target| !matches!(target.operation, Operation::Refused { .. }))
+        .map(|target| {
+            (
+                operation_id(target),
+                json!({"operationId": operation_id(target), "parameters": {"id": id}}),
+            )
+        })
+        .collect()
+}
+
 fn nullable(parent: &str, name: &str) -> bool {
     registered(parent)
         .and_then(|resource| {
@@ -1408,6 +1436,7 @@ mod tests {
             "2026-11-24",
             "2026-11-24T13:00:00Z",
             "2024-02-29T23:59:59.123456+02:00",
+            "2016-12-31T23:59:59Z",
             "2000-02-29",
             "0001-01-01T00:00:00-23:59",
         ] {
@@ -1421,6 +1450,7 @@ mod tests {
             "1900-02-29",
             "2026-11-24T25:00:00Z",
             "2026-11-24T13:00:00",
+            "2016-12-31T23:59:60Z",
             "yesterday",
         ] {
             assert!(!pattern.is_match(bad), "{bad}");

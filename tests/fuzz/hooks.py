@@ -1,0 +1,98 @@
+"""Schemathesis hooks (make test, make fuzz): what every real client does, and a schema cannot
+say, done for the generated requests that should be accepted.
+
+- A request with an Idempotency-Key is a new request: it gets a key of its own. Generated
+  keys repeat across unrelated requests, and the server rightly answers the second one
+  422 idempotency-key-reused (the key named another request).
+- A cursor is opaque: a client sends one the server gave. A generated page[after] or
+  page[before] is replaced by a real cursor of the same list and sort (or left out when the
+  list is empty), so that the check of valid data still covers cursor pages.
+- In an atomic request a lid names what an earlier add of the same request created, once
+  per type: a generated lid that no earlier add defines becomes an id, and a lid an earlier
+  add already took is dropped from the later add.
+
+Requests generated to be refused keep what was generated.
+"""
+import os
+import uuid
+
+import requests
+import schemathesis
+
+BASE = os.environ["FUZZ_BASE"]
+
+
+def positive(case):
+    return case.meta is not None and case.meta.generation.mode.is_positive
+
+
+@schemathesis.hook
+def before_call(context, case, **kwargs):
+    if not positive(case):
+        return
+    headers = case.headers or {}
+    for name in list(headers):
+        if name.lower() == "idempotency-key":
+            headers[name] = str(uuid.uuid4())
+    query = case.query or {}
+    cursors = [name for name in ("page[after]", "page[before]") if name in query]
+    if cursors:
+        cursor = real_cursor(case, query.get("sort"))
+        for name in cursors:
+            if cursor is None:
+                del query[name]
+            else:
+                query[name] = cursor
+    if isinstance(case.body, dict) and isinstance(case.body.get("atomic:operations"), list):
+        consistent_lids(case.body["atomic:operations"])
+
+
+def consistent_lids(operations):
+    """Lids as the extension uses them: each defined by an add before it is used."""
+    defined = set()
+
+    def resolve(identifier):
+        if not isinstance(identifier, dict) or "lid" not in identifier:
+            return
+        if (identifier.get("type"), identifier["lid"]) not in defined:
+            del identifier["lid"]
+            identifier["id"] = "1"
+
+    for operation in operations:
+        if not isinstance(operation, dict):
+            continue
+        data = operation.get("data")
+        resolve(operation.get("ref"))
+        if isinstance(data, dict):
+            if operation.get("op") == "update" and "lid" in data:
+                resolve(data)
+            for relationship in (data.get("relationships") or {}).values():
+                if isinstance(relationship, dict):
+                    linkage = relationship.get("data")
+                    for identifier in linkage if isinstance(linkage, list) else [linkage]:
+                        resolve(identifier)
+            if operation.get("op") == "add" and "lid" in data:
+                key = (data.get("type"), data["lid"])
+                if key in defined:
+                    del data["lid"]
+                else:
+                    defined.add(key)
+
+
+def real_cursor(case, sort):
+    """The cursor of the first resource of the list this request reads, in its sort."""
+    params = {"page[size]": "1"}
+    if sort is not None:
+        params["sort"] = sort
+    response = requests.get(
+        BASE + case.formatted_path,
+        params=params,
+        headers={"Accept": "application/vnd.api+json"},
+        timeout=10,
+    )
+    if response.status_code != 200:
+        return None
+    data = response.json().get("data") or []
+    if not data or "meta" not in data[0]:
+        return None
+    return data[0]["meta"]["page"]["cursor"]
