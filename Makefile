@@ -8,7 +8,7 @@ PG := scripts/pg-local.sh
 # The database: $DATABASE_URL, or the local cluster's (started on demand).
 WITH_DB = export DATABASE_URL="$${DATABASE_URL:-$$($(PG) url)}" &&
 
-.PHONY: run test lint build deps db-start db-stop db-url psql migrate verify repair bench e2e fuzz openapi
+.PHONY: run test lint build deps db-start db-stop db-url psql migrate verify repair bench e2e fuzz openapi schema
 
 ## run: build in release mode, start the database if needed, migrate, serve on HOST:PORT
 run: deps
@@ -65,6 +65,11 @@ e2e: deps
 ## fuzz: the end-to-end run with a long schemathesis campaign (FUZZ_EXAMPLES, FUZZ_SEED)
 fuzz: deps
 	$(WITH_DB) FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} FUZZ_SEED=$${FUZZ_SEED:-random} scripts/e2e.sh
+
+## schema: rewrite schema.sql, the schema the migrations build (pg_dump of a fresh database)
+schema: deps
+	cargo build --release
+	$(WITH_DB) scripts/fresh-schema.sh > schema.sql
 
 ## openapi: rewrite openapi.json from the code (the route table and resource declarations)
 openapi: deps

@@ -26,7 +26,9 @@ pub struct BalanceChange {
 }
 
 /// What changed a balance.
-pub const OPERATIONS: &[&str] = &["insert", "update", "delete", "truncate", "repair"];
+pub const OPERATIONS: &[&str] = &[
+    "opening", "insert", "update", "delete", "truncate", "repair",
+];
 
 resource! {
     /// The fields of a balance change.

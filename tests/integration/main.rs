@@ -18,5 +18,7 @@ mod ledger_sql;
 mod limits;
 mod operations;
 mod protocol;
+mod schema;
 mod transactions;
+mod upgrade;
 mod wallets;

@@ -1,0 +1,974 @@
+-- The schema the migrations under migrations/ build, every function in its current shape:
+-- written by `make schema` (pg_dump of a freshly migrated database). Do not edit: a
+-- test fails while it differs from what the migrations build.
+--
+-- PostgreSQL database dump
+--
+
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET idle_in_transaction_session_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET xmloption = content;
+SET client_min_messages = warning;
+SET row_security = off;
+
+--
+-- Name: ledger_change; Type: TYPE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TYPE public.ledger_change AS (
+	transaction_id bigint,
+	wallet_id bigint,
+	amount numeric
+);
+
+ALTER TYPE public.ledger_change OWNER TO CURRENT_USER;
+
+--
+-- Name: idempotency_claim(text, bigint); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.idempotency_claim(claimed_key text, ttl_seconds bigint) RETURNS TABLE(claimed boolean, fingerprint bytea, request text, status smallint, content_type text, headers jsonb, body text)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(hashtextextended(claimed_key, 0)) THEN
+        RETURN QUERY SELECT false, NULL::bytea, NULL::text, NULL::smallint, NULL::text,
+                            NULL::jsonb, NULL::text;
+        RETURN;
+    END IF;
+    RETURN QUERY
+        SELECT true, k.fingerprint, k.request, k.status, k.content_type, k.headers, k.body
+        FROM (SELECT 1) AS one
+        LEFT JOIN idempotency_keys AS k
+               ON k.key = claimed_key
+              AND k.created_at > now() - make_interval(secs => ttl_seconds);
+END;
+$$;
+
+ALTER FUNCTION public.idempotency_claim(claimed_key text, ttl_seconds bigint) OWNER TO CURRENT_USER;
+
+--
+-- Name: ledger_apply(text, public.ledger_change[]); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.ledger_apply(operation text, changes public.ledger_change[]) RETURNS TABLE(wallet_id bigint, balance_change_id bigint)
+    LANGUAGE sql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT j.wallet_id, j.balance_change_id
+    FROM (
+        SELECT array_agg(w.wallet_id) AS ids, array_agg(w.delta) AS deltas,
+               array_agg(w.touched) AS counts, array_agg(w.only_id) AS only_ids
+        FROM (
+            SELECT c.wallet_id, sum(c.amount) AS delta,
+                   count(DISTINCT c.transaction_id) AS touched,
+                   CASE WHEN count(DISTINCT c.transaction_id) = 1
+                        THEN min(c.transaction_id) END AS only_id
+            FROM unnest(changes) AS c
+            GROUP BY c.wallet_id
+            HAVING sum(c.amount) <> 0
+        ) AS w
+    ) AS a
+    CROSS JOIN LATERAL wallet_apply_deltas(operation, a.ids, a.deltas, a.counts, a.only_ids) AS j
+$$;
+
+ALTER FUNCTION public.ledger_apply(operation text, changes public.ledger_change[]) OWNER TO wallet_ledger;
+
+--
+-- Name: FUNCTION ledger_apply(operation text, changes public.ledger_change[]); Type: COMMENT; Schema: public; Owner: wallet_ledger
+--
+
+COMMENT ON FUNCTION public.ledger_apply(operation text, changes public.ledger_change[]) IS 'Adds the signed rows a statement changed up per wallet and applies them (wallet_apply_deltas); returns each wallet''s journal row. Called by the transactions triggers only.';
+
+--
+-- Name: ledger_refuse_rewrite(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.ledger_refuse_rewrite() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only: its rows cannot be changed or removed (% refused)',
+            TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'insufficient_privilege',
+              TABLE = TG_TABLE_NAME,
+              HINT = 'The journal is the record of every balance change; wallet-api repair appends a repair row when a balance must be put right.';
+END;
+$$;
+
+ALTER FUNCTION public.ledger_refuse_rewrite() OWNER TO CURRENT_USER;
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: transactions; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.transactions (
+    id bigint NOT NULL,
+    wallet_id bigint NOT NULL,
+    txid text NOT NULL,
+    amount numeric(36,18) NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT transactions_amount_nonzero CHECK ((amount <> (0)::numeric)),
+    CONSTRAINT transactions_txid_length CHECK (((char_length(txid) >= 1) AND (char_length(txid) <= 255)))
+);
+
+ALTER TABLE public.transactions OWNER TO CURRENT_USER;
+
+--
+-- Name: ledger_revise(text, public.transactions[], public.transactions[], bigint[], bigint[]); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.ledger_revise(operation text, old public.transactions[], new public.transactions[], journal_wallets bigint[], journal_rows bigint[]) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    INSERT INTO transaction_revisions (transaction_id, operation,
+                                       old_wallet_id, old_txid, old_amount, old_created_at,
+                                       new_wallet_id, new_txid, new_amount, new_created_at,
+                                       old_balance_change_id, new_balance_change_id,
+                                       revised_at, database_xid, revised_by, application)
+    SELECT o.id, operation,
+           o.wallet_id, o.txid, o.amount, o.created_at,
+           n.wallet_id, n.txid, n.amount, n.created_at,
+           oj.id, nj.id,
+           clock_timestamp(), pg_current_xact_id(), session_user, current_setting('application_name')
+    FROM unnest(old) AS o
+    LEFT JOIN unnest(new) AS n ON n.id = o.id
+    LEFT JOIN unnest(journal_wallets, journal_rows) AS oj (wallet_id, id) ON oj.wallet_id = o.wallet_id
+    LEFT JOIN unnest(journal_wallets, journal_rows) AS nj (wallet_id, id) ON nj.wallet_id = n.wallet_id
+    WHERE n.id IS NULL
+       OR (o.wallet_id, o.txid, o.amount, o.created_at)
+          IS DISTINCT FROM (n.wallet_id, n.txid, n.amount, n.created_at)
+    ORDER BY o.id
+$$;
+
+ALTER FUNCTION public.ledger_revise(operation text, old public.transactions[], new public.transactions[], journal_wallets bigint[], journal_rows bigint[]) OWNER TO wallet_ledger;
+
+--
+-- Name: FUNCTION ledger_revise(operation text, old public.transactions[], new public.transactions[], journal_wallets bigint[], journal_rows bigint[]); Type: COMMENT; Schema: public; Owner: wallet_ledger
+--
+
+COMMENT ON FUNCTION public.ledger_revise(operation text, old public.transactions[], new public.transactions[], journal_wallets bigint[], journal_rows bigint[]) IS 'Writes the revisions of the rows a statement changed or removed. Called by the transactions triggers only.';
+
+--
+-- Name: transactions_after_delete(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.transactions_after_delete() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    journal_wallets bigint[];
+    journal_rows bigint[];
+BEGIN
+    SELECT array_agg(j.wallet_id), array_agg(j.balance_change_id)
+    INTO journal_wallets, journal_rows
+    FROM ledger_apply('delete', ARRAY(
+        SELECT ROW(id, wallet_id, -amount)::ledger_change FROM deleted_rows)) AS j;
+    PERFORM ledger_revise('delete', ARRAY(SELECT d::transactions FROM deleted_rows AS d), '{}',
+                          journal_wallets, journal_rows);
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.transactions_after_delete() OWNER TO wallet_ledger;
+
+--
+-- Name: transactions_after_insert(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.transactions_after_insert() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM ledger_apply('insert', ARRAY(
+        SELECT ROW(id, wallet_id, amount)::ledger_change FROM inserted_rows));
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.transactions_after_insert() OWNER TO wallet_ledger;
+
+--
+-- Name: transactions_after_update(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.transactions_after_update() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    journal_wallets bigint[];
+    journal_rows bigint[];
+BEGIN
+    SELECT array_agg(j.wallet_id), array_agg(j.balance_change_id)
+    INTO journal_wallets, journal_rows
+    FROM ledger_apply('update', ARRAY(
+        SELECT ROW(id, wallet_id, amount)::ledger_change FROM new_rows
+        UNION ALL
+        SELECT ROW(id, wallet_id, -amount)::ledger_change FROM old_rows)) AS j;
+    PERFORM ledger_revise('update', ARRAY(SELECT o::transactions FROM old_rows AS o),
+                          ARRAY(SELECT n::transactions FROM new_rows AS n), journal_wallets, journal_rows);
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.transactions_after_update() OWNER TO wallet_ledger;
+
+--
+-- Name: transactions_before_truncate(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.transactions_before_truncate() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    journal_wallets bigint[];
+    journal_rows bigint[];
+BEGIN
+    PERFORM 1 FROM wallets WHERE balance <> 0 ORDER BY id FOR NO KEY UPDATE;
+
+    SELECT array_agg(j.wallet_id), array_agg(j.balance_change_id)
+    INTO journal_wallets, journal_rows
+    FROM (
+        SELECT array_agg(w.id ORDER BY w.id) AS ids,
+               array_agg(-w.balance ORDER BY w.id) AS deltas,
+               array_agg(coalesce(t.touched, 0) ORDER BY w.id) AS counts,
+               array_agg(t.only_id ORDER BY w.id) AS only_ids
+        FROM wallets AS w
+        LEFT JOIN (
+            SELECT wallet_id, count(*) AS touched,
+                   CASE WHEN count(*) = 1 THEN min(id) END AS only_id
+            FROM transactions
+            GROUP BY wallet_id
+        ) AS t ON t.wallet_id = w.id
+        WHERE w.balance <> 0
+    ) AS a
+    CROSS JOIN LATERAL wallet_apply_deltas('truncate', a.ids, a.deltas, a.counts, a.only_ids) AS j;
+
+    PERFORM ledger_revise('truncate', ARRAY(SELECT t FROM transactions AS t), '{}',
+                          journal_wallets, journal_rows);
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.transactions_before_truncate() OWNER TO wallet_ledger;
+
+--
+-- Name: wallet_apply_deltas(text, bigint[], numeric[], bigint[], bigint[]); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.wallet_apply_deltas(operation text, wallet_ids bigint[], deltas numeric[], counts bigint[], transaction_ids bigint[]) RETURNS TABLE(wallet_id bigint, balance_change_id bigint)
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    target record;
+    locked integer := 0;
+    changed_at timestamptz;
+BEGIN
+    IF coalesce(cardinality(wallet_ids), 0) = 0 THEN  -- nothing to do (array_agg of no rows is NULL)
+        RETURN;
+    END IF;
+
+    -- Lock every affected wallet, lowest id first, and look at the balance it would get.
+    -- Under READ COMMITTED a row changed by a concurrent transaction is re-read after that
+    -- transaction commits, so the check below sees the committed balance.
+    FOR target IN
+        SELECT w.id, w.balance + d.delta AS new_balance
+        FROM wallets AS w
+        JOIN unnest(wallet_ids, deltas) AS d (wallet_id, delta) ON d.wallet_id = w.id
+        ORDER BY w.id
+        FOR NO KEY UPDATE OF w
+    LOOP
+        locked := locked + 1;
+        IF target.new_balance < 0 THEN
+            RAISE EXCEPTION 'insufficient funds: the balance of wallet % would become %',
+                    target.id, target.new_balance
+                USING ERRCODE = 'check_violation',
+                      CONSTRAINT = 'wallets_balance_nonnegative',
+                      TABLE = 'wallets',
+                      DETAIL = format('wallet_id=%s', target.id),
+                      HINT = 'A statement must leave every wallet balance at zero or above.';
+        END IF;
+        IF target.new_balance >= 1e18 THEN
+            RAISE EXCEPTION 'balance overflow: the balance of wallet % would become %, beyond numeric(36,18)',
+                    target.id, target.new_balance
+                USING ERRCODE = 'numeric_value_out_of_range',
+                      CONSTRAINT = 'wallets_balance_max',
+                      TABLE = 'wallets',
+                      DETAIL = format('wallet_id=%s', target.id);
+        END IF;
+    END LOOP;
+
+    -- The foreign key normally guarantees the wallet exists; this also holds when foreign
+    -- keys were skipped (session_replication_role = replica).
+    IF locked <> cardinality(wallet_ids) THEN
+        RAISE EXCEPTION 'transactions refer to a wallet that does not exist'
+            USING ERRCODE = 'foreign_key_violation',
+                  CONSTRAINT = 'transactions_wallet_id_fkey',
+                  TABLE = 'transactions';
+    END IF;
+
+    -- Every wallet is locked: no other writer can come between this time and the commit.
+    changed_at := clock_timestamp();
+
+    RETURN QUERY
+    WITH applied AS (
+        UPDATE wallets AS w
+        SET balance = w.balance + d.delta,
+            updated_at = now()
+        FROM unnest(wallet_ids, deltas, counts, transaction_ids)
+             AS d (wallet_id, delta, touched, transaction_id)
+        WHERE w.id = d.wallet_id
+        RETURNING w.id, w.balance, d.delta, d.touched, d.transaction_id
+    )
+    INSERT INTO balance_changes AS c (wallet_id, delta, balance, operation, transaction_count,
+                                      transaction_id, changed_at, database_xid, changed_by,
+                                      application)
+    SELECT a.id, a.delta, a.balance, operation, a.touched, a.transaction_id, changed_at,
+           pg_current_xact_id(), session_user, current_setting('application_name')
+    FROM applied AS a
+    ORDER BY a.id
+    RETURNING c.wallet_id, c.id;
+END;
+$$;
+
+ALTER FUNCTION public.wallet_apply_deltas(operation text, wallet_ids bigint[], deltas numeric[], counts bigint[], transaction_ids bigint[]) OWNER TO wallet_ledger;
+
+--
+-- Name: FUNCTION wallet_apply_deltas(operation text, wallet_ids bigint[], deltas numeric[], counts bigint[], transaction_ids bigint[]); Type: COMMENT; Schema: public; Owner: wallet_ledger
+--
+
+COMMENT ON FUNCTION public.wallet_apply_deltas(operation text, wallet_ids bigint[], deltas numeric[], counts bigint[], transaction_ids bigint[]) IS 'Adds deltas[i] to the balance of wallet wallet_ids[i] and journals it: locks in id order, refuses negative or overflowing results. Called by the transactions triggers only.';
+
+--
+-- Name: wallet_balance_at(bigint, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.wallet_balance_at(wallet bigint, at timestamp with time zone) RETURNS numeric
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT coalesce((
+        SELECT balance
+        FROM balance_changes
+        WHERE wallet_id = wallet AND changed_at <= at
+        ORDER BY changed_at DESC, id DESC
+        LIMIT 1
+    ), 0::numeric)
+$$;
+
+ALTER FUNCTION public.wallet_balance_at(wallet bigint, at timestamp with time zone) OWNER TO CURRENT_USER;
+
+--
+-- Name: wallet_repair(boolean); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.wallet_repair(apply boolean DEFAULT false) RETURNS TABLE(wallet_id bigint, stored_balance numeric, repaired_balance numeric, journal_balance numeric, balance_change_id bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    flagged bigint[];
+    fix record;
+    journal_id bigint;
+BEGIN
+    SELECT array_agg(a.wallet_id ORDER BY a.wallet_id) INTO flagged
+    FROM wallet_balance_audit AS a
+    WHERE a.stored_balance IS NOT NULL;
+    IF flagged IS NULL THEN
+        RETURN;
+    END IF;
+    IF apply THEN
+        PERFORM 1 FROM wallets AS w WHERE w.id = ANY (flagged) ORDER BY w.id FOR NO KEY UPDATE;
+    END IF;
+
+    -- Recomputed now, under the locks: this query sees what the writers waited for committed.
+    FOR fix IN
+        SELECT w.id, w.balance AS stored,
+               coalesce((SELECT sum(t.amount) FROM transactions AS t WHERE t.wallet_id = w.id), 0) AS correct,
+               coalesce((SELECT c.balance FROM balance_changes AS c WHERE c.wallet_id = w.id
+                         ORDER BY c.id DESC LIMIT 1), 0) AS journaled
+        FROM wallets AS w
+        WHERE w.id = ANY (flagged)
+        ORDER BY w.id
+    LOOP
+        journal_id := NULL;
+        IF apply THEN
+            IF fix.correct < 0 THEN
+                RAISE EXCEPTION 'wallet %: its transactions add up to %, below zero; repair its transactions first',
+                        fix.id, fix.correct
+                    USING ERRCODE = 'check_violation',
+                          CONSTRAINT = 'wallets_balance_nonnegative',
+                          DETAIL = format('wallet_id=%s', fix.id);
+            END IF;
+            UPDATE wallets AS w SET balance = fix.correct, updated_at = now()
+            WHERE w.id = fix.id AND w.balance <> fix.correct;
+            INSERT INTO balance_changes AS c (wallet_id, delta, balance, operation,
+                                              transaction_count, transaction_id, changed_at,
+                                              database_xid, changed_by, application,
+                                              repaired_from)
+            VALUES (fix.id, fix.correct - fix.journaled, fix.correct, 'repair', 0, NULL,
+                    clock_timestamp(), pg_current_xact_id(), session_user,
+                    current_setting('application_name'), fix.stored)
+            RETURNING c.id INTO journal_id;
+        END IF;
+        wallet_id := fix.id;
+        stored_balance := fix.stored;
+        repaired_balance := fix.correct;
+        journal_balance := fix.journaled;
+        balance_change_id := journal_id;
+        RETURN NEXT;
+    END LOOP;
+END;
+$$;
+
+ALTER FUNCTION public.wallet_repair(apply boolean) OWNER TO wallet_ledger;
+
+--
+-- Name: wallets_refuse_balance_write(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.wallets_refuse_balance_write() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'wallets.balance cannot be written directly (wallet %)', coalesce(NEW.id::text, 'new')
+        USING ERRCODE = 'insufficient_privilege',
+              TABLE = 'wallets',
+              COLUMN = 'balance',
+              HINT = 'The balance is the sum of the wallet''s transactions: insert, update or delete rows in transactions instead.';
+END;
+$$;
+
+ALTER FUNCTION public.wallets_refuse_balance_write() OWNER TO CURRENT_USER;
+
+--
+-- Name: wallets_touch_updated_at(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.wallets_touch_updated_at() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    NEW.updated_at := now();
+    RETURN NEW;
+END;
+$$;
+
+ALTER FUNCTION public.wallets_touch_updated_at() OWNER TO CURRENT_USER;
+
+--
+-- Name: balance_changes; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.balance_changes (
+    id bigint NOT NULL,
+    wallet_id bigint NOT NULL,
+    delta numeric(37,18) NOT NULL,
+    balance numeric(36,18) NOT NULL,
+    operation text NOT NULL,
+    transaction_count bigint NOT NULL,
+    transaction_id bigint,
+    changed_at timestamp with time zone NOT NULL,
+    database_xid xid8 NOT NULL,
+    changed_by text NOT NULL,
+    application text NOT NULL,
+    repaired_from numeric(36,18),
+    CONSTRAINT balance_changes_operation_known CHECK ((operation = ANY (ARRAY['opening'::text, 'insert'::text, 'update'::text, 'delete'::text, 'truncate'::text, 'repair'::text])))
+);
+
+ALTER TABLE public.balance_changes OWNER TO CURRENT_USER;
+
+--
+-- Name: TABLE balance_changes; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON TABLE public.balance_changes IS 'Append-only journal: one row per wallet per statement that changed its balance; balance is a running total per wallet.';
+
+--
+-- Name: balance_changes_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.balance_changes ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.balance_changes_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: idempotency_keys; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.idempotency_keys (
+    key text NOT NULL,
+    fingerprint bytea NOT NULL,
+    request text NOT NULL,
+    status smallint NOT NULL,
+    content_type text NOT NULL,
+    headers jsonb NOT NULL,
+    body text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT idempotency_keys_key_length CHECK (((char_length(key) >= 1) AND (char_length(key) <= 255)))
+);
+
+ALTER TABLE public.idempotency_keys OWNER TO CURRENT_USER;
+
+--
+-- Name: transaction_revisions; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.transaction_revisions (
+    id bigint NOT NULL,
+    transaction_id bigint NOT NULL,
+    operation text NOT NULL,
+    old_wallet_id bigint NOT NULL,
+    old_txid text NOT NULL,
+    old_amount numeric(36,18) NOT NULL,
+    old_created_at timestamp with time zone NOT NULL,
+    new_wallet_id bigint,
+    new_txid text,
+    new_amount numeric(36,18),
+    new_created_at timestamp with time zone,
+    old_balance_change_id bigint,
+    new_balance_change_id bigint,
+    revised_at timestamp with time zone NOT NULL,
+    database_xid xid8 NOT NULL,
+    revised_by text NOT NULL,
+    application text NOT NULL,
+    CONSTRAINT transaction_revisions_operation_known CHECK ((operation = ANY (ARRAY['update'::text, 'delete'::text, 'truncate'::text])))
+);
+
+ALTER TABLE public.transaction_revisions OWNER TO CURRENT_USER;
+
+--
+-- Name: TABLE transaction_revisions; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON TABLE public.transaction_revisions IS 'Append-only before-images (and after-images) of every transaction changed by UPDATE, DELETE or TRUNCATE.';
+
+--
+-- Name: transaction_revisions_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.transaction_revisions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.transaction_revisions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: transactions_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.transactions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.transactions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: wallets; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.wallets (
+    id bigint NOT NULL,
+    label text NOT NULL,
+    balance numeric(36,18) DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT wallets_balance_nonnegative CHECK ((balance >= (0)::numeric)),
+    CONSTRAINT wallets_label_length CHECK (((char_length(label) >= 1) AND (char_length(label) <= 255)))
+);
+
+ALTER TABLE public.wallets OWNER TO CURRENT_USER;
+
+--
+-- Name: COLUMN wallets.balance; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON COLUMN public.wallets.balance IS 'Sum of the wallet''s transactions.amount, kept by the transactions triggers; never negative, never written directly.';
+
+--
+-- Name: wallet_balance_audit; Type: VIEW; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE VIEW public.wallet_balance_audit AS
+ WITH sums AS (
+         SELECT transactions.wallet_id,
+            sum(transactions.amount) AS total
+           FROM public.transactions
+          GROUP BY transactions.wallet_id
+        ), journal AS (
+         SELECT balance_changes.wallet_id,
+            balance_changes.id,
+            balance_changes.balance,
+            balance_changes.delta,
+            balance_changes.operation,
+            lag(balance_changes.balance, 1, (0)::numeric) OVER per_wallet AS previous,
+            row_number() OVER (PARTITION BY balance_changes.wallet_id ORDER BY balance_changes.id DESC) AS from_end,
+            max(balance_changes.id) FILTER (WHERE (balance_changes.operation = 'repair'::text)) OVER per_wallet AS last_repair
+           FROM public.balance_changes
+          WINDOW per_wallet AS (PARTITION BY balance_changes.wallet_id ORDER BY balance_changes.id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+        ), last_rows AS (
+         SELECT journal.wallet_id,
+            journal.balance
+           FROM journal
+          WHERE (journal.from_end = 1)
+        ), breaks AS (
+         SELECT journal.wallet_id,
+            min(journal.id) AS first_break
+           FROM journal
+          WHERE ((journal.balance <> (journal.previous + journal.delta)) AND (journal.id > COALESCE(journal.last_repair, (0)::bigint)))
+          GROUP BY journal.wallet_id
+        )
+ SELECT w.id AS wallet_id,
+    w.balance AS stored_balance,
+    COALESCE(s.total, (0)::numeric) AS transactions_sum,
+    COALESCE(l.balance, (0)::numeric) AS journal_balance,
+    b.first_break AS journal_break_id,
+    concat_ws('; '::text,
+        CASE
+            WHEN (w.balance < (0)::numeric) THEN 'negative balance'::text
+            ELSE NULL::text
+        END,
+        CASE
+            WHEN (w.balance <> COALESCE(s.total, (0)::numeric)) THEN 'balance differs from the sum of its transactions'::text
+            ELSE NULL::text
+        END,
+        CASE
+            WHEN (w.balance <> COALESCE(l.balance, (0)::numeric)) THEN 'balance differs from its journal'::text
+            ELSE NULL::text
+        END,
+        CASE
+            WHEN (b.first_break IS NOT NULL) THEN format('journal running total breaks at balance change %s'::text, b.first_break)
+            ELSE NULL::text
+        END) AS problem
+   FROM (((public.wallets w
+     LEFT JOIN sums s ON ((s.wallet_id = w.id)))
+     LEFT JOIN last_rows l ON ((l.wallet_id = w.id)))
+     LEFT JOIN breaks b ON ((b.wallet_id = w.id)))
+  WHERE ((w.balance < (0)::numeric) OR (w.balance <> COALESCE(s.total, (0)::numeric)) OR (w.balance <> COALESCE(l.balance, (0)::numeric)) OR (b.first_break IS NOT NULL))
+UNION ALL
+ SELECT t.wallet_id,
+    NULL::numeric AS stored_balance,
+    sum(t.amount) AS transactions_sum,
+    NULL::numeric AS journal_balance,
+    NULL::bigint AS journal_break_id,
+    'transactions refer to a wallet that does not exist'::text AS problem
+   FROM public.transactions t
+  WHERE (NOT (EXISTS ( SELECT 1
+           FROM public.wallets w
+          WHERE (w.id = t.wallet_id))))
+  GROUP BY t.wallet_id;
+
+ALTER TABLE public.wallet_balance_audit OWNER TO CURRENT_USER;
+
+--
+-- Name: wallets_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.wallets ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.wallets_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: balance_changes balance_changes_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.balance_changes
+    ADD CONSTRAINT balance_changes_pkey PRIMARY KEY (id);
+
+--
+-- Name: idempotency_keys idempotency_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.idempotency_keys
+    ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (key);
+
+--
+-- Name: transaction_revisions transaction_revisions_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.transaction_revisions
+    ADD CONSTRAINT transaction_revisions_pkey PRIMARY KEY (id);
+
+--
+-- Name: transactions transactions_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.transactions
+    ADD CONSTRAINT transactions_pkey PRIMARY KEY (id);
+
+--
+-- Name: transactions transactions_txid_key; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.transactions
+    ADD CONSTRAINT transactions_txid_key UNIQUE (txid);
+
+--
+-- Name: wallets wallets_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.wallets
+    ADD CONSTRAINT wallets_pkey PRIMARY KEY (id);
+
+--
+-- Name: balance_changes_wallet_id_id_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX balance_changes_wallet_id_id_idx ON public.balance_changes USING btree (wallet_id, id);
+
+--
+-- Name: balance_changes_wallet_time_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX balance_changes_wallet_time_idx ON public.balance_changes USING btree (wallet_id, changed_at, id);
+
+--
+-- Name: idempotency_keys_created_at_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX idempotency_keys_created_at_idx ON public.idempotency_keys USING btree (created_at);
+
+--
+-- Name: transaction_revisions_transaction_id_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX transaction_revisions_transaction_id_idx ON public.transaction_revisions USING btree (transaction_id, id);
+
+--
+-- Name: transactions_wallet_id_id_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX transactions_wallet_id_id_idx ON public.transactions USING btree (wallet_id, id);
+
+--
+-- Name: balance_changes balance_changes_append_only; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER balance_changes_append_only BEFORE DELETE OR UPDATE ON public.balance_changes FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_rewrite();
+
+ALTER TABLE public.balance_changes ENABLE ALWAYS TRIGGER balance_changes_append_only;
+
+--
+-- Name: balance_changes balance_changes_no_truncate; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER balance_changes_no_truncate BEFORE TRUNCATE ON public.balance_changes FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_rewrite();
+
+ALTER TABLE public.balance_changes ENABLE ALWAYS TRIGGER balance_changes_no_truncate;
+
+--
+-- Name: transaction_revisions transaction_revisions_append_only; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER transaction_revisions_append_only BEFORE DELETE OR UPDATE ON public.transaction_revisions FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_rewrite();
+
+ALTER TABLE public.transaction_revisions ENABLE ALWAYS TRIGGER transaction_revisions_append_only;
+
+--
+-- Name: transaction_revisions transaction_revisions_no_truncate; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER transaction_revisions_no_truncate BEFORE TRUNCATE ON public.transaction_revisions FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_rewrite();
+
+ALTER TABLE public.transaction_revisions ENABLE ALWAYS TRIGGER transaction_revisions_no_truncate;
+
+--
+-- Name: transactions transactions_balance_delete; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER transactions_balance_delete AFTER DELETE ON public.transactions REFERENCING OLD TABLE AS deleted_rows FOR EACH STATEMENT EXECUTE FUNCTION public.transactions_after_delete();
+
+ALTER TABLE public.transactions ENABLE ALWAYS TRIGGER transactions_balance_delete;
+
+--
+-- Name: transactions transactions_balance_insert; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER transactions_balance_insert AFTER INSERT ON public.transactions REFERENCING NEW TABLE AS inserted_rows FOR EACH STATEMENT EXECUTE FUNCTION public.transactions_after_insert();
+
+ALTER TABLE public.transactions ENABLE ALWAYS TRIGGER transactions_balance_insert;
+
+--
+-- Name: transactions transactions_balance_truncate; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER transactions_balance_truncate BEFORE TRUNCATE ON public.transactions FOR EACH STATEMENT EXECUTE FUNCTION public.transactions_before_truncate();
+
+ALTER TABLE public.transactions ENABLE ALWAYS TRIGGER transactions_balance_truncate;
+
+--
+-- Name: transactions transactions_balance_update; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER transactions_balance_update AFTER UPDATE ON public.transactions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.transactions_after_update();
+
+ALTER TABLE public.transactions ENABLE ALWAYS TRIGGER transactions_balance_update;
+
+--
+-- Name: wallets wallets_balance_guard_insert; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER wallets_balance_guard_insert BEFORE INSERT ON public.wallets FOR EACH ROW WHEN ((new.balance <> (0)::numeric)) EXECUTE FUNCTION public.wallets_refuse_balance_write();
+
+ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_balance_guard_insert;
+
+--
+-- Name: wallets wallets_balance_guard_update; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER wallets_balance_guard_update BEFORE UPDATE OF balance ON public.wallets FOR EACH ROW WHEN (((new.balance IS DISTINCT FROM old.balance) AND (CURRENT_USER <> 'wallet_ledger'::name))) EXECUTE FUNCTION public.wallets_refuse_balance_write();
+
+ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_balance_guard_update;
+
+--
+-- Name: wallets wallets_label_touch; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER wallets_label_touch BEFORE UPDATE OF label ON public.wallets FOR EACH ROW WHEN ((new.label IS DISTINCT FROM old.label)) EXECUTE FUNCTION public.wallets_touch_updated_at();
+
+ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_label_touch;
+
+--
+-- Name: balance_changes balance_changes_wallet_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.balance_changes
+    ADD CONSTRAINT balance_changes_wallet_id_fkey FOREIGN KEY (wallet_id) REFERENCES public.wallets(id) ON DELETE RESTRICT;
+
+--
+-- Name: transactions transactions_wallet_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.transactions
+    ADD CONSTRAINT transactions_wallet_id_fkey FOREIGN KEY (wallet_id) REFERENCES public.wallets(id) ON DELETE RESTRICT;
+
+--
+-- Name: SCHEMA public; Type: ACL; Schema: -; Owner: pg_database_owner
+--
+
+GRANT ALL ON SCHEMA public TO wallet_ledger;
+
+--
+-- Name: FUNCTION ledger_apply(operation text, changes public.ledger_change[]); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.ledger_apply(operation text, changes public.ledger_change[]) FROM PUBLIC;
+
+--
+-- Name: TABLE transactions; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT ON TABLE public.transactions TO wallet_ledger;
+
+--
+-- Name: FUNCTION ledger_revise(operation text, old public.transactions[], new public.transactions[], journal_wallets bigint[], journal_rows bigint[]); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.ledger_revise(operation text, old public.transactions[], new public.transactions[], journal_wallets bigint[], journal_rows bigint[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION transactions_after_delete(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.transactions_after_delete() FROM PUBLIC;
+
+--
+-- Name: FUNCTION transactions_after_insert(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.transactions_after_insert() FROM PUBLIC;
+
+--
+-- Name: FUNCTION transactions_after_update(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.transactions_after_update() FROM PUBLIC;
+
+--
+-- Name: FUNCTION transactions_before_truncate(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.transactions_before_truncate() FROM PUBLIC;
+
+--
+-- Name: FUNCTION wallet_apply_deltas(operation text, wallet_ids bigint[], deltas numeric[], counts bigint[], transaction_ids bigint[]); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.wallet_apply_deltas(operation text, wallet_ids bigint[], deltas numeric[], counts bigint[], transaction_ids bigint[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION wallet_repair(apply boolean); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.wallet_repair(apply boolean) FROM PUBLIC;
+
+--
+-- Name: TABLE balance_changes; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT,INSERT ON TABLE public.balance_changes TO wallet_ledger;
+
+--
+-- Name: TABLE transaction_revisions; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT INSERT ON TABLE public.transaction_revisions TO wallet_ledger;
+
+--
+-- Name: TABLE wallets; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT ON TABLE public.wallets TO wallet_ledger;
+
+--
+-- Name: COLUMN wallets.balance; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(balance) ON TABLE public.wallets TO wallet_ledger;
+
+--
+-- Name: COLUMN wallets.updated_at; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(updated_at) ON TABLE public.wallets TO wallet_ledger;
+
+--
+-- Name: TABLE wallet_balance_audit; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT ON TABLE public.wallet_balance_audit TO wallet_ledger;
+
+--
+-- PostgreSQL database dump complete
+--
+

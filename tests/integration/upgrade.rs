@@ -1,0 +1,117 @@
+//! Every migration upgrades databases that already hold money. For each migration: a
+//! database migrated up to the one before it and filled through SQL (wallets, bookings,
+//! edits and deletions, as a psql user or a batch job would make them), then migrated to the
+//! end, must pass `verify`, keep every wallet, transaction and balance, and answer the
+//! balance at now right; and the last migration, reverted and applied again, keeps the data.
+//!
+//! A new migration is covered the moment it exists: nothing here names one.
+
+use diesel::migration::MigrationSource;
+use diesel::pg::{Pg, PgConnection};
+use diesel_migrations::MigrationHarness;
+use wallet_api::db::MIGRATIONS;
+use wallet_api::models::wallet::audit_balances;
+
+use crate::helpers::{TestDb, exec, scalar};
+
+fn migrations() -> usize {
+    MigrationSource::<Pg>::migrations(&MIGRATIONS)
+        .expect("the embedded migrations")
+        .len()
+}
+
+/// Money in the shape of the schema as it stands: 100 wallets, 5,000 bookings, edits and
+/// deletions. Before the balance triggers existed, the balances are written as the sums.
+fn fill(conn: &mut PgConnection) {
+    exec(
+        conn,
+        "INSERT INTO wallets (label) SELECT 'upgrade-' || g FROM generate_series(1, 100) AS g;
+         INSERT INTO transactions (wallet_id, txid, amount)
+         SELECT w.id, 'fill-' || g, (g % 97 + 1) * 0.01
+         FROM generate_series(1, 5000) AS g
+         JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM wallets) AS w
+           ON w.n = g % 100;
+         UPDATE transactions SET amount = amount + 1 WHERE id % 10 = 0;
+         UPDATE transactions SET wallet_id = (SELECT min(id) FROM wallets) WHERE id % 77 = 0;
+         DELETE FROM transactions WHERE id % 50 = 0;",
+    );
+    let kept_by_triggers = scalar(
+        conn,
+        "SELECT count(*) FROM pg_trigger WHERE tgname = 'transactions_balance_insert'",
+    );
+    if kept_by_triggers == "0" {
+        exec(
+            conn,
+            "UPDATE wallets AS w SET balance = coalesce(
+                 (SELECT sum(amount) FROM transactions AS t WHERE t.wallet_id = w.id), 0)",
+        );
+    }
+}
+
+/// What must survive an upgrade: every wallet's balance, and every transaction.
+fn money(conn: &mut PgConnection) -> (String, String) {
+    (
+        scalar(
+            conn,
+            "SELECT string_agg(id || '=' || balance, ',' ORDER BY id) FROM wallets",
+        ),
+        scalar(
+            conn,
+            "SELECT md5(string_agg(concat_ws(' ', id, wallet_id, txid, amount), ',' ORDER BY id)) \
+             FROM transactions",
+        ),
+    )
+}
+
+/// The upgraded database is right: the audit is empty, nothing was lost, and the journal
+/// answers every balance at now.
+fn assert_kept(conn: &mut PgConnection, before: &(String, String), what: &str) {
+    let problems = audit_balances(conn).unwrap();
+    assert!(problems.is_empty(), "{what}: verify reports {problems:?}");
+    assert_eq!(
+        &money(conn),
+        before,
+        "{what}: balances or transactions changed"
+    );
+    assert_eq!(
+        scalar(
+            conn,
+            "SELECT count(*) FROM wallets WHERE wallet_balance_at(id, now()) <> balance"
+        ),
+        "0",
+        "{what}: balance-at-now is wrong"
+    );
+}
+
+#[test]
+fn every_migration_upgrades_a_database_that_holds_money() {
+    let all = migrations();
+    assert!(all >= 4, "{all} migrations");
+    // From the second on: the first creates the tables the data goes into.
+    for before in 1..all {
+        let db = TestDb::empty();
+        let mut conn = db.connect();
+        for _ in 0..before {
+            conn.run_next_migration(MIGRATIONS).unwrap();
+        }
+        fill(&mut conn);
+        let kept = money(&mut conn);
+        conn.run_pending_migrations(MIGRATIONS).unwrap();
+        assert_kept(
+            &mut conn,
+            &kept,
+            &format!("from migration {before} of {all}"),
+        );
+    }
+}
+
+#[test]
+fn the_last_migration_goes_down_and_up_keeping_the_data() {
+    let db = TestDb::new();
+    let mut conn = db.connect();
+    fill(&mut conn);
+    let kept = money(&mut conn);
+    conn.revert_last_migration(MIGRATIONS).unwrap();
+    conn.run_pending_migrations(MIGRATIONS).unwrap();
+    assert_kept(&mut conn, &kept, "down and up of the last migration");
+}
