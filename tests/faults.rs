@@ -20,9 +20,9 @@ use wallet_api::startup::Application;
 const CLIENTS: usize = 16;
 const JSONAPI: &str = "application/vnd.api+json";
 
-fn cluster(command: &str) -> String {
+fn pg_local(command: &str) -> std::io::Result<std::process::Output> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg-local.sh");
-    let output = Command::new(script)
+    Command::new(script)
         .arg(command)
         .env(
             "WALLET_PG_DIR",
@@ -31,7 +31,20 @@ fn cluster(command: &str) -> String {
         .env("WALLET_PG_PORT", "54339")
         .env("WALLET_PG_DB", "wallet_api_faults")
         .output()
-        .expect("scripts/pg-local.sh runs");
+}
+
+/// Stops the test's cluster when the test ends, however it ends: nothing of it keeps running
+/// after `make test`.
+struct StopAtEnd;
+
+impl Drop for StopAtEnd {
+    fn drop(&mut self) {
+        let _ = pg_local("stop");
+    }
+}
+
+fn cluster(command: &str) -> String {
+    let output = pg_local(command).expect("scripts/pg-local.sh runs");
     assert!(
         output.status.success(),
         "pg-local.sh {command}: {}",
@@ -82,6 +95,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[test]
 fn the_service_answers_in_bounded_time_through_database_outages_and_loses_nothing() {
+    let _stop = StopAtEnd;
     let url = cluster("url");
     let config = Config {
         database_url: url.clone(),
