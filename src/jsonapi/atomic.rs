@@ -140,25 +140,7 @@ fn operation(raw: &RawValue, at: &str) -> Result<Operation, ApiError> {
             ));
         }
     }
-    let op = match members.remove("op") {
-        None => {
-            return Err(ApiError::invalid_document(
-                "",
-                "the operation has no \"op\" member",
-            ));
-        }
-        Some(raw) => match string(&raw, "/op")?.as_str() {
-            "add" => OpCode::Add,
-            "update" => OpCode::Update,
-            "remove" => OpCode::Remove,
-            other => {
-                return Err(ApiError::invalid_document(
-                    "/op",
-                    format!("op is {other:?}; it must be \"add\", \"update\" or \"remove\""),
-                ));
-            }
-        },
-    };
+    let op = op_code(members.remove("op"))?;
     let target = match (members.remove("ref"), members.remove("href")) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid_document(
@@ -183,85 +165,113 @@ fn operation(raw: &RawValue, at: &str) -> Result<Operation, ApiError> {
                 data: linkage(&data, "/data")?,
             })
         }
-        (OpCode::Add, target) => {
-            let data = resource_data(data, "an add needs data: the resource to create")?;
-            if let Some(Target::Resource(_)) = target {
-                return Err(ApiError::invalid_document(
-                    "/href",
-                    "an add targets a collection (/TYPE), not a resource",
-                ));
-            }
-            if let Some(Target::Collection(type_name)) = target {
-                same_type(&type_name, &data)?;
-            }
-            if data.id.is_some() {
+        (OpCode::Add, target) => add(target, data),
+        (OpCode::Update, target) => update(target, data),
+        (OpCode::Remove, target) => remove(target, data),
+    }
+}
+
+fn op_code(raw: Option<Box<RawValue>>) -> Result<OpCode, ApiError> {
+    let Some(raw) = raw else {
+        return Err(ApiError::invalid_document(
+            "",
+            "the operation has no \"op\" member",
+        ));
+    };
+    match string(&raw, "/op")?.as_str() {
+        "add" => Ok(OpCode::Add),
+        "update" => Ok(OpCode::Update),
+        "remove" => Ok(OpCode::Remove),
+        other => Err(ApiError::invalid_document(
+            "/op",
+            format!("op is {other:?}; it must be \"add\", \"update\" or \"remove\""),
+        )),
+    }
+}
+
+/// An `add`: the resource to create, of the collection `href` names if it names one.
+fn add(target: Option<Target>, data: Option<Box<RawValue>>) -> Result<Operation, ApiError> {
+    let data = resource_data(data, "an add needs data: the resource to create")?;
+    match target {
+        Some(Target::Resource(_)) => {
+            return Err(ApiError::invalid_document(
+                "/href",
+                "an add targets a collection (/TYPE), not a resource",
+            ));
+        }
+        Some(Target::Collection(type_name)) => same_type(&type_name, &data)?,
+        _ => {}
+    }
+    if data.id.is_some() {
+        return Err(ApiError::new(
+            &CLIENT_GENERATED_ID,
+            "the server assigns ids to new resources; leave \"id\" out (a \"lid\" names it in later operations)",
+        )
+        .pointer("/data/id"));
+    }
+    Ok(Operation::Add(data))
+}
+
+/// An `update`: the resource `ref`/`href` names, or else `data` names itself.
+fn update(target: Option<Target>, data: Option<Box<RawValue>>) -> Result<Operation, ApiError> {
+    let data = resource_data(data, "an update needs data: the resource and its changes")?;
+    let named = match (&data.id, &data.lid) {
+        (Some(id), _) => Some(Ident::Id(id.clone())),
+        (None, Some(lid)) => Some(Ident::Lid(lid.clone())),
+        (None, None) => None,
+    };
+    let target = match (target, named) {
+        (Some(Target::Collection(_)), _) => {
+            return Err(ApiError::invalid_document(
+                "/href",
+                "an update targets a resource (/TYPE/ID), not a collection",
+            ));
+        }
+        (Some(Target::Resource(target)), named) => {
+            same_type(&target.type_name, &data)?;
+            if named.as_ref().is_some_and(|named| *named != target.id) {
                 return Err(ApiError::new(
-                    &CLIENT_GENERATED_ID,
-                    "the server assigns ids to new resources; leave \"id\" out (a \"lid\" names it in later operations)",
+                    &ID_MISMATCH,
+                    "data names another resource than the operation's ref or href",
                 )
                 .pointer("/data/id"));
             }
-            Ok(Operation::Add(data))
+            target
         }
-        (OpCode::Update, target) => {
-            let data = resource_data(data, "an update needs data: the resource and its changes")?;
-            let named = match (&data.id, &data.lid) {
-                (Some(id), _) => Some(Ident::Id(id.clone())),
-                (None, Some(lid)) => Some(Ident::Lid(lid.clone())),
-                (None, None) => None,
-            };
-            let target = match (target, named) {
-                (Some(Target::Collection(_)), _) => {
-                    return Err(ApiError::invalid_document(
-                        "/href",
-                        "an update targets a resource (/TYPE/ID), not a collection",
-                    ));
-                }
-                (Some(Target::Resource(target)), named) => {
-                    same_type(&target.type_name, &data)?;
-                    if named.as_ref().is_some_and(|named| *named != target.id) {
-                        return Err(ApiError::new(
-                            &ID_MISMATCH,
-                            "data names another resource than the operation's ref or href",
-                        )
-                        .pointer("/data/id"));
-                    }
-                    target
-                }
-                (None, Some(id)) => Ref {
-                    type_name: data.type_name.clone(),
-                    id,
-                },
-                (None, None) => {
-                    return Err(ApiError::invalid_document(
-                        "/data",
-                        "an update must name the resource: give \"id\" (or the \"lid\" of a resource added earlier)",
-                    ));
-                }
-                (Some(Target::Relationship(..)), _) => {
-                    return Err(ApiError::invalid_document(
-                        "/ref/relationship",
-                        "a relationship operation takes a linkage as data",
-                    ));
-                }
-            };
-            Ok(Operation::Update { target, data })
+        (None, Some(id)) => Ref {
+            type_name: data.type_name.clone(),
+            id,
+        },
+        (None, None) => {
+            return Err(ApiError::invalid_document(
+                "/data",
+                "an update must name the resource: give \"id\" (or the \"lid\" of a resource added earlier)",
+            ));
         }
-        (OpCode::Remove, target) => {
-            if data.is_some() {
-                return Err(ApiError::invalid_document(
-                    "/data",
-                    "removing a resource takes no data",
-                ));
-            }
-            match target {
-                Some(Target::Resource(target)) => Ok(Operation::Remove(target)),
-                _ => Err(ApiError::invalid_document(
-                    "",
-                    "a remove names its resource with ref ({\"type\": ..., \"id\": ...}) or href (/TYPE/ID)",
-                )),
-            }
+        (Some(Target::Relationship(..)), _) => {
+            return Err(ApiError::invalid_document(
+                "/ref/relationship",
+                "a relationship operation takes a linkage as data",
+            ));
         }
+    };
+    Ok(Operation::Update { target, data })
+}
+
+/// A `remove`: the resource `ref`/`href` names; no data.
+fn remove(target: Option<Target>, data: Option<Box<RawValue>>) -> Result<Operation, ApiError> {
+    if data.is_some() {
+        return Err(ApiError::invalid_document(
+            "/data",
+            "removing a resource takes no data",
+        ));
+    }
+    match target {
+        Some(Target::Resource(target)) => Ok(Operation::Remove(target)),
+        _ => Err(ApiError::invalid_document(
+            "",
+            "a remove names its resource with ref ({\"type\": ..., \"id\": ...}) or href (/TYPE/ID)",
+        )),
     }
 }
 

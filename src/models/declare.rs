@@ -80,6 +80,45 @@ macro_rules! resource {
             }
         }
 
+        impl $model {
+            /// The statement of one page: `filters`, in `sort` order, `limit` rows after
+            /// `offset`.
+            fn page_query(
+                filters: Vec<$crate::models::query::Predicate<$table::table>>,
+                sort: &[$crate::models::query::SortKey<$field>],
+                limit: i64,
+                offset: i64,
+            ) -> $table::BoxedQuery<
+                'static,
+                diesel::pg::Pg,
+                diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<$model, diesel::pg::Pg>>,
+            > {
+                use diesel::prelude::*;
+                use $crate::models::query::Direction;
+                let mut query = $table::table.select($model::as_select()).into_boxed();
+                for filter in filters {
+                    query = query.filter(filter);
+                }
+                for key in sort {
+                    query = match (key.field, key.direction) {
+                        $(
+                            ($field::$variant, Direction::Asc) => {
+                                query.then_order_by($table::$column.asc())
+                            }
+                            ($field::$variant, Direction::Desc) => {
+                                query.then_order_by($table::$column.desc())
+                            }
+                        )+
+                    };
+                }
+                query = query.limit(limit);
+                if offset > 0 {
+                    query = query.offset(offset);
+                }
+                query
+            }
+        }
+
         impl $crate::models::fields::Model for $model {
             type Field = $field;
             const TYPE: &'static str = $type_name;
@@ -146,28 +185,19 @@ macro_rules! resource {
                 offset: i64,
             ) -> diesel::QueryResult<Vec<$model>> {
                 use diesel::prelude::*;
-                use $crate::models::query::Direction;
-                let mut query = $table::table.select($model::as_select()).into_boxed();
-                for filter in filters {
-                    query = query.filter(filter);
-                }
-                for key in sort {
-                    query = match (key.field, key.direction) {
-                        $(
-                            ($field::$variant, Direction::Asc) => {
-                                query.then_order_by($table::$column.asc())
-                            }
-                            ($field::$variant, Direction::Desc) => {
-                                query.then_order_by($table::$column.desc())
-                            }
-                        )+
-                    };
-                }
-                query = query.limit(limit);
-                if offset > 0 {
-                    query = query.offset(offset);
-                }
-                query.load(conn)
+                $model::page_query(filters, sort, limit, offset).load(conn)
+            }
+
+            fn page_sql(
+                filters: Vec<$crate::models::query::Predicate<$table::table>>,
+                sort: &[$crate::models::query::SortKey<$field>],
+                limit: i64,
+                offset: i64,
+            ) -> String {
+                diesel::debug_query::<diesel::pg::Pg, _>(
+                    &$model::page_query(filters, sort, limit, offset),
+                )
+                .to_string()
             }
 
             fn count(

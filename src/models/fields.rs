@@ -270,6 +270,13 @@ pub trait Model: Record {
         limit: i64,
         offset: i64,
     ) -> QueryResult<Vec<Self>>;
+    /// The SQL `load` sends, with its binds (diesel's `debug_query`).
+    fn page_sql(
+        filters: Vec<Predicate<Self::Table>>,
+        sort: &[SortKey<Self::Field>],
+        limit: i64,
+        offset: i64,
+    ) -> String;
     /// How many rows match all `filters`.
     fn count(conn: &mut PgConnection, filters: Vec<Predicate<Self::Table>>) -> QueryResult<i64>;
 }

@@ -116,35 +116,33 @@ pub fn read_page<L: Model>(
     }
 }
 
-/// The `number`th page of `size` rows and the count of every matching row.
-fn read_numbered<L: Model>(
-    conn: &mut PgConnection,
+/// What one page's statement holds: its conditions, its ORDER BY, LIMIT and OFFSET.
+type Statement<L> = (
+    Vec<Predicate<<L as super::fields::Record>::Table>>,
+    Vec<SortKey<<L as Model>::Field>>,
+    i64,
+    i64,
+);
+
+/// The statement of the `number`th page of `size` rows.
+fn numbered_statement<L: Model>(
     query: &ListQuery<L::Field>,
     number: u64,
     size: u64,
-) -> QueryResult<ListPage<L>> {
+) -> QueryResult<Statement<L>> {
     let size = size as i64;
     let offset = (number as i64 - 1).saturating_mul(size);
     let (filters, order) = pinned(&query.filters, &query.sort);
-    let rows = L::load(conn, predicates::<L>(&filters)?, &order, size, offset)?;
-    let total = L::count(conn, predicates::<L>(&query.filters)?)?;
-    Ok(ListPage {
-        more_after: offset + (rows.len() as i64) < total,
-        more_before: number > 1,
-        rows,
-        total: Some(total),
-    })
+    Ok((predicates::<L>(&filters)?, order, size, offset))
 }
 
-/// `size` rows from `position` on. Reading backwards from a `Before` cursor reads the sort
-/// reversed, then turns the page around.
-fn read_cursor<L: Model>(
-    conn: &mut PgConnection,
+/// The statement of `size` rows from `position` on, one more to tell whether more lie
+/// beyond: the rows past the cursor in the sort order (reversed, from a `Before` cursor).
+fn cursor_statement<L: Model>(
     query: &ListQuery<L::Field>,
     position: &Position,
     size: u64,
-) -> QueryResult<ListPage<L>> {
-    let size = size as usize;
+) -> QueryResult<Statement<L>> {
     let reversed: Vec<SortKey<L::Field>>;
     let (order, cursor) = match position {
         Position::First => (&query.sort, None),
@@ -170,8 +168,48 @@ fn read_cursor<L: Model>(
             )
         })?);
     }
+    Ok((filters, pinned_order, size as i64 + 1, 0))
+}
+
+/// The SQL (with its binds) of the statement that reads `query`'s page.
+pub fn page_sql<L: Model>(query: &ListQuery<L::Field>) -> QueryResult<String> {
+    let (filters, order, limit, offset) = match &query.page {
+        Page::Number { number, size } => numbered_statement::<L>(query, *number, *size)?,
+        Page::Cursor { position, size } => cursor_statement::<L>(query, position, *size)?,
+    };
+    Ok(L::page_sql(filters, &order, limit, offset))
+}
+
+/// The `number`th page of `size` rows and the count of every matching row.
+fn read_numbered<L: Model>(
+    conn: &mut PgConnection,
+    query: &ListQuery<L::Field>,
+    number: u64,
+    size: u64,
+) -> QueryResult<ListPage<L>> {
+    let (filters, order, limit, offset) = numbered_statement::<L>(query, number, size)?;
+    let rows = L::load(conn, filters, &order, limit, offset)?;
+    let total = L::count(conn, predicates::<L>(&query.filters)?)?;
+    Ok(ListPage {
+        more_after: offset + (rows.len() as i64) < total,
+        more_before: number > 1,
+        rows,
+        total: Some(total),
+    })
+}
+
+/// `size` rows from `position` on. Reading backwards from a `Before` cursor reads the sort
+/// reversed, then turns the page around.
+fn read_cursor<L: Model>(
+    conn: &mut PgConnection,
+    query: &ListQuery<L::Field>,
+    position: &Position,
+    size: u64,
+) -> QueryResult<ListPage<L>> {
+    let size = size as usize;
+    let (filters, order, limit, _) = cursor_statement::<L>(query, position, size as u64)?;
     // One row more than the page tells whether more lie beyond it.
-    let mut rows = L::load(conn, filters, &pinned_order, size as i64 + 1, 0)?;
+    let mut rows = L::load(conn, filters, &order, limit, 0)?;
     let more = rows.len() > size;
     rows.truncate(size);
     Ok(match position {
@@ -246,5 +284,112 @@ mod tests {
     fn like_patterns_match_literally() {
         assert_eq!(like_literal("50%_off\\"), "50\\%\\_off\\\\");
         assert_eq!(like_literal("plain"), "plain");
+    }
+}
+
+#[cfg(test)]
+mod snapshots {
+    //! The exact SQL each kind of page sends, pinned (as diesel's own examples pin theirs):
+    //! a change to how pages are read must show here, in SQL, before it reaches a database.
+
+    use super::*;
+    use crate::models::{Transaction, TransactionField as F};
+    use bigdecimal::BigDecimal;
+
+    fn query(filters: Vec<Filter<F>>, sort: Vec<SortKey<F>>, page: Page) -> ListQuery<F> {
+        ListQuery {
+            filters,
+            sort,
+            page,
+        }
+    }
+
+    fn key(field: F, direction: Direction) -> SortKey<F> {
+        SortKey { field, direction }
+    }
+
+    fn of_wallet(id: i64) -> Filter<F> {
+        Filter {
+            field: F::Wallet,
+            condition: Condition::Compare(Op::Eq, Value::Id(id)),
+        }
+    }
+
+    const SELECT: &str = r#"SELECT "transactions"."id", "transactions"."wallet_id", "transactions"."txid", "transactions"."amount", "transactions"."created_at" FROM "transactions""#;
+
+    fn sql(q: ListQuery<F>) -> String {
+        page_sql::<Transaction>(&q)
+            .unwrap()
+            .strip_prefix(SELECT)
+            .expect("the model's columns")
+            .to_string()
+    }
+
+    fn five_then_ten() -> Vec<Value> {
+        vec![Value::Decimal(BigDecimal::from(5)), Value::Id(10)]
+    }
+
+    #[test]
+    fn a_wallets_first_page_reads_the_wallet_id_index_in_order() {
+        let q = query(
+            vec![of_wallet(7)],
+            vec![key(F::Id, Direction::Asc)],
+            Page::Cursor {
+                position: Position::First,
+                size: 20,
+            },
+        );
+        assert_eq!(
+            sql(q),
+            r#" WHERE (("transactions"."wallet_id" >= $1) AND ("transactions"."wallet_id" <= $2)) ORDER BY "transactions"."wallet_id" ASC, "transactions"."id" ASC LIMIT $3 -- binds: [7, 7, 21]"#
+        );
+    }
+
+    #[test]
+    fn a_page_after_a_cursor_is_a_keyset_condition() {
+        let q = query(
+            vec![],
+            vec![key(F::Amount, Direction::Desc), key(F::Id, Direction::Asc)],
+            Page::Cursor {
+                position: Position::After(five_then_ten()),
+                size: 20,
+            },
+        );
+        assert_eq!(
+            sql(q),
+            r#" WHERE (("transactions"."amount" < $1) OR (("transactions"."amount" = $2) AND ("transactions"."id" > $3))) ORDER BY "transactions"."amount" DESC, "transactions"."id" ASC LIMIT $4 -- binds: [BigDecimal(sign=Plus, scale=0, digits=[5]), BigDecimal(sign=Plus, scale=0, digits=[5]), 10, 21]"#
+        );
+    }
+
+    #[test]
+    fn a_page_before_a_cursor_reads_the_sort_reversed() {
+        let q = query(
+            vec![of_wallet(7)],
+            vec![key(F::Amount, Direction::Desc), key(F::Id, Direction::Asc)],
+            Page::Cursor {
+                position: Position::Before(five_then_ten()),
+                size: 20,
+            },
+        );
+        assert_eq!(
+            sql(q),
+            r#" WHERE ((("transactions"."wallet_id" >= $1) AND ("transactions"."wallet_id" <= $2)) AND (("transactions"."amount" > $3) OR (("transactions"."amount" = $4) AND ("transactions"."id" < $5)))) ORDER BY "transactions"."wallet_id" ASC, "transactions"."amount" ASC, "transactions"."id" DESC LIMIT $6 -- binds: [7, 7, BigDecimal(sign=Plus, scale=0, digits=[5]), BigDecimal(sign=Plus, scale=0, digits=[5]), 10, 21]"#
+        );
+    }
+
+    #[test]
+    fn a_numbered_page_is_an_offset() {
+        let q = query(
+            vec![of_wallet(7)],
+            vec![key(F::Id, Direction::Asc)],
+            Page::Number {
+                number: 3,
+                size: 10,
+            },
+        );
+        assert_eq!(
+            sql(q),
+            r#" WHERE (("transactions"."wallet_id" >= $1) AND ("transactions"."wallet_id" <= $2)) ORDER BY "transactions"."wallet_id" ASC, "transactions"."id" ASC LIMIT $3 OFFSET $4 -- binds: [7, 7, 10, 20]"#
+        );
     }
 }
