@@ -67,23 +67,12 @@ pub fn writable_showing<R: Writable, F, Args>(
     F::Output: actix_web::Responder + 'static,
 {
     let type_name = R::TYPE;
-    routes.add(
-        &collection_path::<R>(),
-        Method::GET,
-        Operation::List { type_name },
-        list::<R>,
-    );
+    reads::<R, _, _>(routes, custom, show);
     routes.add(
         &collection_path::<R>(),
         Method::POST,
         Operation::Create { type_name },
         create::<R>,
-    );
-    routes.add(
-        &resource_path::<R>(),
-        Method::GET,
-        Operation::Show { type_name, custom },
-        show,
     );
     routes.add(
         &resource_path::<R>(),
@@ -122,27 +111,12 @@ pub fn writable_showing<R: Writable, F, Args>(
 /// `/TYPE` and `/TYPE/{id}` of a resource clients only read (writes are a 403 saying why,
 /// `read_only`), and the URLs of its to-one relationships.
 pub fn read_only<R: Resource>(routes: &mut Routes, read_only: &'static str) {
-    let type_name = R::TYPE;
-    routes.add(
-        &collection_path::<R>(),
-        Method::GET,
-        Operation::List { type_name },
-        list::<R>,
-    );
+    reads::<R, _, _>(routes, &[], show::<R>);
     routes.refuse(
         &collection_path::<R>(),
         &[Method::POST],
         &READ_ONLY_RESOURCE,
         read_only,
-    );
-    routes.add(
-        &resource_path::<R>(),
-        Method::GET,
-        Operation::Show {
-            type_name,
-            custom: &[],
-        },
-        show::<R>,
     );
     routes.refuse(
         &resource_path::<R>(),
@@ -154,6 +128,28 @@ pub fn read_only<R: Resource>(routes: &mut Routes, read_only: &'static str) {
         to_one_reads::<R>(routes, spec.name);
         refuse_linkage_change::<R>(routes, spec.name);
     }
+}
+
+/// GET `/TYPE` (the collection) and GET `/TYPE/{id}` (`show`, taking `custom` parameters).
+fn reads<R: Resource, F, Args>(routes: &mut Routes, custom: &'static [Custom], show: F)
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    let type_name = R::TYPE;
+    routes.add(
+        &collection_path::<R>(),
+        Method::GET,
+        Operation::List { type_name },
+        list::<R>,
+    );
+    routes.add(
+        &resource_path::<R>(),
+        Method::GET,
+        Operation::Show { type_name, custom },
+        show,
+    );
 }
 
 /// `/TYPE/{id}/NAME` (the related resource) and GET `/TYPE/{id}/relationships/NAME` (the
