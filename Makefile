@@ -8,7 +8,7 @@ PG := scripts/pg-local.sh
 # The database: $DATABASE_URL, or the local cluster's (started on demand).
 WITH_DB = export DATABASE_URL="$${DATABASE_URL:-$$($(PG) url)}" &&
 
-.PHONY: run test lint build deps db-start db-stop db-url psql migrate verify repair bench e2e fuzz openapi schema
+.PHONY: run test lint build deps db-start db-stop db-url psql migrate verify repair bench e2e fuzz openapi schema docs
 
 ## run: build in release mode, start the database if needed, migrate, serve on HOST:PORT
 run: deps
@@ -70,6 +70,10 @@ fuzz: deps
 schema: deps
 	cargo build --release
 	$(WITH_DB) scripts/fresh-schema.sh > schema.sql
+
+## docs: rewrite the parts of docs/ written from the code (settings, error codes)
+docs: deps
+	cargo run --quiet -- docs
 
 ## openapi: rewrite openapi.json from the code (the route table and resource declarations)
 openapi: deps

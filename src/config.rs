@@ -231,6 +231,11 @@ pub fn markdown_table() -> String {
             .or(arg.get_help())
             .map(|help| help.to_string().replace('\n', " "))
             .unwrap_or_default();
+        // clap drops a doc comment's final period.
+        let help = match help.ends_with('.') {
+            true => help,
+            false => format!("{help}."),
+        };
         let default: Vec<String> = arg
             .get_default_values()
             .iter()

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod config;
 pub mod db;
+pub mod docs;
 pub mod domain;
 pub mod jsonapi;
 pub mod metrics;

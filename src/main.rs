@@ -40,6 +40,9 @@ enum Command {
     },
     /// Print the OpenAPI document of the API (what openapi.json holds).
     Openapi,
+    /// Rewrite the parts of docs/ written from the code (make docs), from the repository's root.
+    #[command(hide = true)]
+    Docs,
 }
 
 /// The database a maintenance command works on.
@@ -75,11 +78,29 @@ fn main() -> ExitCode {
             print!("{}", wallet_api::api::openapi::text());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Docs => write_docs(),
     };
     outcome.unwrap_or_else(|error| {
         eprintln!("wallet-api: {error:#}");
         ExitCode::FAILURE
     })
+}
+
+/// Rewrites every generated section of the docs in place.
+fn write_docs() -> anyhow::Result<ExitCode> {
+    for section in wallet_api::docs::sections() {
+        let text = std::fs::read_to_string(section.file).with_context(|| {
+            format!(
+                "cannot read {} (run from the repository's root)",
+                section.file
+            )
+        })?;
+        let spliced = wallet_api::docs::splice(&text, section.name, &section.text)
+            .with_context(|| format!("{} has no {} section", section.file, section.name))?;
+        std::fs::write(section.file, spliced)?;
+        println!("wrote {} in {}", section.name, section.file);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn serve(config: &Config) -> anyhow::Result<ExitCode> {

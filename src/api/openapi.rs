@@ -1388,6 +1388,32 @@ fn error_response(codes: &[&'static Code], media: &[&str], replayable: bool) -> 
     response
 }
 
+/// Every code an operation of the document answers, as a Markdown table: status, code and
+/// when it is answered.
+pub fn error_table() -> String {
+    let mut codes: Vec<&'static Code> = Vec::new();
+    for endpoint in table() {
+        for code in codes_of(endpoint) {
+            if !codes.contains(&code) {
+                codes.push(code);
+            }
+        }
+    }
+    // Any URL answers a method no route serves so.
+    codes.push(&crate::jsonapi::error::METHOD_NOT_ALLOWED);
+    codes.sort_by_key(|code| (code.status.as_u16(), code.name));
+    let mut text = String::from("| status | code | when |\n|---|---|---|\n");
+    for code in codes {
+        text.push_str(&format!(
+            "| {} | `{}` | {} |\n",
+            code.status.as_str(),
+            code.name,
+            code.when
+        ));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ mod cli;
 mod coalescing;
 mod collections;
 mod contract;
+mod docs;
 mod fuzz;
 mod idempotency;
 mod journal;
