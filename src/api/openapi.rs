@@ -165,7 +165,7 @@ fn build() -> Value {
         json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"},
                "description": "The resource's id."}),
     );
-    json!({
+    let mut document = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "wallet-api",
@@ -175,6 +175,7 @@ fn build() -> Value {
                 resource declarations (docs/api.md explains the API).",
         },
         "servers": [{"url": "/", "description": "the server this document is served by"}],
+        "tags": tags(),
         "paths": paths,
         "components": {
             "schemas": builder.schemas,
@@ -182,7 +183,47 @@ fn build() -> Value {
             "responses": builder.responses,
             "headers": headers(),
         },
-    })
+    });
+    prune(&mut document);
+    document
+}
+
+/// Removes the schemas nothing refers to (a resource type's documents it has no endpoint
+/// for), so that every component is in use.
+fn prune(document: &mut Value) {
+    fn refs(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(target)) = map.get("$ref") {
+                    found.push(target.clone());
+                }
+                map.values().for_each(|v| refs(v, found));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, found)),
+            _ => {}
+        }
+    }
+    let mut used: Vec<String> = Vec::new();
+    refs(&document["paths"], &mut used);
+    let mut seen = 0;
+    while seen < used.len() {
+        let target = used[seen].clone();
+        seen += 1;
+        if let Some(component) = document.pointer(target.trim_start_matches('#')) {
+            let mut more = Vec::new();
+            refs(component, &mut more);
+            for reference in more {
+                if !used.contains(&reference) {
+                    used.push(reference);
+                }
+            }
+        }
+    }
+    for kind in ["schemas", "parameters", "responses", "headers"] {
+        if let Some(Value::Object(components)) = document["components"].get_mut(kind) {
+            components.retain(|name, _| used.contains(&format!("#/components/{kind}/{name}")));
+        }
+    }
 }
 
 /// An actix path as OpenAPI writes it (the same braces).
@@ -226,6 +267,7 @@ impl Builder {
         self.add_schema(
             "Links",
             json!({"type": "object", "required": ["self"],
+                   "properties": {"self": {"type": "string"}},
                    "additionalProperties": {"type": "string"}}),
         );
         self.add_schema(
@@ -503,7 +545,7 @@ impl Builder {
             json!({"type": "object", "required": ["atomic:operations"], "additionalProperties": false,
                 "properties": {
                     "atomic:operations": {"type": "array", "minItems": 1, "maxItems": MAX_OPERATIONS,
-                                          "items": {"oneOf": operations}},
+                                          "items": {"anyOf": operations}},
                     "meta": schema("RequestMeta"), "jsonapi": schema("RequestMeta"),
                     "links": schema("RequestMeta")},
                 "description": "Operations run in order, in one database transaction: all or \
@@ -517,7 +559,9 @@ impl Builder {
                     "atomic:results": {"type": "array", "items": {
                         "type": "object", "additionalProperties": false, "properties": {
                             "data": {"description": "The resource an add or update left, or the linkage a relationship update left.",
-                                     "anyOf": [schema("Resource"), {"type": "object", "required": ["type", "id"]}, {"type": "null"}]},
+                                     "anyOf": [schema("Resource"), {"type": "object", "required": ["type", "id"],
+                                               "properties": {"type": {"type": "string"}, "id": {"type": "string"}}},
+                                               {"type": "null"}]},
                             "meta": {"type": "object"}}}},
                     "links": schema("Links"), "jsonapi": schema("Jsonapi")}}),
         );
@@ -527,7 +571,9 @@ impl Builder {
     fn operation(&mut self, endpoint: &Endpoint) -> Value {
         let mut operation = json!({
             "operationId": operation_id(endpoint),
+            "tags": [tag(endpoint)],
             "summary": summary(endpoint),
+            "description": description(endpoint),
         });
         let parameters = self.parameters(endpoint);
         if !parameters.is_empty() {
@@ -930,6 +976,85 @@ fn operation_id(endpoint: &Endpoint) -> String {
         .replace(['{', '}'], "")
         .replace('.', "-");
     format!("{}-{slug}", endpoint.method.as_str().to_lowercase())
+}
+
+/// The group an operation is listed under: its resource type, or what it serves.
+fn tag(endpoint: &Endpoint) -> &'static str {
+    match endpoint.operation {
+        Operation::List { type_name }
+        | Operation::Show { type_name, .. }
+        | Operation::Create { type_name }
+        | Operation::Update { type_name }
+        | Operation::Delete { type_name } => type_name,
+        Operation::Related { parent, .. }
+        | Operation::Linkage { parent, .. }
+        | Operation::ChangeLinkage { parent, .. }
+        | Operation::Children { parent, .. }
+        | Operation::ChildLinkage { parent, .. } => parent,
+        Operation::Refused { .. } => registered(
+            endpoint
+                .path
+                .trim_start_matches('/')
+                .split('/')
+                .next()
+                .unwrap_or_default(),
+        )
+        .map_or("operator", |resource| resource.type_name),
+        Operation::Atomic => "operations",
+        Operation::Health | Operation::Live => "health",
+        Operation::Metrics | Operation::OpenApi => "operator",
+    }
+}
+
+/// The tags, each with what it groups.
+fn tags() -> Value {
+    let mut tags: Vec<Value> = RESOURCES
+        .iter()
+        .map(|resource| json!({"name": resource.type_name, "description": format!("The {} resource and its relationships.", resource.type_name)}))
+        .collect();
+    tags.push(json!({"name": "operations", "description": "Atomic Operations: several writes, all or nothing."}));
+    tags.push(
+        json!({"name": "health", "description": "Whether the service and its database answer."}),
+    );
+    tags.push(
+        json!({"name": "operator", "description": "For operators and tools, outside JSON:API."}),
+    );
+    Value::Array(tags)
+}
+
+/// What an operation does, beyond its summary: the rules a client meets.
+fn description(endpoint: &Endpoint) -> String {
+    let detail = match endpoint.operation {
+        Operation::List { .. } | Operation::Children { .. } => {
+            "Filters combine with AND; sort keys end with id; pages are cursor pages (page[after], \
+             page[before]) unless page[number] is given; include and fields[TYPE] shape the \
+             document."
+        }
+        Operation::ChildLinkage { .. } => {
+            "The identifiers of the collection, filtered, sorted and paged as the collection is."
+        }
+        Operation::Show { .. } | Operation::Related { .. } | Operation::Linkage { .. } => {
+            "A resource that does not exist, or an id that cannot be one, is a 404."
+        }
+        Operation::Create { .. } | Operation::Update { .. } | Operation::ChangeLinkage { .. } => {
+            "Every problem with the document is reported together, each pointing at its member; \
+             the database's rules refuse the write whole. An Idempotency-Key makes it safe to retry."
+        }
+        Operation::Delete { .. } => {
+            "An Idempotency-Key makes it safe to retry; the database refuses a delete that would \
+             break its rules."
+        }
+        Operation::Refused { .. } => "Always refused, saying why: clients never write this.",
+        Operation::Atomic => {
+            "The operations run in order in one database transaction: all or nothing. Errors point \
+             into the failing operation; nothing is written."
+        }
+        Operation::Health | Operation::Live => {
+            "Answered on a connection and a thread of its own: never queued behind requests."
+        }
+        Operation::Metrics | Operation::OpenApi => "Not a JSON:API document.",
+    };
+    format!("{} {detail}", summary(endpoint))
 }
 
 fn summary(endpoint: &Endpoint) -> String {
