@@ -8,12 +8,18 @@ PG := scripts/pg-local.sh
 # The database: $DATABASE_URL, or the local cluster's (started on demand).
 WITH_DB = export DATABASE_URL="$${DATABASE_URL:-$$($(PG) url)}" &&
 
-.PHONY: run test lint build deps db-start db-stop db-url psql migrate verify repair bench e2e fuzz openapi schema docs
+.PHONY: run key test lint build deps db-start db-stop db-url psql migrate verify repair bench e2e fuzz openapi schema docs
 
-## run: build in release mode, start the database if needed, migrate, serve on HOST:PORT
+## run: build in release mode and serve on HOST:PORT. Without DATABASE_URL: start the local
+## cluster, migrate it as the tables' owner, serve as the least-privilege role wallet_api, with
+## the admin key local-admin (make -s key prints its secret)
 run: deps
 	cargo build --release
-	$(WITH_DB) ./target/release/wallet-api serve
+	@if [ -n "$${DATABASE_URL:-}" ]; then ./target/release/wallet-api serve; else scripts/local.sh serve; fi
+
+## key: the secret of the local cluster's admin key local-admin (KEY=$$(make -s key))
+key: deps
+	@scripts/local.sh key
 
 ## test: lint, then every test against a real PostgreSQL, then the curl walkthrough and a
 ## JSON:API client library against a live server

@@ -29,14 +29,14 @@ CREATE TYPE public.ledger_change AS (
 ALTER TYPE public.ledger_change OWNER TO CURRENT_USER;
 
 --
--- Name: idempotency_claim(text, bigint); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+-- Name: idempotency_claim(bigint, text, bigint); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
 --
 
-CREATE FUNCTION public.idempotency_claim(claimed_key text, ttl_seconds bigint) RETURNS TABLE(claimed boolean, fingerprint bytea, request text, status smallint, content_type text, headers jsonb, body text)
+CREATE FUNCTION public.idempotency_claim(claimed_by bigint, claimed_key text, ttl_seconds bigint) RETURNS TABLE(claimed boolean, fingerprint bytea, request text, status smallint, content_type text, headers jsonb, body text)
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    IF NOT pg_try_advisory_xact_lock(hashtextextended(claimed_key, 0)) THEN
+    IF NOT pg_try_advisory_xact_lock(hashtextextended(claimed_key, claimed_by)) THEN
         RETURN QUERY SELECT false, NULL::bytea, NULL::text, NULL::smallint, NULL::text,
                             NULL::jsonb, NULL::text;
         RETURN;
@@ -45,12 +45,36 @@ BEGIN
         SELECT true, k.fingerprint, k.request, k.status, k.content_type, k.headers, k.body
         FROM (SELECT 1) AS one
         LEFT JOIN idempotency_keys AS k
-               ON k.key = claimed_key
+               ON k.api_key_id = claimed_by
+              AND k.key = claimed_key
               AND k.created_at > now() - make_interval(secs => ttl_seconds);
 END;
 $$;
 
-ALTER FUNCTION public.idempotency_claim(claimed_key text, ttl_seconds bigint) OWNER TO CURRENT_USER;
+ALTER FUNCTION public.idempotency_claim(claimed_by bigint, claimed_key text, ttl_seconds bigint) OWNER TO CURRENT_USER;
+
+--
+-- Name: ledger_actor(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.ledger_actor(OUT key_id bigint, OUT key_name text) RETURNS record
+    LANGUAGE sql STABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $_$
+    SELECT k.id, k.name
+    FROM api_keys AS k
+    WHERE pg_has_role(session_user, 'wallet_service', 'MEMBER')
+      AND k.id = CASE WHEN current_setting('wallet_api.actor', true) ~ '^[0-9]{1,18}$'
+                      THEN current_setting('wallet_api.actor', true)::bigint END
+$_$;
+
+ALTER FUNCTION public.ledger_actor(OUT key_id bigint, OUT key_name text) OWNER TO wallet_ledger;
+
+--
+-- Name: FUNCTION ledger_actor(OUT key_id bigint, OUT key_name text); Type: COMMENT; Schema: public; Owner: wallet_ledger
+--
+
+COMMENT ON FUNCTION public.ledger_actor(OUT key_id bigint, OUT key_name text) IS 'The API key the current statement runs for (wallet_api.actor, honoured for the service''s sessions only), or no row.';
 
 --
 -- Name: ledger_apply(text, public.ledger_change[]); Type: FUNCTION; Schema: public; Owner: wallet_ledger
@@ -135,16 +159,19 @@ CREATE FUNCTION public.ledger_revise(operation text, old public.transactions[], 
                                        old_wallet_id, old_txid, old_amount, old_created_at,
                                        new_wallet_id, new_txid, new_amount, new_created_at,
                                        old_balance_change_id, new_balance_change_id,
-                                       revised_at, database_xid, revised_by, application)
+                                       revised_at, database_xid, revised_by, application,
+                                       actor_key_id, actor_name)
     SELECT o.id, operation,
            o.wallet_id, o.txid, o.amount, o.created_at,
            n.wallet_id, n.txid, n.amount, n.created_at,
            oj.id, nj.id,
-           clock_timestamp(), pg_current_xact_id(), session_user, current_setting('application_name')
+           clock_timestamp(), pg_current_xact_id(), session_user, current_setting('application_name'),
+           actor.key_id, actor.key_name
     FROM unnest(old) AS o
     LEFT JOIN unnest(new) AS n ON n.id = o.id
     LEFT JOIN unnest(journal_wallets, journal_rows) AS oj (wallet_id, id) ON oj.wallet_id = o.wallet_id
     LEFT JOIN unnest(journal_wallets, journal_rows) AS nj (wallet_id, id) ON nj.wallet_id = n.wallet_id
+    LEFT JOIN ledger_actor() AS actor ON true
     WHERE n.id IS NULL
        OR (o.wallet_id, o.txid, o.amount, o.created_at)
           IS DISTINCT FROM (n.wallet_id, n.txid, n.amount, n.created_at)
@@ -267,6 +294,26 @@ $$;
 ALTER FUNCTION public.transactions_before_truncate() OWNER TO wallet_ledger;
 
 --
+-- Name: wallet_api_visible(bigint); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.wallet_api_visible(wallet bigint) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT coalesce(current_setting('wallet_api.wallets', true), '') = ''
+        OR wallet = ANY (current_setting('wallet_api.wallets', true)::bigint[])
+$$;
+
+ALTER FUNCTION public.wallet_api_visible(wallet bigint) OWNER TO CURRENT_USER;
+
+--
+-- Name: FUNCTION wallet_api_visible(wallet bigint); Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON FUNCTION public.wallet_api_visible(wallet bigint) IS 'Whether rows of this wallet are visible to the current statement: every wallet unless wallet_api.wallets names some.';
+
+--
 -- Name: wallet_apply_deltas(text, bigint[], numeric[], bigint[], bigint[]); Type: FUNCTION; Schema: public; Owner: wallet_ledger
 --
 
@@ -278,6 +325,7 @@ DECLARE
     target record;
     locked integer := 0;
     changed_at timestamptz;
+    actor record;
 BEGIN
     IF coalesce(cardinality(wallet_ids), 0) = 0 THEN  -- nothing to do (array_agg of no rows is NULL)
         RETURN;
@@ -324,6 +372,7 @@ BEGIN
 
     -- Every wallet is locked: no other writer can come between this time and the commit.
     changed_at := clock_timestamp();
+    SELECT * INTO actor FROM ledger_actor();
 
     RETURN QUERY
     WITH applied AS (
@@ -337,9 +386,10 @@ BEGIN
     )
     INSERT INTO balance_changes AS c (wallet_id, delta, balance, operation, transaction_count,
                                       transaction_id, changed_at, database_xid, changed_by,
-                                      application)
+                                      application, actor_key_id, actor_name)
     SELECT a.id, a.delta, a.balance, operation, a.touched, a.transaction_id, changed_at,
-           pg_current_xact_id(), session_user, current_setting('application_name')
+           pg_current_xact_id(), session_user, current_setting('application_name'),
+           actor.key_id, actor.key_name
     FROM applied AS a
     ORDER BY a.id
     RETURNING c.wallet_id, c.id;
@@ -471,6 +521,46 @@ $$;
 ALTER FUNCTION public.wallets_touch_updated_at() OWNER TO CURRENT_USER;
 
 --
+-- Name: api_keys; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.api_keys (
+    id bigint NOT NULL,
+    name text NOT NULL,
+    prefix text NOT NULL,
+    secret_hash bytea NOT NULL,
+    scopes text[] NOT NULL,
+    wallet_ids bigint[] DEFAULT '{}'::bigint[] NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone,
+    revoked_at timestamp with time zone,
+    CONSTRAINT api_keys_admin_not_limited CHECK ((NOT (('admin'::text = ANY (scopes)) AND (cardinality(wallet_ids) > 0)))),
+    CONSTRAINT api_keys_name_length CHECK (((char_length(name) >= 1) AND (char_length(name) <= 100))),
+    CONSTRAINT api_keys_scopes_known CHECK (((cardinality(scopes) > 0) AND (scopes <@ ARRAY['read'::text, 'write'::text, 'admin'::text])))
+);
+
+ALTER TABLE public.api_keys OWNER TO CURRENT_USER;
+
+--
+-- Name: TABLE api_keys; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON TABLE public.api_keys IS 'The service''s clients: each key''s name, scopes, wallet limits, expiry and revocation. Secrets are never stored, only their SHA-256.';
+
+--
+-- Name: api_keys_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.api_keys ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.api_keys_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: balance_changes; Type: TABLE; Schema: public; Owner: CURRENT_USER
 --
 
@@ -487,6 +577,8 @@ CREATE TABLE public.balance_changes (
     changed_by text NOT NULL,
     application text NOT NULL,
     repaired_from numeric(36,18),
+    actor_key_id bigint,
+    actor_name text,
     CONSTRAINT balance_changes_operation_known CHECK ((operation = ANY (ARRAY['opening'::text, 'insert'::text, 'update'::text, 'delete'::text, 'truncate'::text, 'repair'::text])))
 );
 
@@ -524,6 +616,7 @@ CREATE TABLE public.idempotency_keys (
     headers jsonb NOT NULL,
     body text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    api_key_id bigint DEFAULT 0 NOT NULL,
     CONSTRAINT idempotency_keys_key_length CHECK (((char_length(key) >= 1) AND (char_length(key) <= 255)))
 );
 
@@ -551,6 +644,8 @@ CREATE TABLE public.transaction_revisions (
     database_xid xid8 NOT NULL,
     revised_by text NOT NULL,
     application text NOT NULL,
+    actor_key_id bigint,
+    actor_name text,
     CONSTRAINT transaction_revisions_operation_known CHECK ((operation = ANY (ARRAY['update'::text, 'delete'::text, 'truncate'::text])))
 );
 
@@ -699,6 +794,20 @@ ALTER TABLE public.wallets ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 );
 
 --
+-- Name: api_keys api_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.api_keys
+    ADD CONSTRAINT api_keys_pkey PRIMARY KEY (id);
+
+--
+-- Name: api_keys api_keys_secret_hash_key; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.api_keys
+    ADD CONSTRAINT api_keys_secret_hash_key UNIQUE (secret_hash);
+
+--
 -- Name: balance_changes balance_changes_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
 --
 
@@ -710,7 +819,7 @@ ALTER TABLE ONLY public.balance_changes
 --
 
 ALTER TABLE ONLY public.idempotency_keys
-    ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (key);
+    ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (api_key_id, key);
 
 --
 -- Name: transaction_revisions transaction_revisions_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
@@ -739,6 +848,12 @@ ALTER TABLE ONLY public.transactions
 
 ALTER TABLE ONLY public.wallets
     ADD CONSTRAINT wallets_pkey PRIMARY KEY (id);
+
+--
+-- Name: api_keys_name_in_use; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE UNIQUE INDEX api_keys_name_in_use ON public.api_keys USING btree (name) WHERE (revoked_at IS NULL);
 
 --
 -- Name: balance_changes_wallet_id_id_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
@@ -859,11 +974,25 @@ CREATE TRIGGER wallets_label_touch BEFORE UPDATE OF label ON public.wallets FOR 
 ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_label_touch;
 
 --
+-- Name: balance_changes balance_changes_actor_key_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.balance_changes
+    ADD CONSTRAINT balance_changes_actor_key_id_fkey FOREIGN KEY (actor_key_id) REFERENCES public.api_keys(id);
+
+--
 -- Name: balance_changes balance_changes_wallet_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: CURRENT_USER
 --
 
 ALTER TABLE ONLY public.balance_changes
     ADD CONSTRAINT balance_changes_wallet_id_fkey FOREIGN KEY (wallet_id) REFERENCES public.wallets(id) ON DELETE RESTRICT;
+
+--
+-- Name: transaction_revisions transaction_revisions_actor_key_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.transaction_revisions
+    ADD CONSTRAINT transaction_revisions_actor_key_id_fkey FOREIGN KEY (actor_key_id) REFERENCES public.api_keys(id);
 
 --
 -- Name: transactions transactions_wallet_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: CURRENT_USER
@@ -873,10 +1002,55 @@ ALTER TABLE ONLY public.transactions
     ADD CONSTRAINT transactions_wallet_id_fkey FOREIGN KEY (wallet_id) REFERENCES public.wallets(id) ON DELETE RESTRICT;
 
 --
+-- Name: balance_changes; Type: ROW SECURITY; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.balance_changes ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: balance_changes balance_changes_visible; Type: POLICY; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE POLICY balance_changes_visible ON public.balance_changes USING (public.wallet_api_visible(wallet_id)) WITH CHECK (public.wallet_api_visible(wallet_id));
+
+--
+-- Name: transactions; Type: ROW SECURITY; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.transactions ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: transactions transactions_visible; Type: POLICY; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE POLICY transactions_visible ON public.transactions USING (public.wallet_api_visible(wallet_id)) WITH CHECK (public.wallet_api_visible(wallet_id));
+
+--
+-- Name: wallets; Type: ROW SECURITY; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.wallets ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: wallets wallets_visible; Type: POLICY; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE POLICY wallets_visible ON public.wallets USING (public.wallet_api_visible(id)) WITH CHECK (public.wallet_api_visible(id));
+
+--
 -- Name: SCHEMA public; Type: ACL; Schema: -; Owner: pg_database_owner
 --
 
 GRANT ALL ON SCHEMA public TO wallet_ledger;
+GRANT USAGE ON SCHEMA public TO wallet_service;
+GRANT USAGE ON SCHEMA public TO wallet_reader;
+GRANT USAGE ON SCHEMA public TO wallet_writer;
+
+--
+-- Name: FUNCTION ledger_actor(OUT key_id bigint, OUT key_name text); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.ledger_actor(OUT key_id bigint, OUT key_name text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION ledger_apply(operation text, changes public.ledger_change[]); Type: ACL; Schema: public; Owner: wallet_ledger
@@ -889,6 +1063,30 @@ REVOKE ALL ON FUNCTION public.ledger_apply(operation text, changes public.ledger
 --
 
 GRANT SELECT ON TABLE public.transactions TO wallet_ledger;
+GRANT SELECT,INSERT,DELETE ON TABLE public.transactions TO wallet_service;
+GRANT SELECT ON TABLE public.transactions TO wallet_reader;
+GRANT INSERT,DELETE ON TABLE public.transactions TO wallet_writer;
+
+--
+-- Name: COLUMN transactions.wallet_id; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(wallet_id) ON TABLE public.transactions TO wallet_service;
+GRANT UPDATE(wallet_id) ON TABLE public.transactions TO wallet_writer;
+
+--
+-- Name: COLUMN transactions.txid; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(txid) ON TABLE public.transactions TO wallet_service;
+GRANT UPDATE(txid) ON TABLE public.transactions TO wallet_writer;
+
+--
+-- Name: COLUMN transactions.amount; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(amount) ON TABLE public.transactions TO wallet_service;
+GRANT UPDATE(amount) ON TABLE public.transactions TO wallet_writer;
 
 --
 -- Name: FUNCTION ledger_revise(operation text, old public.transactions[], new public.transactions[], journal_wallets bigint[], journal_rows bigint[]); Type: ACL; Schema: public; Owner: wallet_ledger
@@ -933,22 +1131,98 @@ REVOKE ALL ON FUNCTION public.wallet_apply_deltas(operation text, wallet_ids big
 REVOKE ALL ON FUNCTION public.wallet_repair(apply boolean) FROM PUBLIC;
 
 --
+-- Name: TABLE api_keys; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT,INSERT ON TABLE public.api_keys TO wallet_service;
+
+--
+-- Name: COLUMN api_keys.id; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT(id) ON TABLE public.api_keys TO wallet_ledger;
+GRANT SELECT(id) ON TABLE public.api_keys TO wallet_reader;
+
+--
+-- Name: COLUMN api_keys.name; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT(name) ON TABLE public.api_keys TO wallet_ledger;
+GRANT SELECT(name) ON TABLE public.api_keys TO wallet_reader;
+
+--
+-- Name: COLUMN api_keys.prefix; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT(prefix) ON TABLE public.api_keys TO wallet_reader;
+
+--
+-- Name: COLUMN api_keys.scopes; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT(scopes) ON TABLE public.api_keys TO wallet_reader;
+
+--
+-- Name: COLUMN api_keys.wallet_ids; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT(wallet_ids) ON TABLE public.api_keys TO wallet_reader;
+
+--
+-- Name: COLUMN api_keys.created_at; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT(created_at) ON TABLE public.api_keys TO wallet_reader;
+
+--
+-- Name: COLUMN api_keys.expires_at; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT(expires_at) ON TABLE public.api_keys TO wallet_reader;
+
+--
+-- Name: COLUMN api_keys.revoked_at; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(revoked_at) ON TABLE public.api_keys TO wallet_service;
+GRANT SELECT(revoked_at) ON TABLE public.api_keys TO wallet_reader;
+
+--
 -- Name: TABLE balance_changes; Type: ACL; Schema: public; Owner: CURRENT_USER
 --
 
 GRANT SELECT,INSERT ON TABLE public.balance_changes TO wallet_ledger;
+GRANT SELECT ON TABLE public.balance_changes TO wallet_service;
+GRANT SELECT ON TABLE public.balance_changes TO wallet_reader;
+
+--
+-- Name: TABLE idempotency_keys; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.idempotency_keys TO wallet_service;
 
 --
 -- Name: TABLE transaction_revisions; Type: ACL; Schema: public; Owner: CURRENT_USER
 --
 
 GRANT INSERT ON TABLE public.transaction_revisions TO wallet_ledger;
+GRANT SELECT ON TABLE public.transaction_revisions TO wallet_reader;
 
 --
 -- Name: TABLE wallets; Type: ACL; Schema: public; Owner: CURRENT_USER
 --
 
 GRANT SELECT ON TABLE public.wallets TO wallet_ledger;
+GRANT SELECT,INSERT,DELETE ON TABLE public.wallets TO wallet_service;
+GRANT SELECT ON TABLE public.wallets TO wallet_reader;
+GRANT INSERT,DELETE ON TABLE public.wallets TO wallet_writer;
+
+--
+-- Name: COLUMN wallets.label; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(label) ON TABLE public.wallets TO wallet_service;
+GRANT UPDATE(label) ON TABLE public.wallets TO wallet_writer;
 
 --
 -- Name: COLUMN wallets.balance; Type: ACL; Schema: public; Owner: CURRENT_USER

@@ -2,7 +2,11 @@
 # A project-local PostgreSQL cluster for development, tests and benchmarks.
 #
 #   scripts/pg-local.sh start   create the cluster (first time), start it, create the database
-#   scripts/pg-local.sh url     print the connection URL of that database (implies start)
+#   scripts/pg-local.sh url     print the connection URL of that database (implies start), as the
+#                               cluster's superuser, who owns the tables and runs the migrations
+#   scripts/pg-local.sh service-url   the URL the service connects with: the login role
+#                               wallet_api, a member of wallet_service (created here the first
+#                               time; the migrations create wallet_service)
 #   scripts/pg-local.sh stop    stop the cluster
 #   scripts/pg-local.sh stop-immediate   stop it as a crash would (fault tests)
 #   scripts/pg-local.sh psql    open psql on the database
@@ -112,9 +116,23 @@ start() {
 
 url() { echo "postgresql://postgres@/$DB?host=$PGHOME/run&port=$PORT"; }
 
+# The service's login role: neither a superuser nor the tables' owner (docs/operations.md,
+# "Database roles"). The socket's trust authentication needs no password.
+service_url() {
+    local psql=("$BINDIR/psql" -h "$PGHOME/run" -p "$PORT" -U postgres -d "$DB" -qtAX -v ON_ERROR_STOP=1)
+    if [ -z "$("${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname = 'wallet_service'")" ]; then
+        log "the database is not migrated yet (no role wallet_service): run wallet-api migrate first"
+        exit 1
+    fi
+    "${psql[@]}" -c "DO \$\$ BEGIN CREATE ROLE wallet_api LOGIN IN ROLE wallet_service;
+        EXCEPTION WHEN duplicate_object THEN NULL; END \$\$" >/dev/null
+    echo "postgresql://wallet_api@/$DB?host=$PGHOME/run&port=$PORT"
+}
+
 case "${1:-}" in
     start) start ;;
     url) start; url ;;
+    service-url) start; service_url ;;
     stop)
         prepare_home
         if [ -f "$PGHOME/data/PG_VERSION" ] && is_running; then
@@ -128,5 +146,5 @@ case "${1:-}" in
         as_owner "$BINDIR/pg_ctl" -D "$PGHOME/data" -m immediate -w stop >/dev/null
         ;;
     psql) start; exec "$BINDIR/psql" "$(url)" ;;
-    *) echo "usage: $0 start|url|stop|psql" >&2; exit 2 ;;
+    *) echo "usage: $0 start|url|service-url|stop|stop-immediate|psql" >&2; exit 2 ;;
 esac

@@ -8,11 +8,16 @@ use std::time::Duration;
 use clap::builder::TypedValueParser;
 
 /// What `wallet-api serve` runs with.
-#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+#[derive(Debug, Clone, PartialEq, clap::Args)]
 pub struct Config {
-    /// The PostgreSQL database (`make run` starts a project-local one and sets this).
+    /// The PostgreSQL database the service uses, as a role that owns nothing and holds only
+    /// the grants of `wallet_service` (`make run` starts a project-local one and sets this).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = database_url)]
     pub database_url: String,
+    /// The database as the role that owns the tables, for the migrations `serve` applies
+    /// first. Default: DATABASE_URL (enough when nothing is pending).
+    #[arg(long, env = "MIGRATION_DATABASE_URL", hide_env_values = true, value_parser = database_url)]
+    pub migration_database_url: Option<String>,
     /// The address to listen on.
     #[arg(long, env = "HOST", default_value = "127.0.0.1")]
     pub host: String,
@@ -36,6 +41,26 @@ pub struct Config {
     pub idempotency_ttl: Duration,
     #[command(flatten)]
     pub limits: Limits,
+    /// Whether every request but /health, /health/live and /openapi.json needs an API key
+    /// (`on`). `off` serves each as no key, for a service behind a gateway that
+    /// authenticates: it says so loudly in the log, and on an address other than loopback it
+    /// also needs AUTH_OFF_BEHIND_GATEWAY=yes.
+    #[arg(long, env = "AUTH", default_value = "on", value_parser = on_off, action = clap::ArgAction::Set)]
+    pub auth: bool,
+    /// `yes` confirms that a gateway authenticates every request to a service serving with
+    /// AUTH=off on an address other than loopback.
+    #[arg(long, env = "AUTH_OFF_BEHIND_GATEWAY", default_value = "no", value_parser = yes_no, action = clap::ArgAction::Set)]
+    pub auth_off_behind_gateway: bool,
+    /// Requests one API key may send a second, on each instance; past it, 429 (0: no limit).
+    #[arg(long, env = "RATE_LIMIT", default_value = "500", value_name = "N", value_parser = rate)]
+    pub rate_limit: f64,
+    /// Requests one API key may send at once, on top of its rate.
+    #[arg(long, env = "RATE_LIMIT_BURST", default_value = "1000", value_name = "N", value_parser = rate)]
+    pub rate_limit_burst: f64,
+    /// The origins browser pages may call the API from, comma-separated
+    /// (`https://app.example.com`). Default: none (no CORS headers at all).
+    #[arg(long, env = "CORS_ORIGINS", value_name = "ORIGINS", value_delimiter = ',', value_parser = origin)]
+    pub cors_origins: Vec<String>,
     /// Whether concurrent creates share a database transaction and its commit (`on`), or
     /// each runs alone (`off`).
     #[arg(long, env = "COALESCE", default_value = "on", value_parser = on_off, action = clap::ArgAction::Set)]
@@ -180,6 +205,37 @@ pub fn database_url(text: &str) -> Result<String, String> {
     } else {
         Ok(text.to_string())
     }
+}
+
+fn yes_no(text: &str) -> Result<bool, String> {
+    match text {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        other => Err(format!("must be yes or no, got {other:?}")),
+    }
+}
+
+/// A rate: a number of requests, 0 or more.
+fn rate(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|rate| rate.is_finite() && *rate >= 0.0)
+        .ok_or_else(|| format!("must be a number of requests, 0 or more, got {text:?}"))
+}
+
+/// An origin: a scheme and an authority, no path.
+fn origin(text: &str) -> Result<String, String> {
+    let origin = text.trim().trim_end_matches('/');
+    let authority = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(|| format!("an origin starts with http:// or https://, got {text:?}"))?;
+    if authority.is_empty() || authority.contains('/') {
+        return Err(format!(
+            "an origin is a scheme and a host (no path), got {text:?}"
+        ));
+    }
+    Ok(origin.to_string())
 }
 
 fn on_off(text: &str) -> Result<bool, String> {

@@ -234,7 +234,7 @@ fn json_decimal(raw: &RawValue) -> Option<String> {
 fn attribute(input: Input<'_>) -> Result<&RawValue, String> {
     match input {
         Input::Attribute(raw) => Ok(raw),
-        Input::Link(_) => Err("this is an attribute, not a relationship".into()),
+        Input::Link(_) | Input::Links(_) => Err("this is an attribute, not a relationship".into()),
     }
 }
 

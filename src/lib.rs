@@ -7,6 +7,7 @@ pub mod db;
 pub mod docs;
 pub mod domain;
 pub mod jsonapi;
+pub mod keys;
 pub mod metrics;
 pub mod models;
 pub mod schema;

@@ -1,4 +1,5 @@
-//! `wallet-api serve | migrate | verify | repair`: the command line, declared once (clap).
+//! `wallet-api serve | migrate | verify | repair | keys`: the command line, declared once
+//! (clap).
 
 use std::process::ExitCode;
 
@@ -38,11 +39,31 @@ enum Command {
         #[arg(long)]
         apply: bool,
     },
+    /// Create, list and revoke API keys.
+    Keys {
+        #[command(flatten)]
+        database: Database,
+        #[command(subcommand)]
+        command: Keys,
+    },
     /// Print the OpenAPI document of the API (what openapi.json holds).
     Openapi,
     /// Rewrite the parts of docs/ written from the code (make docs), from the repository's root.
     #[command(hide = true)]
     Docs,
+}
+
+#[derive(Subcommand)]
+enum Keys {
+    /// Create a key; its secret is printed once, alone on the last line.
+    Create(wallet_api::keys::NewKey),
+    /// Every key (never its secret): id, secret prefix, name, scopes, wallets, state.
+    List,
+    /// Revoke the key in use with this name: it stops working within a second.
+    Revoke {
+        /// The key's name.
+        name: String,
+    },
 }
 
 /// The database a maintenance command works on.
@@ -74,6 +95,7 @@ fn main() -> ExitCode {
         Command::Migrate(database) => migrate(&database.database_url),
         Command::Verify(database) => verify(&database.database_url),
         Command::Repair { database, apply } => repair_balances(&database.database_url, apply),
+        Command::Keys { database, command } => keys(&database.database_url, &command),
         Command::Openapi => {
             print!("{}", wallet_api::api::openapi::text());
             Ok(ExitCode::SUCCESS)
@@ -116,6 +138,17 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
         application.run_until_stopped().await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+fn keys(database_url: &str, command: &Keys) -> anyhow::Result<ExitCode> {
+    let mut conn = db::connect(database_url, "wallet-api keys")?;
+    let output = match command {
+        Keys::Create(new) => wallet_api::keys::create(&mut conn, new)?,
+        Keys::List => wallet_api::keys::list(&mut conn)?,
+        Keys::Revoke { name } => wallet_api::keys::revoke_named(&mut conn, name)?,
+    };
+    println!("{output}");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn migrate(database_url: &str) -> anyhow::Result<ExitCode> {

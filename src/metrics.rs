@@ -12,6 +12,8 @@ use prometheus::{
 
 struct Metrics {
     registry: Registry,
+    authentication_failures: IntCounterVec,
+    rate_limited: IntCounter,
     requests: IntCounterVec,
     latency: HistogramVec,
     database_errors: IntCounterVec,
@@ -70,8 +72,23 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
     )
     .expect("valid metric");
+    let authentication_failures = IntCounterVec::new(
+        Opts::new(
+            "wallet_api_authentication_failures_total",
+            "Requests refused 401, by why (missing, malformed, unknown, revoked, expired)",
+        ),
+        &["reason"],
+    )
+    .expect("valid metric");
+    let rate_limited = IntCounter::new(
+        "wallet_api_rate_limited_total",
+        "Requests refused 429: their key sent more than its rate",
+    )
+    .expect("valid metric");
     for metric in [
         Box::new(batches.clone()) as Box<dyn prometheus::core::Collector>,
+        Box::new(authentication_failures.clone()),
+        Box::new(rate_limited.clone()),
         Box::new(requests.clone()),
         Box::new(latency.clone()),
         Box::new(database_errors.clone()),
@@ -82,6 +99,8 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     }
     Metrics {
         registry,
+        authentication_failures,
+        rate_limited,
         requests,
         latency,
         database_errors,
@@ -113,6 +132,19 @@ pub fn database_error(kind: &str) {
 /// A coalesced batch of `size` writes was run.
 pub fn batch(size: usize) {
     METRICS.batches.observe(size as f64);
+}
+
+/// A request refused 401, and why.
+pub fn authentication_failed(reason: &str) {
+    METRICS
+        .authentication_failures
+        .with_label_values(&[reason])
+        .inc();
+}
+
+/// A request refused 429.
+pub fn rate_limited() {
+    METRICS.rate_limited.inc();
 }
 
 /// A request turned away because too many waited for a connection.

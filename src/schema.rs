@@ -23,11 +23,27 @@ diesel::table! {
         changed_by -> Text,
         application -> Text,
         repaired_from -> Nullable<Numeric>,
+        actor_key_id -> Nullable<Int8>,
+        actor_name -> Nullable<Text>,
     }
 }
 
 diesel::table! {
-    idempotency_keys (key) {
+    api_keys (id) {
+        id -> Int8,
+        name -> Text,
+        prefix -> Text,
+        secret_hash -> Bytea,
+        scopes -> Array<Text>,
+        wallet_ids -> Array<Int8>,
+        created_at -> Timestamptz,
+        expires_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (api_key_id, key) {
         key -> Text,
         fingerprint -> Bytea,
         request -> Text,
@@ -36,6 +52,7 @@ diesel::table! {
         headers -> Jsonb,
         body -> Text,
         created_at -> Timestamptz,
+        api_key_id -> Int8,
     }
 }
 
@@ -59,10 +76,12 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(balance_changes -> api_keys (actor_key_id));
 diesel::joinable!(balance_changes -> wallets (wallet_id));
 diesel::joinable!(transactions -> wallets (wallet_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    api_keys,
     balance_changes,
     idempotency_keys,
     transactions,

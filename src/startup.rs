@@ -2,6 +2,7 @@
 //! and by the tests, which start it on a free port.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
@@ -9,6 +10,7 @@ use actix_web::middleware::{Logger, NormalizePath, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
+use crate::api::auth::{self, Authenticator, Rate};
 use crate::api::context::link_errors;
 use crate::api::health::HealthCheck;
 use crate::api::{self, AppState};
@@ -16,6 +18,7 @@ use crate::config::Config;
 use crate::db::coalesce::{Classify, Coalescer};
 use crate::db::{self, Database};
 use crate::jsonapi::media_type::negotiate;
+use crate::models::api_key::ApiKey;
 use crate::models::idempotency_key::StoredResponse;
 
 pub struct Application {
@@ -26,12 +29,21 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects, migrates the database, and binds `HOST:PORT` (port 0 picks a free one).
+    /// Connects, migrates the database (as MIGRATION_DATABASE_URL's role when given), and
+    /// binds `HOST:PORT` (port 0 picks a free one).
     pub fn build(config: &Config) -> anyhow::Result<Application> {
         // On a connection of their own: the pool's are limited by statement_timeout, and a
         // migration may take longer.
-        let mut conn = db::connect(&config.database_url, "wallet-api migrate")?;
-        for version in db::run_migrations(&mut conn)? {
+        let url = config
+            .migration_database_url
+            .as_deref()
+            .unwrap_or(&config.database_url);
+        let mut conn = db::connect(url, "wallet-api migrate")?;
+        let applied = db::run_migrations(&mut conn).with_context(|| {
+            "cannot apply the pending migrations: they need the role that owns the tables \
+             (run `wallet-api migrate` as it, or give MIGRATION_DATABASE_URL)"
+        })?;
+        for version in applied {
             log::info!("applied migration {version}");
         }
         drop(conn);
@@ -40,7 +52,37 @@ impl Application {
 
     /// Binds the server over a migrated database.
     pub fn serving(config: &Config) -> anyhow::Result<Application> {
+        if !config.auth {
+            let loopback = matches!(config.host.as_str(), "127.0.0.1" | "::1" | "localhost");
+            if !loopback && !config.auth_off_behind_gateway {
+                anyhow::bail!(
+                    "AUTH=off on {}: anyone who reaches this address could move any wallet's \
+                     money. Serve on loopback, or confirm a gateway authenticates every request \
+                     with AUTH_OFF_BEHIND_GATEWAY=yes",
+                    config.host
+                );
+            }
+            log::warn!(
+                "AUTHENTICATION IS OFF (AUTH=off): every request runs without a key, unchecked \
+                 and unattributed; only a gateway in front of {} keeps anyone out",
+                config.host
+            );
+        }
         let db = Database::connect(&config.database_url, &config.database_settings())?;
+        warn_if_privileged(&config.database_url);
+        let auth = Arc::new(Authenticator::new(
+            config.auth,
+            Rate {
+                rate: config.rate_limit,
+                burst: config.rate_limit_burst.max(1.0),
+            },
+        ));
+        let mut conn = db::connect(&config.database_url, "wallet-api")?;
+        auth.load(ApiKey::credentials(&mut conn).context(
+            "cannot read the API keys (is the database migrated, and may this role read api_keys?)",
+        )?);
+        drop(conn);
+        auth::keep_current(&config.database_url, Arc::downgrade(&auth))?;
         let limits = &config.limits;
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
@@ -58,28 +100,30 @@ impl Application {
                 )
             }),
             health: HealthCheck::new(&config.database_url, limits.health_timeout),
+            auth,
             body_timeout: limits.body_timeout,
             base_url: config.base_url.clone(),
             idempotency_ttl_seconds: config.idempotency_ttl.as_secs() as i64,
         });
+        let cors_origins = config.cors_origins.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .configure(|config| routes_of(api::register_operator, config))
                 .service(
-                    // Scoped: what operators read (metrics, the OpenAPI document) is not
-                    // JSON:API, and is not negotiated as such.
                     web::scope("")
+                        .configure(|config| routes_of(api::register_operator, config))
                         .configure(|config| routes_of(api::register, config))
                         .default_service(web::to(api::not_found))
                         .wrap(from_fn(|request, next| {
                             negotiate(request, next, api::routes::negotiation)
                         }))
+                        .wrap(from_fn(auth::authenticate))
                         .wrap(from_fn(link_errors)),
                 )
                 .wrap(NormalizePath::trim())
                 .wrap(from_fn(api::operator::count_request))
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
+                .wrap(api::cors::middleware(&cors_origins))
         })
         .workers(config.workers())
         // Database work runs on each worker's blocking pool. More threads than pooled
@@ -113,10 +157,46 @@ impl Application {
 
     /// Serves until stopped; meanwhile removes expired `Idempotency-Key` responses.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let purge = actix_web::rt::spawn(purge_expired_keys(self.db, self.idempotency_ttl));
+        let purge = actix_web::rt::spawn(purge_expired_keys(self.db.clone(), self.idempotency_ttl));
         let served = self.server.await;
         purge.abort();
         served
+    }
+}
+
+/// Says loudly when the service's role can bypass the database's rules: a superuser, or the
+/// owner of the tables, can disable the triggers, write a balance or rewrite the journal.
+fn warn_if_privileged(url: &str) {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Privileges {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        superuser: bool,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        owner: bool,
+    }
+    let Ok(mut conn) = db::connect(url, "wallet-api") else {
+        return;
+    };
+    let found: QueryResult<Privileges> = diesel::sql_query(
+        "SELECT rolsuper AS superuser, EXISTS (SELECT 1 FROM pg_tables \
+             WHERE tablename = 'wallets' AND tableowner = current_user) AS owner \
+         FROM pg_roles WHERE rolname = current_user",
+    )
+    .get_result(&mut conn);
+    if let Ok(privileges) = found
+        && (privileges.superuser || privileges.owner)
+    {
+        log::warn!(
+            "the service connects as a {}: it could disable the triggers, write balances and \
+             rewrite the journal, and wallet-limited keys are not enforced by the database. \
+             Connect as a role in wallet_service (docs/operations.md, \"Database roles\")",
+            if privileges.superuser {
+                "superuser"
+            } else {
+                "owner of the tables"
+            }
+        );
     }
 }
 

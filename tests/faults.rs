@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use serde_json::{Value, json};
 use wallet_api::config::{Config, Limits};
+use wallet_api::models::api_key::{ApiKey, KeyName, NewApiKey, Scopes};
 use wallet_api::startup::Application;
 
 const CLIENTS: usize = 16;
@@ -99,6 +100,12 @@ fn the_service_answers_in_bounded_time_through_database_outages_and_loses_nothin
     let url = cluster("url");
     let config = Config {
         database_url: url.clone(),
+        migration_database_url: None,
+        auth: true,
+        auth_off_behind_gateway: false,
+        rate_limit: 0.0,
+        rate_limit_burst: 1000.0,
+        cors_origins: Vec::new(),
         host: "127.0.0.1".into(),
         port: 0,
         pool_size: Some(4),
@@ -110,13 +117,25 @@ fn the_service_answers_in_bounded_time_through_database_outages_and_loses_nothin
         coalesce_max_batch: 64,
         coalesce_runners: Some(3),
     };
-    {
+    // Authenticated, as every client is: the keys must keep working through the outages.
+    let secret = {
         let mut conn = PgConnection::establish(&url).unwrap();
         wallet_api::db::run_migrations(&mut conn).unwrap();
         diesel::sql_query("TRUNCATE wallets, transactions CASCADE")
             .execute(&mut conn)
             .ok();
-    }
+        let run = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
+        let new = NewApiKey {
+            name: KeyName::parse(&format!("faults-{run}")).unwrap(),
+            scopes: Scopes::parse(&["write".to_string()]).unwrap(),
+            wallet_ids: None,
+            expires_at: None,
+        };
+        ApiKey::create(&mut conn, &new).unwrap().1
+    };
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let system = actix_web::rt::System::new();
@@ -125,8 +144,14 @@ fn the_service_answers_in_bounded_time_through_database_outages_and_loses_nothin
         system.block_on(application.run_until_stopped()).unwrap();
     });
     let base = format!("http://127.0.0.1:{}", receiver.recv().unwrap());
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {secret}").parse().unwrap(),
+    );
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))
+        .default_headers(headers)
         .build()
         .unwrap();
     let wallet = client

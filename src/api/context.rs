@@ -9,8 +9,9 @@ use std::ops::Deref;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
+use super::auth::{Actor, INSUFFICIENT_SCOPE};
 use super::resource::{Include, Resource};
 use super::state::AppState;
 use crate::jsonapi::ApiError;
@@ -18,8 +19,10 @@ use crate::jsonapi::document::Fieldsets;
 use crate::jsonapi::query::QueryParams;
 use crate::models::fields::Kind;
 
-/// One request: its parameters, its sparse fieldsets, and how to write links.
+/// One request: who it runs for, its parameters, its sparse fieldsets, and how to write
+/// links.
 pub struct Context {
+    pub actor: Actor,
     pub params: QueryParams,
     pub fieldsets: Fieldsets,
     base: String,
@@ -35,6 +38,11 @@ impl Context {
             check_fieldset(type_name, fields)?;
         }
         Ok(Context {
+            actor: request
+                .extensions()
+                .get::<Actor>()
+                .cloned()
+                .unwrap_or_default(),
             fieldsets: Fieldsets(params.fields.clone()),
             params,
             base: base_of(request),
@@ -96,7 +104,7 @@ impl Context {
     pub fn includes<R: Resource>(&self) -> Result<Vec<Include<R>>, ApiError> {
         let offered: Vec<&str> = R::FIELDS
             .iter()
-            .filter(|spec| matches!(spec.kind, Kind::ToOne(_)))
+            .filter(|spec| spec.is_relationship())
             .map(|spec| spec.name)
             .collect();
         let refused: Vec<(&str, String)> = R::TO_MANY
@@ -116,6 +124,23 @@ impl Context {
             .collect();
         self.check_include(&offered, &refused)?;
         let asked = self.params.include.as_deref().unwrap_or_default();
+        // What only admin keys may read, only they may include.
+        for spec in R::FIELDS
+            .iter()
+            .filter(|spec| asked.iter().any(|path| path == spec.name))
+        {
+            if let Kind::ToOne(target) | Kind::ToManyIds(target) = spec.kind
+                && super::registered(target).is_some_and(|target| target.admin_only)
+                && !self.actor.allows("admin")
+            {
+                return Err(ApiError::new(
+                    &INSUFFICIENT_SCOPE,
+                    format!("include={}: {target} need the scope \"admin\"", spec.name),
+                )
+                .parameter("include")
+                .meta(serde_json::json!({"requiredScope": "admin"})));
+            }
+        }
         Ok(R::FIELDS
             .iter()
             .filter(|spec| offered.contains(&spec.name))

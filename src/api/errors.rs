@@ -50,6 +50,10 @@ impl From<DbError> for ApiError {
                     wallet_id.map_or("?".to_string(), |id| id.to_string())
                 ),
             ),
+            DbError::OutOfReach => ApiError::not_found(
+                "the write names a resource this API key cannot see (it is limited to some \
+                 wallets); nothing was written",
+            ),
             DbError::Transient => retry(
                 &TRANSIENT_CONFLICT,
                 "the write met concurrent writes to the same wallets and was rolled back; \

@@ -7,7 +7,6 @@ use std::slice;
 use actix_web::http::{Method, StatusCode};
 use actix_web::web;
 use diesel::pg::PgConnection;
-use serde_json::Value;
 
 use super::context::{Collection, Context, PathId, Single};
 use super::idempotency::{IdempotencyKey, write, write_shared};
@@ -21,12 +20,12 @@ use super::resource::{
 };
 use super::routes::{Custom, Operation, Routes};
 use super::state::AppState;
-use crate::db;
+use crate::db::{self, Session};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::{Reply, document, identifier, respond, self_links};
 use crate::jsonapi::error::{READ_ONLY_RELATIONSHIP, READ_ONLY_RESOURCE};
 use crate::jsonapi::request::{parse_relationship_document, parse_resource_document, read_body};
-use crate::models::fields::{Kind, Model};
+use crate::models::fields::{Kind, Model, Value};
 use crate::models::keyset::read_page;
 use crate::models::query::{ListPage, ListQuery};
 
@@ -66,13 +65,35 @@ pub fn writable_showing<R: Writable, F, Args>(
     Args: actix_web::FromRequest + 'static,
     F::Output: actix_web::Responder + 'static,
 {
-    let type_name = R::TYPE;
     reads::<R, _, _>(routes, custom, show);
+    writes::<R, _, _>(routes, create::<R>);
+}
+
+/// [`writable`], with the resource's own `create`.
+pub fn writable_creating<R: Writable, F, Args>(routes: &mut Routes, create: F)
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    reads::<R, _, _>(routes, &[], show::<R>);
+    writes::<R, _, _>(routes, create);
+}
+
+/// POST `/TYPE` (`create`), PATCH and DELETE `/TYPE/{id}`, and the URLs of the to-one
+/// relationships.
+fn writes<R: Writable, F, Args>(routes: &mut Routes, create: F)
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    let type_name = R::TYPE;
     routes.add(
         &collection_path::<R>(),
         Method::POST,
         Operation::Create { type_name },
-        create::<R>,
+        create,
     );
     routes.add(
         &resource_path::<R>(),
@@ -86,7 +107,10 @@ pub fn writable_showing<R: Writable, F, Args>(
         Operation::Delete { type_name },
         delete::<R>,
     );
-    for spec in R::FIELDS.iter().filter(|spec| spec.is_relationship()) {
+    for spec in R::FIELDS
+        .iter()
+        .filter(|spec| matches!(spec.kind, Kind::ToOne(_)))
+    {
         to_one_reads::<R>(routes, spec.name);
         if !spec.access.update {
             refuse_linkage_change::<R>(routes, spec.name);
@@ -124,7 +148,10 @@ pub fn read_only<R: Resource>(routes: &mut Routes, read_only: &'static str) {
         &READ_ONLY_RESOURCE,
         read_only,
     );
-    for spec in R::FIELDS.iter().filter(|spec| spec.is_relationship()) {
+    for spec in R::FIELDS
+        .iter()
+        .filter(|spec| matches!(spec.kind, Kind::ToOne(_)))
+    {
         to_one_reads::<R>(routes, spec.name);
         refuse_linkage_change::<R>(routes, spec.name);
     }
@@ -253,7 +280,8 @@ pub async fn show<R: Resource>(
     state: web::Data<AppState>,
 ) -> Result<Reply> {
     let includes = context.includes::<R>()?;
-    let (row, included) = with_included(&state, includes, move |conn| {
+    let session = context.actor.reading();
+    let (row, included) = with_included(&state, &session, includes, move |conn| {
         find_existing::<R>(conn, id.id)
     })
     .await?;
@@ -264,10 +292,11 @@ pub async fn show<R: Resource>(
 /// returns.
 async fn with_included<R: Resource>(
     state: &AppState,
+    session: &Session,
     includes: Vec<Include<R>>,
     work: impl FnOnce(&mut PgConnection) -> Result<R> + Send + 'static,
 ) -> Result<(R, Vec<Box<dyn Render>>)> {
-    db::run(&state.db, move |conn| {
+    db::run_in(&state.db, session, move |conn| {
         let row = work(conn)?;
         let included = load_included(conn, &includes, slice::from_ref(&row))?;
         Ok((row, included))
@@ -289,13 +318,16 @@ pub async fn create<R: Writable>(
     let new = read_new::<R>(&input)?;
     let self_link = context.self_link();
     let order = R::lock_key_of_new(&new).unwrap_or(0);
+    let actor = context.actor.clone();
+    let actor_id = actor.key.as_ref().map(|key| key.id);
     write_shared(
         &state,
+        &actor,
         key.with_body(&body),
         self_link,
         order,
         move |conn| {
-            let row = R::insert(conn, &new)?;
+            let row = R::insert(conn, &new, actor_id)?;
             let included = load_included(conn, &includes, slice::from_ref(&row))?;
             Ok(created(&row, &included, &context))
         },
@@ -317,12 +349,19 @@ pub async fn update<R: Writable>(
     check_identity(&input, R::TYPE, Target::Update(id.id))?;
     let changes = read_changes::<R>(&input, id.id)?;
     let self_link = context.self_link();
-    write(&state, key.with_body(&body), self_link, move |conn| {
-        let row =
-            R::apply(conn, id.id, &changes)?.ok_or_else(|| R::not_found(&id.id.to_string()))?;
-        let included = load_included(conn, &includes, slice::from_ref(&row))?;
-        Ok(single(StatusCode::OK, &row, &included, &context))
-    })
+    let session = context.actor.writing();
+    write(
+        &state,
+        session,
+        key.with_body(&body),
+        self_link,
+        move |conn| {
+            let row =
+                R::apply(conn, id.id, &changes)?.ok_or_else(|| R::not_found(&id.id.to_string()))?;
+            let included = load_included(conn, &includes, slice::from_ref(&row))?;
+            Ok(single(StatusCode::OK, &row, &included, &context))
+        },
+    )
     .await
 }
 
@@ -336,6 +375,7 @@ pub async fn delete<R: Writable>(
     context.include_nothing()?;
     write(
         &state,
+        context.actor.writing(),
         key.with_body(&[]),
         context.self_link(),
         move |conn| {
@@ -362,27 +402,22 @@ async fn to_one_related<R: Resource>(
         .find(|spec| spec.name == name)
         .expect("a declared relationship");
     let target = target_of::<R>(name);
-    let found = db::run(&state.db, move |conn| {
-        // Both reads see one snapshot: a row moved and its old target deleted in between
-        // cannot be half seen. (Should the target still be missing, it is not found.)
-        conn.build_transaction()
-            .read_only()
-            .repeatable_read()
-            .run(|conn| {
-                let row = find_existing::<R>(conn, id.id)?;
-                let crate::models::fields::Value::Id(target_id) = row.value_of(spec.field) else {
-                    return Ok(None);
-                };
-                let registered = super::registered(target).expect("a registered target");
-                let mut rows = (registered.load)(conn, &[target_id])?;
-                match rows.pop() {
-                    Some(row) => Ok(Some(row)),
-                    None => Err((registered.not_found)(&target_id.to_string())),
-                }
-            })
+    // Both reads see one snapshot: a row moved and its old target deleted in between cannot
+    // be half seen. (Should the target still be missing, it is not found.)
+    let found = db::run_snapshot(&state.db, &context.actor.reading(), move |conn| {
+        let row = find_existing::<R>(conn, id.id)?;
+        let Value::Id(target_id) = row.value_of(spec.field) else {
+            return Ok(None);
+        };
+        let registered = super::registered(target).expect("a registered target");
+        let mut rows = (registered.load)(conn, &[target_id])?;
+        match rows.pop() {
+            Some(row) => Ok(Some(row)),
+            None => Err((registered.not_found)(&target_id.to_string())),
+        }
     })
     .await?;
-    let data = found.map_or(Value::Null, |row| row.render(&context));
+    let data = found.map_or(serde_json::Value::Null, |row| row.render(&context));
     Ok(respond(
         StatusCode::OK,
         &document(data, self_links(context.self_link()), None, None),
@@ -397,7 +432,11 @@ async fn to_one_linkage<R: Resource>(
     state: web::Data<AppState>,
 ) -> Result<Reply> {
     context.include_nothing()?;
-    let row = db::run(&state.db, move |conn| find_existing::<R>(conn, id.id)).await?;
+    let session = context.actor.reading();
+    let row = db::run_in(&state.db, &session, move |conn| {
+        find_existing::<R>(conn, id.id)
+    })
+    .await?;
     Ok(linkage(&context, &row, name))
 }
 
@@ -418,6 +457,7 @@ async fn update_to_one<R: Writable>(
     let changes = read_relationship::<R>(id.id, name, &linkage_data).map_err(as_linkage)?;
     write(
         &state,
+        context.actor.writing(),
         key.with_body(&body),
         context.self_link(),
         move |conn| {
@@ -441,20 +481,27 @@ async fn to_many_linkage<P: Resource, R: Resource>(
     context.include_nothing()?;
     let scope: Scope<R> = Scope::of::<P>(id.id);
     let query = list_query::<R>(&context, vec![scope.filter.clone()])?;
-    let (query, page, _) = read(&state, query, Some(scope), Vec::new()).await?;
+    let session = context.actor.reading();
+    let (query, page, _) = read(&state, &session, query, Some(scope), Vec::new()).await?;
     let mut outline = outline(&context, &query, &page);
     let related = format!("{}/{name}", P::self_path(id.id));
-    outline
-        .links
-        .insert("related".into(), Value::String(context.url(&related)));
-    let data: Vec<Value> = page
+    outline.links.insert(
+        "related".into(),
+        serde_json::Value::String(context.url(&related)),
+    );
+    let data: Vec<serde_json::Value> = page
         .rows
         .iter()
         .map(|row| identifier(R::TYPE, row.id()))
         .collect();
     Ok(respond(
         StatusCode::OK,
-        &document(Value::Array(data), outline.links, None, outline.meta),
+        &document(
+            serde_json::Value::Array(data),
+            outline.links,
+            None,
+            outline.meta,
+        ),
     ))
 }
 
@@ -467,7 +514,8 @@ async fn respond_with_page<R: Resource>(
     let includes = context.includes::<R>()?;
     let extra = scope.iter().map(|scope| scope.filter.clone()).collect();
     let query = list_query::<R>(context, extra)?;
-    let (query, page_read, included) = read(state, query, scope, includes).await?;
+    let session = context.actor.reading();
+    let (query, page_read, included) = read(state, &session, query, scope, includes).await?;
     let outline = outline(context, &query, &page_read);
     Ok(page(context, &page_read.rows, outline, &included))
 }
@@ -481,11 +529,12 @@ type PageRead<R> = (
 /// Reads a page and what it includes; a parent that does not exist is a 404.
 async fn read<R: Resource>(
     state: &AppState,
+    session: &Session,
     query: ListQuery<R::Field>,
     scope: Option<Scope<R>>,
     includes: Vec<Include<R>>,
 ) -> Result<PageRead<R>> {
-    db::run(&state.db, move |conn| {
+    db::run_in(&state.db, session, move |conn| {
         if let Some(scope) = &scope {
             (scope.parent_exists)(conn, scope.parent_id)?;
         }

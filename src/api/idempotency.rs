@@ -14,15 +14,16 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use diesel::Connection;
 use diesel::pg::PgConnection;
 use sha2::{Digest, Sha256};
 
+use super::auth::Actor;
 use super::errors::{CONNECTION_LOST, outcome_unknown};
 use super::state::AppState;
 use crate::codes;
-use crate::db;
+use crate::db::{self, Session};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::Reply;
 use crate::jsonapi::media_type::{ATOMIC, JSONAPI_MEDIA_TYPE};
@@ -45,11 +46,14 @@ const MAX_KEY_CHARS: usize = 255;
 const KEY_FORMAT: &str = "Idempotency-Key must be 1 to 255 printable ASCII characters, as a \
      token or a quoted string (\"8e03978e-40d5-43e8-bc93-6894a57f9324\")";
 
-/// The `Idempotency-Key` of a request, checked, with what identifies the request.
+/// The `Idempotency-Key` of a request, checked, with what identifies the request and the API
+/// key it belongs to (a key value names one request of one API key).
 pub struct IdempotencyKey {
     key: Option<String>,
     /// `METHOD /path?query`.
     request: String,
+    /// The id of the API key the request runs for (0: none).
+    owner: i64,
 }
 
 impl FromRequest for IdempotencyKey {
@@ -65,9 +69,11 @@ impl FromRequest for IdempotencyKey {
             "" => request.path().to_string(),
             query => format!("{}?{query}", request.path()),
         };
+        let owner = request.extensions().get::<Actor>().map_or(0, Actor::key_id);
         ready(key.map(|key| IdempotencyKey {
             key,
             request: format!("{} {target}", request.method()),
+            owner,
         }))
     }
 }
@@ -105,14 +111,20 @@ fn unquote(rest: &str) -> Option<String> {
     }
 }
 
-/// A key and the fingerprint of the request it came with.
+/// A key, the API key it belongs to, and the fingerprint of the request it came with.
 pub struct Keyed {
+    owner: i64,
     key: String,
     request: String,
     fingerprint: Vec<u8>,
 }
 
 impl IdempotencyKey {
+    /// Whether the request carries a key.
+    pub fn is_given(&self) -> bool {
+        self.key.is_some()
+    }
+
     /// The key with the fingerprint of this request (method, URL and body), when one was
     /// given.
     pub fn with_body(&self, body: &[u8]) -> Option<Keyed> {
@@ -122,6 +134,7 @@ impl IdempotencyKey {
         hash.update([0]);
         hash.update(body);
         Some(Keyed {
+            owner: self.owner,
             key: key.clone(),
             request: self.request.clone(),
             fingerprint: hash.finalize().to_vec(),
@@ -129,10 +142,12 @@ impl IdempotencyKey {
     }
 }
 
-/// Runs a write: `work` does it and builds its response. With a key, once: in one database
-/// transaction with the stored response (`self_link` is that of error documents).
+/// Runs a write: `work` does it and builds its response, in `session` (who it is for, the
+/// wallets it may touch). With a key, once: in one database transaction with the stored
+/// response (`self_link` is that of error documents).
 pub async fn write<F>(
     state: &AppState,
+    session: Session,
     keyed: Option<Keyed>,
     self_link: String,
     work: F,
@@ -141,10 +156,10 @@ where
     F: FnOnce(&mut PgConnection) -> Result<Reply, ApiError> + Send + 'static,
 {
     let written = match keyed {
-        None => db::run(&state.db, work).await,
+        None => db::run_in(&state.db, &session, work).await,
         Some(keyed) => {
             let ttl = state.idempotency_ttl_seconds;
-            db::run(&state.db, move |conn| {
+            db::run_in(&state.db, &session, move |conn| {
                 once(conn, &keyed, ttl, &self_link, work)
             })
             .await
@@ -154,10 +169,12 @@ where
 }
 
 /// Runs a write that may share a database transaction with others waiting beside it
-/// (`db::coalesce`, when coalescing is on): a create, whose lock key is `order`. A keyed
-/// write runs alone, in its own transaction with its stored response.
+/// (`db::coalesce`, when coalescing is on): a create, whose lock key is `order`, and which
+/// names its own actor (a batch holds writes of several keys). A keyed write, and one of a
+/// wallet-limited key, runs alone, in its own transaction.
 pub async fn write_shared<F>(
     state: &AppState,
+    actor: &Actor,
     keyed: Option<Keyed>,
     self_link: String,
     order: i64,
@@ -167,11 +184,11 @@ where
     F: Fn(&mut PgConnection) -> Result<Reply, ApiError> + Send + Sync + 'static,
 {
     match (&state.writes, keyed) {
-        (Some(writes), None) => writes
+        (Some(writes), None) if actor.wallets().is_none() => writes
             .run(&state.db, order, std::sync::Arc::new(work))
             .await
             .map_err(unknown_if_lost),
-        (_, keyed) => write(state, keyed, self_link, work).await,
+        (_, keyed) => write(state, actor.writing(), keyed, self_link, work).await,
     }
 }
 
@@ -243,7 +260,7 @@ fn claimed(
     ttl_seconds: i64,
 ) -> Result<Option<Result<Reply, ApiError>>, ApiError> {
     Ok(
-        match StoredResponse::claim(conn, &keyed.key, ttl_seconds)? {
+        match StoredResponse::claim(conn, keyed.owner, &keyed.key, ttl_seconds)? {
             Claim::Busy => Some(Err(in_progress())),
             Claim::Stored(stored) if stored.fingerprint == keyed.fingerprint => {
                 Some(Ok(replay(stored)))
@@ -256,6 +273,7 @@ fn claimed(
 
 fn stored(keyed: &Keyed, reply: &Reply) -> StoredResponse {
     StoredResponse {
+        owner: keyed.owner,
         key: keyed.key.clone(),
         fingerprint: keyed.fingerprint.clone(),
         request: keyed.request.clone(),
@@ -335,6 +353,7 @@ mod tests {
         let key = |request: &str| IdempotencyKey {
             key: Some("k".into()),
             request: request.into(),
+            owner: 0,
         };
         let a = key("POST /wallets").with_body(b"{}").unwrap().fingerprint;
         assert_eq!(
@@ -359,7 +378,8 @@ mod tests {
         assert!(
             IdempotencyKey {
                 key: None,
-                request: "POST /wallets".into()
+                request: "POST /wallets".into(),
+                owner: 0,
             }
             .with_body(b"{}")
             .is_none()

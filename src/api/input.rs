@@ -229,12 +229,22 @@ impl<'a, R: Resource> Document<'a, R> {
         let Some((position, member, at)) = self.member(spec) else {
             return Ok(None);
         };
+        let ids: Vec<i64>;
         let input = match (member, spec.kind) {
             (Member::Attribute(raw), _) => Ok(Input::Attribute(raw)),
             (Member::Relationship(linkage), Kind::ToOne(target)) => {
                 linked_id(linkage, target, &at, spec.nullable).map(Input::Link)
             }
-            (Member::Relationship(_), _) => unreachable!("only to-one fields are relationships"),
+            (Member::Relationship(linkage), Kind::ToManyIds(target)) => {
+                match linked_ids(linkage, target, &at) {
+                    Ok(found) => {
+                        ids = found;
+                        Ok(Input::Links(&ids))
+                    }
+                    Err(problem) => Err(problem),
+                }
+            }
+            (Member::Relationship(_), _) => unreachable!("only relationships are relationships"),
         };
         let parsed = input
             .and_then(|input| T::parse(input).map_err(|why| ApiError::invalid_attribute(&at, why)));
@@ -372,6 +382,31 @@ pub fn linked_id(
         .filter(|id| *id > 0)
         .map(Some)
         .ok_or_else(|| not_found(id))
+}
+
+/// The ids of the resources of type `target` a to-many linkage (at `pointer`) names, each
+/// once, in the order given.
+pub fn linked_ids(linkage: &Linkage, target: &str, pointer: &str) -> Result<Vec<i64>, ApiError> {
+    let Linkage::Many(identifiers) = linkage else {
+        return Err(ApiError::invalid_document(
+            pointer,
+            "this is a to-many relationship: give an array of resource identifiers",
+        ));
+    };
+    let mut ids = Vec::with_capacity(identifiers.len());
+    for (i, identifier) in identifiers.iter().enumerate() {
+        let one = Linkage::One(identifier.clone());
+        let id = linked_id(&one, target, &format!("{pointer}/{i}"), false)?
+            .expect("a to-one linkage of one identifier");
+        if ids.contains(&id) {
+            return Err(ApiError::invalid_document(
+                &format!("{pointer}/{i}"),
+                format!("{target} {id} is named twice"),
+            ));
+        }
+        ids.push(id);
+    }
+    Ok(ids)
 }
 
 const LOCAL_IDS_ONLY_IN_OPERATIONS: &str = "a local id (lid) names a resource created earlier in \

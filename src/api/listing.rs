@@ -10,7 +10,7 @@ use super::context::Context;
 use crate::domain::{TIME_FORMATS, parse_decimal, parse_time};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::query::{CURSOR_PROFILE, FilterParam, PageParams};
-use crate::models::fields::{FieldSpec, Kind, Model, Value as FieldValue, ValueKind};
+use crate::models::fields::{Accepts, FieldSpec, Kind, Model, Value as FieldValue, ValueKind};
 use crate::models::keyset::cursor_fits;
 use crate::models::query::{
     Condition, Direction, Filter, ListPage, ListQuery, Op, Page, Position, SortKey,
@@ -27,7 +27,10 @@ fn parse_value(kind: Kind, text: &str) -> Result<FieldValue, String> {
             words.join(", ")
         ));
     }
-    match kind.value_kind() {
+    let Some(value_kind) = kind.value_kind() else {
+        return Err("this field takes no values".into());
+    };
+    match value_kind {
         ValueKind::Id => text
             .parse::<i64>()
             .map(FieldValue::Id)
@@ -85,7 +88,8 @@ fn value_text(value: &FieldValue) -> String {
         FieldValue::Decimal(decimal) => decimal.to_plain_string(),
         FieldValue::Text(text) => text.clone(),
         FieldValue::Time(time) => time.to_rfc3339_opts(SecondsFormat::Nanos, true),
-        FieldValue::Null => String::new(),
+        // Never sort keys (the declaration refuses to sort them).
+        FieldValue::Words(_) | FieldValue::Ids(_) | FieldValue::Null => String::new(),
     }
 }
 
@@ -122,7 +126,7 @@ fn filter_of<L: Model>(param: &FilterParam) -> Result<Filter<L::Field>, ApiError
             operators.join(", ")
         )));
     }
-    let condition = condition_of(spec.kind, param.op.as_deref(), &param.value)
+    let condition = condition_of(spec, param.op.as_deref(), &param.value)
         .map_err(|why| invalid(format!("{}: {why}", param.parameter)))?;
     Ok(Filter {
         field: spec.field,
@@ -130,15 +134,51 @@ fn filter_of<L: Model>(param: &FilterParam) -> Result<Filter<L::Field>, ApiError
     })
 }
 
-/// The condition `filter[FIELD.op]=text` asks for on a field of this kind (the operator
-/// already checked against the field's).
-fn condition_of(kind: Kind, op: Option<&str>, text: &str) -> Result<Condition, String> {
-    let one = || parse_value(kind, text);
+/// The most values one `filter[FIELD]=a,b,...` may list.
+pub const MAX_FILTER_VALUES: usize = 100;
+/// The most characters of one filter value, on a field whose values have no bound of their
+/// own.
+pub const MAX_FILTER_CHARS: usize = 255;
+
+/// The most characters a filter value of this field may have: what the field can hold (a
+/// longer value could never match), at most [`MAX_FILTER_CHARS`].
+pub fn filter_chars<F>(spec: &FieldSpec<F>) -> usize {
+    match spec.accepts {
+        Some(Accepts::Text { max, .. }) => max.min(MAX_FILTER_CHARS),
+        _ => MAX_FILTER_CHARS,
+    }
+}
+
+/// The condition `filter[FIELD.op]=text` asks for on this field (the operator already
+/// checked against the field's). What a value may cost the database is bounded: at most
+/// [`MAX_FILTER_VALUES`] values, each no longer than the field can hold.
+fn condition_of<F>(spec: &FieldSpec<F>, op: Option<&str>, text: &str) -> Result<Condition, String> {
+    let (kind, max_chars) = (spec.kind, filter_chars(spec));
+    let bounded = |item: &str| {
+        let chars = item.chars().count();
+        if chars > max_chars {
+            return Err(format!(
+                "a value of {} is at most {max_chars} characters (no longer one can match), \
+                 got {chars}",
+                spec.name
+            ));
+        }
+        Ok(())
+    };
+    let one = || bounded(text).and_then(|()| parse_value(kind, text));
+    let text_pattern = || bounded(text).and_then(|()| text_value(text));
     Ok(match op {
         None | Some("in") => {
-            let mut values = text
-                .split(',')
-                .map(|item| parse_value(kind, item))
+            let items: Vec<&str> = text.split(',').collect();
+            if items.len() > MAX_FILTER_VALUES {
+                return Err(format!(
+                    "at most {MAX_FILTER_VALUES} values, got {}",
+                    items.len()
+                ));
+            }
+            let mut values = items
+                .into_iter()
+                .map(|item| bounded(item).and_then(|()| parse_value(kind, item)))
                 .collect::<Result<Vec<_>, _>>()?;
             if values.len() == 1 {
                 Condition::Compare(Op::Eq, values.remove(0))
@@ -150,8 +190,8 @@ fn condition_of(kind: Kind, op: Option<&str>, text: &str) -> Result<Condition, S
         Some("gte") => Condition::Compare(Op::Gte, one()?),
         Some("lt") => Condition::Compare(Op::Lt, one()?),
         Some("lte") => Condition::Compare(Op::Lte, one()?),
-        Some("startswith") => Condition::StartsWith(text_value(text)?),
-        Some("icontains") => Condition::IContains(text_value(text)?),
+        Some("startswith") => Condition::StartsWith(text_pattern()?),
+        Some("icontains") => Condition::IContains(text_pattern()?),
         Some(other) => return Err(format!("unknown operator {other:?}")),
     })
 }

@@ -5,8 +5,11 @@
 //! constraints mean), and its `routes`. Its fields, relationships and inputs are its
 //! model's declaration. Adding one is a line in [`RESOURCES`].
 
+pub mod api_keys;
+pub mod auth;
 pub mod balance_changes;
 pub mod context;
+pub mod cors;
 pub mod errors;
 pub mod handlers;
 pub mod health;
@@ -34,7 +37,7 @@ use routes::{Operation, Routes};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::error::Code;
 use crate::models::fields::{FieldSpec, Model, ToManySpec};
-use crate::models::{BalanceChange, Transaction, Wallet};
+use crate::models::{ApiKey, BalanceChange, Transaction, Wallet};
 
 pub use state::AppState;
 
@@ -53,11 +56,15 @@ pub struct Registered {
     pub members: fn() -> Vec<&'static str>,
     pub not_found: fn(&str) -> ApiError,
     pub not_found_code: &'static Code,
+    /// Whether only `admin` keys may read and write it.
+    pub admin_only: bool,
     /// The rows with these ids, to render.
     pub load: LoadRendered,
     pub routes: fn(&mut Routes),
     /// The codes its writes may answer beyond the protocol's: create, update, delete.
     pub write_errors: [&'static [&'static Code]; 3],
+    /// The schema of the `meta` a created one's document carries, if any.
+    pub created_meta: Option<&'static str>,
     /// What atomic operations can do to it (nothing, for a read-only one), and the codes
     /// its own writes may answer.
     pub operable: Option<Operable>,
@@ -72,9 +79,11 @@ const fn read_only<R: Resource>(routes: fn(&mut Routes)) -> Registered {
         members: members::<R>,
         not_found: R::not_found,
         not_found_code: R::NOT_FOUND,
+        admin_only: R::ADMIN_ONLY,
         load: load_rendered::<R>,
         routes,
         write_errors: [&[], &[], &[]],
+        created_meta: None,
         operable: None,
     }
 }
@@ -84,6 +93,7 @@ const fn writable<R: Writable>(routes: fn(&mut Routes)) -> Registered {
     Registered {
         operable: Some(Operable::of::<R>()),
         write_errors: [R::CREATE_ERRORS, R::UPDATE_ERRORS, R::DELETE_ERRORS],
+        created_meta: R::CREATED_META,
         ..read_only::<R>(routes)
     }
 }
@@ -97,6 +107,7 @@ pub const RESOURCES: &[Registered] = &[
     writable::<Wallet>(wallets::routes),
     writable::<Transaction>(transactions::routes),
     read_only::<BalanceChange>(balance_changes::routes),
+    writable::<ApiKey>(api_keys::routes),
 ];
 
 /// The rows atomic requests lock before their first write: the wallets whose balances the

@@ -14,13 +14,18 @@ use std::sync::LazyLock;
 use actix_web::http::StatusCode;
 use serde_json::{Map, Value, json};
 
+use super::auth::{
+    INSUFFICIENT_SCOPE, RATE_LIMITED, UNAUTHENTICATED, WALLET_LIMITED_KEY, scope_of,
+};
 use super::errors::{
     BUSY, CONNECTION_LOST, DATABASE_TIMEOUT, DATABASE_UNAVAILABLE, OUTCOME_UNKNOWN,
     TRANSIENT_CONFLICT,
 };
 use super::idempotency::{IDEMPOTENCY_KEY_IN_USE, IDEMPOTENCY_KEY_REUSED, INVALID_IDEMPOTENCY_KEY};
+use super::listing::{MAX_FILTER_VALUES, filter_chars};
+use super::operations::NOT_ATOMIC;
 use super::routes::{Custom, Endpoint, Operation, table};
-use super::{RESOURCES, Registered, registered};
+use super::{LOCKS, RESOURCES, Registered, registered};
 use crate::jsonapi::atomic::MAX_OPERATIONS;
 use crate::jsonapi::error::{
     BODY_TIMEOUT, CLIENT_GENERATED_ID, Code, EMPTY_BODY, ID_MISMATCH, INTERNAL_ERROR,
@@ -79,9 +84,9 @@ fn one_of(names: &[&str]) -> String {
     format!("(?:{})", names.join("|"))
 }
 
-/// A comma list of items matching `item` (one at least).
-fn comma_list(item: &str) -> String {
-    format!("^{item}(?:,{item})*$")
+/// A comma list of 1 to [`MAX_FILTER_VALUES`] items matching `item`.
+fn bounded_list(item: &str) -> String {
+    format!("^{item}(?:,{item}){{0,{}}}$", MAX_FILTER_VALUES - 1)
 }
 
 /// A comma list of items matching `item`, or nothing.
@@ -182,7 +187,17 @@ fn build() -> Value {
             "parameters": builder.parameters,
             "responses": builder.responses,
             "headers": headers(),
+            "securitySchemes": {"apiKey": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API key's secret (wk_ and 43 characters), as Authorization: \
+                    Bearer <secret>. A key's scopes say what it may do: read (every GET), write \
+                    (also every POST, PATCH and DELETE, and atomic operations), admin (also \
+                    /api-keys). A key limited to some wallets sees only them and what belongs \
+                    to them. docs/api.md, \"Authentication\", says how keys are made.",
+            }},
         },
+        "security": [{"apiKey": []}],
     });
     prune(&mut document);
     document
@@ -240,6 +255,14 @@ fn headers() -> Value {
         "IdempotentReplayed": {"description": "\"true\" when this is the stored response of an \
                                 earlier request with the same Idempotency-Key.",
                                "schema": {"const": "true"}},
+        "WWWAuthenticate": {"description": "The Bearer challenge: error=\"invalid_token\" when \
+                             a key was sent but does not work.", "required": true,
+                            "schema": {"type": "string", "pattern": "^Bearer realm=\"wallet-api\""}},
+        "RateLimitPolicy": {"description": "The key's quota (IETF RateLimit header fields): q \
+                             requests over w seconds, refilled steadily.",
+                            "schema": {"type": "string"}},
+        "RateLimit": {"description": "What is left of the key's quota: r requests now, full \
+                       again in t seconds.", "schema": {"type": "string"}},
     })
 }
 
@@ -354,6 +377,15 @@ impl Builder {
         for spec in &fields {
             match spec.kind {
                 Kind::Id => {}
+                Kind::ToManyIds(target) => {
+                    relationships.insert(
+                        spec.name.into(),
+                        json!({"type": "object", "required": ["data"],
+                               "additionalProperties": false, "description": spec.doc,
+                               "properties": {"data": {"type": "array",
+                                   "items": schema(&format!("{}Identifier", component(target)))}}}),
+                    );
+                }
                 Kind::ToOne(target) => {
                     let data = if spec.nullable {
                         json!({"oneOf": [schema(&format!("{}Identifier", component(target))), {"type": "null"}]})
@@ -422,6 +454,16 @@ impl Builder {
                        "additionalProperties": false, "properties": {
                            "data": data, "included": included, "links": schema("Links"),
                            "jsonapi": schema("Jsonapi")}}),
+            );
+        }
+        if let Some(meta) = resource.created_meta {
+            let meta: Value = serde_json::from_str(meta).expect("a created meta schema is JSON");
+            self.add_schema(
+                &format!("{name}CreatedDocument"),
+                json!({"type": "object", "required": ["data", "links", "jsonapi", "meta"],
+                       "additionalProperties": false, "properties": {
+                           "data": schema(&name), "included": included, "links": schema("Links"),
+                           "meta": meta, "jsonapi": schema("Jsonapi")}}),
             );
         }
         self.add_schema(
@@ -583,6 +625,10 @@ impl Builder {
             operation["requestBody"] = body;
         }
         operation["responses"] = self.responses(endpoint);
+        match scope_of(endpoint) {
+            None => operation["security"] = json!([]),
+            Some(scope) => operation["x-required-scope"] = json!(scope),
+        }
         operation
     }
 
@@ -631,7 +677,7 @@ impl Builder {
                     "schema": {"type": "string", "pattern": format!("^{}$", time_pattern())}}));
             }
         }
-        if is_write(operation) {
+        if replayable(operation) {
             parameters.push(reference("parameters", "idempotencyKey"));
             self.parameters.insert(
                 "idempotencyKey".into(),
@@ -743,6 +789,7 @@ fn filter_parameters(resource: &Registered) -> Vec<(String, Value)> {
             Kind::Time => time_pattern(),
             Kind::Choice(words) => one_of(words),
             Kind::Text => String::new(),
+            Kind::Words(_) | Kind::ToManyIds(_) => continue,
         };
         for op in std::iter::once(None).chain(operators.iter().map(|op| Some(*op))) {
             let name = match op {
@@ -750,10 +797,17 @@ fn filter_parameters(resource: &Registered) -> Vec<(String, Value)> {
                 Some(op) => format!("filter[{}.{op}]", spec.name),
             };
             let list = matches!(op, None | Some("in"));
+            let chars = filter_chars(&spec);
             let pattern = match (spec.kind, list) {
-                (Kind::Text, _) => TEXT.to_string(),
-                (_, true) => comma_list(&value),
+                (Kind::Text, true) => bounded_list(&format!("[^,\\u0000]{{0,{chars}}}")),
+                (Kind::Text, false) => format!("^[^\\u0000]{{0,{chars}}}$"),
+                (_, true) => bounded_list(&value),
                 (_, false) => format!("^{value}$"),
+            };
+            let max_length = if list {
+                (chars + 1) * MAX_FILTER_VALUES - 1
+            } else {
+                chars
             };
             let meaning = match op {
                 None | Some("in") => "equal to one of a comma list",
@@ -771,11 +825,16 @@ fn filter_parameters(resource: &Registered) -> Vec<(String, Value)> {
                 spec.name,
                 op.map_or(String::new(), |op| format!("-{op}"))
             );
+            let bounds = if list {
+                format!(" At most {MAX_FILTER_VALUES} values of at most {chars} characters each.")
+            } else {
+                format!(" At most {chars} characters.")
+            };
             parameters.push((
                 key,
                 json!({"name": name, "in": "query",
-                "description": format!("{}: {meaning}.", spec.name),
-                "schema": {"type": "string", "pattern": pattern}}),
+                "description": format!("{}: {meaning}.{bounds}", spec.name),
+                "schema": {"type": "string", "pattern": pattern, "maxLength": max_length}}),
             ));
         }
     }
@@ -817,6 +876,19 @@ fn resource_input(type_name: &str, fields: &[FieldSpec<()>], target: Target) -> 
         }
         let required = target != Target::Update && spec.access.create == Create::Required;
         match spec.kind {
+            Kind::ToManyIds(related) => {
+                relationships.insert(
+                    spec.name.into(),
+                    json!({"type": "object", "required": ["data"], "additionalProperties": false,
+                           "description": spec.doc,
+                           "properties": {"data": {"type": "array", "uniqueItems": true,
+                               "items": schema(&format!("{}IdentifierInput", component(related)))},
+                               "links": schema("RequestMeta"), "meta": schema("RequestMeta")}}),
+                );
+                if required {
+                    required_relationships.push(spec.name);
+                }
+            }
             Kind::ToOne(related) => {
                 let mut data = schema(&format!("{}IdentifierInput", component(related)));
                 if target == Target::Add {
@@ -889,13 +961,16 @@ fn attribute_schema(spec: &FieldSpec<()>) -> Value {
         Kind::Time => schema("Timestamp"),
         Kind::Count => json!({"type": "integer", "minimum": 0}),
         Kind::Choice(words) => json!({"enum": words}),
+        Kind::Words(words) => {
+            json!({"type": "array", "items": {"enum": words}, "uniqueItems": true})
+        }
         Kind::Text => match spec.accepts {
             Some(Accepts::Text { min, max }) => {
                 json!({"type": "string", "minLength": min, "maxLength": max})
             }
             _ => json!({"type": "string"}),
         },
-        Kind::Id | Kind::ToOne(_) => json!({"type": "string"}),
+        Kind::Id | Kind::ToOne(_) | Kind::ToManyIds(_) => json!({"type": "string"}),
     };
     if spec.nullable {
         schema = json!({"oneOf": [schema, {"type": "null"}]});
@@ -928,7 +1003,9 @@ fn input_schema(spec: &FieldSpec<()>) -> Value {
         }
         Some(Accepts::Time) => json!({"type": "string", "pattern": format!("^{DATE}{TIME}$")}),
         Some(Accepts::Choice(words)) => json!({"enum": words}),
-        Some(Accepts::Link) | None => json!({}),
+        Some(Accepts::Words(words)) => json!({"type": "array", "minItems": 1, "uniqueItems": true,
+                                              "items": {"enum": words}}),
+        Some(Accepts::Link | Accepts::Links) | None => json!({}),
     };
     let mut schema = if spec.nullable {
         json!({"oneOf": [schema, {"type": "null"}]})
@@ -962,6 +1039,17 @@ fn is_write(operation: &Operation) -> bool {
             | Operation::ChangeLinkage { .. }
             | Operation::Atomic
     )
+}
+
+/// Whether a write takes an `Idempotency-Key`: all do but the creates whose response shows
+/// something once (a key's secret), which is never stored, so never replayed.
+fn replayable(operation: &Operation) -> bool {
+    match operation {
+        Operation::Create { type_name } => {
+            registered(type_name).is_some_and(|resource| resource.created_meta.is_none())
+        }
+        operation => is_write(operation),
+    }
 }
 
 fn has_body(operation: &Operation) -> bool {
@@ -1054,7 +1142,11 @@ fn description(endpoint: &Endpoint) -> String {
         }
         Operation::Metrics | Operation::OpenApi => "Not a JSON:API document.",
     };
-    format!("{} {detail}", summary(endpoint))
+    let scope = match scope_of(endpoint) {
+        None => "Needs no API key.".to_string(),
+        Some(scope) => format!("Needs an API key with the {scope} scope."),
+    };
+    format!("{} {detail} {scope}", summary(endpoint))
 }
 
 fn summary(endpoint: &Endpoint) -> String {
@@ -1144,10 +1236,17 @@ fn codes_of(endpoint: &Endpoint) -> Vec<&'static Code> {
         &CONNECTION_LOST,
     ];
     let mut codes: Vec<&'static Code> = Vec::new();
+    if scope_of(endpoint).is_some() {
+        codes.extend([&UNAUTHENTICATED, &INSUFFICIENT_SCOPE, &RATE_LIMITED]);
+    }
     match operation {
-        Operation::Refused { code } => return vec![code],
+        Operation::Refused { code } => {
+            codes.push(code);
+            return codes;
+        }
         Operation::Health => return vec![&DATABASE_UNAVAILABLE],
-        Operation::Live | Operation::Metrics | Operation::OpenApi => return Vec::new(),
+        Operation::Live | Operation::OpenApi => return Vec::new(),
+        Operation::Metrics => return codes,
         _ => {}
     }
     codes.extend([&INVALID_QUERY_PARAMETER, &NOT_ACCEPTABLE, &INTERNAL_ERROR]);
@@ -1171,13 +1270,15 @@ fn codes_of(endpoint: &Endpoint) -> Vec<&'static Code> {
     {
         codes.push(target.not_found_code);
     }
+    if replayable(operation) {
+        codes.extend([&IDEMPOTENCY_KEY_IN_USE, &IDEMPOTENCY_KEY_REUSED]);
+    }
     if is_write(operation) {
         codes.extend([
             &INVALID_IDEMPOTENCY_KEY,
-            &IDEMPOTENCY_KEY_IN_USE,
-            &IDEMPOTENCY_KEY_REUSED,
+            &OUTCOME_UNKNOWN,
+            &TRANSIENT_CONFLICT,
         ]);
-        codes.extend([&OUTCOME_UNKNOWN, &TRANSIENT_CONFLICT]);
     }
     if has_body(operation) {
         codes.extend([
@@ -1206,8 +1307,14 @@ fn codes_of(endpoint: &Endpoint) -> Vec<&'static Code> {
             codes.extend(document_codes(resource, method == 0));
         }
     }
+    if matches!(operation, Operation::Create { type_name } if *type_name == LOCKS.type_name)
+        || matches!(operation, Operation::Atomic)
+    {
+        codes.push(&WALLET_LIMITED_KEY);
+    }
     if let Operation::Atomic = operation {
         codes.extend([
+            &NOT_ATOMIC,
             &TOO_MANY_OPERATIONS,
             &NOT_FOUND,
             &READ_ONLY_RESOURCE,
@@ -1215,7 +1322,10 @@ fn codes_of(endpoint: &Endpoint) -> Vec<&'static Code> {
             &CLIENT_GENERATED_ID,
             &ID_MISMATCH,
         ]);
-        for resource in RESOURCES.iter().filter(|r| r.operable.is_some()) {
+        for resource in RESOURCES
+            .iter()
+            .filter(|r| r.operable.is_some() && !r.admin_only)
+        {
             codes.push(resource.not_found_code);
             for method in 0..3 {
                 codes.extend(resource.write_errors[method]);
@@ -1270,7 +1380,8 @@ impl Builder {
         } else {
             JSONAPI_MEDIA_TYPE
         };
-        let replayable = is_write(operation);
+        let replayable = replayable(operation);
+        let rate_limited = scope_of(endpoint).is_some();
         let links = links_from(endpoint);
         let mut success = |status: u16, description: &str, body: Option<Value>, location: bool| {
             let mut response = json!({"description": description});
@@ -1289,6 +1400,13 @@ impl Builder {
                     "Idempotent-Replayed".into(),
                     reference("headers", "IdempotentReplayed"),
                 );
+            }
+            if rate_limited {
+                headers.insert(
+                    "RateLimit-Policy".into(),
+                    reference("headers", "RateLimitPolicy"),
+                );
+                headers.insert("RateLimit".into(), reference("headers", "RateLimit"));
             }
             if !headers.is_empty() {
                 response["headers"] = Value::Object(headers);
@@ -1311,12 +1429,16 @@ impl Builder {
                 Some(schema(&format!("{}Document", component(type_name)))),
                 false,
             ),
-            Operation::Create { type_name } => success(
-                201,
-                "Created.",
-                Some(schema(&format!("{}Document", component(type_name)))),
-                true,
-            ),
+            Operation::Create { type_name } => {
+                let created = registered(type_name).and_then(|r| r.created_meta);
+                let suffix = created.map_or("Document", |_| "CreatedDocument");
+                success(
+                    201,
+                    "Created.",
+                    Some(schema(&format!("{}{suffix}", component(type_name)))),
+                    true,
+                )
+            }
             Operation::Delete { .. } => success(204, "Deleted.", None, false),
             Operation::Related {
                 parent,
@@ -1497,9 +1619,24 @@ fn error_response(codes: &[&'static Code], media: &[&str], replayable: bool) -> 
     let mut response = json!({"description": lines.join("\n"), "content": content});
     let mut headers = Map::new();
     if codes.iter().any(|code| {
-        code.status == StatusCode::SERVICE_UNAVAILABLE || **code == IDEMPOTENCY_KEY_IN_USE
+        code.status == StatusCode::SERVICE_UNAVAILABLE
+            || **code == IDEMPOTENCY_KEY_IN_USE
+            || **code == RATE_LIMITED
     }) {
         headers.insert("Retry-After".into(), reference("headers", "RetryAfter"));
+    }
+    if codes.contains(&&UNAUTHENTICATED) {
+        headers.insert(
+            "WWW-Authenticate".into(),
+            reference("headers", "WWWAuthenticate"),
+        );
+    }
+    if codes.contains(&&RATE_LIMITED) {
+        headers.insert(
+            "RateLimit-Policy".into(),
+            reference("headers", "RateLimitPolicy"),
+        );
+        headers.insert("RateLimit".into(), reference("headers", "RateLimit"));
     }
     if replayable && codes.iter().any(|code| code.status.is_client_error()) {
         headers.insert(

@@ -23,6 +23,7 @@ use diesel::pg::PgConnection;
 use diesel::{Connection, QueryResult};
 use serde_json::Value;
 
+use super::auth::{Actor, limited_key_cannot_create};
 use super::context::{Context, Single};
 use super::idempotency::{IdempotencyKey, write};
 use super::input::{
@@ -30,6 +31,7 @@ use super::input::{
 };
 use super::resource::{Render, Resource, Writable};
 use super::state::AppState;
+use crate::codes;
 use crate::jsonapi::ApiError;
 use crate::jsonapi::atomic::{
     OpCode, Operation, Ref, operation_pointer, parse_operations, results_document, within,
@@ -38,6 +40,11 @@ use crate::jsonapi::document::{Reply, respond};
 use crate::jsonapi::error::{READ_ONLY_RELATIONSHIP, READ_ONLY_RESOURCE};
 use crate::jsonapi::media_type::{ATOMIC, applies};
 use crate::jsonapi::request::{Ident, Identifier, Linkage, ResourceInput, read_body};
+
+codes! {
+    pub NOT_ATOMIC = (FORBIDDEN, "not-atomic", "Not in atomic operations",
+        "API keys are written one by one at /api-keys (a new key's secret is shown once)");
+}
 
 /// Attempts of a request that meets a deadlock (or a serialization failure).
 const ATTEMPTS: usize = 3;
@@ -57,7 +64,7 @@ pub struct LockTable {
 /// through plain functions so that the route table can hold it.
 #[derive(Clone, Copy)]
 pub struct Operable {
-    add: fn(&mut PgConnection, &ResourceInput) -> Result<Done, ApiError>,
+    add: fn(&mut PgConnection, &ResourceInput, Option<i64>) -> Result<Done, ApiError>,
     update: fn(&mut PgConnection, i64, &ResourceInput) -> Result<Done, ApiError>,
     remove: fn(&mut PgConnection, i64) -> Result<(), ApiError>,
     set_relationship: fn(&mut PgConnection, i64, &str, &Linkage) -> Result<Done, ApiError>,
@@ -93,10 +100,14 @@ fn done<R: Resource>(row: R) -> Done {
     }
 }
 
-fn add<R: Writable>(conn: &mut PgConnection, data: &ResourceInput) -> Result<Done, ApiError> {
+fn add<R: Writable>(
+    conn: &mut PgConnection,
+    data: &ResourceInput,
+    actor: Option<i64>,
+) -> Result<Done, ApiError> {
     check_identity(data, R::TYPE, Target::Create)?;
     let new = read_new::<R>(data)?;
-    R::insert(conn, &new).map(done)
+    R::insert(conn, &new, actor).map(done)
 }
 
 fn update<R: Writable>(
@@ -162,11 +173,16 @@ pub async fn operations(
         .await
         .map_err(atomic)?;
     let operations = parse_operations(&body).map_err(atomic)?;
-    let steps = plan(operations).map_err(atomic)?;
+    let steps = plan(operations, &context.actor).map_err(atomic)?;
     let self_link = context.self_link();
-    write(&state, key.with_body(&body), self_link, move |conn| {
-        run(conn, &steps, &context).map_err(atomic)
-    })
+    let session = context.actor.writing();
+    write(
+        &state,
+        session,
+        key.with_body(&body),
+        self_link,
+        move |conn| run(conn, &steps, &context).map_err(atomic),
+    )
     .await
 }
 
@@ -178,7 +194,7 @@ struct Step {
 }
 
 /// Finds the resource type of each operation: one this API serves, and clients write.
-fn plan(operations: Vec<Operation>) -> Result<Vec<Step>, ApiError> {
+fn plan(operations: Vec<Operation>, actor: &Actor) -> Result<Vec<Step>, ApiError> {
     operations
         .into_iter()
         .enumerate()
@@ -198,6 +214,22 @@ fn plan(operations: Vec<Operation>) -> Result<Vec<Step>, ApiError> {
                     ApiError::not_found(format!("there is no resource type {type_name:?}"))
                         .pointer(&pointer)
                 })?;
+            if registered.admin_only {
+                return Err(ApiError::new(
+                    &NOT_ATOMIC,
+                    format!(
+                        "{type_name} are written one by one at /{type_name}, not in atomic \
+                         operations"
+                    ),
+                )
+                .pointer(&pointer));
+            }
+            if actor.wallets().is_some()
+                && registered.type_name == super::LOCKS.type_name
+                && matches!(operation, Operation::Add(_))
+            {
+                return Err(limited_key_cannot_create().pointer(&pointer));
+            }
             let operable = registered.operable.ok_or_else(|| {
                 ApiError::new(
                     &READ_ONLY_RESOURCE,
@@ -227,11 +259,12 @@ fn run(conn: &mut PgConnection, steps: &[Step], context: &Context) -> Result<Rep
 
 fn run_once(conn: &mut PgConnection, steps: &[Step], context: &Context) -> Result<Reply, ApiError> {
     lock_keys(conn, steps)?;
+    let actor = context.actor.key.as_ref().map(|key| key.id);
     let mut local_ids: HashMap<(String, String), i64> = HashMap::new();
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(steps.len());
     for (i, step) in steps.iter().enumerate() {
         let at = operation_pointer(i);
-        let outcome = perform(conn, step, &mut local_ids).map_err(|error| {
+        let outcome = perform(conn, step, actor, &mut local_ids).map_err(|error| {
             let error = error.map_pointers(|pointer| within(&at, pointer));
             if error.has_source() {
                 error
@@ -257,13 +290,14 @@ enum Outcome {
 fn perform(
     conn: &mut PgConnection,
     step: &Step,
+    actor: Option<i64>,
     local_ids: &mut HashMap<(String, String), i64>,
 ) -> Result<Outcome, ApiError> {
     let operable = &step.operable;
     match &step.operation {
         Operation::Add(data) => {
             let data = resolve_relationships(data, local_ids);
-            let added = (operable.add)(conn, &data)?;
+            let added = (operable.add)(conn, &data, actor)?;
             if let Some(lid) = &data.lid {
                 local_ids.insert((data.type_name.clone(), lid.clone()), added.id);
             }

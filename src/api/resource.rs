@@ -28,6 +28,8 @@ pub trait Resource: Model {
     const NOT_FOUND: &'static Code;
     /// What one of them is called in messages (`wallet`).
     const SINGULAR: &'static str;
+    /// Whether only keys with the `admin` scope may read and write them.
+    const ADMIN_ONLY: bool = false;
 
     fn not_found(id: &str) -> ApiError {
         ApiError::new(
@@ -50,8 +52,17 @@ pub trait Writable: Resource + Inputs {
     const CREATE_ERRORS: &'static [&'static Code] = &[];
     const UPDATE_ERRORS: &'static [&'static Code] = &[];
     const DELETE_ERRORS: &'static [&'static Code] = &[];
+    /// The schema (JSON text) of the `meta` a created one's document carries, if any.
+    const CREATED_META: Option<&'static str> = None;
 
-    fn insert(conn: &mut PgConnection, new: &Self::New) -> Result<Self, ApiError>;
+    /// Inserts `new` for the API key `actor` (none with authentication off). An insert that
+    /// writes the journal names the key in its own statement: creates of several keys may
+    /// share one database transaction (see `db::coalesce`).
+    fn insert(
+        conn: &mut PgConnection,
+        new: &Self::New,
+        actor: Option<i64>,
+    ) -> Result<Self, ApiError>;
     /// `None` when there is no resource with this id.
     fn apply(
         conn: &mut PgConnection,
@@ -105,6 +116,8 @@ fn attribute_value(kind: Kind, value: FieldValue) -> Value {
         (_, FieldValue::Id(number)) => Value::from(number),
         (_, FieldValue::Text(text)) => Value::String(text),
         (_, FieldValue::Time(time)) => Value::String(timestamp(&time)),
+        (_, FieldValue::Words(words)) => Value::from(words),
+        (_, FieldValue::Ids(ids)) => Value::from(ids),
     }
 }
 
@@ -145,6 +158,16 @@ pub fn object<R: Resource>(row: &R, context: &Context, meta: Option<Value>) -> V
                     "data": to_one_data(row, spec),
                 }),
             ),
+            // A few ids: shown with their data, and no URLs of their own.
+            Kind::ToManyIds(target) => {
+                let data: Vec<Value> = match row.value_of(spec.field) {
+                    FieldValue::Ids(ids) => {
+                        ids.into_iter().map(|id| identifier(target, id)).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                object.relationship(spec.name, json!({"data": data}))
+            }
             kind => object.attribute(spec.name, attribute_value(kind, row.value_of(spec.field))),
         };
     }
@@ -181,14 +204,15 @@ pub fn load_included<R: Resource>(
 ) -> QueryResult<Vec<Box<dyn Render>>> {
     let mut included = Vec::new();
     for spec in includes {
-        let Kind::ToOne(target) = spec.kind else {
+        let (Kind::ToOne(target) | Kind::ToManyIds(target)) = spec.kind else {
             continue;
         };
         let mut ids: Vec<i64> = rows
             .iter()
-            .filter_map(|row| match row.value_of(spec.field) {
-                FieldValue::Id(id) => Some(id),
-                _ => None,
+            .flat_map(|row| match row.value_of(spec.field) {
+                FieldValue::Id(id) => vec![id],
+                FieldValue::Ids(ids) => ids,
+                _ => Vec::new(),
             })
             .collect();
         ids.sort_unstable();

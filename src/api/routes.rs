@@ -12,7 +12,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::jsonapi::ApiError;
 use crate::jsonapi::error::Code;
-use crate::jsonapi::media_type::{ATOMIC, Extension};
+use crate::jsonapi::media_type::{ATOMIC, Extension, Negotiated};
 
 /// A query parameter of the implementation's own that an endpoint takes (`balanceAt`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,11 +227,13 @@ pub fn endpoint_of(path: &str, method: &Method) -> Option<&'static Endpoint> {
 
 /// Which requests the media-type rules apply to: those an endpoint serves (not a 404 or a
 /// 405), that it does not refuse outright (a 403 comes first), with its extensions.
-pub fn negotiation(request: &ServiceRequest) -> Option<&'static [&'static Extension]> {
-    let endpoint = endpoint_of(request.path(), request.method())?;
+pub fn negotiation(request: &ServiceRequest) -> Negotiated {
+    let Some(endpoint) = endpoint_of(request.path(), request.method()) else {
+        return Negotiated::Answered;
+    };
     match endpoint.operation {
-        Operation::Refused { .. } => None,
-        operation if !operation.is_jsonapi() => None,
-        operation => Some(operation.extensions()),
+        Operation::Refused { .. } => Negotiated::Answered,
+        operation if !operation.is_jsonapi() => Negotiated::Foreign,
+        operation => Negotiated::Checked(operation.extensions()),
     }
 }

@@ -1,6 +1,9 @@
 //! What every worker shares: the database, the write coalescer, the health check and the
 //! settings the handlers read.
 
+use std::sync::Arc;
+
+use crate::api::auth::Authenticator;
 use crate::api::health::HealthCheck;
 use crate::db::Database;
 use crate::db::coalesce::Coalescer;
@@ -13,6 +16,8 @@ pub struct AppState {
     /// Where creates wait to be run together, when coalescing is on (`COALESCE`).
     pub writes: Option<std::sync::Arc<Coalescer<Reply, ApiError>>>,
     pub health: HealthCheck,
+    /// Who may call: the API keys in memory, their rate limits.
+    pub auth: Arc<Authenticator>,
     /// How long a client has to send a request body (`HTTP_BODY_TIMEOUT`).
     pub body_timeout: std::time::Duration,
     /// Scheme and authority for links, when configured (`BASE_URL`).

@@ -49,6 +49,10 @@ fn write_error(error: diesel::result::Error) -> ApiError {
             ApiError::from(error).pointer("/data/attributes/amount")
         }
         error if error.constraint() == Some(TXID_UNIQUE) => duplicate_txid(),
+        // A wallet-limited key sees no other wallet: one it may not touch does not exist.
+        DbError::OutOfReach => {
+            ApiError::new(&WALLET_NOT_FOUND, NO_SUCH_WALLET).pointer(WALLET_POINTER)
+        }
         error if error.constraint() == Some(WALLET_EXISTS) => {
             ApiError::new(&WALLET_NOT_FOUND, NO_SUCH_WALLET).pointer(WALLET_POINTER)
         }
@@ -75,8 +79,12 @@ impl Writable for Transaction {
 
     /// One INSERT; its trigger moves the money or refuses the whole write. A duplicate txid
     /// points a retrying client at the transaction its txid already booked.
-    fn insert(conn: &mut PgConnection, new: &NewTransaction) -> Result<Transaction, ApiError> {
-        if let Some(booked) = Transaction::create(conn, new).map_err(write_error)? {
+    fn insert(
+        conn: &mut PgConnection,
+        new: &NewTransaction,
+        actor: Option<i64>,
+    ) -> Result<Transaction, ApiError> {
+        if let Some(booked) = Transaction::create(conn, new, actor).map_err(write_error)? {
             return Ok(booked);
         }
         // (The transaction holding the txid may have been deleted since: then no meta.)

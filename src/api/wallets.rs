@@ -76,7 +76,8 @@ async fn show(
             })
         })
         .transpose()?;
-    let (wallet, past) = db::run(&state.db, move |conn| {
+    let session = context.actor.reading();
+    let (wallet, past) = db::run_in(&state.db, &session, move |conn| {
         let wallet = find_existing::<Wallet>(conn, id.id)?;
         let past = match at {
             Some(at) => Some((at, balance_at(conn, id.id, at)?)),
@@ -106,7 +107,12 @@ impl Writable for Wallet {
     const DELETE_ERRORS: &'static [&'static Code] =
         &[&WALLET_HAS_TRANSACTIONS, &WALLET_HAS_HISTORY];
 
-    fn insert(conn: &mut PgConnection, new: &NewWallet) -> Result<Wallet, ApiError> {
+    /// A new wallet holds nothing: the journal has nothing to record.
+    fn insert(
+        conn: &mut PgConnection,
+        new: &NewWallet,
+        _actor: Option<i64>,
+    ) -> Result<Wallet, ApiError> {
         Ok(Wallet::create(conn, new)?)
     }
 

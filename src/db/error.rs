@@ -22,6 +22,9 @@ pub enum DbError {
         kind: ConstraintKind,
         constraint: String,
     },
+    /// Row-level security refused a write that would put a row where the request's API key
+    /// cannot see it (42501): a wallet-limited key naming another wallet.
+    OutOfReach,
     /// A deadlock or a serialization failure: the transaction was rolled back and can be
     /// run again.
     Transient,
@@ -63,6 +66,10 @@ const LOST: [&str; 9] = [
     "lost synchronization with server",
 ];
 
+/// The start of PostgreSQL's message when row-level security refuses a new row (42501,
+/// which diesel does not name).
+const ROW_SECURITY: &str = "new row violates row-level security policy";
+
 /// Which kind of constraint refused a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConstraintKind {
@@ -87,6 +94,7 @@ impl DbError {
             DbError::InsufficientFunds { .. } => "insufficient_funds",
             DbError::BalanceOverflow { .. } => "balance_overflow",
             DbError::Constraint { .. } => "constraint",
+            DbError::OutOfReach => "out_of_reach",
             DbError::Transient => "transient",
             DbError::Timeout => "timeout",
             DbError::Busy => "busy",
@@ -123,6 +131,9 @@ impl DbError {
             .any(|start| message.trim_start().starts_with(start))
         {
             return DbError::ConnectionLost;
+        }
+        if message.starts_with(ROW_SECURITY) {
+            return DbError::OutOfReach;
         }
         let constraint = info.constraint_name().unwrap_or_default();
         let kind = match (kind, constraint) {
@@ -178,6 +189,7 @@ impl std::fmt::Display for DbError {
             DbError::Constraint { kind, constraint } => {
                 write!(f, "{kind:?} constraint {constraint} violated")
             }
+            DbError::OutOfReach => write!(f, "row-level security refused the write"),
             DbError::Transient => write!(f, "deadlock or serialization failure"),
             DbError::Timeout => write!(f, "statement cancelled (timeout)"),
             DbError::Busy => write!(f, "no connection free in time"),

@@ -266,6 +266,90 @@ where
     }
 }
 
+/// What the database must know of the client a request runs for (see `migrations/`): the
+/// API key its writes are journaled under (`wallet_api.actor`), and the wallets it may see
+/// and touch (`wallet_api.wallets`; row-level security keeps every other out).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Session {
+    pub actor: Option<i64>,
+    /// `None`: every wallet.
+    pub wallets: Option<Vec<i64>>,
+}
+
+impl Session {
+    /// Whether the database needs to be told nothing.
+    pub fn is_plain(&self) -> bool {
+        self.actor.is_none() && self.wallets.is_none()
+    }
+
+    /// `begin` (a `BEGIN` statement), and the settings for this transaction only: one round
+    /// trip. Only numbers are written into the SQL.
+    fn begin(&self, begin: &str) -> String {
+        let mut sql = String::from(begin);
+        if let Some(actor) = self.actor {
+            sql.push_str(&format!(
+                "; SELECT set_config('wallet_api.actor', '{actor}', true)"
+            ));
+        }
+        if let Some(wallets) = &self.wallets {
+            let list: Vec<String> = wallets.iter().map(i64::to_string).collect();
+            sql.push_str(&format!(
+                "; SELECT set_config('wallet_api.wallets', '{{{}}}', true)",
+                list.join(",")
+            ));
+        }
+        sql
+    }
+}
+
+/// [`run`], with `session` told to the database: in a transaction whose first round trip
+/// also sets it, committed when `work` succeeds. A plain session runs as [`run`] does.
+pub async fn run_in<T, E, F>(database: &Database, session: &Session, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    if session.is_plain() {
+        return run(database, work).await;
+    }
+    let begin = session.begin("BEGIN");
+    run(database, move |conn| within(conn, &begin, work)).await
+}
+
+/// [`run_in`], in a read-only transaction whose reads all see one snapshot.
+pub async fn run_snapshot<T, E, F>(database: &Database, session: &Session, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    let begin = session.begin("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+    run(database, move |conn| within(conn, &begin, work)).await
+}
+
+/// `work` in a transaction begun with `begin`.
+pub fn within<T, E: From<DbError>>(
+    conn: &mut PgConnection,
+    begin: &str,
+    work: impl FnOnce(&mut PgConnection) -> Result<T, E>,
+) -> Result<T, E> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    AnsiTransactionManager::begin_transaction_sql(conn, begin)
+        .map_err(|error| E::from(DbError::from(error)))?;
+    match work(conn) {
+        Ok(done) => {
+            AnsiTransactionManager::commit_transaction(conn)
+                .map_err(|error| E::from(DbError::from(error)))?;
+            Ok(done)
+        }
+        Err(error) => {
+            let _ = AnsiTransactionManager::rollback_transaction(conn);
+            Err(error)
+        }
+    }
+}
+
 /// Whether the connection still answers (one round trip).
 fn alive(conn: &mut PgConnection) -> bool {
     conn.batch_execute("SELECT 1").is_ok()

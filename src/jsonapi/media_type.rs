@@ -37,9 +37,19 @@ pub static ATOMIC: Extension = Extension {
     media_type: "application/vnd.api+json; ext=\"https://jsonapi.org/ext/atomic\"",
 };
 
-/// For a request: `None` when it is not negotiated; otherwise the extensions its endpoint
-/// supports.
-pub type Negotiation = fn(&ServiceRequest) -> Option<&'static [&'static Extension]>;
+/// For a request: how the media-type rules apply to it.
+pub type Negotiation = fn(&ServiceRequest) -> Negotiated;
+
+/// How the media-type rules apply to a request.
+#[derive(Debug, Clone, Copy)]
+pub enum Negotiated {
+    /// They do: its endpoint serves JSON:API, with these extensions.
+    Checked(&'static [&'static Extension]),
+    /// They do not, but its answer is a JSON:API document (a 404, a 405, a refusal).
+    Answered,
+    /// It is not JSON:API at all (metrics, the OpenAPI document): its answer is left as is.
+    Foreign,
+}
 
 /// One entry of a media type list: `type/subtype` and its parameters (names lowercased,
 /// quoted values unquoted). Accept's `q` weight is kept apart, as it is not a media type
@@ -246,9 +256,10 @@ pub async fn negotiate(
             .get(name)
             .map(|value: &HeaderValue| String::from_utf8_lossy(value.as_bytes()).into_owned())
     };
-    let checked = match negotiation(&request) {
-        None => Ok(()),
-        Some(extensions) => check_request(
+    let negotiated = negotiation(&request);
+    let checked = match negotiated {
+        Negotiated::Answered | Negotiated::Foreign => Ok(()),
+        Negotiated::Checked(extensions) => check_request(
             request.method(),
             header_text(header::CONTENT_TYPE).as_deref(),
             header_text(header::ACCEPT).as_deref(),
@@ -259,6 +270,9 @@ pub async fn negotiate(
         Ok(()) => next.call(request).await?.map_into_left_body(),
         Err(error) => request.error_response(error).map_into_right_body(),
     };
+    if matches!(negotiated, Negotiated::Foreign) && response.status().is_success() {
+        return Ok(response);
+    }
     let has_body = response.status() != StatusCode::NO_CONTENT;
     let headers = response.headers_mut();
     let typed = headers

@@ -110,8 +110,10 @@ const UNKNOWN_PARAMETER: &str = "known: include, fields[TYPE], sort, filter[FIEL
      page[number], page[size], page[after], page[before]";
 const NOT_A_PAGE_PARAMETER: &str =
     "use page[size] with page[number], or with page[after] / page[before]";
-/// The last page number: its rows' offset still fits PostgreSQL's `bigint` at any size.
-pub const MAX_PAGE_NUMBER: u64 = i64::MAX as u64 / MAX_PAGE_SIZE;
+/// The last page number. A numbered page makes the database step over every row before it,
+/// so numbers reach the first million rows at most (at the largest size): cursor pages go
+/// on from anywhere at the cost of one page.
+pub const MAX_PAGE_NUMBER: u64 = 10_000;
 const MIXED_PAGE_STYLES: &str = "page[number] cannot be mixed with page[after] or \
      page[before]: choose numbered pages or cursors";
 const RANGE_PAGINATION: &str = "page[after] and page[before] together (range pagination) \
@@ -235,7 +237,8 @@ impl PageMembers {
                             "page[number]",
                             format!(
                                 "page[number] must be a whole number from 1 to \
-                                 {MAX_PAGE_NUMBER}, got {number:?}"
+                                 {MAX_PAGE_NUMBER}, got {number:?}; page further with \
+                                 page[after] (cursor pages go on from anywhere)"
                             ),
                         )
                     })?;

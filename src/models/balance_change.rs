@@ -23,6 +23,8 @@ pub struct BalanceChange {
     pub changed_at: DateTime<Utc>,
     pub changed_by: String,
     pub application: String,
+    pub actor_key_id: Option<i64>,
+    pub actor_name: Option<String>,
 }
 
 /// What changed a balance.
@@ -47,10 +49,16 @@ resource! {
             "The database user of the session that changed it.";
         Application "application": application, text, read, nosort, filter none,
             "The program that changed it (its application_name: wallet-api for this service).";
+        ActorName "actorName": actor_name, opt_text, read, nosort, filter none,
+            "The name the API key had when it made the change; null for a change made in SQL \
+             or with authentication off.";
         Wallet "wallet": wallet_id, to_one("wallets"), read, nosort, filter cmp,
             "The wallet whose balance changed.";
         Transaction "transaction": transaction_id, opt_to_one("transactions"), read, nosort, filter none,
             "The transaction that changed it, when exactly one did (it may have been deleted since).";
+        Actor "actor": actor_key_id, opt_to_one("api-keys"), read, nosort, filter eq,
+            "The API key the change was made for; null for a change made in SQL or with \
+             authentication off.";
     }
 }
 

@@ -20,7 +20,8 @@
 //!   an `Option` of it).
 //! - ACCESS: `read` (clients never write it), `write(T)` (optional on create, changeable),
 //!   `required(T)` (required on create, changeable), `once(T)` (required on create, never
-//!   changed), `update(T)` (changed by updates only). `T` is the input type the value is read
+//!   changed), `create(T)` (optional on create, never changed), `update(T)` (changed by
+//!   updates only). `T` is the input type the value is read
 //!   into ([`Parse`](super::fields::Parse)).
 //! - SORT: `sort` or `nosort`. OPERATORS: `cmp` (`in`, `gt`, `gte`, `lt`, `lte`), `text`
 //!   (`in`, `startswith`, `icontains`), `eq` (`in`) or `none`.
@@ -235,6 +236,8 @@ macro_rules! resource {
     (@kind opt_time) => { $crate::models::fields::Kind::Time };
     (@kind choice($words:expr)) => { $crate::models::fields::Kind::Choice($words) };
     (@kind to_one($target:expr)) => { $crate::models::fields::Kind::ToOne($target) };
+    (@kind words($words:expr)) => { $crate::models::fields::Kind::Words($words) };
+    (@kind to_many_ids($target:expr)) => { $crate::models::fields::Kind::ToManyIds($target) };
     (@kind opt_to_one($target:expr)) => { $crate::models::fields::Kind::ToOne($target) };
 
     (@nullable opt_money) => { true };
@@ -256,6 +259,8 @@ macro_rules! resource {
     (@rust time) => { chrono::DateTime<chrono::Utc> };
     (@rust opt_time) => { chrono::DateTime<chrono::Utc> };
     (@rust to_one) => { i64 };
+    (@rust words) => { Vec<String> };
+    (@rust to_many_ids) => { Vec<i64> };
     (@rust opt_to_one) => { i64 };
 
     (@value id, $e:expr) => { $crate::models::fields::Value::Id($e) };
@@ -265,6 +270,8 @@ macro_rules! resource {
     (@value choice, $e:expr) => { $crate::models::fields::Value::Text($e.clone()) };
     (@value time, $e:expr) => { $crate::models::fields::Value::Time($e) };
     (@value to_one, $e:expr) => { $crate::models::fields::Value::Id($e) };
+    (@value words, $e:expr) => { $crate::models::fields::Value::Words($e.clone()) };
+    (@value to_many_ids, $e:expr) => { $crate::models::fields::Value::Ids($e.clone()) };
     (@value opt_money, $e:expr) => {
         $e.clone().map_or($crate::models::fields::Value::Null, $crate::models::fields::Value::Decimal)
     };
@@ -285,6 +292,7 @@ macro_rules! resource {
     (@access write) => { $crate::models::fields::Access { create: $crate::models::fields::Create::Optional, update: true } };
     (@access required) => { $crate::models::fields::Access { create: $crate::models::fields::Create::Required, update: true } };
     (@access once) => { $crate::models::fields::Access { create: $crate::models::fields::Create::Required, update: false } };
+    (@access create) => { $crate::models::fields::Access { create: $crate::models::fields::Create::Optional, update: false } };
     (@access update) => { $crate::models::fields::Access { create: $crate::models::fields::Create::No, update: true } };
 
     (@accepts read) => { None };
@@ -295,15 +303,22 @@ macro_rules! resource {
     (@sort opt_text sort) => { compile_error!("a nullable field cannot sort (keyset pages need a value)") };
     (@sort opt_time sort) => { compile_error!("a nullable field cannot sort (keyset pages need a value)") };
     (@sort opt_to_one sort) => { compile_error!("a nullable field cannot sort (keyset pages need a value)") };
+    (@sort words sort) => { compile_error!("a set of words cannot sort") };
+    (@sort to_many_ids sort) => { compile_error!("a to-many relationship cannot sort") };
     (@sort $kind:ident sort) => { true };
     (@sort $kind:ident nosort) => { false };
 
     (@ops text text) => { Some(&["in", "startswith", "icontains"]) };
     (@ops opt_text text) => { Some(&["in", "startswith", "icontains"]) };
     (@ops $kind:ident text) => { compile_error!("filter text needs a text column") };
+    (@ops words $ops:ident) => { resource!(@unfiltered $ops) };
+    (@ops to_many_ids $ops:ident) => { resource!(@unfiltered $ops) };
     (@ops $kind:ident cmp) => { Some(&["in", "gt", "gte", "lt", "lte"]) };
     (@ops $kind:ident eq) => { Some(&["in"]) };
     (@ops $kind:ident none) => { None };
+
+    (@unfiltered none) => { None };
+    (@unfiltered $ops:ident) => { compile_error!("sets of words and to-many relationships do not filter") };
 
     (@condition $kind:ident none, $column:expr, $condition:expr) => {{
         let _ = $condition;
@@ -321,6 +336,11 @@ macro_rules! resource {
             ) as $crate::models::query::Predicate<_>),
             other => resource!(@compare $kind, $column, other),
         }
+    }};
+    // A nullable column compares as its values: NULL matches no condition.
+    (@condition opt_to_one $ops:ident, $column:expr, $condition:expr) => {{
+        use diesel::NullableExpressionMethods;
+        resource!(@compare opt_to_one, $column.assume_not_null(), $condition)
     }};
     (@condition $kind:ident $ops:ident, $column:expr, $condition:expr) => {
         resource!(@compare $kind, $column, $condition)
@@ -415,6 +435,17 @@ macro_rules! resource {
             $cf
             [$($nl)* let $column = $r.required::<$input>($field::$variant);]
             [$($ni)* $column: $column?,]
+            $ci
+            ; $($rest)*);
+    };
+    (@inputs [$r:ident] $model:ident, $field:ident, $new:ident, $changes:ident,
+     [$($nf:tt)*] $cf:tt [$($nl:tt)*] [$($ni:tt)*] $ci:tt ;
+     $variant:ident $column:ident create($input:ty), $($rest:tt)*) => {
+        resource!(@inputs [$r] $model, $field, $new, $changes,
+            [$($nf)* pub $column: Option<$input>,]
+            $cf
+            [$($nl)* let $column = $r.optional::<$input>($field::$variant);]
+            [$($ni)* $column,]
             $ci
             ; $($rest)*);
     };

@@ -27,8 +27,13 @@ pub enum Kind {
     Time,
     /// One of these words.
     Choice(&'static [&'static str]),
+    /// A set of these words (an array column).
+    Words(&'static [&'static str]),
     /// A to-one relationship: the column holds the id of a resource of this type.
     ToOne(&'static str),
+    /// A to-many relationship shown with its data: the column holds the ids (an array) of a
+    /// few resources of this type.
+    ToManyIds(&'static str),
 }
 
 /// Which typed value a field's filters and cursors take.
@@ -41,13 +46,16 @@ pub enum ValueKind {
 }
 
 impl Kind {
-    pub fn value_kind(self) -> ValueKind {
-        match self {
+    /// The kind of the typed values its filters and cursors take (none: it neither filters
+    /// nor sorts).
+    pub fn value_kind(self) -> Option<ValueKind> {
+        Some(match self {
             Kind::Id | Kind::Count | Kind::ToOne(_) => ValueKind::Id,
             Kind::Money => ValueKind::Decimal,
             Kind::Text | Kind::Choice(_) => ValueKind::Text,
             Kind::Time => ValueKind::Time,
-        }
+            Kind::Words(_) | Kind::ToManyIds(_) => return None,
+        })
     }
 }
 
@@ -113,7 +121,7 @@ impl<F> FieldSpec<F> {
 
     /// Shown as a relationship (rather than an attribute, or as the resource's id).
     pub fn is_relationship(&self) -> bool {
-        matches!(self.kind, Kind::ToOne(_))
+        matches!(self.kind, Kind::ToOne(_) | Kind::ToManyIds(_))
     }
 
     pub fn is_attribute(&self) -> bool {
@@ -137,6 +145,9 @@ pub enum Value {
     Decimal(BigDecimal),
     Text(String),
     Time(DateTime<Utc>),
+    /// A set of words, or of ids (rendered, never filtered).
+    Words(Vec<String>),
+    Ids(Vec<i64>),
     Null,
 }
 
@@ -148,7 +159,7 @@ impl Value {
             Value::Decimal(_) => ValueKind::Decimal,
             Value::Text(_) => ValueKind::Text,
             Value::Time(_) => ValueKind::Time,
-            Value::Null => return None,
+            Value::Words(_) | Value::Ids(_) | Value::Null => return None,
         })
     }
 }
@@ -194,16 +205,21 @@ pub enum Accepts {
     Time,
     /// One of these words.
     Choice(&'static [&'static str]),
+    /// At least one of these words, each once.
+    Words(&'static [&'static str]),
     /// A resource identifier of the relationship's type (`null` too, when it is nullable).
     Link,
+    /// Resource identifiers of the relationship's type.
+    Links,
 }
 
 /// A value a client sent for a writable field, as the API layer hands it over: an
-/// attribute's raw JSON, or a to-one relationship's linkage already resolved to an id.
+/// attribute's raw JSON, or a relationship's linkage already resolved to its ids.
 #[derive(Debug, Clone, Copy)]
 pub enum Input<'a> {
     Attribute(&'a RawValue),
     Link(Option<i64>),
+    Links(&'a [i64]),
 }
 
 /// A type a writable field's value is read into: the value checked once, when it enters.
@@ -303,7 +319,21 @@ impl Parse for i64 {
         match input {
             Input::Link(Some(id)) => Ok(id),
             Input::Link(None) => Err("this relationship is required".into()),
-            Input::Attribute(_) => Err("this is a relationship".into()),
+            Input::Attribute(_) | Input::Links(_) => Err("this is a to-one relationship".into()),
+        }
+    }
+}
+
+/// The ids of a to-many relationship, once the API layer resolved its linkage.
+impl Parse for Vec<i64> {
+    const ACCEPTS: Accepts = Accepts::Links;
+
+    fn parse(input: Input<'_>) -> Result<Vec<i64>, String> {
+        match input {
+            Input::Links(ids) => Ok(ids.to_vec()),
+            _ => {
+                Err("this is a to-many relationship: give an array of resource identifiers".into())
+            }
         }
     }
 }

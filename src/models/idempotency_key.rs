@@ -6,9 +6,11 @@ use diesel::sql_types::{BigInt, Bool, Bytea, Int2, Jsonb, Nullable, Text};
 
 use crate::db::prepared::{bind, prepared, statement};
 
-/// A response stored for a key.
+/// A response stored for a key of an API key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredResponse {
+    /// The API key the request ran for (0: none).
+    pub owner: i64,
     pub key: String,
     /// SHA-256 of the request (method, URL, body) the key was first used for.
     pub fingerprint: Vec<u8>,
@@ -35,14 +37,14 @@ pub enum Claim {
 statement!(
     ClaimKey,
     "SELECT claimed, fingerprint, request, status, content_type, headers, body \
-     FROM idempotency_claim($1, $2)"
+     FROM idempotency_claim($1, $2, $3)"
 );
 
 statement!(
     SaveResponse,
-    "INSERT INTO idempotency_keys (key, fingerprint, request, status, content_type, headers, body) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7) \
-     ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
+    "INSERT INTO idempotency_keys (api_key_id, key, fingerprint, request, status, content_type, \
+     headers, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+     ON CONFLICT (api_key_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
      request = EXCLUDED.request, status = EXCLUDED.status, \
      content_type = EXCLUDED.content_type, headers = EXCLUDED.headers, \
      body = EXCLUDED.body, created_at = now()"
@@ -67,17 +69,26 @@ struct Claimed {
 }
 
 impl StoredResponse {
-    /// Takes `key` for this database transaction (`idempotency_claim`: one round trip), and
-    /// reads what it stored within the last `ttl_seconds`.
-    pub fn claim(conn: &mut PgConnection, key: &str, ttl_seconds: i64) -> QueryResult<Claim> {
-        let row: Claimed =
-            prepared::<ClaimKey, _>((bind::<Text, _>(key), bind::<BigInt, _>(&ttl_seconds)))
-                .get_result(conn)?;
+    /// Takes `key` of API key `owner` for this database transaction (`idempotency_claim`:
+    /// one round trip), and reads what it stored within the last `ttl_seconds`.
+    pub fn claim(
+        conn: &mut PgConnection,
+        owner: i64,
+        key: &str,
+        ttl_seconds: i64,
+    ) -> QueryResult<Claim> {
+        let row: Claimed = prepared::<ClaimKey, _>((
+            bind::<BigInt, _>(&owner),
+            bind::<Text, _>(key),
+            bind::<BigInt, _>(&ttl_seconds),
+        ))
+        .get_result(conn)?;
         if !row.claimed {
             return Ok(Claim::Busy);
         }
         Ok(match (row.fingerprint, row.status) {
             (Some(fingerprint), Some(status)) => Claim::Stored(StoredResponse {
+                owner,
                 key: key.to_string(),
                 fingerprint,
                 request: row.request.unwrap_or_default(),
@@ -93,6 +104,7 @@ impl StoredResponse {
     /// Stores a response; an expired row of the same key is replaced.
     pub fn save(&self, conn: &mut PgConnection) -> QueryResult<()> {
         prepared::<SaveResponse, _>((
+            bind::<BigInt, _>(&self.owner),
             bind::<Text, _>(self.key.as_str()),
             bind::<Bytea, _>(self.fingerprint.as_slice()),
             bind::<Text, _>(self.request.as_str()),
@@ -113,8 +125,8 @@ impl StoredResponse {
         batch: i64,
     ) -> QueryResult<usize> {
         diesel::sql_query(
-            "DELETE FROM idempotency_keys WHERE key IN ( \
-                 SELECT key FROM idempotency_keys \
+            "DELETE FROM idempotency_keys WHERE (api_key_id, key) IN ( \
+                 SELECT api_key_id, key FROM idempotency_keys \
                  WHERE created_at <= now() - make_interval(secs => $1) \
                  ORDER BY created_at LIMIT $2)",
         )

@@ -101,7 +101,7 @@ pub fn cursor_fits<L: Model>(sort: &[SortKey<L::Field>], cursor: &[Value]) -> bo
         && sort
             .iter()
             .zip(cursor)
-            .all(|(key, value)| Some(L::spec(key.field).kind.value_kind()) == value.kind())
+            .all(|(key, value)| L::spec(key.field).kind.value_kind() == value.kind())
 }
 
 /// Reads one page.

@@ -1,6 +1,7 @@
 //! The resources as database rows, with the queries that read and write them; each model
 //! declares its fields once ([`declare::resource`]).
 
+pub mod api_key;
 pub mod balance_change;
 pub mod declare;
 pub mod fields;
@@ -10,6 +11,7 @@ pub mod query;
 pub mod transaction;
 pub mod wallet;
 
+pub use api_key::{ApiKey, ApiKeyChanges, ApiKeyField, NewApiKey};
 pub use balance_change::{BalanceChange, BalanceChangeField};
 pub use fields::{Inputs, Model, Record};
 pub use transaction::{NewTransaction, Transaction, TransactionChanges, TransactionField};

@@ -42,9 +42,13 @@ resource! {
     input NewTransaction, TransactionChanges;
 }
 
+// The statement names the API key it books for ($1, '' for none) itself, before its row
+// is inserted, so that its trigger journals it under that key: bookings of several keys can
+// share one database transaction.
 statement!(
     BookTransaction,
-    "INSERT INTO transactions (wallet_id, txid, amount) VALUES ($1, $2, $3) \
+    "WITH actor AS MATERIALIZED (SELECT set_config('wallet_api.actor', $1, true)) \
+     INSERT INTO transactions (wallet_id, txid, amount) SELECT $2, $3, $4 FROM actor \
      ON CONFLICT (txid) DO NOTHING RETURNING id, wallet_id, txid, amount, created_at"
 );
 
@@ -63,15 +67,18 @@ impl Transaction {
             .optional()
     }
 
-    /// Books a transaction: one INSERT (prepared once per connection), whose trigger moves
-    /// the money or refuses the write. `None` when the txid is taken: the INSERT skips it
+    /// Books a transaction for API key `actor`: one INSERT (prepared once per connection),
+    /// whose trigger moves the money or refuses the write. `None` when the txid is taken: the INSERT skips it
     /// (ON CONFLICT DO NOTHING) rather than fail, so that a surrounding database transaction
     /// stays usable.
     pub fn create(
         conn: &mut PgConnection,
         new: &NewTransaction,
+        actor: Option<i64>,
     ) -> QueryResult<Option<Transaction>> {
+        let actor = actor.map_or_else(String::new, |id| id.to_string());
         prepared::<BookTransaction, _>((
+            bind::<Text, _>(&actor),
             bind::<Int8, _>(&new.wallet_id),
             bind::<Text, _>(&new.txid),
             bind::<Numeric, _>(&new.amount),

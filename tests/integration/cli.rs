@@ -346,6 +346,7 @@ fn sigterm_finishes_the_requests_in_flight_and_refuses_new_ones() {
     let db = TestDb::new();
     let mut admin = db.connect();
     let wallet = crate::helpers::wallet(&mut admin, "w");
+    let (_, secret) = crate::helpers::create_key(&mut admin, "writer", &["write"], &[]);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -378,7 +379,8 @@ fn sigterm_finishes_the_requests_in_flight_and_refuses_new_ones() {
     write!(
         in_flight,
         "POST /transactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/vnd.api+json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+         Authorization: Bearer {secret}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n\
+         {body}",
         body.len()
     )
     .unwrap();

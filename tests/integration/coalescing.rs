@@ -3,39 +3,6 @@
 
 use crate::helpers::*;
 
-/// How many bookings shared a database transaction with another one: the journal records
-/// each change's PostgreSQL transaction id.
-fn booked_together(app: &TestApp) -> i64 {
-    scalar(
-        &mut app.db.connect(),
-        "SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM balance_changes \
-         WHERE operation = 'insert' GROUP BY database_xid HAVING count(*) > 1) shared",
-    )
-    .parse()
-    .unwrap()
-}
-
-/// Holds a wallet's row locked in an open transaction until dropped: requests that book
-/// into it wait, and pile up.
-struct RowLock(diesel::PgConnection);
-
-impl RowLock {
-    fn wallet(app: &TestApp, wallet: &str) -> RowLock {
-        let mut conn = app.db.connect();
-        exec(
-            &mut conn,
-            &format!("BEGIN; SELECT 1 FROM wallets WHERE id = {wallet} FOR UPDATE"),
-        );
-        RowLock(conn)
-    }
-}
-
-impl Drop for RowLock {
-    fn drop(&mut self) {
-        let _ = diesel::connection::SimpleConnection::batch_execute(&mut self.0, "COMMIT");
-    }
-}
-
 fn coalescing_app() -> TestApp {
     TestApp::spawn_with(|config| {
         config.coalesce = true;

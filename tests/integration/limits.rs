@@ -112,7 +112,8 @@ fn a_body_that_never_arrives_gets_a_408_and_the_connection_is_closed() {
     write!(
         stream,
         "POST /wallets HTTP/1.1\r\nHost: {address}\r\nContent-Type: {JSONAPI}\r\n\
-         Content-Length: 1000\r\n\r\n{{\"data\":"
+         Authorization: Bearer {}\r\nContent-Length: 1000\r\n\r\n{{\"data\":",
+        app.key
     )
     .unwrap();
     let started = Instant::now();
@@ -173,6 +174,10 @@ fn what_postgresql_cannot_compare_is_a_400_naming_the_parameter() {
             "page[number]",
         ),
         ("page[number]=92233720368547759".to_string(), "page[number]"),
+        (
+            "filter[balance.gt]=1e99999".to_string(),
+            "filter[balance.gt]",
+        ),
     ] {
         let reply = app.get(&format!("/wallets?{query}"));
         assert_eq!(reply.status, 400, "{query}: {:#}", reply.body);
@@ -183,15 +188,83 @@ fn what_postgresql_cannot_compare_is_a_400_naming_the_parameter() {
             "the detail does not echo the value back: {detail}"
         );
     }
-    // The largest values PostgreSQL can compare are still answered.
-    app.get(&format!(
-        "/wallets?filter[balance]=0.{}",
-        "1".repeat(16_383)
-    ))
-    .expect(200);
-    app.get("/wallets?page[number]=92233720368547758")
-        .expect(200);
     app.get("/wallets?filter[balance.lt]=1e9999").expect(200);
+}
+
+#[test]
+fn what_one_query_may_ask_of_the_database_is_bounded() {
+    let app = TestApp::spawn();
+    let wallet = app.create_wallet("w");
+    app.book(&wallet, "t-1", "5").expect(201);
+    let ids = |n: usize| (1..=n).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+    // A value longer than the field holds could never match: a 400 at once, not a scan of
+    // every row until the statement timeout.
+    let long = "a".repeat(17_000);
+    for (query, parameter, bound) in [
+        (
+            format!("filter[txid.icontains]={long}"),
+            "filter[txid.icontains]",
+            "255 characters",
+        ),
+        (
+            format!("filter[txid.startswith]={long}"),
+            "filter[txid.startswith]",
+            "255 characters",
+        ),
+        (
+            format!("filter[txid]={}", "a".repeat(256)),
+            "filter[txid]",
+            "255 characters",
+        ),
+        (
+            format!("filter[txid]=x,{}", "a".repeat(256)),
+            "filter[txid]",
+            "255 characters",
+        ),
+        (
+            format!("filter[amount.gt]=0.{}", "1".repeat(254)),
+            "filter[amount.gt]",
+            "255 characters",
+        ),
+        (
+            format!("filter[id]={}", ids(101)),
+            "filter[id]",
+            "100 values",
+        ),
+        ("page[number]=10001".to_string(), "page[number]", "10000"),
+    ] {
+        let started = std::time::Instant::now();
+        let reply = app.get(&format!("/transactions?{query}"));
+        reply.expect_error(
+            400,
+            "invalid-query-parameter",
+            Some(("parameter", parameter)),
+        );
+        let detail = reply.error()["detail"].as_str().unwrap();
+        assert!(detail.contains(bound), "{parameter}: {detail}");
+        assert!(
+            detail.len() < 500,
+            "the detail does not echo the value back: {detail}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{parameter}"
+        );
+    }
+    // At the bounds, answered.
+    for query in [
+        format!("filter[txid.icontains]={}", "a".repeat(255)),
+        format!("filter[txid]={}", ["t-1"; 100].join(",")),
+        format!("filter[id]={}", ids(100)),
+        format!("filter[amount.gt]=0.{}", "1".repeat(253)),
+        "page[number]=10000".to_string(),
+    ] {
+        app.get(&format!("/transactions?{query}")).expect(200);
+    }
+    assert_eq!(
+        app.get("/transactions?filter[txid]=x,t-1").body["data"][0]["attributes"]["txid"],
+        "t-1"
+    );
 }
 
 #[test]

@@ -6,6 +6,8 @@
 
 mod helpers;
 
+mod access;
+
 mod cli;
 mod coalescing;
 mod collections;

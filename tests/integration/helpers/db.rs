@@ -118,12 +118,23 @@ fn template() -> &'static str {
                 .execute(&mut admin)
                 .unwrap();
         }
+        // The service's login role (roles belong to the cluster): a member of wallet_service,
+        // which the migrations create, as docs/operations.md has operators make it.
+        sql_query(format!(
+            "DO $$ BEGIN CREATE ROLE {SERVICE_ROLE} LOGIN IN ROLE wallet_service; \
+             EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+        ))
+        .execute(&mut admin)
+        .unwrap();
         sql_query("SELECT pg_advisory_unlock(727001)")
             .execute(&mut admin)
             .unwrap();
         name
     })
 }
+
+/// The login role the tests' service connects as: neither a superuser nor the tables' owner.
+pub const SERVICE_ROLE: &str = "wallet_api_test_service";
 
 #[derive(QueryableByName)]
 struct Name {
@@ -140,7 +151,10 @@ struct Count {
 /// A database of its own for one test, migrated, dropped when the test ends.
 pub struct TestDb {
     pub name: String,
+    /// As the tables' owner (the migrations' role).
     pub url: String,
+    /// As the service's role, [`SERVICE_ROLE`].
+    pub service_url: String,
     verify_at_end: bool,
 }
 
@@ -169,8 +183,10 @@ impl TestDb {
         sql_query(format!("CREATE DATABASE {name}{template}"))
             .execute(&mut admin)
             .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+        let url = with_database(&base_url(), &name);
         TestDb {
-            url: with_database(&base_url(), &name),
+            service_url: with_user(&url, SERVICE_ROLE, "unused"),
+            url,
             name,
             verify_at_end: true,
         }
@@ -185,11 +201,22 @@ impl TestDb {
         self.verify_at_end = false;
     }
 
+    /// The same database, for a second server on it: dropping this one does nothing.
+    pub fn sharing(&self) -> TestDb {
+        TestDb {
+            name: String::new(),
+            url: self.url.clone(),
+            service_url: self.service_url.clone(),
+            verify_at_end: false,
+        }
+    }
+
     /// Stands in for a database moved elsewhere: dropping it does nothing.
     pub(super) fn placeholder() -> TestDb {
         TestDb {
             name: String::new(),
             url: String::new(),
+            service_url: String::new(),
             verify_at_end: false,
         }
     }

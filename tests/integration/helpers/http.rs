@@ -5,6 +5,8 @@ use serde_json::{Value, json};
 use wallet_api::config::{Config, Limits};
 use wallet_api::startup::Application;
 
+use wallet_api::models::api_key::{ApiKey, KeyName, NewApiKey, Scopes};
+
 use super::db::TestDb;
 use super::documents::{ATOMIC, JSONAPI, assert_atomic, assert_jsonapi, transaction_document};
 use crate::contract::assert_documented;
@@ -59,13 +61,18 @@ impl Reply {
     }
 }
 
-/// The service, started on its own database.
+/// The service, started on its own database, connected as the service's role, and a client
+/// that sends every request with the secret of an API key with every scope (`key`), unless
+/// the request names its own `Authorization`.
 pub struct TestApp {
     pub address: String,
     client: reqwest::blocking::Client,
     server: actix_web::dev::ServerHandle,
     thread: Option<std::thread::JoinHandle<()>>,
     pub db: TestDb,
+    /// The secret of the key named `test-admin` (read, write, admin).
+    pub key: String,
+    pub key_id: i64,
 }
 
 impl TestApp {
@@ -84,7 +91,14 @@ impl TestApp {
     /// The settings the tests run the service with.
     pub fn config(db: &TestDb) -> Config {
         Config {
-            database_url: db.url.clone(),
+            database_url: db.service_url.clone(),
+            migration_database_url: Some(db.url.clone()),
+            auth: true,
+            auth_off_behind_gateway: false,
+            // Tests send many requests at once; the rate limit has tests of its own.
+            rate_limit: 0.0,
+            rate_limit_burst: 1000.0,
+            cors_origins: Vec::new(),
             host: "127.0.0.1".to_string(),
             port: 0,
             pool_size: Some(4),
@@ -99,15 +113,30 @@ impl TestApp {
         }
     }
 
-    /// Stops this server and starts another on the same database.
+    /// Another instance of the service on `app`'s database (with its key), as a deployment
+    /// runs several.
+    pub fn spawn_beside(app: &TestApp) -> TestApp {
+        let db = app.db.sharing();
+        let config = TestApp::config(&db);
+        TestApp::start_with_key(db, config, app.key_id, app.key.clone())
+    }
+
+    /// Stops this server and starts another on the same database (and the same key).
     pub fn restart(mut self) -> TestApp {
         self.stop();
         let db = std::mem::replace(&mut self.db, TestDb::placeholder());
         let config = TestApp::config(&db);
-        TestApp::start(db, config)
+        TestApp::start_with_key(db, config, self.key_id, std::mem::take(&mut self.key))
     }
 
     fn start(db: TestDb, config: Config) -> TestApp {
+        let (created, secret) = create_key(&mut db.connect(), TEST_KEY, &["admin"], &[]);
+        TestApp::start_with_key(db, config, created.id, secret)
+    }
+
+    fn start_with_key(db: TestDb, config: Config, key_id: i64, key: String) -> TestApp {
+        // RUST_LOG=... shows the service's log with a failing test's output.
+        let _ = env_logger::builder().is_test(true).try_init();
         let (sender, receiver) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             let system = actix_web::rt::System::new();
@@ -124,6 +153,40 @@ impl TestApp {
             server,
             thread: Some(thread),
             db,
+            key,
+            key_id,
+        }
+    }
+
+    /// A client that sends requests with `secret` (`None`: with no `Authorization`).
+    pub fn as_key<'a>(&'a self, secret: Option<&'a str>) -> As<'a> {
+        As { app: self, secret }
+    }
+
+    /// A new key with these scopes, limited to these wallets (none: every wallet); its id and
+    /// secret. It works once the service reloads its keys (within a second): this waits.
+    pub fn new_key(&self, name: &str, scopes: &[&str], wallets: &[&str]) -> (String, String) {
+        let wallets: Vec<i64> = wallets.iter().map(|id| id.parse().unwrap()).collect();
+        let (created, secret) = create_key(&mut self.db.connect(), name, scopes, &wallets);
+        self.wait_for_key(&secret);
+        (created.id.to_string(), secret)
+    }
+
+    /// Waits until the service accepts `secret` (it reloads its keys every 500 ms).
+    pub fn wait_for_key(&self, secret: &str) {
+        let started = std::time::Instant::now();
+        while self.as_key(Some(secret)).get("/health").status != 200
+            || self
+                .as_key(Some(secret))
+                .send("GET", "/wallets?page[size]=1", &[("Accept", JSONAPI)], None)
+                .status
+                == 401
+        {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "the service did not take a new key within 5 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
 
@@ -135,7 +198,8 @@ impl TestApp {
         }
     }
 
-    /// Sends a request with exactly these headers and body; validates the reply.
+    /// Sends a request with exactly these headers and body (and the test key's
+    /// `Authorization`, unless the headers name one); validates the reply.
     pub fn send(
         &self,
         method: &str,
@@ -143,7 +207,24 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Option<String>,
     ) -> Reply {
+        self.send_as(Some(&self.key), method, path, headers, body)
+    }
+
+    fn send_as(
+        &self,
+        secret: Option<&str>,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Reply {
         let mut request = self.client.request(method.parse().unwrap(), self.url(path));
+        let names_its_own = headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("authorization"));
+        if let (Some(secret), false) = (secret, names_its_own) {
+            request = request.bearer_auth(secret);
+        }
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -196,7 +277,12 @@ impl TestApp {
 
     /// A GET of something that is not JSON:API: status, content type and text.
     pub fn raw_get(&self, path: &str) -> (u16, String, String) {
-        let response = self.client.get(self.url(path)).send().unwrap();
+        let response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(&self.key)
+            .send()
+            .unwrap();
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -271,5 +357,115 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The name of the key every test's client sends.
+pub const TEST_KEY: &str = "test-admin";
+
+/// A key made as `wallet-api keys create` makes one: its row and its secret.
+pub fn create_key(
+    conn: &mut diesel::PgConnection,
+    name: &str,
+    scopes: &[&str],
+    wallets: &[i64],
+) -> (ApiKey, String) {
+    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+    let new = NewApiKey {
+        name: KeyName::parse(name).unwrap(),
+        scopes: Scopes::parse(&scopes).unwrap(),
+        wallet_ids: (!wallets.is_empty()).then(|| wallets.to_vec()),
+        expires_at: None,
+    };
+    ApiKey::create(conn, &new).unwrap()
+}
+
+/// The test app's client, sending another key's secret (or none).
+pub struct As<'a> {
+    app: &'a TestApp,
+    secret: Option<&'a str>,
+}
+
+impl As<'_> {
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Reply {
+        self.app.send_as(self.secret, method, path, headers, body)
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        self.send("GET", path, &[("Accept", JSONAPI)], None)
+    }
+
+    pub fn post(&self, path: &str, document: Value) -> Reply {
+        self.send(
+            "POST",
+            path,
+            &[("Content-Type", JSONAPI), ("Accept", JSONAPI)],
+            Some(document.to_string()),
+        )
+    }
+
+    pub fn patch(&self, path: &str, document: Value) -> Reply {
+        self.send(
+            "PATCH",
+            path,
+            &[("Content-Type", JSONAPI), ("Accept", JSONAPI)],
+            Some(document.to_string()),
+        )
+    }
+
+    pub fn delete(&self, path: &str) -> Reply {
+        self.send("DELETE", path, &[("Accept", JSONAPI)], None)
+    }
+
+    pub fn operations(&self, operations: Value) -> Reply {
+        self.send(
+            "POST",
+            "/operations",
+            &[("Content-Type", ATOMIC), ("Accept", ATOMIC)],
+            Some(json!({"atomic:operations": operations}).to_string()),
+        )
+    }
+
+    pub fn book(&self, wallet: &str, txid: &str, amount: &str) -> Reply {
+        self.post("/transactions", transaction_document(wallet, txid, amount))
+    }
+}
+
+/// How many bookings shared a database transaction with another one: the journal records
+/// each change's PostgreSQL transaction id.
+pub fn booked_together(app: &TestApp) -> i64 {
+    super::sql::scalar(
+        &mut app.db.connect(),
+        "SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM balance_changes \
+         WHERE operation = 'insert' GROUP BY database_xid HAVING count(*) > 1) shared",
+    )
+    .parse()
+    .unwrap()
+}
+
+/// Holds a wallet's row locked in an open transaction until dropped: requests that book
+/// into it wait, and pile up.
+pub struct RowLock(diesel::PgConnection);
+
+impl RowLock {
+    pub fn wallet(app: &TestApp, wallet: &str) -> RowLock {
+        let mut conn = app.db.connect();
+        super::sql::exec(
+            &mut conn,
+            &format!("BEGIN; SELECT 1 FROM wallets WHERE id = {wallet} FOR UPDATE"),
+        );
+        RowLock(conn)
+    }
+}
+
+impl Drop for RowLock {
+    fn drop(&mut self) {
+        let _ = diesel::connection::SimpleConnection::batch_execute(&mut self.0, "COMMIT");
     }
 }
