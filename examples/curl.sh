@@ -1,30 +1,36 @@
 #!/usr/bin/env bash
 # A walk through the whole wallet-api with curl: wallets, deposits, withdrawals, an overdraft
 # refused, filters, sorts, pages, include, sparse fieldsets, a transfer in one request, a
-# retried request answered once, the balance journal, and the errors a client meets.
+# retried request answered once, the balance journal, keys and scopes, and the errors a client
+# meets.
 #
-#   BASE=http://127.0.0.1:8080 examples/curl.sh
+#   KEY=$(make -s key) BASE=http://127.0.0.1:8080 examples/curl.sh
 #
+# KEY is the secret of an admin API key (make -s key prints the local cluster's).
 # Every call prints the request and the response and stops the script if the status is not
 # the one expected. Needs curl and python3 (to pick ids out of responses). Safe to run again on
 # the same database: the labels and txids it writes are unique per run.
 set -euo pipefail
 
 BASE=${BASE:-http://127.0.0.1:8080}
+: "${KEY:?KEY must hold the secret of an admin API key: KEY=\$(make -s key) $0}"
 JSONAPI='application/vnd.api+json'
 ATOMIC='application/vnd.api+json; ext="https://jsonapi.org/ext/atomic"'
 RUN=${RUN:-$(date +%s)-$$}
 BODY_FILE=$(mktemp)
 trap 'rm -f "$BODY_FILE"' EXIT
 
-# call STATUS METHOD PATH [BODY [HEADER]]: sends one request (to /operations, as the Atomic
-# Operations extension); RESPONSE holds the body afterwards.
+# call STATUS METHOD PATH [BODY [HEADER]]: sends one request with the key AS (default KEY)
+# (to /operations, as the Atomic Operations extension); RESPONSE holds the body afterwards.
 call() {
     local expected=$1 method=$2 path=$3 body=${4:-} header=${5:-}
     local type=$JSONAPI
     [ "$path" = /operations ] && type=$ATOMIC
     local args=(--silent --show-error --globoff -X "$method" -H "Accept: $type"
         -o "$BODY_FILE" -w '%{http_code}')
+    if [ -n "${AS-$KEY}" ]; then
+        args+=(-H "Authorization: Bearer ${AS-$KEY}")
+    fi
     if [ -n "$body" ]; then
         args+=(-H "Content-Type: $type" --data "$body")
     fi
@@ -32,7 +38,11 @@ call() {
         args+=(-H "$header")
     fi
     echo
-    echo "\$ curl -X $method '$BASE$path'${header:+ -H '$header'}${body:+ -d '$body'}"
+    # The secret shown by its first characters only: a log is no place for secrets.
+    local secret=${AS-$KEY} as='(no key)'
+    [ ${#secret} -le 20 ] || secret="${secret:0:11}..."
+    [ -z "$secret" ] || as="-H 'Authorization: Bearer $secret'"
+    echo "\$ curl -X $method '$BASE$path' $as${header:+ -H '$header'}${body:+ -d '$body'}"
     local status
     status=$(curl "${args[@]}" "$BASE$path")
     RESPONSE=$(cat "$BODY_FILE")
@@ -76,8 +86,18 @@ transfer() { # FROM TO AMOUNT REFERENCE: two operations, the debit first
       {\"op\": \"add\", \"data\": $(transaction "$2" "$4-in" "\"$3\"" | sed 's/^{"data": //; s/}$//')}]}"
 }
 
-echo "# The service is up"
-call 200 GET /health
+echo "# The service is up; anyone may ask"
+AS='' call 200 GET /health
+
+echo "# Everything else needs an API key"
+AS='' call 401 GET /wallets
+expect errors.0.code unauthenticated
+AS=wk_not-a-key call 401 GET /wallets
+
+echo "# A key that may only read, made by the admin key (its secret is shown this once)"
+call 201 POST /api-keys "{\"data\": {\"type\": \"api-keys\", \"attributes\": {\"name\": \"reader-$RUN\", \"scopes\": [\"read\"]}}}"
+READER=$(get meta.secret)
+READER_ID=$(get data.id)
 
 echo "# Two wallets; a new wallet's balance is 0"
 call 201 POST /wallets "$(wallet "alice-$RUN")"
@@ -184,9 +204,24 @@ call 405 DELETE /wallets
 echo
 echo "\$ curl -X POST '$BASE/wallets' -H 'Content-Type: application/json' -d '...'"
 STATUS=$(curl --silent -o "$BODY_FILE" -w '%{http_code}' -X POST "$BASE/wallets" \
-    -H 'Content-Type: application/json' --data "$(wallet x)")
+    -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' --data "$(wallet x)")
 echo "$STATUS $(cat "$BODY_FILE")"
 [ "$STATUS" = 415 ] || { echo "FAILED: expected 415, got $STATUS" >&2; exit 1; }
+
+echo "# The reader key reads, and may not write (403 naming the scope it lacks)"
+sleep 1 # the service takes a new key within a second
+AS=$READER call 200 GET "/wallets/$ALICE"
+AS=$READER call 403 POST /wallets "$(wallet "not-$RUN")"
+expect errors.0.meta.requiredScope write
+
+echo "# Every change names the key that made it"
+call 200 GET "/wallets/$BOB/balance-changes?sort=-id&page[size]=1"
+expect data.0.relationships.actor.data.type api-keys
+
+echo "# A revoked key stops working within a second"
+call 204 DELETE "/api-keys/$READER_ID"
+sleep 1
+AS=$READER call 401 GET "/wallets/$ALICE"
 
 echo "# An empty wallet can be deleted"
 call 201 POST /wallets "$(wallet "empty-$RUN")"

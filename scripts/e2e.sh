@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# End-to-end: starts the service on a fresh database and drives it from outside with
-# examples/curl.sh and with a JSON:API client library (jsonapi-requests, in .venv); then
+# End-to-end: starts the service on a fresh database as a deployment runs it (migrated by the
+# tables' owner, serving as the least-privilege role wallet_api, every client with an API key)
+# and drives it from outside with examples/curl.sh, a JSON:API client library
+# (jsonapi-requests, in .venv) and schemathesis, authenticated and without credentials; runs
+# the README's curl walkthrough as written on the embedded default (scripts/local.sh); then
 # checks every balance with `wallet-api verify`. Needs DATABASE_URL (make test sets it) on a
-# server where the user may create databases.
+# server where the user may create databases and roles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,11 +21,27 @@ PGOPTIONS="--client-min-messages=warning" "$PSQL" "$ADMIN_URL" -qX -v ON_ERROR_S
 
 cargo build --quiet
 BIN=target/debug/wallet-api
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
 LOG=$(mktemp)
-DATABASE_URL=$E2E_URL PORT=$PORT RUST_LOG=warn,actix_web::middleware::logger=info "$BIN" serve >"$LOG" 2>&1 &
+
+# Migrated by the owner; served by the service's login role (a member of wallet_service); an
+# admin key for the clients below.
+DATABASE_URL=$E2E_URL "$BIN" migrate >/dev/null
+"$PSQL" "$ADMIN_URL" -qX -v ON_ERROR_STOP=1 -c "DO \$\$ BEGIN
+    CREATE ROLE wallet_api LOGIN IN ROLE wallet_service;
+    EXCEPTION WHEN duplicate_object THEN NULL; END \$\$" >/dev/null
+SERVICE_URL=$(sed -E 's#^([a-z]+://)([^@/]*@)?#\1wallet_api@#' <<<"$E2E_URL")
+CREATED=$(DATABASE_URL=$E2E_URL "$BIN" keys create --name e2e --scope admin)
+KEY=$(tail -n 1 <<<"$CREATED")
+KEY_ID=$(sed -nE '1s/^created API key ([0-9]+) .*/\1/p' <<<"$CREATED")
+
+# No rate limit here: the fuzzer sends as fast as it can (the integration tests cover it).
+DATABASE_URL=$SERVICE_URL MIGRATION_DATABASE_URL=$E2E_URL RATE_LIMIT=0 PORT=$PORT \
+    RUST_LOG=warn,actix_web::middleware::logger=info "$BIN" serve >"$LOG" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; rm -f "$LOG"' EXIT
+README_SERVER=
+trap 'kill $SERVER $README_SERVER 2>/dev/null || true; rm -f "$LOG" "$LOG".*' EXIT
 BASE=http://127.0.0.1:$PORT
 for _ in $(seq 1 100); do
     curl --silent --fail "$BASE/health" >/dev/null && break
@@ -30,8 +49,14 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 
+if grep -q "could disable the triggers" "$LOG"; then
+    echo "the service connects with a privileged role:" >&2
+    cat "$LOG" >&2
+    exit 1
+fi
+
 echo "== examples/curl.sh"
-BASE=$BASE examples/curl.sh >"$LOG.curl" 2>&1 || { cat "$LOG.curl"; exit 1; }
+KEY=$KEY BASE=$BASE examples/curl.sh >"$LOG.curl" 2>&1 || { cat "$LOG.curl"; exit 1; }
 tail -n 1 "$LOG.curl"
 rm -f "$LOG.curl"
 
@@ -43,7 +68,7 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/pip freeze 2>/dev/null | grep -qx "$
 fi
 
 echo "== a JSON:API client library: jsonapi-requests"
-.venv/bin/python tests/clients/jsonapi_requests_client.py "$BASE"
+.venv/bin/python tests/clients/jsonapi_requests_client.py "$BASE" "$KEY"
 
 echo "== openapi.json: a valid OpenAPI 3.1 document (cargo test keeps it equal to the code's)"
 .venv/bin/openapi-spec-validator openapi.json
@@ -56,12 +81,22 @@ echo "== openapi.json: a valid OpenAPI 3.1 document (cargo test keeps it equal t
 echo "== schemathesis --checks all: generated requests against every operation of openapi.json"
 SEED=${FUZZ_SEED:-1}
 [ "$SEED" = random ] && SEED=$RANDOM$RANDOM
-(cd tests/fuzz && FUZZ_BASE=$BASE SCHEMATHESIS_HOOKS=hooks PYTHONPATH=. \
-    ../../.venv/bin/schemathesis --config-file schemathesis.toml run ../../openapi.json \
-    --url "$BASE" --no-color --workers 1 --checks all \
-    --max-examples "${FUZZ_EXAMPLES:-20}" --seed "$SEED" --generation-database none \
-    --report junit --report-dir ../../target/schemathesis) >"$LOG.fuzz" 2>&1 \
-    || { cat "$LOG.fuzz"; exit 1; }
+fuzz() { # REPORT_DIR [ARGS...]
+    local report=$1
+    shift
+    (cd tests/fuzz && FUZZ_BASE=$BASE FUZZ_KEY=$KEY FUZZ_KEY_ID=$KEY_ID SCHEMATHESIS_HOOKS=hooks \
+        PYTHONPATH=. ../../.venv/bin/schemathesis --config-file schemathesis.toml run \
+        ../../openapi.json --url "$BASE" --no-color --workers 1 --seed "$SEED" \
+        --generation-database none --report junit --report-dir "../../target/$report" "$@")
+}
+fuzz schemathesis -H "Authorization: Bearer $KEY" --checks all \
+    --max-examples "${FUZZ_EXAMPLES:-20}" >"$LOG.fuzz" 2>&1 || { cat "$LOG.fuzz"; exit 1; }
+grep -E "generated|Seed" "$LOG.fuzz"
+
+echo "== schemathesis without credentials: every operation that needs a key answers 401"
+FUZZ_UNAUTHENTICATED=1 fuzz schemathesis-unauthenticated \
+    --checks not_a_server_error,content_type_conformance,only_unauthenticated \
+    --phases coverage,fuzzing --max-examples 5 >"$LOG.fuzz" 2>&1 || { cat "$LOG.fuzz"; exit 1; }
 grep -E "generated|Seed" "$LOG.fuzz"
 rm -f "$LOG.fuzz"
 if grep -qE '" 5[0-9]{2} ' "$LOG"; then
@@ -72,3 +107,40 @@ fi
 
 echo "== wallet-api verify"
 DATABASE_URL=$E2E_URL "$BIN" verify
+
+# The README's walkthrough, as written (but for the port), on the embedded default: a fresh
+# database of the local cluster, served by scripts/local.sh as make run serves, the key from
+# make -s key. Every request must be answered as the README says: nothing refused 401 (the key
+# works), no 5xx, and the overdraft it shows refused 409.
+echo "== the README's curl walkthrough"
+README_DB=wallet_api_readme
+README_PORT=$(free_port)
+env -u DATABASE_URL WALLET_PG_DB=$README_DB scripts/pg-local.sh url >/dev/null
+PGOPTIONS="--client-min-messages=warning" "$PSQL" "$(env -u DATABASE_URL scripts/pg-local.sh url \
+    | sed -E "s#/[^/?]*\?#/postgres?#")" -qX -v ON_ERROR_STOP=1 \
+    -c "DROP DATABASE IF EXISTS $README_DB WITH (FORCE)" -c "CREATE DATABASE $README_DB" >/dev/null
+rm -f ".pg/local-admin.$README_DB.key"
+env -u DATABASE_URL WALLET_BIN=$BIN WALLET_PG_DB=$README_DB PORT=$README_PORT \
+    RUST_LOG=warn,actix_web::middleware::logger=info scripts/local.sh serve >"$LOG.readme" 2>&1 &
+README_SERVER=$!
+for _ in $(seq 1 200); do
+    curl --silent --fail "http://127.0.0.1:$README_PORT/health" >/dev/null && break
+    kill -0 $README_SERVER 2>/dev/null || { cat "$LOG.readme"; exit 1; }
+    sleep 0.1
+done
+awk '/^## A walk through the API with curl/ { section = 1 }
+     section && /^```sh$/ { block = 1; next }
+     block && /^```$/ { exit }
+     block { print }' README.md | sed "s#127.0.0.1:8080#127.0.0.1:$README_PORT#g" >"$LOG.walk"
+grep -q 'KEY=$(make -s key)' "$LOG.walk" || { echo "the walkthrough does not start with its key" >&2; exit 1; }
+env -u DATABASE_URL WALLET_BIN=$BIN WALLET_PG_DB=$README_DB bash -euo pipefail "$LOG.walk" \
+    >"$LOG.walked" 2>&1 || { cat "$LOG.walked"; exit 1; }
+kill $README_SERVER
+wait $README_SERVER 2>/dev/null || true
+statuses=$(grep -oE '" [0-9]{3} ' "$LOG.readme" | tr -d '" ' | sort | uniq -c | tr '\n' ' ')
+echo "answered: $statuses"
+if grep -qE '" (401|5[0-9]{2}) ' "$LOG.readme" || ! grep -qE '" 409 ' "$LOG.readme"; then
+    echo "the README's walkthrough was not answered as it says:" >&2
+    cat "$LOG.walked" "$LOG.readme" >&2
+    exit 1
+fi

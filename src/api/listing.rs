@@ -35,6 +35,10 @@ fn parse_value(kind: Kind, text: &str) -> Result<FieldValue, String> {
             .parse::<i64>()
             .map(FieldValue::Id)
             .map_err(|_| format!("{} is not an id (a whole number)", shortened(text))),
+        ValueKind::Decimal if !within_digits(text) => Err(format!(
+            "{} has more than {MAX_FILTER_DIGITS} digits before or after the point",
+            shortened(text)
+        )),
         ValueKind::Decimal => parse_decimal(text)
             .filter(comparable_decimal)
             .map(FieldValue::Decimal)
@@ -61,6 +65,19 @@ fn text_value(text: &str) -> Result<String, String> {
         );
     }
     Ok(text.to_string())
+}
+
+/// The most digits a decimal filter value has before the point, and after it: far beyond any
+/// amount or balance (18 and 18), and cheap to compare.
+pub const MAX_FILTER_DIGITS: usize = 100;
+
+/// Whether a decimal's digits before and after the point are at most [`MAX_FILTER_DIGITS`]
+/// each (its exponent, if any, apart).
+fn within_digits(text: &str) -> bool {
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let mantissa = unsigned.split(['e', 'E']).next().unwrap_or_default();
+    let (integer, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    integer.len() <= MAX_FILTER_DIGITS && fraction.len() <= MAX_FILTER_DIGITS
 }
 
 /// The most digits PostgreSQL's `numeric` holds before and after the decimal point.
@@ -140,8 +157,9 @@ pub const MAX_FILTER_VALUES: usize = 100;
 /// own.
 pub const MAX_FILTER_CHARS: usize = 255;
 
-/// The most characters a filter value of this field may have: what the field can hold (a
-/// longer value could never match), at most [`MAX_FILTER_CHARS`].
+/// The most characters a filter value of this text field may have: what the field can hold
+/// (a longer value could never match), at most [`MAX_FILTER_CHARS`]. (Values of other kinds
+/// are bounded by their form: ids, times, decimals of [`MAX_FILTER_DIGITS`] digits.)
 pub fn filter_chars<F>(spec: &FieldSpec<F>) -> usize {
     match spec.accepts {
         Some(Accepts::Text { max, .. }) => max.min(MAX_FILTER_CHARS),
@@ -156,7 +174,7 @@ fn condition_of<F>(spec: &FieldSpec<F>, op: Option<&str>, text: &str) -> Result<
     let (kind, max_chars) = (spec.kind, filter_chars(spec));
     let bounded = |item: &str| {
         let chars = item.chars().count();
-        if chars > max_chars {
+        if kind == Kind::Text && chars > max_chars {
             return Err(format!(
                 "a value of {} is at most {max_chars} characters (no longer one can match), \
                  got {chars}",

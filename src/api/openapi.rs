@@ -22,7 +22,7 @@ use super::errors::{
     TRANSIENT_CONFLICT,
 };
 use super::idempotency::{IDEMPOTENCY_KEY_IN_USE, IDEMPOTENCY_KEY_REUSED, INVALID_IDEMPOTENCY_KEY};
-use super::listing::{MAX_FILTER_VALUES, filter_chars};
+use super::listing::{MAX_FILTER_DIGITS, MAX_FILTER_VALUES, filter_chars};
 use super::operations::NOT_ATOMIC;
 use super::routes::{Custom, Endpoint, Operation, table};
 use super::{LOCKS, RESOURCES, Registered, registered};
@@ -129,7 +129,12 @@ fn time_pattern() -> String {
 /// An id in a filter: a whole number.
 const ID: &str = "-?[0-9]{1,18}";
 /// A decimal in a filter.
-const DECIMAL: &str = "-?(?:[0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?";
+fn decimal_pattern() -> String {
+    let digits = MAX_FILTER_DIGITS;
+    format!(
+        "-?(?:[0-9]{{1,{digits}}}(?:\\.[0-9]{{0,{digits}}})?|\\.[0-9]{{1,{digits}}})(?:[eE][+-]?[0-9]{{1,4}})?"
+    )
+}
 /// Text PostgreSQL can hold: anything but NUL.
 const TEXT: &str = "^[^\\u0000]*$";
 
@@ -785,7 +790,7 @@ fn filter_parameters(resource: &Registered) -> Vec<(String, Value)> {
         };
         let value = match spec.kind {
             Kind::Id | Kind::Count | Kind::ToOne(_) => ID.to_string(),
-            Kind::Money => DECIMAL.to_string(),
+            Kind::Money => decimal_pattern(),
             Kind::Time => time_pattern(),
             Kind::Choice(words) => one_of(words),
             Kind::Text => String::new(),
@@ -804,11 +809,14 @@ fn filter_parameters(resource: &Registered) -> Vec<(String, Value)> {
                 (_, true) => bounded_list(&value),
                 (_, false) => format!("^{value}$"),
             };
-            let max_length = if list {
-                (chars + 1) * MAX_FILTER_VALUES - 1
-            } else {
-                chars
-            };
+            let mut schema = json!({"type": "string", "pattern": pattern});
+            if spec.kind == Kind::Text {
+                schema["maxLength"] = json!(if list {
+                    (chars + 1) * MAX_FILTER_VALUES - 1
+                } else {
+                    chars
+                });
+            }
             let meaning = match op {
                 None | Some("in") => "equal to one of a comma list",
                 Some("gt") => "greater than",
@@ -825,16 +833,26 @@ fn filter_parameters(resource: &Registered) -> Vec<(String, Value)> {
                 spec.name,
                 op.map_or(String::new(), |op| format!("-{op}"))
             );
-            let bounds = if list {
-                format!(" At most {MAX_FILTER_VALUES} values of at most {chars} characters each.")
-            } else {
-                format!(" At most {chars} characters.")
+            let each = match spec.kind {
+                Kind::Text => format!(" of at most {chars} characters"),
+                Kind::Money => {
+                    format!(" of at most {MAX_FILTER_DIGITS} digits before and after the point")
+                }
+                _ => String::new(),
+            };
+            let bounds = match (list, spec.kind) {
+                (true, _) => format!(" At most {MAX_FILTER_VALUES} values{each}."),
+                (false, Kind::Text) => format!(" At most {chars} characters."),
+                (false, Kind::Money) => {
+                    format!(" At most {MAX_FILTER_DIGITS} digits before and after the point.")
+                }
+                (false, _) => String::new(),
             };
             parameters.push((
                 key,
                 json!({"name": name, "in": "query",
                 "description": format!("{}: {meaning}.{bounds}", spec.name),
-                "schema": {"type": "string", "pattern": pattern, "maxLength": max_length}}),
+                "schema": schema}),
             ));
         }
     }
@@ -1007,7 +1025,9 @@ fn input_schema(spec: &FieldSpec<()>) -> Value {
                                               "items": {"enum": words}}),
         Some(Accepts::Link | Accepts::Links) | None => json!({}),
     };
-    let mut schema = if spec.nullable {
+    // A client gives an attribute a value, never null (an expiry is left out, not null); a
+    // nullable relationship may be emptied.
+    let mut schema = if spec.nullable && spec.is_relationship() {
         json!({"oneOf": [schema, {"type": "null"}]})
     } else {
         schema
@@ -1540,7 +1560,8 @@ impl Builder {
                     code.status == status
                         || (merges
                             && status == StatusCode::BAD_REQUEST
-                            && code.status.is_client_error())
+                            && code.status.is_client_error()
+                            && !ANSWERED_ALONE.contains(code))
                 })
                 .collect();
             // Refusals and negotiation failures are plain JSON:API even at /operations: they are
@@ -1554,7 +1575,7 @@ impl Builder {
                 }
                 _ => vec![JSONAPI_MEDIA_TYPE],
             };
-            let response = error_response(&of_status, &media, replayable);
+            let response = error_response(status, &of_status, &media, replayable);
             let name = match self.responses.iter().find(|(_, known)| **known == response) {
                 Some((name, _)) => name.clone(),
                 None => {
@@ -1603,8 +1624,22 @@ fn nullable(parent: &str, name: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// An error response whose error objects carry one of `codes`.
-fn error_response(codes: &[&'static Code], media: &[&str], replayable: bool) -> Value {
+/// The refusals answered before a request's document is read, never together with its
+/// problems: who sends it, and how fast.
+const ANSWERED_ALONE: [&Code; 4] = [
+    &UNAUTHENTICATED,
+    &INSUFFICIENT_SCOPE,
+    &WALLET_LIMITED_KEY,
+    &RATE_LIMITED,
+];
+
+/// An error response of `status` whose error objects carry one of `codes`.
+fn error_response(
+    status: StatusCode,
+    codes: &[&'static Code],
+    media: &[&str],
+    replayable: bool,
+) -> Value {
     let names: Vec<&str> = codes.iter().map(|code| code.name).collect();
     let lines: Vec<String> = codes
         .iter()
@@ -1618,20 +1653,20 @@ fn error_response(codes: &[&'static Code], media: &[&str], replayable: bool) -> 
     }
     let mut response = json!({"description": lines.join("\n"), "content": content});
     let mut headers = Map::new();
-    if codes.iter().any(|code| {
-        code.status == StatusCode::SERVICE_UNAVAILABLE
-            || **code == IDEMPOTENCY_KEY_IN_USE
-            || **code == RATE_LIMITED
-    }) {
+    let answered_with = |code: &Code| code.status == status && codes.contains(&code);
+    if status == StatusCode::SERVICE_UNAVAILABLE
+        || answered_with(&IDEMPOTENCY_KEY_IN_USE)
+        || answered_with(&RATE_LIMITED)
+    {
         headers.insert("Retry-After".into(), reference("headers", "RetryAfter"));
     }
-    if codes.contains(&&UNAUTHENTICATED) {
+    if answered_with(&UNAUTHENTICATED) {
         headers.insert(
             "WWW-Authenticate".into(),
             reference("headers", "WWWAuthenticate"),
         );
     }
-    if codes.contains(&&RATE_LIMITED) {
+    if answered_with(&RATE_LIMITED) {
         headers.insert(
             "RateLimit-Policy".into(),
             reference("headers", "RateLimitPolicy"),

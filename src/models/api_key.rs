@@ -42,20 +42,20 @@ resource! {
         Name "name": name, text, once(KeyName), sort, filter text,
             "What the key is for: 1 to 100 characters, unique among the keys in use.";
         Prefix "prefix": prefix, text, read, nosort, filter eq,
-            "The first 11 characters of its secret (the secret itself is shown once, when the \\
+            "The first 11 characters of its secret (the secret itself is shown once, when the \
              key is created): enough to tell keys apart, and to find a leaked one.";
         Scopes "scopes": scopes, words(SCOPES), once(Scopes), nosort, filter none,
-            "What the key may do: read (every GET), write (also every POST, PATCH and DELETE, \\
+            "What the key may do: read (every GET), write (also every POST, PATCH and DELETE, \
              and atomic operations), admin (also manage keys); each includes the ones before it.";
         Wallets "wallets": wallet_ids, to_many_ids("wallets"), create(Vec<i64>), nosort, filter none,
-            "The wallets the key is limited to: it sees and touches only them and what belongs \\
+            "The wallets the key is limited to: it sees and touches only them and what belongs \
              to them. None: every wallet. A key with admin is never limited.";
         CreatedAt "createdAt": created_at, time, read, sort, filter cmp,
             "When the key was created (set by the server).";
         ExpiresAt "expiresAt": expires_at, opt_time, create(Expiry), nosort, filter none,
             "When the key stops working by itself (none: it works until revoked).";
         RevokedAt "revokedAt": revoked_at, opt_time, update(Revocation), nosort, filter none,
-            "When the key was revoked: it works no more, on every instance within a second. \\
+            "When the key was revoked: it works no more, on every instance within a second. \
              A revocation cannot be undone.";
     }
     input NewApiKey, ApiKeyChanges;
@@ -164,7 +164,7 @@ impl Parse for Revocation {
         let time = time(input, "revokedAt")?;
         if time > Utc::now() + chrono::Duration::seconds(5) {
             return Err(
-                "revokedAt is in the future: a key is revoked now (give the time, or DELETE \\
+                "revokedAt is in the future: a key is revoked now (give the time, or DELETE \
                  it); a key that should stop later is one with an expiresAt"
                     .into(),
             );

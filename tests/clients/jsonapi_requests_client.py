@@ -1,6 +1,8 @@
 """Drives the service with a real JSON:API client library, jsonapi-requests (PyPI).
 
-Usage: python jsonapi_requests_client.py BASE_URL
+Usage: python jsonapi_requests_client.py BASE_URL API_KEY
+
+The key goes out as the library sends credentials: a requests auth object (its AUTH setting).
 
 Creates a wallet and transactions through the library's ORM (the wallet sent as a
 relationship), lists with include and filter, follows `next` links to the end, checks that an
@@ -10,10 +12,21 @@ overdraft is refused, and reads the new balance. Exits non-zero on the first sur
 import sys
 from decimal import Decimal
 
+import requests
 from jsonapi_requests import orm, request_factory
 
-BASE = sys.argv[1]
-api = orm.OrmApi.config({"API_ROOT": BASE, "APPEND_SLASH": False, "TIMEOUT": 10, "RETRIES": 1})
+BASE, KEY = sys.argv[1], sys.argv[2]
+
+
+class Bearer(requests.auth.AuthBase):
+    def __call__(self, request):
+        request.headers["Authorization"] = f"Bearer {KEY}"
+        return request
+
+
+api = orm.OrmApi.config(
+    {"API_ROOT": BASE, "APPEND_SLASH": False, "TIMEOUT": 10, "RETRIES": 1, "AUTH": Bearer()}
+)
 
 
 class Wallet(orm.ApiModel):

@@ -222,9 +222,9 @@ fn what_one_query_may_ask_of_the_database_is_bounded() {
             "255 characters",
         ),
         (
-            format!("filter[amount.gt]=0.{}", "1".repeat(254)),
+            format!("filter[amount.gt]=0.{}", "1".repeat(101)),
             "filter[amount.gt]",
-            "255 characters",
+            "100 digits",
         ),
         (
             format!("filter[id]={}", ids(101)),
@@ -256,7 +256,7 @@ fn what_one_query_may_ask_of_the_database_is_bounded() {
         format!("filter[txid.icontains]={}", "a".repeat(255)),
         format!("filter[txid]={}", ["t-1"; 100].join(",")),
         format!("filter[id]={}", ids(100)),
-        format!("filter[amount.gt]=0.{}", "1".repeat(253)),
+        format!("filter[amount.gt]=0.{}", "1".repeat(100)),
         "page[number]=10000".to_string(),
     ] {
         app.get(&format!("/transactions?{query}")).expect(200);
