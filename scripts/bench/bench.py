@@ -2,7 +2,8 @@
 """The benchmark: the service beside PostgreSQL alone on the same work, in one run.
 
 Run by `make bench` (scripts/bench.sh). On a fresh database of the project-local cluster it
-builds the service in release mode, seeds wallets and transactions, starts the server, and
+builds the service in release mode, seeds wallets and transactions, starts the server as a
+deployment runs it (the least-privilege role wallet_api, every request with an API key), and
 runs every scenario twice over: as HTTP load with wrk and as the same SQL with pgbench at the
 same concurrency, alternating. Then it times bulk SQL with and without the balance triggers,
 checks every balance with `wallet-api verify`, prints one table and writes BENCHMARKS.md.
@@ -89,8 +90,12 @@ def free_port():
         return s.getsockname()[1]
 
 
+KEY = ""  # the admin key every request sends (made in main)
+
+
 def http_get(url):
-    request = urllib.request.Request(url, headers={"Accept": "application/vnd.api+json"})
+    request = urllib.request.Request(url, headers={"Accept": "application/vnd.api+json",
+                                                   "Authorization": f"Bearer {KEY}"})
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
@@ -106,7 +111,7 @@ def wrk(base, script, args, seconds, connections=CONNECTIONS):
     threads = min(THREADS, connections)
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
                "-s", str(LUA_DIR / script), base, "--", *map(str, args)]
-    output = run(command, env={**os.environ, "BENCH_LUA_DIR": str(LUA_DIR)})
+    output = run(command, env={**os.environ, "BENCH_LUA_DIR": str(LUA_DIR), "BENCH_KEY": KEY})
     line = next(l for l in output.splitlines() if l.startswith("RESULT "))
     values = {k: int(v) for k, v in (item.split("=") for item in line.split()[1:])}
     if values["socket_errors"] or values["bad_status"]:
@@ -148,7 +153,7 @@ def combine(runs):
 
 
 def main():
-    global PSQL, PGBENCH
+    global PSQL, PGBENCH, KEY
     bindir = bin_dir()
     PSQL, PGBENCH = str(bindir / "psql"), str(bindir / "pgbench")
     cluster = run([str(ROOT / "scripts" / "pg-local.sh"), "url"]).strip()
@@ -187,6 +192,14 @@ def main():
                    now() - make_interval(secs => {rows} - g), pg_current_xact_id(), 'bench', 'bench seed'
             FROM wallets AS w, generate_series(1, {rows}) AS g WHERE w.label = '{label}'""")
     psql(url, "VACUUM ANALYZE")
+    # As a deployment runs it: the service's login role, and an admin key for the load.
+    psql(admin, "DO $$ BEGIN CREATE ROLE wallet_api LOGIN IN ROLE wallet_service; "
+                "EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    parts = urllib.parse.urlsplit(url)
+    service_url = urllib.parse.urlunsplit(parts._replace(netloc="wallet_api@" + parts.netloc.split("@")[-1]))
+    created = run([binary, "keys", "create", "--name", "bench", "--scope", "admin"],
+                  env={**os.environ, "DATABASE_URL": url, "RUST_LOG": "warn"})
+    KEY = created.strip().splitlines()[-1]
     ids = dict(line.split("|") for line in psql(
         url, "SELECT label, id FROM wallets WHERE label IN ('hot', 'small', 'big', 'journal-short', "
              "'journal-deep')").splitlines())
@@ -194,23 +207,30 @@ def main():
     journaled = (int(ids["journal-short"]), int(ids["journal-deep"]))
     assert psql(url, f"SELECT max(id) FROM wallets WHERE label LIKE 'bench-%'") == str(SPREAD)
 
-    port, port_off = free_port(), free_port()
+    port, port_off, port_open = free_port(), free_port(), free_port()
     base, base_off = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port_off}"
+    base_open = f"http://127.0.0.1:{port_open}"
     log_path = Path(tempfile.gettempdir()) / "wallet-api-bench-server.log"
+    # Every request is authenticated and takes a token of its key's bucket; the bucket is
+    # large enough never to refuse the load of one key.
+    served = {**os.environ, "DATABASE_URL": service_url, "MIGRATION_DATABASE_URL": url,
+              "RATE_LIMIT": "10000000", "RATE_LIMIT_BURST": "10000000", **SERVER_SETTINGS}
     server = subprocess.Popen(
         [binary, "serve"], stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
-        env={**os.environ, "DATABASE_URL": url, "PORT": str(port), "RUST_LOG": "warn,wallet_api=info",
-             **SERVER_SETTINGS})
-    # The same service with coalescing off, idle except in the coalescing comparison.
+        env={**served, "PORT": str(port), "RUST_LOG": "warn,wallet_api=info"})
+    # The same service with coalescing off, and with authentication off, idle except in the
+    # comparisons they serve.
     server_off = subprocess.Popen(
         [binary, "serve"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "DATABASE_URL": url, "PORT": str(port_off), "RUST_LOG": "warn",
-             "COALESCE": "off", **SERVER_SETTINGS})
+        env={**served, "PORT": str(port_off), "RUST_LOG": "warn", "COALESCE": "off"})
+    server_open = subprocess.Popen(
+        [binary, "serve"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**served, "PORT": str(port_open), "RUST_LOG": "warn", "AUTH": "off"})
     try:
         for _ in range(100):
             try:
-                http_get(f"{base}/health")
-                http_get(f"{base_off}/health")
+                for each in (base, base_off, base_open):
+                    http_get(f"{each}/health")
                 break
             except OSError:
                 time.sleep(0.1)
@@ -222,8 +242,9 @@ def main():
         keyed = booking_with_and_without_key(base)
         journal_cost = booking_with_and_without_journal(base, url)
         coalesced = coalescing(base, base_off, url, hot)
+        auth = authentication_cost(base, base_open)
     finally:
-        for process in (server, server_off):
+        for process in (server, server_off, server_open):
             process.terminate()
             process.wait()
     # The runs without the journal left balances it does not know of: repair re-anchors it.
@@ -235,7 +256,7 @@ def main():
     log("checking every balance: wallet-api verify")
     verify = subprocess.run([binary, "verify"], env={**os.environ, "DATABASE_URL": url},
                             text=True, capture_output=True)
-    write_report(results, bulk, journal_cost, keyed, coalesced, verify, started, url, server_setup)
+    write_report(results, bulk, journal_cost, keyed, coalesced, auth, verify, started, url, server_setup)
     if verify.returncode != 0:
         raise SystemExit(f"wallet-api verify failed after the benchmark:\n{verify.stdout}")
 
@@ -370,9 +391,30 @@ def booking_with_and_without_key(base):
     return {"key": keyed, "plain": plain, "ratio": keyed["rate"] / plain["rate"]}
 
 
+def authentication_cost(base_on, base_open):
+    """read-wallet and create-spread through the service with authentication and rate limits
+    on and with AUTH=off (two servers on the same database, alternating rounds)."""
+    run_id = int(time.time())
+    shapes = [("read-wallet", "get.lua", lambda tag: ["/wallets/{w}", 1, SPREAD]),
+              ("create-spread", "create.lua", lambda tag: [f"{run_id}a{tag}", 1, SPREAD])]
+    out = {}
+    for name, script, args in shapes:
+        log(f"authentication cost: {name}, {2 * ROUNDS} alternating rounds of on/off, {SECONDS}s each")
+        runs = {"on": [], "off": []}
+        for round_ in range(2 * ROUNDS):
+            for mode in (("on", "off") if round_ % 2 == 0 else ("off", "on")):
+                base = base_on if mode == "on" else base_open
+                runs[mode].append(wrk(base, script, args(f"{round_}{mode}"), SECONDS))
+        on, off = combine(runs["on"]), combine(runs["off"])
+        log(f"  {name}: {on['rate']:.0f}/s authenticated, {off['rate']:.0f}/s with AUTH=off")
+        out[name] = {"on": on, "off": off, "ratio": on["rate"] / off["rate"]}
+    return out
+
+
 def batch_histogram(base):
     """The cumulative buckets of wallet_api_coalesced_batch_size, from /metrics."""
-    with urllib.request.urlopen(f"{base}/metrics") as response:
+    request = urllib.request.Request(f"{base}/metrics", headers={"Authorization": f"Bearer {KEY}"})
+    with urllib.request.urlopen(request) as response:
         text = response.read().decode()
     return {float(m.group(1)) if m.group(1) != "+Inf" else float("inf"): float(m.group(2))
             for m in re.finditer(r'wallet_api_coalesced_batch_size_bucket\{le="([^"]+)"\} (\S+)', text)}
@@ -539,7 +581,7 @@ def machine():
     return f"{os.cpu_count()} CPUs ({cpu}), {mem_kib / 1024 / 1024:.0f} GiB, Linux {platform.release()}"
 
 
-def write_report(results, bulk, journal_cost, keyed, coalesced, verify, started, url, server_setup):
+def write_report(results, bulk, journal_cost, keyed, coalesced, auth, verify, started, url, server_setup):
     settings = psql(url, "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name) "
                          "FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', "
                          "'max_connections', 'work_mem', 'wal_level', 'max_wal_size')")
@@ -567,6 +609,13 @@ def write_report(results, bulk, journal_cost, keyed, coalesced, verify, started,
         *[f"| {label} | {r['rate']:,.0f} | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} |"
           for label, r in (("each request with an Idempotency-Key of its own", keyed["key"]),
                            ("without the header", keyed["plain"]))],
+    ]
+    auth_lines = [
+        "| scenario | authenticated req/s | p50 / p99 ms | AUTH=off req/s | p50 / p99 ms | on / off |",
+        "|---|---:|---:|---:|---:|---:|",
+        *[f"| {name} | {r['on']['rate']:,.0f} | {r['on']['p50_ms']:.2f} / {r['on']['p99_ms']:.2f} "
+          f"| {r['off']['rate']:,.0f} | {r['off']['p50_ms']:.2f} / {r['off']['p99_ms']:.2f} | {r['ratio']:.2f} |"
+          for name, r in auth.items()],
     ]
     bulk_lines = ["| bulk-sql shape | with triggers (balance + journal) | balance trigger disabled | ratio |",
                   "|---|---:|---:|---:|"]
@@ -609,6 +658,10 @@ def write_report(results, bulk, journal_cost, keyed, coalesced, verify, started,
         targets.append(target(f"bulk-sql, {b['shape']}: triggers with the journal add at most 30%",
                               f"{b['ratio']:.2f}", b["ratio"] <= 1.3, ""))
     targets.append(target("server peak RSS under 100 MiB", f"{peak:.0f} MiB", peak < 100, ""))
+    for name, r in auth.items():
+        targets.append(target(f"{name}: authentication and rate limits cost at most 5 % (on / AUTH=off)",
+                              f"{r['ratio']:.2f}", r["ratio"] >= 0.95,
+                              f"{r['on']['rate']:,.0f} vs {r['off']['rate']:,.0f}/s"))
 
     coalescing_lines, coalescing_targets = coalescing_report(coalesced, by_name, target)
     targets += coalescing_targets
@@ -620,7 +673,10 @@ def write_report(results, bulk, journal_cost, keyed, coalesced, verify, started,
         f"- Machine: {machine()}; shared by the server, PostgreSQL, wrk and pgbench.",
         f"- PostgreSQL {version}, the project-local cluster: {settings}.",
         f"- Service: release build, {server_setup}, RUST_LOG=warn (no per-request log line), "
-        "DB_ACQUIRE_TIMEOUT=30s (so that the slow page-number scenario queues instead of being shed).",
+        "DB_ACQUIRE_TIMEOUT=30s (so that the slow page-number scenario queues instead of being shed); "
+        "connected as the least-privilege role wallet_api (row-level security applies to it; pgbench "
+        "connects as the tables' owner, which it does not hold); every request with an admin API key, "
+        "RATE_LIMIT=10000000 (each request takes a token of its key's bucket, which never runs dry).",
         f"- Load: {CONNECTIONS} connections for both sides (wrk {wrk_version}, {THREADS} threads; pgbench -M prepared, "
         f"{THREADS} jobs); per scenario a 2 s warm-up, then {ROUNDS} rounds of {SECONDS} s per side, alternating which "
         "goes first (balance-scale: the two wallets' runs interleave, "
@@ -639,6 +695,11 @@ def write_report(results, bulk, journal_cost, keyed, coalesced, verify, started,
         "Booking with an `Idempotency-Key` and without (the same run, alternating rounds):",
         "",
         *keyed_lines,
+        "",
+        "Authentication and rate limits: the same service with them on and with AUTH=off (two servers "
+        "on the same database, alternating rounds):",
+        "",
+        *auth_lines,
         "",
         "Write coalescing: the same service with it on and off (two servers on the same database, "
         "alternating rounds), beside pgbench sending the same single INSERT:",

@@ -31,7 +31,8 @@ function request()
     if keyed then
         headers["Idempotency-Key"] = string.format("%s-%d-%d", run, tid, n)
     end
-    return wrk.format("POST", "/transactions", headers, body)
+    return wrk.format("POST", "/transactions", with_key(headers), body)
 end
 
+dofile(os.getenv("BENCH_LUA_DIR") .. "/auth.lua")
 dofile(os.getenv("BENCH_LUA_DIR") .. "/report.lua")

@@ -12,7 +12,8 @@ function request()
     if last > 0 then
         p = string.gsub(path, "{w}", tostring(math.random(first, last)))
     end
-    return wrk.format("GET", p, { ["Accept"] = "application/vnd.api+json" })
+    return wrk.format("GET", p, with_key({ ["Accept"] = "application/vnd.api+json" }))
 end
 
+dofile(os.getenv("BENCH_LUA_DIR") .. "/auth.lua")
 dofile(os.getenv("BENCH_LUA_DIR") .. "/report.lua")

@@ -30,7 +30,8 @@ function request()
     local body = '{"atomic:operations":[' .. booking(from, reference .. "-out", "-0.01") .. ","
         .. booking(to, reference .. "-in", "0.01") .. "]}"
     local atomic = 'application/vnd.api+json; ext="https://jsonapi.org/ext/atomic"'
-    return wrk.format("POST", "/operations", { ["Content-Type"] = atomic, ["Accept"] = atomic }, body)
+    return wrk.format("POST", "/operations", with_key({ ["Content-Type"] = atomic, ["Accept"] = atomic }), body)
 end
 
+dofile(os.getenv("BENCH_LUA_DIR") .. "/auth.lua")
 dofile(os.getenv("BENCH_LUA_DIR") .. "/report.lua")

@@ -363,10 +363,17 @@ fn sigterm_finishes_the_requests_in_flight_and_refuses_new_ones() {
         .unwrap();
     let mut log = BufReader::new(server.stderr.take().unwrap());
     let mut line = String::new();
+    let mut started = String::new();
     while !line.contains("serving on") {
         line.clear();
         assert!(log.read_line(&mut line).unwrap() > 0, "the server exited");
+        started.push_str(&line);
     }
+    // It connects as the cluster's superuser: it says so, loudly.
+    assert!(
+        started.contains("WARN") && started.contains("connects as a superuser"),
+        "{started}"
+    );
 
     // A booking that waits on the wallet's row, locked in psql.
     exec(

@@ -35,6 +35,17 @@ fn fill(conn: &mut PgConnection) {
          UPDATE transactions SET wallet_id = (SELECT min(id) FROM wallets) WHERE id % 77 = 0;
          DELETE FROM transactions WHERE id % 50 = 0;",
     );
+    // Stored responses of Idempotency-Key requests, once they exist: retries after the
+    // upgrade must still be answered with them.
+    if has_table(conn, "idempotency_keys") {
+        exec(
+            conn,
+            r#"INSERT INTO idempotency_keys (key, fingerprint, request, status, content_type, headers, body)
+               SELECT 'upgrade-key-' || g, sha256(g::text::bytea), 'POST /wallets', 201,
+                      'application/vnd.api+json', '[["Location", "/wallets/1"]]', '{"data": ' || g || '}'
+               FROM generate_series(1, 20) AS g"#,
+        );
+    }
     let kept_by_triggers = scalar(
         conn,
         "SELECT count(*) FROM pg_trigger WHERE tgname = 'transactions_balance_insert'",
@@ -48,8 +59,22 @@ fn fill(conn: &mut PgConnection) {
     }
 }
 
-/// What must survive an upgrade: every wallet's balance, and every transaction.
-fn money(conn: &mut PgConnection) -> (String, String) {
+fn has_table(conn: &mut PgConnection, table: &str) -> bool {
+    scalar(conn, &format!("SELECT to_regclass('{table}') IS NOT NULL")) == "true"
+}
+
+/// What must survive an upgrade: every wallet's balance, every transaction, every stored
+/// response.
+fn money(conn: &mut PgConnection) -> (String, String, String) {
+    let stored = if has_table(conn, "idempotency_keys") {
+        scalar(
+            conn,
+            "SELECT coalesce(md5(string_agg(concat_ws(' ', key, fingerprint, request, status, \
+             headers, body), ',' ORDER BY key)), '') FROM idempotency_keys",
+        )
+    } else {
+        String::new()
+    };
     (
         scalar(
             conn,
@@ -60,12 +85,13 @@ fn money(conn: &mut PgConnection) -> (String, String) {
             "SELECT md5(string_agg(concat_ws(' ', id, wallet_id, txid, amount), ',' ORDER BY id)) \
              FROM transactions",
         ),
+        stored,
     )
 }
 
 /// The upgraded database is right: the audit is empty, nothing was lost, and the journal
 /// answers every balance at now.
-fn assert_kept(conn: &mut PgConnection, before: &(String, String), what: &str) {
+fn assert_kept(conn: &mut PgConnection, before: &(String, String, String), what: &str) {
     let problems = audit_balances(conn).unwrap();
     assert!(problems.is_empty(), "{what}: verify reports {problems:?}");
     assert_eq!(
