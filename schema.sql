@@ -294,24 +294,23 @@ $$;
 ALTER FUNCTION public.transactions_before_truncate() OWNER TO wallet_ledger;
 
 --
--- Name: wallet_api_visible(bigint); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+-- Name: wallet_api_wallets(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
 --
 
-CREATE FUNCTION public.wallet_api_visible(wallet bigint) RETURNS boolean
+CREATE FUNCTION public.wallet_api_wallets() RETURNS bigint[]
     LANGUAGE sql STABLE
     SET search_path TO 'public', 'pg_temp'
     AS $$
-    SELECT coalesce(current_setting('wallet_api.wallets', true), '') = ''
-        OR wallet = ANY (current_setting('wallet_api.wallets', true)::bigint[])
+    SELECT nullif(current_setting('wallet_api.wallets', true), '')::bigint[]
 $$;
 
-ALTER FUNCTION public.wallet_api_visible(wallet bigint) OWNER TO CURRENT_USER;
+ALTER FUNCTION public.wallet_api_wallets() OWNER TO CURRENT_USER;
 
 --
--- Name: FUNCTION wallet_api_visible(wallet bigint); Type: COMMENT; Schema: public; Owner: CURRENT_USER
+-- Name: FUNCTION wallet_api_wallets(); Type: COMMENT; Schema: public; Owner: CURRENT_USER
 --
 
-COMMENT ON FUNCTION public.wallet_api_visible(wallet bigint) IS 'Whether rows of this wallet are visible to the current statement: every wallet unless wallet_api.wallets names some.';
+COMMENT ON FUNCTION public.wallet_api_wallets() IS 'The wallets the current statement may see (wallet_api.wallets), or NULL for every wallet.';
 
 --
 -- Name: wallet_apply_deltas(text, bigint[], numeric[], bigint[], bigint[]); Type: FUNCTION; Schema: public; Owner: wallet_ledger
@@ -1011,7 +1010,7 @@ ALTER TABLE public.balance_changes ENABLE ROW LEVEL SECURITY;
 -- Name: balance_changes balance_changes_visible; Type: POLICY; Schema: public; Owner: CURRENT_USER
 --
 
-CREATE POLICY balance_changes_visible ON public.balance_changes USING (public.wallet_api_visible(wallet_id)) WITH CHECK (public.wallet_api_visible(wallet_id));
+CREATE POLICY balance_changes_visible ON public.balance_changes USING (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[])))) WITH CHECK (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[]))));
 
 --
 -- Name: transactions; Type: ROW SECURITY; Schema: public; Owner: CURRENT_USER
@@ -1023,7 +1022,7 @@ ALTER TABLE public.transactions ENABLE ROW LEVEL SECURITY;
 -- Name: transactions transactions_visible; Type: POLICY; Schema: public; Owner: CURRENT_USER
 --
 
-CREATE POLICY transactions_visible ON public.transactions USING (public.wallet_api_visible(wallet_id)) WITH CHECK (public.wallet_api_visible(wallet_id));
+CREATE POLICY transactions_visible ON public.transactions USING (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[])))) WITH CHECK (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[]))));
 
 --
 -- Name: wallets; Type: ROW SECURITY; Schema: public; Owner: CURRENT_USER
@@ -1035,7 +1034,7 @@ ALTER TABLE public.wallets ENABLE ROW LEVEL SECURITY;
 -- Name: wallets wallets_visible; Type: POLICY; Schema: public; Owner: CURRENT_USER
 --
 
-CREATE POLICY wallets_visible ON public.wallets USING (public.wallet_api_visible(id)) WITH CHECK (public.wallet_api_visible(id));
+CREATE POLICY wallets_visible ON public.wallets USING (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[])))) WITH CHECK (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[]))));
 
 --
 -- Name: SCHEMA public; Type: ACL; Schema: -; Owner: pg_database_owner

@@ -18,7 +18,7 @@ DROP POLICY balance_changes_visible ON balance_changes;
 ALTER TABLE wallets DISABLE ROW LEVEL SECURITY;
 ALTER TABLE transactions DISABLE ROW LEVEL SECURITY;
 ALTER TABLE balance_changes DISABLE ROW LEVEL SECURITY;
-DROP FUNCTION wallet_api_visible(bigint);
+DROP FUNCTION wallet_api_wallets();
 
 -- The responses of keys cannot be told apart once keys are gone.
 DROP FUNCTION idempotency_claim(bigint, text, bigint);

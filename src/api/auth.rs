@@ -430,7 +430,7 @@ pub async fn authenticate(
     if actor.wallets().is_some()
         && matches!(
             endpoint_of(request.path(), request.method()).map(|e| e.operation),
-            Some(Operation::Create { type_name }) if type_name == super::LOCKS.type_name
+            Some(Operation::Create { type_name }) if type_name == super::LIMITED_TO
         )
     {
         return refuse(request, limited_key_cannot_create());

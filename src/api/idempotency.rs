@@ -15,7 +15,6 @@ use std::future::{Ready, ready};
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
-use diesel::Connection;
 use diesel::pg::PgConnection;
 use sha2::{Digest, Sha256};
 
@@ -159,8 +158,9 @@ where
         None => db::run_in(&state.db, &session, work).await,
         Some(keyed) => {
             let ttl = state.idempotency_ttl_seconds;
-            db::run_in(&state.db, &session, move |conn| {
-                once(conn, &keyed, ttl, &self_link, work)
+            let begin = session.begin_sql();
+            db::run(&state.db, move |conn| {
+                once(conn, &begin, &keyed, ttl, &self_link, work)
             })
             .await
         }
@@ -193,7 +193,7 @@ where
 }
 
 /// A write whose connection broke while it ran may have committed.
-fn unknown_if_lost(error: ApiError) -> ApiError {
+pub fn unknown_if_lost(error: ApiError) -> ApiError {
     if error.is(&CONNECTION_LOST) {
         outcome_unknown().as_answer_to(&error)
     } else {
@@ -202,17 +202,19 @@ fn unknown_if_lost(error: ApiError) -> ApiError {
 }
 
 /// Runs `work` once for `keyed`, in one database transaction with its stored response:
-/// BEGIN, claim, the write, store, COMMIT. A client error rolls the write back, then is
-/// stored in a short transaction of its own (which claims the key again: should a retry have
-/// run in between, its stored response is the answer, and the write still ran once).
+/// `begin` (BEGIN with the session's settings), claim, the write, store, COMMIT. A client
+/// error rolls the write back, then is stored in a short transaction of its own (which
+/// claims the key again: should a retry have run in between, its stored response is the
+/// answer, and the write still ran once).
 fn once(
     conn: &mut PgConnection,
+    begin: &str,
     keyed: &Keyed,
     ttl_seconds: i64,
     self_link: &str,
     work: impl FnOnce(&mut PgConnection) -> Result<Reply, ApiError>,
 ) -> Result<Reply, ApiError> {
-    let ran = conn.transaction(|conn| {
+    let ran = db::within(conn, begin, |conn| {
         if let Some(answer) = claimed(conn, keyed, ttl_seconds).map_err(Failed::Kept)? {
             return answer.map_err(Failed::Kept);
         }
@@ -228,7 +230,7 @@ fn once(
     match ran {
         Ok(reply) => Ok(reply),
         Err(Failed::Kept(error)) => Err(error),
-        Err(Failed::Refused(error)) => conn.transaction(|conn| {
+        Err(Failed::Refused(error)) => db::within(conn, begin, |conn| {
             if let Some(answer) = claimed(conn, keyed, ttl_seconds)? {
                 return answer;
             }
@@ -248,6 +250,12 @@ enum Failed {
 
 impl From<diesel::result::Error> for Failed {
     fn from(error: diesel::result::Error) -> Failed {
+        Failed::Kept(error.into())
+    }
+}
+
+impl From<db::DbError> for Failed {
+    fn from(error: db::DbError) -> Failed {
         Failed::Kept(error.into())
     }
 }

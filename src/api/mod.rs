@@ -110,6 +110,10 @@ pub const RESOURCES: &[Registered] = &[
     writable::<ApiKey>(api_keys::routes),
 ];
 
+/// What keys are limited to: a wallet-limited key sees the wallets it names and what belongs
+/// to them (what has a to-one relationship to one).
+pub const LIMITED_TO: &str = Wallet::TYPE;
+
 /// The rows atomic requests lock before their first write: the wallets whose balances the
 /// writes change (the order the balance triggers lock in).
 pub const LOCKS: LockTable = LockTable {

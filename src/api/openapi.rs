@@ -25,7 +25,7 @@ use super::idempotency::{IDEMPOTENCY_KEY_IN_USE, IDEMPOTENCY_KEY_REUSED, INVALID
 use super::listing::{MAX_FILTER_DIGITS, MAX_FILTER_VALUES, filter_chars};
 use super::operations::NOT_ATOMIC;
 use super::routes::{Custom, Endpoint, Operation, table};
-use super::{LOCKS, RESOURCES, Registered, registered};
+use super::{LIMITED_TO, RESOURCES, Registered, registered};
 use crate::jsonapi::atomic::MAX_OPERATIONS;
 use crate::jsonapi::error::{
     BODY_TIMEOUT, CLIENT_GENERATED_ID, Code, EMPTY_BODY, ID_MISMATCH, INTERNAL_ERROR,
@@ -1327,7 +1327,7 @@ fn codes_of(endpoint: &Endpoint) -> Vec<&'static Code> {
             codes.extend(document_codes(resource, method == 0));
         }
     }
-    if matches!(operation, Operation::Create { type_name } if *type_name == LOCKS.type_name)
+    if matches!(operation, Operation::Create { type_name } if *type_name == LIMITED_TO)
         || matches!(operation, Operation::Atomic)
     {
         codes.push(&WALLET_LIMITED_KEY);

@@ -25,13 +25,14 @@ use serde_json::Value;
 
 use super::auth::{Actor, limited_key_cannot_create};
 use super::context::{Context, Single};
-use super::idempotency::{IdempotencyKey, write};
+use super::idempotency::{IdempotencyKey, unknown_if_lost, write};
 use super::input::{
     Target, check_identity, linkage_pointer, read_changes, read_new, read_relationship,
 };
 use super::resource::{Render, Resource, Writable};
 use super::state::AppState;
 use crate::codes;
+use crate::db;
 use crate::jsonapi::ApiError;
 use crate::jsonapi::atomic::{
     OpCode, Operation, Ref, operation_pointer, parse_operations, results_document, within,
@@ -176,14 +177,26 @@ pub async fn operations(
     let steps = plan(operations, &context.actor).map_err(atomic)?;
     let self_link = context.self_link();
     let session = context.actor.writing();
-    write(
-        &state,
-        session,
-        key.with_body(&body),
-        self_link,
-        move |conn| run(conn, &steps, &context).map_err(atomic),
-    )
-    .await
+    match key.with_body(&body) {
+        // Its own transaction, begun with the session's settings, run again on a deadlock.
+        None => {
+            let begin = session.begin_sql();
+            db::run(&state.db, move |conn| {
+                retried(|| db::within(conn, &begin, |conn| run_once(conn, &steps, &context)))
+                    .map_err(atomic)
+            })
+            .await
+            .map_err(unknown_if_lost)
+        }
+        // Inside the transaction that stores its response: each attempt in a savepoint.
+        Some(keyed) => {
+            write(&state, session, Some(keyed), self_link, move |conn| {
+                retried(|| conn.transaction(|conn| run_once(conn, &steps, &context)))
+                    .map_err(atomic)
+            })
+            .await
+        }
+    }
 }
 
 /// One operation, with the resource type that will carry it out.
@@ -225,7 +238,7 @@ fn plan(operations: Vec<Operation>, actor: &Actor) -> Result<Vec<Step>, ApiError
                 .pointer(&pointer));
             }
             if actor.wallets().is_some()
-                && registered.type_name == super::LOCKS.type_name
+                && registered.type_name == super::LIMITED_TO
                 && matches!(operation, Operation::Add(_))
             {
                 return Err(limited_key_cannot_create().pointer(&pointer));
@@ -246,12 +259,13 @@ fn plan(operations: Vec<Operation>, actor: &Actor) -> Result<Vec<Step>, ApiError
         .collect()
 }
 
-/// Runs the operations in one database transaction; a deadlock runs them again.
-fn run(conn: &mut PgConnection, steps: &[Step], context: &Context) -> Result<Reply, ApiError> {
-    let mut attempt = 1;
+/// Runs `attempt` (the operations, in a transaction) until it is not rolled back by a
+/// deadlock, [`ATTEMPTS`] times at most.
+fn retried(mut attempt: impl FnMut() -> Result<Reply, ApiError>) -> Result<Reply, ApiError> {
+    let mut attempts = 1;
     loop {
-        match conn.transaction(|conn| run_once(conn, steps, context)) {
-            Err(error) if super::errors::transient(&error) && attempt < ATTEMPTS => attempt += 1,
+        match attempt() {
+            Err(error) if super::errors::transient(&error) && attempts < ATTEMPTS => attempts += 1,
             outcome => return outcome,
         }
     }

@@ -282,8 +282,14 @@ impl Session {
         self.actor.is_none() && self.wallets.is_none()
     }
 
-    /// `begin` (a `BEGIN` statement), and the settings for this transaction only: one round
-    /// trip. Only numbers are written into the SQL.
+    /// `BEGIN`, and the settings for this transaction only: what opens a transaction for
+    /// this session, in one round trip (see [`within`]).
+    pub fn begin_sql(&self) -> String {
+        self.begin("BEGIN")
+    }
+
+    /// `begin` (a `BEGIN` statement), and the settings for this transaction only. Only
+    /// numbers are written into the SQL.
     fn begin(&self, begin: &str) -> String {
         let mut sql = String::from(begin);
         if let Some(actor) = self.actor {
@@ -313,7 +319,7 @@ where
     if session.is_plain() {
         return run(database, work).await;
     }
-    let begin = session.begin("BEGIN");
+    let begin = session.begin_sql();
     run(database, move |conn| within(conn, &begin, work)).await
 }
 
