@@ -29,6 +29,326 @@ CREATE TYPE public.ledger_change AS (
 ALTER TYPE public.ledger_change OWNER TO CURRENT_USER;
 
 --
+-- Name: capture_hold(bigint, numeric); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.capture_hold(hold bigint, captured numeric DEFAULT NULL::numeric) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    target holds;
+    booked bigint;
+BEGIN
+    SELECT * INTO target FROM holds WHERE id = hold FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'there is no hold %', hold
+            USING ERRCODE = 'no_data_found', CONSTRAINT = 'holds_exists', TABLE = 'holds';
+    END IF;
+    -- Under the lock: what a concurrent capture or void left.
+    IF target.status <> 'pending' THEN
+        RAISE EXCEPTION 'hold % is %, not pending: a hold is resolved once', hold, target.status
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'holds_pending', TABLE = 'holds',
+                  DETAIL = format('status=%s', target.status);
+    END IF;
+    UPDATE holds SET status = 'captured', captured_amount = coalesce(captured, target.amount)
+    WHERE id = hold;
+    INSERT INTO transactions (wallet_id, txid, amount)
+    VALUES (target.wallet_id, 'hold:' || hold, -coalesce(captured, target.amount))
+    RETURNING id INTO booked;
+    UPDATE holds SET transaction_id = booked WHERE id = hold;
+    RETURN booked;
+END;
+$$;
+
+ALTER FUNCTION public.capture_hold(hold bigint, captured numeric) OWNER TO CURRENT_USER;
+
+--
+-- Name: FUNCTION capture_hold(hold bigint, captured numeric); Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON FUNCTION public.capture_hold(hold bigint, captured numeric) IS 'Captures a pending hold: releases it and books its debit (txid hold:<id>) in one call; returns the transaction id.';
+
+--
+-- Name: expire_holds(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.expire_holds() RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    swept bigint;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(hashtextextended('wallet-api expire_holds', 0)) THEN
+        RETURN 0;
+    END IF;
+    UPDATE holds SET status = 'expired'
+    WHERE status = 'pending' AND expires_at <= now();
+    GET DIAGNOSTICS swept = ROW_COUNT;
+    RETURN swept;
+END;
+$$;
+
+ALTER FUNCTION public.expire_holds() OWNER TO CURRENT_USER;
+
+--
+-- Name: FUNCTION expire_holds(); Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON FUNCTION public.expire_holds() IS 'Marks pending holds past expires_at expired (one sweeper at a time); returns how many.';
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: holds; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.holds (
+    id bigint NOT NULL,
+    wallet_id bigint NOT NULL,
+    amount numeric(36,18) NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    captured_amount numeric(36,18),
+    transaction_id bigint,
+    expires_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    resolved_at timestamp with time zone,
+    CONSTRAINT holds_amount_positive CHECK ((amount > (0)::numeric)),
+    CONSTRAINT holds_captured_amount_set CHECK (((status = 'captured'::text) = (captured_amount IS NOT NULL))),
+    CONSTRAINT holds_status_known CHECK ((status = ANY (ARRAY['pending'::text, 'captured'::text, 'voided'::text, 'expired'::text])))
+);
+
+ALTER TABLE public.holds OWNER TO CURRENT_USER;
+
+--
+-- Name: TABLE holds; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON TABLE public.holds IS 'Money reserved on a wallet: pending until captured (booked), voided or expired. Pending holds make up wallets.held.';
+
+--
+-- Name: hold_revise(text, public.holds[], public.holds[]); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.hold_revise(operation text, old public.holds[], new public.holds[]) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    INSERT INTO hold_revisions (hold_id, operation, old, new, revised_at, database_xid,
+                                revised_by, application, actor_key_id, actor_name)
+    SELECT o.id, operation, to_jsonb(o), CASE WHEN n.id IS NOT NULL THEN to_jsonb(n) END,
+           clock_timestamp(), pg_current_xact_id(), session_user,
+           current_setting('application_name'), actor.key_id, actor.key_name
+    FROM unnest(old) AS o
+    LEFT JOIN unnest(new) AS n ON n.id = o.id
+    LEFT JOIN ledger_actor() AS actor ON true
+    WHERE n.id IS NULL OR to_jsonb(o) IS DISTINCT FROM to_jsonb(n)
+    ORDER BY o.id
+$$;
+
+ALTER FUNCTION public.hold_revise(operation text, old public.holds[], new public.holds[]) OWNER TO wallet_ledger;
+
+--
+-- Name: holds_after_delete(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.holds_after_delete() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM ledger_hold('hold_delete', ARRAY(
+        SELECT ROW(id, wallet_id, -amount)::ledger_change FROM deleted_rows
+        WHERE status = 'pending'));
+    PERFORM hold_revise('delete', ARRAY(SELECT d::holds FROM deleted_rows AS d), '{}');
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.holds_after_delete() OWNER TO wallet_ledger;
+
+--
+-- Name: holds_after_insert(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.holds_after_insert() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM ledger_hold('hold_insert', ARRAY(
+        SELECT ROW(id, wallet_id, amount)::ledger_change FROM inserted_rows
+        WHERE status = 'pending'));
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.holds_after_insert() OWNER TO wallet_ledger;
+
+--
+-- Name: holds_after_update(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.holds_after_update() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM ledger_hold('hold_update', ARRAY(
+        SELECT ROW(id, wallet_id, amount)::ledger_change FROM new_rows WHERE status = 'pending'
+        UNION ALL
+        SELECT ROW(id, wallet_id, -amount)::ledger_change FROM old_rows WHERE status = 'pending'));
+    PERFORM hold_revise('update', ARRAY(SELECT o::holds FROM old_rows AS o),
+                        ARRAY(SELECT n::holds FROM new_rows AS n));
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.holds_after_update() OWNER TO wallet_ledger;
+
+--
+-- Name: holds_before_truncate(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.holds_before_truncate() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM ledger_hold('hold_truncate', ARRAY(
+        SELECT ROW(id, wallet_id, -amount)::ledger_change FROM holds WHERE status = 'pending'));
+    PERFORM hold_revise('truncate', ARRAY(SELECT h FROM holds AS h), '{}');
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.holds_before_truncate() OWNER TO wallet_ledger;
+
+--
+-- Name: holds_check_capture_booked(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.holds_check_capture_booked() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    current holds;
+BEGIN
+    SELECT * INTO current FROM holds WHERE id = NEW.id;
+    IF current.status = 'captured' AND NOT EXISTS (
+        SELECT 1 FROM transactions AS t
+        WHERE t.id = current.transaction_id
+          AND t.wallet_id = current.wallet_id
+          AND t.amount = -current.captured_amount
+    ) THEN
+        RAISE EXCEPTION 'hold % is captured but names no debit of % on wallet %',
+                current.id, current.captured_amount, current.wallet_id
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'holds_capture_booked',
+                  TABLE = 'holds',
+                  HINT = 'Capture with SELECT capture_hold(hold_id, amount): it releases the hold and books its debit.';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.holds_check_capture_booked() OWNER TO CURRENT_USER;
+
+--
+-- Name: holds_state_machine(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.holds_state_machine() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.status <> 'pending' OR NEW.captured_amount IS NOT NULL
+           OR NEW.transaction_id IS NOT NULL OR NEW.resolved_at IS NOT NULL THEN
+            RAISE EXCEPTION 'a hold is created pending, with nothing captured'
+                USING ERRCODE = 'check_violation', CONSTRAINT = 'holds_created_pending',
+                      TABLE = 'holds';
+        END IF;
+        IF NEW.expires_at <= clock_timestamp() THEN
+            RAISE EXCEPTION 'a hold cannot be created expired (expires_at % has passed)', NEW.expires_at
+                USING ERRCODE = 'check_violation', CONSTRAINT = 'holds_expiry_future',
+                      TABLE = 'holds';
+        END IF;
+        NEW.created_at := now();
+        NEW.updated_at := now();
+        RETURN NEW;
+    END IF;
+
+    IF (NEW.id, NEW.wallet_id, NEW.amount, NEW.expires_at, NEW.created_at)
+       IS DISTINCT FROM (OLD.id, OLD.wallet_id, OLD.amount, OLD.expires_at, OLD.created_at) THEN
+        RAISE EXCEPTION 'hold %: its wallet, amount, expiry and creation time never change', OLD.id
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'holds_terms_fixed', TABLE = 'holds',
+                  HINT = 'Void the hold and create another.';
+    END IF;
+
+    IF OLD.status <> 'pending' THEN
+        -- The one change a resolved hold takes: a capture naming the transaction it booked.
+        IF OLD.status = 'captured' AND OLD.transaction_id IS NULL
+           AND NEW.transaction_id IS NOT NULL AND NEW.status = 'captured'
+           AND NEW.captured_amount = OLD.captured_amount THEN
+            NEW.updated_at := now();
+            NEW.resolved_at := OLD.resolved_at;
+            RETURN NEW;
+        END IF;
+        -- Anything else, even a write of the values it has: two voids (or captures) of one
+        -- hold racing must not both succeed.
+        RAISE EXCEPTION 'hold % is %, not pending: a hold is resolved once', OLD.id, OLD.status
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'holds_pending', TABLE = 'holds',
+                  DETAIL = format('status=%s', OLD.status);
+    END IF;
+
+    IF NEW.status = 'pending' THEN
+        IF NEW.captured_amount IS NOT NULL OR NEW.transaction_id IS NOT NULL THEN
+            RAISE EXCEPTION 'hold %: only a capture sets what was captured', OLD.id
+                USING ERRCODE = 'check_violation', CONSTRAINT = 'holds_captured_amount_set',
+                      TABLE = 'holds';
+        END IF;
+        NEW.resolved_at := NULL;
+        RETURN NEW;
+    END IF;
+
+    IF NEW.status = 'expired' THEN
+        IF OLD.expires_at IS NULL OR OLD.expires_at > clock_timestamp() THEN
+            RAISE EXCEPTION 'hold % has not expired (expires_at %)', OLD.id, coalesce(OLD.expires_at::text, 'none')
+                USING ERRCODE = 'check_violation', CONSTRAINT = 'holds_not_yet_expired',
+                      TABLE = 'holds';
+        END IF;
+    ELSIF OLD.expires_at <= clock_timestamp() THEN
+        RAISE EXCEPTION 'hold % expired at %: it can no longer be %', OLD.id, OLD.expires_at, NEW.status
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'holds_unexpired', TABLE = 'holds',
+                  DETAIL = format('expires_at=%s', OLD.expires_at);
+    END IF;
+
+    IF NEW.status = 'captured' AND NOT (NEW.captured_amount > 0 AND NEW.captured_amount <= OLD.amount) THEN
+        RAISE EXCEPTION 'hold %: the captured amount % must be above 0 and at most the hold''s %',
+                OLD.id, NEW.captured_amount, OLD.amount
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'holds_capture_within_amount',
+                  TABLE = 'holds', DETAIL = format('amount=%s', OLD.amount);
+    END IF;
+    IF NEW.status <> 'captured' AND NEW.transaction_id IS NOT NULL THEN
+        RAISE EXCEPTION 'hold %: only a capture books a transaction', OLD.id
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'holds_captured_amount_set',
+                  TABLE = 'holds';
+    END IF;
+    NEW.resolved_at := clock_timestamp();
+    NEW.updated_at := now();
+    RETURN NEW;
+END;
+$$;
+
+ALTER FUNCTION public.holds_state_machine() OWNER TO CURRENT_USER;
+
+--
 -- Name: idempotency_claim(bigint, text, bigint); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
 --
 
@@ -110,6 +430,38 @@ ALTER FUNCTION public.ledger_apply(operation text, changes public.ledger_change[
 COMMENT ON FUNCTION public.ledger_apply(operation text, changes public.ledger_change[]) IS 'Adds the signed rows a statement changed up per wallet and applies them (wallet_apply_deltas); returns each wallet''s journal row. Called by the transactions triggers only.';
 
 --
+-- Name: ledger_hold(text, public.ledger_change[]); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.ledger_hold(operation text, changes public.ledger_change[]) RETURNS TABLE(wallet_id bigint, balance_change_id bigint)
+    LANGUAGE sql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT j.wallet_id, j.balance_change_id
+    FROM (
+        SELECT array_agg(w.wallet_id) AS ids, array_agg(w.held_delta) AS held_deltas,
+               array_agg(w.touched) AS counts, array_agg(w.only_id) AS only_ids
+        FROM (
+            SELECT c.wallet_id, sum(c.amount) AS held_delta,
+                   count(DISTINCT c.transaction_id) AS touched,
+                   CASE WHEN count(DISTINCT c.transaction_id) = 1
+                        THEN min(c.transaction_id) END AS only_id
+            FROM unnest(changes) AS c
+            GROUP BY c.wallet_id
+            HAVING sum(c.amount) <> 0
+        ) AS w
+    ) AS a
+    CROSS JOIN LATERAL wallet_apply(
+        operation, a.ids,
+        array_fill(0::numeric, ARRAY[coalesce(cardinality(a.ids), 0)]), a.held_deltas,
+        array_fill(0::bigint, ARRAY[coalesce(cardinality(a.ids), 0)]),
+        array_fill(NULL::bigint, ARRAY[coalesce(cardinality(a.ids), 0)]),
+        a.counts, a.only_ids) AS j
+$$;
+
+ALTER FUNCTION public.ledger_hold(operation text, changes public.ledger_change[]) OWNER TO wallet_ledger;
+
+--
 -- Name: ledger_refuse_rewrite(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
 --
 
@@ -126,10 +478,6 @@ END;
 $$;
 
 ALTER FUNCTION public.ledger_refuse_rewrite() OWNER TO CURRENT_USER;
-
-SET default_tablespace = '';
-
-SET default_table_access_method = heap;
 
 --
 -- Name: transactions; Type: TABLE; Schema: public; Owner: CURRENT_USER
@@ -313,10 +661,10 @@ ALTER FUNCTION public.wallet_api_wallets() OWNER TO CURRENT_USER;
 COMMENT ON FUNCTION public.wallet_api_wallets() IS 'The wallets the current statement may see (wallet_api.wallets), or NULL for every wallet.';
 
 --
--- Name: wallet_apply_deltas(text, bigint[], numeric[], bigint[], bigint[]); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+-- Name: wallet_apply(text, bigint[], numeric[], numeric[], bigint[], bigint[], bigint[], bigint[]); Type: FUNCTION; Schema: public; Owner: wallet_ledger
 --
 
-CREATE FUNCTION public.wallet_apply_deltas(operation text, wallet_ids bigint[], deltas numeric[], counts bigint[], transaction_ids bigint[]) RETURNS TABLE(wallet_id bigint, balance_change_id bigint)
+CREATE FUNCTION public.wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[]) RETURNS TABLE(wallet_id bigint, balance_change_id bigint)
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
     AS $$
@@ -330,25 +678,28 @@ BEGIN
         RETURN;
     END IF;
 
-    -- Lock every affected wallet, lowest id first, and look at the balance it would get.
+    -- Lock every affected wallet, lowest id first, and look at the balances it would get.
     -- Under READ COMMITTED a row changed by a concurrent transaction is re-read after that
-    -- transaction commits, so the check below sees the committed balance.
+    -- transaction commits, so the check below sees the committed balances.
     FOR target IN
-        SELECT w.id, w.balance + d.delta AS new_balance
+        SELECT w.id, w.balance + d.delta AS new_balance,
+               w.balance - w.held + wallet_expired_held(w.id) AS available,
+               w.balance + d.delta - (w.held + d.held_delta) + wallet_expired_held(w.id) AS new_available
         FROM wallets AS w
-        JOIN unnest(wallet_ids, deltas) AS d (wallet_id, delta) ON d.wallet_id = w.id
+        JOIN unnest(wallet_ids, deltas, held_deltas) AS d (wallet_id, delta, held_delta)
+          ON d.wallet_id = w.id
         ORDER BY w.id
         FOR NO KEY UPDATE OF w
     LOOP
         locked := locked + 1;
-        IF target.new_balance < 0 THEN
-            RAISE EXCEPTION 'insufficient funds: the balance of wallet % would become %',
-                    target.id, target.new_balance
+        IF target.new_available < 0 THEN
+            RAISE EXCEPTION 'insufficient funds: the available balance of wallet % would become % (% available now)',
+                    target.id, target.new_available, target.available
                 USING ERRCODE = 'check_violation',
                       CONSTRAINT = 'wallets_balance_nonnegative',
                       TABLE = 'wallets',
-                      DETAIL = format('wallet_id=%s', target.id),
-                      HINT = 'A statement must leave every wallet balance at zero or above.';
+                      DETAIL = format('wallet_id=%s available=%s', target.id, target.available),
+                      HINT = 'A statement must leave every wallet''s available balance (its balance less its pending holds) at zero or above.';
         END IF;
         IF target.new_balance >= 1e18 THEN
             RAISE EXCEPTION 'balance overflow: the balance of wallet % would become %, beyond numeric(36,18)',
@@ -360,13 +711,15 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- The foreign key normally guarantees the wallet exists; this also holds when foreign
+    -- The foreign keys normally guarantee the wallet exists; this also holds when foreign
     -- keys were skipped (session_replication_role = replica).
     IF locked <> cardinality(wallet_ids) THEN
-        RAISE EXCEPTION 'transactions refer to a wallet that does not exist'
+        RAISE EXCEPTION '% refer to a wallet that does not exist',
+                CASE WHEN operation LIKE 'hold%' THEN 'holds' ELSE 'transactions' END
             USING ERRCODE = 'foreign_key_violation',
-                  CONSTRAINT = 'transactions_wallet_id_fkey',
-                  TABLE = 'transactions';
+                  CONSTRAINT = CASE WHEN operation LIKE 'hold%' THEN 'holds_wallet_id_fkey'
+                                    ELSE 'transactions_wallet_id_fkey' END,
+                  TABLE = CASE WHEN operation LIKE 'hold%' THEN 'holds' ELSE 'transactions' END;
     END IF;
 
     -- Every wallet is locked: no other writer can come between this time and the commit.
@@ -377,22 +730,49 @@ BEGIN
     WITH applied AS (
         UPDATE wallets AS w
         SET balance = w.balance + d.delta,
+            held = w.held + d.held_delta,
             updated_at = now()
-        FROM unnest(wallet_ids, deltas, counts, transaction_ids)
-             AS d (wallet_id, delta, touched, transaction_id)
+        FROM unnest(wallet_ids, deltas, held_deltas, counts, transaction_ids, hold_counts, hold_ids)
+             AS d (wallet_id, delta, held_delta, touched, transaction_id, holds_touched, hold_id)
         WHERE w.id = d.wallet_id
-        RETURNING w.id, w.balance, d.delta, d.touched, d.transaction_id
+        RETURNING w.id, w.balance, w.held, d.delta, d.held_delta, d.touched, d.transaction_id,
+                  d.holds_touched, d.hold_id
     )
-    INSERT INTO balance_changes AS c (wallet_id, delta, balance, operation, transaction_count,
-                                      transaction_id, changed_at, database_xid, changed_by,
-                                      application, actor_key_id, actor_name)
-    SELECT a.id, a.delta, a.balance, operation, a.touched, a.transaction_id, changed_at,
-           pg_current_xact_id(), session_user, current_setting('application_name'),
+    INSERT INTO balance_changes AS c (wallet_id, delta, balance, held_delta, held, operation,
+                                      transaction_count, transaction_id, hold_count, hold_id,
+                                      changed_at, database_xid, changed_by, application,
+                                      actor_key_id, actor_name)
+    SELECT a.id, a.delta, a.balance, a.held_delta, a.held, operation,
+           a.touched, a.transaction_id, a.holds_touched, a.hold_id,
+           changed_at, pg_current_xact_id(), session_user, current_setting('application_name'),
            actor.key_id, actor.key_name
     FROM applied AS a
     ORDER BY a.id
     RETURNING c.wallet_id, c.id;
 END;
+$$;
+
+ALTER FUNCTION public.wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[]) OWNER TO wallet_ledger;
+
+--
+-- Name: FUNCTION wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[]); Type: COMMENT; Schema: public; Owner: wallet_ledger
+--
+
+COMMENT ON FUNCTION public.wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[]) IS 'Adds deltas[i] to the balance and held_deltas[i] to the held of wallet wallet_ids[i] and journals it: locks in id order, refuses a negative available balance or an overflowing balance. Called by the triggers only.';
+
+--
+-- Name: wallet_apply_deltas(text, bigint[], numeric[], bigint[], bigint[]); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.wallet_apply_deltas(operation text, wallet_ids bigint[], deltas numeric[], counts bigint[], transaction_ids bigint[]) RETURNS TABLE(wallet_id bigint, balance_change_id bigint)
+    LANGUAGE sql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT * FROM wallet_apply(operation, wallet_ids, deltas,
+                               array_fill(0::numeric, ARRAY[coalesce(cardinality(wallet_ids), 0)]),
+                               counts, transaction_ids,
+                               array_fill(0::bigint, ARRAY[coalesce(cardinality(wallet_ids), 0)]),
+                               array_fill(NULL::bigint, ARRAY[coalesce(cardinality(wallet_ids), 0)]))
 $$;
 
 ALTER FUNCTION public.wallet_apply_deltas(operation text, wallet_ids bigint[], deltas numeric[], counts bigint[], transaction_ids bigint[]) OWNER TO wallet_ledger;
@@ -422,10 +802,55 @@ $$;
 ALTER FUNCTION public.wallet_balance_at(wallet bigint, at timestamp with time zone) OWNER TO CURRENT_USER;
 
 --
+-- Name: wallet_expired_held(bigint); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.wallet_expired_held(wallet bigint) RETURNS numeric
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT coalesce(sum(h.amount), 0)
+    FROM holds AS h
+    WHERE h.wallet_id = wallet AND h.status = 'pending' AND h.expires_at <= now()
+$$;
+
+ALTER FUNCTION public.wallet_expired_held(wallet bigint) OWNER TO CURRENT_USER;
+
+--
+-- Name: FUNCTION wallet_expired_held(wallet bigint); Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON FUNCTION public.wallet_expired_held(wallet bigint) IS 'The amounts of the wallet''s pending holds whose expires_at has passed (not yet swept): counted in wallets.held, held by nothing.';
+
+--
+-- Name: wallet_held_at(bigint, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.wallet_held_at(wallet bigint, at timestamp with time zone) RETURNS numeric
+    LANGUAGE sql STABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT coalesce((
+        SELECT c.held
+        FROM balance_changes AS c
+        WHERE c.wallet_id = wallet AND c.changed_at <= at
+        ORDER BY c.changed_at DESC, c.id DESC
+        LIMIT 1
+    ), 0::numeric) - coalesce((
+        SELECT sum(h.amount)
+        FROM holds AS h
+        WHERE h.wallet_id = wallet AND h.expires_at <= at AND h.created_at <= at
+          AND h.status IN ('pending', 'expired')
+          AND (h.resolved_at IS NULL OR h.resolved_at > at)
+    ), 0::numeric)
+$$;
+
+ALTER FUNCTION public.wallet_held_at(wallet bigint, at timestamp with time zone) OWNER TO CURRENT_USER;
+
+--
 -- Name: wallet_repair(boolean); Type: FUNCTION; Schema: public; Owner: wallet_ledger
 --
 
-CREATE FUNCTION public.wallet_repair(apply boolean DEFAULT false) RETURNS TABLE(wallet_id bigint, stored_balance numeric, repaired_balance numeric, journal_balance numeric, balance_change_id bigint)
+CREATE FUNCTION public.wallet_repair(apply boolean DEFAULT false) RETURNS TABLE(wallet_id bigint, stored_balance numeric, repaired_balance numeric, journal_balance numeric, balance_change_id bigint, stored_held numeric, repaired_held numeric)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public', 'pg_temp'
     AS $$
@@ -446,11 +871,17 @@ BEGIN
 
     -- Recomputed now, under the locks: this query sees what the writers waited for committed.
     FOR fix IN
-        SELECT w.id, w.balance AS stored,
+        SELECT w.id, w.balance AS stored, w.held AS stored_held,
                coalesce((SELECT sum(t.amount) FROM transactions AS t WHERE t.wallet_id = w.id), 0) AS correct,
-               coalesce((SELECT c.balance FROM balance_changes AS c WHERE c.wallet_id = w.id
-                         ORDER BY c.id DESC LIMIT 1), 0) AS journaled
+               coalesce((SELECT sum(h.amount) FROM holds AS h
+                         WHERE h.wallet_id = w.id AND h.status = 'pending'), 0) AS correct_held,
+               coalesce(j.balance, 0) AS journaled,
+               coalesce(j.held, 0) AS journaled_held
         FROM wallets AS w
+        LEFT JOIN LATERAL (
+            SELECT c.balance, c.held FROM balance_changes AS c WHERE c.wallet_id = w.id
+            ORDER BY c.id DESC LIMIT 1
+        ) AS j ON true
         WHERE w.id = ANY (flagged)
         ORDER BY w.id
     LOOP
@@ -463,13 +894,14 @@ BEGIN
                           CONSTRAINT = 'wallets_balance_nonnegative',
                           DETAIL = format('wallet_id=%s', fix.id);
             END IF;
-            UPDATE wallets AS w SET balance = fix.correct, updated_at = now()
-            WHERE w.id = fix.id AND w.balance <> fix.correct;
-            INSERT INTO balance_changes AS c (wallet_id, delta, balance, operation,
+            UPDATE wallets AS w SET balance = fix.correct, held = fix.correct_held, updated_at = now()
+            WHERE w.id = fix.id AND (w.balance, w.held) <> (fix.correct, fix.correct_held);
+            INSERT INTO balance_changes AS c (wallet_id, delta, balance, held_delta, held, operation,
                                               transaction_count, transaction_id, changed_at,
                                               database_xid, changed_by, application,
                                               repaired_from)
-            VALUES (fix.id, fix.correct - fix.journaled, fix.correct, 'repair', 0, NULL,
+            VALUES (fix.id, fix.correct - fix.journaled, fix.correct,
+                    fix.correct_held - fix.journaled_held, fix.correct_held, 'repair', 0, NULL,
                     clock_timestamp(), pg_current_xact_id(), session_user,
                     current_setting('application_name'), fix.stored)
             RETURNING c.id INTO journal_id;
@@ -479,6 +911,8 @@ BEGIN
         repaired_balance := fix.correct;
         journal_balance := fix.journaled;
         balance_change_id := journal_id;
+        stored_held := fix.stored_held;
+        repaired_held := fix.correct_held;
         RETURN NEXT;
     END LOOP;
 END;
@@ -494,11 +928,11 @@ CREATE FUNCTION public.wallets_refuse_balance_write() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    RAISE EXCEPTION 'wallets.balance cannot be written directly (wallet %)', coalesce(NEW.id::text, 'new')
+    RAISE EXCEPTION 'wallets.balance and wallets.held cannot be written directly (wallet %)',
+            coalesce(NEW.id::text, 'new')
         USING ERRCODE = 'insufficient_privilege',
               TABLE = 'wallets',
-              COLUMN = 'balance',
-              HINT = 'The balance is the sum of the wallet''s transactions: insert, update or delete rows in transactions instead.';
+              HINT = 'The balance is the sum of the wallet''s transactions, held the sum of its pending holds: write rows in transactions or holds instead.';
 END;
 $$;
 
@@ -578,7 +1012,11 @@ CREATE TABLE public.balance_changes (
     repaired_from numeric(36,18),
     actor_key_id bigint,
     actor_name text,
-    CONSTRAINT balance_changes_operation_known CHECK ((operation = ANY (ARRAY['opening'::text, 'insert'::text, 'update'::text, 'delete'::text, 'truncate'::text, 'repair'::text])))
+    held_delta numeric(37,18) DEFAULT 0 NOT NULL,
+    held numeric(36,18) DEFAULT 0 NOT NULL,
+    hold_count bigint DEFAULT 0 NOT NULL,
+    hold_id bigint,
+    CONSTRAINT balance_changes_operation_known CHECK ((operation = ANY (ARRAY['opening'::text, 'insert'::text, 'update'::text, 'delete'::text, 'truncate'::text, 'repair'::text, 'hold_insert'::text, 'hold_update'::text, 'hold_delete'::text, 'hold_truncate'::text])))
 );
 
 ALTER TABLE public.balance_changes OWNER TO CURRENT_USER;
@@ -601,6 +1039,90 @@ ALTER TABLE public.balance_changes ALTER COLUMN id ADD GENERATED ALWAYS AS IDENT
     NO MAXVALUE
     CACHE 1
 );
+
+--
+-- Name: hold_revisions; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.hold_revisions (
+    id bigint NOT NULL,
+    hold_id bigint NOT NULL,
+    operation text NOT NULL,
+    old jsonb NOT NULL,
+    new jsonb,
+    revised_at timestamp with time zone NOT NULL,
+    database_xid xid8 NOT NULL,
+    revised_by text NOT NULL,
+    application text NOT NULL,
+    actor_key_id bigint,
+    actor_name text,
+    CONSTRAINT hold_revisions_operation_known CHECK ((operation = ANY (ARRAY['update'::text, 'delete'::text, 'truncate'::text])))
+);
+
+ALTER TABLE public.hold_revisions OWNER TO CURRENT_USER;
+
+--
+-- Name: TABLE hold_revisions; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON TABLE public.hold_revisions IS 'Append-only before-images (and after-images) of every hold changed by UPDATE, DELETE or TRUNCATE.';
+
+--
+-- Name: hold_revisions_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.hold_revisions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.hold_revisions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: holds_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.holds ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.holds_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: holds_now; Type: VIEW; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE VIEW public.holds_now WITH (security_invoker='true') AS
+ SELECT h.id,
+    h.wallet_id,
+    h.amount,
+        CASE
+            WHEN ((h.status = 'pending'::text) AND (h.expires_at <= now())) THEN 'expired'::text
+            ELSE h.status
+        END AS status,
+    h.captured_amount,
+    h.transaction_id,
+    h.expires_at,
+    h.created_at,
+    h.updated_at,
+        CASE
+            WHEN ((h.status = 'pending'::text) AND (h.expires_at <= now())) THEN h.expires_at
+            ELSE h.resolved_at
+        END AS resolved_at
+   FROM public.holds h;
+
+ALTER TABLE public.holds_now OWNER TO CURRENT_USER;
+
+--
+-- Name: VIEW holds_now; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON VIEW public.holds_now IS 'Every hold with its status now: a pending hold past expires_at is expired.';
 
 --
 -- Name: idempotency_keys; Type: TABLE; Schema: public; Owner: CURRENT_USER
@@ -692,6 +1214,7 @@ CREATE TABLE public.wallets (
     balance numeric(36,18) DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    held numeric(36,18) DEFAULT 0 NOT NULL,
     CONSTRAINT wallets_balance_nonnegative CHECK ((balance >= (0)::numeric)),
     CONSTRAINT wallets_label_length CHECK (((char_length(label) >= 1) AND (char_length(label) <= 255)))
 );
@@ -705,6 +1228,12 @@ ALTER TABLE public.wallets OWNER TO CURRENT_USER;
 COMMENT ON COLUMN public.wallets.balance IS 'Sum of the wallet''s transactions.amount, kept by the transactions triggers; never negative, never written directly.';
 
 --
+-- Name: COLUMN wallets.held; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON COLUMN public.wallets.held IS 'Sum of the wallet''s pending holds (status pending), kept by the holds triggers; those past expires_at stop counting at once (wallet_balances).';
+
+--
 -- Name: wallet_balance_audit; Type: VIEW; Schema: public; Owner: CURRENT_USER
 --
 
@@ -714,27 +1243,37 @@ CREATE VIEW public.wallet_balance_audit AS
             sum(transactions.amount) AS total
            FROM public.transactions
           GROUP BY transactions.wallet_id
+        ), pending AS (
+         SELECT holds.wallet_id,
+            sum(holds.amount) AS total
+           FROM public.holds
+          WHERE (holds.status = 'pending'::text)
+          GROUP BY holds.wallet_id
         ), journal AS (
          SELECT balance_changes.wallet_id,
             balance_changes.id,
             balance_changes.balance,
             balance_changes.delta,
+            balance_changes.held,
+            balance_changes.held_delta,
             balance_changes.operation,
             lag(balance_changes.balance, 1, (0)::numeric) OVER per_wallet AS previous,
+            lag(balance_changes.held, 1, (0)::numeric) OVER per_wallet AS previous_held,
             row_number() OVER (PARTITION BY balance_changes.wallet_id ORDER BY balance_changes.id DESC) AS from_end,
             max(balance_changes.id) FILTER (WHERE (balance_changes.operation = 'repair'::text)) OVER per_wallet AS last_repair
            FROM public.balance_changes
           WINDOW per_wallet AS (PARTITION BY balance_changes.wallet_id ORDER BY balance_changes.id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
         ), last_rows AS (
          SELECT journal.wallet_id,
-            journal.balance
+            journal.balance,
+            journal.held
            FROM journal
           WHERE (journal.from_end = 1)
         ), breaks AS (
          SELECT journal.wallet_id,
             min(journal.id) AS first_break
            FROM journal
-          WHERE ((journal.balance <> (journal.previous + journal.delta)) AND (journal.id > COALESCE(journal.last_repair, (0)::bigint)))
+          WHERE (((journal.balance <> (journal.previous + journal.delta)) OR (journal.held <> (journal.previous_held + journal.held_delta))) AND (journal.id > COALESCE(journal.last_repair, (0)::bigint)))
           GROUP BY journal.wallet_id
         )
  SELECT w.id AS wallet_id,
@@ -756,21 +1295,38 @@ CREATE VIEW public.wallet_balance_audit AS
             ELSE NULL::text
         END,
         CASE
+            WHEN (w.held <> COALESCE(p.total, (0)::numeric)) THEN format('held %s differs from the sum of its pending holds %s'::text, w.held, COALESCE(p.total, (0)::numeric))
+            ELSE NULL::text
+        END,
+        CASE
+            WHEN (w.held <> COALESCE(l.held, (0)::numeric)) THEN format('held %s differs from its journal''s %s'::text, w.held, COALESCE(l.held, (0)::numeric))
+            ELSE NULL::text
+        END,
+        CASE
+            WHEN ((w.balance - COALESCE(p.total, (0)::numeric)) < (0)::numeric) THEN 'negative available balance'::text
+            ELSE NULL::text
+        END,
+        CASE
             WHEN (b.first_break IS NOT NULL) THEN format('journal running total breaks at balance change %s'::text, b.first_break)
             ELSE NULL::text
-        END) AS problem
-   FROM (((public.wallets w
+        END) AS problem,
+    w.held AS stored_held,
+    COALESCE(p.total, (0)::numeric) AS holds_sum
+   FROM ((((public.wallets w
      LEFT JOIN sums s ON ((s.wallet_id = w.id)))
+     LEFT JOIN pending p ON ((p.wallet_id = w.id)))
      LEFT JOIN last_rows l ON ((l.wallet_id = w.id)))
      LEFT JOIN breaks b ON ((b.wallet_id = w.id)))
-  WHERE ((w.balance < (0)::numeric) OR (w.balance <> COALESCE(s.total, (0)::numeric)) OR (w.balance <> COALESCE(l.balance, (0)::numeric)) OR (b.first_break IS NOT NULL))
+  WHERE ((w.balance < (0)::numeric) OR (w.balance <> COALESCE(s.total, (0)::numeric)) OR (w.balance <> COALESCE(l.balance, (0)::numeric)) OR (w.held <> COALESCE(p.total, (0)::numeric)) OR (w.held <> COALESCE(l.held, (0)::numeric)) OR ((w.balance - COALESCE(p.total, (0)::numeric)) < (0)::numeric) OR (b.first_break IS NOT NULL))
 UNION ALL
  SELECT t.wallet_id,
     NULL::numeric AS stored_balance,
     sum(t.amount) AS transactions_sum,
     NULL::numeric AS journal_balance,
     NULL::bigint AS journal_break_id,
-    'transactions refer to a wallet that does not exist'::text AS problem
+    'transactions refer to a wallet that does not exist'::text AS problem,
+    NULL::numeric AS stored_held,
+    NULL::numeric AS holds_sum
    FROM public.transactions t
   WHERE (NOT (EXISTS ( SELECT 1
            FROM public.wallets w
@@ -778,6 +1334,25 @@ UNION ALL
   GROUP BY t.wallet_id;
 
 ALTER TABLE public.wallet_balance_audit OWNER TO CURRENT_USER;
+
+--
+-- Name: wallet_balances; Type: VIEW; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE VIEW public.wallet_balances WITH (security_invoker='true') AS
+ SELECT w.id AS wallet_id,
+    w.balance,
+    (w.held - public.wallet_expired_held(w.id)) AS held,
+    ((w.balance - w.held) + public.wallet_expired_held(w.id)) AS available
+   FROM public.wallets w;
+
+ALTER TABLE public.wallet_balances OWNER TO CURRENT_USER;
+
+--
+-- Name: VIEW wallet_balances; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON VIEW public.wallet_balances IS 'Each wallet''s balance, held (its pending, unexpired holds) and available (balance - held), exact now.';
 
 --
 -- Name: wallets_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
@@ -812,6 +1387,20 @@ ALTER TABLE ONLY public.api_keys
 
 ALTER TABLE ONLY public.balance_changes
     ADD CONSTRAINT balance_changes_pkey PRIMARY KEY (id);
+
+--
+-- Name: hold_revisions hold_revisions_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.hold_revisions
+    ADD CONSTRAINT hold_revisions_pkey PRIMARY KEY (id);
+
+--
+-- Name: holds holds_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.holds
+    ADD CONSTRAINT holds_pkey PRIMARY KEY (id);
 
 --
 -- Name: idempotency_keys idempotency_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
@@ -867,6 +1456,30 @@ CREATE INDEX balance_changes_wallet_id_id_idx ON public.balance_changes USING bt
 CREATE INDEX balance_changes_wallet_time_idx ON public.balance_changes USING btree (wallet_id, changed_at, id);
 
 --
+-- Name: hold_revisions_hold_id_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX hold_revisions_hold_id_idx ON public.hold_revisions USING btree (hold_id, id);
+
+--
+-- Name: holds_pending_expiry_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX holds_pending_expiry_idx ON public.holds USING btree (wallet_id, expires_at) WHERE ((status = 'pending'::text) AND (expires_at IS NOT NULL));
+
+--
+-- Name: holds_wallet_expiry_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX holds_wallet_expiry_idx ON public.holds USING btree (wallet_id, expires_at) WHERE (expires_at IS NOT NULL);
+
+--
+-- Name: holds_wallet_id_id_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX holds_wallet_id_id_idx ON public.holds USING btree (wallet_id, id);
+
+--
 -- Name: idempotency_keys_created_at_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
 --
 
@@ -899,6 +1512,70 @@ ALTER TABLE public.balance_changes ENABLE ALWAYS TRIGGER balance_changes_append_
 CREATE TRIGGER balance_changes_no_truncate BEFORE TRUNCATE ON public.balance_changes FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_rewrite();
 
 ALTER TABLE public.balance_changes ENABLE ALWAYS TRIGGER balance_changes_no_truncate;
+
+--
+-- Name: hold_revisions hold_revisions_append_only; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER hold_revisions_append_only BEFORE DELETE OR UPDATE ON public.hold_revisions FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_rewrite();
+
+ALTER TABLE public.hold_revisions ENABLE ALWAYS TRIGGER hold_revisions_append_only;
+
+--
+-- Name: hold_revisions hold_revisions_no_truncate; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER hold_revisions_no_truncate BEFORE TRUNCATE ON public.hold_revisions FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_rewrite();
+
+ALTER TABLE public.hold_revisions ENABLE ALWAYS TRIGGER hold_revisions_no_truncate;
+
+--
+-- Name: holds holds_capture_booked; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE CONSTRAINT TRIGGER holds_capture_booked AFTER UPDATE ON public.holds DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN ((new.status = 'captured'::text)) EXECUTE FUNCTION public.holds_check_capture_booked();
+
+ALTER TABLE public.holds ENABLE ALWAYS TRIGGER holds_capture_booked;
+
+--
+-- Name: holds holds_held_delete; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER holds_held_delete AFTER DELETE ON public.holds REFERENCING OLD TABLE AS deleted_rows FOR EACH STATEMENT EXECUTE FUNCTION public.holds_after_delete();
+
+ALTER TABLE public.holds ENABLE ALWAYS TRIGGER holds_held_delete;
+
+--
+-- Name: holds holds_held_insert; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER holds_held_insert AFTER INSERT ON public.holds REFERENCING NEW TABLE AS inserted_rows FOR EACH STATEMENT EXECUTE FUNCTION public.holds_after_insert();
+
+ALTER TABLE public.holds ENABLE ALWAYS TRIGGER holds_held_insert;
+
+--
+-- Name: holds holds_held_truncate; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER holds_held_truncate BEFORE TRUNCATE ON public.holds FOR EACH STATEMENT EXECUTE FUNCTION public.holds_before_truncate();
+
+ALTER TABLE public.holds ENABLE ALWAYS TRIGGER holds_held_truncate;
+
+--
+-- Name: holds holds_held_update; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER holds_held_update AFTER UPDATE ON public.holds REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.holds_after_update();
+
+ALTER TABLE public.holds ENABLE ALWAYS TRIGGER holds_held_update;
+
+--
+-- Name: holds holds_state_machine; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER holds_state_machine BEFORE INSERT OR UPDATE ON public.holds FOR EACH ROW EXECUTE FUNCTION public.holds_state_machine();
+
+ALTER TABLE public.holds ENABLE ALWAYS TRIGGER holds_state_machine;
 
 --
 -- Name: transaction_revisions transaction_revisions_append_only; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
@@ -952,7 +1629,7 @@ ALTER TABLE public.transactions ENABLE ALWAYS TRIGGER transactions_balance_updat
 -- Name: wallets wallets_balance_guard_insert; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
 --
 
-CREATE TRIGGER wallets_balance_guard_insert BEFORE INSERT ON public.wallets FOR EACH ROW WHEN ((new.balance <> (0)::numeric)) EXECUTE FUNCTION public.wallets_refuse_balance_write();
+CREATE TRIGGER wallets_balance_guard_insert BEFORE INSERT ON public.wallets FOR EACH ROW WHEN (((new.balance <> (0)::numeric) OR (new.held <> (0)::numeric))) EXECUTE FUNCTION public.wallets_refuse_balance_write();
 
 ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_balance_guard_insert;
 
@@ -960,7 +1637,7 @@ ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_balance_guard_insert;
 -- Name: wallets wallets_balance_guard_update; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
 --
 
-CREATE TRIGGER wallets_balance_guard_update BEFORE UPDATE OF balance ON public.wallets FOR EACH ROW WHEN (((new.balance IS DISTINCT FROM old.balance) AND (CURRENT_USER <> 'wallet_ledger'::name))) EXECUTE FUNCTION public.wallets_refuse_balance_write();
+CREATE TRIGGER wallets_balance_guard_update BEFORE UPDATE OF balance, held ON public.wallets FOR EACH ROW WHEN ((((new.balance IS DISTINCT FROM old.balance) OR (new.held IS DISTINCT FROM old.held)) AND (CURRENT_USER <> 'wallet_ledger'::name))) EXECUTE FUNCTION public.wallets_refuse_balance_write();
 
 ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_balance_guard_update;
 
@@ -987,6 +1664,20 @@ ALTER TABLE ONLY public.balance_changes
     ADD CONSTRAINT balance_changes_wallet_id_fkey FOREIGN KEY (wallet_id) REFERENCES public.wallets(id) ON DELETE RESTRICT;
 
 --
+-- Name: hold_revisions hold_revisions_actor_key_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.hold_revisions
+    ADD CONSTRAINT hold_revisions_actor_key_id_fkey FOREIGN KEY (actor_key_id) REFERENCES public.api_keys(id);
+
+--
+-- Name: holds holds_wallet_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.holds
+    ADD CONSTRAINT holds_wallet_id_fkey FOREIGN KEY (wallet_id) REFERENCES public.wallets(id) ON DELETE RESTRICT;
+
+--
 -- Name: transaction_revisions transaction_revisions_actor_key_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: CURRENT_USER
 --
 
@@ -1011,6 +1702,18 @@ ALTER TABLE public.balance_changes ENABLE ROW LEVEL SECURITY;
 --
 
 CREATE POLICY balance_changes_visible ON public.balance_changes USING (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[])))) WITH CHECK (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[]))));
+
+--
+-- Name: holds; Type: ROW SECURITY; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.holds ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: holds holds_visible; Type: POLICY; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE POLICY holds_visible ON public.holds USING (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[])))) WITH CHECK (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[]))));
 
 --
 -- Name: transactions; Type: ROW SECURITY; Schema: public; Owner: CURRENT_USER
@@ -1046,6 +1749,66 @@ GRANT USAGE ON SCHEMA public TO wallet_reader;
 GRANT USAGE ON SCHEMA public TO wallet_writer;
 
 --
+-- Name: TABLE holds; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT ON TABLE public.holds TO wallet_ledger;
+GRANT SELECT,INSERT ON TABLE public.holds TO wallet_service;
+GRANT SELECT,INSERT ON TABLE public.holds TO wallet_writer;
+GRANT SELECT ON TABLE public.holds TO wallet_reader;
+
+--
+-- Name: COLUMN holds.status; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(status) ON TABLE public.holds TO wallet_service;
+GRANT UPDATE(status) ON TABLE public.holds TO wallet_writer;
+
+--
+-- Name: COLUMN holds.captured_amount; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(captured_amount) ON TABLE public.holds TO wallet_service;
+GRANT UPDATE(captured_amount) ON TABLE public.holds TO wallet_writer;
+
+--
+-- Name: COLUMN holds.transaction_id; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(transaction_id) ON TABLE public.holds TO wallet_service;
+GRANT UPDATE(transaction_id) ON TABLE public.holds TO wallet_writer;
+
+--
+-- Name: FUNCTION hold_revise(operation text, old public.holds[], new public.holds[]); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.hold_revise(operation text, old public.holds[], new public.holds[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION holds_after_delete(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.holds_after_delete() FROM PUBLIC;
+
+--
+-- Name: FUNCTION holds_after_insert(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.holds_after_insert() FROM PUBLIC;
+
+--
+-- Name: FUNCTION holds_after_update(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.holds_after_update() FROM PUBLIC;
+
+--
+-- Name: FUNCTION holds_before_truncate(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.holds_before_truncate() FROM PUBLIC;
+
+--
 -- Name: FUNCTION ledger_actor(OUT key_id bigint, OUT key_name text); Type: ACL; Schema: public; Owner: wallet_ledger
 --
 
@@ -1056,6 +1819,12 @@ REVOKE ALL ON FUNCTION public.ledger_actor(OUT key_id bigint, OUT key_name text)
 --
 
 REVOKE ALL ON FUNCTION public.ledger_apply(operation text, changes public.ledger_change[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION ledger_hold(operation text, changes public.ledger_change[]); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.ledger_hold(operation text, changes public.ledger_change[]) FROM PUBLIC;
 
 --
 -- Name: TABLE transactions; Type: ACL; Schema: public; Owner: CURRENT_USER
@@ -1116,6 +1885,12 @@ REVOKE ALL ON FUNCTION public.transactions_after_update() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION public.transactions_before_truncate() FROM PUBLIC;
+
+--
+-- Name: FUNCTION wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[]); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION wallet_apply_deltas(operation text, wallet_ids bigint[], deltas numeric[], counts bigint[], transaction_ids bigint[]); Type: ACL; Schema: public; Owner: wallet_ledger
@@ -1195,6 +1970,20 @@ GRANT SELECT ON TABLE public.balance_changes TO wallet_service;
 GRANT SELECT ON TABLE public.balance_changes TO wallet_reader;
 
 --
+-- Name: TABLE hold_revisions; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT INSERT ON TABLE public.hold_revisions TO wallet_ledger;
+GRANT SELECT ON TABLE public.hold_revisions TO wallet_reader;
+
+--
+-- Name: TABLE holds_now; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT ON TABLE public.holds_now TO wallet_service;
+GRANT SELECT ON TABLE public.holds_now TO wallet_reader;
+
+--
 -- Name: TABLE idempotency_keys; Type: ACL; Schema: public; Owner: CURRENT_USER
 --
 
@@ -1236,10 +2025,23 @@ GRANT UPDATE(balance) ON TABLE public.wallets TO wallet_ledger;
 GRANT UPDATE(updated_at) ON TABLE public.wallets TO wallet_ledger;
 
 --
+-- Name: COLUMN wallets.held; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(held) ON TABLE public.wallets TO wallet_ledger;
+
+--
 -- Name: TABLE wallet_balance_audit; Type: ACL; Schema: public; Owner: CURRENT_USER
 --
 
 GRANT SELECT ON TABLE public.wallet_balance_audit TO wallet_ledger;
+
+--
+-- Name: TABLE wallet_balances; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT ON TABLE public.wallet_balances TO wallet_service;
+GRANT SELECT ON TABLE public.wallet_balances TO wallet_reader;
 
 --
 -- PostgreSQL database dump complete

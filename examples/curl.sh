@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A walk through the whole wallet-api with curl: wallets, deposits, withdrawals, an overdraft
-# refused, filters, sorts, pages, include, sparse fieldsets, a transfer in one request, a
-# retried request answered once, the balance journal, keys and scopes, and the errors a client
-# meets.
+# refused, filters, sorts, pages, include, sparse fieldsets, a transfer in one request, a hold
+# captured in part and one voided, a retried request answered once, the balance journal, keys
+# and scopes, and the errors a client meets.
 #
 #   KEY=$(make -s key) BASE=http://127.0.0.1:8080 examples/curl.sh
 #
@@ -173,6 +173,47 @@ call 409 POST /operations "$(transfer "$ALICE" "$BOB" 1000 "transfer-2-$RUN")"
 expect errors.0.source.pointer /atomic:operations/0/data/attributes/amount
 call 200 GET "/wallets/$ALICE"
 expect data.attributes.balance 45.250000000000000000
+
+echo "# A hold reserves 40 of alice's 45.25: her balance stays, her available balance drops"
+hold() { # WALLET AMOUNT
+    echo "{\"data\": {\"type\": \"holds\", \"attributes\": {\"amount\": \"$2\"},
+      \"relationships\": {\"wallet\": {\"data\": {\"type\": \"wallets\", \"id\": \"$1\"}}}}}"
+}
+resolve() { # HOLD ATTRIBUTES
+    echo "{\"data\": {\"type\": \"holds\", \"id\": \"$1\", \"attributes\": $2}}"
+}
+call 201 POST /holds "$(hold "$ALICE" 40)"
+HOLD=$(get data.id)
+expect data.attributes.status pending
+call 200 GET "/wallets/$ALICE"
+expect data.attributes.balance 45.250000000000000000
+expect data.attributes.held 40.000000000000000000
+expect data.attributes.available 5.250000000000000000
+
+echo "# Held money cannot be spent: the debit is refused, saying what is available"
+call 409 POST /transactions "$(transaction "$ALICE" "spend-held-$RUN" '"-10"')"
+expect errors.0.code insufficient-funds
+
+echo "# Capturing 30 of the hold books a debit of 30 and releases the other 10"
+call 200 PATCH "/holds/$HOLD?include=transaction" "$(resolve "$HOLD" '{"status": "captured", "capturedAmount": "30"}')"
+expect data.attributes.status captured
+expect included.0.attributes.txid "hold:$HOLD"
+expect included.0.attributes.amount -30.000000000000000000
+call 200 GET "/wallets/$ALICE"
+expect data.attributes.balance 15.250000000000000000
+expect data.attributes.available 15.250000000000000000
+
+echo "# A hold is resolved once: voiding it now is a 409 that names its status"
+call 409 PATCH "/holds/$HOLD" "$(resolve "$HOLD" '{"status": "voided"}')"
+expect errors.0.code hold-not-pending
+
+echo "# A void releases a hold and books nothing"
+call 201 POST /holds "$(hold "$ALICE" 5)"
+VOID=$(get data.id)
+call 200 PATCH "/holds/$VOID" "$(resolve "$VOID" '{"status": "voided"}')"
+call 200 GET "/wallets/$ALICE"
+expect data.attributes.balance 15.250000000000000000
+expect data.attributes.held 0.000000000000000000
 
 echo "# A retry with the same Idempotency-Key gets the first answer and books nothing more"
 call 201 POST /transactions "$(transaction "$BOB" "retried-$RUN" 1)" "Idempotency-Key: retry-$RUN"

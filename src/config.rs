@@ -39,6 +39,11 @@ pub struct Config {
     /// How long the response to a request with an `Idempotency-Key` is kept and replayed.
     #[arg(long, env = "IDEMPOTENCY_TTL", default_value = "24h", value_name = "DURATION", value_parser = duration)]
     pub idempotency_ttl: Duration,
+    /// How often holds past their expiresAt are marked expired (`expire_holds()`; one
+    /// instance at a time). 0 turns the sweep off (for pg_cron to run it instead): reads are
+    /// exact either way.
+    #[arg(long, env = "HOLD_SWEEP", default_value = "1s", value_name = "DURATION", value_parser = duration)]
+    pub hold_sweep: Duration,
     #[command(flatten)]
     pub limits: Limits,
     /// Whether every request but /health, /health/live and /openapi.json needs an API key

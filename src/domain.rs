@@ -21,6 +21,10 @@ pub const MONEY_SCALE: i64 = 18;
 /// Integer digits of money: numeric(36,18) holds values below 10^18.
 pub const MONEY_INTEGER_DIGITS: u64 = 18;
 
+/// What the txid of a hold's capture starts with (`capture_hold` in `migrations/`); the rest
+/// is the hold's id.
+pub const CAPTURE_TXID_PREFIX: &str = "hold:";
+
 /// Longest label or txid, in characters.
 pub const MAX_TEXT_CHARS: usize = 255;
 
@@ -63,13 +67,20 @@ impl Label {
     }
 }
 
-/// A transaction's client-chosen reference: 1 to 255 characters, unique.
+/// A transaction's client-chosen reference: 1 to 255 characters, unique, not starting
+/// `hold:` (the txids of captures).
 #[derive(Debug, Clone, PartialEq, Eq, AsExpression)]
 #[diesel(sql_type = Text)]
 pub struct Txid(String);
 
 impl Txid {
     pub fn parse(text: &str) -> Result<Txid, InvalidValue> {
+        if text.starts_with(CAPTURE_TXID_PREFIX) {
+            return Err(InvalidValue(format!(
+                "txids starting {CAPTURE_TXID_PREFIX:?} are the captures' of holds \
+                 (hold:<id>): choose another"
+            )));
+        }
         bounded_text("txid", text).map(Txid)
     }
     pub fn as_str(&self) -> &str {

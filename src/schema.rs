@@ -25,6 +25,10 @@ diesel::table! {
         repaired_from -> Nullable<Numeric>,
         actor_key_id -> Nullable<Int8>,
         actor_name -> Nullable<Text>,
+        held_delta -> Numeric,
+        held -> Numeric,
+        hold_count -> Int8,
+        hold_id -> Nullable<Int8>,
     }
 }
 
@@ -39,6 +43,37 @@ diesel::table! {
         created_at -> Timestamptz,
         expires_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    holds (id) {
+        id -> Int8,
+        wallet_id -> Int8,
+        amount -> Numeric,
+        status -> Text,
+        captured_amount -> Nullable<Numeric>,
+        transaction_id -> Nullable<Int8>,
+        expires_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        resolved_at -> Nullable<Timestamptz>,
+    }
+}
+
+// The view `holds_now`: every hold as it stands, a pending one past its expiry expired.
+diesel::table! {
+    holds_now (id) {
+        id -> Int8,
+        wallet_id -> Int8,
+        amount -> Numeric,
+        status -> Text,
+        captured_amount -> Nullable<Numeric>,
+        transaction_id -> Nullable<Int8>,
+        expires_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        resolved_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -73,16 +108,20 @@ diesel::table! {
         balance -> Numeric,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        held -> Numeric,
     }
 }
 
 diesel::joinable!(balance_changes -> api_keys (actor_key_id));
 diesel::joinable!(balance_changes -> wallets (wallet_id));
+diesel::joinable!(holds -> wallets (wallet_id));
 diesel::joinable!(transactions -> wallets (wallet_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     balance_changes,
+    holds,
+    holds_now,
     idempotency_keys,
     transactions,
     wallets,

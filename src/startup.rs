@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::db::coalesce::{Classify, Coalescer};
 use crate::db::{self, Database};
 use crate::jsonapi::media_type::negotiate;
+use crate::models::Hold;
 use crate::models::api_key::ApiKey;
 use crate::models::idempotency_key::StoredResponse;
 
@@ -26,6 +27,7 @@ pub struct Application {
     server: Server,
     db: Database,
     idempotency_ttl: Duration,
+    hold_sweep: Duration,
 }
 
 impl Application {
@@ -143,6 +145,7 @@ impl Application {
             server,
             db,
             idempotency_ttl: config.idempotency_ttl,
+            hold_sweep: config.hold_sweep,
         })
     }
 
@@ -158,8 +161,13 @@ impl Application {
     /// Serves until stopped; meanwhile removes expired `Idempotency-Key` responses.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let purge = actix_web::rt::spawn(purge_expired_keys(self.db.clone(), self.idempotency_ttl));
+        let sweep = (!self.hold_sweep.is_zero())
+            .then(|| actix_web::rt::spawn(sweep_expired_holds(self.db.clone(), self.hold_sweep)));
         let served = self.server.await;
         purge.abort();
+        if let Some(sweep) = sweep {
+            sweep.abort();
+        }
         served
     }
 }
@@ -212,6 +220,30 @@ const PURGE_BATCH: i64 = 1000;
 
 /// Every so often (a 24th of the time keys are kept, between a second and ten minutes),
 /// deletes the expired `Idempotency-Key` responses, oldest first, in small batches.
+/// Marks the holds past their expiry expired, every `every`: their release goes on record
+/// (reads do not wait for it: they are exact before it).
+async fn sweep_expired_holds(db: Database, every: Duration) {
+    let mut ticks = actix_web::rt::time::interval(every);
+    let mut failing = false;
+    loop {
+        ticks.tick().await;
+        match db::run(&db, |conn| Ok::<_, db::DbError>(Hold::expire(conn)?)).await {
+            Ok(swept) => {
+                if swept > 0 {
+                    log::info!("marked {swept} holds expired");
+                }
+                failing = false;
+            }
+            Err(error) => {
+                if !failing {
+                    log::warn!("cannot mark expired holds (reads stay exact): {error}");
+                }
+                failing = true;
+            }
+        }
+    }
+}
+
 async fn purge_expired_keys(db: Database, ttl: Duration) {
     let every = (ttl / 24).clamp(Duration::from_secs(1), Duration::from_secs(600));
     let ttl_seconds = ttl.as_secs() as i64;

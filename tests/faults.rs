@@ -112,6 +112,7 @@ fn the_service_answers_in_bounded_time_through_database_outages_and_loses_nothin
         workers: Some(2),
         base_url: None,
         idempotency_ttl: Duration::from_secs(3600),
+        hold_sweep: Duration::from_secs(1),
         limits: Limits::default(),
         coalesce: true,
         coalesce_max_batch: 64,

@@ -52,6 +52,13 @@ DEEP_PAGE = 5_000
 PAGE = 20
 
 
+# The statement the service reads a wallet with (held and available as they stand now).
+WALLET_BY_ID = ("SELECT id, label, balance, created_at, updated_at, "
+                "(wallets.held - wallet_expired_held(wallets.id)), "
+                "(wallets.balance - wallets.held + wallet_expired_held(wallets.id)) "
+                "FROM wallets WHERE id = :w LIMIT 1;\n")
+
+
 def log(message):
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
@@ -179,6 +186,14 @@ def main():
         INSERT INTO transactions (wallet_id, txid, amount)
             SELECT id, 'big-' || g, 1 FROM wallets, generate_series(1, {BIG_ROWS}) g WHERE label = 'big';
         INSERT INTO wallets (label) VALUES ('journal-short'), ('journal-deep');
+        INSERT INTO wallets (label) VALUES ('holds-0'), ('holds-10'), ('holds-10000');
+        INSERT INTO transactions (wallet_id, txid, amount)
+            SELECT id, 'fund-' || id, 1000000 FROM wallets WHERE label LIKE 'holds-%';
+        -- Pending holds that expire tomorrow: in the partial index a read probes.
+        INSERT INTO holds (wallet_id, amount, expires_at)
+            SELECT w.id, 1, now() + interval '1 day'
+            FROM wallets AS w, generate_series(1, 10000) AS g
+            WHERE w.label = 'holds-10000' OR (w.label = 'holds-10' AND g <= 10);
     """)
     # Two wallets whose journals hold 10 and 1,000,000 entries (one per second, the balance
     # alternating 1, 0, ...; ending at 0 like the wallets' stored balances, with no
@@ -205,6 +220,7 @@ def main():
              "'journal-deep')").splitlines())
     hot, small, big = int(ids["hot"]), int(ids["small"]), int(ids["big"])
     journaled = (int(ids["journal-short"]), int(ids["journal-deep"]))
+    holding = [(count, int(ids[f"holds-{count}"])) for count in (0, 10, 10000)]
     assert psql(url, f"SELECT max(id) FROM wallets WHERE label LIKE 'bench-%'") == str(SPREAD)
 
     port, port_off, port_open = free_port(), free_port(), free_port()
@@ -239,6 +255,7 @@ def main():
         results = http_scenarios(base, url, server.pid, hot, small, big)
         results += balance_at(base, url, server.pid, journaled)
         results.append(transfers(base, url, server.pid))
+        results += holds(base, url, server.pid, holding)
         keyed = booking_with_and_without_key(base)
         journal_cost = booking_with_and_without_journal(base, url)
         coalesced = coalescing(base, base_off, url, hot)
@@ -277,7 +294,7 @@ def http_scenarios(base, url, pid, hot, small, big):
     run_id = int(time.time())
     # The statements the service sends (as logged by PostgreSQL with log_statement = all).
     columns = "id, wallet_id, txid, amount, created_at"
-    wallet_by_id = "SELECT id, label, balance, created_at, updated_at FROM wallets WHERE id = :w LIMIT 1;\n"
+    wallet_by_id = WALLET_BY_ID
     of_wallet = f"SELECT {columns} FROM transactions WHERE wallet_id >= :w AND wallet_id <= :w"
     insert = ("INSERT INTO transactions (wallet_id, txid, amount) VALUES "
               "(:w, 'pgbench-' || gen_random_uuid(), -0.01) RETURNING " + columns + ";\n")
@@ -348,8 +365,7 @@ def balance_at(base, url, pid, wallets):
         middle = psql(url, f"SELECT to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
                            f"FROM balance_changes WHERE wallet_id = {wallet} ORDER BY id OFFSET {rows // 2} LIMIT 1")
         sql = (f"\\set w {wallet}\n"
-               "SELECT id, label, balance, created_at, updated_at FROM wallets WHERE id = :w LIMIT 1;\n"
-               f"SELECT wallet_balance_at(:w, '{middle}');\n")
+               + WALLET_BY_ID + f"SELECT wallet_balance_at(:w, '{middle}'), wallet_held_at(:w, '{middle}');\n")
         scenarios.append((f"balance-at, {rows:,} entries",
                           f"GET /wallets/{{id}}?balanceAt=T of a wallet with {rows:,} journal entries",
                           f"/wallets/{wallet}?balanceAt={middle}", sql))
@@ -374,6 +390,33 @@ def transfers(base, url, pid):
             side()
     return result("transfer", "POST /operations: two add transactions, random wallets",
                   service_runs, sql_runs, pid, sql)
+
+
+def holds(base, url, pid, holding):
+    """hold-capture: a hold, then its capture (two requests per iteration) on random
+    wallets, beside pgbench running the same two statements; and a wallet's read with 0, 10
+    and 10,000 pending holds on it."""
+    sql = (f"\\set w random(1, {SPREAD})\n"
+           "INSERT INTO holds (wallet_id, amount) VALUES (:w, 0.01) RETURNING id \\gset\n"
+           "SELECT capture_hold(:id);\n")
+    log(f"hold-capture: warm-up, then {ROUNDS} x (wrk, pgbench) of {SECONDS}s at {CONNECTIONS} connections")
+    wrk(base, "hold.lua", [1, SPREAD], 2)
+    service_runs, sql_runs = [], []
+    for round_ in range(ROUNDS):
+        service = lambda: service_runs.append(wrk(base, "hold.lua", [1, SPREAD], SECONDS))
+        database = lambda: sql_runs.append(pgbench(url, sql, SECONDS))
+        for side in ((service, database) if round_ % 2 == 0 else (database, service)):
+            side()
+    # Two requests make one iteration, as the two statements make one pgbench transaction.
+    for run_ in service_runs:
+        run_["rate"] /= 2
+    captured = result("hold-capture", "POST /holds then PATCH it captured (per pair), random wallets",
+                      service_runs, sql_runs, pid, sql)
+    scale = interleaved(base, url, pid, [
+        (f"hold-scale, {count:,} holds", f"GET /wallets/{{id}} of a wallet with {count:,} pending holds",
+         f"/wallets/{wallet}", f"\\set w {wallet}\n" + WALLET_BY_ID)
+        for count, wallet in holding])
+    return [captured, *scale]
 
 
 def booking_with_and_without_key(base):
@@ -642,6 +685,14 @@ def write_report(results, bulk, journal_cost, keyed, coalesced, auth, verify, st
     targets.append(target("balance-at: 1,000,000-entry journal p50 within 1.1 x the 10-entry one",
                           f"{at_ratio:.2f}", at_ratio <= 1.1,
                           f"{at_deep['service']['p50_ms']:.2f} vs {at_short['service']['p50_ms']:.2f} ms"))
+    hold_capture = by_name["hold-capture"]
+    targets.append(target("hold-capture: service >= 0.8 x pgbench (a hold, then its capture)",
+                          f"{hold_capture['ratio']:.2f}", hold_capture["ratio"] >= 0.8, ""))
+    no_holds, many_holds = by_name["hold-scale, 0 holds"], by_name["hold-scale, 10,000 holds"]
+    hold_scale = many_holds["service"]["p50_ms"] / no_holds["service"]["p50_ms"]
+    targets.append(target("hold-scale: a wallet with 10,000 pending holds reads within 1.1 x one with none (p50)",
+                          f"{hold_scale:.2f}", hold_scale <= 1.1,
+                          f"{many_holds['service']['p50_ms']:.2f} vs {no_holds['service']['p50_ms']:.2f} ms"))
     transfer = by_name["transfer"]
     targets.append(target("transfer: service >= 0.7 x pgbench (the same two INSERTs in one transaction)",
                           f"{transfer['ratio']:.2f}", transfer["ratio"] >= 0.7, ""))

@@ -8,11 +8,12 @@
 
 use crate::codes;
 use crate::db::DbError;
+use crate::domain::format_money;
 use crate::jsonapi::ApiError;
 
 codes! {
     pub INSUFFICIENT_FUNDS = (CONFLICT, "insufficient-funds", "Insufficient funds",
-        "the write would leave a balance below 0; nothing was written");
+        "the write would leave an available balance (balance - held) below 0; nothing was written");
     pub BALANCE_OVERFLOW = (UNPROCESSABLE_ENTITY, "balance-overflow", "Balance overflow",
         "the write would give a balance of 10^18 or more; nothing was written");
     pub TRANSIENT_CONFLICT = (SERVICE_UNAVAILABLE, "transient-conflict", "Transient conflict",
@@ -29,18 +30,28 @@ codes! {
         "a write's connection broke after it was sent: it may have been applied; send the same request again");
 }
 
-const INSUFFICIENT: &str = "this change would leave its balance below 0; nothing was changed";
+const INSUFFICIENT: &str = "this change would leave its available balance (its balance less its pending holds) below 0; \
+     nothing was changed";
 const OVERFLOW: &str = "beyond what a balance can hold (18 integer and 18 fractional digits); \
      nothing was changed";
 
 impl From<DbError> for ApiError {
     fn from(error: DbError) -> ApiError {
         match error {
-            DbError::InsufficientFunds { wallet_id } => ApiError::new(
+            DbError::InsufficientFunds {
+                wallet_id,
+                available,
+            } => ApiError::new(
                 &INSUFFICIENT_FUNDS,
-                match wallet_id {
-                    Some(id) => format!("wallet {id} does not have enough funds: {INSUFFICIENT}"),
-                    None => format!("a wallet does not have enough funds: {INSUFFICIENT}"),
+                match (wallet_id, available) {
+                    (Some(id), Some(available)) => format!(
+                        "wallet {id} does not have enough funds ({} available): {INSUFFICIENT}",
+                        format_money(&available)
+                    ),
+                    (Some(id), None) => {
+                        format!("wallet {id} does not have enough funds: {INSUFFICIENT}")
+                    }
+                    (None, _) => format!("a wallet does not have enough funds: {INSUFFICIENT}"),
                 },
             ),
             DbError::BalanceOverflow { wallet_id } => ApiError::new(

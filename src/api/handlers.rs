@@ -23,7 +23,7 @@ use super::state::AppState;
 use crate::db::{self, Session};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::{Reply, document, identifier, respond, self_links};
-use crate::jsonapi::error::{READ_ONLY_RELATIONSHIP, READ_ONLY_RESOURCE};
+use crate::jsonapi::error::{NOT_DELETABLE, READ_ONLY_RELATIONSHIP, READ_ONLY_RESOURCE};
 use crate::jsonapi::request::{parse_relationship_document, parse_resource_document, read_body};
 use crate::models::fields::{Kind, Model, Value};
 use crate::models::keyset::read_page;
@@ -101,12 +101,20 @@ where
         Operation::Update { type_name },
         update::<R>,
     );
-    routes.add(
-        &resource_path::<R>(),
-        Method::DELETE,
-        Operation::Delete { type_name },
-        delete::<R>,
-    );
+    match R::NOT_DELETABLE {
+        Some(why) => routes.refuse(
+            &resource_path::<R>(),
+            &[Method::DELETE],
+            &NOT_DELETABLE,
+            why,
+        ),
+        None => routes.add(
+            &resource_path::<R>(),
+            Method::DELETE,
+            Operation::Delete { type_name },
+            delete::<R>,
+        ),
+    }
     for spec in R::FIELDS
         .iter()
         .filter(|spec| matches!(spec.kind, Kind::ToOne(_)))

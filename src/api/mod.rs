@@ -13,6 +13,7 @@ pub mod cors;
 pub mod errors;
 pub mod handlers;
 pub mod health;
+pub mod holds;
 pub mod idempotency;
 pub mod input;
 pub mod listing;
@@ -37,7 +38,7 @@ use routes::{Operation, Routes};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::error::Code;
 use crate::models::fields::{FieldSpec, Model, ToManySpec};
-use crate::models::{ApiKey, BalanceChange, Transaction, Wallet};
+use crate::models::{ApiKey, BalanceChange, Hold, Transaction, Wallet};
 
 pub use state::AppState;
 
@@ -107,6 +108,7 @@ pub const RESOURCES: &[Registered] = &[
     writable::<Wallet>(wallets::routes),
     writable::<Transaction>(transactions::routes),
     read_only::<BalanceChange>(balance_changes::routes),
+    writable::<Hold>(holds::routes),
     writable::<ApiKey>(api_keys::routes),
 ];
 

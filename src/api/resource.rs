@@ -54,6 +54,8 @@ pub trait Writable: Resource + Inputs {
     const DELETE_ERRORS: &'static [&'static Code] = &[];
     /// The schema (JSON text) of the `meta` a created one's document carries, if any.
     const CREATED_META: Option<&'static str> = None;
+    /// Why its resources are never deleted (a DELETE is a 403 saying so), if they are not.
+    const NOT_DELETABLE: Option<&'static str> = None;
 
     /// Inserts `new` for the API key `actor` (none with authentication off). An insert that
     /// writes the journal names the key in its own statement: creates of several keys may

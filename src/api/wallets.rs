@@ -18,7 +18,7 @@ use crate::jsonapi::ApiError;
 use crate::jsonapi::document::Reply;
 use crate::jsonapi::error::Code;
 use crate::models::balance_change::balance_at;
-use crate::models::{BalanceChange, NewWallet, Transaction, Wallet, WalletChanges};
+use crate::models::{BalanceChange, Hold, NewWallet, Transaction, Wallet, WalletChanges};
 
 codes! {
     pub WALLET_NOT_FOUND = (NOT_FOUND, "wallet-not-found", "Wallet not found",
@@ -26,7 +26,9 @@ codes! {
     pub WALLET_HAS_TRANSACTIONS = (CONFLICT, "wallet-has-transactions", "Wallet has transactions",
         "deleting a wallet that has transactions: its history would be lost");
     pub WALLET_HAS_HISTORY = (CONFLICT, "wallet-has-history", "Wallet has history",
-        "deleting a wallet that had transactions: its balance journal is kept");
+        "deleting a wallet that had transactions or holds: its balance journal is kept");
+    pub WALLET_HAS_HOLDS = (CONFLICT, "wallet-has-holds", "Wallet has holds",
+        "deleting a wallet with pending holds: capture or void them first");
 }
 
 /// `GET /wallets/{id}?balanceAt=T`: the balance the wallet had at time T, in the resource's
@@ -39,23 +41,29 @@ impl Accepts for BalanceAt {
 
 const SHOW_PARAMETERS: &[Custom] = &[Custom {
     name: "balanceAt",
-    doc: "A time (RFC 3339, or a date): the balance the wallet had then, in the resource's \
-          meta.balanceAt (the balance attribute stays the balance now).",
+    doc: "A time (RFC 3339, or a date): the balance the wallet had then, what its holds kept \
+          and what was available, in the resource's meta.balanceAt (the attributes stay as \
+          they are now).",
     meta: Some(
-        r##"{"type": "object", "required": ["time", "balance"], "additionalProperties": false,
+        r##"{"type": "object", "required": ["time", "balance", "held", "available"],
+             "additionalProperties": false,
              "properties": {"time": {"$ref": "#/components/schemas/Timestamp"},
-                            "balance": {"$ref": "#/components/schemas/Money"}}}"##,
+                            "balance": {"$ref": "#/components/schemas/Money"},
+                            "held": {"$ref": "#/components/schemas/Money"},
+                            "available": {"$ref": "#/components/schemas/Money"}}}"##,
     ),
 }];
 
 /// The constraints of `migrations/` that keep a wallet's history.
 const HAS_TRANSACTIONS: &str = "transactions_wallet_id_fkey";
 const HAS_JOURNAL: &str = "balance_changes_wallet_id_fkey";
+const HAS_HOLDS: &str = "holds_wallet_id_fkey";
 
 pub fn routes(routes: &mut Routes) {
     handlers::writable_showing::<Wallet, _, _>(routes, SHOW_PARAMETERS, show);
     handlers::to_many::<Wallet, Transaction>(routes);
     handlers::to_many::<Wallet, BalanceChange>(routes);
+    handlers::to_many::<Wallet, Hold>(routes);
 }
 
 /// GET /wallets/{id}, with `?balanceAt=T` the balance it had at T (from its journal).
@@ -86,8 +94,14 @@ async fn show(
         Ok::<_, ApiError>((wallet, past))
     })
     .await?;
-    let meta = past.map(|(at, balance)| {
-        json!({"balanceAt": {"time": timestamp(&at), "balance": format_money(&balance)}})
+    let meta = past.map(|(at, (balance, held))| {
+        let available = &balance - &held;
+        json!({"balanceAt": {
+            "time": timestamp(&at),
+            "balance": format_money(&balance),
+            "held": format_money(&held),
+            "available": format_money(&available),
+        }})
     });
     Ok(single_with_meta(
         StatusCode::OK,
@@ -104,8 +118,11 @@ impl Resource for Wallet {
 }
 
 impl Writable for Wallet {
-    const DELETE_ERRORS: &'static [&'static Code] =
-        &[&WALLET_HAS_TRANSACTIONS, &WALLET_HAS_HISTORY];
+    const DELETE_ERRORS: &'static [&'static Code] = &[
+        &WALLET_HAS_TRANSACTIONS,
+        &WALLET_HAS_HOLDS,
+        &WALLET_HAS_HISTORY,
+    ];
 
     /// A new wallet holds nothing: the journal has nothing to record.
     fn insert(
@@ -136,15 +153,26 @@ impl Writable for Wallet {
         if Wallet::has_transactions(conn, id)? {
             return Err(has_transactions(id));
         }
+        if Wallet::has_pending_holds(conn, id)? {
+            return Err(ApiError::new(
+                &WALLET_HAS_HOLDS,
+                format!(
+                    "wallet {id} has pending holds (see /wallets/{id}/holds) and cannot be \
+                     deleted: capture or void them first"
+                ),
+            ));
+        }
         Wallet::delete(conn, id).map_err(|error| match DbError::from(error) {
             error if error.constraint() == Some(HAS_TRANSACTIONS) => has_transactions(id),
-            error if error.constraint() == Some(HAS_JOURNAL) => ApiError::new(
-                &WALLET_HAS_HISTORY,
-                format!(
-                    "wallet {id} has a balance history (see /wallets/{id}/balance-changes) and \
+            error if [Some(HAS_JOURNAL), Some(HAS_HOLDS)].contains(&error.constraint()) => {
+                ApiError::new(
+                    &WALLET_HAS_HISTORY,
+                    format!(
+                        "wallet {id} has a balance history (see /wallets/{id}/balance-changes) and \
                      cannot be deleted: its history is kept"
-                ),
-            ),
+                    ),
+                )
+            }
             error => error.into(),
         })
     }

@@ -1,6 +1,7 @@
 //! The one place where database errors are told apart, in the terms the rest of the program
 //! cares about.
 
+use bigdecimal::BigDecimal;
 use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error as DieselError};
 
 /// What went wrong in the database, in the terms the rest of the program cares about.
@@ -14,13 +15,19 @@ use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error as Diese
 pub enum DbError {
     /// A statement would leave a wallet's balance below zero (23514,
     /// `wallets_balance_nonnegative`). Carries the wallet when the database named it.
-    InsufficientFunds { wallet_id: Option<i64> },
+    /// Carries what the wallet had available, when the database said.
+    InsufficientFunds {
+        wallet_id: Option<i64>,
+        available: Option<BigDecimal>,
+    },
     /// A statement would push a balance beyond numeric(36,18) (22003, `wallets_balance_max`).
     BalanceOverflow { wallet_id: Option<i64> },
     /// A unique, foreign key, check or not-null constraint refused the write.
     Constraint {
         kind: ConstraintKind,
         constraint: String,
+        /// The DETAIL of the error, when the rule that raised it gave one (`status=captured`).
+        detail: Option<String>,
     },
     /// Row-level security refused a write that would put a row where the request's API key
     /// cannot see it (42501): a wallet-limited key naming another wallet.
@@ -81,6 +88,17 @@ pub enum ConstraintKind {
 
 impl DbError {
     /// The constraint that refused the write, if a constraint did.
+    /// The value of `name=value` in the DETAIL of a constraint's error, if it gave one.
+    pub fn detail(&self, name: &str) -> Option<&str> {
+        match self {
+            DbError::Constraint {
+                detail: Some(detail),
+                ..
+            } => named_value(detail, name),
+            _ => None,
+        }
+    }
+
     pub fn constraint(&self) -> Option<&str> {
         match self {
             DbError::Constraint { constraint, .. } => Some(constraint),
@@ -140,6 +158,8 @@ impl DbError {
             (DatabaseErrorKind::CheckViolation, "wallets_balance_nonnegative") => {
                 return DbError::InsufficientFunds {
                     wallet_id: wallet_in_detail(info.as_ref()),
+                    available: detail_value(info.as_ref(), "available")
+                        .and_then(|text| text.parse().ok()),
                 };
             }
             (_, "wallets_balance_max") => {
@@ -163,8 +183,24 @@ impl DbError {
         DbError::Constraint {
             kind,
             constraint: constraint.to_string(),
+            detail: info.details().map(str::to_string),
         }
     }
+}
+
+/// The value of `name=value` among the space-separated pairs of a DETAIL.
+fn named_value<'a>(detail: &'a str, name: &str) -> Option<&'a str> {
+    detail.split_whitespace().find_map(|pair| {
+        pair.strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix('='))
+    })
+}
+
+fn detail_value<'a>(
+    info: &'a (dyn DatabaseErrorInformation + Send + Sync),
+    name: &str,
+) -> Option<&'a str> {
+    named_value(info.details()?, name)
 }
 
 /// The balance rules put `wallet_id=<id>` in the DETAIL of the errors they raise.
@@ -180,13 +216,15 @@ fn wallet_in_detail(info: &(dyn DatabaseErrorInformation + Send + Sync)) -> Opti
 impl std::fmt::Display for DbError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            DbError::InsufficientFunds { wallet_id } => {
+            DbError::InsufficientFunds { wallet_id, .. } => {
                 write!(f, "insufficient funds in wallet {wallet_id:?}")
             }
             DbError::BalanceOverflow { wallet_id } => {
                 write!(f, "balance overflow in wallet {wallet_id:?}")
             }
-            DbError::Constraint { kind, constraint } => {
+            DbError::Constraint {
+                kind, constraint, ..
+            } => {
                 write!(f, "{kind:?} constraint {constraint} violated")
             }
             DbError::OutOfReach => write!(f, "row-level security refused the write"),

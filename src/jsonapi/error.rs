@@ -66,6 +66,8 @@ codes! {
         "a write of a member clients may read but not write");
     pub READ_ONLY_RESOURCE = (FORBIDDEN, "read-only-resource", "Read-only resource",
         "a write of a resource type clients only read");
+    pub NOT_DELETABLE = (FORBIDDEN, "not-deletable", "Not deletable",
+        "a DELETE of a resource type that is never deleted (the detail says what to do instead)");
     pub READ_ONLY_RELATIONSHIP = (FORBIDDEN, "read-only-relationship", "Read-only relationship",
         "a write of a relationship clients cannot change here");
     pub NOT_FOUND = (NOT_FOUND, "not-found", "Not found", "no such URL or resource type");

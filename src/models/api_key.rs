@@ -130,7 +130,7 @@ impl Parse for Scopes {
     }
 }
 
-/// When a new key expires: a time to come.
+/// When a new key or hold expires: a time to come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Expiry(pub DateTime<Utc>);
 
@@ -146,7 +146,7 @@ impl Expiry {
     /// An expiry at `time`, which must be to come.
     pub fn at(time: DateTime<Utc>) -> Result<Expiry, String> {
         if time <= Utc::now() {
-            return Err("the expiry is in the past: a key's expiry is a time to come".into());
+            return Err("the expiry is in the past: an expiry is a time to come".into());
         }
         Ok(Expiry(time))
     }

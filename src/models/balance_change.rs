@@ -25,11 +25,24 @@ pub struct BalanceChange {
     pub application: String,
     pub actor_key_id: Option<i64>,
     pub actor_name: Option<String>,
+    pub held_delta: BigDecimal,
+    pub held: BigDecimal,
+    pub hold_count: i64,
+    pub hold_id: Option<i64>,
 }
 
 /// What changed a balance.
 pub const OPERATIONS: &[&str] = &[
-    "opening", "insert", "update", "delete", "truncate", "repair",
+    "opening",
+    "insert",
+    "update",
+    "delete",
+    "truncate",
+    "repair",
+    "hold_insert",
+    "hold_update",
+    "hold_delete",
+    "hold_truncate",
 ];
 
 resource! {
@@ -40,7 +53,17 @@ resource! {
         Balance "balance": balance, money, read, nosort, filter none,
             "The balance right after the change: the previous entry's balance plus this delta.";
         Operation "operation": operation, choice(OPERATIONS), read, nosort, filter eq,
-            "What changed it: an insert, update, delete or truncate of transactions, or a repair.";
+            "What changed it: an insert, update, delete or truncate of transactions (insert, \
+             update, delete, truncate) or of holds (hold_insert, hold_update, hold_delete, \
+             hold_truncate), the opening of the journal, or a repair.";
+        HeldDelta "heldDelta": held_delta, money, read, nosort, filter none,
+            "The change of the held amount (a hold made adds its amount, one captured, voided \
+             or expired takes it back).";
+        Held "held": held, money, read, nosort, filter none,
+            "The held amount right after the change: the previous entry's held plus this \
+             heldDelta (an expired hold counts until it is swept; see expiresAt).";
+        HoldCount "holdCount": hold_count, count, read, nosort, filter none,
+            "How many of the wallet's holds the statement touched.";
         TransactionCount "transactionCount": transaction_count, count, read, nosort, filter none,
             "How many of the wallet's transactions the statement touched.";
         ChangedAt "changedAt": changed_at, time, read, sort, filter cmp,
@@ -56,6 +79,8 @@ resource! {
             "The wallet whose balance changed.";
         Transaction "transaction": transaction_id, opt_to_one("transactions"), read, nosort, filter none,
             "The transaction that changed it, when exactly one did (it may have been deleted since).";
+        Hold "hold": hold_id, opt_to_one("holds"), read, nosort, filter none,
+            "The hold that changed it, when exactly one did.";
         Actor "actor": actor_key_id, opt_to_one("api-keys"), read, nosort, filter eq,
             "The API key the change was made for; null for a change made in SQL or with \
              authentication off.";
@@ -68,13 +93,19 @@ diesel::define_sql_function! {
     fn wallet_balance_at(wallet: Int8, at: Timestamptz) -> Numeric;
 }
 
-/// The balance `wallet` had at `at`, from its journal: one index probe.
+diesel::define_sql_function! {
+    /// `wallet_held_at(wallet, at)`: what the wallet's holds kept at `at`.
+    fn wallet_held_at(wallet: Int8, at: Timestamptz) -> Numeric;
+}
+
+/// The balance `wallet` had at `at` and what its holds kept then, from its journal (and the
+/// holds that had expired by then).
 pub fn balance_at(
     conn: &mut PgConnection,
     wallet: i64,
     at: DateTime<Utc>,
-) -> QueryResult<BigDecimal> {
-    diesel::select(wallet_balance_at(wallet, at)).get_result(conn)
+) -> QueryResult<(BigDecimal, BigDecimal)> {
+    diesel::select((wallet_balance_at(wallet, at), wallet_held_at(wallet, at))).get_result(conn)
 }
 
 /// What `wallet_repair` did (or, in a dry run, would do) to one wallet.

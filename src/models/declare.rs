@@ -23,7 +23,8 @@
 //!   changed), `create(T)` (optional on create, never changed), `update(T)` (changed by
 //!   updates only). `T` is the input type the value is read
 //!   into ([`Parse`](super::fields::Parse)).
-//! - SORT: `sort` or `nosort`. OPERATORS: `cmp` (`in`, `gt`, `gte`, `lt`, `lte`), `text`
+//! - SORT: `sort`, `nosort`, or `computed` (no sort, and no column: the row struct's
+//!   `Selectable` computes it with a `select_expression`; `filter none` only). OPERATORS: `cmp` (`in`, `gt`, `gte`, `lt`, `lte`), `text`
 //!   (`in`, `startswith`, `icontains`), `eq` (`in`) or `none`.
 //!
 //! From it come the field enum, the [`Model`](super::fields::Model) impl (every per-field
@@ -101,15 +102,10 @@ macro_rules! resource {
                     query = query.filter(filter);
                 }
                 for key in sort {
-                    query = match (key.field, key.direction) {
-                        $(
-                            ($field::$variant, Direction::Asc) => {
-                                query.then_order_by($table::$column.asc())
-                            }
-                            ($field::$variant, Direction::Desc) => {
-                                query.then_order_by($table::$column.desc())
-                            }
-                        )+
+                    query = match key.field {
+                        $( $field::$variant => {
+                            resource!(@order $sort, query, key.direction, $table::$column)
+                        } )+
                     };
                 }
                 query = query.limit(limit);
@@ -306,6 +302,22 @@ macro_rules! resource {
     (@sort words sort) => { compile_error!("a set of words cannot sort") };
     (@sort to_many_ids sort) => { compile_error!("a to-many relationship cannot sort") };
     (@sort $kind:ident sort) => { true };
+
+    (@sort $kind:ident computed) => { false };
+
+    // A sort key's ORDER BY. A field clients cannot sort by may still lead a page's order
+    // (the wallet of a wallet's transactions, for its index); a computed one never does, and
+    // is no column (the row's select computes it).
+    (@order computed, $query:ident, $direction:expr, $column:expr) => {{
+        let _ = $direction;
+        $query
+    }};
+    (@order $sort:ident, $query:ident, $direction:expr, $column:expr) => {
+        match $direction {
+            Direction::Asc => $query.then_order_by($column.asc()),
+            Direction::Desc => $query.then_order_by($column.desc()),
+        }
+    };
     (@sort $kind:ident nosort) => { false };
 
     (@ops text text) => { Some(&["in", "startswith", "icontains"]) };
@@ -341,6 +353,10 @@ macro_rules! resource {
     (@condition opt_to_one $ops:ident, $column:expr, $condition:expr) => {{
         use diesel::NullableExpressionMethods;
         resource!(@compare opt_to_one, $column.assume_not_null(), $condition)
+    }};
+    (@condition opt_time $ops:ident, $column:expr, $condition:expr) => {{
+        use diesel::NullableExpressionMethods;
+        resource!(@compare opt_time, $column.assume_not_null(), $condition)
     }};
     (@condition $kind:ident $ops:ident, $column:expr, $condition:expr) => {
         resource!(@compare $kind, $column, $condition)

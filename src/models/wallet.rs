@@ -1,10 +1,14 @@
-//! Wallets: a label and a balance that only the database's triggers write.
+//! Wallets: a label, and a balance and a held amount that only the database's triggers
+//! write. `held` and `available` are read as they stand now: a pending hold past its expiry
+//! stops counting at once, whether or not the sweep has marked it (see `migrations/`).
 
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
 use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
 use diesel::sql_query;
+use diesel::sql_types::Numeric;
 
 use super::declare::resource;
 use super::fields::Record;
@@ -19,7 +23,18 @@ pub struct Wallet {
     pub balance: BigDecimal,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[diesel(select_expression = sql::<Numeric>(HELD_NOW))]
+    #[diesel(select_expression_type = diesel::expression::SqlLiteral<Numeric>)]
+    pub held: BigDecimal,
+    #[diesel(select_expression = sql::<Numeric>(AVAILABLE_NOW))]
+    #[diesel(select_expression_type = diesel::expression::SqlLiteral<Numeric>)]
+    pub available: BigDecimal,
 }
+
+/// What a wallet's pending, unexpired holds keep, and what is left to spend: as the view
+/// `wallet_balances` computes them.
+const HELD_NOW: &str = "(wallets.held - wallet_expired_held(wallets.id))";
+const AVAILABLE_NOW: &str = "(wallets.balance - wallets.held + wallet_expired_held(wallets.id))";
 
 resource! {
     /// The fields of a wallet.
@@ -34,13 +49,22 @@ resource! {
             "When the wallet was created (set by the server).";
         UpdatedAt "updatedAt": updated_at, time, read, nosort, filter none,
             "When its label or balance last changed (set by the server).";
+        Held "held": held, money, read, computed, filter none,
+            "What its pending holds keep, kept by the database: a hold stops counting the \
+             moment it is captured, voided or past its expiresAt.";
+        Available "available": available, money, read, computed, filter none,
+            "What can be spent or held: balance - held, never negative. A debit or a hold \
+             larger than it is refused.";
     }
     has_many {
         "transactions": "transactions",
             "The wallet's transactions: each is created through /transactions with this \
              wallet as its wallet, and moved with PATCH /transactions/{id}/relationships/wallet.";
         "balance-changes": "balance-changes",
-            "The wallet's balance journal, written by the database whenever its balance changes.";
+            "The wallet's balance journal, written by the database whenever its balance or its \
+             held amount changes.";
+        "holds": "holds",
+            "The wallet's holds: each is created through /holds with this wallet as its wallet.";
     }
     input NewWallet, WalletChanges;
 }
@@ -92,6 +116,17 @@ impl Wallet {
         use crate::schema::transactions;
         diesel::select(diesel::dsl::exists(
             transactions::table.filter(transactions::wallet_id.eq(id)),
+        ))
+        .get_result(conn)
+    }
+
+    /// Whether the wallet has a hold that keeps money (pending, unexpired).
+    pub fn has_pending_holds(conn: &mut PgConnection, id: i64) -> QueryResult<bool> {
+        use crate::schema::holds_now;
+        diesel::select(diesel::dsl::exists(
+            holds_now::table
+                .filter(holds_now::wallet_id.eq(id))
+                .filter(holds_now::status.eq("pending")),
         ))
         .get_result(conn)
     }

@@ -171,6 +171,12 @@ fn seeded() -> (TestApp, String) {
     let app = TestApp::spawn();
     let wallet = app.create_wallet("contract");
     app.book(&wallet, "contract-1", "5").expect(201);
+    app.post(
+        "/holds",
+        json!({"data": {"type": "holds", "attributes": {"amount": "1"},
+                        "relationships": {"wallet": {"data": {"type": "wallets", "id": wallet}}}}}),
+    )
+    .expect(201);
     (app, wallet)
 }
 

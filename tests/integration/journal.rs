@@ -97,9 +97,9 @@ fn step(operation: &str, delta: &str, balance: &str) -> (String, String, String)
     (operation.into(), delta.into(), balance.into())
 }
 
-/// Checks the journal's promise for every wallet: each row's balance is the previous one's
-/// plus its delta (0 before the first), the last equals the stored balance, and changed_at
-/// grows with id.
+/// Checks the journal's promise for every wallet: each row's balance (and held) is the
+/// previous one's plus its delta (0 before the first), the last equals the stored balance
+/// (and held), and changed_at grows with id.
 pub fn assert_running_totals(conn: &mut PgConnection) {
     assert_running_totals_after(conn, "0");
 }
@@ -115,8 +115,9 @@ fn assert_running_totals_after(conn: &mut PgConnection, first_checked: &str) {
         conn,
         &format!(
             "SELECT count(*) FROM (
-                 SELECT id, balance, delta, changed_at,
+                 SELECT id, balance, delta, held, held_delta, changed_at,
                         lag(balance, 1, 0::numeric) OVER w AS previous,
+                        lag(held, 1, 0::numeric) OVER w AS previous_held,
                         lag(changed_at) OVER w AS previous_time,
                         max(id) FILTER (WHERE operation = 'repair') OVER all_rows AS last_repair
                  FROM balance_changes
@@ -124,15 +125,17 @@ fn assert_running_totals_after(conn: &mut PgConnection, first_checked: &str) {
                         all_rows AS (PARTITION BY wallet_id)
              ) AS j
              WHERE id >= {first_checked}
-               AND (balance <> previous + delta OR changed_at < previous_time)"
+               AND (balance <> previous + delta OR held <> previous_held + held_delta
+                    OR changed_at < previous_time)"
         ),
     );
     assert_eq!(broken, "0", "journal rows break the running total");
     let apart = scalar(
         conn,
         "SELECT count(*) FROM wallets AS w
-         WHERE w.balance <> coalesce((SELECT c.balance FROM balance_changes AS c
-                                      WHERE c.wallet_id = w.id ORDER BY c.id DESC LIMIT 1), 0)",
+         WHERE (w.balance, w.held) <> coalesce((SELECT (c.balance, c.held) FROM balance_changes AS c
+                                      WHERE c.wallet_id = w.id ORDER BY c.id DESC LIMIT 1),
+                                             (0::numeric, 0::numeric))",
     );
     assert_eq!(
         apart, "0",

@@ -23,7 +23,7 @@ fn io_error(error: std::io::Error) -> Error {
 
 /// Whether the service classifies `error` as a violation of this kind of this constraint.
 fn is_violation(error: Error, kind: ConstraintKind, name: &str) -> bool {
-    matches!(DbError::from(error), DbError::Constraint { kind: k, constraint } if k == kind && constraint == name)
+    matches!(DbError::from(error), DbError::Constraint { kind: k, constraint, .. } if k == kind && constraint == name)
 }
 
 fn message_of(error: &Error) -> String {
@@ -348,7 +348,7 @@ fn a_bulk_overdraft_rolls_back_whole() {
     );
     let classified = DbError::from(error);
     assert!(
-        matches!(classified, DbError::InsufficientFunds { wallet_id: Some(id) } if id == rich || id == poor),
+        matches!(classified, DbError::InsufficientFunds { wallet_id: Some(id), .. } if id == rich || id == poor),
         "{classified:?}"
     );
     assert_eq!(scalar(&mut conn, "SELECT count(*) FROM transactions"), "2");

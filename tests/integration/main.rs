@@ -14,6 +14,7 @@ mod collections;
 mod contract;
 mod docs;
 mod fuzz;
+mod holds;
 mod idempotency;
 mod journal;
 mod journal_api;

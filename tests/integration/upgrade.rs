@@ -46,6 +46,15 @@ fn fill(conn: &mut PgConnection) {
                FROM generate_series(1, 20) AS g"#,
         );
     }
+    // Holds, once they exist: pending, captured and voided ones.
+    if has_table(conn, "holds") {
+        exec(
+            conn,
+            "INSERT INTO holds (wallet_id, amount) SELECT id, 0.01 FROM wallets WHERE balance >= 0.02;
+             SELECT capture_hold(id) FROM holds WHERE id % 3 = 0 ORDER BY id;
+             UPDATE holds SET status = 'voided' WHERE id % 3 = 1;",
+        );
+    }
     let kept_by_triggers = scalar(
         conn,
         "SELECT count(*) FROM pg_trigger WHERE tgname = 'transactions_balance_insert'",

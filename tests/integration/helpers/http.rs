@@ -105,6 +105,7 @@ impl TestApp {
             workers: Some(1),
             base_url: None,
             idempotency_ttl: std::time::Duration::from_secs(24 * 3600),
+            hold_sweep: std::time::Duration::from_secs(1),
             limits: Limits::default(),
             // make test runs the suite both ways: TEST_COALESCE=off for the second run.
             coalesce: std::env::var("TEST_COALESCE").as_deref() != Ok("off"),

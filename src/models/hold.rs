@@ -1,0 +1,170 @@
+//! Holds: money reserved on a wallet, pending until it is captured (booked, all or part of
+//! it), voided, or past its expiry. The database keeps the wallet's held amount and enforces
+//! the state machine on every write (see `migrations/`); rows are read from the view
+//! `holds_now`, where a pending hold past its expiry already reads as expired.
+
+use bigdecimal::BigDecimal;
+use chrono::{DateTime, Utc};
+use diesel::pg::{Pg, PgConnection};
+use diesel::prelude::*;
+use diesel::sql_types::{Int8, Nullable, Numeric, Text, Timestamptz};
+
+use super::api_key::Expiry;
+use super::declare::resource;
+use super::fields::{Accepts, Input, Parse};
+use crate::db::prepared::{bind, prepared, statement};
+use crate::domain::{Amount, MONEY_INTEGER_DIGITS, MONEY_SCALE};
+use crate::schema::holds_now;
+
+/// A hold's statuses: `pending` holds money; the others are final.
+pub const STATUSES: &[&str] = &["pending", "captured", "voided", "expired"];
+
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Identifiable)]
+#[diesel(table_name = holds_now, check_for_backend(Pg))]
+pub struct Hold {
+    pub id: i64,
+    pub wallet_id: i64,
+    pub amount: BigDecimal,
+    pub status: String,
+    pub captured_amount: Option<BigDecimal>,
+    pub transaction_id: Option<i64>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+resource! {
+    /// The fields of a hold.
+    Hold in holds_now as "holds", fields HoldField {
+        Id "id": id, id, read, sort, filter cmp, "The hold's id.";
+        Amount "amount": amount, money, once(Reserved), sort, filter cmp,
+            "What it reserves: positive, at most the wallet's available balance when created; \
+             never changed.";
+        Status "status": status, choice(STATUSES), update(Resolution), sort, filter eq,
+            "pending (it holds its amount), captured (its capturedAmount was booked), voided \
+             (released, nothing booked) or expired (released at expiresAt). Change it to \
+             captured or voided, once: a hold that is not pending is final.";
+        CapturedAmount "capturedAmount": captured_amount, opt_money, update(Reserved), nosort, filter none,
+            "What its capture booked; with status captured, at most its amount (all of it when \
+             not given). The rest is released.";
+        ExpiresAt "expiresAt": expires_at, opt_time, create(Expiry), nosort, filter cmp,
+            "When it stops holding money by itself (none: until captured or voided). A time to \
+             come.";
+        CreatedAt "createdAt": created_at, time, read, sort, filter cmp,
+            "When it was created (set by the server).";
+        UpdatedAt "updatedAt": updated_at, time, read, nosort, filter none,
+            "When it last changed (set by the server).";
+        Wallet "wallet": wallet_id, to_one("wallets"), once(i64), nosort, filter cmp,
+            "The wallet whose money it reserves; never changed.";
+        Transaction "transaction": transaction_id, opt_to_one("transactions"), read, nosort, filter none,
+            "The debit its capture booked (txid hold:<id>, amount -capturedAmount); null \
+             before.";
+    }
+    input NewHold, HoldChanges;
+}
+
+/// A hold's amount or captured amount: a positive exact decimal that fits numeric(36,18).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reserved(pub BigDecimal);
+
+impl Parse for Reserved {
+    const ACCEPTS: Accepts = Accepts::Decimal {
+        integer: MONEY_INTEGER_DIGITS as u32,
+        fraction: MONEY_SCALE as u32,
+        positive: true,
+    };
+
+    fn parse(input: Input<'_>) -> Result<Reserved, String> {
+        let amount = <Amount as Parse>::parse(input)?;
+        if amount.value().sign() == bigdecimal::num_bigint::Sign::Minus {
+            return Err("a hold's amount is positive: it reserves money".into());
+        }
+        Ok(Reserved(amount.value().clone()))
+    }
+}
+
+/// What a client changes a hold's status to: `captured` or `voided`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    Captured,
+    Voided,
+}
+
+impl Parse for Resolution {
+    const ACCEPTS: Accepts = Accepts::Choice(&["captured", "voided"]);
+
+    fn parse(input: Input<'_>) -> Result<Resolution, String> {
+        let Input::Attribute(raw) = input else {
+            return Err("status is an attribute".into());
+        };
+        match serde_json::from_str::<String>(raw.get()).as_deref() {
+            Ok("captured") => Ok(Resolution::Captured),
+            Ok("voided") => Ok(Resolution::Voided),
+            Ok("pending" | "expired") => Err(
+                "a hold's status changes to captured or voided only: it is created pending \
+                 and expires by itself"
+                    .into(),
+            ),
+            _ => Err("status must be \"captured\" or \"voided\"".into()),
+        }
+    }
+}
+
+// A hold for API key $1 ('' for none), named in the statement as a booking does.
+statement!(
+    CreateHold,
+    "WITH actor AS MATERIALIZED (SELECT set_config('wallet_api.actor', $1, true)) \
+     INSERT INTO holds (wallet_id, amount, expires_at) SELECT $2, $3, $4 FROM actor \
+     RETURNING id, wallet_id, amount, status, captured_amount, transaction_id, expires_at, \
+     created_at, updated_at"
+);
+
+impl Hold {
+    /// Reserves `new.amount` on its wallet: one INSERT, whose trigger refuses it when the
+    /// wallet's available balance is smaller.
+    pub fn create(conn: &mut PgConnection, new: &NewHold, actor: Option<i64>) -> QueryResult<Hold> {
+        let actor = actor.map_or_else(String::new, |id| id.to_string());
+        prepared::<CreateHold, _>((
+            bind::<Text, _>(&actor),
+            bind::<Int8, _>(&new.wallet_id),
+            bind::<Numeric, _>(&new.amount.0),
+            bind::<Nullable<Timestamptz>, _>(&new.expires_at.map(|expiry| expiry.0)),
+        ))
+        .get_result(conn)
+    }
+
+    /// Captures the hold (`capture_hold`: releases it and books its debit in one call),
+    /// `amount` of it or all of it; returns the debit's transaction id.
+    pub fn capture(
+        conn: &mut PgConnection,
+        id: i64,
+        amount: Option<&BigDecimal>,
+    ) -> QueryResult<i64> {
+        diesel::select(capture_hold(id, amount.cloned())).get_result(conn)
+    }
+
+    /// Releases the hold, booking nothing; `false` when there is no such hold.
+    pub fn void(conn: &mut PgConnection, id: i64) -> QueryResult<bool> {
+        use crate::schema::holds;
+        diesel::update(holds::table.find(id))
+            .set(holds::status.eq("voided"))
+            .execute(conn)
+            .map(|updated| updated > 0)
+    }
+
+    /// Marks every pending hold past its expiry expired (`expire_holds`: one sweeper at a
+    /// time across instances); returns how many.
+    pub fn expire(conn: &mut PgConnection) -> QueryResult<i64> {
+        diesel::select(expire_holds()).get_result(conn)
+    }
+}
+
+diesel::define_sql_function! {
+    /// `capture_hold(hold, amount)` of `migrations/`.
+    fn capture_hold(hold: Int8, amount: Nullable<Numeric>) -> Int8;
+}
+
+diesel::define_sql_function! {
+    /// `expire_holds()` of `migrations/`.
+    fn expire_holds() -> Int8;
+}
