@@ -217,7 +217,7 @@ def main():
     KEY = created.strip().splitlines()[-1]
     ids = dict(line.split("|") for line in psql(
         url, "SELECT label, id FROM wallets WHERE label IN ('hot', 'small', 'big', 'journal-short', "
-             "'journal-deep')").splitlines())
+             "'journal-deep', 'holds-0', 'holds-10', 'holds-10000')").splitlines())
     hot, small, big = int(ids["hot"]), int(ids["small"]), int(ids["big"])
     journaled = (int(ids["journal-short"]), int(ids["journal-deep"]))
     holding = [(count, int(ids[f"holds-{count}"])) for count in (0, 10, 10000)]
