@@ -683,8 +683,8 @@ BEGIN
     -- transaction commits, so the check below sees the committed balances.
     FOR target IN
         SELECT w.id, w.balance + d.delta AS new_balance,
-               w.balance - w.held + wallet_expired_held(w.id) AS available,
-               w.balance + d.delta - (w.held + d.held_delta) + wallet_expired_held(w.id) AS new_available
+               w.balance - wallet_held_now(w.id, w.held) AS available,
+               w.balance - wallet_held_now(w.id, w.held) + d.delta - d.held_delta AS new_available
         FROM wallets AS w
         JOIN unnest(wallet_ids, deltas, held_deltas) AS d (wallet_id, delta, held_delta)
           ON d.wallet_id = w.id
@@ -845,6 +845,24 @@ CREATE FUNCTION public.wallet_held_at(wallet bigint, at timestamp with time zone
 $$;
 
 ALTER FUNCTION public.wallet_held_at(wallet bigint, at timestamp with time zone) OWNER TO CURRENT_USER;
+
+--
+-- Name: wallet_held_now(bigint, numeric); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.wallet_held_now(wallet bigint, held numeric) RETURNS numeric
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT held - CASE WHEN held = 0 THEN 0 ELSE wallet_expired_held(wallet) END
+$$;
+
+ALTER FUNCTION public.wallet_held_now(wallet bigint, held numeric) OWNER TO CURRENT_USER;
+
+--
+-- Name: FUNCTION wallet_held_now(wallet bigint, held numeric); Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON FUNCTION public.wallet_held_now(wallet bigint, held numeric) IS 'What the wallet''s pending, unexpired holds keep: its stored held less wallet_expired_held.';
 
 --
 -- Name: wallet_repair(boolean); Type: FUNCTION; Schema: public; Owner: wallet_ledger
@@ -1342,8 +1360,8 @@ ALTER TABLE public.wallet_balance_audit OWNER TO CURRENT_USER;
 CREATE VIEW public.wallet_balances WITH (security_invoker='true') AS
  SELECT w.id AS wallet_id,
     w.balance,
-    (w.held - public.wallet_expired_held(w.id)) AS held,
-    ((w.balance - w.held) + public.wallet_expired_held(w.id)) AS available
+    public.wallet_held_now(w.id, w.held) AS held,
+    (w.balance - public.wallet_held_now(w.id, w.held)) AS available
    FROM public.wallets w;
 
 ALTER TABLE public.wallet_balances OWNER TO CURRENT_USER;

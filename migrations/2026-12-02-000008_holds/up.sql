@@ -18,7 +18,7 @@
 --    holds money, whether or not anything has marked it expired yet:
 --    wallet_expired_held(wallet) is what such holds still add to wallets.held (an index probe
 --    over the wallet's pending holds past their time, none once swept), so
---      held now      = wallets.held - wallet_expired_held(id)
+--      held now      = wallets.held - wallet_expired_held(id)   (wallet_held_now)
 --      available now = wallets.balance - held now
 --    as the view wallet_balances shows and the service reads. expire_holds() marks them
 --    expired (the service runs it every second; pg_cron can instead); each such release is
@@ -139,12 +139,26 @@ $$;
 COMMENT ON FUNCTION wallet_expired_held(bigint) IS
     'The amounts of the wallet''s pending holds whose expires_at has passed (not yet swept): counted in wallets.held, held by nothing.';
 
+-- What a wallet's holds keep now, from its stored held: nothing to look up when it is 0 (no
+-- pending hold at all, the common case). Inlined by the planner where it is used (a SQL
+-- function of one expression), so the lookup runs only for wallets that hold something.
+CREATE FUNCTION wallet_held_now(wallet bigint, held numeric)
+RETURNS numeric
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT held - CASE WHEN held = 0 THEN 0 ELSE wallet_expired_held(wallet) END
+$$;
+
+COMMENT ON FUNCTION wallet_held_now(bigint, numeric) IS
+    'What the wallet''s pending, unexpired holds keep: its stored held less wallet_expired_held.';
+
 -- Every wallet's balances as they stand: what psql users should read.
 CREATE VIEW wallet_balances WITH (security_invoker = true) AS
     SELECT w.id AS wallet_id,
            w.balance,
-           w.held - wallet_expired_held(w.id) AS held,
-           w.balance - w.held + wallet_expired_held(w.id) AS available
+           wallet_held_now(w.id, w.held) AS held,
+           w.balance - wallet_held_now(w.id, w.held) AS available
     FROM wallets AS w;
 
 COMMENT ON VIEW wallet_balances IS
@@ -198,8 +212,8 @@ BEGIN
     -- transaction commits, so the check below sees the committed balances.
     FOR target IN
         SELECT w.id, w.balance + d.delta AS new_balance,
-               w.balance - w.held + wallet_expired_held(w.id) AS available,
-               w.balance + d.delta - (w.held + d.held_delta) + wallet_expired_held(w.id) AS new_available
+               w.balance - wallet_held_now(w.id, w.held) AS available,
+               w.balance - wallet_held_now(w.id, w.held) + d.delta - d.held_delta AS new_available
         FROM wallets AS w
         JOIN unnest(wallet_ids, deltas, held_deltas) AS d (wallet_id, delta, held_delta)
           ON d.wallet_id = w.id

@@ -33,8 +33,8 @@ pub struct Wallet {
 
 /// What a wallet's pending, unexpired holds keep, and what is left to spend: as the view
 /// `wallet_balances` computes them.
-const HELD_NOW: &str = "(wallets.held - wallet_expired_held(wallets.id))";
-const AVAILABLE_NOW: &str = "(wallets.balance - wallets.held + wallet_expired_held(wallets.id))";
+const HELD_NOW: &str = "wallet_held_now(wallets.id, wallets.held)";
+const AVAILABLE_NOW: &str = "(wallets.balance - wallet_held_now(wallets.id, wallets.held))";
 
 resource! {
     /// The fields of a wallet.

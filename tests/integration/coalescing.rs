@@ -3,7 +3,7 @@
 
 use crate::helpers::*;
 
-fn coalescing_app() -> TestApp {
+pub fn coalescing_app() -> TestApp {
     TestApp::spawn_with(|config| {
         config.coalesce = true;
         config.limits.lock_timeout = std::time::Duration::from_secs(10);

@@ -902,3 +902,41 @@ fn the_journal_of_held_amounts_stays_unbroken_under_sixteen_writers() {
         "0"
     );
 }
+
+#[test]
+fn holds_waiting_together_are_written_together() {
+    let app = crate::coalescing::coalescing_app();
+    let wallet = funded(&app, "100");
+    let lock = crate::helpers::RowLock::wallet(&app, &wallet);
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        drop(lock);
+    });
+    // 30 holds of 1 on a wallet holding 100, all waiting on its lock.
+    let statuses = all_at_once(
+        30,
+        |_| (),
+        |_, ()| {
+            let reply = app.post("/holds", hold_document(&wallet, "1", None));
+            reply.status
+        },
+    );
+    release.join().unwrap();
+    assert!(statuses.iter().all(|&s| s == 201), "{statuses:?}");
+    assert_balances(&app, &wallet, "100", "30", "70");
+    let mut conn = app.db.connect();
+    let together = scalar(
+        &mut conn,
+        "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM balance_changes \
+         WHERE operation = 'hold_insert' GROUP BY database_xid) AS per_transaction",
+    );
+    let groups = scalar(
+        &mut conn,
+        "SELECT string_agg(operation || ':' || database_xid::text, ' ' ORDER BY id) FROM balance_changes",
+    );
+    assert!(
+        together.parse::<i64>().unwrap() > 1,
+        "no two holds shared a transaction: {groups}"
+    );
+    assert_running_totals(&mut conn);
+}
