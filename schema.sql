@@ -784,6 +784,24 @@ ALTER FUNCTION public.wallet_apply_deltas(operation text, wallet_ids bigint[], d
 COMMENT ON FUNCTION public.wallet_apply_deltas(operation text, wallet_ids bigint[], deltas numeric[], counts bigint[], transaction_ids bigint[]) IS 'Adds deltas[i] to the balance of wallet wallet_ids[i] and journals it: locks in id order, refuses negative or overflowing results. Called by the transactions triggers only.';
 
 --
+-- Name: wallet_available_now(bigint, numeric, numeric); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.wallet_available_now(wallet bigint, balance numeric, held numeric) RETURNS numeric
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT balance - wallet_held_now(wallet, held)
+$$;
+
+ALTER FUNCTION public.wallet_available_now(wallet bigint, balance numeric, held numeric) OWNER TO CURRENT_USER;
+
+--
+-- Name: FUNCTION wallet_available_now(wallet bigint, balance numeric, held numeric); Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON FUNCTION public.wallet_available_now(wallet bigint, balance numeric, held numeric) IS 'What the wallet can spend or hold: its balance less wallet_held_now.';
+
+--
 -- Name: wallet_balance_at(bigint, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
 --
 
@@ -1361,7 +1379,7 @@ CREATE VIEW public.wallet_balances WITH (security_invoker='true') AS
  SELECT w.id AS wallet_id,
     w.balance,
     public.wallet_held_now(w.id, w.held) AS held,
-    (w.balance - public.wallet_held_now(w.id, w.held)) AS available
+    public.wallet_available_now(w.id, w.balance, w.held) AS available
    FROM public.wallets w;
 
 ALTER TABLE public.wallet_balances OWNER TO CURRENT_USER;

@@ -105,6 +105,7 @@ END;
 $$;
 
 DROP FUNCTION wallet_apply(text, bigint[], numeric[], numeric[], bigint[], bigint[], bigint[], bigint[]);
+DROP FUNCTION wallet_available_now(bigint, numeric, numeric);
 DROP FUNCTION wallet_held_now(bigint, numeric);
 DROP FUNCTION wallet_expired_held(bigint);
 

@@ -153,12 +153,23 @@ $$;
 COMMENT ON FUNCTION wallet_held_now(bigint, numeric) IS
     'What the wallet''s pending, unexpired holds keep: its stored held less wallet_expired_held.';
 
+CREATE FUNCTION wallet_available_now(wallet bigint, balance numeric, held numeric)
+RETURNS numeric
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT balance - wallet_held_now(wallet, held)
+$$;
+
+COMMENT ON FUNCTION wallet_available_now(bigint, numeric, numeric) IS
+    'What the wallet can spend or hold: its balance less wallet_held_now.';
+
 -- Every wallet's balances as they stand: what psql users should read.
 CREATE VIEW wallet_balances WITH (security_invoker = true) AS
     SELECT w.id AS wallet_id,
            w.balance,
            wallet_held_now(w.id, w.held) AS held,
-           w.balance - wallet_held_now(w.id, w.held) AS available
+           wallet_available_now(w.id, w.balance, w.held) AS available
     FROM wallets AS w;
 
 COMMENT ON VIEW wallet_balances IS

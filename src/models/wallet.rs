@@ -4,7 +4,6 @@
 
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
-use diesel::dsl::sql;
 use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
 use diesel::sql_query;
@@ -23,18 +22,21 @@ pub struct Wallet {
     pub balance: BigDecimal,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    #[diesel(select_expression = sql::<Numeric>(HELD_NOW))]
-    #[diesel(select_expression_type = diesel::expression::SqlLiteral<Numeric>)]
+    #[diesel(select_expression = wallet_held_now(wallets::id, wallets::held))]
     pub held: BigDecimal,
-    #[diesel(select_expression = sql::<Numeric>(AVAILABLE_NOW))]
-    #[diesel(select_expression_type = diesel::expression::SqlLiteral<Numeric>)]
+    #[diesel(select_expression = wallet_available_now(wallets::id, wallets::balance, wallets::held))]
     pub available: BigDecimal,
 }
 
-/// What a wallet's pending, unexpired holds keep, and what is left to spend: as the view
-/// `wallet_balances` computes them.
-const HELD_NOW: &str = "wallet_held_now(wallets.id, wallets.held)";
-const AVAILABLE_NOW: &str = "(wallets.balance - wallet_held_now(wallets.id, wallets.held))";
+// What a wallet's pending, unexpired holds keep, and what is left to spend, as the view
+// `wallet_balances` computes them (functions of `migrations/`, not SQL text: a statement with
+// literal SQL in it would not be prepared once per connection).
+diesel::define_sql_function! {
+    fn wallet_held_now(wallet: diesel::sql_types::Int8, held: Numeric) -> Numeric;
+}
+diesel::define_sql_function! {
+    fn wallet_available_now(wallet: diesel::sql_types::Int8, balance: Numeric, held: Numeric) -> Numeric;
+}
 
 resource! {
     /// The fields of a wallet.
