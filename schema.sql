@@ -407,7 +407,9 @@ CREATE FUNCTION public.ledger_apply(operation text, changes public.ledger_change
     SELECT j.wallet_id, j.balance_change_id
     FROM (
         SELECT array_agg(w.wallet_id) AS ids, array_agg(w.delta) AS deltas,
-               array_agg(w.touched) AS counts, array_agg(w.only_id) AS only_ids
+               array_agg(w.touched) AS counts, array_agg(w.only_id) AS only_ids,
+               array_agg(0::numeric) AS no_held, array_agg(0::bigint) AS no_holds,
+               array_agg(NULL::bigint) AS no_hold
         FROM (
             SELECT c.wallet_id, sum(c.amount) AS delta,
                    count(DISTINCT c.transaction_id) AS touched,
@@ -418,7 +420,8 @@ CREATE FUNCTION public.ledger_apply(operation text, changes public.ledger_change
             HAVING sum(c.amount) <> 0
         ) AS w
     ) AS a
-    CROSS JOIN LATERAL wallet_apply_deltas(operation, a.ids, a.deltas, a.counts, a.only_ids) AS j
+    CROSS JOIN LATERAL wallet_apply(operation, a.ids, a.deltas, a.no_held, a.counts, a.only_ids,
+                                    a.no_holds, a.no_hold) AS j
 $$;
 
 ALTER FUNCTION public.ledger_apply(operation text, changes public.ledger_change[]) OWNER TO wallet_ledger;

@@ -104,6 +104,32 @@ BEGIN
 END;
 $$;
 
+-- The aggregation of 2026-12-01-000006, through wallet_apply_deltas.
+CREATE OR REPLACE FUNCTION ledger_apply(operation text, changes ledger_change[])
+RETURNS TABLE (wallet_id bigint, balance_change_id bigint)
+LANGUAGE sql
+AS $$
+    SELECT j.wallet_id, j.balance_change_id
+    FROM (
+        SELECT array_agg(w.wallet_id) AS ids, array_agg(w.delta) AS deltas,
+               array_agg(w.touched) AS counts, array_agg(w.only_id) AS only_ids
+        FROM (
+            SELECT c.wallet_id, sum(c.amount) AS delta,
+                   count(DISTINCT c.transaction_id) AS touched,
+                   CASE WHEN count(DISTINCT c.transaction_id) = 1
+                        THEN min(c.transaction_id) END AS only_id
+            FROM unnest(changes) AS c
+            GROUP BY c.wallet_id
+            HAVING sum(c.amount) <> 0
+        ) AS w
+    ) AS a
+    CROSS JOIN LATERAL wallet_apply_deltas(operation, a.ids, a.deltas, a.counts, a.only_ids) AS j
+$$;
+DO $$
+BEGIN
+    EXECUTE format('ALTER FUNCTION ledger_apply(text, ledger_change[]) SET search_path = %I, pg_temp', current_schema());
+END;
+$$;
 DROP FUNCTION wallet_apply(text, bigint[], numeric[], numeric[], bigint[], bigint[], bigint[], bigint[]);
 DROP FUNCTION wallet_available_now(bigint, numeric, numeric);
 DROP FUNCTION wallet_held_now(bigint, numeric);

@@ -314,6 +314,33 @@ AS $$
 $$;
 
 
+-- The transactions triggers' aggregation, as in 2026-12-01-000006, calling wallet_apply
+-- itself (one function call less per statement than through wallet_apply_deltas).
+CREATE OR REPLACE FUNCTION ledger_apply(operation text, changes ledger_change[])
+RETURNS TABLE (wallet_id bigint, balance_change_id bigint)
+LANGUAGE sql
+AS $$
+    SELECT j.wallet_id, j.balance_change_id
+    FROM (
+        SELECT array_agg(w.wallet_id) AS ids, array_agg(w.delta) AS deltas,
+               array_agg(w.touched) AS counts, array_agg(w.only_id) AS only_ids,
+               array_agg(0::numeric) AS no_held, array_agg(0::bigint) AS no_holds,
+               array_agg(NULL::bigint) AS no_hold
+        FROM (
+            SELECT c.wallet_id, sum(c.amount) AS delta,
+                   count(DISTINCT c.transaction_id) AS touched,
+                   CASE WHEN count(DISTINCT c.transaction_id) = 1
+                        THEN min(c.transaction_id) END AS only_id
+            FROM unnest(changes) AS c
+            GROUP BY c.wallet_id
+            HAVING sum(c.amount) <> 0
+        ) AS w
+    ) AS a
+    CROSS JOIN LATERAL wallet_apply(operation, a.ids, a.deltas, a.no_held, a.counts, a.only_ids,
+                                    a.no_holds, a.no_hold) AS j
+$$;
+
+
 -- The holds' state machine, per row, for every writer. A hold is created pending; its
 -- wallet, amount, expiry and creation time never change; it leaves pending once.
 CREATE FUNCTION holds_state_machine()
@@ -831,6 +858,7 @@ BEGIN
     FOREACH definer IN ARRAY ARRAY[
         'wallet_apply(text, bigint[], numeric[], numeric[], bigint[], bigint[], bigint[], bigint[])',
         'wallet_apply_deltas(text, bigint[], numeric[], bigint[], bigint[])',
+        'ledger_apply(text, ledger_change[])',
         'ledger_hold(text, ledger_change[])',
         'hold_revise(text, holds[], holds[])',
         'holds_after_insert()',
