@@ -686,8 +686,9 @@ BEGIN
     -- transaction commits, so the check below sees the committed balances.
     FOR target IN
         SELECT w.id, w.balance + d.delta AS new_balance,
-               w.balance - wallet_held_now(w.id, w.held) AS available,
-               w.balance - wallet_held_now(w.id, w.held) + d.delta - d.held_delta AS new_available
+               wallet_available_now(w.id, w.balance, w.held, w.held_expires_at) AS available,
+               wallet_available_now(w.id, w.balance, w.held, w.held_expires_at)
+                   + d.delta - d.held_delta AS new_available
         FROM wallets AS w
         JOIN unnest(wallet_ids, deltas, held_deltas) AS d (wallet_id, delta, held_delta)
           ON d.wallet_id = w.id
@@ -734,6 +735,13 @@ BEGIN
         UPDATE wallets AS w
         SET balance = w.balance + d.delta,
             held = w.held + d.held_delta,
+            -- When the statement changed its pending holds: the earliest expiry among them
+            -- now (the first entry of a partial index).
+            held_expires_at = CASE WHEN d.holds_touched > 0
+                                   THEN (SELECT min(h.expires_at) FROM holds AS h
+                                         WHERE h.wallet_id = w.id AND h.status = 'pending'
+                                           AND h.expires_at IS NOT NULL)
+                                   ELSE w.held_expires_at END,
             updated_at = now()
         FROM unnest(wallet_ids, deltas, held_deltas, counts, transaction_ids, hold_counts, hold_ids)
              AS d (wallet_id, delta, held_delta, touched, transaction_id, holds_touched, hold_id)
@@ -787,22 +795,22 @@ ALTER FUNCTION public.wallet_apply_deltas(operation text, wallet_ids bigint[], d
 COMMENT ON FUNCTION public.wallet_apply_deltas(operation text, wallet_ids bigint[], deltas numeric[], counts bigint[], transaction_ids bigint[]) IS 'Adds deltas[i] to the balance of wallet wallet_ids[i] and journals it: locks in id order, refuses negative or overflowing results. Called by the transactions triggers only.';
 
 --
--- Name: wallet_available_now(bigint, numeric, numeric); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+-- Name: wallet_available_now(bigint, numeric, numeric, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
 --
 
-CREATE FUNCTION public.wallet_available_now(wallet bigint, balance numeric, held numeric) RETURNS numeric
+CREATE FUNCTION public.wallet_available_now(wallet bigint, balance numeric, held numeric, held_expires_at timestamp with time zone) RETURNS numeric
     LANGUAGE sql STABLE
     AS $$
-    SELECT balance - wallet_held_now(wallet, held)
+    SELECT balance - wallet_held_now(wallet, held, held_expires_at)
 $$;
 
-ALTER FUNCTION public.wallet_available_now(wallet bigint, balance numeric, held numeric) OWNER TO CURRENT_USER;
+ALTER FUNCTION public.wallet_available_now(wallet bigint, balance numeric, held numeric, held_expires_at timestamp with time zone) OWNER TO CURRENT_USER;
 
 --
--- Name: FUNCTION wallet_available_now(wallet bigint, balance numeric, held numeric); Type: COMMENT; Schema: public; Owner: CURRENT_USER
+-- Name: FUNCTION wallet_available_now(wallet bigint, balance numeric, held numeric, held_expires_at timestamp with time zone); Type: COMMENT; Schema: public; Owner: CURRENT_USER
 --
 
-COMMENT ON FUNCTION public.wallet_available_now(wallet bigint, balance numeric, held numeric) IS 'What the wallet can spend or hold: its balance less wallet_held_now.';
+COMMENT ON FUNCTION public.wallet_available_now(wallet bigint, balance numeric, held numeric, held_expires_at timestamp with time zone) IS 'What the wallet can spend or hold: its balance less wallet_held_now.';
 
 --
 -- Name: wallet_balance_at(bigint, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
@@ -868,22 +876,23 @@ $$;
 ALTER FUNCTION public.wallet_held_at(wallet bigint, at timestamp with time zone) OWNER TO CURRENT_USER;
 
 --
--- Name: wallet_held_now(bigint, numeric); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+-- Name: wallet_held_now(bigint, numeric, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
 --
 
-CREATE FUNCTION public.wallet_held_now(wallet bigint, held numeric) RETURNS numeric
+CREATE FUNCTION public.wallet_held_now(wallet bigint, held numeric, held_expires_at timestamp with time zone) RETURNS numeric
     LANGUAGE sql STABLE
     AS $$
-    SELECT held - CASE WHEN held = 0 THEN 0 ELSE wallet_expired_held(wallet) END
+    SELECT held - CASE WHEN held = 0 OR held_expires_at IS NULL OR held_expires_at > now() THEN 0
+                       ELSE wallet_expired_held(wallet) END
 $$;
 
-ALTER FUNCTION public.wallet_held_now(wallet bigint, held numeric) OWNER TO CURRENT_USER;
+ALTER FUNCTION public.wallet_held_now(wallet bigint, held numeric, held_expires_at timestamp with time zone) OWNER TO CURRENT_USER;
 
 --
--- Name: FUNCTION wallet_held_now(wallet bigint, held numeric); Type: COMMENT; Schema: public; Owner: CURRENT_USER
+-- Name: FUNCTION wallet_held_now(wallet bigint, held numeric, held_expires_at timestamp with time zone); Type: COMMENT; Schema: public; Owner: CURRENT_USER
 --
 
-COMMENT ON FUNCTION public.wallet_held_now(wallet bigint, held numeric) IS 'What the wallet''s pending, unexpired holds keep: its stored held less wallet_expired_held.';
+COMMENT ON FUNCTION public.wallet_held_now(wallet bigint, held numeric, held_expires_at timestamp with time zone) IS 'What the wallet''s pending, unexpired holds keep: its stored held less wallet_expired_held.';
 
 --
 -- Name: wallet_repair(boolean); Type: FUNCTION; Schema: public; Owner: wallet_ledger
@@ -933,8 +942,12 @@ BEGIN
                           CONSTRAINT = 'wallets_balance_nonnegative',
                           DETAIL = format('wallet_id=%s', fix.id);
             END IF;
-            UPDATE wallets AS w SET balance = fix.correct, held = fix.correct_held, updated_at = now()
-            WHERE w.id = fix.id AND (w.balance, w.held) <> (fix.correct, fix.correct_held);
+            UPDATE wallets AS w
+            SET balance = fix.correct, held = fix.correct_held,
+                held_expires_at = (SELECT min(h.expires_at) FROM holds AS h
+                                   WHERE h.wallet_id = w.id AND h.status = 'pending'),
+                updated_at = now()
+            WHERE w.id = fix.id;
             INSERT INTO balance_changes AS c (wallet_id, delta, balance, held_delta, held, operation,
                                               transaction_count, transaction_id, changed_at,
                                               database_xid, changed_by, application,
@@ -1254,6 +1267,7 @@ CREATE TABLE public.wallets (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     held numeric(36,18) DEFAULT 0 NOT NULL,
+    held_expires_at timestamp with time zone,
     CONSTRAINT wallets_balance_nonnegative CHECK ((balance >= (0)::numeric)),
     CONSTRAINT wallets_label_length CHECK (((char_length(label) >= 1) AND (char_length(label) <= 255)))
 );
@@ -1273,6 +1287,12 @@ COMMENT ON COLUMN public.wallets.balance IS 'Sum of the wallet''s transactions.a
 COMMENT ON COLUMN public.wallets.held IS 'Sum of the wallet''s pending holds (status pending), kept by the holds triggers; those past expires_at stop counting at once (wallet_balances).';
 
 --
+-- Name: COLUMN wallets.held_expires_at; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON COLUMN public.wallets.held_expires_at IS 'The earliest expires_at of the wallet''s pending holds (NULL: none expires), kept by the holds triggers: until then nothing held has expired.';
+
+--
 -- Name: wallet_balance_audit; Type: VIEW; Schema: public; Owner: CURRENT_USER
 --
 
@@ -1284,7 +1304,8 @@ CREATE VIEW public.wallet_balance_audit AS
           GROUP BY transactions.wallet_id
         ), pending AS (
          SELECT holds.wallet_id,
-            sum(holds.amount) AS total
+            sum(holds.amount) AS total,
+            min(holds.expires_at) AS first_expiry
            FROM public.holds
           WHERE (holds.status = 'pending'::text)
           GROUP BY holds.wallet_id
@@ -1346,6 +1367,10 @@ CREATE VIEW public.wallet_balance_audit AS
             ELSE NULL::text
         END,
         CASE
+            WHEN (w.held_expires_at IS DISTINCT FROM p.first_expiry) THEN 'held_expires_at differs from its pending holds'' first expiry'::text
+            ELSE NULL::text
+        END,
+        CASE
             WHEN (b.first_break IS NOT NULL) THEN format('journal running total breaks at balance change %s'::text, b.first_break)
             ELSE NULL::text
         END) AS problem,
@@ -1356,7 +1381,7 @@ CREATE VIEW public.wallet_balance_audit AS
      LEFT JOIN pending p ON ((p.wallet_id = w.id)))
      LEFT JOIN last_rows l ON ((l.wallet_id = w.id)))
      LEFT JOIN breaks b ON ((b.wallet_id = w.id)))
-  WHERE ((w.balance < (0)::numeric) OR (w.balance <> COALESCE(s.total, (0)::numeric)) OR (w.balance <> COALESCE(l.balance, (0)::numeric)) OR (w.held <> COALESCE(p.total, (0)::numeric)) OR (w.held <> COALESCE(l.held, (0)::numeric)) OR ((w.balance - COALESCE(p.total, (0)::numeric)) < (0)::numeric) OR (b.first_break IS NOT NULL))
+  WHERE ((w.balance < (0)::numeric) OR (w.balance <> COALESCE(s.total, (0)::numeric)) OR (w.balance <> COALESCE(l.balance, (0)::numeric)) OR (w.held <> COALESCE(p.total, (0)::numeric)) OR (w.held <> COALESCE(l.held, (0)::numeric)) OR ((w.balance - COALESCE(p.total, (0)::numeric)) < (0)::numeric) OR (w.held_expires_at IS DISTINCT FROM p.first_expiry) OR (b.first_break IS NOT NULL))
 UNION ALL
  SELECT t.wallet_id,
     NULL::numeric AS stored_balance,
@@ -1381,8 +1406,8 @@ ALTER TABLE public.wallet_balance_audit OWNER TO CURRENT_USER;
 CREATE VIEW public.wallet_balances WITH (security_invoker='true') AS
  SELECT w.id AS wallet_id,
     w.balance,
-    public.wallet_held_now(w.id, w.held) AS held,
-    public.wallet_available_now(w.id, w.balance, w.held) AS available
+    public.wallet_held_now(w.id, w.held, w.held_expires_at) AS held,
+    public.wallet_available_now(w.id, w.balance, w.held, w.held_expires_at) AS available
    FROM public.wallets w;
 
 ALTER TABLE public.wallet_balances OWNER TO CURRENT_USER;
@@ -1668,7 +1693,7 @@ ALTER TABLE public.transactions ENABLE ALWAYS TRIGGER transactions_balance_updat
 -- Name: wallets wallets_balance_guard_insert; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
 --
 
-CREATE TRIGGER wallets_balance_guard_insert BEFORE INSERT ON public.wallets FOR EACH ROW WHEN (((new.balance <> (0)::numeric) OR (new.held <> (0)::numeric))) EXECUTE FUNCTION public.wallets_refuse_balance_write();
+CREATE TRIGGER wallets_balance_guard_insert BEFORE INSERT ON public.wallets FOR EACH ROW WHEN (((new.balance <> (0)::numeric) OR (new.held <> (0)::numeric) OR (new.held_expires_at IS NOT NULL))) EXECUTE FUNCTION public.wallets_refuse_balance_write();
 
 ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_balance_guard_insert;
 
@@ -1676,7 +1701,7 @@ ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_balance_guard_insert;
 -- Name: wallets wallets_balance_guard_update; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
 --
 
-CREATE TRIGGER wallets_balance_guard_update BEFORE UPDATE OF balance, held ON public.wallets FOR EACH ROW WHEN ((((new.balance IS DISTINCT FROM old.balance) OR (new.held IS DISTINCT FROM old.held)) AND (CURRENT_USER <> 'wallet_ledger'::name))) EXECUTE FUNCTION public.wallets_refuse_balance_write();
+CREATE TRIGGER wallets_balance_guard_update BEFORE UPDATE OF balance, held, held_expires_at ON public.wallets FOR EACH ROW WHEN (((((new.balance IS DISTINCT FROM old.balance) OR (new.held IS DISTINCT FROM old.held)) OR (new.held_expires_at IS DISTINCT FROM old.held_expires_at)) AND (CURRENT_USER <> 'wallet_ledger'::name))) EXECUTE FUNCTION public.wallets_refuse_balance_write();
 
 ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_balance_guard_update;
 
@@ -2068,6 +2093,12 @@ GRANT UPDATE(updated_at) ON TABLE public.wallets TO wallet_ledger;
 --
 
 GRANT UPDATE(held) ON TABLE public.wallets TO wallet_ledger;
+
+--
+-- Name: COLUMN wallets.held_expires_at; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(held_expires_at) ON TABLE public.wallets TO wallet_ledger;
 
 --
 -- Name: TABLE wallet_balance_audit; Type: ACL; Schema: public; Owner: CURRENT_USER

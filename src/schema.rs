@@ -109,6 +109,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         held -> Numeric,
+        held_expires_at -> Nullable<Timestamptz>,
     }
 }
 

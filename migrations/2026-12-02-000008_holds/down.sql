@@ -131,8 +131,8 @@ BEGIN
 END;
 $$;
 DROP FUNCTION wallet_apply(text, bigint[], numeric[], numeric[], bigint[], bigint[], bigint[], bigint[]);
-DROP FUNCTION wallet_available_now(bigint, numeric, numeric);
-DROP FUNCTION wallet_held_now(bigint, numeric);
+DROP FUNCTION wallet_available_now(bigint, numeric, numeric, timestamptz);
+DROP FUNCTION wallet_held_now(bigint, numeric, timestamptz);
 DROP FUNCTION wallet_expired_held(bigint);
 
 CREATE OR REPLACE FUNCTION wallets_refuse_balance_write()
@@ -291,4 +291,4 @@ $$;
 -- so the running totals hold), and so does the operation check that admits them.
 ALTER TABLE balance_changes
     DROP COLUMN held_delta, DROP COLUMN held, DROP COLUMN hold_count, DROP COLUMN hold_id;
-ALTER TABLE wallets DROP COLUMN held;
+ALTER TABLE wallets DROP COLUMN held, DROP COLUMN held_expires_at;

@@ -78,9 +78,13 @@ CREATE INDEX holds_wallet_expiry_idx ON holds (wallet_id, expires_at)
     WHERE expires_at IS NOT NULL;
 
 -- The money a wallet's holds keep, the journal's record of it.
-ALTER TABLE wallets ADD COLUMN held numeric(36, 18) NOT NULL DEFAULT 0;
+ALTER TABLE wallets
+    ADD COLUMN held numeric(36, 18) NOT NULL DEFAULT 0,
+    ADD COLUMN held_expires_at timestamptz;
 COMMENT ON COLUMN wallets.held IS
     'Sum of the wallet''s pending holds (status pending), kept by the holds triggers; those past expires_at stop counting at once (wallet_balances).';
+COMMENT ON COLUMN wallets.held_expires_at IS
+    'The earliest expires_at of the wallet''s pending holds (NULL: none expires), kept by the holds triggers: until then nothing held has expired.';
 
 ALTER TABLE balance_changes
     ADD COLUMN held_delta numeric(37, 18) NOT NULL DEFAULT 0,
@@ -139,37 +143,40 @@ $$;
 COMMENT ON FUNCTION wallet_expired_held(bigint) IS
     'The amounts of the wallet''s pending holds whose expires_at has passed (not yet swept): counted in wallets.held, held by nothing.';
 
--- What a wallet's holds keep now, from its stored held: nothing to look up when it is 0 (no
--- pending hold at all, the common case). Inlined by the planner where it is used (a SQL
--- function of one expression), so the lookup runs only for wallets that hold something.
-CREATE FUNCTION wallet_held_now(wallet bigint, held numeric)
+-- What a wallet's holds keep now, from its stored held and the earliest expiry among its
+-- pending holds: nothing to look up until that time has come (no pending hold, none that
+-- expires, or none expired yet: every read but those in the moment between an expiry and
+-- its sweep). Inlined by the planner where it is used (a SQL function of one expression).
+CREATE FUNCTION wallet_held_now(wallet bigint, held numeric, held_expires_at timestamptz)
 RETURNS numeric
 LANGUAGE sql
 STABLE
 AS $$
-    SELECT held - CASE WHEN held = 0 THEN 0 ELSE wallet_expired_held(wallet) END
+    SELECT held - CASE WHEN held = 0 OR held_expires_at IS NULL OR held_expires_at > now() THEN 0
+                       ELSE wallet_expired_held(wallet) END
 $$;
 
-COMMENT ON FUNCTION wallet_held_now(bigint, numeric) IS
+COMMENT ON FUNCTION wallet_held_now(bigint, numeric, timestamptz) IS
     'What the wallet''s pending, unexpired holds keep: its stored held less wallet_expired_held.';
 
-CREATE FUNCTION wallet_available_now(wallet bigint, balance numeric, held numeric)
+CREATE FUNCTION wallet_available_now(wallet bigint, balance numeric, held numeric,
+                                     held_expires_at timestamptz)
 RETURNS numeric
 LANGUAGE sql
 STABLE
 AS $$
-    SELECT balance - wallet_held_now(wallet, held)
+    SELECT balance - wallet_held_now(wallet, held, held_expires_at)
 $$;
 
-COMMENT ON FUNCTION wallet_available_now(bigint, numeric, numeric) IS
+COMMENT ON FUNCTION wallet_available_now(bigint, numeric, numeric, timestamptz) IS
     'What the wallet can spend or hold: its balance less wallet_held_now.';
 
 -- Every wallet's balances as they stand: what psql users should read.
 CREATE VIEW wallet_balances WITH (security_invoker = true) AS
     SELECT w.id AS wallet_id,
            w.balance,
-           wallet_held_now(w.id, w.held) AS held,
-           wallet_available_now(w.id, w.balance, w.held) AS available
+           wallet_held_now(w.id, w.held, w.held_expires_at) AS held,
+           wallet_available_now(w.id, w.balance, w.held, w.held_expires_at) AS available
     FROM wallets AS w;
 
 COMMENT ON VIEW wallet_balances IS
@@ -223,8 +230,9 @@ BEGIN
     -- transaction commits, so the check below sees the committed balances.
     FOR target IN
         SELECT w.id, w.balance + d.delta AS new_balance,
-               w.balance - wallet_held_now(w.id, w.held) AS available,
-               w.balance - wallet_held_now(w.id, w.held) + d.delta - d.held_delta AS new_available
+               wallet_available_now(w.id, w.balance, w.held, w.held_expires_at) AS available,
+               wallet_available_now(w.id, w.balance, w.held, w.held_expires_at)
+                   + d.delta - d.held_delta AS new_available
         FROM wallets AS w
         JOIN unnest(wallet_ids, deltas, held_deltas) AS d (wallet_id, delta, held_delta)
           ON d.wallet_id = w.id
@@ -271,6 +279,13 @@ BEGIN
         UPDATE wallets AS w
         SET balance = w.balance + d.delta,
             held = w.held + d.held_delta,
+            -- When the statement changed its pending holds: the earliest expiry among them
+            -- now (the first entry of a partial index).
+            held_expires_at = CASE WHEN d.holds_touched > 0
+                                   THEN (SELECT min(h.expires_at) FROM holds AS h
+                                         WHERE h.wallet_id = w.id AND h.status = 'pending'
+                                           AND h.expires_at IS NOT NULL)
+                                   ELSE w.held_expires_at END,
             updated_at = now()
         FROM unnest(wallet_ids, deltas, held_deltas, counts, transaction_ids, hold_counts, hold_ids)
              AS d (wallet_id, delta, held_delta, touched, transaction_id, holds_touched, hold_id)
@@ -681,16 +696,17 @@ $$;
 
 DROP TRIGGER wallets_balance_guard_update ON wallets;
 CREATE TRIGGER wallets_balance_guard_update
-    BEFORE UPDATE OF balance, held ON wallets
+    BEFORE UPDATE OF balance, held, held_expires_at ON wallets
     FOR EACH ROW
-    WHEN ((NEW.balance IS DISTINCT FROM OLD.balance OR NEW.held IS DISTINCT FROM OLD.held)
+    WHEN ((NEW.balance, NEW.held, NEW.held_expires_at)
+          IS DISTINCT FROM (OLD.balance, OLD.held, OLD.held_expires_at)
           AND current_user <> 'wallet_ledger')
     EXECUTE FUNCTION wallets_refuse_balance_write();
 DROP TRIGGER wallets_balance_guard_insert ON wallets;
 CREATE TRIGGER wallets_balance_guard_insert
     BEFORE INSERT ON wallets
     FOR EACH ROW
-    WHEN (NEW.balance <> 0 OR NEW.held <> 0)
+    WHEN (NEW.balance <> 0 OR NEW.held <> 0 OR NEW.held_expires_at IS NOT NULL)
     EXECUTE FUNCTION wallets_refuse_balance_write();
 
 
@@ -703,7 +719,8 @@ CREATE VIEW wallet_balance_audit AS
         SELECT wallet_id, sum(amount) AS total FROM transactions GROUP BY wallet_id
     ),
     pending AS (
-        SELECT wallet_id, sum(amount) AS total FROM holds WHERE status = 'pending' GROUP BY wallet_id
+        SELECT wallet_id, sum(amount) AS total, min(expires_at) AS first_expiry
+        FROM holds WHERE status = 'pending' GROUP BY wallet_id
     ),
     journal AS (
         SELECT wallet_id, id, balance, delta, held, held_delta, operation,
@@ -743,6 +760,8 @@ CREATE VIEW wallet_balance_audit AS
                     THEN format('held %s differs from its journal''s %s', w.held, coalesce(l.held, 0)) END,
                CASE WHEN w.balance - coalesce(p.total, 0) < 0
                     THEN 'negative available balance' END,
+               CASE WHEN w.held_expires_at IS DISTINCT FROM p.first_expiry
+                    THEN 'held_expires_at differs from its pending holds'' first expiry' END,
                CASE WHEN b.first_break IS NOT NULL
                     THEN format('journal running total breaks at balance change %s', b.first_break) END
            ) AS problem,
@@ -759,6 +778,7 @@ CREATE VIEW wallet_balance_audit AS
        OR w.held <> coalesce(p.total, 0)
        OR w.held <> coalesce(l.held, 0)
        OR w.balance - coalesce(p.total, 0) < 0
+       OR w.held_expires_at IS DISTINCT FROM p.first_expiry
        OR b.first_break IS NOT NULL
   UNION ALL
     SELECT t.wallet_id, NULL, sum(t.amount), NULL, NULL,
@@ -818,8 +838,12 @@ BEGIN
                           CONSTRAINT = 'wallets_balance_nonnegative',
                           DETAIL = format('wallet_id=%s', fix.id);
             END IF;
-            UPDATE wallets AS w SET balance = fix.correct, held = fix.correct_held, updated_at = now()
-            WHERE w.id = fix.id AND (w.balance, w.held) <> (fix.correct, fix.correct_held);
+            UPDATE wallets AS w
+            SET balance = fix.correct, held = fix.correct_held,
+                held_expires_at = (SELECT min(h.expires_at) FROM holds AS h
+                                   WHERE h.wallet_id = w.id AND h.status = 'pending'),
+                updated_at = now()
+            WHERE w.id = fix.id;
             INSERT INTO balance_changes AS c (wallet_id, delta, balance, held_delta, held, operation,
                                               transaction_count, transaction_id, changed_at,
                                               database_xid, changed_by, application,
@@ -848,7 +872,7 @@ $$;
 -- run as their owner.
 GRANT SELECT ON holds TO wallet_ledger;
 GRANT SELECT ON wallet_balance_audit TO wallet_ledger;
-GRANT UPDATE (held) ON wallets TO wallet_ledger;
+GRANT UPDATE (held, held_expires_at) ON wallets TO wallet_ledger;
 GRANT INSERT ON hold_revisions TO wallet_ledger;
 
 DO $$

@@ -54,8 +54,8 @@ PAGE = 20
 
 # The statement the service reads a wallet with (held and available as they stand now).
 WALLET_BY_ID = ("SELECT id, label, balance, created_at, updated_at, "
-                "wallet_held_now(wallets.id, wallets.held), "
-                "wallet_available_now(wallets.id, wallets.balance, wallets.held) "
+                "wallet_held_now(wallets.id, wallets.held, wallets.held_expires_at), "
+                "wallet_available_now(wallets.id, wallets.balance, wallets.held, wallets.held_expires_at) "
                 "FROM wallets WHERE id = :w LIMIT 1;\n")
 
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
 use diesel::sql_query;
-use diesel::sql_types::Numeric;
+use diesel::sql_types::{Int8, Nullable, Numeric, Timestamptz};
 
 use super::declare::resource;
 use super::fields::Record;
@@ -22,9 +22,11 @@ pub struct Wallet {
     pub balance: BigDecimal,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    #[diesel(select_expression = wallet_held_now(wallets::id, wallets::held))]
+    #[diesel(select_expression = wallet_held_now(wallets::id, wallets::held, wallets::held_expires_at))]
     pub held: BigDecimal,
-    #[diesel(select_expression = wallet_available_now(wallets::id, wallets::balance, wallets::held))]
+    #[diesel(select_expression = wallet_available_now(
+        wallets::id, wallets::balance, wallets::held, wallets::held_expires_at
+    ))]
     pub available: BigDecimal,
 }
 
@@ -32,10 +34,15 @@ pub struct Wallet {
 // `wallet_balances` computes them (functions of `migrations/`, not SQL text: a statement with
 // literal SQL in it would not be prepared once per connection).
 diesel::define_sql_function! {
-    fn wallet_held_now(wallet: diesel::sql_types::Int8, held: Numeric) -> Numeric;
+    fn wallet_held_now(wallet: Int8, held: Numeric, held_expires_at: Nullable<Timestamptz>) -> Numeric;
 }
 diesel::define_sql_function! {
-    fn wallet_available_now(wallet: diesel::sql_types::Int8, balance: Numeric, held: Numeric) -> Numeric;
+    fn wallet_available_now(
+        wallet: Int8,
+        balance: Numeric,
+        held: Numeric,
+        held_expires_at: Nullable<Timestamptz>,
+    ) -> Numeric;
 }
 
 resource! {

@@ -733,6 +733,28 @@ fn verify_flags_a_held_amount_edited_around_the_triggers_and_repair_restores_it(
     );
     exec(&mut conn, "SELECT * FROM wallet_repair(true)");
     assert_balances(&app, &wallet, "10", "7", "3");
+    // The earliest expiry a read relies on, moved away from the holds': found, and restored.
+    exec(
+        &mut conn,
+        &format!(
+            "ALTER TABLE wallets DISABLE TRIGGER wallets_balance_guard_update;
+             UPDATE wallets SET held_expires_at = now() + interval '1 year' WHERE id = {wallet};
+             ALTER TABLE wallets ENABLE ALWAYS TRIGGER wallets_balance_guard_update;"
+        ),
+    );
+    let problem = scalar(
+        &mut conn,
+        &format!("SELECT problem FROM wallet_balance_audit WHERE wallet_id = {wallet}"),
+    );
+    assert!(problem.contains("held_expires_at differs"), "{problem}");
+    exec(&mut conn, "SELECT * FROM wallet_repair(true)");
+    assert_eq!(
+        scalar(
+            &mut conn,
+            &format!("SELECT held_expires_at IS NULL FROM wallets WHERE id = {wallet}")
+        ),
+        "true"
+    );
     app.db.skip_final_verify();
     assert_eq!(
         scalar(&mut conn, "SELECT count(*) FROM wallet_balance_audit"),
