@@ -856,7 +856,6 @@ COMMENT ON FUNCTION public.wallet_expired_held(wallet bigint) IS 'The amounts of
 
 CREATE FUNCTION public.wallet_held_at(wallet bigint, at timestamp with time zone) RETURNS numeric
     LANGUAGE sql STABLE
-    SET search_path TO 'public', 'pg_temp'
     AS $$
     SELECT coalesce((
         SELECT c.held

@@ -899,13 +899,13 @@ BEGIN
         EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', definer, current_schema());
     END LOOP;
     -- Run as the caller (the caller's rights and row-level security apply), a pinned
-    -- search_path all the same.
+    -- search_path all the same. (Not the SQL functions reads call: a pinned search_path
+    -- would keep the planner from inlining them, and they run as their caller anyway.)
     FOREACH definer IN ARRAY ARRAY[
         'holds_state_machine()',
         'holds_check_capture_booked()',
         'capture_hold(bigint, numeric)',
-        'expire_holds()',
-        'wallet_held_at(bigint, timestamptz)'
+        'expire_holds()'
     ] LOOP
         EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', definer, current_schema());
     END LOOP;
