@@ -817,15 +817,17 @@ COMMENT ON FUNCTION public.wallet_available_now(wallet bigint, balance numeric, 
 --
 
 CREATE FUNCTION public.wallet_balance_at(wallet bigint, at timestamp with time zone) RETURNS numeric
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     AS $$
-    SELECT coalesce((
+BEGIN
+    RETURN coalesce((
         SELECT balance
         FROM balance_changes
         WHERE wallet_id = wallet AND changed_at <= at
         ORDER BY changed_at DESC, id DESC
         LIMIT 1
-    ), 0::numeric)
+    ), 0::numeric);
+END;
 $$;
 
 ALTER FUNCTION public.wallet_balance_at(wallet bigint, at timestamp with time zone) OWNER TO CURRENT_USER;
@@ -855,9 +857,13 @@ COMMENT ON FUNCTION public.wallet_expired_held(wallet bigint) IS 'The amounts of
 --
 
 CREATE FUNCTION public.wallet_held_at(wallet bigint, at timestamp with time zone) RETURNS numeric
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'public', 'pg_temp'
     AS $$
-    SELECT coalesce((
+BEGIN
+    -- PL/pgSQL, so that its two lookups are planned once per session (a SQL function with
+    -- sub-selects is planned at every call).
+    RETURN coalesce((
         SELECT c.held
         FROM balance_changes AS c
         WHERE c.wallet_id = wallet AND c.changed_at <= at
@@ -869,7 +875,8 @@ CREATE FUNCTION public.wallet_held_at(wallet bigint, at timestamp with time zone
         WHERE h.wallet_id = wallet AND h.expires_at <= at AND h.created_at <= at
           AND h.status IN ('pending', 'expired')
           AND (h.resolved_at IS NULL OR h.resolved_at > at)
-    ), 0::numeric)
+    ), 0::numeric);
+END;
 $$;
 
 ALTER FUNCTION public.wallet_held_at(wallet bigint, at timestamp with time zone) OWNER TO CURRENT_USER;

@@ -5,6 +5,19 @@ DROP VIEW wallet_balance_audit;
 DROP FUNCTION expire_holds();
 DROP FUNCTION capture_hold(bigint, numeric);
 DROP FUNCTION wallet_held_at(bigint, timestamptz);
+CREATE OR REPLACE FUNCTION wallet_balance_at(wallet bigint, at timestamptz)
+RETURNS numeric
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT coalesce((
+        SELECT balance
+        FROM balance_changes
+        WHERE wallet_id = wallet AND changed_at <= at
+        ORDER BY changed_at DESC, id DESC
+        LIMIT 1
+    ), 0::numeric)
+$$;
 DROP VIEW holds_now;
 DROP VIEW wallet_balances;
 DROP FUNCTION hold_revise(text, holds[], holds[]);

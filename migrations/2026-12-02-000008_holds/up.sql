@@ -661,10 +661,13 @@ COMMENT ON FUNCTION expire_holds() IS
 -- expired by then but were swept later (or not yet). available = balance - held.
 CREATE FUNCTION wallet_held_at(wallet bigint, at timestamptz)
 RETURNS numeric
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 AS $$
-    SELECT coalesce((
+BEGIN
+    -- PL/pgSQL, so that its two lookups are planned once per session (a SQL function with
+    -- sub-selects is planned at every call).
+    RETURN coalesce((
         SELECT c.held
         FROM balance_changes AS c
         WHERE c.wallet_id = wallet AND c.changed_at <= at
@@ -676,7 +679,25 @@ AS $$
         WHERE h.wallet_id = wallet AND h.expires_at <= at AND h.created_at <= at
           AND h.status IN ('pending', 'expired')
           AND (h.resolved_at IS NULL OR h.resolved_at > at)
-    ), 0::numeric)
+    ), 0::numeric);
+END;
+$$;
+
+-- The balance at a time, as in 2026-11-25-000003, in PL/pgSQL for the same reason.
+CREATE OR REPLACE FUNCTION wallet_balance_at(wallet bigint, at timestamptz)
+RETURNS numeric
+LANGUAGE plpgsql
+STABLE
+AS $$
+BEGIN
+    RETURN coalesce((
+        SELECT balance
+        FROM balance_changes
+        WHERE wallet_id = wallet AND changed_at <= at
+        ORDER BY changed_at DESC, id DESC
+        LIMIT 1
+    ), 0::numeric);
+END;
 $$;
 
 
@@ -905,7 +926,8 @@ BEGIN
         'holds_state_machine()',
         'holds_check_capture_booked()',
         'capture_hold(bigint, numeric)',
-        'expire_holds()'
+        'expire_holds()',
+        'wallet_held_at(bigint, timestamptz)'
     ] LOOP
         EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', definer, current_schema());
     END LOOP;
