@@ -552,19 +552,19 @@ def coalescing_report(coalesced, by_name, target):
 
 
 def without_journal(url):
-    """wallet_apply_deltas as it is, and the same function without its journal insert."""
-    signature = "wallet_apply_deltas(text, bigint[], numeric[], bigint[], bigint[])"
+    """wallet_apply as it is, and the same function without its journal insert."""
+    signature = "wallet_apply(text, bigint[], numeric[], numeric[], bigint[], bigint[], bigint[], bigint[])"
     original = psql(url, f"SELECT pg_get_functiondef('{signature}'::regprocedure)")
     stripped, n = re.subn(r"INSERT INTO balance_changes.*?RETURNING c\.wallet_id, c\.id;",
                           "SELECT a.id, NULL::bigint FROM applied AS a;", original, flags=re.S)
     if n != 1:
-        raise SystemExit("bench: cannot find the journal insert in wallet_apply_deltas")
+        raise SystemExit("bench: cannot find the journal insert in wallet_apply")
     return original, stripped
 
 
 def booking_with_and_without_journal(base, url):
-    """create-spread through the service with the journal, and with wallet_apply_deltas
-    swapped for the same function without its journal insert, alternating."""
+    """create-spread through the service with the journal, and with wallet_apply swapped for
+    the same function without its journal insert, alternating."""
     original, stripped = without_journal(url)
     run_id = int(time.time())
     rates = {"journal": [], "no journal": []}
@@ -645,7 +645,7 @@ def write_report(results, bulk, journal_cost, keyed, coalesced, auth, verify, st
         "| create-spread, service | req/s | p50 / p99 ms |", "|---|---:|---:|",
         *[f"| {label} | {r['rate']:,.0f} | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} |"
           for label, r in (("with the journal", journal_cost["journal"]),
-                           ("wallet_apply_deltas without its journal insert", journal_cost["bare"]))],
+                           ("wallet_apply without its journal insert", journal_cost["bare"]))],
     ]
     keyed_lines = [
         "| create-spread, service | req/s | p50 / p99 ms |", "|---|---:|---:|",
