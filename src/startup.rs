@@ -3,6 +3,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::dev::Server;
@@ -28,6 +29,7 @@ pub struct Application {
     db: Database,
     idempotency_ttl: Duration,
     hold_sweep: Duration,
+    database_url: String,
 }
 
 impl Application {
@@ -146,6 +148,7 @@ impl Application {
             db,
             idempotency_ttl: config.idempotency_ttl,
             hold_sweep: config.hold_sweep,
+            database_url: config.database_url.clone(),
         })
     }
 
@@ -161,13 +164,13 @@ impl Application {
     /// Serves until stopped; meanwhile removes expired `Idempotency-Key` responses.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let purge = actix_web::rt::spawn(purge_expired_keys(self.db.clone(), self.idempotency_ttl));
-        let sweep = (!self.hold_sweep.is_zero())
-            .then(|| actix_web::rt::spawn(sweep_expired_holds(self.db.clone(), self.hold_sweep)));
+        let stop = Arc::new(AtomicBool::new(false));
+        if !self.hold_sweep.is_zero() {
+            sweep_expired_holds(&self.database_url, self.hold_sweep, stop.clone())?;
+        }
         let served = self.server.await;
         purge.abort();
-        if let Some(sweep) = sweep {
-            sweep.abort();
-        }
+        stop.store(true, Ordering::Relaxed);
         served
     }
 }
@@ -220,28 +223,45 @@ const PURGE_BATCH: i64 = 1000;
 
 /// Every so often (a 24th of the time keys are kept, between a second and ten minutes),
 /// deletes the expired `Idempotency-Key` responses, oldest first, in small batches.
-/// Marks the holds past their expiry expired, every `every`: their release goes on record
-/// (reads do not wait for it: they are exact before it).
-async fn sweep_expired_holds(db: Database, every: Duration) {
-    let mut ticks = actix_web::rt::time::interval(every);
-    let mut failing = false;
-    loop {
-        ticks.tick().await;
-        match db::run(&db, |conn| Ok::<_, db::DbError>(Hold::expire(conn)?)).await {
-            Ok(swept) => {
-                if swept > 0 {
-                    log::info!("marked {swept} holds expired");
+/// Marks the holds past their expiry expired, every `every`, on a thread and a connection of
+/// its own (never taking a request's connection, nor its place in the queue): their release
+/// goes on record. Reads do not wait for it: they are exact before it. Stops once `stop` is set.
+fn sweep_expired_holds(url: &str, every: Duration, stop: Arc<AtomicBool>) -> std::io::Result<()> {
+    use diesel::connection::SimpleConnection;
+    let url = db::named(url, "wallet-api sweep");
+    std::thread::Builder::new()
+        .name("hold-sweep".into())
+        .spawn(move || {
+            let mut conn: Option<diesel::PgConnection> = None;
+            let mut failing = false;
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(every);
+                let swept = (|| -> anyhow::Result<i64> {
+                    if conn.is_none() {
+                        let mut opened = db::connect(&url, "wallet-api sweep")?;
+                        opened.batch_execute("SET statement_timeout = '10s'")?;
+                        conn = Some(opened);
+                    }
+                    Ok(Hold::expire(conn.as_mut().expect("a connection"))?)
+                })();
+                match swept {
+                    Ok(swept) => {
+                        if swept > 0 {
+                            log::info!("marked {swept} holds expired");
+                        }
+                        failing = false;
+                    }
+                    Err(error) => {
+                        conn = None;
+                        if !failing {
+                            log::warn!("cannot mark expired holds (reads stay exact): {error}");
+                        }
+                        failing = true;
+                    }
                 }
-                failing = false;
             }
-            Err(error) => {
-                if !failing {
-                    log::warn!("cannot mark expired holds (reads stay exact): {error}");
-                }
-                failing = true;
-            }
-        }
-    }
+        })
+        .map(|_| ())
 }
 
 async fn purge_expired_keys(db: Database, ttl: Duration) {
