@@ -205,12 +205,7 @@ fn detail_value<'a>(
 
 /// The balance rules put `wallet_id=<id>` in the DETAIL of the errors they raise.
 fn wallet_in_detail(info: &(dyn DatabaseErrorInformation + Send + Sync)) -> Option<i64> {
-    info.details()?
-        .strip_prefix("wallet_id=")?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+    detail_value(info, "wallet_id")?.parse().ok()
 }
 
 impl std::fmt::Display for DbError {
