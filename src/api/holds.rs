@@ -10,7 +10,7 @@ use super::handlers;
 use super::resource::{Resource, Writable};
 use super::routes::Routes;
 use super::transactions::DUPLICATE_TXID;
-use super::wallets::WALLET_NOT_FOUND;
+use super::wallets::{WALLET_NOT_FOUND, no_such_wallet};
 use crate::codes;
 use crate::db::DbError;
 use crate::domain::format_money;
@@ -40,7 +40,6 @@ const EXPIRY_FUTURE: &str = "holds_expiry_future";
 const WALLET_EXISTS: &str = "holds_wallet_id_fkey";
 const TXID_UNIQUE: &str = "transactions_txid_key";
 
-const WALLET_POINTER: &str = "/data/relationships/wallet/data";
 const STATUS_POINTER: &str = "/data/attributes/status";
 const CAPTURED_POINTER: &str = "/data/attributes/capturedAmount";
 
@@ -203,12 +202,4 @@ fn capture_without_status() -> ApiError {
         "capturedAmount is given with status captured only: it says how much the capture books",
     )
     .pointer(CAPTURED_POINTER)
-}
-
-fn no_such_wallet() -> ApiError {
-    ApiError::new(
-        &WALLET_NOT_FOUND,
-        "the wallet named in the relationship does not exist",
-    )
-    .pointer(WALLET_POINTER)
 }

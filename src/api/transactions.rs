@@ -8,7 +8,7 @@ use super::errors::{BALANCE_OVERFLOW, INSUFFICIENT_FUNDS};
 use super::handlers;
 use super::resource::{Resource, Writable};
 use super::routes::Routes;
-use super::wallets::WALLET_NOT_FOUND;
+use super::wallets::{WALLET_NOT_FOUND, no_such_wallet};
 use crate::codes;
 use crate::db::DbError;
 use crate::jsonapi::ApiError;
@@ -29,8 +29,6 @@ const WALLET_EXISTS: &str = "transactions_wallet_id_fkey";
 
 const DUPLICATE_TXID_DETAIL: &str =
     "another transaction already has this txid; a txid books money once";
-const NO_SUCH_WALLET: &str = "the wallet named in the relationship does not exist";
-const WALLET_POINTER: &str = "/data/relationships/wallet/data";
 
 pub fn routes(routes: &mut Routes) {
     handlers::writable::<Transaction>(routes);
@@ -50,12 +48,8 @@ fn write_error(error: diesel::result::Error) -> ApiError {
         }
         error if error.constraint() == Some(TXID_UNIQUE) => duplicate_txid(),
         // A wallet-limited key sees no other wallet: one it may not touch does not exist.
-        DbError::OutOfReach => {
-            ApiError::new(&WALLET_NOT_FOUND, NO_SUCH_WALLET).pointer(WALLET_POINTER)
-        }
-        error if error.constraint() == Some(WALLET_EXISTS) => {
-            ApiError::new(&WALLET_NOT_FOUND, NO_SUCH_WALLET).pointer(WALLET_POINTER)
-        }
+        DbError::OutOfReach => no_such_wallet(),
+        error if error.constraint() == Some(WALLET_EXISTS) => no_such_wallet(),
         error => error.into(),
     }
 }

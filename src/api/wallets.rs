@@ -31,6 +31,16 @@ codes! {
         "deleting a wallet with pending holds: capture or void them first");
 }
 
+/// A `wallet` relationship that names a wallet that does not exist (or, for a wallet-limited
+/// key, one it cannot see): what a transaction's or a hold's write answers.
+pub fn no_such_wallet() -> ApiError {
+    ApiError::new(
+        &WALLET_NOT_FOUND,
+        "the wallet named in the relationship does not exist",
+    )
+    .pointer("/data/relationships/wallet/data")
+}
+
 /// `GET /wallets/{id}?balanceAt=T`: the balance the wallet had at time T, in the resource's
 /// `meta` (the `balance` attribute stays the balance now).
 pub struct BalanceAt;
