@@ -98,6 +98,34 @@ ALTER FUNCTION public.expire_holds() OWNER TO CURRENT_USER;
 
 COMMENT ON FUNCTION public.expire_holds() IS 'Marks pending holds past expires_at expired (one sweeper at a time); returns how many.';
 
+--
+-- Name: metadata_valid(jsonb); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.metadata_valid(metadata jsonb) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT jsonb_typeof(metadata) = 'object'
+       AND (SELECT count(*) FROM jsonb_each(metadata)) <= 50
+       AND NOT EXISTS (
+           SELECT 1 FROM jsonb_each(metadata) AS e
+           WHERE char_length(e.key) NOT BETWEEN 1 AND 40
+              OR e.key ~ '[\u0001-\u001f\u007f-\u009f\[\]]'
+              OR e.key LIKE '%.exists'
+              OR jsonb_typeof(e.value) <> 'string'
+              OR char_length(e.value #>> '{}') > 500
+       )
+$$;
+
+ALTER FUNCTION public.metadata_valid(metadata jsonb) OWNER TO CURRENT_USER;
+
+--
+-- Name: FUNCTION metadata_valid(metadata jsonb); Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON FUNCTION public.metadata_valid(metadata jsonb) IS 'Whether a metadata object is within the limits: at most 50 keys of 1-40 characters (no control characters, no brackets, not ending .exists), string values of at most 500 characters.';
+
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
@@ -117,8 +145,10 @@ CREATE TABLE public.holds (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     resolved_at timestamp with time zone,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
     CONSTRAINT holds_amount_positive CHECK ((amount > (0)::numeric)),
     CONSTRAINT holds_captured_amount_set CHECK (((status = 'captured'::text) = (captured_amount IS NOT NULL))),
+    CONSTRAINT holds_metadata_valid CHECK (public.metadata_valid(metadata)),
     CONSTRAINT holds_status_known CHECK ((status = ANY (ARRAY['pending'::text, 'captured'::text, 'voided'::text, 'expired'::text])))
 );
 
@@ -289,6 +319,15 @@ BEGIN
         RAISE EXCEPTION 'hold %: its wallet, amount, expiry and creation time never change', OLD.id
             USING ERRCODE = 'check_violation', CONSTRAINT = 'holds_terms_fixed', TABLE = 'holds',
                   HINT = 'Void the hold and create another.';
+    END IF;
+
+    -- A change of its metadata alone, in any state.
+    IF NEW.metadata IS DISTINCT FROM OLD.metadata
+       AND (NEW.status, NEW.captured_amount, NEW.transaction_id)
+           IS NOT DISTINCT FROM (OLD.status, OLD.captured_amount, OLD.transaction_id) THEN
+        NEW.resolved_at := OLD.resolved_at;
+        NEW.updated_at := now();
+        RETURN NEW;
     END IF;
 
     IF OLD.status <> 'pending' THEN
@@ -492,7 +531,9 @@ CREATE TABLE public.transactions (
     txid text NOT NULL,
     amount numeric(36,18) NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
     CONSTRAINT transactions_amount_nonzero CHECK ((amount <> (0)::numeric)),
+    CONSTRAINT transactions_metadata_valid CHECK (public.metadata_valid(metadata)),
     CONSTRAINT transactions_txid_length CHECK (((char_length(txid) >= 1) AND (char_length(txid) <= 255)))
 );
 
@@ -511,21 +552,21 @@ CREATE FUNCTION public.ledger_revise(operation text, old public.transactions[], 
                                        new_wallet_id, new_txid, new_amount, new_created_at,
                                        old_balance_change_id, new_balance_change_id,
                                        revised_at, database_xid, revised_by, application,
-                                       actor_key_id, actor_name)
+                                       actor_key_id, actor_name, old_metadata, new_metadata)
     SELECT o.id, operation,
            o.wallet_id, o.txid, o.amount, o.created_at,
            n.wallet_id, n.txid, n.amount, n.created_at,
            oj.id, nj.id,
            clock_timestamp(), pg_current_xact_id(), session_user, current_setting('application_name'),
-           actor.key_id, actor.key_name
+           actor.key_id, actor.key_name, o.metadata, n.metadata
     FROM unnest(old) AS o
     LEFT JOIN unnest(new) AS n ON n.id = o.id
     LEFT JOIN unnest(journal_wallets, journal_rows) AS oj (wallet_id, id) ON oj.wallet_id = o.wallet_id
     LEFT JOIN unnest(journal_wallets, journal_rows) AS nj (wallet_id, id) ON nj.wallet_id = n.wallet_id
     LEFT JOIN ledger_actor() AS actor ON true
     WHERE n.id IS NULL
-       OR (o.wallet_id, o.txid, o.amount, o.created_at)
-          IS DISTINCT FROM (n.wallet_id, n.txid, n.amount, n.created_at)
+       OR (o.wallet_id, o.txid, o.amount, o.created_at, o.metadata)
+          IS DISTINCT FROM (n.wallet_id, n.txid, n.amount, n.created_at, n.metadata)
     ORDER BY o.id
 $$;
 
@@ -997,6 +1038,29 @@ $$;
 ALTER FUNCTION public.wallets_refuse_balance_write() OWNER TO CURRENT_USER;
 
 --
+-- Name: wallets_revise(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.wallets_revise() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    INSERT INTO wallet_revisions (wallet_id, old_label, new_label, old_metadata, new_metadata,
+                                  revised_at, database_xid, revised_by, application,
+                                  actor_key_id, actor_name)
+    SELECT OLD.id, OLD.label, NEW.label, OLD.metadata, NEW.metadata,
+           clock_timestamp(), pg_current_xact_id(), session_user,
+           current_setting('application_name'), actor.key_id, actor.key_name
+    FROM (SELECT 1) AS one
+    LEFT JOIN ledger_actor() AS actor ON true;
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.wallets_revise() OWNER TO wallet_ledger;
+
+--
 -- Name: wallets_touch_updated_at(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
 --
 
@@ -1171,7 +1235,8 @@ CREATE VIEW public.holds_now WITH (security_invoker='true') AS
         CASE
             WHEN ((h.status = 'pending'::text) AND (h.expires_at <= now())) THEN h.expires_at
             ELSE h.resolved_at
-        END AS resolved_at
+        END AS resolved_at,
+    h.metadata
    FROM public.holds h;
 
 ALTER TABLE public.holds_now OWNER TO CURRENT_USER;
@@ -1225,6 +1290,8 @@ CREATE TABLE public.transaction_revisions (
     application text NOT NULL,
     actor_key_id bigint,
     actor_name text,
+    old_metadata jsonb,
+    new_metadata jsonb,
     CONSTRAINT transaction_revisions_operation_known CHECK ((operation = ANY (ARRAY['update'::text, 'delete'::text, 'truncate'::text])))
 );
 
@@ -1274,8 +1341,10 @@ CREATE TABLE public.wallets (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     held numeric(36,18) DEFAULT 0 NOT NULL,
     held_expires_at timestamp with time zone,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
     CONSTRAINT wallets_balance_nonnegative CHECK ((balance >= (0)::numeric)),
-    CONSTRAINT wallets_label_length CHECK (((char_length(label) >= 1) AND (char_length(label) <= 255)))
+    CONSTRAINT wallets_label_length CHECK (((char_length(label) >= 1) AND (char_length(label) <= 255))),
+    CONSTRAINT wallets_metadata_valid CHECK (public.metadata_valid(metadata))
 );
 
 ALTER TABLE public.wallets OWNER TO CURRENT_USER;
@@ -1425,6 +1494,46 @@ ALTER TABLE public.wallet_balances OWNER TO CURRENT_USER;
 COMMENT ON VIEW public.wallet_balances IS 'Each wallet''s balance, held (its pending, unexpired holds) and available (balance - held), exact now.';
 
 --
+-- Name: wallet_revisions; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.wallet_revisions (
+    id bigint NOT NULL,
+    wallet_id bigint NOT NULL,
+    old_label text NOT NULL,
+    new_label text NOT NULL,
+    old_metadata jsonb NOT NULL,
+    new_metadata jsonb NOT NULL,
+    revised_at timestamp with time zone NOT NULL,
+    database_xid xid8 NOT NULL,
+    revised_by text NOT NULL,
+    application text NOT NULL,
+    actor_key_id bigint,
+    actor_name text
+);
+
+ALTER TABLE public.wallet_revisions OWNER TO CURRENT_USER;
+
+--
+-- Name: TABLE wallet_revisions; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON TABLE public.wallet_revisions IS 'Append-only before-images (and after-images) of every change of a wallet''s label or metadata.';
+
+--
+-- Name: wallet_revisions_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.wallet_revisions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.wallet_revisions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: wallets_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
 --
 
@@ -1501,6 +1610,13 @@ ALTER TABLE ONLY public.transactions
     ADD CONSTRAINT transactions_txid_key UNIQUE (txid);
 
 --
+-- Name: wallet_revisions wallet_revisions_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.wallet_revisions
+    ADD CONSTRAINT wallet_revisions_pkey PRIMARY KEY (id);
+
+--
 -- Name: wallets wallets_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
 --
 
@@ -1530,6 +1646,12 @@ CREATE INDEX balance_changes_wallet_time_idx ON public.balance_changes USING btr
 --
 
 CREATE INDEX hold_revisions_hold_id_idx ON public.hold_revisions USING btree (hold_id, id);
+
+--
+-- Name: holds_metadata_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX holds_metadata_idx ON public.holds USING gin (metadata);
 
 --
 -- Name: holds_pending_expiry_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
@@ -1562,10 +1684,28 @@ CREATE INDEX idempotency_keys_created_at_idx ON public.idempotency_keys USING bt
 CREATE INDEX transaction_revisions_transaction_id_idx ON public.transaction_revisions USING btree (transaction_id, id);
 
 --
+-- Name: transactions_metadata_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX transactions_metadata_idx ON public.transactions USING gin (metadata);
+
+--
 -- Name: transactions_wallet_id_id_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
 --
 
 CREATE INDEX transactions_wallet_id_id_idx ON public.transactions USING btree (wallet_id, id);
+
+--
+-- Name: wallet_revisions_wallet_id_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX wallet_revisions_wallet_id_idx ON public.wallet_revisions USING btree (wallet_id, id);
+
+--
+-- Name: wallets_metadata_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX wallets_metadata_idx ON public.wallets USING gin (metadata);
 
 --
 -- Name: balance_changes balance_changes_append_only; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
@@ -1696,6 +1836,22 @@ CREATE TRIGGER transactions_balance_update AFTER UPDATE ON public.transactions R
 ALTER TABLE public.transactions ENABLE ALWAYS TRIGGER transactions_balance_update;
 
 --
+-- Name: wallet_revisions wallet_revisions_append_only; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER wallet_revisions_append_only BEFORE DELETE OR UPDATE ON public.wallet_revisions FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_rewrite();
+
+ALTER TABLE public.wallet_revisions ENABLE ALWAYS TRIGGER wallet_revisions_append_only;
+
+--
+-- Name: wallet_revisions wallet_revisions_no_truncate; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER wallet_revisions_no_truncate BEFORE TRUNCATE ON public.wallet_revisions FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_rewrite();
+
+ALTER TABLE public.wallet_revisions ENABLE ALWAYS TRIGGER wallet_revisions_no_truncate;
+
+--
 -- Name: wallets wallets_balance_guard_insert; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
 --
 
@@ -1715,9 +1871,17 @@ ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_balance_guard_update;
 -- Name: wallets wallets_label_touch; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
 --
 
-CREATE TRIGGER wallets_label_touch BEFORE UPDATE OF label ON public.wallets FOR EACH ROW WHEN ((new.label IS DISTINCT FROM old.label)) EXECUTE FUNCTION public.wallets_touch_updated_at();
+CREATE TRIGGER wallets_label_touch BEFORE UPDATE OF label, metadata ON public.wallets FOR EACH ROW WHEN (((new.label IS DISTINCT FROM old.label) OR (new.metadata IS DISTINCT FROM old.metadata))) EXECUTE FUNCTION public.wallets_touch_updated_at();
 
 ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_label_touch;
+
+--
+-- Name: wallets wallets_revise; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER wallets_revise AFTER UPDATE OF label, metadata ON public.wallets FOR EACH ROW WHEN (((old.label IS DISTINCT FROM new.label) OR (old.metadata IS DISTINCT FROM new.metadata))) EXECUTE FUNCTION public.wallets_revise();
+
+ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_revise;
 
 --
 -- Name: balance_changes balance_changes_actor_key_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: CURRENT_USER
@@ -1760,6 +1924,13 @@ ALTER TABLE ONLY public.transaction_revisions
 
 ALTER TABLE ONLY public.transactions
     ADD CONSTRAINT transactions_wallet_id_fkey FOREIGN KEY (wallet_id) REFERENCES public.wallets(id) ON DELETE RESTRICT;
+
+--
+-- Name: wallet_revisions wallet_revisions_actor_key_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.wallet_revisions
+    ADD CONSTRAINT wallet_revisions_actor_key_id_fkey FOREIGN KEY (actor_key_id) REFERENCES public.api_keys(id);
 
 --
 -- Name: balance_changes; Type: ROW SECURITY; Schema: public; Owner: CURRENT_USER
@@ -1849,6 +2020,13 @@ GRANT UPDATE(transaction_id) ON TABLE public.holds TO wallet_service;
 GRANT UPDATE(transaction_id) ON TABLE public.holds TO wallet_writer;
 
 --
+-- Name: COLUMN holds.metadata; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(metadata) ON TABLE public.holds TO wallet_service;
+GRANT UPDATE(metadata) ON TABLE public.holds TO wallet_writer;
+
+--
 -- Name: FUNCTION hold_revise(operation text, old public.holds[], new public.holds[]); Type: ACL; Schema: public; Owner: wallet_ledger
 --
 
@@ -1927,6 +2105,13 @@ GRANT UPDATE(amount) ON TABLE public.transactions TO wallet_service;
 GRANT UPDATE(amount) ON TABLE public.transactions TO wallet_writer;
 
 --
+-- Name: COLUMN transactions.metadata; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(metadata) ON TABLE public.transactions TO wallet_service;
+GRANT UPDATE(metadata) ON TABLE public.transactions TO wallet_writer;
+
+--
 -- Name: FUNCTION ledger_revise(operation text, old public.transactions[], new public.transactions[], journal_wallets bigint[], journal_rows bigint[]); Type: ACL; Schema: public; Owner: wallet_ledger
 --
 
@@ -1973,6 +2158,12 @@ REVOKE ALL ON FUNCTION public.wallet_apply_deltas(operation text, wallet_ids big
 --
 
 REVOKE ALL ON FUNCTION public.wallet_repair(apply boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION wallets_revise(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.wallets_revise() FROM PUBLIC;
 
 --
 -- Name: TABLE api_keys; Type: ACL; Schema: public; Owner: CURRENT_USER
@@ -2107,6 +2298,13 @@ GRANT UPDATE(held) ON TABLE public.wallets TO wallet_ledger;
 GRANT UPDATE(held_expires_at) ON TABLE public.wallets TO wallet_ledger;
 
 --
+-- Name: COLUMN wallets.metadata; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(metadata) ON TABLE public.wallets TO wallet_service;
+GRANT UPDATE(metadata) ON TABLE public.wallets TO wallet_writer;
+
+--
 -- Name: TABLE wallet_balance_audit; Type: ACL; Schema: public; Owner: CURRENT_USER
 --
 
@@ -2118,6 +2316,13 @@ GRANT SELECT ON TABLE public.wallet_balance_audit TO wallet_ledger;
 
 GRANT SELECT ON TABLE public.wallet_balances TO wallet_service;
 GRANT SELECT ON TABLE public.wallet_balances TO wallet_reader;
+
+--
+-- Name: TABLE wallet_revisions; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT INSERT ON TABLE public.wallet_revisions TO wallet_ledger;
+GRANT SELECT ON TABLE public.wallet_revisions TO wallet_reader;
 
 --
 -- PostgreSQL database dump complete

@@ -58,6 +58,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         resolved_at -> Nullable<Timestamptz>,
+        metadata -> Jsonb,
     }
 }
 
@@ -74,6 +75,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         resolved_at -> Nullable<Timestamptz>,
+        metadata -> Jsonb,
     }
 }
 
@@ -98,6 +100,7 @@ diesel::table! {
         txid -> Text,
         amount -> Numeric,
         created_at -> Timestamptz,
+        metadata -> Jsonb,
     }
 }
 
@@ -110,6 +113,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         held -> Numeric,
         held_expires_at -> Nullable<Timestamptz>,
+        metadata -> Jsonb,
     }
 }
 

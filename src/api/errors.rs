@@ -35,6 +35,25 @@ const INSUFFICIENT: &str = "this change would leave its available balance (its b
 const OVERFLOW: &str = "beyond what a balance can hold (18 integer and 18 fractional digits); \
      nothing was changed";
 
+/// A refusal of the metadata limits (`*_metadata_valid`: the merge of an update left more
+/// than the keys allowed), pointed at the attribute; any other error as it is.
+pub fn metadata_refusal(error: DbError) -> ApiError {
+    if error
+        .constraint()
+        .is_some_and(|constraint| constraint.ends_with("_metadata_valid"))
+    {
+        return ApiError::invalid_attribute(
+            "/data/attributes/metadata",
+            format!(
+                "metadata would break its limits once merged with what is stored (at most {} \
+                 keys): remove keys with null",
+                crate::models::metadata::MAX_KEYS
+            ),
+        );
+    }
+    error.into()
+}
+
 impl From<DbError> for ApiError {
     fn from(error: DbError) -> ApiError {
         match error {

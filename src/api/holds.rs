@@ -5,7 +5,7 @@
 
 use diesel::pg::PgConnection;
 
-use super::errors::INSUFFICIENT_FUNDS;
+use super::errors::{INSUFFICIENT_FUNDS, metadata_refusal};
 use super::handlers;
 use super::resource::{Resource, Writable};
 use super::routes::Routes;
@@ -83,7 +83,7 @@ impl Writable for Hold {
                 "/data/attributes/expiresAt",
                 "the expiry has passed: a hold's expiry is a time to come",
             ),
-            error => error.into(),
+            error => metadata_refusal(error),
         })
     }
 
@@ -99,11 +99,14 @@ impl Writable for Hold {
             return Ok(None);
         };
         let captured = changes.captured_amount.as_ref().map(|amount| &amount.0);
+        if let Some(patch) = &changes.metadata {
+            Hold::tag(conn, id, patch).map_err(|error| refusal(&hold, DbError::from(error)))?;
+        }
         let Some(resolution) = changes.status else {
             if captured.is_some() {
                 return Err(capture_without_status());
             }
-            return Ok(Some(hold));
+            return Ok(Hold::find(conn, id)?);
         };
         if captured.is_some() && resolution != Resolution::Captured {
             return Err(capture_without_status());
@@ -167,7 +170,7 @@ fn refusal(hold: &Hold, error: DbError) -> ApiError {
         error @ DbError::InsufficientFunds { .. } => {
             ApiError::from(error).pointer(CAPTURED_POINTER)
         }
-        error => error.into(),
+        error => metadata_refusal(error),
     }
 }
 

@@ -12,6 +12,7 @@ use crate::jsonapi::ApiError;
 use crate::jsonapi::query::{CURSOR_PROFILE, FilterParam, PageParams};
 use crate::models::fields::{Accepts, FieldSpec, Kind, Model, Value as FieldValue, ValueKind};
 use crate::models::keyset::cursor_fits;
+use crate::models::metadata::{EXISTS_SUFFIX, MAX_VALUE_CHARS, check_key};
 use crate::models::query::{
     Condition, Direction, Filter, ListPage, ListQuery, Op, Page, Position, SortKey,
 };
@@ -106,7 +107,9 @@ fn value_text(value: &FieldValue) -> String {
         FieldValue::Text(text) => text.clone(),
         FieldValue::Time(time) => time.to_rfc3339_opts(SecondsFormat::Nanos, true),
         // Never sort keys (the declaration refuses to sort them).
-        FieldValue::Words(_) | FieldValue::Ids(_) | FieldValue::Null => String::new(),
+        FieldValue::Words(_) | FieldValue::Ids(_) | FieldValue::Json(_) | FieldValue::Null => {
+            String::new()
+        }
     }
 }
 
@@ -152,6 +155,9 @@ fn filter_of<L: Model>(param: &FilterParam) -> Result<Filter<L::Field>, ApiError
                 names(L::FIELDS, |spec| spec.operators.is_some())
             ))
         })?;
+    if spec.kind == Kind::Metadata {
+        return metadata_filter(spec, param).map_err(invalid);
+    }
     if let Some(op) = param.op.as_deref().filter(|op| !operators.contains(op)) {
         return Err(invalid(format!(
             "{:?} has no operator {op:?}; operators: {}",
@@ -161,6 +167,70 @@ fn filter_of<L: Model>(param: &FilterParam) -> Result<Filter<L::Field>, ApiError
     }
     let condition = condition_of(spec, param.op.as_deref(), &param.value)
         .map_err(|why| invalid(format!("{}: {why}", param.parameter)))?;
+    Ok(Filter {
+        field: spec.field,
+        condition,
+    })
+}
+
+/// `filter[metadata.KEY]=a,b` (KEY holds any of these) or `filter[metadata.KEY.exists]=true`
+/// (KEY is there, or with `false` is not).
+fn metadata_filter<F: Copy>(spec: &FieldSpec<F>, param: &FilterParam) -> Result<Filter<F>, String> {
+    let name = spec.name;
+    let Some(target) = param.op.as_deref() else {
+        return Err(format!(
+            "{name} filters by key: filter[{name}.KEY]=VALUE or filter[{name}.KEY.exists]=true"
+        ));
+    };
+    let condition = match target.strip_suffix(EXISTS_SUFFIX) {
+        Some(key) => {
+            check_key(key)?;
+            let present = match param.value.as_str() {
+                "true" => true,
+                "false" => false,
+                other => {
+                    return Err(format!(
+                        "{}: give true or false, got {}",
+                        param.parameter,
+                        shortened(other)
+                    ));
+                }
+            };
+            Condition::MetadataHas {
+                key: key.to_string(),
+                present,
+            }
+        }
+        None => {
+            check_key(target)?;
+            let values: Vec<String> = param.value.split(',').map(str::to_string).collect();
+            if values.len() > MAX_FILTER_VALUES {
+                return Err(format!(
+                    "{}: at most {MAX_FILTER_VALUES} values, got {}",
+                    param.parameter,
+                    values.len()
+                ));
+            }
+            if values.iter().any(|value| value.contains('\0')) {
+                return Err(format!(
+                    "{}: a metadata value never holds a NUL character",
+                    param.parameter
+                ));
+            }
+            if let Some(long) = values.iter().find(|v| v.chars().count() > MAX_VALUE_CHARS) {
+                return Err(format!(
+                    "{}: a metadata value is at most {MAX_VALUE_CHARS} characters (no longer one \
+                     can match), got {}",
+                    param.parameter,
+                    long.chars().count()
+                ));
+            }
+            Condition::MetadataIn {
+                key: target.to_string(),
+                values,
+            }
+        }
+    };
     Ok(Filter {
         field: spec.field,
         condition,

@@ -37,6 +37,9 @@ use crate::jsonapi::error::{
 use crate::jsonapi::media_type::{ATOMIC, JSONAPI_MEDIA_TYPE};
 use crate::jsonapi::query::{DEFAULT_PAGE_SIZE, MAX_PAGE_NUMBER, MAX_PAGE_SIZE};
 use crate::models::fields::{Accepts, Create, FieldSpec, Kind};
+use crate::models::metadata::{
+    EXISTS_SUFFIX, KEY_CHARACTER, MAX_KEY_CHARS, MAX_KEYS, MAX_VALUE_CHARS,
+};
 
 /// The document, built once.
 pub fn document() -> &'static Value {
@@ -670,7 +673,10 @@ impl Builder {
             let resource = registered(type_name).expect("a registered type");
             parameters.push(sort_parameter(resource));
             parameters.push(page_parameter());
-            for (key, filter) in filter_parameters(resource) {
+            for (key, filter) in filter_parameters(resource)
+                .into_iter()
+                .chain(metadata_filter_parameter(resource))
+            {
                 parameters.push(reference("parameters", &key));
                 self.parameters.insert(key, filter);
             }
@@ -794,7 +800,7 @@ fn filter_parameters(resource: &Registered) -> Vec<(String, Value)> {
             Kind::Time => time_pattern(),
             Kind::Choice(words) => one_of(words),
             Kind::Text => String::new(),
-            Kind::Words(_) | Kind::ToManyIds(_) => continue,
+            Kind::Words(_) | Kind::ToManyIds(_) | Kind::Metadata => continue,
         };
         for op in std::iter::once(None).chain(operators.iter().map(|op| Some(*op))) {
             let name = match op {
@@ -857,6 +863,54 @@ fn filter_parameters(resource: &Registered) -> Vec<(String, Value)> {
         }
     }
     parameters
+}
+
+/// `filter[metadata.KEY]` and `filter[metadata.KEY.exists]` of a resource with metadata: the
+/// keys are the client's, so they are the properties of one `filter` object (`deepObject`:
+/// `filter[PROPERTY]=VALUE`), named by patterns. A property matching several patterns meets
+/// all of their schemas, so `metadata.paid.exists` takes only `true` or `false`, and the names
+/// whose key could never be stored take nothing. The other filters are parameters of their
+/// own.
+fn metadata_filter_parameter(resource: &Registered) -> Option<(String, Value)> {
+    let spec = (resource.fields)()
+        .into_iter()
+        .find(|spec| spec.kind == Kind::Metadata)?;
+    let name = regex_escape(spec.name);
+    let key = format!("{KEY_CHARACTER}{{1,{MAX_KEY_CHARS}}}");
+    let exists = regex_escape(EXISTS_SUFFIX);
+    let value = format!("[^,\\u0000]{{0,{MAX_VALUE_CHARS}}}");
+    let properties = json!({
+        format!("^{name}\\.{key}$"): {"type": "string", "pattern": bounded_list(&value),
+            "maxLength": (MAX_VALUE_CHARS + 1) * MAX_FILTER_VALUES - 1},
+        format!("^{name}\\.{key}{exists}$"): {"type": "string", "enum": ["true", "false"]},
+        format!("^{name}\\.(?:.*{exists})?{exists}$"): false,
+    });
+    Some((
+        format!("filter-{}-{}", resource.type_name, spec.name),
+        json!({"name": "filter", "in": "query", "style": "deepObject", "explode": true,
+            "description": format!(
+                "{0} by key: filter[{0}.KEY]=a,b (KEY holds one of these values; at most \
+                 {MAX_FILTER_VALUES} values of at most {MAX_VALUE_CHARS} characters) and \
+                 filter[{0}.KEY.exists]=true|false (KEY is there, or is not). KEY is 1 to \
+                 {MAX_KEY_CHARS} characters, no control characters or brackets, not ending \
+                 {EXISTS_SUFFIX}. The other filters are parameters of their own.",
+                spec.name),
+            "schema": {"type": "object", "additionalProperties": false,
+                       "patternProperties": properties}}),
+    ))
+}
+
+/// `text` matched literally in a pattern.
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
 }
 
 /// What a document is for, for its schema.
@@ -989,6 +1043,8 @@ fn attribute_schema(spec: &FieldSpec<()>) -> Value {
             _ => json!({"type": "string"}),
         },
         Kind::Id | Kind::ToOne(_) | Kind::ToManyIds(_) => json!({"type": "string"}),
+        Kind::Metadata => json!({"type": "object", "maxProperties": MAX_KEYS,
+                                 "additionalProperties": {"type": "string"}}),
     };
     if spec.nullable {
         schema = json!({"oneOf": [schema, {"type": "null"}]});
@@ -1023,6 +1079,14 @@ fn input_schema(spec: &FieldSpec<()>) -> Value {
         Some(Accepts::Choice(words)) => json!({"enum": words}),
         Some(Accepts::Words(words)) => json!({"type": "array", "minItems": 1, "uniqueItems": true,
                                               "items": {"enum": words}}),
+        Some(Accepts::Metadata) => json!({
+            "type": "object", "maxProperties": MAX_KEYS,
+            "propertyNames": {
+                "pattern": format!("^{KEY_CHARACTER}{{1,{MAX_KEY_CHARS}}}$"),
+                "not": {"pattern": format!("{}$", regex_escape(EXISTS_SUFFIX))}},
+            "additionalProperties": {"oneOf": [
+                {"type": "string", "maxLength": MAX_VALUE_CHARS, "pattern": TEXT},
+                {"type": "null"}]}}),
         Some(Accepts::Link | Accepts::Links) | None => json!({}),
     };
     // A client gives an attribute a value, never null (an expiry is left out, not null); a

@@ -120,6 +120,7 @@ fn attribute_value(kind: Kind, value: FieldValue) -> Value {
         (_, FieldValue::Time(time)) => Value::String(timestamp(&time)),
         (_, FieldValue::Words(words)) => Value::from(words),
         (_, FieldValue::Ids(ids)) => Value::from(ids),
+        (_, FieldValue::Json(json)) => json,
     }
 }
 

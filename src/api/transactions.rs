@@ -4,7 +4,7 @@
 use diesel::pg::PgConnection;
 use serde_json::json;
 
-use super::errors::{BALANCE_OVERFLOW, INSUFFICIENT_FUNDS};
+use super::errors::{BALANCE_OVERFLOW, INSUFFICIENT_FUNDS, metadata_refusal};
 use super::handlers;
 use super::resource::{Resource, Writable};
 use super::routes::Routes;
@@ -50,7 +50,7 @@ fn write_error(error: diesel::result::Error) -> ApiError {
         // A wallet-limited key sees no other wallet: one it may not touch does not exist.
         DbError::OutOfReach => no_such_wallet(),
         error if error.constraint() == Some(WALLET_EXISTS) => no_such_wallet(),
-        error => error.into(),
+        error => metadata_refusal(error),
     }
 }
 

@@ -7,6 +7,7 @@ use diesel::pg::PgConnection;
 use serde_json::json;
 
 use super::context::{Accepts, PathId, Single};
+use super::errors::metadata_refusal;
 use super::handlers;
 use super::resource::{Resource, Writable, find_existing, single_with_meta};
 use super::routes::{Custom, Routes};
@@ -148,7 +149,7 @@ impl Writable for Wallet {
         id: i64,
         changes: &WalletChanges,
     ) -> Result<Option<Wallet>, ApiError> {
-        Ok(Wallet::update(conn, id, changes)?)
+        Wallet::update(conn, id, changes).map_err(|error| metadata_refusal(DbError::from(error)))
     }
 
     /// A wallet's own row is locked by a relabel, as by a booking.

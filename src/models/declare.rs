@@ -23,6 +23,8 @@
 //!   changed), `create(T)` (optional on create, never changed), `update(T)` (changed by
 //!   updates only). `T` is the input type the value is read
 //!   into ([`Parse`](super::fields::Parse)).
+//! - KIND `metadata`: a jsonb object of the client's keys (`write(MetadataInput)`, `nosort`,
+//!   `filter keys`: `filter[NAME.KEY]` and `filter[NAME.KEY.exists]`).
 //! - SORT: `sort`, `nosort`, or `computed` (no sort, and no column: the row struct's
 //!   `Selectable` computes it with a `select_expression`; `filter none` only). OPERATORS: `cmp` (`in`, `gt`, `gte`, `lt`, `lte`), `text`
 //!   (`in`, `startswith`, `icontains`), `eq` (`in`) or `none`.
@@ -39,7 +41,7 @@ macro_rules! resource {
         $(#[$meta:meta])*
         $model:ident in $table:ident as $type_name:literal, fields $field:ident {
             $( $variant:ident $name:literal: $column:ident, $kind:ident $(($kind_arg:expr))?,
-               $access:ident $(($input:ty))?, $sort:ident, filter $ops:ident, $doc:literal; )+
+               $access:ident $(($input:ty))?, $sort:ident, filter $ops:ident, $doc:expr; )+
         }
         $( has_many { $( $many:literal: $many_target:literal, $many_doc:literal; )* } )?
         $( input $new:ident, $changes:ident; )?
@@ -235,6 +237,7 @@ macro_rules! resource {
     (@kind words($words:expr)) => { $crate::models::fields::Kind::Words($words) };
     (@kind to_many_ids($target:expr)) => { $crate::models::fields::Kind::ToManyIds($target) };
     (@kind opt_to_one($target:expr)) => { $crate::models::fields::Kind::ToOne($target) };
+    (@kind metadata) => { $crate::models::fields::Kind::Metadata };
 
     (@nullable opt_money) => { true };
     (@nullable opt_count) => { true };
@@ -258,6 +261,7 @@ macro_rules! resource {
     (@rust words) => { Vec<String> };
     (@rust to_many_ids) => { Vec<i64> };
     (@rust opt_to_one) => { i64 };
+    (@rust metadata) => { serde_json::Value };
 
     (@value id, $e:expr) => { $crate::models::fields::Value::Id($e) };
     (@value money, $e:expr) => { $crate::models::fields::Value::Decimal($e.clone()) };
@@ -268,6 +272,7 @@ macro_rules! resource {
     (@value to_one, $e:expr) => { $crate::models::fields::Value::Id($e) };
     (@value words, $e:expr) => { $crate::models::fields::Value::Words($e.clone()) };
     (@value to_many_ids, $e:expr) => { $crate::models::fields::Value::Ids($e.clone()) };
+    (@value metadata, $e:expr) => { $crate::models::fields::Value::Json($e.clone()) };
     (@value opt_money, $e:expr) => {
         $e.clone().map_or($crate::models::fields::Value::Null, $crate::models::fields::Value::Decimal)
     };
@@ -301,6 +306,7 @@ macro_rules! resource {
     (@sort opt_to_one sort) => { compile_error!("a nullable field cannot sort (keyset pages need a value)") };
     (@sort words sort) => { compile_error!("a set of words cannot sort") };
     (@sort to_many_ids sort) => { compile_error!("a to-many relationship cannot sort") };
+    (@sort metadata sort) => { compile_error!("metadata does not sort") };
     (@sort $kind:ident sort) => { true };
 
     (@sort $kind:ident computed) => { false };
@@ -325,6 +331,9 @@ macro_rules! resource {
     (@ops $kind:ident text) => { compile_error!("filter text needs a text column") };
     (@ops words $ops:ident) => { resource!(@unfiltered $ops) };
     (@ops to_many_ids $ops:ident) => { resource!(@unfiltered $ops) };
+    (@ops metadata keys) => { Some(&[]) };
+    (@ops metadata $ops:ident) => { compile_error!("metadata filters by key: filter keys") };
+    (@ops $kind:ident keys) => { compile_error!("filter keys is for metadata") };
     (@ops $kind:ident cmp) => { Some(&["in", "gt", "gte", "lt", "lte"]) };
     (@ops $kind:ident eq) => { Some(&["in"]) };
     (@ops $kind:ident none) => { None };
@@ -335,6 +344,29 @@ macro_rules! resource {
     (@condition $kind:ident none, $column:expr, $condition:expr) => {{
         let _ = $condition;
         None
+    }};
+    // filter[metadata.KEY]=a,b: containment of {KEY: a} or {KEY: b} (the GIN index);
+    // filter[metadata.KEY.exists]: the key operator.
+    (@condition metadata keys, $column:expr, $condition:expr) => {{
+        use diesel::prelude::*;
+        use $crate::models::query::{Condition, PlannedWithValues, Predicate};
+        let predicate: Option<Predicate<_>> = match $condition {
+            Condition::MetadataIn { key, values } => values
+                .iter()
+                .map(|value| {
+                    Box::new($column.contains(serde_json::json!({ key.as_str(): value })))
+                        as Predicate<_>
+                })
+                .reduce(|a, b| Box::new(a.or(b)) as Predicate<_>),
+            Condition::MetadataHas { key, present: true } => {
+                Some(Box::new($column.has_key(key.clone())) as Predicate<_>)
+            }
+            Condition::MetadataHas { key, present: false } => {
+                Some(Box::new(diesel::dsl::not($column.has_key(key.clone()))) as Predicate<_>)
+            }
+            _ => None,
+        };
+        predicate.map(|predicate| Box::new(PlannedWithValues(predicate)) as Predicate<_>)
     }};
     (@condition $kind:ident text, $column:expr, $condition:expr) => {{
         use $crate::models::keyset::like_literal;

@@ -34,6 +34,8 @@ pub enum Kind {
     /// A to-many relationship shown with its data: the column holds the ids (an array) of a
     /// few resources of this type.
     ToManyIds(&'static str),
+    /// A client's own keys and values (a jsonb object of strings), filtered by key.
+    Metadata,
 }
 
 /// Which typed value a field's filters and cursors take.
@@ -54,7 +56,7 @@ impl Kind {
             Kind::Money => ValueKind::Decimal,
             Kind::Text | Kind::Choice(_) => ValueKind::Text,
             Kind::Time => ValueKind::Time,
-            Kind::Words(_) | Kind::ToManyIds(_) => return None,
+            Kind::Words(_) | Kind::ToManyIds(_) | Kind::Metadata => return None,
         })
     }
 }
@@ -148,6 +150,8 @@ pub enum Value {
     /// A set of words, or of ids (rendered, never filtered).
     Words(Vec<String>),
     Ids(Vec<i64>),
+    /// A JSON object (metadata).
+    Json(serde_json::Value),
     Null,
 }
 
@@ -159,7 +163,7 @@ impl Value {
             Value::Decimal(_) => ValueKind::Decimal,
             Value::Text(_) => ValueKind::Text,
             Value::Time(_) => ValueKind::Time,
-            Value::Words(_) | Value::Ids(_) | Value::Null => return None,
+            Value::Words(_) | Value::Ids(_) | Value::Json(_) | Value::Null => return None,
         })
     }
 }
@@ -211,6 +215,8 @@ pub enum Accepts {
     Link,
     /// Resource identifiers of the relationship's type.
     Links,
+    /// A metadata object: string keys to strings (or null, to remove a key).
+    Metadata,
 }
 
 /// A value a client sent for a writable field, as the API layer hands it over: an

@@ -7,11 +7,12 @@ use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
-use diesel::sql_types::{Int8, Nullable, Numeric, Text, Timestamptz};
+use diesel::sql_types::{Int8, Jsonb, Nullable, Numeric, Text, Timestamptz};
 
 use super::api_key::Expiry;
 use super::declare::resource;
 use super::fields::{Accepts, Input, Parse};
+use super::metadata::{METADATA_DOC, MetadataInput, merged};
 use crate::db::prepared::{bind, prepared, statement};
 use crate::domain::{Amount, MONEY_INTEGER_DIGITS, MONEY_SCALE};
 use crate::schema::holds_now;
@@ -31,6 +32,7 @@ pub struct Hold {
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub metadata: serde_json::Value,
 }
 
 resource! {
@@ -54,6 +56,8 @@ resource! {
             "When it was created (set by the server).";
         UpdatedAt "updatedAt": updated_at, time, read, nosort, filter none,
             "When it last changed (set by the server).";
+        Metadata "metadata": metadata, metadata, write(MetadataInput), nosort, filter keys,
+            METADATA_DOC;
         Wallet "wallet": wallet_id, to_one("wallets"), once(i64), nosort, filter cmp,
             "The wallet whose money it reserves; never changed.";
         Transaction "transaction": transaction_id, opt_to_one("transactions"), read, nosort, filter none,
@@ -114,9 +118,9 @@ impl Parse for Resolution {
 statement!(
     CreateHold,
     "WITH actor AS MATERIALIZED (SELECT set_config('wallet_api.actor', $1, true)) \
-     INSERT INTO holds (wallet_id, amount, expires_at) SELECT $2, $3, $4 FROM actor \
+     INSERT INTO holds (wallet_id, amount, expires_at, metadata) SELECT $2, $3, $4, $5 FROM actor \
      RETURNING id, wallet_id, amount, status, captured_amount, transaction_id, expires_at, \
-     created_at, updated_at"
+     created_at, updated_at, metadata"
 );
 
 impl Hold {
@@ -129,6 +133,11 @@ impl Hold {
             bind::<Int8, _>(&new.wallet_id),
             bind::<Numeric, _>(&new.amount.0),
             bind::<Nullable<Timestamptz>, _>(&new.expires_at.map(|expiry| expiry.0)),
+            bind::<Jsonb, _>(
+                &new.metadata
+                    .as_ref()
+                    .map_or_else(|| serde_json::json!({}), MetadataInput::object),
+            ),
         ))
         .get_result(conn)
     }
@@ -141,6 +150,15 @@ impl Hold {
         amount: Option<&BigDecimal>,
     ) -> QueryResult<i64> {
         diesel::select(capture_hold(id, amount.cloned())).get_result(conn)
+    }
+
+    /// Merges `patch` into the hold's metadata (in any state; nothing else changes).
+    pub fn tag(conn: &mut PgConnection, id: i64, patch: &MetadataInput) -> QueryResult<bool> {
+        use crate::schema::holds;
+        diesel::update(holds::table.find(id))
+            .set(holds::metadata.eq(merged!(holds::metadata, patch)))
+            .execute(conn)
+            .map(|updated| updated > 0)
     }
 
     /// Releases the hold, booking nothing; `false` when there is no such hold.

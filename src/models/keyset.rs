@@ -315,7 +315,7 @@ mod snapshots {
         }
     }
 
-    const SELECT: &str = r#"SELECT "transactions"."id", "transactions"."wallet_id", "transactions"."txid", "transactions"."amount", "transactions"."created_at" FROM "transactions""#;
+    const SELECT: &str = r#"SELECT "transactions"."id", "transactions"."wallet_id", "transactions"."txid", "transactions"."amount", "transactions"."created_at", "transactions"."metadata" FROM "transactions""#;
 
     fn sql(q: ListQuery<F>) -> String {
         page_sql::<Transaction>(&q)

@@ -8,6 +8,7 @@ pub mod fields;
 pub mod hold;
 pub mod idempotency_key;
 pub mod keyset;
+pub mod metadata;
 pub mod query;
 pub mod transaction;
 pub mod wallet;

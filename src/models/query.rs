@@ -30,6 +30,16 @@ pub enum Condition {
     StartsWith(String),
     /// Text containing this, ignoring case.
     IContains(String),
+    /// Metadata whose `key` holds any of these values (never empty).
+    MetadataIn {
+        key: String,
+        values: Vec<String>,
+    },
+    /// Metadata that has `key` (`present`) or has it not.
+    MetadataHas {
+        key: String,
+        present: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -96,4 +106,47 @@ pub struct ListPage<R> {
     pub more_before: bool,
     /// Rows matching the filters, for numbered pages.
     pub total: Option<i64>,
+}
+
+/// A predicate PostgreSQL plans with its values every time: the statement holding it is
+/// never prepared once and cached. A cached statement soon runs on a generic plan, made
+/// without the values; for a jsonb containment that plan has no statistics to go on and
+/// guesses 1 % of the rows, and at that guess a page in id order walks the primary key
+/// (filtering every row) instead of reading the GIN index. With the values, PostgreSQL
+/// reads how common they are and takes the index for a rare one, the walk for a common one.
+#[derive(Debug, Clone, Copy)]
+pub struct PlannedWithValues<E>(pub E);
+
+impl<E: diesel::Expression> diesel::Expression for PlannedWithValues<E> {
+    type SqlType = E::SqlType;
+}
+
+impl<E: diesel::query_builder::QueryFragment<Pg>> diesel::query_builder::QueryFragment<Pg>
+    for PlannedWithValues<E>
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut pass: diesel::query_builder::AstPass<'_, 'b, Pg>,
+    ) -> diesel::QueryResult<()> {
+        pass.unsafe_to_cache_prepared();
+        self.0.walk_ast(pass)
+    }
+}
+
+impl<E> diesel::query_builder::QueryId for PlannedWithValues<E> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<E: diesel::AppearsOnTable<QS>, QS> diesel::AppearsOnTable<QS> for PlannedWithValues<E> {}
+
+impl<E: diesel::SelectableExpression<QS>, QS> diesel::SelectableExpression<QS>
+    for PlannedWithValues<E>
+{
+}
+
+impl<E: diesel::expression::ValidGrouping<G>, G> diesel::expression::ValidGrouping<G>
+    for PlannedWithValues<E>
+{
+    type IsAggregate = E::IsAggregate;
 }

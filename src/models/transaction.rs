@@ -6,10 +6,11 @@ use chrono::{DateTime, Utc};
 use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
 
-use diesel::sql_types::{Int8, Numeric, Text};
+use diesel::sql_types::{Int8, Jsonb, Numeric, Text};
 
 use super::declare::resource;
 use super::fields::Record;
+use super::metadata::{METADATA_DOC, MetadataInput, merged};
 use crate::db::prepared::{bind, prepared, statement};
 use crate::domain::{Amount, Txid};
 use crate::schema::transactions;
@@ -22,6 +23,7 @@ pub struct Transaction {
     pub txid: String,
     pub amount: BigDecimal,
     pub created_at: DateTime<Utc>,
+    pub metadata: serde_json::Value,
 }
 
 resource! {
@@ -36,6 +38,8 @@ resource! {
              Changing it moves the difference.";
         CreatedAt "createdAt": created_at, time, read, sort, filter cmp,
             "When it was booked (set by the server).";
+        Metadata "metadata": metadata, metadata, write(MetadataInput), nosort, filter keys,
+            METADATA_DOC;
         Wallet "wallet": wallet_id, to_one("wallets"), required(i64), nosort, filter cmp,
             "The wallet it belongs to; changing it moves the money to the other wallet.";
     }
@@ -48,13 +52,16 @@ resource! {
 statement!(
     BookTransaction,
     "WITH actor AS MATERIALIZED (SELECT set_config('wallet_api.actor', $1, true)) \
-     INSERT INTO transactions (wallet_id, txid, amount) SELECT $2, $3, $4 FROM actor \
-     ON CONFLICT (txid) DO NOTHING RETURNING id, wallet_id, txid, amount, created_at"
+     INSERT INTO transactions (wallet_id, txid, amount, metadata) SELECT $2, $3, $4, $5 FROM actor \
+     ON CONFLICT (txid) DO NOTHING RETURNING id, wallet_id, txid, amount, created_at, metadata"
 );
 
 impl TransactionChanges {
     fn is_empty(&self) -> bool {
-        self.wallet_id.is_none() && self.txid.is_none() && self.amount.is_none()
+        self.wallet_id.is_none()
+            && self.txid.is_none()
+            && self.amount.is_none()
+            && self.metadata.is_none()
     }
 }
 
@@ -82,6 +89,11 @@ impl Transaction {
             bind::<Int8, _>(&new.wallet_id),
             bind::<Text, _>(&new.txid),
             bind::<Numeric, _>(&new.amount),
+            bind::<Jsonb, _>(
+                &new.metadata
+                    .as_ref()
+                    .map_or_else(|| serde_json::json!({}), MetadataInput::object),
+            ),
         ))
         .get_result(conn)
         .optional()
@@ -108,6 +120,10 @@ impl Transaction {
                     .amount
                     .as_ref()
                     .map(|amount| transactions::amount.eq(amount)),
+                changes
+                    .metadata
+                    .as_ref()
+                    .map(|patch| transactions::metadata.eq(merged!(transactions::metadata, patch))),
             ))
             .returning(Transaction::as_returning())
             .get_result(conn)

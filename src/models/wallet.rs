@@ -11,6 +11,7 @@ use diesel::sql_types::{Int8, Nullable, Numeric, Timestamptz};
 
 use super::declare::resource;
 use super::fields::Record;
+use super::metadata::{METADATA_DOC, MetadataInput, merged};
 use crate::domain::Label;
 use crate::schema::wallets;
 
@@ -22,6 +23,7 @@ pub struct Wallet {
     pub balance: BigDecimal,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub metadata: serde_json::Value,
     #[diesel(select_expression = wallet_held_now(wallets::id, wallets::held, wallets::held_expires_at))]
     pub held: BigDecimal,
     #[diesel(select_expression = wallet_available_now(
@@ -58,6 +60,8 @@ resource! {
             "When the wallet was created (set by the server).";
         UpdatedAt "updatedAt": updated_at, time, read, nosort, filter none,
             "When its label or balance last changed (set by the server).";
+        Metadata "metadata": metadata, metadata, write(MetadataInput), nosort, filter keys,
+            METADATA_DOC;
         Held "held": held, money, read, computed, filter none,
             "What its pending holds keep, kept by the database: a hold stops counting the \
              moment it is captured, voided or past its expiresAt.";
@@ -81,8 +85,12 @@ resource! {
 impl Wallet {
     /// A new wallet; its balance starts at 0.
     pub fn create(conn: &mut PgConnection, new: &NewWallet) -> QueryResult<Wallet> {
+        let metadata = new.metadata.as_ref().map(MetadataInput::object);
         diesel::insert_into(wallets::table)
-            .values(wallets::label.eq(&new.label))
+            .values((
+                wallets::label.eq(&new.label),
+                metadata.map(|metadata| wallets::metadata.eq(metadata)),
+            ))
             .returning(Wallet::as_returning())
             .get_result(conn)
     }
@@ -94,11 +102,17 @@ impl Wallet {
         id: i64,
         changes: &WalletChanges,
     ) -> QueryResult<Option<Wallet>> {
-        let Some(label) = &changes.label else {
+        if changes.label.is_none() && changes.metadata.is_none() {
             return <Wallet as Record>::find(conn, id);
-        };
+        }
         diesel::update(wallets::table.find(id))
-            .set(wallets::label.eq(label))
+            .set((
+                changes.label.as_ref().map(|label| wallets::label.eq(label)),
+                changes
+                    .metadata
+                    .as_ref()
+                    .map(|patch| wallets::metadata.eq(merged!(wallets::metadata, patch))),
+            ))
             .returning(Wallet::as_returning())
             .get_result(conn)
             .optional()

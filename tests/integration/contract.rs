@@ -250,28 +250,70 @@ fn every_documented_method_is_served_and_no_other() {
     }
 }
 
-/// The query parameter names and patterns an operation documents.
-fn parameters_of(template: &str, method: &str) -> Vec<(String, Option<regex::Regex>)> {
-    let item = &document()["paths"][template];
-    item[method]["parameters"]
+/// The query parameters an operation documents, resolved.
+fn parameters_of(template: &str, method: &str) -> Vec<&'static Value> {
+    document()["paths"][template][method]["parameters"]
         .as_array()
         .into_iter()
         .flatten()
         .map(resolved)
         .filter(|parameter| parameter["in"] == "query")
-        .map(|parameter| {
-            let pattern = parameter["schema"]["pattern"].as_str().map(compiled);
-            (parameter["name"].as_str().unwrap().to_string(), pattern)
-        })
         .collect()
 }
 
+/// Whether a string `value` meets `schema` (`false`, or `pattern`, or `enum`, or anything).
+fn value_meets(schema: &Value, value: &str) -> bool {
+    if schema == &Value::Bool(false) {
+        return false;
+    }
+    let pattern = schema["pattern"]
+        .as_str()
+        .is_none_or(|p| compiled(p).is_match(value));
+    let listed = schema["enum"]
+        .as_array()
+        .is_none_or(|words| words.iter().any(|word| word == value));
+    pattern && listed
+}
+
+/// Whether the document says `name=value` is taken: a parameter of that name whose schema
+/// the value meets, or a `deepObject` parameter `P` with `name` = `P[PROPERTY]`, whose
+/// patterns name the property (at least one; the value meets every one that does).
 fn documents(template: &str, name: &str, value: &str) -> bool {
-    parameters_of(template, "get")
-        .iter()
-        .any(|(documented, pattern)| {
-            documented == name && pattern.as_ref().is_none_or(|p| p.is_match(value))
+    parameters_of(template, "get").iter().any(|parameter| {
+        let documented = parameter["name"].as_str().unwrap();
+        if parameter["style"] != "deepObject" {
+            return documented == name && value_meets(&parameter["schema"], value);
+        }
+        let Some(property) = name
+            .strip_prefix(documented)
+            .and_then(|rest| rest.strip_prefix('['))
+            .and_then(|rest| rest.strip_suffix(']'))
+        else {
+            return false;
+        };
+        let patterns = parameter["schema"]["patternProperties"]
+            .as_object()
+            .unwrap();
+        let naming: Vec<&Value> = patterns
+            .iter()
+            .filter(|(pattern, _)| compiled(pattern).is_match(property))
+            .map(|(_, schema)| schema)
+            .collect();
+        !naming.is_empty() && naming.iter().all(|schema| value_meets(schema, value))
+    })
+}
+
+/// `text` as it goes in a query string: everything but letters, digits and `-._~,:`
+/// percent-encoded.
+fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b',' | b':' => {
+                (byte as char).to_string()
+            }
+            _ => format!("%{byte:02X}"),
         })
+        .collect()
 }
 
 /// A value each kind of filter operand takes.
@@ -320,7 +362,7 @@ fn query_parameters_are_accepted_exactly_where_documented() {
         for template in &paths {
             let path = path_of(&app, template, &wallet);
             let mut probe = |name: String, value: &str| {
-                let query = format!("{}={}", name.replace('[', "%5B").replace(']', "%5D"), value);
+                let query = format!("{}={}", percent(&name), percent(value));
                 let reply = app.get(&format!("{path}?{query}"));
                 let accepted = reply.status == 200;
                 assert!(
@@ -346,6 +388,23 @@ fn query_parameters_are_accepted_exactly_where_documented() {
                 probe("sort".into(), &format!("-id,{field}"));
                 probe("sort".into(), &format!("{field},id"));
             }
+            let long_key = "k".repeat(41);
+            for (key, value) in [
+                ("invoice", "42"),
+                ("invoice", "41,42"),
+                ("order id & \u{fc}", "x"),
+                ("invoice.exists", "true"),
+                ("invoice.exists", "false"),
+                ("invoice.exists", "maybe"),
+                ("paid.exists.exists", "true"),
+                (".exists", "true"),
+                ("", "x"),
+                (long_key.as_str(), "x"),
+                ("tab\there", "x"),
+            ] {
+                probe(format!("filter[metadata.{key}]"), value);
+            }
+            probe("filter[metadata]".into(), "x");
             for member in members.iter().chain(["nothing"].iter()) {
                 probe(format!("fields[{}]", resource.type_name), member);
                 probe("include".into(), member);

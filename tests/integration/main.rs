@@ -20,6 +20,7 @@ mod journal;
 mod journal_api;
 mod ledger_sql;
 mod limits;
+mod metadata;
 mod operations;
 mod protocol;
 mod schema;

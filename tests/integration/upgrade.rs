@@ -55,6 +55,16 @@ fn fill(conn: &mut PgConnection) {
              UPDATE holds SET status = 'voided' WHERE id % 3 = 1;",
         );
     }
+    // Metadata, once it exists: tagged wallets, transactions and holds.
+    if has_column(conn, "transactions", "metadata") {
+        exec(
+            conn,
+            "UPDATE wallets SET metadata = jsonb_build_object('account', id::text) WHERE id % 3 = 0;
+             UPDATE transactions SET metadata = jsonb_build_object('invoice', (id % 40)::text)
+             WHERE id % 7 = 0;
+             UPDATE holds SET metadata = '{\"card\": \"x\"}' WHERE id % 2 = 0;",
+        );
+    }
     let kept_by_triggers = scalar(
         conn,
         "SELECT count(*) FROM pg_trigger WHERE tgname = 'transactions_balance_insert'",
@@ -66,6 +76,16 @@ fn fill(conn: &mut PgConnection) {
                  (SELECT sum(amount) FROM transactions AS t WHERE t.wallet_id = w.id), 0)",
         );
     }
+}
+
+fn has_column(conn: &mut PgConnection, table: &str, column: &str) -> bool {
+    scalar(
+        conn,
+        &format!(
+            "SELECT count(*) FROM information_schema.columns \
+             WHERE table_name = '{table}' AND column_name = '{column}'"
+        ),
+    ) == "1"
 }
 
 fn has_table(conn: &mut PgConnection, table: &str) -> bool {
