@@ -215,6 +215,28 @@ call 200 GET "/wallets/$ALICE"
 expect data.attributes.balance 15.250000000000000000
 expect data.attributes.held 0.000000000000000000
 
+echo "# Metadata: a payment tagged with your own ids, found by its invoice, then merged into"
+call 201 POST /transactions "{\"data\": {\"type\": \"transactions\", \"attributes\": {\"txid\": \"invoice-$RUN\", \"amount\": \"1\",
+      \"metadata\": {\"invoice\": \"INV-$RUN\", \"customer\": \"c-17\"}},
+      \"relationships\": {\"wallet\": {\"data\": {\"type\": \"wallets\", \"id\": \"$ALICE\"}}}}}"
+PAID=$(get data.id)
+expect data.attributes.metadata.invoice "INV-$RUN"
+call 200 GET "/transactions?filter[metadata.invoice]=INV-$RUN"
+expect data.0.id "$PAID"
+call 200 GET "/transactions?filter[metadata.invoice]=INV-$RUN&filter[wallet]=$BOB"
+expect data '[]'
+echo "# An update merges: a key given a value is set, a key given null removed, the rest kept"
+call 200 PATCH "/transactions/$PAID" "{\"data\": {\"type\": \"transactions\", \"id\": \"$PAID\",
+      \"attributes\": {\"metadata\": {\"paid\": \"yes\", \"customer\": null}}}}"
+expect data.attributes.metadata "{\"invoice\": \"INV-$RUN\", \"paid\": \"yes\"}"
+call 200 GET "/transactions?filter[metadata.customer.exists]=false&filter[metadata.paid]=yes&filter[wallet]=$ALICE"
+expect data.0.id "$PAID"
+echo "# Metadata outside its limits: 422, pointing at it"
+call 422 PATCH "/transactions/$PAID" "{\"data\": {\"type\": \"transactions\", \"id\": \"$PAID\",
+      \"attributes\": {\"metadata\": {\"amount\": 5}}}}"
+expect errors.0.source.pointer /data/attributes/metadata
+call 400 GET "/transactions?filter[metadata.paid.exists]=maybe"
+
 echo "# A retry with the same Idempotency-Key gets the first answer and books nothing more"
 call 201 POST /transactions "$(transaction "$BOB" "retried-$RUN" 1)" "Idempotency-Key: retry-$RUN"
 RETRIED=$(get data.id)
