@@ -50,10 +50,14 @@ BIG_ROWS = 1_000_000
 JOURNAL_ROWS = 1_000_000
 DEEP_PAGE = 5_000
 PAGE = 20
+TAGGED_VALUES = 100_000  # invoices over the big wallet's transactions: 10 transactions each
+SMALL_TAGGED = 10_000  # transactions with a batch, 10 to a batch
 
 
+# The columns the service reads a transaction with.
+TRANSACTION_COLUMNS = "id, wallet_id, txid, amount, created_at, metadata"
 # The statement the service reads a wallet with (held and available as they stand now).
-WALLET_BY_ID = ("SELECT id, label, balance, created_at, updated_at, "
+WALLET_BY_ID = ("SELECT id, label, balance, created_at, updated_at, metadata, "
                 "wallet_held_now(wallets.id, wallets.held, wallets.held_expires_at), "
                 "wallet_available_now(wallets.id, wallets.balance, wallets.held, wallets.held_expires_at) "
                 "FROM wallets WHERE id = :w LIMIT 1;\n")
@@ -183,8 +187,17 @@ def main():
             SELECT id, 'fund-' || id, 1000000 FROM wallets WHERE label <> 'small' AND label <> 'big';
         INSERT INTO transactions (wallet_id, txid, amount)
             SELECT id, 'small-' || g, 1 FROM wallets, generate_series(1, 10) g WHERE label = 'small';
-        INSERT INTO transactions (wallet_id, txid, amount)
-            SELECT id, 'big-' || g, 1 FROM wallets, generate_series(1, {BIG_ROWS}) g WHERE label = 'big';
+        -- The big wallet's transactions carry an invoice (each of {TAGGED_VALUES:,} values on
+        -- {BIG_ROWS // TAGGED_VALUES} of them); another wallet's {SMALL_TAGGED:,} carry a batch
+        -- (each value on as many).
+        INSERT INTO transactions (wallet_id, txid, amount, metadata)
+            SELECT id, 'big-' || g, 1, jsonb_build_object('invoice', 'inv-' || g % {TAGGED_VALUES})
+            FROM wallets, generate_series(1, {BIG_ROWS}) g WHERE label = 'big';
+        INSERT INTO wallets (label) VALUES ('tagged');
+        INSERT INTO transactions (wallet_id, txid, amount, metadata)
+            SELECT id, 'tagged-' || g, 1,
+                   jsonb_build_object('batch', 'b-' || g % {SMALL_TAGGED * TAGGED_VALUES // BIG_ROWS})
+            FROM wallets, generate_series(1, {SMALL_TAGGED}) g WHERE label = 'tagged';
         INSERT INTO wallets (label) VALUES ('journal-short'), ('journal-deep');
         INSERT INTO wallets (label) VALUES ('holds-0'), ('holds-10'), ('holds-10000');
         INSERT INTO transactions (wallet_id, txid, amount)
@@ -256,6 +269,8 @@ def main():
         results += balance_at(base, url, server.pid, journaled)
         results.append(transfers(base, url, server.pid))
         results += holds(base, url, server.pid, holding)
+        results += metadata_lists(base, url, server.pid)
+        tagged = booking_with_and_without_metadata(base)
         keyed = booking_with_and_without_key(base)
         journal_cost = booking_with_and_without_journal(base, url)
         coalesced = coalescing(base, base_off, url, hot)
@@ -273,7 +288,7 @@ def main():
     log("checking every balance: wallet-api verify")
     verify = subprocess.run([binary, "verify"], env={**os.environ, "DATABASE_URL": url},
                             text=True, capture_output=True)
-    write_report(results, bulk, journal_cost, keyed, coalesced, auth, verify, started, url, server_setup)
+    write_report(results, bulk, journal_cost, keyed, tagged, coalesced, auth, verify, started, url, server_setup)
     if verify.returncode != 0:
         raise SystemExit(f"wallet-api verify failed after the benchmark:\n{verify.stdout}")
 
@@ -293,7 +308,7 @@ def http_scenarios(base, url, pid, hot, small, big):
     cursor = listed["data"][0]["meta"]["page"]["cursor"]
     run_id = int(time.time())
     # The statements the service sends (as logged by PostgreSQL with log_statement = all).
-    columns = "id, wallet_id, txid, amount, created_at"
+    columns = TRANSACTION_COLUMNS
     wallet_by_id = WALLET_BY_ID
     of_wallet = f"SELECT {columns} FROM transactions WHERE wallet_id >= :w AND wallet_id <= :w"
     insert = ("INSERT INTO transactions (wallet_id, txid, amount) VALUES "
@@ -352,7 +367,8 @@ def interleaved(base, url, pid, pair):
     runs = {name: ([], []) for name, *_ in pair}
     for round_ in range(2 * ROUNDS):
         for name, _, path, sql in (pair if round_ % 2 == 0 else pair[::-1]):
-            runs[name][0].append(wrk(base, "get.lua", [path], short))
+            args = list(path) if isinstance(path, tuple) else [path]
+            runs[name][0].append(wrk(base, "get.lua", args, short))
             runs[name][1].append(pgbench(url, sql, short))
     return [result(name, what, *runs[name], pid, sql) for name, what, _, sql in pair]
 
@@ -417,6 +433,38 @@ def holds(base, url, pid, holding):
          f"/wallets/{wallet}", f"\\set w {wallet}\n" + WALLET_BY_ID)
         for count, wallet in holding])
     return [captured, *scale]
+
+
+def metadata_lists(base, url, pid):
+    """list-by-metadata: the first page of transactions whose metadata holds one value, among
+    10,000 transactions carrying that key and among 1,000,000 (interleaved), each beside
+    pgbench running the service's statement."""
+    pairs = []
+    for rows, key, prefix, values in ((SMALL_TAGGED, "batch", "b-", SMALL_TAGGED * TAGGED_VALUES // BIG_ROWS),
+                                      (BIG_ROWS, "invoice", "inv-", TAGGED_VALUES)):
+        path = (f"/transactions?filter%5Bmetadata.{key}%5D={prefix}{{w}}&page%5Bsize%5D={PAGE}")
+        sql = (f"\\set w random(0, {values - 1})\n"
+               f"SELECT {TRANSACTION_COLUMNS} FROM transactions "
+               f"WHERE metadata @> jsonb_build_object('{key}', '{prefix}' || :w) "
+               f"ORDER BY id LIMIT {PAGE + 1};\n")
+        pairs.append((f"list-by-metadata, {rows:,} tagged",
+                      f"GET /transactions?filter[metadata.{key}]=X (first page; {rows:,} transactions carry "
+                      f"{key}, 10 of them X)", (path, 0, values - 1), sql))
+    return interleaved(base, url, pid, pairs)
+
+
+def booking_with_and_without_metadata(base):
+    """create-spread with a 5-key metadata object on every booking, and without, alternating."""
+    run_id = int(time.time())
+    rates = {"tagged": [], "plain": []}
+    log(f"metadata cost: {2 * ROUNDS} alternating rounds of create-spread, {SECONDS}s each")
+    for round_ in range(2 * ROUNDS):
+        for mode in (("tagged", "plain") if round_ % 2 == 0 else ("plain", "tagged")):
+            args = [f"{run_id}m{round_}{mode[0]}", 1, SPREAD] + (["tagged"] if mode == "tagged" else [])
+            rates[mode].append(wrk(base, "create.lua", args, SECONDS))
+    tagged, plain = combine(rates["tagged"]), combine(rates["plain"])
+    log(f"  booking: {tagged['rate']:.0f}/s with metadata, {plain['rate']:.0f}/s without")
+    return {"tagged": tagged, "plain": plain, "ratio": tagged["rate"] / plain["rate"]}
 
 
 def booking_with_and_without_key(base):
@@ -624,7 +672,7 @@ def machine():
     return f"{os.cpu_count()} CPUs ({cpu}), {mem_kib / 1024 / 1024:.0f} GiB, Linux {platform.release()}"
 
 
-def write_report(results, bulk, journal_cost, keyed, coalesced, auth, verify, started, url, server_setup):
+def write_report(results, bulk, journal_cost, keyed, tagged, coalesced, auth, verify, started, url, server_setup):
     settings = psql(url, "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name) "
                          "FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', "
                          "'max_connections', 'work_mem', 'wal_level', 'max_wal_size')")
@@ -646,6 +694,12 @@ def write_report(results, bulk, journal_cost, keyed, coalesced, auth, verify, st
         *[f"| {label} | {r['rate']:,.0f} | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} |"
           for label, r in (("with the journal", journal_cost["journal"]),
                            ("wallet_apply without its journal insert", journal_cost["bare"]))],
+    ]
+    tagged_lines = [
+        "| create-spread, service | req/s | p50 / p99 ms |", "|---|---:|---:|",
+        *[f"| {label} | {r['rate']:,.0f} | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} |"
+          for label, r in (("each booking with a 5-key metadata object", tagged["tagged"]),
+                           ("without metadata", tagged["plain"]))],
     ]
     keyed_lines = [
         "| create-spread, service | req/s | p50 / p99 ms |", "|---|---:|---:|",
@@ -693,6 +747,14 @@ def write_report(results, bulk, journal_cost, keyed, coalesced, auth, verify, st
     targets.append(target("hold-scale: a wallet with 10,000 pending holds reads within 1.1 x one with none (p50)",
                           f"{hold_scale:.2f}", hold_scale <= 1.1,
                           f"{many_holds['service']['p50_ms']:.2f} vs {no_holds['service']['p50_ms']:.2f} ms"))
+    few_tags, many_tags = by_name[f"list-by-metadata, {SMALL_TAGGED:,} tagged"], by_name[f"list-by-metadata, {BIG_ROWS:,} tagged"]
+    tag_scale = many_tags["service"]["p50_ms"] / few_tags["service"]["p50_ms"]
+    targets.append(target(f"list-by-metadata: {BIG_ROWS:,} transactions with the key within 1.2 x {SMALL_TAGGED:,} (p50)",
+                          f"{tag_scale:.2f}", tag_scale <= 1.2,
+                          f"{many_tags['service']['p50_ms']:.2f} vs {few_tags['service']['p50_ms']:.2f} ms"))
+    targets.append(target("create-spread with 5 keys of metadata at most 10 % slower than without",
+                          f"{tagged['ratio']:.2f}", tagged["ratio"] >= 0.9,
+                          f"{tagged['tagged']['rate']:,.0f} vs {tagged['plain']['rate']:,.0f}/s"))
     transfer = by_name["transfer"]
     targets.append(target("transfer: service >= 0.7 x pgbench (the same two INSERTs in one transaction)",
                           f"{transfer['ratio']:.2f}", transfer["ratio"] >= 0.7, ""))
@@ -746,6 +808,10 @@ def write_report(results, bulk, journal_cost, keyed, coalesced, auth, verify, st
         "Booking with an `Idempotency-Key` and without (the same run, alternating rounds):",
         "",
         *keyed_lines,
+        "",
+        "Booking with a 5-key `metadata` object and without (the same run, alternating rounds):",
+        "",
+        *tagged_lines,
         "",
         "Authentication and rate limits: the same service with them on and with AUTH=off (two servers "
         "on the same database, alternating rounds):",
