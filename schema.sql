@@ -579,6 +579,56 @@ ALTER FUNCTION public.ledger_revise(operation text, old public.transactions[], n
 COMMENT ON FUNCTION public.ledger_revise(operation text, old public.transactions[], new public.transactions[], journal_wallets bigint[], journal_rows bigint[]) IS 'Writes the revisions of the rows a statement changed or removed. Called by the transactions triggers only.';
 
 --
+-- Name: metadata_ids(text, jsonb[], text, integer); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.metadata_ids(resource text, contains jsonb[], has_key text, cap integer) RETURNS bigint[]
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $_$
+DECLARE
+    owner_column text;
+    matches text;
+    ids bigint[];
+BEGIN
+    owner_column := CASE resource WHEN 'wallets' THEN 'id'
+                                  WHEN 'transactions' THEN 'wallet_id'
+                                  WHEN 'holds' THEN 'wallet_id' END;
+    IF owner_column IS NULL THEN
+        RAISE EXCEPTION 'metadata_ids: % has no metadata', resource USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF has_key IS NOT NULL THEN
+        matches := 'metadata ? $2';
+    ELSIF cardinality(contains) > 0 THEN
+        SELECT string_agg(format('metadata @> $1[%s]', i), ' OR ')
+        INTO matches
+        FROM generate_subscripts(contains, 1) AS i;
+    ELSE
+        RETURN '{}';
+    END IF;
+    -- Planned with the values each time (EXECUTE), so that the planner weighs them.
+    EXECUTE format(
+        'SELECT array_agg(id) FROM (SELECT id FROM %I WHERE (%s) '
+        'AND (wallet_api_wallets() IS NULL OR %I = ANY (wallet_api_wallets())) LIMIT $3 + 1) AS m',
+        resource, matches, owner_column)
+    INTO ids
+    USING contains, has_key, cap;
+    IF cardinality(ids) > cap THEN
+        RETURN NULL;
+    END IF;
+    RETURN coalesce(ids, '{}');
+END;
+$_$;
+
+ALTER FUNCTION public.metadata_ids(resource text, contains jsonb[], has_key text, cap integer) OWNER TO CURRENT_USER;
+
+--
+-- Name: FUNCTION metadata_ids(resource text, contains jsonb[], has_key text, cap integer); Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON FUNCTION public.metadata_ids(resource text, contains jsonb[], has_key text, cap integer) IS 'The ids of the visible rows of wallets, transactions or holds whose metadata holds one of the objects given (or has the key given): at most cap, or NULL when more match.';
+
+--
 -- Name: transactions_after_delete(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
 --
 
@@ -2116,6 +2166,14 @@ GRANT UPDATE(metadata) ON TABLE public.transactions TO wallet_writer;
 --
 
 REVOKE ALL ON FUNCTION public.ledger_revise(operation text, old public.transactions[], new public.transactions[], journal_wallets bigint[], journal_rows bigint[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION metadata_ids(resource text, contains jsonb[], has_key text, cap integer); Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+REVOKE ALL ON FUNCTION public.metadata_ids(resource text, contains jsonb[], has_key text, cap integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.metadata_ids(resource text, contains jsonb[], has_key text, cap integer) TO wallet_service;
+GRANT ALL ON FUNCTION public.metadata_ids(resource text, contains jsonb[], has_key text, cap integer) TO wallet_reader;
 
 --
 -- Name: FUNCTION transactions_after_delete(); Type: ACL; Schema: public; Owner: wallet_ledger

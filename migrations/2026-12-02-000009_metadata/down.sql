@@ -1,5 +1,6 @@
 -- Back to before metadata: the columns, their indexes and the wallets' revisions go.
 
+DROP FUNCTION metadata_ids(text, jsonb[], text, integer);
 DROP TRIGGER wallets_revise ON wallets;
 DROP FUNCTION wallets_revise();
 DROP TABLE wallet_revisions;

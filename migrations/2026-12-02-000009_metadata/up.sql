@@ -55,6 +55,59 @@ CREATE OR REPLACE VIEW holds_now WITH (security_invoker = true) AS
     FROM holds AS h;
 
 
+-- The ids of the rows of `resource` the current statement may see (as the policies of
+-- 2026-12-01-000007 say) whose metadata holds one of the objects in `contains`, or has the key
+-- `has_key`: at most `cap` of them, or NULL when more match. The service reads a filtered page
+-- by these ids. Its role is subject to row-level security, under which PostgreSQL never uses
+-- an index for an operator that is not leakproof, and neither @> nor ? is: the page would
+-- filter every row of the table. This function belongs to the tables' owner, whom the
+-- policies do not bind, so its query reads the GIN index, and it applies their condition
+-- itself. Beyond `cap` matches the page is read as it stands (a common value fills a page
+-- soon, in any order).
+CREATE FUNCTION metadata_ids(resource text, contains jsonb[], has_key text, cap integer)
+RETURNS bigint[]
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+AS $$
+DECLARE
+    owner_column text;
+    matches text;
+    ids bigint[];
+BEGIN
+    owner_column := CASE resource WHEN 'wallets' THEN 'id'
+                                  WHEN 'transactions' THEN 'wallet_id'
+                                  WHEN 'holds' THEN 'wallet_id' END;
+    IF owner_column IS NULL THEN
+        RAISE EXCEPTION 'metadata_ids: % has no metadata', resource USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF has_key IS NOT NULL THEN
+        matches := 'metadata ? $2';
+    ELSIF cardinality(contains) > 0 THEN
+        SELECT string_agg(format('metadata @> $1[%s]', i), ' OR ')
+        INTO matches
+        FROM generate_subscripts(contains, 1) AS i;
+    ELSE
+        RETURN '{}';
+    END IF;
+    -- Planned with the values each time (EXECUTE), so that the planner weighs them.
+    EXECUTE format(
+        'SELECT array_agg(id) FROM (SELECT id FROM %I WHERE (%s) '
+        'AND (wallet_api_wallets() IS NULL OR %I = ANY (wallet_api_wallets())) LIMIT $3 + 1) AS m',
+        resource, matches, owner_column)
+    INTO ids
+    USING contains, has_key, cap;
+    IF cardinality(ids) > cap THEN
+        RETURN NULL;
+    END IF;
+    RETURN coalesce(ids, '{}');
+END;
+$$;
+
+COMMENT ON FUNCTION metadata_ids(text, jsonb[], text, integer) IS
+    'The ids of the visible rows of wallets, transactions or holds whose metadata holds one of the objects given (or has the key given): at most cap, or NULL when more match.';
+
+
 -- A transaction's metadata, before and after, in its revisions.
 ALTER TABLE transaction_revisions ADD COLUMN old_metadata jsonb, ADD COLUMN new_metadata jsonb;
 
@@ -257,6 +310,7 @@ BEGIN
     EXECUTE format('ALTER FUNCTION wallets_revise() SET search_path = %I, pg_temp', current_schema());
     EXECUTE format('ALTER FUNCTION holds_state_machine() SET search_path = %I, pg_temp', current_schema());
     EXECUTE format('ALTER FUNCTION metadata_valid(jsonb) SET search_path = %I, pg_temp', current_schema());
+    EXECUTE format('ALTER FUNCTION metadata_ids(text, jsonb[], text, integer) SET search_path = %I, pg_temp', current_schema());
 END;
 $$;
 
@@ -267,3 +321,5 @@ ALTER TABLE wallet_revisions ENABLE ALWAYS TRIGGER wallet_revisions_no_truncate;
 
 GRANT UPDATE (metadata) ON wallets, transactions, holds TO wallet_service, wallet_writer;
 GRANT SELECT ON wallet_revisions TO wallet_reader;
+REVOKE EXECUTE ON FUNCTION metadata_ids(text, jsonb[], text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION metadata_ids(text, jsonb[], text, integer) TO wallet_service, wallet_reader;

@@ -349,8 +349,8 @@ macro_rules! resource {
     // filter[metadata.KEY.exists]: the key operator.
     (@condition metadata keys, $column:expr, $condition:expr) => {{
         use diesel::prelude::*;
-        use $crate::models::query::{Condition, PlannedWithValues, Predicate};
-        let predicate: Option<Predicate<_>> = match $condition {
+        use $crate::models::query::{Condition, Predicate};
+        match $condition {
             Condition::MetadataIn { key, values } => values
                 .iter()
                 .map(|value| {
@@ -365,8 +365,7 @@ macro_rules! resource {
                 Some(Box::new(diesel::dsl::not($column.has_key(key.clone()))) as Predicate<_>)
             }
             _ => None,
-        };
-        predicate.map(|predicate| Box::new(PlannedWithValues(predicate)) as Predicate<_>)
+        }
     }};
     (@condition $kind:ident text, $column:expr, $condition:expr) => {{
         use $crate::models::keyset::like_literal;

@@ -2,9 +2,13 @@
 //! limits are the database's (`metadata_valid` in `migrations/`); they are checked here first
 //! so that a client is told which member is wrong.
 
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Int4, Jsonb, Nullable, Text};
 use serde_json::{Map, Value};
 
-use super::fields::{Accepts, Input, Parse};
+use super::fields::{Accepts, Input, Model, Parse, Value as FieldValue};
+use super::query::{Condition, Filter};
 
 /// What a metadata attribute means, for every resource that has one.
 pub const METADATA_DOC: &str = "Your own keys and values: an object of at most 50 keys (1 to \
@@ -118,6 +122,60 @@ impl Parse for MetadataInput {
         }
         Ok(metadata)
     }
+}
+
+/// The most rows a metadata filter is read by id for: beyond, the page reads the filter as
+/// it stands.
+pub const BY_ID_UP_TO: i32 = 1000;
+
+define_sql_function! {
+    /// `migrations/`: the visible ids whose metadata holds one of `contains` (or has
+    /// `has_key`), at most `cap`; NULL when more match.
+    fn metadata_ids(
+        resource: Text,
+        contains: Nullable<Array<Jsonb>>,
+        has_key: Nullable<Text>,
+        cap: Int4,
+    ) -> Nullable<Array<Int8>>;
+}
+
+/// `filters` with each metadata filter that an index serves (`filter[metadata.KEY]`,
+/// `.exists=true`) turned into the ids it matches, when they are few: the service's role is
+/// bound by row-level security, under which PostgreSQL uses no index for `@>` or `?` (they
+/// are not leakproof), so the page would otherwise filter every row of its table. The ids
+/// come from `metadata_ids`, which reads the GIN index; a page by id reads the primary key.
+pub fn by_ids<L: Model>(
+    conn: &mut PgConnection,
+    filters: &[Filter<L::Field>],
+) -> QueryResult<Vec<Filter<L::Field>>> {
+    filters
+        .iter()
+        .map(|filter| {
+            let (contains, has_key) = match &filter.condition {
+                Condition::MetadataIn { key, values } => (
+                    Some(
+                        values
+                            .iter()
+                            .map(|value| serde_json::json!({ key.as_str(): value }))
+                            .collect::<Vec<_>>(),
+                    ),
+                    None,
+                ),
+                Condition::MetadataHas { key, present: true } => (None, Some(key.clone())),
+                _ => return Ok(filter.clone()),
+            };
+            let ids: Option<Vec<i64>> =
+                diesel::select(metadata_ids(L::TYPE, contains, has_key, BY_ID_UP_TO))
+                    .get_result(conn)?;
+            Ok(match ids {
+                Some(ids) => Filter {
+                    field: L::ID,
+                    condition: Condition::In(ids.into_iter().map(FieldValue::Id).collect()),
+                },
+                None => filter.clone(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
