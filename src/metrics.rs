@@ -160,8 +160,9 @@ pub struct PoolState {
     pub waiting: usize,
 }
 
-/// Every metric in the Prometheus text format, with the pool's gauges as of now.
-pub fn render(pool: PoolState) -> String {
+/// Every metric in the Prometheus text format, with the pool's gauges as of now and the
+/// runs of this service's write coalescer (`(how, count)`: together, guarded, alone).
+pub fn render(pool: PoolState, batch_runs: &[(&str, u64)]) -> String {
     let metrics = &*METRICS;
     for (state, value) in [
         ("open", i64::from(pool.open)),
@@ -176,5 +177,19 @@ pub fn render(pool: PoolState) -> String {
     TextEncoder::new()
         .encode(&metrics.registry.gather(), &mut text)
         .expect("text encoding cannot fail");
-    String::from_utf8(text).expect("the text format is UTF-8")
+    let mut text = String::from_utf8(text).expect("the text format is UTF-8");
+    if !batch_runs.is_empty() {
+        text.push_str(
+            "# HELP wallet_api_coalesced_batch_runs_total Runs of coalesced writes, by how: \
+             together (one transaction), guarded (once more, each write in a savepoint, after a \
+             write of the batch failed), alone\n\
+             # TYPE wallet_api_coalesced_batch_runs_total counter\n",
+        );
+        for (how, count) in batch_runs {
+            text.push_str(&format!(
+                "wallet_api_coalesced_batch_runs_total{{how=\"{how}\"}} {count}\n"
+            ));
+        }
+    }
+    text
 }

@@ -16,7 +16,14 @@ use crate::metrics;
 pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics::render(state.db.state()))
+        .body(metrics::render(
+            state.db.state(),
+            &state
+                .writes
+                .as_ref()
+                .map(|writes| writes.runs())
+                .unwrap_or_default(),
+        ))
 }
 
 pub async fn openapi() -> HttpResponse {

@@ -8,10 +8,16 @@
 //! - several run in one transaction, in the order of their lock keys (a booking's wallet:
 //!   two batches lock wallets in the same order and cannot deadlock each other), then one
 //!   `COMMIT`; each request is answered only once that commit is done;
-//! - if a write of a batch fails (an overdraft, a duplicate, a lost connection), the batch
-//!   is rolled back, that write runs alone, in autocommit, on a live connection, and the
-//!   rest run together again: every request is judged as if the requests had run one by one
-//!   in some order, and nothing of a failed batch stays;
+//! - if a write of a batch fails (an overdraft, a duplicate, a timeout), the batch is rolled
+//!   back and runs once more, each write in a savepoint of its own: a write that fails is
+//!   rolled back to its savepoint and answered with its error, the others are written, and
+//!   every request is judged as if the requests had run one by one in the batch's order.
+//!   However many of its writes fail, a batch runs at most twice. Every answer waits for the
+//!   commit (a refusal judged on the batch's writes stands only if they do). A write rolled
+//!   back by a deadlock runs again alone, after the commit; a write that timed out answers
+//!   the batch's other writes to the same lock key at once, and a second timeout the rest;
+//! - if the connection dies during a batch, nothing of it was kept: it runs again on a live
+//!   one;
 //! - if the connection breaks during `COMMIT`, nobody can know whether it committed: every
 //!   write of the batch is answered "connection lost" (which a write reports as its outcome
 //!   being unknown).
@@ -48,6 +54,35 @@ pub struct Coalescer<T, E> {
     /// Turns to run a batch: at most this many run at once.
     runners: Arc<Semaphore>,
     classify: Classify<E>,
+    runs: Arc<Runs>,
+}
+
+/// How the writes of this coalescer's batches were run, counted for `/metrics`.
+#[derive(Default)]
+pub struct Runs {
+    together: AtomicU64,
+    guarded: AtomicU64,
+    alone: AtomicU64,
+}
+
+impl Runs {
+    fn count(&self, how: How) {
+        let counter = match how {
+            How::Together => &self.together,
+            How::Guarded => &self.guarded,
+            How::Alone => &self.alone,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// One run of writes: a batch in one transaction, the same again with savepoints, one
+/// write alone.
+#[derive(Clone, Copy)]
+enum How {
+    Together,
+    Guarded,
+    Alone,
 }
 
 /// What the coalescer must know of the errors of a write.
@@ -84,7 +119,18 @@ where
             max_batch: max_batch.max(1),
             runners: Arc::new(Semaphore::new(runners.max(1))),
             classify,
+            runs: Arc::default(),
         })
+    }
+
+    /// How many runs of each kind its batches took so far.
+    pub fn runs(&self) -> Vec<(&'static str, u64)> {
+        let runs = &self.runs;
+        vec![
+            ("together", runs.together.load(Ordering::Relaxed)),
+            ("guarded", runs.guarded.load(Ordering::Relaxed)),
+            ("alone", runs.alone.load(Ordering::Relaxed)),
+        ]
     }
 
     /// Runs `work`, alone or with the writes waiting beside it. `order` is its lock key.
@@ -141,9 +187,10 @@ where
         if !batch.is_empty() {
             let pool = database.pool.clone();
             let classify = self.classify;
+            let runs = self.runs.clone();
             let ran = actix_web::web::block(move || {
                 let _permit = permit;
-                run_batch(&pool, batch, classify);
+                run_batch(&pool, batch, classify, &runs);
             })
             .await;
             if ran.is_err() {
@@ -180,12 +227,15 @@ fn run_batch<T, E: From<DbError>>(
     pool: &super::Pool,
     batch: Vec<Job<T, E>>,
     classify: Classify<E>,
+    runs: &Runs,
 ) {
     crate::metrics::batch(batch.len());
     let mut pending = batch;
     let mut connection: Option<r2d2::PooledConnection<super::Manager>> = None;
     // Connections a batch may lose before its writes are answered "unavailable".
     let mut lives = 3;
+    // Each write in a savepoint of its own, once a write of this batch has failed.
+    let mut guard = Guard::None;
     while !pending.is_empty() {
         // A live connection: the one in hand unless it died.
         if connection.as_mut().is_some_and(|pooled| pooled.dead) {
@@ -205,13 +255,31 @@ fn run_batch<T, E: From<DbError>>(
         };
         if pending.len() == 1 {
             let job = pending.pop().expect("one job");
+            runs.count(How::Alone);
             let _ = job.answer.send(alone(pooled, &*job.work, classify));
             break;
         }
-        match together(&mut pooled.conn, &pending) {
-            Together::Committed(results) => {
-                for (job, result) in pending.drain(..).zip(results) {
-                    let _ = job.answer.send(Ok(result));
+        runs.count(match guard {
+            Guard::None => How::Together,
+            Guard::Savepoints { .. } => How::Guarded,
+        });
+        match together(&mut pooled.conn, &pending, classify, guard) {
+            Together::Committed(outcomes) => {
+                // Answered now that their batch is committed: a refusal judged on the
+                // batch's writes stands only if those writes stand.
+                let mut again = Vec::new();
+                for (job, outcome) in pending.drain(..).zip(outcomes) {
+                    match outcome {
+                        Outcome::Done(result) => {
+                            let _ = job.answer.send(result);
+                        }
+                        Outcome::Again => again.push(job),
+                    }
+                }
+                // Writes a deadlock rolled back: alone, after the batch that met it.
+                for job in again {
+                    runs.count(How::Alone);
+                    let _ = job.answer.send(alone(pooled, &*job.work, classify));
                 }
             }
             Together::Unknown => {
@@ -220,15 +288,10 @@ fn run_batch<T, E: From<DbError>>(
                     let _ = job.answer.send(Err(E::from(DbError::ConnectionLost)));
                 }
             }
-            // Nothing of the batch was kept. The write that failed runs alone (first, in
-            // the order the requests are then judged), then the rest together again.
-            Together::RolledBack { failed, error } => {
-                if error.as_ref().is_some_and(classify.timed_out) {
-                    for job in pending.drain(..) {
-                        let _ = job.answer.send(Err(E::from(DbError::Timeout)));
-                    }
-                    break;
-                }
+            // Nothing of the batch was kept: once more, each write in its savepoint, so that
+            // the writes that fail fail alone and the others are written together. However
+            // many fail, a batch runs at most twice.
+            Together::RolledBack { timed_out } => {
                 if !alive(&mut pooled.conn) {
                     pooled.dead = true;
                     lives -= 1;
@@ -239,8 +302,15 @@ fn run_batch<T, E: From<DbError>>(
                     }
                     continue;
                 }
-                let job = pending.remove(failed);
-                let _ = job.answer.send(alone(pooled, &*job.work, classify));
+                if guard != Guard::None {
+                    // The guarded run itself could not finish (its transaction could not
+                    // begin or commit): each write alone.
+                    for job in pending.drain(..) {
+                        runs.count(How::Alone);
+                        let _ = job.answer.send(alone(pooled, &*job.work, classify));
+                    }
+                }
+                guard = Guard::Savepoints { timed_out };
             }
         }
     }
@@ -265,51 +335,113 @@ fn alone<T, E>(
 }
 
 enum Together<T, E> {
-    Committed(Vec<T>),
+    /// Committed: each write's outcome, in the batch's order.
+    Committed(Vec<Outcome<T, E>>),
     /// The connection broke while committing.
     Unknown,
-    /// Write number `failed` failed (or the transaction could not start: 0); nothing of the
-    /// batch was kept.
-    RolledBack {
-        failed: usize,
-        error: Option<E>,
-    },
+    /// Nothing of the batch was kept: unguarded, a write failed (`timed_out`: the lock key
+    /// of a write that failed by a timeout); or the transaction could not begin, commit, or
+    /// return to a savepoint.
+    RolledBack { timed_out: Option<i64> },
+}
+
+/// What became of one write of a committed batch.
+enum Outcome<T, E> {
+    /// Its answer: its result, or its error (its savepoint rolled back).
+    Done(Result<T, E>),
+    /// A deadlock rolled it back: it runs again, alone.
+    Again,
 }
 
 /// The batch in one transaction, through diesel's transaction manager, so that a write that
-/// opens a transaction of its own gets a savepoint inside this one.
-fn together<T, E>(conn: &mut PgConnection, batch: &[Job<T, E>]) -> Together<T, E> {
+/// opens a transaction of its own gets a savepoint inside this one. Unguarded, the first
+/// write that fails rolls the batch back. Guarded, each write runs in a savepoint of its
+/// own: one that fails is rolled back to it and keeps its error as its answer, and the
+/// others go on. A timeout also answers the batch's other writes with the same lock key
+/// (they would wait for the same lock) without running them, and a second timeout all the
+/// writes left: the database is not taking writes, and each would wait its time.
+fn together<T, E: From<DbError>>(
+    conn: &mut PgConnection,
+    batch: &[Job<T, E>],
+    classify: Classify<E>,
+    guarded: Guard,
+) -> Together<T, E> {
     type Manager = AnsiTransactionManager;
+    let rolled_back = || Together::RolledBack { timed_out: None };
     if Manager::begin_transaction(conn).is_err() {
-        return Together::RolledBack {
-            failed: 0,
-            error: None,
-        };
+        return rolled_back();
     }
-    let mut results = Vec::with_capacity(batch.len());
-    for (number, job) in batch.iter().enumerate() {
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut timed_out_key = match guarded {
+        Guard::Savepoints { timed_out } => timed_out,
+        Guard::None => None,
+    };
+    let mut timeouts = usize::from(timed_out_key.is_some());
+    for job in batch {
+        if guarded == Guard::None {
+            match (job.work)(conn) {
+                Ok(result) => outcomes.push(Outcome::Done(Ok(result))),
+                Err(error) => {
+                    let _ = Manager::rollback_transaction(conn);
+                    return Together::RolledBack {
+                        timed_out: (classify.timed_out)(&error).then_some(job.order),
+                    };
+                }
+            }
+            continue;
+        }
+        if timeouts >= 2 || timed_out_key == Some(job.order) {
+            outcomes.push(Outcome::Done(Err(E::from(DbError::Timeout))));
+            continue;
+        }
+        if Manager::begin_transaction(conn).is_err() {
+            let _ = Manager::rollback_transaction(conn);
+            return rolled_back();
+        }
         match (job.work)(conn) {
-            Ok(result) => results.push(result),
+            Ok(result) => {
+                if Manager::commit_transaction(conn).is_err() {
+                    let _ = Manager::rollback_transaction(conn);
+                    return rolled_back();
+                }
+                outcomes.push(Outcome::Done(Ok(result)));
+            }
             Err(error) => {
-                let _ = Manager::rollback_transaction(conn);
-                return Together::RolledBack {
-                    failed: number,
-                    error: Some(error),
-                };
+                // Back to the savepoint; if even that fails, the connection is gone.
+                if Manager::rollback_transaction(conn).is_err() {
+                    let _ = Manager::rollback_transaction(conn);
+                    return rolled_back();
+                }
+                if (classify.transient)(&error) {
+                    outcomes.push(Outcome::Again);
+                } else {
+                    if (classify.timed_out)(&error) {
+                        timed_out_key = Some(job.order);
+                        timeouts += 1;
+                    }
+                    outcomes.push(Outcome::Done(Err(error)));
+                }
             }
         }
     }
     match Manager::commit_transaction(conn) {
-        Ok(()) => Together::Committed(results),
+        Ok(()) => Together::Committed(outcomes),
         Err(error) => match DbError::from(error) {
             DbError::ConnectionLost => Together::Unknown,
             _ => {
                 let _ = Manager::rollback_transaction(conn);
-                Together::RolledBack {
-                    failed: 0,
-                    error: None,
-                }
+                rolled_back()
             }
         },
     }
+}
+
+/// How a batch is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Guard {
+    /// One transaction, nothing more: the first write that fails rolls it back.
+    None,
+    /// Each write in a savepoint of its own; `timed_out`: the lock key whose writes are
+    /// answered as timed out without running (a write with it already waited its time).
+    Savepoints { timed_out: Option<i64> },
 }

@@ -170,3 +170,147 @@ fn coalescing_can_be_switched_off() {
     assert!(replies.iter().all(|r| r.status == 201));
     assert_eq!(booked_together(&app), 0, "each booking committed alone");
 }
+
+/// A counter of `/metrics`, 0 when it has no sample yet.
+fn metric(app: &TestApp, series: &str) -> f64 {
+    app.raw_get("/metrics")
+        .2
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn a_batch_runs_at_most_twice_however_many_of_its_writes_fail() {
+    // One runner: while it waits on a locked wallet, every other booking queues behind it
+    // and the next run takes them all, as one batch.
+    let app = TestApp::spawn_with(|config| {
+        config.coalesce = true;
+        config.coalesce_runners = Some(1);
+        config.limits.lock_timeout = std::time::Duration::from_secs(10);
+        config.limits.acquire_timeout = std::time::Duration::from_secs(10);
+        config.limits.max_waiting = Some(128);
+    });
+    let hot = app.create_wallet("hot");
+    let funded = app.create_wallet("funded");
+    let empty = app.create_wallet("empty");
+    app.book(&funded, "fund", "100").expect(201);
+    let lock = RowLock::wallet(&app, &hot);
+    let blocked = std::thread::scope(|scope| {
+        let first = scope.spawn(|| app.book(&hot, "first", "1"));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let replies = std::thread::scope(|inner| {
+            let sent = inner.spawn(|| {
+                all_at_once(
+                    63,
+                    |n| match n {
+                        0 => transaction_document(&funded, "fund", "1"),
+                        1 => transaction_document("999999", "nowhere", "1"),
+                        2 => transaction_document(&empty, "overdraft", "-1"),
+                        _ => transaction_document(&funded, &format!("good-{n}"), "-1"),
+                    },
+                    |_, document| app.post("/transactions", document),
+                )
+            });
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            drop(lock);
+            sent.join().unwrap()
+        });
+        first.join().unwrap().expect(201);
+        replies
+    });
+    blocked[0].expect_error(409, "duplicate-txid", None);
+    blocked[1].expect_error(404, "wallet-not-found", None);
+    blocked[2].expect_error(
+        409,
+        "insufficient-funds",
+        Some(("pointer", "/data/attributes/amount")),
+    );
+    for reply in &blocked[3..] {
+        reply.expect(201);
+    }
+    assert_eq!(app.balance(&funded), "40.000000000000000000");
+    assert_eq!(app.balance(&empty), "0.000000000000000000");
+    // The 63 ran as one batch (its 60 bookings share one database transaction), and it ran
+    // twice: together (a write failed, nothing kept), then guarded.
+    let mut conn = app.db.connect();
+    assert_eq!(
+        scalar(
+            &mut conn,
+            "SELECT count(DISTINCT b.database_xid) FROM balance_changes AS b \
+             JOIN transactions AS t ON t.id = b.transaction_id WHERE t.txid LIKE 'good-%'"
+        ),
+        "1"
+    );
+    let together = metric(
+        &app,
+        "wallet_api_coalesced_batch_runs_total{how=\"together\"}",
+    );
+    let guarded = metric(
+        &app,
+        "wallet_api_coalesced_batch_runs_total{how=\"guarded\"}",
+    );
+    assert_eq!((together, guarded), (1.0, 1.0));
+    assert_eq!(
+        scalar(
+            &mut conn,
+            &format!(
+                "SELECT count(*) FROM balance_changes WHERE wallet_id = {funded} \
+                 AND operation = 'insert' AND transaction_id IS NOT NULL"
+            )
+        ),
+        "61"
+    );
+    crate::journal::assert_running_totals(&mut conn);
+}
+
+#[test]
+fn a_write_that_times_out_on_a_locked_wallet_fails_alone() {
+    let app = TestApp::spawn_with(|config| {
+        config.coalesce = true;
+        config.coalesce_runners = Some(1);
+        config.limits.lock_timeout = std::time::Duration::from_millis(300);
+        config.limits.acquire_timeout = std::time::Duration::from_secs(10);
+        config.limits.max_waiting = Some(128);
+    });
+    let locked = app.create_wallet("locked");
+    let hot = app.create_wallet("hot");
+    let free = app.create_wallet("free");
+    // The first booking to `hot` waits on its lock while the others queue; then `locked`
+    // stays locked: its bookings in the batch time out, the others are written.
+    let hold_hot = RowLock::wallet(&app, &hot);
+    let hold_locked = RowLock::wallet(&app, &locked);
+    let replies = std::thread::scope(|scope| {
+        let first = scope.spawn(|| app.book(&hot, "first", "1"));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let sent = scope.spawn(|| {
+            all_at_once(
+                20,
+                |n| match n {
+                    0..3 => transaction_document(&locked, &format!("l{n}"), "1"),
+                    _ => transaction_document(&free, &format!("f{n}"), "1"),
+                },
+                |_, document| app.post("/transactions", document),
+            )
+        });
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        drop(hold_hot);
+        let first = first.join().unwrap();
+        (first, sent.join().unwrap())
+    });
+    drop(hold_locked);
+    // `first` met the lock timeout or was let through in time: either way it is answered.
+    assert!(
+        matches!(replies.0.status, 201 | 503),
+        "{}",
+        replies.0.status
+    );
+    for reply in &replies.1[0..3] {
+        assert_eq!(reply.status, 503, "{}", reply.text);
+    }
+    for reply in &replies.1[3..] {
+        reply.expect(201);
+    }
+    assert_eq!(app.balance(&free), "17.000000000000000000");
+    assert_eq!(app.balance(&locked), "0.000000000000000000");
+}
