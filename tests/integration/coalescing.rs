@@ -171,6 +171,18 @@ fn coalescing_can_be_switched_off() {
     assert_eq!(booked_together(&app), 0, "each booking committed alone");
 }
 
+/// Coalescing with one runner: while it waits on a locked wallet, every other booking queues
+/// behind it, and the next run takes them all, as one batch.
+fn one_runner_app(lock_timeout: std::time::Duration) -> TestApp {
+    TestApp::spawn_with(|config| {
+        config.coalesce = true;
+        config.coalesce_runners = Some(1);
+        config.limits.lock_timeout = lock_timeout;
+        config.limits.acquire_timeout = std::time::Duration::from_secs(10);
+        config.limits.max_waiting = Some(128);
+    })
+}
+
 /// A counter of `/metrics`, 0 when it has no sample yet.
 fn metric(app: &TestApp, series: &str) -> f64 {
     app.raw_get("/metrics")
@@ -182,15 +194,7 @@ fn metric(app: &TestApp, series: &str) -> f64 {
 
 #[test]
 fn a_batch_runs_at_most_twice_however_many_of_its_writes_fail() {
-    // One runner: while it waits on a locked wallet, every other booking queues behind it
-    // and the next run takes them all, as one batch.
-    let app = TestApp::spawn_with(|config| {
-        config.coalesce = true;
-        config.coalesce_runners = Some(1);
-        config.limits.lock_timeout = std::time::Duration::from_secs(10);
-        config.limits.acquire_timeout = std::time::Duration::from_secs(10);
-        config.limits.max_waiting = Some(128);
-    });
+    let app = one_runner_app(std::time::Duration::from_secs(10));
     let hot = app.create_wallet("hot");
     let funded = app.create_wallet("funded");
     let empty = app.create_wallet("empty");
@@ -266,13 +270,7 @@ fn a_batch_runs_at_most_twice_however_many_of_its_writes_fail() {
 
 #[test]
 fn a_write_that_times_out_on_a_locked_wallet_fails_alone() {
-    let app = TestApp::spawn_with(|config| {
-        config.coalesce = true;
-        config.coalesce_runners = Some(1);
-        config.limits.lock_timeout = std::time::Duration::from_millis(300);
-        config.limits.acquire_timeout = std::time::Duration::from_secs(10);
-        config.limits.max_waiting = Some(128);
-    });
+    let app = one_runner_app(std::time::Duration::from_millis(300));
     let locked = app.create_wallet("locked");
     let hot = app.create_wallet("hot");
     let free = app.create_wallet("free");

@@ -4,12 +4,7 @@ use crate::helpers::{Reply, TestApp};
 use serde_json::{Value, json};
 
 fn ids(reply: &Reply) -> Vec<String> {
-    reply.body["data"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no data array: {:#}", reply.body))
-        .iter()
-        .map(|item| item["id"].as_str().unwrap().to_string())
-        .collect()
+    reply.ids()
 }
 
 fn txids(reply: &Reply) -> Vec<String> {

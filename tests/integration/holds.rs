@@ -853,12 +853,7 @@ fn holds_list_filter_and_belong_to_their_wallet() {
     let ids = |path: &str| -> Vec<String> {
         let reply = app.get(path);
         reply.expect(200);
-        reply.body["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| h["id"].as_str().unwrap().to_string())
-            .collect()
+        reply.ids()
     };
     assert_eq!(ids("/holds"), vec![ha.clone(), hb.clone()]);
     assert_eq!(ids(&format!("/wallets/{a}/holds")), vec![ha.clone()]);

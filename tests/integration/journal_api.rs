@@ -6,12 +6,7 @@ use serde_json::{Value, json};
 use crate::helpers::{JSONAPI, Reply, TestApp, exec, scalar};
 
 fn ids(reply: &Reply) -> Vec<String> {
-    reply.body["data"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no data array: {:#}", reply.body))
-        .iter()
-        .map(|item| item["id"].as_str().unwrap().to_string())
-        .collect()
+    reply.ids()
 }
 
 fn attribute<'a>(reply: &'a Reply, i: usize, name: &str) -> &'a Value {

@@ -34,12 +34,7 @@ fn tag(app: &TestApp, path: &str, metadata: Value) -> crate::helpers::Reply {
 fn ids(app: &TestApp, path: &str) -> Vec<String> {
     let reply = app.get(path);
     reply.expect(200);
-    reply.body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|object| object["id"].as_str().unwrap().to_string())
-        .collect()
+    reply.ids()
 }
 
 #[test]
@@ -323,13 +318,7 @@ fn filters_find_by_value_any_of_and_presence() {
     // A cursor page at a time, the filter kept in the links.
     let first = app.get("/transactions?filter[metadata.invoice.exists]=true&page[size]=2");
     first.expect(200);
-    let page: Vec<&str> = first.body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(page, [t1.as_str(), t2.as_str()]);
+    assert_eq!(first.ids(), [t1.clone(), t2.clone()]);
     let next = first.body["links"]["next"].as_str().unwrap();
     assert!(next.contains("metadata.invoice.exists"), "{next}");
     let second = app.get(
@@ -357,14 +346,9 @@ fn filters_find_by_value_any_of_and_presence() {
     ] {
         let reply = limited.get(path);
         reply.expect(200);
-        let seen: Vec<&str> = reply.body["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| o["id"].as_str().unwrap())
-            .collect();
-        assert!(!seen.contains(&t3.as_str()), "{path}: {seen:?}");
-        assert!(seen.contains(&t2.as_str()), "{path}: {seen:?}");
+        let seen = reply.ids();
+        assert!(!seen.contains(&t3), "{path}: {seen:?}");
+        assert!(seen.contains(&t2), "{path}: {seen:?}");
     }
     assert!(ids(&app, "/holds?filter[metadata.card.exists]=true").is_empty());
 }
@@ -606,6 +590,17 @@ fn a_resolved_holds_metadata_may_still_change_and_nothing_else_does() {
         json!({"order": "9"})
     );
     assert_eq!(later.body["data"]["attributes"]["status"], "captured");
+    // On record: the revision of the removal keeps the key it removed.
+    assert_eq!(
+        scalar(
+            &mut app.db.connect(),
+            &format!(
+                "SELECT count(*) FROM hold_revisions WHERE hold_id = {hold} \
+                 AND old -> 'metadata' ? 'card' AND NOT new -> 'metadata' ? 'card'"
+            )
+        ),
+        "1"
+    );
     assert_eq!(app.balance(&wallet), "6.000000000000000000");
     // Metadata does not reopen it.
     let again = app.patch(

@@ -26,6 +26,16 @@ impl Reply {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The ids of the resource objects in `data`, in order.
+    pub fn ids(&self) -> Vec<String> {
+        self.body["data"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no data array: {:#}", self.body))
+            .iter()
+            .map(|item| item["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     /// The first error object.
     pub fn error(&self) -> &Value {
         &self.body["errors"][0]
