@@ -170,8 +170,9 @@ where
 
 /// Runs a write that may share a database transaction with others waiting beside it
 /// (`db::coalesce`, when coalescing is on): a create, whose lock key is `order`, and which
-/// names its own actor (a batch holds writes of several keys). A keyed write, and one of a
-/// wallet-limited key, runs alone, in its own transaction.
+/// names its own actor (a batch holds writes of several keys). A keyed write joins a batch
+/// with its claim and its stored response ([`once_within`]). A write of a wallet-limited key
+/// runs alone, in its own transaction (its limit is a setting of the transaction).
 pub async fn write_shared<F>(
     state: &AppState,
     actor: &Actor,
@@ -188,8 +189,45 @@ where
             .run(&state.db, order, std::sync::Arc::new(work))
             .await
             .map_err(unknown_if_lost),
+        (Some(writes), Some(keyed)) if actor.wallets().is_none() => {
+            let ttl = state.idempotency_ttl_seconds;
+            let keyed_work =
+                move |conn: &mut PgConnection| once_within(conn, &keyed, ttl, &self_link, &work);
+            writes
+                .run(&state.db, order, std::sync::Arc::new(keyed_work))
+                .await
+                .map_err(unknown_if_lost)
+        }
         (_, keyed) => write(state, actor.writing(), keyed, self_link, work).await,
     }
+}
+
+/// [`once`] for a write that names its own actor, in a transaction of its own or, in a
+/// coalesced batch, a savepoint of the batch's: the claim, the write in a savepoint of its
+/// own, the stored response. A client error rolls back the write alone and is stored as the
+/// answer. Two requests with one key in one batch are judged in order, as one after the
+/// other: the second finds the first's stored response (its claim's advisory lock is the
+/// batch's, which already holds it).
+fn once_within(
+    conn: &mut PgConnection,
+    keyed: &Keyed,
+    ttl_seconds: i64,
+    self_link: &str,
+    work: &dyn Fn(&mut PgConnection) -> Result<Reply, ApiError>,
+) -> Result<Reply, ApiError> {
+    use diesel::Connection;
+    conn.transaction::<Reply, ApiError, _>(|conn| {
+        if let Some(answer) = claimed(conn, keyed, ttl_seconds)? {
+            return answer;
+        }
+        let reply = match conn.transaction::<Reply, ApiError, _>(|conn| work(conn)) {
+            Ok(reply) => reply,
+            Err(error) if error.status().is_client_error() => error.reply(self_link),
+            Err(error) => return Err(error),
+        };
+        stored(keyed, &reply).save(conn)?;
+        Ok(reply)
+    })
 }
 
 /// A write whose connection broke while it ran may have committed.

@@ -312,3 +312,63 @@ fn a_write_that_times_out_on_a_locked_wallet_fails_alone() {
     assert_eq!(app.balance(&free), "17.000000000000000000");
     assert_eq!(app.balance(&locked), "0.000000000000000000");
 }
+
+#[test]
+fn keyed_bookings_are_coalesced_with_their_claims_and_stored_responses() {
+    let app = coalescing_app();
+    let wallet = app.create_wallet("keyed");
+    app.book(&wallet, "fund", "5").expect(201);
+    let keyed = |n: usize| {
+        let key = format!("key-{}", n % 10);
+        let document = transaction_document(&wallet, &format!("k{}", n % 10), "-1");
+        app.send(
+            "POST",
+            "/transactions",
+            &[("Content-Type", JSONAPI), ("Idempotency-Key", &key)],
+            Some(document.to_string()),
+        )
+    };
+    let lock = RowLock::wallet(&app, &wallet);
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        drop(lock);
+    });
+    // 10 keys, two requests each (the same request twice), debits of 1 from 5.
+    let replies = all_at_once(20, |n| n, |_, n| keyed(n));
+    release.join().unwrap();
+    assert!(
+        booked_together(&app) > 1,
+        "keyed bookings were not coalesced"
+    );
+    for key in 0..10 {
+        let (first, second) = (&replies[key], &replies[key + 10]);
+        for reply in [first, second] {
+            assert!(
+                matches!(reply.status, 201 | 409),
+                "{}: {}",
+                reply.status,
+                reply.text
+            );
+        }
+        // Whatever each got, a retry now gets the stored answer of the one that ran.
+        let retried = keyed(key);
+        assert_eq!(
+            retried.header("idempotent-replayed"),
+            Some("true"),
+            "{}",
+            retried.text
+        );
+        if retried.status == 201 {
+            let booked = retried.body["data"]["id"].clone();
+            for reply in [first, second].iter().filter(|r| r.status == 201) {
+                assert_eq!(reply.body["data"]["id"], booked);
+            }
+        } else {
+            retried.expect_error(409, "insufficient-funds", None);
+        }
+    }
+    // Five debits of 1 could be paid: exactly five keys booked one each.
+    let booked = (0..10).filter(|&key| keyed(key).status == 201).count();
+    assert_eq!(booked, 5);
+    assert_eq!(app.balance(&wallet), "0.000000000000000000");
+}
