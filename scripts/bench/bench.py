@@ -270,8 +270,9 @@ def main():
         results.append(transfers(base, url, server.pid))
         results += holds(base, url, server.pid, holding)
         results += metadata_lists(base, url, server.pid)
-        tagged = booking_with_and_without_metadata(base)
-        keyed = booking_with_and_without_key(base)
+        # A 5-key metadata object on every booking; an Idempotency-Key of its own on each.
+        tagged = booking_with_and_without(base, "tagged", "metadata", "m")
+        keyed = booking_with_and_without(base, "keyed", "an Idempotency-Key", "i")
         journal_cost = booking_with_and_without_journal(base, url)
         coalesced = coalescing(base, base_off, url, hot)
         auth = authentication_cost(base, base_open)
@@ -455,33 +456,19 @@ def metadata_lists(base, url, pid):
     return interleaved(base, url, pid, pairs)
 
 
-def booking_with_and_without_metadata(base):
-    """create-spread with a 5-key metadata object on every booking, and without, alternating."""
+def booking_with_and_without(base, option, what, tag):
+    """create-spread with create.lua's `option` on every request (its key in the result),
+    and without (`plain`), in alternating rounds."""
     run_id = int(time.time())
-    rates = {"tagged": [], "plain": []}
-    log(f"metadata cost: {2 * ROUNDS} alternating rounds of create-spread, {SECONDS}s each")
+    rates = {option: [], "plain": []}
+    log(f"{what} cost: {2 * ROUNDS} alternating rounds of create-spread, {SECONDS}s each")
     for round_ in range(2 * ROUNDS):
-        for mode in (("tagged", "plain") if round_ % 2 == 0 else ("plain", "tagged")):
-            args = [f"{run_id}m{round_}{mode[0]}", 1, SPREAD] + (["tagged"] if mode == "tagged" else [])
+        for mode in ((option, "plain") if round_ % 2 == 0 else ("plain", option)):
+            args = [f"{run_id}{tag}{round_}{mode[0]}", 1, SPREAD] + ([option] if mode == option else [])
             rates[mode].append(wrk(base, "create.lua", args, SECONDS))
-    tagged, plain = combine(rates["tagged"]), combine(rates["plain"])
-    log(f"  booking: {tagged['rate']:.0f}/s with metadata, {plain['rate']:.0f}/s without")
-    return {"tagged": tagged, "plain": plain, "ratio": tagged["rate"] / plain["rate"]}
-
-
-def booking_with_and_without_key(base):
-    """create-spread with an Idempotency-Key of its own on every request, and without,
-    alternating."""
-    run_id = int(time.time())
-    rates = {"key": [], "no key": []}
-    log(f"idempotency cost: {2 * ROUNDS} alternating rounds of create-spread, {SECONDS}s each")
-    for round_ in range(2 * ROUNDS):
-        for mode in (("key", "no key") if round_ % 2 == 0 else ("no key", "key")):
-            args = [f"{run_id}i{round_}{mode[0]}", 1, SPREAD] + (["keyed"] if mode == "key" else [])
-            rates[mode].append(wrk(base, "create.lua", args, SECONDS))
-    keyed, plain = combine(rates["key"]), combine(rates["no key"])
-    log(f"  booking: {keyed['rate']:.0f}/s with a key, {plain['rate']:.0f}/s without")
-    return {"key": keyed, "plain": plain, "ratio": keyed["rate"] / plain["rate"]}
+    with_it, plain = combine(rates[option]), combine(rates["plain"])
+    log(f"  booking: {with_it['rate']:.0f}/s with {what}, {plain['rate']:.0f}/s without")
+    return {option: with_it, "plain": plain, "ratio": with_it["rate"] / plain["rate"]}
 
 
 def authentication_cost(base_on, base_open):
@@ -706,7 +693,7 @@ def write_report(results, bulk, journal_cost, keyed, tagged, coalesced, auth, ve
     keyed_lines = [
         "| create-spread, service | req/s | p50 / p99 ms |", "|---|---:|---:|",
         *[f"| {label} | {r['rate']:,.0f} | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} |"
-          for label, r in (("each request with an Idempotency-Key of its own", keyed["key"]),
+          for label, r in (("each request with an Idempotency-Key of its own", keyed["keyed"]),
                            ("without the header", keyed["plain"]))],
     ]
     auth_lines = [
@@ -762,7 +749,7 @@ def write_report(results, bulk, journal_cost, keyed, tagged, coalesced, auth, ve
                           f"{transfer['ratio']:.2f}", transfer["ratio"] >= 0.7, ""))
     targets.append(target("create-spread with an Idempotency-Key at most 15 % slower than without",
                           f"{keyed['ratio']:.2f}", keyed["ratio"] >= 0.85,
-                          f"{keyed['key']['rate']:,.0f} vs {keyed['plain']['rate']:,.0f}/s"))
+                          f"{keyed['keyed']['rate']:,.0f} vs {keyed['plain']['rate']:,.0f}/s"))
     targets.append(target("create-spread with the journal >= 0.85 x without it", f"{journal_cost['ratio']:.2f}",
                           journal_cost["ratio"] >= 0.85,
                           f"{journal_cost['journal']['rate']:,.0f} vs {journal_cost['bare']['rate']:,.0f}/s"))

@@ -235,13 +235,7 @@ fn what_one_query_may_ask_of_the_database_is_bounded() {
     ] {
         let started = std::time::Instant::now();
         let reply = app.get(&format!("/transactions?{query}"));
-        reply.expect_error(
-            400,
-            "invalid-query-parameter",
-            Some(("parameter", parameter)),
-        );
-        let detail = reply.error()["detail"].as_str().unwrap();
-        assert!(detail.contains(bound), "{parameter}: {detail}");
+        let detail = reply.expect_bad_parameter(parameter, bound);
         assert!(
             detail.len() < 500,
             "the detail does not echo the value back: {detail}"

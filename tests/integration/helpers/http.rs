@@ -36,6 +36,20 @@ impl Reply {
             .collect()
     }
 
+    /// Asserts a 400 `invalid-query-parameter` naming `parameter`, whose detail says `says`;
+    /// returns the detail.
+    #[track_caller]
+    pub fn expect_bad_parameter(&self, parameter: &str, says: &str) -> &str {
+        self.expect_error(
+            400,
+            "invalid-query-parameter",
+            Some(("parameter", parameter)),
+        );
+        let detail = self.error()["detail"].as_str().unwrap();
+        assert!(detail.contains(says), "{parameter}: {detail}");
+        detail
+    }
+
     /// The first error object.
     pub fn error(&self) -> &Value {
         &self.body["errors"][0]
