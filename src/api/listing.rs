@@ -203,28 +203,19 @@ fn metadata_filter<F: Copy>(spec: &FieldSpec<F>, param: &FilterParam) -> Result<
         }
         None => {
             check_key(target)?;
-            let values: Vec<String> = param.value.split(',').map(str::to_string).collect();
-            if values.len() > MAX_FILTER_VALUES {
-                return Err(format!(
-                    "{}: at most {MAX_FILTER_VALUES} values, got {}",
-                    param.parameter,
-                    values.len()
-                ));
-            }
-            if values.iter().any(|value| value.contains('\0')) {
-                return Err(format!(
-                    "{}: a metadata value never holds a NUL character",
-                    param.parameter
-                ));
-            }
-            if let Some(long) = values.iter().find(|v| v.chars().count() > MAX_VALUE_CHARS) {
-                return Err(format!(
-                    "{}: a metadata value is at most {MAX_VALUE_CHARS} characters (no longer one \
-                     can match), got {}",
-                    param.parameter,
-                    long.chars().count()
-                ));
-            }
+            let values = comma_list(&param.value)?
+                .into_iter()
+                .map(|value| {
+                    let chars = value.chars().count();
+                    if chars > MAX_VALUE_CHARS {
+                        return Err(format!(
+                            "a metadata value is at most {MAX_VALUE_CHARS} characters (no longer \
+                             one can match), got {chars}"
+                        ));
+                    }
+                    text_value(value)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             Condition::MetadataIn {
                 key: target.to_string(),
                 values,
@@ -253,6 +244,18 @@ pub fn filter_chars<F>(spec: &FieldSpec<F>) -> usize {
     }
 }
 
+/// The values of a comma list (`a,b,c`: any of these), at most [`MAX_FILTER_VALUES`].
+fn comma_list(text: &str) -> Result<Vec<&str>, String> {
+    let items: Vec<&str> = text.split(',').collect();
+    if items.len() > MAX_FILTER_VALUES {
+        return Err(format!(
+            "at most {MAX_FILTER_VALUES} values, got {}",
+            items.len()
+        ));
+    }
+    Ok(items)
+}
+
 /// The condition `filter[FIELD.op]=text` asks for on this field (the operator already
 /// checked against the field's). What a value may cost the database is bounded: at most
 /// [`MAX_FILTER_VALUES`] values, each no longer than the field can hold.
@@ -273,14 +276,7 @@ fn condition_of<F>(spec: &FieldSpec<F>, op: Option<&str>, text: &str) -> Result<
     let text_pattern = || bounded(text).and_then(|()| text_value(text));
     Ok(match op {
         None | Some("in") => {
-            let items: Vec<&str> = text.split(',').collect();
-            if items.len() > MAX_FILTER_VALUES {
-                return Err(format!(
-                    "at most {MAX_FILTER_VALUES} values, got {}",
-                    items.len()
-                ));
-            }
-            let mut values = items
+            let mut values = comma_list(text)?
                 .into_iter()
                 .map(|item| bounded(item).and_then(|()| parse_value(kind, item)))
                 .collect::<Result<Vec<_>, _>>()?;
