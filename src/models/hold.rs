@@ -153,12 +153,12 @@ impl Hold {
     }
 
     /// Merges `patch` into the hold's metadata (in any state; nothing else changes).
-    pub fn tag(conn: &mut PgConnection, id: i64, patch: &MetadataInput) -> QueryResult<bool> {
+    pub fn tag(conn: &mut PgConnection, id: i64, patch: &MetadataInput) -> QueryResult<()> {
         use crate::schema::holds;
         diesel::update(holds::table.find(id))
             .set(holds::metadata.eq(merged!(holds::metadata, patch)))
             .execute(conn)
-            .map(|updated| updated > 0)
+            .map(|_| ())
     }
 
     /// Releases the hold, booking nothing; `false` when there is no such hold.

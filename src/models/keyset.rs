@@ -110,22 +110,8 @@ pub fn read_page<L: Model>(
     query: &ListQuery<L::Field>,
 ) -> QueryResult<ListPage<L>> {
     debug_assert_eq!(query.sort.last().map(|key| key.field), Some(L::ID));
-    let resolved;
-    let query = if query.filters.iter().any(|filter| {
-        matches!(
-            filter.condition,
-            Condition::MetadataIn { .. } | Condition::MetadataHas { present: true, .. }
-        )
-    }) {
-        resolved = ListQuery {
-            filters: super::metadata::by_ids::<L>(conn, &query.filters)?,
-            sort: query.sort.clone(),
-            page: query.page.clone(),
-        };
-        &resolved
-    } else {
-        query
-    };
+    let resolved = super::metadata::by_ids::<L>(conn, query)?;
+    let query = resolved.as_ref().unwrap_or(query);
     match &query.page {
         Page::Number { number, size } => read_numbered(conn, query, *number, *size),
         Page::Cursor { position, size } => read_cursor(conn, query, position, *size),

@@ -8,7 +8,7 @@ use diesel::sql_types::{Array, Int4, Jsonb, Nullable, Text};
 use serde_json::{Map, Value};
 
 use super::fields::{Accepts, Input, Model, Parse, Value as FieldValue};
-use super::query::{Condition, Filter};
+use super::query::{Condition, Filter, ListQuery};
 
 /// What a metadata attribute means, for every resource that has one.
 pub const METADATA_DOC: &str = "Your own keys and values: an object of at most 50 keys (1 to \
@@ -139,30 +139,47 @@ define_sql_function! {
     ) -> Nullable<Array<Int8>>;
 }
 
-/// `filters` with each metadata filter that an index serves (`filter[metadata.KEY]`,
-/// `.exists=true`) turned into the ids it matches, when they are few: the service's role is
-/// bound by row-level security, under which PostgreSQL uses no index for `@>` or `?` (they
-/// are not leakproof), so the page would otherwise filter every row of its table. The ids
-/// come from `metadata_ids`, which reads the GIN index; a page by id reads the primary key.
+/// What the GIN index answers for `condition`: the objects any of which the metadata
+/// contains (`filter[metadata.KEY]=a,b`), or the key it has (`.exists=true`); `None` for
+/// every other condition.
+fn indexed(condition: &Condition) -> Option<(Option<Vec<Value>>, Option<String>)> {
+    match condition {
+        Condition::MetadataIn { key, values } => Some((
+            Some(
+                values
+                    .iter()
+                    .map(|value| serde_json::json!({ key.as_str(): value }))
+                    .collect(),
+            ),
+            None,
+        )),
+        Condition::MetadataHas { key, present: true } => Some((None, Some(key.clone()))),
+        _ => None,
+    }
+}
+
+/// `query` with each metadata filter that an index serves turned into the ids it matches,
+/// when they are few; `None` when it has no such filter. The service's role is bound by
+/// row-level security, under which PostgreSQL uses no index for `@>` or `?` (they are not
+/// leakproof), so the page would otherwise filter every row of its table. The ids come from
+/// `metadata_ids`, which reads the GIN index; a page by id reads the primary key.
 pub fn by_ids<L: Model>(
     conn: &mut PgConnection,
-    filters: &[Filter<L::Field>],
-) -> QueryResult<Vec<Filter<L::Field>>> {
-    filters
+    query: &ListQuery<L::Field>,
+) -> QueryResult<Option<ListQuery<L::Field>>> {
+    if !query
+        .filters
+        .iter()
+        .any(|filter| indexed(&filter.condition).is_some())
+    {
+        return Ok(None);
+    }
+    let filters = query
+        .filters
         .iter()
         .map(|filter| {
-            let (contains, has_key) = match &filter.condition {
-                Condition::MetadataIn { key, values } => (
-                    Some(
-                        values
-                            .iter()
-                            .map(|value| serde_json::json!({ key.as_str(): value }))
-                            .collect::<Vec<_>>(),
-                    ),
-                    None,
-                ),
-                Condition::MetadataHas { key, present: true } => (None, Some(key.clone())),
-                _ => return Ok(filter.clone()),
+            let Some((contains, has_key)) = indexed(&filter.condition) else {
+                return Ok(filter.clone());
             };
             let ids: Option<Vec<i64>> =
                 diesel::select(metadata_ids(L::TYPE, contains, has_key, BY_ID_UP_TO))
@@ -175,7 +192,12 @@ pub fn by_ids<L: Model>(
                 None => filter.clone(),
             })
         })
-        .collect()
+        .collect::<QueryResult<_>>()?;
+    Ok(Some(ListQuery {
+        filters,
+        sort: query.sort.clone(),
+        page: query.page.clone(),
+    }))
 }
 
 #[cfg(test)]
