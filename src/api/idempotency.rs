@@ -203,11 +203,9 @@ where
 }
 
 /// [`once`] for a write that names its own actor, in a transaction of its own or, in a
-/// coalesced batch, a savepoint of the batch's: the claim, the write in a savepoint of its
-/// own, the stored response. A client error rolls back the write alone and is stored as the
-/// answer. Two requests with one key in one batch are judged in order, as one after the
-/// other: the second finds the first's stored response (its claim's advisory lock is the
-/// batch's, which already holds it).
+/// coalesced batch, a savepoint of the batch's. Two requests with one key in one batch are
+/// judged in order, as one after the other: the second finds the first's stored response
+/// (its claim's advisory lock is the batch's, which already holds it).
 fn once_within(
     conn: &mut PgConnection,
     keyed: &Keyed,
@@ -216,18 +214,7 @@ fn once_within(
     work: &dyn Fn(&mut PgConnection) -> Result<Reply, ApiError>,
 ) -> Result<Reply, ApiError> {
     use diesel::Connection;
-    conn.transaction::<Reply, ApiError, _>(|conn| {
-        if let Some(answer) = claimed(conn, keyed, ttl_seconds)? {
-            return answer;
-        }
-        let reply = match conn.transaction::<Reply, ApiError, _>(|conn| work(conn)) {
-            Ok(reply) => reply,
-            Err(error) if error.status().is_client_error() => error.reply(self_link),
-            Err(error) => return Err(error),
-        };
-        stored(keyed, &reply).save(conn)?;
-        Ok(reply)
-    })
+    conn.transaction(|conn| claim_write_store(conn, keyed, ttl_seconds, self_link, work))
 }
 
 /// A write whose connection broke while it ran may have committed.
@@ -240,10 +227,7 @@ pub fn unknown_if_lost(error: ApiError) -> ApiError {
 }
 
 /// Runs `work` once for `keyed`, in one database transaction with its stored response:
-/// `begin` (BEGIN with the session's settings), claim, the write, store, COMMIT. A client
-/// error rolls the write back, then is stored in a short transaction of its own (which
-/// claims the key again: should a retry have run in between, its stored response is the
-/// answer, and the write still ran once).
+/// `begin` (BEGIN with the session's settings), then [`claim_write_store`], then COMMIT.
 fn once(
     conn: &mut PgConnection,
     begin: &str,
@@ -252,50 +236,33 @@ fn once(
     self_link: &str,
     work: impl FnOnce(&mut PgConnection) -> Result<Reply, ApiError>,
 ) -> Result<Reply, ApiError> {
-    let ran = db::within(conn, begin, |conn| {
-        if let Some(answer) = claimed(conn, keyed, ttl_seconds).map_err(Failed::Kept)? {
-            return answer.map_err(Failed::Kept);
-        }
-        match work(conn) {
-            Ok(reply) => {
-                stored(keyed, &reply).save(conn)?;
-                Ok(reply)
-            }
-            Err(error) if error.status().is_client_error() => Err(Failed::Refused(error)),
-            Err(error) => Err(Failed::Kept(error)),
-        }
-    });
-    match ran {
-        Ok(reply) => Ok(reply),
-        Err(Failed::Kept(error)) => Err(error),
-        Err(Failed::Refused(error)) => db::within(conn, begin, |conn| {
-            if let Some(answer) = claimed(conn, keyed, ttl_seconds)? {
-                return answer;
-            }
-            let reply = error.reply(self_link);
-            stored(keyed, &reply).save(conn)?;
-            Ok(reply)
-        }),
-    }
+    db::within(conn, begin, |conn| {
+        claim_write_store(conn, keyed, ttl_seconds, self_link, work)
+    })
 }
 
-/// How a keyed write failed: an error to answer as it is (not stored), or a client error the
-/// write met, to store once the write is rolled back.
-enum Failed {
-    Kept(ApiError),
-    Refused(ApiError),
-}
-
-impl From<diesel::result::Error> for Failed {
-    fn from(error: diesel::result::Error) -> Failed {
-        Failed::Kept(error.into())
+/// In the caller's transaction: the claim of the key, the write in a savepoint of its own,
+/// the stored response. A client error rolls back the write alone and is stored as the
+/// answer (the claim's advisory lock held throughout, no retry can run in between); any
+/// other error is answered as it is, and the caller's transaction rolls back.
+fn claim_write_store(
+    conn: &mut PgConnection,
+    keyed: &Keyed,
+    ttl_seconds: i64,
+    self_link: &str,
+    work: impl FnOnce(&mut PgConnection) -> Result<Reply, ApiError>,
+) -> Result<Reply, ApiError> {
+    use diesel::Connection;
+    if let Some(answer) = claimed(conn, keyed, ttl_seconds)? {
+        return answer;
     }
-}
-
-impl From<db::DbError> for Failed {
-    fn from(error: db::DbError) -> Failed {
-        Failed::Kept(error.into())
-    }
+    let reply = match conn.transaction::<Reply, ApiError, _>(work) {
+        Ok(reply) => reply,
+        Err(error) if error.status().is_client_error() => error.reply(self_link),
+        Err(error) => return Err(error),
+    };
+    stored(keyed, &reply).save(conn)?;
+    Ok(reply)
 }
 
 /// Claims the key: `None` when the request is to run; otherwise its answer (a replay, or
