@@ -246,17 +246,13 @@ fn run_batch<T, E: From<DbError>>(
             None => match checkout(pool) {
                 Ok(pooled) => connection.insert(pooled),
                 Err(_) => {
-                    for job in pending {
-                        let _ = job.answer.send(Err(E::from(DbError::Unavailable)));
-                    }
+                    fail_all(pending, || DbError::Unavailable);
                     return;
                 }
             },
         };
         if pending.len() == 1 {
-            let job = pending.pop().expect("one job");
-            runs.count(How::Alone);
-            let _ = job.answer.send(alone(pooled, &*job.work, classify));
+            answer_alone(pooled, pending.pop().expect("one job"), classify, runs);
             break;
         }
         runs.count(match guard {
@@ -278,15 +274,12 @@ fn run_batch<T, E: From<DbError>>(
                 }
                 // Writes a deadlock rolled back: alone, after the batch that met it.
                 for job in again {
-                    runs.count(How::Alone);
-                    let _ = job.answer.send(alone(pooled, &*job.work, classify));
+                    answer_alone(pooled, job, classify, runs);
                 }
             }
             Together::Unknown => {
                 pooled.dead = true;
-                for job in pending.drain(..) {
-                    let _ = job.answer.send(Err(E::from(DbError::ConnectionLost)));
-                }
+                fail_all(pending.drain(..), || DbError::ConnectionLost);
             }
             // Nothing of the batch was kept: once more, each write in its savepoint, so that
             // the writes that fail fail alone and the others are written together. However
@@ -296,9 +289,7 @@ fn run_batch<T, E: From<DbError>>(
                     pooled.dead = true;
                     lives -= 1;
                     if lives == 0 {
-                        for job in pending.drain(..) {
-                            let _ = job.answer.send(Err(E::from(DbError::Unavailable)));
-                        }
+                        fail_all(pending.drain(..), || DbError::Unavailable);
                     }
                     continue;
                 }
@@ -306,8 +297,7 @@ fn run_batch<T, E: From<DbError>>(
                     // The guarded run itself could not finish (its transaction could not
                     // begin or commit): each write alone.
                     for job in pending.drain(..) {
-                        runs.count(How::Alone);
-                        let _ = job.answer.send(alone(pooled, &*job.work, classify));
+                        answer_alone(pooled, job, classify, runs);
                     }
                 }
                 guard = Guard::Savepoints { timed_out };
@@ -317,6 +307,27 @@ fn run_batch<T, E: From<DbError>>(
     if let Some(mut pooled) = connection {
         pooled.last_used = std::time::Instant::now();
     }
+}
+
+/// Answers every one of `jobs` with the error `error` makes.
+fn fail_all<T, E: From<DbError>>(
+    jobs: impl IntoIterator<Item = Job<T, E>>,
+    error: impl Fn() -> DbError,
+) {
+    for job in jobs {
+        let _ = job.answer.send(Err(E::from(error())));
+    }
+}
+
+/// Runs `job` alone and answers it.
+fn answer_alone<T, E>(
+    pooled: &mut super::Connection,
+    job: Job<T, E>,
+    classify: Classify<E>,
+    runs: &Runs,
+) {
+    runs.count(How::Alone);
+    let _ = job.answer.send(alone(pooled, &*job.work, classify));
 }
 
 /// One write alone, in autocommit; run again if a deadlock rolled it back.
