@@ -160,9 +160,16 @@ pub struct PoolState {
     pub waiting: usize,
 }
 
-/// Every metric in the Prometheus text format, with the pool's gauges as of now and the
-/// runs of this service's write coalescer (`(how, count)`: together, guarded, alone).
-pub fn render(pool: PoolState, batch_runs: &[(&str, u64)]) -> String {
+/// What this service's write coalescer counted: its runs by how (together, guarded,
+/// alone), and its waves' statements by kind (see `db::coalesce`).
+pub struct CoalescerCounts {
+    pub runs: Vec<(&'static str, u64)>,
+    pub waves: Vec<(&'static str, u64)>,
+}
+
+/// Every metric in the Prometheus text format, with the pool's gauges as of now and what
+/// this service's write coalescer counted, when it has one.
+pub fn render(pool: PoolState, coalescer: Option<CoalescerCounts>) -> String {
     let metrics = &*METRICS;
     for (state, value) in [
         ("open", i64::from(pool.open)),
@@ -178,18 +185,32 @@ pub fn render(pool: PoolState, batch_runs: &[(&str, u64)]) -> String {
         .encode(&metrics.registry.gather(), &mut text)
         .expect("text encoding cannot fail");
     let mut text = String::from_utf8(text).expect("the text format is UTF-8");
-    if !batch_runs.is_empty() {
-        text.push_str(
-            "# HELP wallet_api_coalesced_batch_runs_total Runs of coalesced writes, by how: \
-             together (one transaction), guarded (once more, each write in a savepoint, after a \
-             write of the batch failed), alone\n\
-             # TYPE wallet_api_coalesced_batch_runs_total counter\n",
+    if let Some(coalescer) = coalescer {
+        counters(
+            &mut text,
+            "wallet_api_coalesced_batch_runs_total",
+            "Runs of coalesced writes, by how: together (one transaction), guarded (once more, \
+             each write in a savepoint, after a write of the batch failed), alone",
+            "how",
+            &coalescer.runs,
         );
-        for (how, count) in batch_runs {
-            text.push_str(&format!(
-                "wallet_api_coalesced_batch_runs_total{{how=\"{how}\"}} {count}\n"
-            ));
-        }
+        counters(
+            &mut text,
+            "wallet_api_coalesced_wave_total",
+            "The waves of coalesced bookings: statements (multi-row statements sent, split \
+             halves included), written (bookings they wrote), bisections (failed statements \
+             split in two), locks (statements that locked a batch's wallets first)",
+            "kind",
+            &coalescer.waves,
+        );
     }
     text
+}
+
+/// A counter family with one label, in the text format.
+fn counters(text: &mut String, name: &str, help: &str, label: &str, samples: &[(&str, u64)]) {
+    text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n"));
+    for (value, count) in samples {
+        text.push_str(&format!("{name}{{{label}=\"{value}\"}} {count}\n"));
+    }
 }

@@ -20,11 +20,13 @@ use super::resource::{
 };
 use super::routes::{Custom, Operation, Routes};
 use super::state::AppState;
+use crate::db::coalesce::{Finish, Shared};
 use crate::db::{self, Session};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::{Reply, document, identifier, respond, self_links};
 use crate::jsonapi::error::{NOT_DELETABLE, READ_ONLY_RELATIONSHIP, READ_ONLY_RESOURCE};
 use crate::jsonapi::request::{parse_relationship_document, parse_resource_document, read_body};
+use crate::models::Booking;
 use crate::models::fields::{Kind, Model, Value};
 use crate::models::keyset::read_page;
 use crate::models::query::{ListPage, ListQuery};
@@ -328,16 +330,34 @@ pub async fn create<R: Writable>(
     let order = R::lock_key_of_new(&new).unwrap_or(0);
     let actor = context.actor.clone();
     let actor_id = actor.key.as_ref().map(|key| key.id);
+    let context = std::sync::Arc::new(context);
+    let answer = {
+        let context = context.clone();
+        move |conn: &mut PgConnection, row: R| {
+            let included = load_included(conn, &includes, slice::from_ref(&row))?;
+            Ok(created(&row, &included, &context))
+        }
+    };
+    let answer = std::sync::Arc::new(answer);
+    let shared = R::as_booking(&new).map(|(booking, into)| {
+        let answer = answer.clone();
+        Shared {
+            item: Booking::new(booking, actor_id),
+            finish: std::sync::Arc::new(move |conn: &mut PgConnection, booked| {
+                answer(conn, into(booked))
+            }) as Finish<_, _, _>,
+        }
+    });
     write_shared(
         &state,
         &actor,
         key.with_body(&body),
         self_link,
         order,
+        shared,
         move |conn| {
             let row = R::insert(conn, &new, actor_id)?;
-            let included = load_included(conn, &includes, slice::from_ref(&row))?;
-            Ok(created(&row, &included, &context))
+            answer(conn, row)
         },
     )
     .await

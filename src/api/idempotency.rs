@@ -22,10 +22,12 @@ use super::auth::Actor;
 use super::errors::{CONNECTION_LOST, outcome_unknown};
 use super::state::AppState;
 use crate::codes;
+use crate::db::coalesce::Shared;
 use crate::db::{self, Session};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::Reply;
 use crate::jsonapi::media_type::{ATOMIC, JSONAPI_MEDIA_TYPE};
+use crate::models::Booking;
 use crate::models::idempotency_key::{Claim, StoredResponse};
 
 pub const HEADER: &str = "Idempotency-Key";
@@ -172,13 +174,15 @@ where
 /// (`db::coalesce`, when coalescing is on): a create, whose lock key is `order`, and which
 /// names its own actor (a batch holds writes of several keys). A keyed write joins a batch
 /// with its claim and its stored response ([`once_within`]). A write of a wallet-limited key
-/// runs alone, in its own transaction (its limit is a setting of the transaction).
+/// runs alone, in its own transaction (its limit is a setting of the transaction). An
+/// unkeyed booking brings what it needs to share a statement of its batch (`shared`).
 pub async fn write_shared<F>(
     state: &AppState,
     actor: &Actor,
     keyed: Option<Keyed>,
     self_link: String,
     order: i64,
+    shared: Option<Shared<Reply, ApiError, Booking>>,
     work: F,
 ) -> Result<Reply, ApiError>
 where
@@ -186,7 +190,7 @@ where
 {
     match (&state.writes, keyed) {
         (Some(writes), None) if actor.wallets().is_none() => writes
-            .run(&state.db, order, std::sync::Arc::new(work))
+            .run(&state.db, order, std::sync::Arc::new(work), shared)
             .await
             .map_err(unknown_if_lost),
         (Some(writes), Some(keyed)) if actor.wallets().is_none() => {
@@ -194,7 +198,7 @@ where
             let keyed_work =
                 move |conn: &mut PgConnection| once_within(conn, &keyed, ttl, &self_link, &work);
             writes
-                .run(&state.db, order, std::sync::Arc::new(keyed_work))
+                .run(&state.db, order, std::sync::Arc::new(keyed_work), None)
                 .await
                 .map_err(unknown_if_lost)
         }

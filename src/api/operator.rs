@@ -18,11 +18,13 @@ pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(metrics::render(
             state.db.state(),
-            &state
+            state
                 .writes
                 .as_ref()
-                .map(|writes| writes.runs())
-                .unwrap_or_default(),
+                .map(|writes| metrics::CoalescerCounts {
+                    runs: writes.runs(),
+                    waves: writes.waves().to_vec(),
+                }),
         ))
 }
 

@@ -20,6 +20,7 @@ use crate::jsonapi::document::{Reply, ResourceObject, document, identifier, resp
 use crate::jsonapi::error::Code;
 use crate::models::fields::{FieldSpec, Inputs, Kind, Model, Value as FieldValue};
 use crate::models::query::{Condition, Filter, Op};
+use crate::models::{NewTransaction, Transaction};
 
 /// A resource type of the API.
 pub trait Resource: Model {
@@ -85,7 +86,18 @@ pub trait Writable: Resource + Inputs {
     fn lock_key_of_new(_new: &Self::New) -> Option<i64> {
         None
     }
+
+    /// A create that is a booking: coalesced creates of bookings are written several in one
+    /// statement (`db::coalesce`'s waves). The booking, and how the transaction it wrote
+    /// becomes `Self`.
+    fn as_booking(_new: &Self::New) -> Option<AsBooking<Self>> {
+        None
+    }
 }
+
+/// A create as a booking: the booking, and how the transaction it wrote becomes the
+/// resource created.
+pub type AsBooking<R> = (NewTransaction, fn(Transaction) -> R);
 
 /// A resource object, rendered once the request's context is at hand. Included resources
 /// and the results of atomic operations are of several types: they travel as

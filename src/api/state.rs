@@ -9,12 +9,13 @@ use crate::db::Database;
 use crate::db::coalesce::Coalescer;
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::Reply;
+use crate::models::Booking;
 
 /// State shared by all workers.
 pub struct AppState {
     pub db: Database,
     /// Where creates wait to be run together, when coalescing is on (`COALESCE`).
-    pub writes: Option<std::sync::Arc<Coalescer<Reply, ApiError>>>,
+    pub writes: Option<std::sync::Arc<Coalescer<Reply, ApiError, Booking>>>,
     pub health: HealthCheck,
     /// Who may call: the API keys in memory, their rate limits.
     pub auth: Arc<Authenticator>,

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::errors::{BALANCE_OVERFLOW, INSUFFICIENT_FUNDS, metadata_refusal};
 use super::handlers;
-use super::resource::{Resource, Writable};
+use super::resource::{AsBooking, Resource, Writable};
 use super::routes::Routes;
 use super::wallets::{WALLET_NOT_FOUND, no_such_wallet};
 use crate::codes;
@@ -110,5 +110,9 @@ impl Writable for Transaction {
 
     fn lock_key_of_new(new: &NewTransaction) -> Option<i64> {
         Some(new.wallet_id)
+    }
+
+    fn as_booking(new: &NewTransaction) -> Option<AsBooking<Self>> {
+        Some((new.clone(), |booked| booked))
     }
 }

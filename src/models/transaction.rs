@@ -6,11 +6,12 @@ use chrono::{DateTime, Utc};
 use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
 
-use diesel::sql_types::{Int8, Jsonb, Numeric, Text};
+use diesel::sql_types::{Array, Int8, Jsonb, Numeric, Text};
 
 use super::declare::resource;
 use super::fields::Record;
 use super::metadata::{METADATA_DOC, MetadataInput, merged};
+use crate::db::coalesce::Many;
 use crate::db::prepared::{bind, prepared, statement};
 use crate::domain::{Amount, Txid};
 use crate::schema::transactions;
@@ -56,6 +57,97 @@ statement!(
      ON CONFLICT (txid) DO NOTHING RETURNING id, wallet_id, txid, amount, created_at, metadata"
 );
 
+// Bookings written together (`db::coalesce`'s waves): one row per booking of the arrays,
+// for one API key ($1). The trigger journals each wallet's aggregate, which is one booking
+// (a wave never books a wallet twice).
+statement!(
+    BookTransactions,
+    "WITH actor AS MATERIALIZED (SELECT set_config('wallet_api.actor', $1, true)) \
+     INSERT INTO transactions (wallet_id, txid, amount, metadata) \
+     SELECT b.wallet_id, b.txid, b.amount, b.metadata FROM actor, \
+     unnest($2::int8[], $3::text[], $4::numeric[], $5::jsonb[]) AS b (wallet_id, txid, amount, metadata) \
+     ON CONFLICT (txid) DO NOTHING RETURNING id, wallet_id, txid, amount, created_at, metadata"
+);
+
+// The wallets of a batch, locked in the order every writer locks them (ascending ids).
+statement!(
+    LockWallets,
+    "SELECT id FROM wallets WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE"
+);
+
+/// A booking for API key `actor` ('' for none) that may share one statement with others.
+pub struct Booking {
+    pub actor: String,
+    pub new: NewTransaction,
+}
+
+impl Booking {
+    pub fn new(new: NewTransaction, actor: Option<i64>) -> Booking {
+        Booking {
+            actor: actor_setting(actor),
+            new,
+        }
+    }
+}
+
+/// `wallet_api.actor` for API key `actor`: its id, or '' for none.
+fn actor_setting(actor: Option<i64>) -> String {
+    actor.map_or_else(String::new, |id| id.to_string())
+}
+
+fn metadata_object(new: &NewTransaction) -> serde_json::Value {
+    new.metadata
+        .as_ref()
+        .map_or_else(|| serde_json::json!({}), MetadataInput::object)
+}
+
+#[derive(QueryableByName)]
+struct LockedId {
+    #[diesel(sql_type = Int8)]
+    id: i64,
+}
+
+impl Many for Booking {
+    type Row = Transaction;
+
+    fn group(&self) -> &str {
+        &self.actor
+    }
+
+    fn unique(&self) -> &str {
+        self.new.txid.as_str()
+    }
+
+    fn unique_of(row: &Transaction) -> &str {
+        &row.txid
+    }
+
+    fn write_all(conn: &mut PgConnection, items: &[&Booking]) -> QueryResult<Vec<Transaction>> {
+        let actor = items.first().map_or("", |item| item.actor.as_str());
+        let wallets: Vec<i64> = items.iter().map(|item| item.new.wallet_id).collect();
+        let txids: Vec<&str> = items.iter().map(|item| item.new.txid.as_str()).collect();
+        let amounts: Vec<&Amount> = items.iter().map(|item| &item.new.amount).collect();
+        let metadata: Vec<serde_json::Value> = items
+            .iter()
+            .map(|item| metadata_object(&item.new))
+            .collect();
+        prepared::<BookTransactions, _>((
+            bind::<Text, _>(actor),
+            bind::<Array<Int8>, _>(&wallets),
+            bind::<Array<Text>, _>(&txids),
+            bind::<Array<Numeric>, _>(&amounts),
+            bind::<Array<Jsonb>, _>(&metadata),
+        ))
+        .load(conn)
+    }
+
+    fn lock_all(conn: &mut PgConnection, keys: &[i64]) -> QueryResult<Vec<i64>> {
+        let locked: Vec<LockedId> =
+            prepared::<LockWallets, _>((bind::<Array<Int8>, _>(keys),)).load(conn)?;
+        Ok(locked.into_iter().map(|row| row.id).collect())
+    }
+}
+
 impl TransactionChanges {
     fn is_empty(&self) -> bool {
         self.wallet_id.is_none()
@@ -83,17 +175,13 @@ impl Transaction {
         new: &NewTransaction,
         actor: Option<i64>,
     ) -> QueryResult<Option<Transaction>> {
-        let actor = actor.map_or_else(String::new, |id| id.to_string());
+        let actor = actor_setting(actor);
         prepared::<BookTransaction, _>((
             bind::<Text, _>(&actor),
             bind::<Int8, _>(&new.wallet_id),
             bind::<Text, _>(&new.txid),
             bind::<Numeric, _>(&new.amount),
-            bind::<Jsonb, _>(
-                &new.metadata
-                    .as_ref()
-                    .map_or_else(|| serde_json::json!({}), MetadataInput::object),
-            ),
+            bind::<Jsonb, _>(&metadata_object(new)),
         ))
         .get_result(conn)
         .optional()

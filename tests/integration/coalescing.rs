@@ -372,3 +372,147 @@ fn keyed_bookings_are_coalesced_with_their_claims_and_stored_responses() {
     assert_eq!(booked, 5);
     assert_eq!(app.balance(&wallet), "0.000000000000000000");
 }
+
+/// `documents`, sent while a first booking (to a wallet of its own, locked) holds the one
+/// runner: they queue behind it and run as one batch once the lock goes.
+fn one_batch(app: &TestApp, documents: Vec<serde_json::Value>) -> Vec<Reply> {
+    let blocker = app.create_wallet("blocker");
+    let lock = RowLock::wallet(app, &blocker);
+    std::thread::scope(|scope| {
+        let first = scope.spawn(|| app.book(&blocker, &format!("first-{blocker}"), "1"));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let documents = &documents;
+        let sent = scope.spawn(move || {
+            all_at_once(
+                documents.len(),
+                |n| documents[n].clone(),
+                |_, document| app.post("/transactions", document),
+            )
+        });
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        drop(lock);
+        first.join().unwrap().expect(201);
+        sent.join().unwrap()
+    })
+}
+
+fn wave_counter(app: &TestApp, kind: &str) -> f64 {
+    metric(
+        app,
+        &format!("wallet_api_coalesced_wave_total{{kind=\"{kind}\"}}"),
+    )
+}
+
+#[test]
+fn a_wave_answers_each_booking_as_alone_and_splits_only_around_a_refusal() {
+    let app = one_runner_app(std::time::Duration::from_secs(10));
+    let wallets: Vec<String> = (0..58)
+        .map(|n| app.create_wallet(&format!("w{n}")))
+        .collect();
+    let empty = app.create_wallet("empty");
+    app.book(&wallets[0], "taken", "1").expect(201);
+    // 60 good bookings (wallets 0 and 1 twice), a taken txid, an unknown wallet and an
+    // overdraft, in one batch: two waves, the first of 60 statements' worth.
+    let mut documents: Vec<_> = (0..60)
+        .map(|n| transaction_document(&wallets[n % 58], &format!("good-{n}"), "2"))
+        .collect();
+    documents.push(transaction_document(&wallets[5], "taken", "1"));
+    documents.push(transaction_document("999999", "nowhere", "1"));
+    documents.push(transaction_document(&empty, "overdraft", "-1"));
+    let replies = one_batch(&app, documents);
+    for reply in &replies[..60] {
+        reply.expect(201);
+    }
+    replies[60].expect_error(409, "duplicate-txid", None);
+    assert!(replies[60].body["errors"][0]["meta"]["existing"]["id"].is_string());
+    replies[61].expect_error(404, "wallet-not-found", None);
+    replies[62].expect_error(
+        409,
+        "insufficient-funds",
+        Some(("pointer", "/data/attributes/amount")),
+    );
+    assert_eq!(app.balance(&wallets[0]), "5.000000000000000000");
+    assert_eq!(app.balance(&wallets[1]), "4.000000000000000000");
+    assert_eq!(app.balance(&wallets[5]), "2.000000000000000000");
+    assert_eq!(app.balance(&empty), "0.000000000000000000");
+
+    // One database transaction, run once: one statement locked its wallets, the first wave
+    // (58 good, the overdraft, maybe the taken txid) was split only on the way to the
+    // overdraft, at most log2(60) times, and the good bookings were written by wave
+    // statements (but for a lone half or two on the way).
+    let mut conn = app.db.connect();
+    assert_eq!(
+        scalar(
+            &mut conn,
+            "SELECT count(DISTINCT b.database_xid) FROM balance_changes AS b \
+             JOIN transactions AS t ON t.id = b.transaction_id WHERE t.txid LIKE 'good-%'"
+        ),
+        "1"
+    );
+    let runs = |how: &str| {
+        metric(
+            &app,
+            &format!("wallet_api_coalesced_batch_runs_total{{how=\"{how}\"}}"),
+        )
+    };
+    assert_eq!((runs("together"), runs("guarded")), (1.0, 0.0));
+    let bisections = wave_counter(&app, "bisections");
+    assert!((1.0..=6.0).contains(&bisections), "{bisections} bisections");
+    // Each split sends at most two statements (a half of one booking runs its own work).
+    let statements = wave_counter(&app, "statements");
+    assert!(
+        statements <= 2.0 + 2.0 * bisections,
+        "{statements} statements"
+    );
+    let written = wave_counter(&app, "written");
+    assert!(
+        (60.0 - bisections..=60.0).contains(&written),
+        "{written} written"
+    );
+    assert_eq!(wave_counter(&app, "locks"), 1.0);
+    // Wallets 0 and 1 were booked in two waves: a journal row per booking, each naming it.
+    for wallet in &wallets[..2] {
+        assert_eq!(
+            scalar(
+                &mut conn,
+                &format!(
+                    "SELECT count(*) FROM balance_changes AS b JOIN transactions AS t \
+                     ON t.id = b.transaction_id WHERE b.wallet_id = {wallet} \
+                     AND t.txid LIKE 'good-%' AND b.operation = 'insert'"
+                )
+            ),
+            "2"
+        );
+    }
+    crate::journal::assert_running_totals(&mut conn);
+}
+
+#[test]
+fn an_unknown_wallet_in_a_single_wave_is_found_by_splitting_it() {
+    let app = one_runner_app(std::time::Duration::from_secs(10));
+    let wallets: Vec<String> = (0..31)
+        .map(|n| app.create_wallet(&format!("w{n}")))
+        .collect();
+    let mut documents: Vec<_> = wallets
+        .iter()
+        .enumerate()
+        .map(|(n, wallet)| transaction_document(wallet, &format!("spread-{n}"), "1"))
+        .collect();
+    documents.insert(17, transaction_document("999999", "nowhere", "1"));
+    let replies = one_batch(&app, documents);
+    replies[17].expect_error(404, "wallet-not-found", None);
+    let booked = replies.iter().filter(|reply| reply.status == 201).count();
+    assert_eq!(booked, 31);
+    // No statement locked the wallets first (one wave, nothing else): the foreign key
+    // refused the wave, and splitting found the one booking it refused.
+    assert_eq!(wave_counter(&app, "locks"), 0.0);
+    let bisections = wave_counter(&app, "bisections");
+    assert!((1.0..=5.0).contains(&bisections), "{bisections} bisections");
+    let written = wave_counter(&app, "written");
+    assert!(
+        (31.0 - bisections..=31.0).contains(&written),
+        "{written} written"
+    );
+    let mut conn = app.db.connect();
+    crate::journal::assert_running_totals(&mut conn);
+}

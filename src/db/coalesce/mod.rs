@@ -8,6 +8,8 @@
 //! - several run in one transaction, in the order of their lock keys (a booking's wallet:
 //!   two batches lock wallets in the same order and cannot deadlock each other), then one
 //!   `COMMIT`; each request is answered only once that commit is done;
+//! - writes that one statement can write together (bookings) are written in waves, one
+//!   multi-row statement per wave, each write still judged as if alone ([`waves`]);
 //! - if a write of a batch fails (an overdraft, a duplicate, a timeout), the batch is rolled
 //!   back and runs once more, each write in a savepoint of its own: a write that fails is
 //!   rolled back to its savepoint and answered with its error, the others are written, and
@@ -35,20 +37,27 @@ use tokio::sync::{Semaphore, oneshot};
 
 use super::{Database, DbError, alive, checkout};
 
+mod waves;
+use waves::{Abort, WaveCounts};
+pub use waves::{Finish, Many, Shared};
+
 /// A write: run once, or again alone if its batch failed, so it must be repeatable until it
 /// succeeds (it is rolled back each time it is not answered).
 pub type Work<T, E> = Arc<dyn Fn(&mut PgConnection) -> Result<T, E> + Send + Sync>;
 
-struct Job<T, E> {
+struct Job<T, E, M: Many> {
     number: u64,
     order: i64,
     work: Work<T, E>,
+    /// What it brings to a wave, if it can join one.
+    shared: Option<Shared<T, E, M>>,
     answer: oneshot::Sender<Result<T, E>>,
 }
 
-/// The queue of writes waiting to be run together.
-pub struct Coalescer<T, E> {
-    queue: Mutex<VecDeque<Job<T, E>>>,
+/// The queue of writes waiting to be run together; `M`: the writes that can share one
+/// statement.
+pub struct Coalescer<T, E, M: Many> {
+    queue: Mutex<VecDeque<Job<T, E, M>>>,
     numbers: AtomicU64,
     max_batch: usize,
     /// Turns to run a batch: at most this many run at once.
@@ -63,6 +72,7 @@ pub struct Runs {
     together: AtomicU64,
     guarded: AtomicU64,
     alone: AtomicU64,
+    waves: WaveCounts,
 }
 
 impl Runs {
@@ -107,12 +117,13 @@ impl<E> Copy for Classify<E> {}
 /// Attempts of a write that runs alone and meets a deadlock.
 const ATTEMPTS: usize = 3;
 
-impl<T, E> Coalescer<T, E>
+impl<T, E, M> Coalescer<T, E, M>
 where
     T: Send + 'static,
     E: From<DbError> + Send + 'static,
+    M: Many,
 {
-    pub fn new(max_batch: usize, runners: usize, classify: Classify<E>) -> Arc<Coalescer<T, E>> {
+    pub fn new(max_batch: usize, runners: usize, classify: Classify<E>) -> Arc<Coalescer<T, E, M>> {
         Arc::new(Coalescer {
             queue: Mutex::new(VecDeque::new()),
             numbers: AtomicU64::new(0),
@@ -133,12 +144,20 @@ where
         ]
     }
 
-    /// Runs `work`, alone or with the writes waiting beside it. `order` is its lock key.
+    /// The statements its waves took so far: multi-row statements, the writes they wrote,
+    /// the failed ones split, the statements that locked a batch's wallets first.
+    pub fn waves(&self) -> [(&'static str, u64); 4] {
+        self.runs.waves.get()
+    }
+
+    /// Runs `work`, alone or with the writes waiting beside it. `order` is its lock key;
+    /// `shared`, what it brings to a wave if it can join one.
     pub async fn run(
         self: &Arc<Self>,
         database: &Database,
         order: i64,
         work: Work<T, E>,
+        shared: Option<Shared<T, E, M>>,
     ) -> Result<T, E> {
         let (answer, answered) = oneshot::channel();
         let number = self.numbers.fetch_add(1, Ordering::Relaxed);
@@ -152,6 +171,7 @@ where
                 number,
                 order,
                 work,
+                shared,
                 answer,
             });
         }
@@ -209,10 +229,10 @@ where
     }
 
     /// Up to `max_batch` jobs, oldest first, in the order of their lock keys.
-    fn take(&self) -> Vec<Job<T, E>> {
+    fn take(&self) -> Vec<Job<T, E, M>> {
         let mut queue = self.queue.lock().expect("queue lock");
         let count = queue.len().min(self.max_batch);
-        let mut batch: Vec<Job<T, E>> = queue.drain(..count).collect();
+        let mut batch: Vec<Job<T, E, M>> = queue.drain(..count).collect();
         batch.sort_by_key(|job| job.order);
         batch
     }
@@ -223,9 +243,9 @@ fn lost_answer<E: From<DbError>>() -> E {
     E::from(DbError::Bug("a coalesced write was never answered".into()))
 }
 
-fn run_batch<T, E: From<DbError>>(
+fn run_batch<T, E: From<DbError>, M: Many>(
     pool: &super::Pool,
-    batch: Vec<Job<T, E>>,
+    batch: Vec<Job<T, E, M>>,
     classify: Classify<E>,
     runs: &Runs,
 ) {
@@ -259,7 +279,7 @@ fn run_batch<T, E: From<DbError>>(
             Guard::None => How::Together,
             Guard::Savepoints { .. } => How::Guarded,
         });
-        match together(&mut pooled.conn, &pending, classify, guard) {
+        match together(&mut pooled.conn, &pending, classify, guard, &runs.waves) {
             Together::Committed(outcomes) => {
                 // Answered now that their batch is committed: a refusal judged on the
                 // batch's writes stands only if those writes stand.
@@ -310,8 +330,8 @@ fn run_batch<T, E: From<DbError>>(
 }
 
 /// Answers every one of `jobs` with the error `error` makes.
-fn fail_all<T, E: From<DbError>>(
-    jobs: impl IntoIterator<Item = Job<T, E>>,
+fn fail_all<T, E: From<DbError>, M: Many>(
+    jobs: impl IntoIterator<Item = Job<T, E, M>>,
     error: impl Fn() -> DbError,
 ) {
     for job in jobs {
@@ -320,9 +340,9 @@ fn fail_all<T, E: From<DbError>>(
 }
 
 /// Runs `job` alone and answers it.
-fn answer_alone<T, E>(
+fn answer_alone<T, E, M: Many>(
     pooled: &mut super::Connection,
-    job: Job<T, E>,
+    job: Job<T, E, M>,
     classify: Classify<E>,
     runs: &Runs,
 ) {
@@ -365,85 +385,124 @@ enum Outcome<T, E> {
 }
 
 /// The batch in one transaction, through diesel's transaction manager, so that a write that
-/// opens a transaction of its own gets a savepoint inside this one. Unguarded, the first
-/// write that fails rolls the batch back. Guarded, each write runs in a savepoint of its
-/// own: one that fails is rolled back to it and keeps its error as its answer, and the
-/// others go on. A timeout also answers the batch's other writes with the same lock key
-/// (they would wait for the same lock) without running them, and a second timeout all the
-/// writes left: the database is not taking writes, and each would wait its time.
-fn together<T, E: From<DbError>>(
+/// opens a transaction of its own gets a savepoint inside this one. Unguarded, the shared
+/// writes go in waves ([`waves`]), and the first other write that fails rolls the batch
+/// back. Guarded, each write runs in a savepoint of its own: one that fails is rolled back
+/// to it and keeps its error as its answer, and the others go on. A timeout also answers
+/// the batch's other writes with the same lock key (they would wait for the same lock)
+/// without running them, and a second timeout all the writes left: the database is not
+/// taking writes, and each would wait its time.
+fn together<T, E: From<DbError>, M: Many>(
     conn: &mut PgConnection,
-    batch: &[Job<T, E>],
+    batch: &[Job<T, E, M>],
     classify: Classify<E>,
     guarded: Guard,
+    counts: &WaveCounts,
 ) -> Together<T, E> {
-    type Manager = AnsiTransactionManager;
-    let rolled_back = || Together::RolledBack { timed_out: None };
+    let rolled_back = |conn: &mut PgConnection, abort: Abort| {
+        roll_back_all(conn);
+        Together::RolledBack {
+            timed_out: abort.timed_out,
+        }
+    };
     if Manager::begin_transaction(conn).is_err() {
-        return rolled_back();
+        return rolled_back(conn, Abort { timed_out: None });
     }
-    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut outcomes: Vec<Option<Outcome<T, E>>> = batch.iter().map(|_| None).collect();
+    if guarded == Guard::None
+        && let Err(abort) = waves::write(conn, batch, &mut outcomes, classify, counts)
+    {
+        return rolled_back(conn, abort);
+    }
     let mut timed_out_key = match guarded {
         Guard::Savepoints { timed_out } => timed_out,
         Guard::None => None,
     };
     let mut timeouts = usize::from(timed_out_key.is_some());
-    for job in batch {
-        if guarded == Guard::None {
-            match (job.work)(conn) {
-                Ok(result) => outcomes.push(Outcome::Done(Ok(result))),
-                Err(error) => {
-                    let _ = Manager::rollback_transaction(conn);
-                    return Together::RolledBack {
-                        timed_out: (classify.timed_out)(&error).then_some(job.order),
-                    };
-                }
-            }
+    for (index, job) in batch.iter().enumerate() {
+        if outcomes[index].is_some() {
             continue;
         }
-        if timeouts >= 2 || timed_out_key == Some(job.order) {
-            outcomes.push(Outcome::Done(Err(E::from(DbError::Timeout))));
-            continue;
-        }
-        if Manager::begin_transaction(conn).is_err() {
-            let _ = Manager::rollback_transaction(conn);
-            return rolled_back();
-        }
-        match (job.work)(conn) {
-            Ok(result) => {
-                if Manager::commit_transaction(conn).is_err() {
-                    let _ = Manager::rollback_transaction(conn);
-                    return rolled_back();
-                }
-                outcomes.push(Outcome::Done(Ok(result)));
+        let outcome = if guarded == Guard::None {
+            unguarded(conn, job, classify)
+        } else if timeouts >= 2 || timed_out_key == Some(job.order) {
+            Ok(Outcome::Done(Err(E::from(DbError::Timeout))))
+        } else {
+            let outcome = in_savepoint(conn, job, classify);
+            if let Ok(Outcome::Done(Err(error))) = &outcome
+                && (classify.timed_out)(error)
+            {
+                timed_out_key = Some(job.order);
+                timeouts += 1;
             }
-            Err(error) => {
-                // Back to the savepoint; if even that fails, the connection is gone.
-                if Manager::rollback_transaction(conn).is_err() {
-                    let _ = Manager::rollback_transaction(conn);
-                    return rolled_back();
-                }
-                if (classify.transient)(&error) {
-                    outcomes.push(Outcome::Again);
-                } else {
-                    if (classify.timed_out)(&error) {
-                        timed_out_key = Some(job.order);
-                        timeouts += 1;
-                    }
-                    outcomes.push(Outcome::Done(Err(error)));
-                }
-            }
+            outcome
+        };
+        match outcome {
+            Ok(outcome) => outcomes[index] = Some(outcome),
+            Err(abort) => return rolled_back(conn, abort),
         }
     }
     match Manager::commit_transaction(conn) {
-        Ok(()) => Together::Committed(outcomes),
+        Ok(()) => Together::Committed(
+            outcomes
+                .into_iter()
+                .map(|outcome| outcome.expect("every write of a batch is answered"))
+                .collect(),
+        ),
         Err(error) => match DbError::from(error) {
             DbError::ConnectionLost => Together::Unknown,
-            _ => {
-                let _ = Manager::rollback_transaction(conn);
-                rolled_back()
-            }
+            _ => rolled_back(conn, Abort { timed_out: None }),
         },
+    }
+}
+
+type Manager = AnsiTransactionManager;
+
+/// One write of an unguarded batch: its failure rolls the batch back.
+fn unguarded<T, E, M: Many>(
+    conn: &mut PgConnection,
+    job: &Job<T, E, M>,
+    classify: Classify<E>,
+) -> Result<Outcome<T, E>, Abort> {
+    match (job.work)(conn) {
+        Ok(result) => Ok(Outcome::Done(Ok(result))),
+        Err(error) => Err(Abort {
+            timed_out: (classify.timed_out)(&error).then_some(job.order),
+        }),
+    }
+}
+
+/// One write in a savepoint of its own: its failure is its answer, and rolls back only its
+/// savepoint (the batch rolls back only if the savepoint itself fails).
+fn in_savepoint<T, E, M: Many>(
+    conn: &mut PgConnection,
+    job: &Job<T, E, M>,
+    classify: Classify<E>,
+) -> Result<Outcome<T, E>, Abort> {
+    let lost = |_| Abort { timed_out: None };
+    Manager::begin_transaction(conn).map_err(lost)?;
+    match (job.work)(conn) {
+        Ok(result) => {
+            Manager::commit_transaction(conn).map_err(lost)?;
+            Ok(Outcome::Done(Ok(result)))
+        }
+        Err(error) => {
+            Manager::rollback_transaction(conn).map_err(lost)?;
+            Ok(if (classify.transient)(&error) {
+                Outcome::Again
+            } else {
+                Outcome::Done(Err(error))
+            })
+        }
+    }
+}
+
+/// Rolls back the batch's transaction and any savepoint still open in it.
+fn roll_back_all(conn: &mut PgConnection) {
+    while let Ok(Some(_)) = Manager::transaction_manager_status_mut(conn).transaction_depth() {
+        if Manager::rollback_transaction(conn).is_err() {
+            break;
+        }
     }
 }
 
