@@ -94,6 +94,13 @@ impl From<DbError> for ApiError {
                 "the database did not finish in time (a statement or lock timeout); it rolled \
                  the request back and nothing was written: send it again",
             ),
+            DbError::Locked { key } => retry(
+                &DATABASE_TIMEOUT,
+                &format!(
+                    "wallet {key} is locked by another database transaction, and another write \
+                     to it is already waiting for that lock; nothing was written: send it again"
+                ),
+            ),
             DbError::Busy => retry(
                 &BUSY,
                 "too many requests are waiting for the database; this one was not started and \

@@ -38,6 +38,9 @@ pub enum DbError {
     /// A statement ran past `statement_timeout`, waited past `lock_timeout` or was cancelled:
     /// PostgreSQL rolled it back; nothing was written.
     Timeout,
+    /// A write to a wallet that another transaction holds locked, refused without running:
+    /// another write to it is waiting for that lock already (`db::coalesce`).
+    Locked { key: i64 },
     /// Too many requests wait for a connection already, or one waited past its bound: the
     /// request never reached the database.
     Busy,
@@ -115,6 +118,7 @@ impl DbError {
             DbError::OutOfReach => "out_of_reach",
             DbError::Transient => "transient",
             DbError::Timeout => "timeout",
+            DbError::Locked { .. } => "locked",
             DbError::Busy => "busy",
             DbError::Unavailable => "unavailable",
             DbError::ConnectionLost => "connection_lost",
@@ -225,6 +229,7 @@ impl std::fmt::Display for DbError {
             DbError::OutOfReach => write!(f, "row-level security refused the write"),
             DbError::Transient => write!(f, "deadlock or serialization failure"),
             DbError::Timeout => write!(f, "statement cancelled (timeout)"),
+            DbError::Locked { key } => write!(f, "row {key} held locked elsewhere"),
             DbError::Busy => write!(f, "no connection free in time"),
             DbError::Unavailable => write!(f, "database unavailable"),
             DbError::ConnectionLost => write!(f, "connection lost"),

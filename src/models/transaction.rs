@@ -75,6 +75,15 @@ statement!(
     "SELECT id FROM wallets WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE"
 );
 
+// The wallets of a batch that another transaction holds locked: the others are locked now
+// (in ascending order), without waiting.
+statement!(
+    WalletsHeldElsewhere,
+    "SELECT id FROM wallets WHERE id = ANY($1) EXCEPT \
+     SELECT id FROM (SELECT id FROM wallets WHERE id = ANY($2) ORDER BY id \
+     FOR NO KEY UPDATE SKIP LOCKED) AS free"
+);
+
 /// A booking for API key `actor` ('' for none) that may share one statement with others.
 pub struct Booking {
     pub actor: String,
@@ -145,6 +154,15 @@ impl Many for Booking {
         let locked: Vec<LockedId> =
             prepared::<LockWallets, _>((bind::<Array<Int8>, _>(keys),)).load(conn)?;
         Ok(locked.into_iter().map(|row| row.id).collect())
+    }
+
+    fn held_elsewhere(conn: &mut PgConnection, keys: &[i64]) -> QueryResult<Vec<i64>> {
+        let held: Vec<LockedId> = prepared::<WalletsHeldElsewhere, _>((
+            bind::<Array<Int8>, _>(keys),
+            bind::<Array<Int8>, _>(keys),
+        ))
+        .load(conn)?;
+        Ok(held.into_iter().map(|row| row.id).collect())
     }
 }
 

@@ -516,3 +516,69 @@ fn an_unknown_wallet_in_a_single_wave_is_found_by_splitting_it() {
     let mut conn = app.db.connect();
     crate::journal::assert_running_totals(&mut conn);
 }
+
+#[test]
+fn a_wallet_locked_in_psql_holds_up_only_its_own_bookings() {
+    let lock_timeout = std::time::Duration::from_millis(300);
+    let acquire_timeout = std::time::Duration::from_secs(1);
+    let app = TestApp::spawn_with(|config| {
+        config.coalesce = true;
+        config.limits.lock_timeout = lock_timeout;
+        config.limits.acquire_timeout = acquire_timeout;
+    });
+    let locked = app.create_wallet("locked");
+    let others: Vec<String> = (0..20)
+        .map(|n| app.create_wallet(&format!("o{n}")))
+        .collect();
+    // An idle psql transaction holds the wallet's row for 3 s while 8 clients book: 6 to
+    // it, 2 to the others.
+    let lock = RowLock::wallet(&app, &locked);
+    let held_until = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let answers = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for client in 0..8 {
+            let (app, answers, others, locked) = (&app, &answers, &others, &locked);
+            scope.spawn(move || {
+                let mut n = 0;
+                while std::time::Instant::now() < held_until {
+                    n += 1;
+                    let wallet = if client < 6 { locked } else { &others[n % 20] };
+                    let sent = std::time::Instant::now();
+                    let reply = app.book(wallet, &format!("c{client}-{n}"), "1");
+                    let took = sent.elapsed();
+                    answers.lock().unwrap().push((client < 6, reply, took));
+                }
+            });
+        }
+    });
+    drop(lock);
+    let answers = answers.into_inner().unwrap();
+    // The documented bound of a booking: its wait for a connection, and at most two waits
+    // for a lock (its batch's, and once more alone).
+    let bound = acquire_timeout + 2 * lock_timeout;
+    let slack = std::time::Duration::from_millis(500);
+    for (to_locked, reply, took) in &answers {
+        assert!(
+            *took <= bound + slack,
+            "answered after {took:?}: {}",
+            reply.text
+        );
+        if *to_locked {
+            assert!(matches!(reply.status, 201 | 503), "{}", reply.text);
+            if reply.status == 503 {
+                reply.expect_error(503, "database-timeout", None);
+            }
+        } else {
+            reply.expect(201);
+        }
+    }
+    // The other wallets' bookings went on: far more than one per lock wait each.
+    let elsewhere = answers.iter().filter(|(to_locked, ..)| !to_locked).count();
+    let one_per_wait = 2 * (3000 / lock_timeout.as_millis() as usize);
+    assert!(
+        elsewhere > 3 * one_per_wait,
+        "{elsewhere} bookings to other wallets in 3 s"
+    );
+    let mut conn = app.db.connect();
+    crate::journal::assert_running_totals(&mut conn);
+}

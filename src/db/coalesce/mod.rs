@@ -30,6 +30,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::pg::PgConnection;
@@ -64,6 +65,55 @@ pub struct Coalescer<T, E, M: Many> {
     runners: Arc<Semaphore>,
     classify: Classify<E>,
     runs: Arc<Runs>,
+    locked: Arc<Locked>,
+}
+
+/// Lock keys (wallets) a write of a batch found locked by another transaction (a `psql`
+/// session's `SELECT ... FOR UPDATE`, a long batch job): until a write to one of them goes
+/// through, its writes run alone, one at a time on a connection of their own, so that they
+/// wait for that lock without holding up the batches of every other wallet.
+#[derive(Default)]
+struct Locked {
+    keys: Mutex<std::collections::HashMap<i64, Instant>>,
+    /// The marked keys a write is waiting on now: one at a time per key, so that writes to
+    /// a locked wallet hold one connection, not the pool.
+    waiting: Mutex<std::collections::HashSet<i64>>,
+}
+
+/// How long a key stays marked locked when no write to it says otherwise.
+const LOCKED_FOR: Duration = Duration::from_secs(10);
+
+impl Locked {
+    fn mark(&self, keys: impl IntoIterator<Item = i64>) {
+        let until = Instant::now() + LOCKED_FOR;
+        let mut marked = self.keys.lock().expect("locked keys");
+        marked.retain(|_, until| *until > Instant::now());
+        marked.extend(
+            keys.into_iter()
+                .filter(|&key| key != 0)
+                .map(|key| (key, until)),
+        );
+    }
+
+    fn clear(&self, key: i64) {
+        self.keys.lock().expect("locked keys").remove(&key);
+    }
+
+    fn holds(&self, key: i64) -> bool {
+        let marked = self.keys.lock().expect("locked keys");
+        marked
+            .get(&key)
+            .is_some_and(|until| *until > Instant::now())
+    }
+}
+
+/// A marked key a write waits on, while it lives.
+struct Waiting(Arc<Locked>, i64);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.waiting.lock().expect("waiting keys").remove(&self.1);
+    }
 }
 
 /// How the writes of this coalescer's batches were run, counted for `/metrics`.
@@ -131,6 +181,7 @@ where
             runners: Arc::new(Semaphore::new(runners.max(1))),
             classify,
             runs: Arc::default(),
+            locked: Arc::default(),
         })
     }
 
@@ -159,6 +210,9 @@ where
         work: Work<T, E>,
         shared: Option<Shared<T, E, M>>,
     ) -> Result<T, E> {
+        if self.locked.holds(order) {
+            return self.past_a_lock(database, order, work).await;
+        }
         let (answer, answered) = oneshot::channel();
         let number = self.numbers.fetch_add(1, Ordering::Relaxed);
         {
@@ -178,15 +232,18 @@ where
         let mut answered = answered;
         // A turn as the runner of a batch (few at once, so that batches grow while one
         // commits), then a connection like any request.
+        // Both within one bound: a request waits at most `acquire_timeout` in all.
         let turn = async {
-            let Ok(Ok(runner)) =
-                tokio::time::timeout(database.gate.timeout, self.runners.clone().acquire_owned())
-                    .await
-            else {
+            let waited = tokio::time::timeout(database.gate.timeout, async {
+                let runner = self.runners.clone().acquire_owned().await;
+                let runner = runner.map_err(|_| DbError::Busy)?;
+                database.gate.enter().await.map(|permit| (runner, permit))
+            })
+            .await;
+            waited.unwrap_or_else(|_| {
                 crate::metrics::shed();
-                return Err(DbError::Busy);
-            };
-            database.gate.enter().await.map(|permit| (runner, permit))
+                Err(DbError::Busy)
+            })
         };
         let permit = tokio::select! {
             biased;
@@ -208,9 +265,10 @@ where
             let pool = database.pool.clone();
             let classify = self.classify;
             let runs = self.runs.clone();
+            let locked = self.locked.clone();
             let ran = actix_web::web::block(move || {
                 let _permit = permit;
-                run_batch(&pool, batch, classify, &runs);
+                run_batch(&pool, batch, classify, &runs, &locked);
             })
             .await;
             if ran.is_err() {
@@ -218,6 +276,30 @@ where
             }
         }
         answered.await.unwrap_or_else(|_| Err(lost_answer()))
+    }
+
+    /// A write to a key found locked: alone, on a connection of its own, waiting for the
+    /// lock as long as any write may, while the key's other writes are refused at once
+    /// (503, retry). Once one goes through, the key's writes join batches again; one that
+    /// times out keeps the key marked.
+    async fn past_a_lock(&self, database: &Database, order: i64, work: Work<T, E>) -> Result<T, E> {
+        if !self
+            .locked
+            .waiting
+            .lock()
+            .expect("waiting keys")
+            .insert(order)
+        {
+            return Err(E::from(DbError::Locked { key: order }));
+        }
+        let _waiting = Waiting(self.locked.clone(), order);
+        let done = super::run(database, move |conn| work(conn)).await;
+        match &done {
+            Ok(_) => self.locked.clear(order),
+            Err(error) if (self.classify.timed_out)(error) => self.locked.mark([order]),
+            Err(_) => {}
+        }
+        done
     }
 
     /// Removes a job that has not been taken; whether it was still queued.
@@ -248,6 +330,7 @@ fn run_batch<T, E: From<DbError>, M: Many>(
     batch: Vec<Job<T, E, M>>,
     classify: Classify<E>,
     runs: &Runs,
+    locked: &Locked,
 ) {
     crate::metrics::batch(batch.len());
     let mut pending = batch;
@@ -272,7 +355,13 @@ fn run_batch<T, E: From<DbError>, M: Many>(
             },
         };
         if pending.len() == 1 {
-            answer_alone(pooled, pending.pop().expect("one job"), classify, runs);
+            answer_alone(
+                pooled,
+                pending.pop().expect("one job"),
+                classify,
+                runs,
+                locked,
+            );
             break;
         }
         runs.count(match guard {
@@ -280,7 +369,8 @@ fn run_batch<T, E: From<DbError>, M: Many>(
             Guard::Savepoints { .. } => How::Guarded,
         });
         match together(&mut pooled.conn, &pending, classify, guard, &runs.waves) {
-            Together::Committed(outcomes) => {
+            Together::Committed(outcomes, held) => {
+                locked.mark(held);
                 // Answered now that their batch is committed: a refusal judged on the
                 // batch's writes stands only if those writes stand.
                 let mut again = Vec::new();
@@ -294,7 +384,7 @@ fn run_batch<T, E: From<DbError>, M: Many>(
                 }
                 // Writes a deadlock rolled back: alone, after the batch that met it.
                 for job in again {
-                    answer_alone(pooled, job, classify, runs);
+                    answer_alone(pooled, job, classify, runs, locked);
                 }
             }
             Together::Unknown => {
@@ -317,7 +407,7 @@ fn run_batch<T, E: From<DbError>, M: Many>(
                     // The guarded run itself could not finish (its transaction could not
                     // begin or commit): each write alone.
                     for job in pending.drain(..) {
-                        answer_alone(pooled, job, classify, runs);
+                        answer_alone(pooled, job, classify, runs, locked);
                     }
                 }
                 guard = Guard::Savepoints { timed_out };
@@ -345,9 +435,16 @@ fn answer_alone<T, E, M: Many>(
     job: Job<T, E, M>,
     classify: Classify<E>,
     runs: &Runs,
+    locked: &Locked,
 ) {
     runs.count(How::Alone);
-    let _ = job.answer.send(alone(pooled, &*job.work, classify));
+    let done = alone(pooled, &*job.work, classify);
+    if let Err(error) = &done
+        && (classify.timed_out)(error)
+    {
+        locked.mark([job.order]);
+    }
+    let _ = job.answer.send(done);
 }
 
 /// One write alone, in autocommit; run again if a deadlock rolled it back.
@@ -366,14 +463,15 @@ fn alone<T, E>(
 }
 
 enum Together<T, E> {
-    /// Committed: each write's outcome, in the batch's order.
-    Committed(Vec<Outcome<T, E>>),
+    /// Committed: each write's outcome, in the batch's order, and the lock keys found
+    /// locked by another transaction.
+    Committed(Vec<Outcome<T, E>>, Vec<i64>),
     /// The connection broke while committing.
     Unknown,
     /// Nothing of the batch was kept: unguarded, a write failed (`timed_out`: the lock key
     /// of a write that failed by a timeout); or the transaction could not begin, commit, or
     /// return to a savepoint.
-    RolledBack { timed_out: Option<i64> },
+    RolledBack { timed_out: TimedOut },
 }
 
 /// What became of one write of a committed batch.
@@ -406,7 +504,12 @@ fn together<T, E: From<DbError>, M: Many>(
         }
     };
     if Manager::begin_transaction(conn).is_err() {
-        return rolled_back(conn, Abort { timed_out: None });
+        return rolled_back(
+            conn,
+            Abort {
+                timed_out: TimedOut::No,
+            },
+        );
     }
     let mut outcomes: Vec<Option<Outcome<T, E>>> = batch.iter().map(|_| None).collect();
     if guarded == Guard::None
@@ -414,11 +517,44 @@ fn together<T, E: From<DbError>, M: Many>(
     {
         return rolled_back(conn, abort);
     }
-    let mut timed_out_key = match guarded {
-        Guard::Savepoints { timed_out } => timed_out,
-        Guard::None => None,
+    let (mut timed_out_key, mut timeouts) = match guarded {
+        Guard::Savepoints {
+            timed_out: TimedOut::Key(key),
+        } => (Some(key), 1),
+        Guard::Savepoints {
+            timed_out: TimedOut::Somewhere,
+        } => (None, 1),
+        _ => (None, 0),
     };
-    let mut timeouts = usize::from(timed_out_key.is_some());
+    // Run again after a timeout: the writes whose keys another transaction holds locked
+    // (one of them is likely why the batch timed out) are answered as timed out at once,
+    // rather than wait for that lock a second time.
+    let mut held = Vec::new();
+    if matches!(guarded, Guard::Savepoints { timed_out } if timed_out != TimedOut::No) {
+        let mut keys: Vec<i64> = batch
+            .iter()
+            .map(|job| job.order)
+            .filter(|&key| key != 0)
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        match M::held_elsewhere(conn, &keys) {
+            Ok(keys) => held = keys,
+            Err(_) => {
+                return rolled_back(
+                    conn,
+                    Abort {
+                        timed_out: TimedOut::No,
+                    },
+                );
+            }
+        }
+        for (index, job) in batch.iter().enumerate() {
+            if held.contains(&job.order) {
+                outcomes[index] = Some(Outcome::Done(Err(E::from(DbError::Timeout))));
+            }
+        }
+    }
     for (index, job) in batch.iter().enumerate() {
         if outcomes[index].is_some() {
             continue;
@@ -434,6 +570,7 @@ fn together<T, E: From<DbError>, M: Many>(
             {
                 timed_out_key = Some(job.order);
                 timeouts += 1;
+                held.push(job.order);
             }
             outcome
         };
@@ -448,10 +585,16 @@ fn together<T, E: From<DbError>, M: Many>(
                 .into_iter()
                 .map(|outcome| outcome.expect("every write of a batch is answered"))
                 .collect(),
+            held,
         ),
         Err(error) => match DbError::from(error) {
             DbError::ConnectionLost => Together::Unknown,
-            _ => rolled_back(conn, Abort { timed_out: None }),
+            _ => rolled_back(
+                conn,
+                Abort {
+                    timed_out: TimedOut::No,
+                },
+            ),
         },
     }
 }
@@ -467,7 +610,11 @@ fn unguarded<T, E, M: Many>(
     match (job.work)(conn) {
         Ok(result) => Ok(Outcome::Done(Ok(result))),
         Err(error) => Err(Abort {
-            timed_out: (classify.timed_out)(&error).then_some(job.order),
+            timed_out: if (classify.timed_out)(&error) {
+                TimedOut::Key(job.order)
+            } else {
+                TimedOut::No
+            },
         }),
     }
 }
@@ -479,7 +626,9 @@ fn in_savepoint<T, E, M: Many>(
     job: &Job<T, E, M>,
     classify: Classify<E>,
 ) -> Result<Outcome<T, E>, Abort> {
-    let lost = |_| Abort { timed_out: None };
+    let lost = |_| Abort {
+        timed_out: TimedOut::No,
+    };
     Manager::begin_transaction(conn).map_err(lost)?;
     match (job.work)(conn) {
         Ok(result) => {
@@ -506,6 +655,15 @@ fn roll_back_all(conn: &mut PgConnection) {
     }
 }
 
+/// Whether a run of a batch met a timeout, and in a write of which lock key if it was one
+/// write's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TimedOut {
+    No,
+    Somewhere,
+    Key(i64),
+}
+
 /// How a batch is run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Guard {
@@ -513,5 +671,5 @@ enum Guard {
     None,
     /// Each write in a savepoint of its own; `timed_out`: the lock key whose writes are
     /// answered as timed out without running (a write with it already waited its time).
-    Savepoints { timed_out: Option<i64> },
+    Savepoints { timed_out: TimedOut },
 }

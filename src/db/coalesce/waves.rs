@@ -27,7 +27,7 @@ use diesel::QueryResult;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::pg::PgConnection;
 
-use super::{Classify, Job, Outcome};
+use super::{Classify, Job, Outcome, TimedOut};
 use crate::db::DbError;
 
 /// Writes of one kind that one statement can write together.
@@ -45,6 +45,9 @@ pub trait Many: Send + Sync + 'static {
     fn write_all(conn: &mut PgConnection, items: &[&Self]) -> QueryResult<Vec<Self::Row>>;
     /// Locks the rows of lock keys `keys` (ascending) in one statement; the keys it found.
     fn lock_all(conn: &mut PgConnection, keys: &[i64]) -> QueryResult<Vec<i64>>;
+    /// Locks the rows of `keys` that no other transaction holds locked, without waiting;
+    /// the keys whose rows another transaction holds.
+    fn held_elsewhere(conn: &mut PgConnection, keys: &[i64]) -> QueryResult<Vec<i64>>;
 }
 
 /// What a write that joins waves brings: its data for the shared statement, and how the
@@ -86,9 +89,21 @@ fn add(counter: &AtomicU64, n: usize) {
     counter.fetch_add(n as u64, Ordering::Relaxed);
 }
 
-/// The batch must roll back; `timed_out`: the lock key of a write that failed by a timeout.
+/// The batch must roll back; whether it met a timeout, and where.
 pub(super) struct Abort {
-    pub timed_out: Option<i64>,
+    pub timed_out: TimedOut,
+}
+
+impl Abort {
+    /// For a statement of several writes that failed with `error`.
+    fn after(error: diesel::result::Error) -> Abort {
+        Abort {
+            timed_out: match DbError::from(error) {
+                DbError::Timeout => TimedOut::Somewhere,
+                _ => TimedOut::No,
+            },
+        }
+    }
 }
 
 /// The waves of `writes` (each: its index in the batch, lock key, group, unique key), in
@@ -160,7 +175,7 @@ where
         keys.sort_unstable();
         keys.dedup();
         add(&counts.locks, 1);
-        let locked = M::lock_all(conn, &keys).map_err(|_| Abort { timed_out: None })?;
+        let locked = M::lock_all(conn, &keys).map_err(Abort::after)?;
         found = Some(locked.into_iter().collect::<HashSet<i64>>());
     }
     for wave in waves {
@@ -198,7 +213,9 @@ where
     M: Many,
 {
     type Manager = AnsiTransactionManager;
-    let lost = || Abort { timed_out: None };
+    let lost = || Abort {
+        timed_out: TimedOut::No,
+    };
     let item = |index: usize| &batch[index].shared.as_ref().expect("a shared write").item;
     Manager::begin_transaction(conn).map_err(|_| lost())?;
     add(&counts.statements, 1);
@@ -229,15 +246,17 @@ where
             Manager::rollback_transaction(conn).map_err(|_| lost())?;
             // Split only around a refusal of one of its writes; anything else (a timeout, a
             // deadlock, a lost connection) undoes the batch.
-            let refused = matches!(
-                DbError::from(error),
+            match DbError::from(error) {
                 DbError::InsufficientFunds { .. }
-                    | DbError::BalanceOverflow { .. }
-                    | DbError::Constraint { .. }
-                    | DbError::OutOfReach
-            );
-            if !refused {
-                return Err(lost());
+                | DbError::BalanceOverflow { .. }
+                | DbError::Constraint { .. }
+                | DbError::OutOfReach => {}
+                DbError::Timeout => {
+                    return Err(Abort {
+                        timed_out: TimedOut::Somewhere,
+                    });
+                }
+                _ => return Err(lost()),
             }
             add(&counts.bisections, 1);
             let (first, second) = wave.split_at(wave.len() / 2);
