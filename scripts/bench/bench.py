@@ -500,6 +500,20 @@ def batch_histogram(base):
             for m in re.finditer(r'wallet_api_coalesced_batch_size_bucket\{le="([^"]+)"\} (\S+)', text)}
 
 
+def wave_counters(base):
+    """The coalescer's counters, from /metrics: batches and the writes in them, and its waves'
+    statements, bookings written by them, bisections and wallet locks."""
+    request = urllib.request.Request(f"{base}/metrics", headers={"Authorization": f"Bearer {KEY}"})
+    with urllib.request.urlopen(request) as response:
+        text = response.read().decode()
+    counters = {m.group(1): float(m.group(2))
+                for m in re.finditer(r'wallet_api_coalesced_wave_total\{kind="([^"]+)"\} (\S+)', text)}
+    for name in ("sum", "count"):
+        found = re.search(rf"wallet_api_coalesced_batch_size_{name} (\S+)", text)
+        counters[f"batch_{name}"] = float(found.group(1)) if found else 0.0
+    return counters
+
+
 def coalescing(base_on, base_off, url, hot):
     """create-spread and create-hot through the service with coalescing on and off
     (alternating rounds, 16 connections, then one), beside pgbench's -M simple and -M
@@ -516,14 +530,17 @@ def coalescing(base_on, base_off, url, hot):
             log(f"coalescing: {key}: {2 * ROUNDS} alternating rounds of on/off, {SECONDS}s each")
             runs = {"on": [], "off": []}
             before = batch_histogram(base_on)
+            waves_before = wave_counters(base_on)
             for round_ in range(2 * ROUNDS):
                 for mode in (("on", "off") if round_ % 2 == 0 else ("off", "on")):
                     base = base_on if mode == "on" else base_off
                     args = [f"{run_id}c{name[7]}{connections}{round_}{mode}", first, last]
                     runs[mode].append(wrk(base, "create.lua", args, SECONDS, connections))
             after = batch_histogram(base_on)
+            waves_after = wave_counters(base_on)
             entry = {"on": combine(runs["on"]), "off": combine(runs["off"]),
-                     "batches": {le: after[le] - before.get(le, 0) for le in after}}
+                     "batches": {le: after[le] - before.get(le, 0) for le in after},
+                     "waves": {k: waves_after[k] - waves_before.get(k, 0) for k in waves_after}}
             if connections > 1:
                 log(f"  {key}: pgbench -M simple and -M prepared")
                 entry["simple"] = combine([pgbench(url, sql, SECONDS, "simple") for _ in range(ROUNDS)])
@@ -564,6 +581,18 @@ def coalescing_report(coalesced, by_name, target):
             shares.append(f"{(count - previous) / total:.0%}" if total else "-")
             previous = count
         sizes.append(f"| {key} | " + " | ".join(shares) + f" | {total:,.0f} |")
+    sizes += ["", "Waves with coalescing on (/metrics): multi-row statements per batch, bookings each "
+              "wrote, share of the batches' bookings they wrote, bisections, batches that locked their "
+              "wallets first:", "",
+              "| scenario | batches | bookings in them | statements / batch | bookings / statement "
+              "| written by statements | bisections | locks |", "|---|" + "---:|" * 7]
+    for key, e in writes.items():
+        w = e["waves"]
+        batches, booked = w.get("batch_count", 0), w.get("batch_sum", 0)
+        statements, written = w.get("statements", 0), w.get("written", 0)
+        sizes.append(f"| {key} | {batches:,.0f} | {booked:,.0f} "
+                     f"| {statements / batches if batches else 0:.2f} | {written / statements if statements else 0:.1f} "
+                     f"| {written / booked if booked else 0:.0%} | {w.get('bisections', 0):,.0f} | {w.get('locks', 0):,.0f} |")
     spread, hot = coalesced[f"create-spread, {CONNECTIONS} connections"], coalesced[f"create-hot, {CONNECTIONS} connections"]
     single = coalesced["create-spread, 1 connection"]
     read, read_simple = by_name["read-wallet"], coalesced["read-wallet, pgbench -M simple"]

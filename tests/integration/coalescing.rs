@@ -91,12 +91,34 @@ fn requests_booked_together_each_get_their_own_answer() {
 fn a_batch_whose_connection_is_killed_is_run_again_and_nothing_told_is_lost() {
     let app = coalescing_app();
     let wallet = app.create_wallet("w");
-    let lock = RowLock::wallet(&app, &wallet);
+    killed_while_waiting(&app, std::slice::from_ref(&wallet));
+}
+
+#[test]
+fn a_wave_whose_connection_is_killed_is_run_again_and_nothing_told_is_lost() {
+    let app = coalescing_app();
+    // The first wallet is locked: the waves that book to it wait, and are killed waiting.
+    let wallets: Vec<String> = (0..6)
+        .map(|n| app.create_wallet(&format!("w{n}")))
+        .collect();
+    killed_while_waiting(&app, &wallets);
+    assert!(
+        metric(&app, "wallet_api_coalesced_wave_total{kind=\"written\"}") > 0.0,
+        "no wave was written"
+    );
+}
+
+/// 12 bookings over `wallets` while the first is locked; the service's connections that
+/// wait on the lock are killed, then the lock goes: every booking acknowledged is stored,
+/// and every other one is answered `outcome-unknown`.
+fn killed_while_waiting(app: &TestApp, wallets: &[String]) {
+    let wallet = &wallets[0];
+    let lock = RowLock::wallet(app, wallet);
     let replies = std::thread::scope(|scope| {
         let sent: Vec<_> = (0..12)
             .map(|n| {
-                let (app, wallet) = (&app, &wallet);
-                scope.spawn(move || app.book(wallet, &format!("t{n}"), "1"))
+                let target = &wallets[n % wallets.len()];
+                scope.spawn(move || app.book(target, &format!("t{n}"), "1"))
             })
             .collect();
         std::thread::sleep(std::time::Duration::from_millis(700));
@@ -142,11 +164,14 @@ fn a_batch_whose_connection_is_killed_is_run_again_and_nothing_told_is_lost() {
         "{:?}",
         replies.iter().map(|r| r.status).collect::<Vec<_>>()
     );
-    let total = scalar(
-        &mut conn,
-        &format!("SELECT count(*) FROM transactions WHERE wallet_id = {wallet}"),
-    );
-    assert_eq!(app.balance(&wallet), format!("{total}.000000000000000000"));
+    for wallet in wallets {
+        let total = scalar(
+            &mut conn,
+            &format!("SELECT count(*) FROM transactions WHERE wallet_id = {wallet}"),
+        );
+        assert_eq!(app.balance(wallet), format!("{total}.000000000000000000"));
+    }
+    crate::journal::assert_running_totals(&mut conn);
 }
 
 #[test]
