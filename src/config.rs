@@ -70,7 +70,11 @@ pub struct Config {
     /// each runs alone (`off`).
     #[arg(long, env = "COALESCE", default_value = "on", value_parser = on_off, action = clap::ArgAction::Set)]
     pub coalesce: bool,
-    /// The most creates run together.
+    /// Whether concurrent reads of one wallet or transaction by id (without `include`) are
+    /// answered by one query for all their ids (`on`), or each by its own (`off`).
+    #[arg(long, env = "COALESCE_READS", default_value = "on", value_parser = on_off, action = clap::ArgAction::Set)]
+    pub coalesce_reads: bool,
+    /// The most creates (or reads by id) run together.
     #[arg(long, env = "COALESCE_MAX_BATCH", default_value_t = 64, value_name = "N", value_parser = at_least_one::<usize>())]
     pub coalesce_max_batch: usize,
     /// How many batches may run at once (while one commits, the next gathers). Default: the

@@ -167,9 +167,14 @@ pub struct CoalescerCounts {
     pub waves: Vec<(&'static str, u64)>,
 }
 
-/// Every metric in the Prometheus text format, with the pool's gauges as of now and what
-/// this service's write coalescer counted, when it has one.
-pub fn render(pool: PoolState, coalescer: Option<CoalescerCounts>) -> String {
+/// Every metric in the Prometheus text format, with the pool's gauges as of now, what this
+/// service's write coalescer counted, when it has one, and its read coalescers (per
+/// resource: queries run, reads they answered).
+pub fn render(
+    pool: PoolState,
+    coalescer: Option<CoalescerCounts>,
+    reads: &[(&'static str, (u64, u64))],
+) -> String {
     let metrics = &*METRICS;
     for (state, value) in [
         ("open", i64::from(pool.open)),
@@ -202,6 +207,30 @@ pub fn render(pool: PoolState, coalescer: Option<CoalescerCounts>) -> String {
              split in two), locks (statements that locked a batch's wallets first)",
             "kind",
             &coalescer.waves,
+        );
+    }
+    if !reads.is_empty() {
+        let queries: Vec<_> = reads
+            .iter()
+            .map(|&(name, (queries, _))| (name, queries))
+            .collect();
+        let answered: Vec<_> = reads
+            .iter()
+            .map(|&(name, (_, reads))| (name, reads))
+            .collect();
+        counters(
+            &mut text,
+            "wallet_api_coalesced_read_queries_total",
+            "Queries run by the read coalescers (one per batch of reads by id)",
+            "resource",
+            &queries,
+        );
+        counters(
+            &mut text,
+            "wallet_api_coalesced_reads_total",
+            "Reads by id answered by the read coalescers",
+            "resource",
+            &answered,
         );
     }
     text

@@ -14,6 +14,7 @@ use anyhow::Context;
 use crate::api::auth::{self, Authenticator, Rate};
 use crate::api::context::link_errors;
 use crate::api::health::HealthCheck;
+use crate::api::state::ReadCoalescing;
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::db::coalesce::{Classify, Coalescer};
@@ -103,6 +104,9 @@ impl Application {
                     },
                 )
             }),
+            reads: config
+                .coalesce_reads
+                .then(|| ReadCoalescing::new(config.coalesce_max_batch)),
             health: HealthCheck::new(&config.database_url, limits.health_timeout),
             auth,
             body_timeout: limits.body_timeout,

@@ -115,6 +115,7 @@ fn the_service_answers_in_bounded_time_through_database_outages_and_loses_nothin
         hold_sweep: Duration::from_secs(1),
         limits: Limits::default(),
         coalesce: true,
+        coalesce_reads: true,
         coalesce_max_batch: 64,
         coalesce_runners: Some(3),
     };

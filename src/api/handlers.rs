@@ -291,11 +291,28 @@ pub async fn show<R: Resource>(
 ) -> Result<Reply> {
     let includes = context.includes::<R>()?;
     let session = context.actor.reading();
+    if includes.is_empty() {
+        let row = find_by_id::<R>(&state, &session, id.id).await?;
+        return Ok(single(StatusCode::OK, &row, &[], &context));
+    }
     let (row, included) = with_included(&state, &session, includes, move |conn| {
         find_existing::<R>(conn, id.id)
     })
     .await?;
     Ok(single(StatusCode::OK, &row, &included, &context))
+}
+
+/// The resource with id `id`, read with the reads of others waiting beside it where reads
+/// of its type are coalesced (`db::reads`; not for a wallet-limited key, whose limit is a
+/// setting of its own transaction).
+pub async fn find_by_id<R: Resource>(state: &AppState, session: &Session, id: i64) -> Result<R> {
+    match R::reads(state) {
+        Some(reads) if session.is_plain() => reads
+            .find(&state.db, id)
+            .await?
+            .ok_or_else(|| R::not_found(&id.to_string())),
+        _ => db::run_in(&state.db, session, move |conn| find_existing::<R>(conn, id)).await,
+    }
 }
 
 /// Runs `work` on a database connection, then loads what `includes` ask for of the row it

@@ -25,6 +25,11 @@ pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
                     runs: writes.runs(),
                     waves: writes.waves().to_vec(),
                 }),
+            &state
+                .reads
+                .as_ref()
+                .map(|reads| reads.counts())
+                .unwrap_or_default(),
         ))
 }
 

@@ -12,8 +12,12 @@ use diesel::QueryResult;
 use diesel::pg::PgConnection;
 use serde_json::{Map, Value, json};
 
+use std::sync::Arc;
+
 use super::context::Context;
 use super::listing::{PageOutline, cursor_meta};
+use super::state::AppState;
+use crate::db::reads::Reads;
 use crate::domain::{format_money, timestamp};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::{Reply, ResourceObject, document, identifier, respond, self_links};
@@ -23,7 +27,7 @@ use crate::models::query::{Condition, Filter, Op};
 use crate::models::{NewTransaction, Transaction};
 
 /// A resource type of the API.
-pub trait Resource: Model {
+pub trait Resource: Model + Clone {
     /// The answer to a URL or relationship naming a resource of this type that does not
     /// exist.
     const NOT_FOUND: &'static Code;
@@ -41,6 +45,11 @@ pub trait Resource: Model {
 
     fn self_path(id: i64) -> String {
         format!("/{}/{id}", Self::TYPE)
+    }
+
+    /// Where reads of one of them by id are coalesced (`db::reads`), if they are.
+    fn reads(_state: &AppState) -> Option<&Arc<Reads<Self>>> {
+        None
     }
 }
 

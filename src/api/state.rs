@@ -7,15 +7,42 @@ use crate::api::auth::Authenticator;
 use crate::api::health::HealthCheck;
 use crate::db::Database;
 use crate::db::coalesce::Coalescer;
+use crate::db::reads::Reads;
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::Reply;
-use crate::models::Booking;
+use crate::models::{Booking, Record, Transaction, Wallet};
+
+/// The read coalescers, one per resource read by id on the hot path.
+pub struct ReadCoalescing {
+    pub wallets: Arc<Reads<Wallet>>,
+    pub transactions: Arc<Reads<Transaction>>,
+}
+
+impl ReadCoalescing {
+    pub fn new(max_batch: usize) -> ReadCoalescing {
+        ReadCoalescing {
+            wallets: Reads::new(max_batch, Wallet::find_many, Wallet::id),
+            transactions: Reads::new(max_batch, Transaction::find_many, Transaction::id),
+        }
+    }
+
+    /// Per resource: the queries run, and the reads they answered.
+    pub fn counts(&self) -> Vec<(&'static str, (u64, u64))> {
+        vec![
+            ("wallets", self.wallets.counts()),
+            ("transactions", self.transactions.counts()),
+        ]
+    }
+}
 
 /// State shared by all workers.
 pub struct AppState {
     pub db: Database,
     /// Where creates wait to be run together, when coalescing is on (`COALESCE`).
     pub writes: Option<std::sync::Arc<Coalescer<Reply, ApiError, Booking>>>,
+    /// Where reads by id wait to be answered together, when read coalescing is on
+    /// (`COALESCE_READS`).
+    pub reads: Option<ReadCoalescing>,
     pub health: HealthCheck,
     /// Who may call: the API keys in memory, their rate limits.
     pub auth: Arc<Authenticator>,

@@ -1,6 +1,10 @@
 //! `/transactions`: book, read, change and delete transactions; each one's wallet as a to-one
 //! relationship. The database moves the money; these handlers only say what to write.
 
+use std::sync::Arc;
+
+use crate::api::AppState;
+use crate::db::reads::Reads;
 use diesel::pg::PgConnection;
 use serde_json::json;
 
@@ -37,6 +41,10 @@ pub fn routes(routes: &mut Routes) {
 impl Resource for Transaction {
     const NOT_FOUND: &'static Code = &TRANSACTION_NOT_FOUND;
     const SINGULAR: &'static str = "transaction";
+
+    fn reads(state: &AppState) -> Option<&Arc<Reads<Transaction>>> {
+        state.reads.as_ref().map(|reads| &reads.transactions)
+    }
 }
 
 /// A database refusal of a transaction write, pointed at the member of the document that

@@ -1,6 +1,9 @@
 //! `/wallets`: list, create, read, relabel and delete wallets; a wallet's transactions and
 //! balance journal as to-many relationships; `?balanceAt=` for a past balance.
 
+use std::sync::Arc;
+
+use crate::db::reads::Reads;
 use actix_web::http::StatusCode;
 use actix_web::web;
 use diesel::pg::PgConnection;
@@ -96,6 +99,16 @@ async fn show(
         })
         .transpose()?;
     let session = context.actor.reading();
+    if at.is_none() {
+        let wallet = handlers::find_by_id::<Wallet>(&state, &session, id.id).await?;
+        return Ok(single_with_meta(
+            StatusCode::OK,
+            &wallet,
+            None,
+            &[],
+            &context,
+        ));
+    }
     let (wallet, past) = db::run_in(&state.db, &session, move |conn| {
         let wallet = find_existing::<Wallet>(conn, id.id)?;
         let past = match at {
@@ -126,6 +139,10 @@ async fn show(
 impl Resource for Wallet {
     const NOT_FOUND: &'static Code = &WALLET_NOT_FOUND;
     const SINGULAR: &'static str = "wallet";
+
+    fn reads(state: &AppState) -> Option<&Arc<Reads<Wallet>>> {
+        state.reads.as_ref().map(|reads| &reads.wallets)
+    }
 }
 
 impl Writable for Wallet {

@@ -109,6 +109,41 @@ impl DbError {
         }
     }
 
+    /// The same error again, for each of the several requests one failure answers (an
+    /// error of the database driver is kept as its text).
+    pub fn again(&self) -> DbError {
+        match self {
+            DbError::InsufficientFunds {
+                wallet_id,
+                available,
+            } => DbError::InsufficientFunds {
+                wallet_id: *wallet_id,
+                available: available.clone(),
+            },
+            DbError::BalanceOverflow { wallet_id } => DbError::BalanceOverflow {
+                wallet_id: *wallet_id,
+            },
+            DbError::Constraint {
+                kind,
+                constraint,
+                detail,
+            } => DbError::Constraint {
+                kind: *kind,
+                constraint: constraint.clone(),
+                detail: detail.clone(),
+            },
+            DbError::OutOfReach => DbError::OutOfReach,
+            DbError::Transient => DbError::Transient,
+            DbError::Timeout => DbError::Timeout,
+            DbError::Locked { key } => DbError::Locked { key: *key },
+            DbError::Busy => DbError::Busy,
+            DbError::Unavailable => DbError::Unavailable,
+            DbError::ConnectionLost => DbError::ConnectionLost,
+            DbError::Bug(what) => DbError::Bug(what.clone()),
+            DbError::Other(error) => DbError::Bug(format!("database error: {error}")),
+        }
+    }
+
     /// A short name of the kind of error, for metrics.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -607,3 +607,95 @@ fn a_wallet_locked_in_psql_holds_up_only_its_own_bookings() {
     let mut conn = app.db.connect();
     crate::journal::assert_running_totals(&mut conn);
 }
+
+#[test]
+fn reads_by_id_that_wait_together_are_answered_by_one_query_each_with_its_own_row() {
+    let app = TestApp::spawn_with(|config| {
+        config.coalesce_reads = true;
+        config.limits.acquire_timeout = std::time::Duration::from_secs(10);
+        config.limits.lock_timeout = std::time::Duration::from_secs(10);
+        config.limits.max_waiting = Some(128);
+    });
+    let wallets: Vec<String> = (0..8)
+        .map(|n| app.create_wallet(&format!("r{n}")))
+        .collect();
+    let booked: Vec<String> = wallets
+        .iter()
+        .enumerate()
+        .map(|(n, wallet)| {
+            let reply = app.book(wallet, &format!("read-{n}"), &format!("{}", n + 1));
+            reply.expect(201);
+            reply.body["data"]["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    // While psql holds the tables, every read that gets a connection waits on the lock and
+    // the others queue behind: once it goes, they are answered by a few queries.
+    let mut conn = app.db.connect();
+    exec(
+        &mut conn,
+        "BEGIN; LOCK TABLE wallets, transactions IN ACCESS EXCLUSIVE MODE",
+    );
+    let replies = std::thread::scope(|scope| {
+        let sent = scope.spawn(|| {
+            all_at_once(
+                60,
+                |n| match n % 4 {
+                    0 => format!("/wallets/{}", wallets[n % 8]),
+                    1 => format!("/transactions/{}", booked[n % 8]),
+                    2 => "/wallets/999999".to_owned(),
+                    _ => format!("/wallets/{}", wallets[0]),
+                },
+                |_, path| (path.clone(), app.get(&path)),
+            )
+        });
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        exec(&mut conn, "COMMIT");
+        sent.join().unwrap()
+    });
+    for (path, reply) in &replies {
+        if path == "/wallets/999999" {
+            reply.expect_error(404, "wallet-not-found", None);
+            continue;
+        }
+        reply.expect(200);
+        assert!(
+            reply.body["data"]["links"]["self"]
+                .as_str()
+                .unwrap()
+                .ends_with(path)
+        );
+        let id = path.rsplit('/').next().unwrap();
+        assert_eq!(
+            reply.body["data"]["id"], id,
+            "{path} answered with another row"
+        );
+        if let Some(n) = wallets.iter().position(|wallet| wallet == id)
+            && path.starts_with("/wallets/")
+        {
+            assert_eq!(
+                reply.body["data"]["attributes"]["balance"],
+                format!("{}.000000000000000000", n + 1)
+            );
+        }
+    }
+    let queries = metric(
+        &app,
+        "wallet_api_coalesced_read_queries_total{resource=\"wallets\"}",
+    ) + metric(
+        &app,
+        "wallet_api_coalesced_read_queries_total{resource=\"transactions\"}",
+    );
+    let answered = metric(
+        &app,
+        "wallet_api_coalesced_reads_total{resource=\"wallets\"}",
+    ) + metric(
+        &app,
+        "wallet_api_coalesced_reads_total{resource=\"transactions\"}",
+    );
+    // The 60 reads (the set-up read nothing by id), by far fewer queries.
+    assert!(answered >= 60.0, "{answered} reads answered");
+    assert!(
+        queries <= answered - 40.0,
+        "{queries} queries for {answered} reads"
+    );
+}

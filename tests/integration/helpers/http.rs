@@ -131,8 +131,10 @@ impl TestApp {
             idempotency_ttl: std::time::Duration::from_secs(24 * 3600),
             hold_sweep: std::time::Duration::from_secs(1),
             limits: Limits::default(),
-            // make test runs the suite both ways: TEST_COALESCE=off for the second run.
+            // make test runs the suite both ways: TEST_COALESCE=off for the second run
+            // (reads and writes).
             coalesce: std::env::var("TEST_COALESCE").as_deref() != Ok("off"),
+            coalesce_reads: std::env::var("TEST_COALESCE").as_deref() != Ok("off"),
             coalesce_max_batch: 64,
             coalesce_runners: Some(3),
         }

@@ -1,0 +1,156 @@
+//! Read coalescing: concurrent reads of one kind of row by id that wait for a connection are
+//! answered together, by one query for all their ids (`= ANY($1)`, prepared).
+//!
+//! As with writes (`coalesce`), nobody waits for a batch to fill: a read is queued, then its
+//! request waits for a connection as any other would. The request that gets one takes every
+//! read queued by then (at most `max_batch`), its own included, runs the one query and
+//! answers each; a request whose read another took waits for that answer, not for a
+//! connection. A lone read is one query for one id, at once.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use diesel::QueryResult;
+use diesel::pg::PgConnection;
+use tokio::sync::oneshot;
+
+use super::{Database, DbError, checkout};
+
+/// Reads the rows with these ids (those that exist).
+pub type Fetch<R> = fn(&mut PgConnection, &[i64]) -> QueryResult<Vec<R>>;
+
+struct Read<R> {
+    number: u64,
+    id: i64,
+    answer: oneshot::Sender<Result<Option<R>, DbError>>,
+}
+
+/// The queue of reads of one kind of row.
+pub struct Reads<R> {
+    queue: Mutex<Vec<Read<R>>>,
+    numbers: AtomicU64,
+    max_batch: usize,
+    fetch: Fetch<R>,
+    id_of: fn(&R) -> i64,
+    /// Queries run, and the reads they answered, for `/metrics`.
+    queries: AtomicU64,
+    answered: AtomicU64,
+}
+
+impl<R: Clone + Send + 'static> Reads<R> {
+    pub fn new(max_batch: usize, fetch: Fetch<R>, id_of: fn(&R) -> i64) -> Arc<Reads<R>> {
+        Arc::new(Reads {
+            queue: Mutex::new(Vec::new()),
+            numbers: AtomicU64::new(0),
+            max_batch: max_batch.max(1),
+            fetch,
+            id_of,
+            queries: AtomicU64::new(0),
+            answered: AtomicU64::new(0),
+        })
+    }
+
+    /// Queries run so far, and the reads they answered.
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.queries.load(Ordering::Relaxed),
+            self.answered.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The row with id `id`, read alone or with the reads waiting beside it.
+    pub async fn find(
+        self: &Arc<Self>,
+        database: &Database,
+        id: i64,
+    ) -> Result<Option<R>, DbError> {
+        let (answer, mut answered) = oneshot::channel();
+        let number = self.numbers.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut queue = self.queue.lock().expect("read queue");
+            if queue.len() >= database.gate.max_waiting {
+                crate::metrics::shed();
+                return Err(DbError::Busy);
+            }
+            queue.push(Read { number, id, answer });
+        }
+        let permit = tokio::select! {
+            biased;
+            done = &mut answered => return done.unwrap_or_else(|_| Err(lost())),
+            entered = database.gate.enter() => entered,
+        };
+        let permit = match permit {
+            Ok(permit) => permit,
+            Err(busy) => {
+                if self.withdraw(number) {
+                    return Err(busy);
+                }
+                return answered.await.unwrap_or_else(|_| Err(lost()));
+            }
+        };
+        let batch = self.take();
+        if !batch.is_empty() {
+            let pool = database.pool.clone();
+            let reads = self.clone();
+            let ran = actix_web::web::block(move || {
+                let _permit = permit;
+                reads.run(&pool, batch);
+            })
+            .await;
+            if ran.is_err() {
+                log::error!("a coalesced read panicked");
+            }
+        }
+        answered.await.unwrap_or_else(|_| Err(lost()))
+    }
+
+    fn withdraw(&self, number: u64) -> bool {
+        let mut queue = self.queue.lock().expect("read queue");
+        let before = queue.len();
+        queue.retain(|read| read.number != number);
+        queue.len() < before
+    }
+
+    fn take(&self) -> Vec<Read<R>> {
+        let mut queue = self.queue.lock().expect("read queue");
+        let count = queue.len().min(self.max_batch);
+        queue.drain(..count).collect()
+    }
+
+    /// One query for the batch's ids; each read answered with its row, or none.
+    fn run(&self, pool: &super::Pool, batch: Vec<Read<R>>) {
+        let mut ids: Vec<i64> = batch.iter().map(|read| read.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        self.answered
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        let fetched = checkout(pool).and_then(|mut pooled| {
+            pooled
+                .run(|conn| (self.fetch)(conn, &ids))
+                .map_err(DbError::from)
+        });
+        match fetched {
+            Ok(rows) => {
+                let rows: HashMap<i64, R> = rows
+                    .into_iter()
+                    .map(|row| ((self.id_of)(&row), row))
+                    .collect();
+                for read in batch {
+                    let _ = read.answer.send(Ok(rows.get(&read.id).cloned()));
+                }
+            }
+            Err(error) => {
+                for read in batch {
+                    let _ = read.answer.send(Err(error.again()));
+                }
+            }
+        }
+    }
+}
+
+/// A read whose batch never answered it (a panic): a bug.
+fn lost() -> DbError {
+    DbError::Bug("a coalesced read was never answered".into())
+}
