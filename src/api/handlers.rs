@@ -360,9 +360,10 @@ pub async fn create<R: Writable>(
         let answer = answer.clone();
         Shared {
             item: Booking::new(booking, actor_id),
-            finish: std::sync::Arc::new(move |conn: &mut PgConnection, booked| {
+            finish: std::sync::Arc::new(move |conn: &mut PgConnection, booked, _: &mut Vec<_>| {
                 answer(conn, into(booked))
-            }) as Finish<_, _, _>,
+            }) as Finish<_, _, _, _>,
+            decide: None,
         }
     });
     write_shared(

@@ -11,6 +11,7 @@
 //! - A request without the header behaves as it always did.
 
 use std::future::{Ready, ready};
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -27,8 +28,8 @@ use crate::db::{self, Session};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::Reply;
 use crate::jsonapi::media_type::{ATOMIC, JSONAPI_MEDIA_TYPE};
-use crate::models::Booking;
 use crate::models::idempotency_key::{Claim, StoredResponse};
+use crate::models::{Booking, KeyClaim};
 
 pub const HEADER: &str = "Idempotency-Key";
 
@@ -195,14 +196,46 @@ where
             .map_err(unknown_if_lost),
         (Some(writes), Some(keyed)) if actor.wallets().is_none() => {
             let ttl = state.idempotency_ttl_seconds;
+            let keyed = Arc::new(keyed);
+            let shared = shared.map(|shared| claiming(shared, keyed.clone(), ttl));
             let keyed_work =
                 move |conn: &mut PgConnection| once_within(conn, &keyed, ttl, &self_link, &work);
             writes
-                .run(&state.db, order, std::sync::Arc::new(keyed_work), None)
+                .run(&state.db, order, Arc::new(keyed_work), shared)
                 .await
                 .map_err(unknown_if_lost)
         }
         (_, keyed) => write(state, actor.writing(), keyed, self_link, work).await,
+    }
+}
+
+/// A shared booking that claims `keyed` first: the batch claims it with the others' keys
+/// (`db::coalesce`'s waves), the claim may answer it (a replay, a key in use or reused),
+/// and the row a wave writes for it is answered and its response stored after the wave
+/// (with the wave's other responses), in the batch's transaction: as [`claim_write_store`]
+/// does one by one.
+fn claiming(
+    shared: Shared<Reply, ApiError, Booking>,
+    keyed: Arc<Keyed>,
+    ttl_seconds: i64,
+) -> Shared<Reply, ApiError, Booking> {
+    let Shared {
+        mut item, finish, ..
+    } = shared;
+    item.claim = Some(KeyClaim {
+        owner: keyed.owner,
+        key: keyed.key.clone(),
+        ttl_seconds,
+    });
+    let decide_keyed = keyed.clone();
+    Shared {
+        item,
+        finish: Arc::new(move |conn: &mut PgConnection, booked, later: &mut Vec<_>| {
+            let reply = finish(conn, booked, later)?;
+            later.push(stored(&keyed, &reply));
+            Ok(reply)
+        }),
+        decide: Some(Arc::new(move |claim| decided(&decide_keyed, claim))),
     }
 }
 
@@ -276,16 +309,20 @@ fn claimed(
     keyed: &Keyed,
     ttl_seconds: i64,
 ) -> Result<Option<Result<Reply, ApiError>>, ApiError> {
-    Ok(
-        match StoredResponse::claim(conn, keyed.owner, &keyed.key, ttl_seconds)? {
-            Claim::Busy => Some(Err(in_progress())),
-            Claim::Stored(stored) if stored.fingerprint == keyed.fingerprint => {
-                Some(Ok(replay(stored)))
-            }
-            Claim::Stored(stored) => Some(Err(reused(&stored.request))),
-            Claim::Free => None,
-        },
-    )
+    let claim = StoredResponse::claim(conn, keyed.owner, &keyed.key, ttl_seconds)?;
+    Ok(decided(keyed, claim))
+}
+
+/// What a claim of `keyed` decides: `None` when the request is to run.
+fn decided(keyed: &Keyed, claim: Claim) -> Option<Result<Reply, ApiError>> {
+    match claim {
+        Claim::Busy => Some(Err(in_progress())),
+        Claim::Stored(stored) if stored.fingerprint == keyed.fingerprint => {
+            Some(Ok(replay(stored)))
+        }
+        Claim::Stored(stored) => Some(Err(reused(&stored.request))),
+        Claim::Free => None,
+    }
 }
 
 fn stored(keyed: &Keyed, reply: &Reply) -> StoredResponse {

@@ -2,7 +2,7 @@
 
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Bytea, Int2, Jsonb, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Bytea, Int2, Jsonb, Nullable, Text};
 
 use crate::db::prepared::{bind, prepared, statement};
 
@@ -40,6 +40,27 @@ statement!(
      FROM idempotency_claim($1, $2, $3)"
 );
 
+// The claims of several keys in one round trip, in the order given (which callers keep
+// sorted, so that two batches take the keys' advisory locks in one order).
+statement!(
+    ClaimKeys,
+    "SELECT c.claimed, c.fingerprint, c.request, c.status, c.content_type, c.headers, c.body \
+     FROM unnest($1::int8[], $2::text[]) WITH ORDINALITY AS k (owner, key, n), \
+     LATERAL idempotency_claim(k.owner, k.key, $3) AS c ORDER BY k.n"
+);
+
+// The responses of several keys in one statement (no key twice).
+statement!(
+    SaveResponses,
+    "INSERT INTO idempotency_keys (api_key_id, key, fingerprint, request, status, content_type, \
+     headers, body) SELECT * FROM unnest($1::int8[], $2::text[], $3::bytea[], $4::text[], \
+     $5::int2[], $6::text[], $7::jsonb[], $8::text[]) \
+     ON CONFLICT (api_key_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
+     request = EXCLUDED.request, status = EXCLUDED.status, \
+     content_type = EXCLUDED.content_type, headers = EXCLUDED.headers, \
+     body = EXCLUDED.body, created_at = now()"
+);
+
 statement!(
     SaveResponse,
     "INSERT INTO idempotency_keys (api_key_id, key, fingerprint, request, status, content_type, \
@@ -49,6 +70,27 @@ statement!(
      content_type = EXCLUDED.content_type, headers = EXCLUDED.headers, \
      body = EXCLUDED.body, created_at = now()"
 );
+
+impl Claimed {
+    fn into_claim(self, owner: i64, key: &str) -> Claim {
+        if !self.claimed {
+            return Claim::Busy;
+        }
+        match (self.fingerprint, self.status) {
+            (Some(fingerprint), Some(status)) => Claim::Stored(StoredResponse {
+                owner,
+                key: key.to_string(),
+                fingerprint,
+                request: self.request.unwrap_or_default(),
+                status,
+                content_type: self.content_type.unwrap_or_default(),
+                headers: self.headers.unwrap_or_default(),
+                body: self.body.unwrap_or_default(),
+            }),
+            _ => Claim::Free,
+        }
+    }
+}
 
 #[derive(QueryableByName)]
 struct Claimed {
@@ -83,22 +125,29 @@ impl StoredResponse {
             bind::<BigInt, _>(&ttl_seconds),
         ))
         .get_result(conn)?;
-        if !row.claimed {
-            return Ok(Claim::Busy);
-        }
-        Ok(match (row.fingerprint, row.status) {
-            (Some(fingerprint), Some(status)) => Claim::Stored(StoredResponse {
-                owner,
-                key: key.to_string(),
-                fingerprint,
-                request: row.request.unwrap_or_default(),
-                status,
-                content_type: row.content_type.unwrap_or_default(),
-                headers: row.headers.unwrap_or_default(),
-                body: row.body.unwrap_or_default(),
-            }),
-            _ => Claim::Free,
-        })
+        Ok(row.into_claim(owner, key))
+    }
+
+    /// [`claim`](Self::claim) for each of `keys` (owner, key), in one round trip, in the
+    /// order given.
+    pub fn claim_many(
+        conn: &mut PgConnection,
+        keys: &[(i64, &str)],
+        ttl_seconds: i64,
+    ) -> QueryResult<Vec<Claim>> {
+        let owners: Vec<i64> = keys.iter().map(|&(owner, _)| owner).collect();
+        let texts: Vec<&str> = keys.iter().map(|&(_, key)| key).collect();
+        let rows: Vec<Claimed> = prepared::<ClaimKeys, _>((
+            bind::<Array<BigInt>, _>(&owners),
+            bind::<Array<Text>, _>(&texts),
+            bind::<BigInt, _>(&ttl_seconds),
+        ))
+        .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .zip(keys)
+            .map(|(row, &(owner, key))| row.into_claim(owner, key))
+            .collect())
     }
 
     /// Stores a response; an expired row of the same key is replaced.
@@ -112,6 +161,31 @@ impl StoredResponse {
             bind::<Text, _>(self.content_type.as_str()),
             bind::<Jsonb, _>(&self.headers),
             bind::<Text, _>(self.body.as_str()),
+        ))
+        .execute(conn)
+        .map(|_| ())
+    }
+
+    /// [`save`](Self::save) for each of `responses` (of distinct keys), in one statement.
+    pub fn save_many(conn: &mut PgConnection, responses: &[StoredResponse]) -> QueryResult<()> {
+        let column = |of: fn(&StoredResponse) -> &str| responses.iter().map(of).collect::<Vec<_>>();
+        let owners: Vec<i64> = responses.iter().map(|stored| stored.owner).collect();
+        let fingerprints: Vec<&[u8]> = responses
+            .iter()
+            .map(|stored| stored.fingerprint.as_slice())
+            .collect();
+        let statuses: Vec<i16> = responses.iter().map(|stored| stored.status).collect();
+        let headers: Vec<&serde_json::Value> =
+            responses.iter().map(|stored| &stored.headers).collect();
+        prepared::<SaveResponses, _>((
+            bind::<Array<BigInt>, _>(&owners),
+            bind::<Array<Text>, _>(&column(|stored| &stored.key)),
+            bind::<Array<Bytea>, _>(&fingerprints),
+            bind::<Array<Text>, _>(&column(|stored| &stored.request)),
+            bind::<Array<Int2>, _>(&statuses),
+            bind::<Array<Text>, _>(&column(|stored| &stored.content_type)),
+            bind::<Array<Jsonb>, _>(&headers),
+            bind::<Array<Text>, _>(&column(|stored| &stored.body)),
         ))
         .execute(conn)
         .map(|_| ())

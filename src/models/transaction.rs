@@ -10,6 +10,7 @@ use diesel::sql_types::{Array, Int8, Jsonb, Numeric, Text};
 
 use super::declare::resource;
 use super::fields::Record;
+use super::idempotency_key::{Claim, StoredResponse};
 use super::metadata::{METADATA_DOC, MetadataInput, merged};
 use crate::db::coalesce::Many;
 use crate::db::prepared::{bind, prepared, statement};
@@ -84,10 +85,19 @@ statement!(
      FOR NO KEY UPDATE SKIP LOCKED) AS free"
 );
 
-/// A booking for API key `actor` ('' for none) that may share one statement with others.
+/// A booking for API key `actor` ('' for none) that may share one statement with others,
+/// and the idempotency key it claims first, if it was sent with one.
 pub struct Booking {
     pub actor: String,
     pub new: NewTransaction,
+    pub claim: Option<KeyClaim>,
+}
+
+/// An idempotency key of API key `owner` (0: none), claimed for `ttl_seconds`.
+pub struct KeyClaim {
+    pub owner: i64,
+    pub key: String,
+    pub ttl_seconds: i64,
 }
 
 impl Booking {
@@ -95,6 +105,7 @@ impl Booking {
         Booking {
             actor: actor_setting(actor),
             new,
+            claim: None,
         }
     }
 }
@@ -118,6 +129,27 @@ struct LockedId {
 
 impl Many for Booking {
     type Row = Transaction;
+    type Claim = Claim;
+    type Later = StoredResponse;
+
+    fn write_later(conn: &mut PgConnection, stored: &[StoredResponse]) -> QueryResult<()> {
+        StoredResponse::save_many(conn, stored)
+    }
+
+    fn claim_key(&self) -> Option<(i64, &str)> {
+        self.claim
+            .as_ref()
+            .map(|claim| (claim.owner, claim.key.as_str()))
+    }
+
+    fn claim_all(conn: &mut PgConnection, items: &[&Booking]) -> QueryResult<Vec<Claim>> {
+        let keys: Vec<(i64, &str)> = items.iter().filter_map(|item| item.claim_key()).collect();
+        let ttl = items
+            .iter()
+            .find_map(|item| item.claim.as_ref())
+            .map_or(0, |claim| claim.ttl_seconds);
+        StoredResponse::claim_many(conn, &keys, ttl)
+    }
 
     fn group(&self) -> &str {
         &self.actor

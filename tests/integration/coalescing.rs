@@ -401,6 +401,17 @@ fn keyed_bookings_are_coalesced_with_their_claims_and_stored_responses() {
 /// `documents`, sent while a first booking (to a wallet of its own, locked) holds the one
 /// runner: they queue behind it and run as one batch once the lock goes.
 fn one_batch(app: &TestApp, documents: Vec<serde_json::Value>) -> Vec<Reply> {
+    one_keyed_batch(
+        app,
+        documents
+            .into_iter()
+            .map(|document| (document, None))
+            .collect(),
+    )
+}
+
+/// [`one_batch`], each booking with its `Idempotency-Key` if it has one.
+fn one_keyed_batch(app: &TestApp, documents: Vec<(serde_json::Value, Option<&str>)>) -> Vec<Reply> {
     let blocker = app.create_wallet("blocker");
     let lock = RowLock::wallet(app, &blocker);
     std::thread::scope(|scope| {
@@ -411,7 +422,7 @@ fn one_batch(app: &TestApp, documents: Vec<serde_json::Value>) -> Vec<Reply> {
             all_at_once(
                 documents.len(),
                 |n| documents[n].clone(),
-                |_, document| app.post("/transactions", document),
+                |_, (document, key)| keyed_post(app, &document, key),
             )
         });
         std::thread::sleep(std::time::Duration::from_millis(500));
@@ -698,4 +709,97 @@ fn reads_by_id_that_wait_together_are_answered_by_one_query_each_with_its_own_ro
         queries <= answered - 40.0,
         "{queries} queries for {answered} reads"
     );
+}
+
+fn keyed_post(app: &TestApp, document: &serde_json::Value, key: Option<&str>) -> Reply {
+    let mut headers = vec![("Content-Type", JSONAPI)];
+    headers.extend(key.map(|key| ("Idempotency-Key", key)));
+    app.send(
+        "POST",
+        "/transactions",
+        &headers,
+        Some(document.to_string()),
+    )
+}
+
+#[test]
+fn keyed_bookings_share_waves_and_each_key_still_answers_once() {
+    let app = one_runner_app(std::time::Duration::from_secs(10));
+    let wallets: Vec<String> = (0..30)
+        .map(|n| app.create_wallet(&format!("k{n}")))
+        .collect();
+    // Stored before the batch: a key whose request is replayed, and one sent again with
+    // another body.
+    let first = transaction_document(&wallets[0], "stored", "5");
+    keyed_post(&app, &first, Some("stored-key")).expect(201);
+    let other = transaction_document(&wallets[1], "other-body", "5");
+    let mut documents: Vec<(serde_json::Value, Option<String>)> = (0..30)
+        .map(|n| {
+            let document = transaction_document(&wallets[n], &format!("keyed-{n}"), "2");
+            (document, Some(format!("key-{n}")))
+        })
+        .collect();
+    documents.push((first.clone(), Some("stored-key".into()))); // 30: replayed
+    documents.push((other.clone(), Some("stored-key".into()))); // 31: key reused
+    documents.push((documents[3].0.clone(), Some("key-3".into()))); // 32: same key, same request
+    documents.push((
+        transaction_document(&wallets[29], "keyed-5", "1"),
+        Some("fresh-key".into()),
+    )); // 33: a txid a booking to an earlier wallet of the batch takes
+    let sent: Vec<(serde_json::Value, Option<&str>)> = documents
+        .iter()
+        .map(|(document, key)| (document.clone(), key.as_deref()))
+        .collect();
+    let replies = one_keyed_batch(&app, sent);
+    for reply in &replies[..30] {
+        reply.expect(201);
+    }
+    replies[30].expect(201);
+    assert_eq!(replies[30].header("idempotent-replayed"), Some("true"));
+    replies[31].expect_error(422, "idempotency-key-reused", None);
+    // The same key twice in one batch: one booked it, the other got its stored answer.
+    assert_eq!(replies[32].status, 201, "{}", replies[32].text);
+    assert_eq!(
+        replies[32].body["data"]["id"],
+        replies[3].body["data"]["id"]
+    );
+    replies[33].expect_error(409, "duplicate-txid", None);
+    // Each booked once; every stored answer is what its key replays now.
+    for n in 0..30 {
+        assert_eq!(
+            app.balance(&wallets[n]),
+            if n == 0 {
+                "7.000000000000000000"
+            } else {
+                "2.000000000000000000"
+            }
+        );
+        let again = keyed_post(&app, &documents[n].0, Some(&format!("key-{n}")));
+        assert_eq!(
+            again.header("idempotent-replayed"),
+            Some("true"),
+            "{}",
+            again.text
+        );
+        assert_eq!(again.body["data"]["id"], replies[n].body["data"]["id"]);
+    }
+    let refused = keyed_post(&app, &documents[33].0, Some("fresh-key"));
+    assert_eq!(refused.header("idempotent-replayed"), Some("true"));
+    refused.expect_error(409, "duplicate-txid", None);
+    // The keyed bookings were written by wave statements, in one database transaction.
+    assert!(
+        wave_counter(&app, "written") >= 28.0,
+        "{} written by waves",
+        wave_counter(&app, "written")
+    );
+    let mut conn = app.db.connect();
+    assert_eq!(
+        scalar(
+            &mut conn,
+            "SELECT count(DISTINCT b.database_xid) FROM balance_changes AS b \
+             JOIN transactions AS t ON t.id = b.transaction_id WHERE t.txid LIKE 'keyed-%'"
+        ),
+        "1"
+    );
+    crate::journal::assert_running_totals(&mut conn);
 }

@@ -40,7 +40,7 @@ use super::{Database, DbError, alive, checkout};
 
 mod waves;
 use waves::{Abort, WaveCounts};
-pub use waves::{Finish, Many, Shared};
+pub use waves::{Decide, Finish, Many, Shared};
 
 /// A write: run once, or again alone if its batch failed, so it must be repeatable until it
 /// succeeds (it is rolled back each time it is not answered).

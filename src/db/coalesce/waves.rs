@@ -15,6 +15,14 @@
 //!   that one refusal costs about log2(n) statements and a half of one write is judged by
 //!   its own work: every write gets the answer it would get alone.
 //!
+//! A write that claims an idempotency key first joins waves too: the batch claims all their
+//! keys in one statement before its waves (a key another request holds, or one with a
+//! stored answer, decides the write's answer there), and the row a wave writes is answered
+//! by the write's `finish`; the responses to store are written after the wave, in one
+//! statement. A second write of a key already
+//! claimed in the batch runs after the waves, by its own work, and finds the first one's
+//! stored answer.
+//!
 //! When a batch locks wallets in more than one statement (several waves, or writes that are
 //! not shared), one statement first locks all of its wallets in ascending order: batches
 //! then never wait for each other in a cycle, and a write to a wallet that does not exist
@@ -43,6 +51,18 @@ pub trait Many: Send + Sync + 'static {
     /// Writes all of `items` in one statement, skipping those whose unique key is taken;
     /// the rows it wrote. On an error, it wrote none.
     fn write_all(conn: &mut PgConnection, items: &[&Self]) -> QueryResult<Vec<Self::Row>>;
+    /// What claiming a write's key found.
+    type Claim: Send;
+    /// What the writes of a wave leave to be written after it (stored responses).
+    type Later;
+    /// Writes what a wave's writes left, in one statement.
+    fn write_later(conn: &mut PgConnection, later: &[Self::Later]) -> QueryResult<()>;
+    /// The key a write claims before it is written (an idempotency key: its owner and text),
+    /// if any. A batch claims its writes' keys in one statement before its waves
+    /// ([`claim_all`](Self::claim_all)), in the order of their keys.
+    fn claim_key(&self) -> Option<(i64, &str)>;
+    /// Claims the keys of `items`, in one statement, in the order given.
+    fn claim_all(conn: &mut PgConnection, items: &[&Self]) -> QueryResult<Vec<Self::Claim>>;
     /// Locks the rows of lock keys `keys` (ascending) in one statement; the keys it found.
     fn lock_all(conn: &mut PgConnection, keys: &[i64]) -> QueryResult<Vec<i64>>;
     /// Locks the rows of `keys` that no other transaction holds locked, without waiting;
@@ -54,11 +74,18 @@ pub trait Many: Send + Sync + 'static {
 /// row that statement wrote becomes its answer.
 pub struct Shared<T, E, M: Many> {
     pub item: M,
-    pub finish: Finish<M::Row, T, E>,
+    pub finish: Finish<M::Row, T, E, M::Later>,
+    /// For a write that claims a key: its answer when the claim decides it, `None` when it
+    /// is to be written.
+    pub decide: Option<Decide<M::Claim, T, E>>,
 }
 
-pub type Finish<R, T, E> =
-    std::sync::Arc<dyn Fn(&mut PgConnection, R) -> Result<T, E> + Send + Sync>;
+pub type Decide<C, T, E> = std::sync::Arc<dyn Fn(C) -> Option<Result<T, E>> + Send + Sync>;
+
+/// Answers the write whose row a wave wrote; what it leaves in `later` is written, with
+/// what the wave's other writes left, by one statement after them ([`Many::write_later`]).
+pub type Finish<R, T, E, L> =
+    std::sync::Arc<dyn Fn(&mut PgConnection, R, &mut Vec<L>) -> Result<T, E> + Send + Sync>;
 
 /// The statements the waves of this coalescer's batches took, counted for `/metrics`.
 #[derive(Default)]
@@ -156,15 +183,30 @@ where
     fn shared<T, E, M: Many>(job: &Job<T, E, M>) -> Option<&M> {
         job.shared.as_ref().map(|shared| &shared.item)
     }
-    if batch.iter().filter_map(shared).count() < 2 {
+    // The shared writes, but for a second write of a key claimed by one before it: that one
+    // runs after the waves, as one after the other (it finds the first one's answer).
+    let mut claimed_keys = HashSet::new();
+    let mut candidates: Vec<usize> = batch
+        .iter()
+        .enumerate()
+        .filter(|(_, job)| {
+            shared(job)
+                .is_some_and(|item| item.claim_key().is_none_or(|key| claimed_keys.insert(key)))
+        })
+        .map(|(index, _)| index)
+        .collect();
+    if candidates.len() < 2 {
         return Ok(());
     }
-    let waves = form(batch.iter().enumerate().filter_map(|(index, job)| {
-        shared(job).map(|item| (index, job.order, item.group(), item.unique()))
+    claim(conn, batch, &candidates, outcomes)?;
+    candidates.retain(|&index| outcomes[index].is_none());
+    let waves = form(candidates.iter().map(|&index| {
+        let item = shared(&batch[index]).expect("a shared write");
+        (index, batch[index].order, item.group(), item.unique())
     }));
-    let others_lock = batch
-        .iter()
-        .any(|job| job.shared.is_none() && job.order != 0);
+    let others_lock = batch.iter().enumerate().any(|(index, job)| {
+        job.order != 0 && outcomes[index].is_none() && !candidates.contains(&index)
+    });
     let mut found = None;
     if waves.len() > 1 || others_lock {
         let mut keys: Vec<i64> = batch
@@ -193,6 +235,39 @@ where
             [] => {}
             [index] => outcomes[*index] = Some(super::unguarded(conn, &batch[*index], classify)?),
             _ => statement(conn, batch, &wave, outcomes, classify, counts)?,
+        }
+    }
+    Ok(())
+}
+
+/// Claims the keys of the `candidates` that claim one, in one statement, in the order of
+/// their keys; sets the outcome of each the claim decides (a stored answer replayed, a key
+/// in use).
+fn claim<T, E, M: Many>(
+    conn: &mut PgConnection,
+    batch: &[Job<T, E, M>],
+    candidates: &[usize],
+    outcomes: &mut [Option<Outcome<T, E>>],
+) -> Result<(), Abort> {
+    let shared = |index: usize| batch[index].shared.as_ref().expect("a shared write");
+    let mut claiming: Vec<usize> = candidates
+        .iter()
+        .copied()
+        .filter(|&index| shared(index).item.claim_key().is_some())
+        .collect();
+    if claiming.is_empty() {
+        return Ok(());
+    }
+    claiming.sort_by(|&a, &b| shared(a).item.claim_key().cmp(&shared(b).item.claim_key()));
+    let items: Vec<&M> = claiming.iter().map(|&index| &shared(index).item).collect();
+    let claims = M::claim_all(conn, &items).map_err(Abort::after)?;
+    for (index, claim) in claiming.into_iter().zip(claims) {
+        let decide = shared(index)
+            .decide
+            .as_ref()
+            .expect("a write that claims a key says what its claim decides");
+        if let Some(answer) = decide(claim) {
+            outcomes[index] = Some(Outcome::Done(answer));
         }
     }
     Ok(())
@@ -228,17 +303,25 @@ where
                 .into_iter()
                 .map(|row| (M::unique_of(&row).to_owned(), row))
                 .collect();
+            let mut later = Vec::new();
+            let mut skipped = Vec::new();
             for &index in wave {
-                let job = &batch[index];
-                outcomes[index] = Some(match rows.remove(item(index).unique()) {
+                match rows.remove(item(index).unique()) {
                     // Its row is written: a failure to answer it undoes the batch.
                     Some(row) => {
-                        let finish = &job.shared.as_ref().expect("a shared write").finish;
-                        Outcome::Done(Ok(finish(conn, row).map_err(|_| lost())?))
+                        let finish = &batch[index].shared.as_ref().expect("a shared write").finish;
+                        let answer = finish(conn, row, &mut later).map_err(|_| lost())?;
+                        outcomes[index] = Some(Outcome::Done(Ok(answer)));
                     }
                     // Skipped: its unique key is taken.
-                    None => super::in_savepoint(conn, job, classify)?,
-                });
+                    None => skipped.push(index),
+                }
+            }
+            if !later.is_empty() {
+                M::write_later(conn, &later).map_err(Abort::after)?;
+            }
+            for index in skipped {
+                outcomes[index] = Some(super::in_savepoint(conn, &batch[index], classify)?);
             }
             Ok(())
         }
