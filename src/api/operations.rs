@@ -178,6 +178,26 @@ pub async fn operations(
     let self_link = context.self_link();
     let session = context.actor.writing();
     match key.with_body(&body) {
+        // Coalesced with the creates and atomic requests waiting beside it (`db::coalesce`):
+        // in a savepoint of the batch's transaction, its actor set first; run again alone
+        // on a deadlock. A wallet-limited key's request runs alone (its limit is a setting
+        // of its own transaction).
+        None if session.wallets.is_none() && state.writes.is_some() => {
+            let writes = state.writes.as_ref().expect("coalescing is on");
+            let order = first_wallet(&steps);
+            let actor = session.actor_sql();
+            let work = move |conn: &mut PgConnection| {
+                conn.transaction(|conn| {
+                    diesel::connection::SimpleConnection::batch_execute(conn, &actor)?;
+                    run_once(conn, &steps, &context)
+                })
+                .map_err(atomic)
+            };
+            writes
+                .run(&state.db, order, std::sync::Arc::new(work), None)
+                .await
+                .map_err(unknown_if_lost)
+        }
         // Its own transaction, begun with the session's settings, run again on a deadlock.
         None => {
             let begin = session.begin_sql();
@@ -400,8 +420,14 @@ fn resolve_linkage(linkage: &Linkage, local_ids: &HashMap<(String, String), i64>
     }
 }
 
-/// Takes the locks the operations need, in order (see [`LockTable`], [`super::LOCKS`]).
-fn lock_keys(conn: &mut PgConnection, steps: &[Step]) -> Result<(), ApiError> {
+/// The lowest id of a wallet the operations name (0 for none): the request's place in a
+/// coalesced batch, whose writes run in the order of the wallets they lock.
+fn first_wallet(steps: &[Step]) -> i64 {
+    named_wallets(steps).into_iter().min().unwrap_or(0)
+}
+
+/// The ids of the wallets the operations' documents name (as lock rows, `super::LOCKS`).
+fn named_wallets(steps: &[Step]) -> Vec<i64> {
     let locks = &super::LOCKS;
     let mut keys: Vec<i64> = Vec::new();
     let mut named = |identifier: &Identifier| {
@@ -411,26 +437,30 @@ fn lock_keys(conn: &mut PgConnection, steps: &[Step]) -> Result<(), ApiError> {
             keys.push(id);
         }
     };
+    for step in steps {
+        match &step.operation {
+            Operation::Add(data) | Operation::Update { data, .. } => data
+                .relationships
+                .iter()
+                .for_each(|(_, linkage)| each_identifier(linkage, &mut named)),
+            Operation::Relationship { data, .. } => each_identifier(data, &mut named),
+            Operation::Remove(_) => {}
+        }
+    }
+    keys
+}
+
+/// Takes the locks the operations need, in order (see [`LockTable`], [`super::LOCKS`]).
+fn lock_keys(conn: &mut PgConnection, steps: &[Step]) -> Result<(), ApiError> {
+    let locks = &super::LOCKS;
+    let mut keys = named_wallets(steps);
     let mut written: Vec<(Operable, i64)> = Vec::new();
     for step in steps {
         let target = match &step.operation {
-            Operation::Add(data) => {
-                data.relationships
-                    .iter()
-                    .for_each(|(_, l)| each_identifier(l, &mut named));
-                None
-            }
-            Operation::Update { target, data } => {
-                data.relationships
-                    .iter()
-                    .for_each(|(_, l)| each_identifier(l, &mut named));
-                Some(target)
-            }
-            Operation::Relationship { target, data, .. } => {
-                each_identifier(data, &mut named);
-                Some(target)
-            }
-            Operation::Remove(target) => Some(target),
+            Operation::Add(_) => None,
+            Operation::Update { target, .. }
+            | Operation::Relationship { target, .. }
+            | Operation::Remove(target) => Some(target),
         };
         if let Some(Ref {
             id: Ident::Id(id), ..

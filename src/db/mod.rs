@@ -283,6 +283,15 @@ impl Session {
         self.actor.is_none() && self.wallets.is_none()
     }
 
+    /// The session's actor set for the rest of the open transaction (`''` for none, so that
+    /// the actor of a write before it in the transaction never carries over to its own).
+    pub fn actor_sql(&self) -> String {
+        let actor = self
+            .actor
+            .map_or_else(String::new, |actor| actor.to_string());
+        format!("SELECT set_config('wallet_api.actor', '{actor}', true)")
+    }
+
     /// `BEGIN`, and the settings for this transaction only: what opens a transaction for
     /// this session, in one round trip (see [`within`]).
     pub fn begin_sql(&self) -> String {

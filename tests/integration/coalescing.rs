@@ -1,6 +1,8 @@
 //! Creates that arrive together are run together (`db::coalesce`): each request still gets
 //! the answer it would have had alone, and nothing a request was told is lost.
 
+use serde_json::json;
+
 use crate::helpers::*;
 
 pub fn coalescing_app() -> TestApp {
@@ -412,19 +414,22 @@ fn one_batch(app: &TestApp, documents: Vec<serde_json::Value>) -> Vec<Reply> {
 
 /// [`one_batch`], each booking with its `Idempotency-Key` if it has one.
 fn one_keyed_batch(app: &TestApp, documents: Vec<(serde_json::Value, Option<&str>)>) -> Vec<Reply> {
+    one_batch_of(app, documents.len(), |n| {
+        let (document, key) = &documents[n];
+        keyed_post(app, document, *key)
+    })
+}
+
+/// `count` requests (`send(n)` sends the n-th), sent while a first booking (to a wallet of
+/// its own, locked) holds the one runner: they queue behind it and run as one batch.
+fn one_batch_of(app: &TestApp, count: usize, send: impl Fn(usize) -> Reply + Sync) -> Vec<Reply> {
     let blocker = app.create_wallet("blocker");
     let lock = RowLock::wallet(app, &blocker);
     std::thread::scope(|scope| {
         let first = scope.spawn(|| app.book(&blocker, &format!("first-{blocker}"), "1"));
         std::thread::sleep(std::time::Duration::from_millis(300));
-        let documents = &documents;
-        let sent = scope.spawn(move || {
-            all_at_once(
-                documents.len(),
-                |n| documents[n].clone(),
-                |_, (document, key)| keyed_post(app, &document, key),
-            )
-        });
+        let send = &send;
+        let sent = scope.spawn(move || all_at_once(count, |n| n, |_, n| send(n)));
         std::thread::sleep(std::time::Duration::from_millis(500));
         drop(lock);
         first.join().unwrap().expect(201);
@@ -800,6 +805,98 @@ fn keyed_bookings_share_waves_and_each_key_still_answers_once() {
              JOIN transactions AS t ON t.id = b.transaction_id WHERE t.txid LIKE 'keyed-%'"
         ),
         "1"
+    );
+    crate::journal::assert_running_totals(&mut conn);
+}
+
+#[test]
+fn atomic_requests_share_a_batch_and_each_keeps_its_own_fate_and_actor() {
+    let app = one_runner_app(std::time::Duration::from_secs(10));
+    let funded = app.create_wallet("funded");
+    let payee = app.create_wallet("payee");
+    let empty = app.create_wallet("empty");
+    app.book(&funded, "fund", "10").expect(201);
+    let (_, first) = app.new_key("first", &["write"], &[]);
+    let (_, second) = app.new_key("second", &["write"], &[]);
+    let booked = app.book(&funded, "to-revise", "1");
+    let revised = booked.body["data"]["id"].as_str().unwrap().to_owned();
+    let add = |wallet: &str, txid: &str, amount: &str| {
+        json!({"op": "add", "data": {"type": "transactions",
+            "attributes": {"txid": txid, "amount": amount},
+            "relationships": {"wallet": {"data": {"type": "wallets", "id": wallet}}}}})
+    };
+    let replies = one_batch_of(&app, 12, |n| match n {
+        // Transfers by "first" that the funded wallet pays.
+        0..8 => app.as_key(Some(&first)).operations(json!([
+            add(&funded, &format!("out-{n}"), "-1"),
+            add(&payee, &format!("in-{n}"), "1"),
+        ])),
+        // One the empty wallet cannot pay: refused whole, the others unharmed.
+        8 => app.as_key(Some(&second)).operations(json!([
+            add(&payee, "in-refused", "5"),
+            add(&empty, "out-refused", "-5"),
+        ])),
+        // An update in an atomic request of "second": journaled under "second".
+        9 => app.as_key(Some(&second)).operations(json!([{"op": "update",
+            "ref": {"type": "transactions", "id": revised},
+            "data": {"type": "transactions", "id": revised, "attributes": {"amount": "2"}}}])),
+        _ => app
+            .as_key(Some(&first))
+            .book(&payee, &format!("plain-{n}"), "1"),
+    });
+    for reply in &replies[..8] {
+        reply.expect(200);
+    }
+    replies[8].expect_error(
+        409,
+        "insufficient-funds",
+        Some(("pointer", "/atomic:operations/1/data/attributes/amount")),
+    );
+    replies[9].expect(200);
+    for reply in &replies[10..] {
+        reply.expect(201);
+    }
+    // 10 funded, 1 booked and revised to 2, 8 paid out.
+    assert_eq!(app.balance(&funded), "4.000000000000000000");
+    assert_eq!(app.balance(&payee), "10.000000000000000000");
+    assert_eq!(app.balance(&empty), "0.000000000000000000");
+    let mut conn = app.db.connect();
+    assert_eq!(
+        scalar(
+            &mut conn,
+            "SELECT count(*) FROM transactions WHERE txid LIKE '%-refused'"
+        ),
+        "0"
+    );
+    // The transfers shared one database transaction with the bookings, and each write is
+    // journaled under its own key: a batch never lends one request's actor to another.
+    assert_eq!(
+        scalar(
+            &mut conn,
+            "SELECT count(DISTINCT database_xid) FROM balance_changes AS b \
+             JOIN transactions AS t ON t.id = b.transaction_id \
+             WHERE t.txid LIKE 'out-%' OR t.txid LIKE 'plain-%'"
+        ),
+        "1"
+    );
+    assert_eq!(
+        scalar(
+            &mut conn,
+            "SELECT string_agg(DISTINCT actor_name, ',') FROM balance_changes AS b \
+             JOIN transactions AS t ON t.id = b.transaction_id \
+             WHERE t.txid LIKE 'out-%' OR t.txid LIKE 'in-%' OR t.txid LIKE 'plain-%'"
+        ),
+        "first"
+    );
+    assert_eq!(
+        scalar(
+            &mut conn,
+            &format!(
+                "SELECT actor_name FROM balance_changes WHERE operation = 'update' \
+                 AND transaction_id = {revised}"
+            )
+        ),
+        "second"
     );
     crate::journal::assert_running_totals(&mut conn);
 }
