@@ -393,20 +393,25 @@ ALTER FUNCTION public.holds_state_machine() OWNER TO CURRENT_USER;
 
 CREATE FUNCTION public.idempotency_claim(claimed_by bigint, claimed_key text, ttl_seconds bigint) RETURNS TABLE(claimed boolean, fingerprint bytea, request text, status smallint, content_type text, headers jsonb, body text)
     LANGUAGE plpgsql
+    SET enable_seqscan TO 'off'
     AS $$
+DECLARE
+    found_row idempotency_keys%ROWTYPE;
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtextextended(claimed_key, claimed_by)) THEN
         RETURN QUERY SELECT false, NULL::bytea, NULL::text, NULL::smallint, NULL::text,
                             NULL::jsonb, NULL::text;
         RETURN;
     END IF;
-    RETURN QUERY
-        SELECT true, k.fingerprint, k.request, k.status, k.content_type, k.headers, k.body
-        FROM (SELECT 1) AS one
-        LEFT JOIN idempotency_keys AS k
-               ON k.api_key_id = claimed_by
-              AND k.key = claimed_key
-              AND k.created_at > now() - make_interval(secs => ttl_seconds);
+    SELECT * INTO found_row FROM idempotency_keys AS k
+    WHERE k.api_key_id = claimed_by AND k.key = claimed_key;
+    IF FOUND AND found_row.created_at > now() - make_interval(secs => ttl_seconds) THEN
+        RETURN QUERY SELECT true, found_row.fingerprint, found_row.request, found_row.status,
+                            found_row.content_type, found_row.headers, found_row.body;
+    ELSE
+        RETURN QUERY SELECT true, NULL::bytea, NULL::text, NULL::smallint, NULL::text,
+                            NULL::jsonb, NULL::text;
+    END IF;
 END;
 $$;
 

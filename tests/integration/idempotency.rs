@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{ATOMIC, JSONAPI, Reply, TestApp, exec, scalar, transaction_document};
+use diesel::PgConnection;
+
+use crate::helpers::{ATOMIC, JSONAPI, Reply, TestApp, TestDb, exec, scalar, transaction_document};
 
 fn post_with_key(app: &TestApp, path: &str, key: &str, body: &serde_json::Value) -> Reply {
     let content_type = if path == "/operations" {
@@ -253,4 +255,49 @@ fn a_txid_stays_spent_whatever_the_key() {
         first.body["data"]["id"]
     );
     assert_eq!(app.balance(&wallet), "3.000000000000000000");
+}
+
+#[test]
+fn a_claim_reads_only_its_key_even_when_planned_on_an_empty_table() {
+    // The claim's plan is kept for the session: made while idempotency_keys is empty (a new
+    // deployment), it must still find a key through the primary key once the table fills.
+    let db = TestDb::new();
+    let mut conn = db.connect();
+    exec(&mut conn, "ANALYZE idempotency_keys");
+    exec(
+        &mut conn,
+        "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan",
+    );
+    for n in 0..6 {
+        exec(
+            &mut conn,
+            &format!("SELECT * FROM idempotency_claim(0, 'warm-{n}', 86400)"),
+        );
+    }
+    exec(
+        &mut conn,
+        "INSERT INTO idempotency_keys (api_key_id, key, fingerprint, request, status, \
+         content_type, headers, body) SELECT 0, 'k' || g, '\\x00', 'POST /transactions', 201, \
+         'application/vnd.api+json', '[]', '{}' FROM generate_series(1, 5000) AS g",
+    );
+    let rows_read = |conn: &mut PgConnection| -> i64 {
+        scalar(
+            conn,
+            "SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables \
+             WHERE relname = 'idempotency_keys'",
+        )
+        .parse()
+        .unwrap()
+    };
+    let before = rows_read(&mut conn);
+    assert_eq!(
+        scalar(
+            &mut conn,
+            "SELECT status FROM idempotency_claim(0, 'k4321', 86400)"
+        ),
+        "201"
+    );
+    let read = rows_read(&mut conn) - before;
+    assert!(read <= 1, "a claim read {read} rows of 5,000");
+    exec(&mut conn, "ROLLBACK");
 }
