@@ -210,6 +210,20 @@ fn one_runner_app(lock_timeout: std::time::Duration) -> TestApp {
     })
 }
 
+/// How many database transactions wrote the journal rows of the transactions `condition`
+/// (SQL on `t`) picks.
+fn database_transactions(conn: &mut diesel::PgConnection, condition: &str) -> usize {
+    scalar(
+        conn,
+        &format!(
+            "SELECT count(DISTINCT b.database_xid) FROM balance_changes AS b \
+             JOIN transactions AS t ON t.id = b.transaction_id WHERE {condition}"
+        ),
+    )
+    .parse()
+    .unwrap()
+}
+
 /// A counter of `/metrics`, 0 when it has no sample yet.
 fn metric(app: &TestApp, series: &str) -> f64 {
     app.raw_get("/metrics")
@@ -265,14 +279,7 @@ fn a_batch_runs_at_most_twice_however_many_of_its_writes_fail() {
     // The 63 ran as one batch (its 60 bookings share one database transaction), and it ran
     // twice: together (a write failed, nothing kept), then guarded.
     let mut conn = app.db.connect();
-    assert_eq!(
-        scalar(
-            &mut conn,
-            "SELECT count(DISTINCT b.database_xid) FROM balance_changes AS b \
-             JOIN transactions AS t ON t.id = b.transaction_id WHERE t.txid LIKE 'good-%'"
-        ),
-        "1"
-    );
+    assert_eq!(database_transactions(&mut conn, "t.txid LIKE 'good-%'"), 1);
     let together = metric(
         &app,
         "wallet_api_coalesced_batch_runs_total{how=\"together\"}",
@@ -482,14 +489,7 @@ fn a_wave_answers_each_booking_as_alone_and_splits_only_around_a_refusal() {
     // overdraft, at most log2(60) times, and the good bookings were written by wave
     // statements (but for a lone half or two on the way).
     let mut conn = app.db.connect();
-    assert_eq!(
-        scalar(
-            &mut conn,
-            "SELECT count(DISTINCT b.database_xid) FROM balance_changes AS b \
-             JOIN transactions AS t ON t.id = b.transaction_id WHERE t.txid LIKE 'good-%'"
-        ),
-        "1"
-    );
+    assert_eq!(database_transactions(&mut conn, "t.txid LIKE 'good-%'"), 1);
     let runs = |how: &str| {
         metric(
             &app,
@@ -798,14 +798,7 @@ fn keyed_bookings_share_waves_and_each_key_still_answers_once() {
         wave_counter(&app, "written")
     );
     let mut conn = app.db.connect();
-    assert_eq!(
-        scalar(
-            &mut conn,
-            "SELECT count(DISTINCT b.database_xid) FROM balance_changes AS b \
-             JOIN transactions AS t ON t.id = b.transaction_id WHERE t.txid LIKE 'keyed-%'"
-        ),
-        "1"
-    );
+    assert_eq!(database_transactions(&mut conn, "t.txid LIKE 'keyed-%'"), 1);
     crate::journal::assert_running_totals(&mut conn);
 }
 
@@ -871,13 +864,8 @@ fn atomic_requests_share_a_batch_and_each_keeps_its_own_fate_and_actor() {
     // The transfers shared one database transaction with the bookings, and each write is
     // journaled under its own key: a batch never lends one request's actor to another.
     assert_eq!(
-        scalar(
-            &mut conn,
-            "SELECT count(DISTINCT database_xid) FROM balance_changes AS b \
-             JOIN transactions AS t ON t.id = b.transaction_id \
-             WHERE t.txid LIKE 'out-%' OR t.txid LIKE 'plain-%'"
-        ),
-        "1"
+        database_transactions(&mut conn, "t.txid LIKE 'out-%' OR t.txid LIKE 'plain-%'"),
+        1
     );
     assert_eq!(
         scalar(

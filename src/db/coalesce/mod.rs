@@ -531,14 +531,7 @@ fn together<T, E: From<DbError>, M: Many>(
     // rather than wait for that lock a second time.
     let mut held = Vec::new();
     if matches!(guarded, Guard::Savepoints { timed_out } if timed_out != TimedOut::No) {
-        let mut keys: Vec<i64> = batch
-            .iter()
-            .map(|job| job.order)
-            .filter(|&key| key != 0)
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
-        match M::held_elsewhere(conn, &keys) {
+        match M::held_elsewhere(conn, &lock_keys(batch)) {
             Ok(keys) => held = keys,
             Err(_) => {
                 return rolled_back(
@@ -600,6 +593,18 @@ fn together<T, E: From<DbError>, M: Many>(
 }
 
 type Manager = AnsiTransactionManager;
+
+/// The lock keys of a batch's writes, ascending, each once (0, no key, left out).
+fn lock_keys<T, E, M: Many>(batch: &[Job<T, E, M>]) -> Vec<i64> {
+    let mut keys: Vec<i64> = batch
+        .iter()
+        .map(|job| job.order)
+        .filter(|&key| key != 0)
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
 
 /// One write of an unguarded batch: its failure rolls the batch back.
 fn unguarded<T, E, M: Many>(

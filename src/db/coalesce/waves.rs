@@ -209,15 +209,8 @@ where
     });
     let mut found = None;
     if waves.len() > 1 || others_lock {
-        let mut keys: Vec<i64> = batch
-            .iter()
-            .map(|job| job.order)
-            .filter(|&key| key != 0)
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
         add(&counts.locks, 1);
-        let locked = M::lock_all(conn, &keys).map_err(Abort::after)?;
+        let locked = M::lock_all(conn, &super::lock_keys(batch)).map_err(Abort::after)?;
         found = Some(locked.into_iter().collect::<HashSet<i64>>());
     }
     for wave in waves {
