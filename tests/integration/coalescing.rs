@@ -268,12 +268,7 @@ fn a_batch_runs_at_most_twice_however_many_of_its_writes_fail() {
     // twice: together (a write failed, nothing kept), then guarded.
     let mut conn = app.db.connect();
     assert_eq!(database_transactions(&mut conn, "t.txid LIKE 'good-%'"), 1);
-    let runs = |how: &str| {
-        metric(
-            &app,
-            &format!("wallet_api_coalesced_batch_runs_total{{how=\"{how}\"}}"),
-        )
-    };
+    let runs = |how: &str| batch_runs(&app, how);
     assert_eq!((runs("together"), runs("guarded")), (1.0, 1.0));
     assert_eq!(
         scalar(
@@ -430,6 +425,15 @@ fn one_batch_of(app: &TestApp, count: usize, send: impl Fn(usize) -> Reply + Syn
     })
 }
 
+/// How many runs of coalesced writes `/metrics` counts of kind `how` (together, guarded,
+/// alone).
+fn batch_runs(app: &TestApp, how: &str) -> f64 {
+    metric(
+        app,
+        &format!("wallet_api_coalesced_batch_runs_total{{how=\"{how}\"}}"),
+    )
+}
+
 fn wave_counter(app: &TestApp, kind: &str) -> f64 {
     metric(
         app,
@@ -476,12 +480,7 @@ fn a_wave_answers_each_booking_as_alone_and_splits_only_around_a_refusal() {
     // statements (but for a lone half or two on the way).
     let mut conn = app.db.connect();
     assert_eq!(database_transactions(&mut conn, "t.txid LIKE 'good-%'"), 1);
-    let runs = |how: &str| {
-        metric(
-            &app,
-            &format!("wallet_api_coalesced_batch_runs_total{{how=\"{how}\"}}"),
-        )
-    };
+    let runs = |how: &str| batch_runs(&app, how);
     assert_eq!((runs("together"), runs("guarded")), (1.0, 0.0));
     let bisections = wave_counter(&app, "bisections");
     assert!((1.0..=6.0).contains(&bisections), "{bisections} bisections");
