@@ -34,12 +34,6 @@ pub enum Claim {
     Free,
 }
 
-statement!(
-    ClaimKey,
-    "SELECT claimed, fingerprint, request, status, content_type, headers, body \
-     FROM idempotency_claim($1, $2, $3)"
-);
-
 // The claims of several keys in one round trip, in the order given (which callers keep
 // sorted, so that two batches take the keys' advisory locks in one order).
 statement!(
@@ -55,16 +49,6 @@ statement!(
     "INSERT INTO idempotency_keys (api_key_id, key, fingerprint, request, status, content_type, \
      headers, body) SELECT * FROM unnest($1::int8[], $2::text[], $3::bytea[], $4::text[], \
      $5::int2[], $6::text[], $7::jsonb[], $8::text[]) \
-     ON CONFLICT (api_key_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
-     request = EXCLUDED.request, status = EXCLUDED.status, \
-     content_type = EXCLUDED.content_type, headers = EXCLUDED.headers, \
-     body = EXCLUDED.body, created_at = now()"
-);
-
-statement!(
-    SaveResponse,
-    "INSERT INTO idempotency_keys (api_key_id, key, fingerprint, request, status, content_type, \
-     headers, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
      ON CONFLICT (api_key_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
      request = EXCLUDED.request, status = EXCLUDED.status, \
      content_type = EXCLUDED.content_type, headers = EXCLUDED.headers, \
@@ -119,13 +103,8 @@ impl StoredResponse {
         key: &str,
         ttl_seconds: i64,
     ) -> QueryResult<Claim> {
-        let row: Claimed = prepared::<ClaimKey, _>((
-            bind::<BigInt, _>(&owner),
-            bind::<Text, _>(key),
-            bind::<BigInt, _>(&ttl_seconds),
-        ))
-        .get_result(conn)?;
-        Ok(row.into_claim(owner, key))
+        let mut claims = StoredResponse::claim_many(conn, &[(owner, key)], ttl_seconds)?;
+        claims.pop().ok_or(diesel::result::Error::NotFound)
     }
 
     /// [`claim`](Self::claim) for each of `keys` (owner, key), in one round trip, in the
@@ -152,18 +131,7 @@ impl StoredResponse {
 
     /// Stores a response; an expired row of the same key is replaced.
     pub fn save(&self, conn: &mut PgConnection) -> QueryResult<()> {
-        prepared::<SaveResponse, _>((
-            bind::<BigInt, _>(&self.owner),
-            bind::<Text, _>(self.key.as_str()),
-            bind::<Bytea, _>(self.fingerprint.as_slice()),
-            bind::<Text, _>(self.request.as_str()),
-            bind::<Int2, _>(&self.status),
-            bind::<Text, _>(self.content_type.as_str()),
-            bind::<Jsonb, _>(&self.headers),
-            bind::<Text, _>(self.body.as_str()),
-        ))
-        .execute(conn)
-        .map(|_| ())
+        StoredResponse::save_many(conn, std::slice::from_ref(self))
     }
 
     /// [`save`](Self::save) for each of `responses` (of distinct keys), in one statement.
