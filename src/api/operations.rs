@@ -177,13 +177,14 @@ pub async fn operations(
     let steps = plan(operations, &context.actor).map_err(atomic)?;
     let self_link = context.self_link();
     let session = context.actor.writing();
-    match key.with_body(&body) {
+    // A wallet-limited key's request runs alone (its limit is a setting of its own
+    // transaction).
+    let coalescer = state.writes.as_ref().filter(|_| session.wallets.is_none());
+    match (key.with_body(&body), coalescer) {
         // Coalesced with the creates and atomic requests waiting beside it (`db::coalesce`):
         // in a savepoint of the batch's transaction, its actor set first; run again alone
-        // on a deadlock. A wallet-limited key's request runs alone (its limit is a setting
-        // of its own transaction).
-        None if session.wallets.is_none() && state.writes.is_some() => {
-            let writes = state.writes.as_ref().expect("coalescing is on");
+        // on a deadlock.
+        (None, Some(writes)) => {
             let order = first_wallet(&steps);
             let actor = session.actor_sql();
             let work = move |conn: &mut PgConnection| {
@@ -199,7 +200,7 @@ pub async fn operations(
                 .map_err(unknown_if_lost)
         }
         // Its own transaction, begun with the session's settings, run again on a deadlock.
-        None => {
+        (None, None) => {
             let begin = session.begin_sql();
             db::run(&state.db, move |conn| {
                 retried(|| db::within(conn, &begin, |conn| run_once(conn, &steps, &context)))
@@ -209,7 +210,7 @@ pub async fn operations(
             .map_err(unknown_if_lost)
         }
         // Inside the transaction that stores its response: each attempt in a savepoint.
-        Some(keyed) => {
+        (Some(keyed), _) => {
             write(&state, session, Some(keyed), self_link, move |conn| {
                 retried(|| conn.transaction(|conn| run_once(conn, &steps, &context)))
                     .map_err(atomic)
