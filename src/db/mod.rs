@@ -16,6 +16,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub mod coalesce;
 mod error;
 pub mod prepared;
+mod queue;
 pub mod reads;
 
 pub use error::{ConstraintKind, DbError};

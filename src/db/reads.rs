@@ -8,29 +8,27 @@
 //! connection. A lone read is one query for one id, at once.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use diesel::QueryResult;
 use diesel::pg::PgConnection;
 use tokio::sync::oneshot;
 
+use super::queue::Queue;
 use super::{Database, DbError, checkout};
 
 /// Reads the rows with these ids (those that exist).
 pub type Fetch<R> = fn(&mut PgConnection, &[i64]) -> QueryResult<Vec<R>>;
 
 struct Read<R> {
-    number: u64,
     id: i64,
     answer: oneshot::Sender<Result<Option<R>, DbError>>,
 }
 
 /// The queue of reads of one kind of row.
 pub struct Reads<R> {
-    queue: Mutex<Vec<Read<R>>>,
-    numbers: AtomicU64,
-    max_batch: usize,
+    queue: Queue<Read<R>>,
     fetch: Fetch<R>,
     id_of: fn(&R) -> i64,
     /// Queries run, and the reads they answered, for `/metrics`.
@@ -41,9 +39,7 @@ pub struct Reads<R> {
 impl<R: Clone + Send + 'static> Reads<R> {
     pub fn new(max_batch: usize, fetch: Fetch<R>, id_of: fn(&R) -> i64) -> Arc<Reads<R>> {
         Arc::new(Reads {
-            queue: Mutex::new(Vec::new()),
-            numbers: AtomicU64::new(0),
-            max_batch: max_batch.max(1),
+            queue: Queue::new(max_batch),
             fetch,
             id_of,
             queries: AtomicU64::new(0),
@@ -65,57 +61,23 @@ impl<R: Clone + Send + 'static> Reads<R> {
         database: &Database,
         id: i64,
     ) -> Result<Option<R>, DbError> {
-        let (answer, mut answered) = oneshot::channel();
-        let number = self.numbers.fetch_add(1, Ordering::Relaxed);
-        {
-            let mut queue = self.queue.lock().expect("read queue");
-            if queue.len() >= database.gate.max_waiting {
-                crate::metrics::shed();
-                return Err(DbError::Busy);
-            }
-            queue.push(Read { number, id, answer });
-        }
-        let permit = tokio::select! {
-            biased;
-            done = &mut answered => return done.unwrap_or_else(|_| Err(lost())),
-            entered = database.gate.enter() => entered,
-        };
-        let permit = match permit {
-            Ok(permit) => permit,
-            Err(busy) => {
-                if self.withdraw(number) {
-                    return Err(busy);
-                }
-                return answered.await.unwrap_or_else(|_| Err(lost()));
-            }
-        };
-        let batch = self.take();
-        if !batch.is_empty() {
-            let pool = database.pool.clone();
-            let reads = self.clone();
-            let ran = actix_web::web::block(move || {
-                let _permit = permit;
-                reads.run(&pool, batch);
-            })
-            .await;
-            if ran.is_err() {
-                log::error!("a coalesced read panicked");
-            }
-        }
-        answered.await.unwrap_or_else(|_| Err(lost()))
-    }
-
-    fn withdraw(&self, number: u64) -> bool {
-        let mut queue = self.queue.lock().expect("read queue");
-        let before = queue.len();
-        queue.retain(|read| read.number != number);
-        queue.len() < before
-    }
-
-    fn take(&self) -> Vec<Read<R>> {
-        let mut queue = self.queue.lock().expect("read queue");
-        let count = queue.len().min(self.max_batch);
-        queue.drain(..count).collect()
+        let (answer, answered) = oneshot::channel();
+        let number = self
+            .queue
+            .push(Read { id, answer }, database.gate.max_waiting)?;
+        let pool = database.pool.clone();
+        let reads = self.clone();
+        self.queue
+            .served(
+                number,
+                answered,
+                database.gate.enter(),
+                move |batch, permit| {
+                    let _permit = permit;
+                    reads.run(&pool, batch);
+                },
+            )
+            .await
     }
 
     /// One query for the batch's ids; each read answered with its row, or none.
@@ -148,9 +110,4 @@ impl<R: Clone + Send + 'static> Reads<R> {
             }
         }
     }
-}
-
-/// A read whose batch never answered it (a panic): a bug.
-fn lost() -> DbError {
-    DbError::Bug("a coalesced read was never answered".into())
 }

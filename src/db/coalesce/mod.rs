@@ -27,7 +27,6 @@
 //! A request whose write another request took waits for its answer, not for a connection.
 //! No request waits for a batch to fill: a batch is what was already waiting.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -36,6 +35,7 @@ use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::pg::PgConnection;
 use tokio::sync::{Semaphore, oneshot};
 
+use super::queue::Queue;
 use super::{Database, DbError, alive, checkout};
 
 mod waves;
@@ -47,7 +47,6 @@ pub use waves::{Decide, Finish, Many, Shared};
 pub type Work<T, E> = Arc<dyn Fn(&mut PgConnection) -> Result<T, E> + Send + Sync>;
 
 struct Job<T, E, M: Many> {
-    number: u64,
     order: i64,
     work: Work<T, E>,
     /// What it brings to a wave, if it can join one.
@@ -58,9 +57,7 @@ struct Job<T, E, M: Many> {
 /// The queue of writes waiting to be run together; `M`: the writes that can share one
 /// statement.
 pub struct Coalescer<T, E, M: Many> {
-    queue: Mutex<VecDeque<Job<T, E, M>>>,
-    numbers: AtomicU64,
-    max_batch: usize,
+    queue: Queue<Job<T, E, M>>,
     /// Turns to run a batch: at most this many run at once.
     runners: Arc<Semaphore>,
     classify: Classify<E>,
@@ -175,9 +172,7 @@ where
 {
     pub fn new(max_batch: usize, runners: usize, classify: Classify<E>) -> Arc<Coalescer<T, E, M>> {
         Arc::new(Coalescer {
-            queue: Mutex::new(VecDeque::new()),
-            numbers: AtomicU64::new(0),
-            max_batch: max_batch.max(1),
+            queue: Queue::new(max_batch),
             runners: Arc::new(Semaphore::new(runners.max(1))),
             classify,
             runs: Arc::default(),
@@ -214,25 +209,19 @@ where
             return self.past_a_lock(database, order, work).await;
         }
         let (answer, answered) = oneshot::channel();
-        let number = self.numbers.fetch_add(1, Ordering::Relaxed);
-        {
-            let mut queue = self.queue.lock().expect("queue lock");
-            if queue.len() >= database.gate.max_waiting {
-                crate::metrics::shed();
-                return Err(E::from(DbError::Busy));
-            }
-            queue.push_back(Job {
-                number,
-                order,
-                work,
-                shared,
-                answer,
-            });
-        }
-        let mut answered = answered;
+        let job = Job {
+            order,
+            work,
+            shared,
+            answer,
+        };
+        let number = self
+            .queue
+            .push(job, database.gate.max_waiting)
+            .map_err(E::from)?;
         // A turn as the runner of a batch (few at once, so that batches grow while one
-        // commits), then a connection like any request.
-        // Both within one bound: a request waits at most `acquire_timeout` in all.
+        // commits), then a connection like any request: both within one bound, so that a
+        // request waits at most `acquire_timeout` in all.
         let turn = async {
             let waited = tokio::time::timeout(database.gate.timeout, async {
                 let runner = self.runners.clone().acquire_owned().await;
@@ -245,37 +234,19 @@ where
                 Err(DbError::Busy)
             })
         };
-        let permit = tokio::select! {
-            biased;
-            done = &mut answered => return done.unwrap_or_else(|_| Err(lost_answer())),
-            entered = turn => entered,
-        };
-        let permit = match permit {
-            Ok(permit) => permit,
-            // Still queued: it never started. Otherwise a batch has it: wait for its answer.
-            Err(busy) => {
-                if self.withdraw(number) {
-                    return Err(E::from(busy));
-                }
-                return answered.await.unwrap_or_else(|_| Err(lost_answer()));
-            }
-        };
-        let batch = self.take();
-        if !batch.is_empty() {
-            let pool = database.pool.clone();
-            let classify = self.classify;
-            let runs = self.runs.clone();
-            let locked = self.locked.clone();
-            let ran = actix_web::web::block(move || {
+        let pool = database.pool.clone();
+        let classify = self.classify;
+        let runs = self.runs.clone();
+        let locked = self.locked.clone();
+        self.queue
+            .served(number, answered, turn, move |mut batch, permit| {
                 let _permit = permit;
+                // In the order of their lock keys (a stable sort: a key's writes stay
+                // oldest first).
+                batch.sort_by_key(|job| job.order);
                 run_batch(&pool, batch, classify, &runs, &locked);
             })
-            .await;
-            if ran.is_err() {
-                log::error!("a coalesced batch panicked");
-            }
-        }
-        answered.await.unwrap_or_else(|_| Err(lost_answer()))
+            .await
     }
 
     /// A write to a key found locked: alone, on a connection of its own, waiting for the
@@ -301,28 +272,6 @@ where
         }
         done
     }
-
-    /// Removes a job that has not been taken; whether it was still queued.
-    fn withdraw(&self, number: u64) -> bool {
-        let mut queue = self.queue.lock().expect("queue lock");
-        let before = queue.len();
-        queue.retain(|job| job.number != number);
-        queue.len() < before
-    }
-
-    /// Up to `max_batch` jobs, oldest first, in the order of their lock keys.
-    fn take(&self) -> Vec<Job<T, E, M>> {
-        let mut queue = self.queue.lock().expect("queue lock");
-        let count = queue.len().min(self.max_batch);
-        let mut batch: Vec<Job<T, E, M>> = queue.drain(..count).collect();
-        batch.sort_by_key(|job| job.order);
-        batch
-    }
-}
-
-/// A job whose batch died without answering it (a panic): a bug.
-fn lost_answer<E: From<DbError>>() -> E {
-    E::from(DbError::Bug("a coalesced write was never answered".into()))
 }
 
 fn run_batch<T, E: From<DbError>, M: Many>(
@@ -504,12 +453,7 @@ fn together<T, E: From<DbError>, M: Many>(
         }
     };
     if Manager::begin_transaction(conn).is_err() {
-        return rolled_back(
-            conn,
-            Abort {
-                timed_out: TimedOut::No,
-            },
-        );
+        return rolled_back(conn, Abort::FAILED);
     }
     let mut outcomes: Vec<Option<Outcome<T, E>>> = batch.iter().map(|_| None).collect();
     if guarded == Guard::None
@@ -534,12 +478,7 @@ fn together<T, E: From<DbError>, M: Many>(
         match M::held_elsewhere(conn, &lock_keys(batch)) {
             Ok(keys) => held = keys,
             Err(_) => {
-                return rolled_back(
-                    conn,
-                    Abort {
-                        timed_out: TimedOut::No,
-                    },
-                );
+                return rolled_back(conn, Abort::FAILED);
             }
         }
         for (index, job) in batch.iter().enumerate() {
@@ -582,12 +521,7 @@ fn together<T, E: From<DbError>, M: Many>(
         ),
         Err(error) => match DbError::from(error) {
             DbError::ConnectionLost => Together::Unknown,
-            _ => rolled_back(
-                conn,
-                Abort {
-                    timed_out: TimedOut::No,
-                },
-            ),
+            _ => rolled_back(conn, Abort::FAILED),
         },
     }
 }
@@ -631,9 +565,7 @@ fn in_savepoint<T, E, M: Many>(
     job: &Job<T, E, M>,
     classify: Classify<E>,
 ) -> Result<Outcome<T, E>, Abort> {
-    let lost = |_| Abort {
-        timed_out: TimedOut::No,
-    };
+    let lost = |_| Abort::FAILED;
     Manager::begin_transaction(conn).map_err(lost)?;
     match (job.work)(conn) {
         Ok(result) => {
@@ -674,7 +606,8 @@ pub(super) enum TimedOut {
 enum Guard {
     /// One transaction, nothing more: the first write that fails rolls it back.
     None,
-    /// Each write in a savepoint of its own; `timed_out`: the lock key whose writes are
-    /// answered as timed out without running (a write with it already waited its time).
+    /// Each write in a savepoint of its own; `timed_out`: whether the run before met a
+    /// timeout, and in a write of which lock key (its writes are answered as timed out
+    /// without running: a write with it already waited its time).
     Savepoints { timed_out: TimedOut },
 }

@@ -32,10 +32,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use diesel::QueryResult;
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::connection::TransactionManager;
 use diesel::pg::PgConnection;
 
-use super::{Classify, Job, Outcome, TimedOut};
+use super::{Classify, Job, Manager, Outcome, TimedOut};
 use crate::db::DbError;
 
 /// Writes of one kind that one statement can write together.
@@ -122,10 +122,19 @@ pub(super) struct Abort {
 }
 
 impl Abort {
+    /// Not for a timeout: the transaction, a savepoint or the connection failed.
+    pub const FAILED: Abort = Abort {
+        timed_out: TimedOut::No,
+    };
+
     /// For a statement of several writes that failed with `error`.
     fn after(error: diesel::result::Error) -> Abort {
+        Abort::of(&DbError::from(error))
+    }
+
+    fn of(error: &DbError) -> Abort {
         Abort {
-            timed_out: match DbError::from(error) {
+            timed_out: match error {
                 DbError::Timeout => TimedOut::Somewhere,
                 _ => TimedOut::No,
             },
@@ -280,10 +289,7 @@ where
     E: From<DbError>,
     M: Many,
 {
-    type Manager = AnsiTransactionManager;
-    let lost = || Abort {
-        timed_out: TimedOut::No,
-    };
+    let lost = || Abort::FAILED;
     let item = |index: usize| &batch[index].shared.as_ref().expect("a shared write").item;
     Manager::begin_transaction(conn).map_err(|_| lost())?;
     add(&counts.statements, 1);
@@ -322,17 +328,15 @@ where
             Manager::rollback_transaction(conn).map_err(|_| lost())?;
             // Split only around a refusal of one of its writes; anything else (a timeout, a
             // deadlock, a lost connection) undoes the batch.
-            match DbError::from(error) {
+            let error = DbError::from(error);
+            if !matches!(
+                error,
                 DbError::InsufficientFunds { .. }
-                | DbError::BalanceOverflow { .. }
-                | DbError::Constraint { .. }
-                | DbError::OutOfReach => {}
-                DbError::Timeout => {
-                    return Err(Abort {
-                        timed_out: TimedOut::Somewhere,
-                    });
-                }
-                _ => return Err(lost()),
+                    | DbError::BalanceOverflow { .. }
+                    | DbError::Constraint { .. }
+                    | DbError::OutOfReach
+            ) {
+                return Err(Abort::of(&error));
             }
             add(&counts.bisections, 1);
             let (first, second) = wave.split_at(wave.len() / 2);
