@@ -18,6 +18,12 @@ pub struct Config {
     /// first. Default: DATABASE_URL (enough when nothing is pending).
     #[arg(long, env = "MIGRATION_DATABASE_URL", hide_env_values = true, value_parser = database_url)]
     pub migration_database_url: Option<String>,
+    /// A database to serve reads from first: a standby of DATABASE_URL's (libpq's
+    /// `target_session_attrs=prefer-standby` over the formation's hosts). A read that sends
+    /// the `Wallet-Api-Lsn` of a write is served by it only once it has replayed that write,
+    /// else by the primary. Default: none, every read from DATABASE_URL.
+    #[arg(long, env = "STANDBY_DATABASE_URL", hide_env_values = true, value_parser = database_url)]
+    pub standby_database_url: Option<String>,
     /// The address to listen on.
     #[arg(long, env = "HOST", default_value = "127.0.0.1")]
     pub host: String,

@@ -20,6 +20,7 @@ struct Metrics {
     shed: IntCounter,
     pool: IntGaugeVec,
     batches: Histogram,
+    standby_reads: IntCounterVec,
 }
 
 /// Latency buckets, in seconds: from a fast read to the longest bounded wait.
@@ -85,8 +86,19 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Requests refused 429: their key sent more than its rate",
     )
     .expect("valid metric");
+    let standby_reads = IntCounterVec::new(
+        Opts::new(
+            "wallet_api_standby_reads_total",
+            "Reads sent to the standby (STANDBY_DATABASE_URL), by where they were served: \
+             standby, or primary (the standby had not replayed the client's Wallet-Api-Lsn, \
+             or was out of reach)",
+        ),
+        &["served_by"],
+    )
+    .expect("valid metric");
     for metric in [
-        Box::new(batches.clone()) as Box<dyn prometheus::core::Collector>,
+        Box::new(standby_reads.clone()) as Box<dyn prometheus::core::Collector>,
+        Box::new(batches.clone()),
         Box::new(authentication_failures.clone()),
         Box::new(rate_limited.clone()),
         Box::new(requests.clone()),
@@ -107,6 +119,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         shed,
         pool,
         batches,
+        standby_reads,
     }
 });
 
@@ -132,6 +145,11 @@ pub fn database_error(kind: &str) {
 /// A coalesced batch of `size` writes was run.
 pub fn batch(size: usize) {
     METRICS.batches.observe(size as f64);
+}
+
+/// A read meant for the standby was served by `served_by` (`standby` or `primary`).
+pub fn standby_read(served_by: &str) {
+    METRICS.standby_reads.with_label_values(&[served_by]).inc();
 }
 
 /// A request refused 401, and why.

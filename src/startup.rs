@@ -92,8 +92,15 @@ impl Application {
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
         let port = listener.local_addr()?.port();
+        let standby = config
+            .standby_database_url
+            .as_deref()
+            .map(|url| Database::connect(url, &config.database_settings()))
+            .transpose()
+            .context("cannot connect to STANDBY_DATABASE_URL")?;
         let state = web::Data::new(AppState {
             db: db.clone(),
+            standby,
             writes: config.coalesce.then(|| {
                 Coalescer::new(
                     config.coalesce_max_batch,
@@ -125,6 +132,7 @@ impl Application {
                         .wrap(from_fn(|request, next| {
                             negotiate(request, next, api::routes::negotiation)
                         }))
+                        .wrap(from_fn(api::positions::mark_writes))
                         .wrap(from_fn(auth::authenticate))
                         .wrap(from_fn(link_errors)),
                 )

@@ -118,6 +118,7 @@ fn the_service_answers_in_bounded_time_through_database_outages_and_loses_nothin
         coalesce_reads: true,
         coalesce_max_batch: 64,
         coalesce_runners: Some(3),
+        standby_database_url: None,
     };
     // Authenticated, as every client is: the keys must keep working through the outages.
     let secret = {

@@ -14,6 +14,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use super::auth::{Actor, INSUFFICIENT_SCOPE};
 use super::resource::{Include, Resource};
 use super::state::AppState;
+use crate::db::standby::{Lsn, Reader};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::Fieldsets;
 use crate::jsonapi::query::QueryParams;
@@ -23,6 +24,8 @@ use crate::models::fields::Kind;
 /// links.
 pub struct Context {
     pub actor: Actor,
+    /// The position of the client's last write, when it sent one (`Wallet-Api-Lsn`).
+    pub after: Option<Lsn>,
     pub params: QueryParams,
     pub fieldsets: Fieldsets,
     base: String,
@@ -37,7 +40,9 @@ impl Context {
         for (type_name, fields) in &params.fields {
             check_fieldset(type_name, fields)?;
         }
+        let after = super::positions::read_after(request)?;
         Ok(Context {
+            after,
             actor: request
                 .extensions()
                 .get::<Actor>()
@@ -49,6 +54,12 @@ impl Context {
             path: request.path().to_string(),
             query: request.query_string().to_string(),
         })
+    }
+
+    /// Where this request's reads run: the standby when there is one and it holds the
+    /// client's last write, else the primary.
+    pub fn reader<'a>(&self, state: &'a AppState) -> Reader<'a> {
+        state.reader(self.after)
     }
 
     /// The absolute URL of a path on this server.

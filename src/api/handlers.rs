@@ -21,6 +21,7 @@ use super::resource::{
 use super::routes::{Custom, Operation, Routes};
 use super::state::AppState;
 use crate::db::coalesce::{Finish, Shared};
+use crate::db::standby::Reader;
 use crate::db::{self, Session};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::{Reply, document, identifier, respond, self_links};
@@ -292,10 +293,10 @@ pub async fn show<R: Resource>(
     let includes = context.includes::<R>()?;
     let session = context.actor.reading();
     if includes.is_empty() {
-        let row = find_by_id::<R>(&state, &session, id.id).await?;
+        let row = find_by_id::<R>(&state, &context, &session, id.id).await?;
         return Ok(single(StatusCode::OK, &row, &[], &context));
     }
-    let (row, included) = with_included(&state, &session, includes, move |conn| {
+    let (row, included) = with_included(&state, &context, &session, includes, move |conn| {
         find_existing::<R>(conn, id.id)
     })
     .await?;
@@ -304,14 +305,24 @@ pub async fn show<R: Resource>(
 
 /// The resource with id `id`, read with the reads of others waiting beside it where reads
 /// of its type are coalesced (`db::reads`; not for a wallet-limited key, whose limit is a
-/// setting of its own transaction).
-pub async fn find_by_id<R: Resource>(state: &AppState, session: &Session, id: i64) -> Result<R> {
+/// setting of its own transaction, nor for a read that must see a given write).
+pub async fn find_by_id<R: Resource>(
+    state: &AppState,
+    context: &Context,
+    session: &Session,
+    id: i64,
+) -> Result<R> {
     match R::reads(state) {
-        Some(reads) if session.is_plain() => reads
-            .find(&state.db, id)
+        Some(reads) if session.is_plain() && context.after.is_none() => reads
+            .find(state.standby.as_ref().unwrap_or(&state.db), id)
             .await?
             .ok_or_else(|| R::not_found(&id.to_string())),
-        _ => db::run_in(&state.db, session, move |conn| find_existing::<R>(conn, id)).await,
+        _ => {
+            db::run_in(context.reader(state), session, move |conn| {
+                find_existing::<R>(conn, id)
+            })
+            .await
+        }
     }
 }
 
@@ -319,11 +330,12 @@ pub async fn find_by_id<R: Resource>(state: &AppState, session: &Session, id: i6
 /// returns.
 async fn with_included<R: Resource>(
     state: &AppState,
+    context: &Context,
     session: &Session,
     includes: Vec<Include<R>>,
     work: impl FnOnce(&mut PgConnection) -> Result<R> + Send + 'static,
 ) -> Result<(R, Vec<Box<dyn Render>>)> {
-    db::run_in(&state.db, session, move |conn| {
+    db::run_in(context.reader(state), session, move |conn| {
         let row = work(conn)?;
         let included = load_included(conn, &includes, slice::from_ref(&row))?;
         Ok((row, included))
@@ -450,18 +462,22 @@ async fn to_one_related<R: Resource>(
     let target = target_of::<R>(name);
     // Both reads see one snapshot: a row moved and its old target deleted in between cannot
     // be half seen. (Should the target still be missing, it is not found.)
-    let found = db::run_snapshot(&state.db, &context.actor.reading(), move |conn| {
-        let row = find_existing::<R>(conn, id.id)?;
-        let Value::Id(target_id) = row.value_of(spec.field) else {
-            return Ok(None);
-        };
-        let registered = super::registered(target).expect("a registered target");
-        let mut rows = (registered.load)(conn, &[target_id])?;
-        match rows.pop() {
-            Some(row) => Ok(Some(row)),
-            None => Err((registered.not_found)(&target_id.to_string())),
-        }
-    })
+    let found = db::run_snapshot(
+        context.reader(&state),
+        &context.actor.reading(),
+        move |conn| {
+            let row = find_existing::<R>(conn, id.id)?;
+            let Value::Id(target_id) = row.value_of(spec.field) else {
+                return Ok(None);
+            };
+            let registered = super::registered(target).expect("a registered target");
+            let mut rows = (registered.load)(conn, &[target_id])?;
+            match rows.pop() {
+                Some(row) => Ok(Some(row)),
+                None => Err((registered.not_found)(&target_id.to_string())),
+            }
+        },
+    )
     .await?;
     let data = found.map_or(serde_json::Value::Null, |row| row.render(&context));
     Ok(respond(
@@ -479,7 +495,7 @@ async fn to_one_linkage<R: Resource>(
 ) -> Result<Reply> {
     context.include_nothing()?;
     let session = context.actor.reading();
-    let row = db::run_in(&state.db, &session, move |conn| {
+    let row = db::run_in(context.reader(&state), &session, move |conn| {
         find_existing::<R>(conn, id.id)
     })
     .await?;
@@ -528,7 +544,14 @@ async fn to_many_linkage<P: Resource, R: Resource>(
     let scope: Scope<R> = Scope::of::<P>(id.id);
     let query = list_query::<R>(&context, vec![scope.filter.clone()])?;
     let session = context.actor.reading();
-    let (query, page, _) = read(&state, &session, query, Some(scope), Vec::new()).await?;
+    let (query, page, _) = read(
+        context.reader(&state),
+        &session,
+        query,
+        Some(scope),
+        Vec::new(),
+    )
+    .await?;
     let mut outline = outline(&context, &query, &page);
     let related = format!("{}/{name}", P::self_path(id.id));
     outline.links.insert(
@@ -561,7 +584,8 @@ async fn respond_with_page<R: Resource>(
     let extra = scope.iter().map(|scope| scope.filter.clone()).collect();
     let query = list_query::<R>(context, extra)?;
     let session = context.actor.reading();
-    let (query, page_read, included) = read(state, &session, query, scope, includes).await?;
+    let reader = context.reader(state);
+    let (query, page_read, included) = read(reader, &session, query, scope, includes).await?;
     let outline = outline(context, &query, &page_read);
     Ok(page(context, &page_read.rows, outline, &included))
 }
@@ -574,13 +598,13 @@ type PageRead<R> = (
 
 /// Reads a page and what it includes; a parent that does not exist is a 404.
 async fn read<R: Resource>(
-    state: &AppState,
+    reader: Reader<'_>,
     session: &Session,
     query: ListQuery<R::Field>,
     scope: Option<Scope<R>>,
     includes: Vec<Include<R>>,
 ) -> Result<PageRead<R>> {
-    db::run_in(&state.db, session, move |conn| {
+    db::run_in(reader, session, move |conn| {
         if let Some(scope) = &scope {
             (scope.parent_exists)(conn, scope.parent_id)?;
         }

@@ -20,6 +20,7 @@ pub mod listing;
 pub mod openapi;
 pub mod operations;
 pub mod operator;
+pub mod positions;
 pub mod resource;
 pub mod routes;
 pub mod state;

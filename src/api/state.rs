@@ -8,6 +8,7 @@ use crate::api::health::HealthCheck;
 use crate::db::Database;
 use crate::db::coalesce::Coalescer;
 use crate::db::reads::Reads;
+use crate::db::standby::{Lsn, Reader};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::Reply;
 use crate::models::{Booking, Record, Transaction, Wallet};
@@ -37,7 +38,10 @@ impl ReadCoalescing {
 
 /// State shared by all workers.
 pub struct AppState {
+    /// The primary: every write, and every read when there is no standby.
     pub db: Database,
+    /// Where reads go first, when configured (`STANDBY_DATABASE_URL`; see `db::standby`).
+    pub standby: Option<Database>,
     /// Where creates wait to be run together, when coalescing is on (`COALESCE`).
     pub writes: Option<std::sync::Arc<Coalescer<Reply, ApiError, Booking>>>,
     /// Where reads by id wait to be answered together, when read coalescing is on
@@ -52,4 +56,15 @@ pub struct AppState {
     pub base_url: Option<String>,
     /// How long a stored `Idempotency-Key` response is replayed (`IDEMPOTENCY_TTL`).
     pub idempotency_ttl_seconds: i64,
+}
+
+impl AppState {
+    /// Where a read runs that must see the write at `after`, when the client sent one.
+    pub fn reader(&self, after: Option<Lsn>) -> Reader<'_> {
+        Reader {
+            primary: &self.db,
+            standby: self.standby.as_ref(),
+            after,
+        }
+    }
 }

@@ -100,7 +100,7 @@ async fn show(
         .transpose()?;
     let session = context.actor.reading();
     if at.is_none() {
-        let wallet = handlers::find_by_id::<Wallet>(&state, &session, id.id).await?;
+        let wallet = handlers::find_by_id::<Wallet>(&state, &context, &session, id.id).await?;
         return Ok(single_with_meta(
             StatusCode::OK,
             &wallet,
@@ -109,7 +109,7 @@ async fn show(
             &context,
         ));
     }
-    let (wallet, past) = db::run_in(&state.db, &session, move |conn| {
+    let (wallet, past) = db::run_in(context.reader(&state), &session, move |conn| {
         let wallet = find_existing::<Wallet>(conn, id.id)?;
         let past = match at {
             Some(at) => Some((at, balance_at(conn, id.id, at)?)),

@@ -18,6 +18,7 @@ mod error;
 pub mod prepared;
 mod queue;
 pub mod reads;
+pub mod standby;
 
 pub use error::{ConstraintKind, DbError};
 
@@ -319,30 +320,54 @@ impl Session {
     }
 }
 
-/// [`run`], with `session` told to the database: in a transaction whose first round trip
-/// also sets it, committed when `work` succeeds. A plain session runs as [`run`] does.
-pub async fn run_in<T, E, F>(database: &Database, session: &Session, work: F) -> Result<T, E>
+impl<'a> From<&'a Database> for standby::Reader<'a> {
+    /// The primary alone.
+    fn from(primary: &'a Database) -> standby::Reader<'a> {
+        standby::Reader {
+            primary,
+            standby: None,
+            after: None,
+        }
+    }
+}
+
+/// [`run`] on `target` (the primary, or a [`standby::Reader`] for a read), with `session`
+/// told to the database: in a transaction whose first round trip also sets it, committed
+/// when `work` succeeds. A plain session runs as [`run`] does.
+pub async fn run_in<'a, T, E, F>(
+    target: impl Into<standby::Reader<'a>>,
+    session: &Session,
+    work: F,
+) -> Result<T, E>
 where
     F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
     E: From<DbError> + Send + 'static,
 {
+    let target = target.into();
     if session.is_plain() {
-        return run(database, work).await;
+        return target.run(work).await;
     }
     let begin = session.begin_sql();
-    run(database, move |conn| within(conn, &begin, work)).await
+    target.run(move |conn| within(conn, &begin, work)).await
 }
 
 /// [`run_in`], in a read-only transaction whose reads all see one snapshot.
-pub async fn run_snapshot<T, E, F>(database: &Database, session: &Session, work: F) -> Result<T, E>
+pub async fn run_snapshot<'a, T, E, F>(
+    target: impl Into<standby::Reader<'a>>,
+    session: &Session,
+    work: F,
+) -> Result<T, E>
 where
     F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
     E: From<DbError> + Send + 'static,
 {
     let begin = session.begin("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-    run(database, move |conn| within(conn, &begin, work)).await
+    target
+        .into()
+        .run(move |conn| within(conn, &begin, work))
+        .await
 }
 
 /// `work` in a transaction begun with `begin`.

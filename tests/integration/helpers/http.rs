@@ -137,6 +137,7 @@ impl TestApp {
             coalesce_reads: std::env::var("TEST_COALESCE").as_deref() != Ok("off"),
             coalesce_max_batch: 64,
             coalesce_runners: Some(3),
+            standby_database_url: None,
         }
     }
 
