@@ -8,7 +8,7 @@ PG := scripts/pg-local.sh
 # The database: $DATABASE_URL, or the local cluster's (started on demand).
 WITH_DB = export DATABASE_URL="$${DATABASE_URL:-$$($(PG) url)}" &&
 
-.PHONY: run key test lint build deps db-start db-stop db-url psql migrate verify repair bench profile e2e fuzz openapi schema docs
+.PHONY: run key test lint build deps db-start db-stop db-url psql migrate verify repair bench profile e2e fuzz openapi schema docs cluster cluster-down cluster-status backup restore
 
 ## run: build in release mode and serve on HOST:PORT. Without DATABASE_URL: start the local
 ## cluster, migrate it as the tables' owner, serve as the least-privilege role wallet_api, with
@@ -84,6 +84,20 @@ docs: deps
 ## openapi: rewrite openapi.json from the code (the route table and resource declarations)
 openapi: deps
 	cargo run --quiet -- openapi > openapi.json
+
+## cluster: on loopback, a pg_auto_failover formation (monitor, primary, synchronous standby),
+## two service instances and haproxy in front of them on :8090 (STANDBY_READS=on: reads from
+## the standby, read-your-writes kept). The key: make -s key. Data in .cluster/
+cluster: deps
+	cargo build --release
+	scripts/cluster.sh up
+## cluster-down: stop every part of the cluster (its data stays; make cluster starts it again)
+cluster-down:
+	@scripts/cluster.sh down
+## cluster-status: the front, each node (name, role, port, data directory), each instance,
+## then replication state and lag
+cluster-status:
+	@scripts/cluster.sh status
 
 ## bench: the benchmark suite beside pgbench; writes BENCHMARKS.md
 bench: deps

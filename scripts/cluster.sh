@@ -118,6 +118,10 @@ pgautofailover.health_check_max_retries = 1
 pgautofailover.health_check_retry_delay = 500
 pgautofailover.node_considered_unhealthy_timeout = 4000
 pgautofailover.startup_grace_period = 4000
+# The standby is promoted 5 s after the primary was asked to demote, not 30 s: a primary
+# that is cut off but alive cannot acknowledge a commit meanwhile (synchronous replication
+# waits for the standby), so nothing acknowledged is lost by not waiting longer.
+pgautofailover.primary_demote_timeout = 5000
 CONF
     fi
     run_keeper monitor
@@ -133,6 +137,11 @@ create_node() {
             --pgctl "$BINDIR/pg_ctl" --hostname localhost --listen localhost --name "$name" \
             --dbname "$DB" --auth trust --no-ssl --monitor "$(monitor_uri)" \
             >>"$HOME_DIR/log/create.log" 2>&1 || { tail -n 20 "$HOME_DIR/log/create.log" >&2; exit 1; }
+        # A primary cut off from the monitor and its standby demotes itself after 3 s (not
+        # 20 s): before DB_STATEMENT_TIMEOUT (5 s) cancels a commit's wait for the standby,
+        # which PostgreSQL would then keep locally and the service acknowledge.
+        as_owner pg_autoctl config set --pgdata "$HOME_DIR/$name" timeout.network_partition_timeout 3 \
+            >>"$HOME_DIR/log/create.log" 2>&1
     fi
     run_keeper "$name"
 }
@@ -325,9 +334,14 @@ kill_primary() {
     name=$(primary_name)
     [ -n "$name" ] || { log "no primary"; exit 1; }
     pid=$(postmaster_pid "$name")
-    # The machine dies: the postmaster first, then its keeper's whole process group, so
-    # nothing restarts PostgreSQL there.
-    [ -n "$pid" ] && kill -9 "$pid"
+    # The machine dies, all of it at once: PostgreSQL (frozen first, so that its postmaster
+    # cannot react, then its backends and itself) and the keeper's whole process group, so
+    # that nothing restarts PostgreSQL there.
+    if [ -n "$pid" ]; then
+        kill -STOP "$pid"
+        pkill -9 -P "$pid" || true
+        kill -9 "$pid"
+    fi
     kill -9 -- "-$(keeper_pid "$name")" 2>/dev/null || true
     echo "$name"
 }

@@ -13,13 +13,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use serde_json::{Value, json};
 use wallet_api::config::{Config, Limits};
 use wallet_api::models::api_key::{ApiKey, KeyName, NewApiKey, Scopes};
 use wallet_api::startup::Application;
 
+#[path = "support/load.rs"]
+mod load;
+use load::{Answer, book, client, create_wallet, percentile, run_id};
+
 const CLIENTS: usize = 16;
-const JSONAPI: &str = "application/vnd.api+json";
 
 fn pg_local(command: &str) -> std::io::Result<std::process::Output> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg-local.sh");
@@ -52,46 +54,6 @@ fn cluster(command: &str) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).unwrap().trim().to_string()
-}
-
-/// One answered request: what it booked, its status and code, how long it took, and when
-/// it was sent (from the start of the run).
-struct Answer {
-    txid: String,
-    status: u16,
-    code: String,
-    took: Duration,
-    sent: Duration,
-}
-
-fn book(client: &reqwest::blocking::Client, base: &str, wallet: &str, txid: &str) -> (u16, String) {
-    let document = json!({"data": {"type": "transactions",
-        "attributes": {"txid": txid, "amount": "1"},
-        "relationships": {"wallet": {"data": {"type": "wallets", "id": wallet}}}}});
-    match client
-        .post(format!("{base}/transactions"))
-        .header("Content-Type", JSONAPI)
-        .header("Accept", JSONAPI)
-        .body(document.to_string())
-        .send()
-    {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            let body: Value = response.json().unwrap_or(Value::Null);
-            (
-                status,
-                body["errors"][0]["code"].as_str().unwrap_or("").to_string(),
-            )
-        }
-        Err(error) => (0, error.to_string()),
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 #[test]
@@ -127,10 +89,7 @@ fn the_service_answers_in_bounded_time_through_database_outages_and_loses_nothin
         diesel::sql_query("TRUNCATE wallets, transactions CASCADE")
             .execute(&mut conn)
             .ok();
-        let run = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis();
+        let run = run_id();
         let new = NewApiKey {
             name: KeyName::parse(&format!("faults-{run}")).unwrap(),
             scopes: Scopes::parse(&["write".to_string()]).unwrap(),
@@ -147,33 +106,11 @@ fn the_service_answers_in_bounded_time_through_database_outages_and_loses_nothin
         system.block_on(application.run_until_stopped()).unwrap();
     });
     let base = format!("http://127.0.0.1:{}", receiver.recv().unwrap());
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {secret}").parse().unwrap(),
-    );
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .default_headers(headers)
-        .build()
-        .unwrap();
-    let wallet = client
-        .post(format!("{base}/wallets"))
-        .header("Content-Type", JSONAPI)
-        .body(json!({"data": {"type": "wallets", "attributes": {"label": "w"}}}).to_string())
-        .send()
-        .unwrap()
-        .json::<Value>()
-        .unwrap()["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let client = client(&secret, Duration::from_secs(30));
+    let wallet = create_wallet(&client, &base);
 
     // txids unique to this run: the cluster is kept between runs.
-    let run = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis();
+    let run = run_id();
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..CLIENTS)
