@@ -7,105 +7,25 @@
 //! recover by itself, and every booking acknowledged with 201 must be in the database.
 //! The figures are printed (`cargo test --test faults -- --nocapture`).
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use wallet_api::config::{Config, Limits};
-use wallet_api::models::api_key::{ApiKey, KeyName, NewApiKey, Scopes};
-use wallet_api::startup::Application;
 
 #[path = "support/load.rs"]
 mod load;
-use load::{Answer, book, client, create_wallet, percentile, run_id};
+use load::{Answer, Local, book, client, create_wallet, fresh_database, percentile, run_id, serve};
 
 const CLIENTS: usize = 16;
 
-fn pg_local(command: &str) -> std::io::Result<std::process::Output> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg-local.sh");
-    Command::new(script)
-        .arg(command)
-        .env(
-            "WALLET_PG_DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/.pg-faults"),
-        )
-        .env("WALLET_PG_PORT", "54339")
-        .env("WALLET_PG_DB", "wallet_api_faults")
-        .output()
-}
-
-/// Stops the test's cluster when the test ends, however it ends: nothing of it keeps running
-/// after `make test`.
-struct StopAtEnd;
-
-impl Drop for StopAtEnd {
-    fn drop(&mut self) {
-        let _ = pg_local("stop");
-    }
-}
-
-fn cluster(command: &str) -> String {
-    let output = pg_local(command).expect("scripts/pg-local.sh runs");
-    assert!(
-        output.status.success(),
-        "pg-local.sh {command}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_string()
-}
-
 #[test]
 fn the_service_answers_in_bounded_time_through_database_outages_and_loses_nothing() {
-    let _stop = StopAtEnd;
-    let url = cluster("url");
-    let config = Config {
-        database_url: url.clone(),
-        migration_database_url: None,
-        auth: true,
-        auth_off_behind_gateway: false,
-        rate_limit: 0.0,
-        rate_limit_burst: 1000.0,
-        cors_origins: Vec::new(),
-        host: "127.0.0.1".into(),
-        port: 0,
-        pool_size: Some(4),
-        workers: Some(2),
-        base_url: None,
-        idempotency_ttl: Duration::from_secs(3600),
-        hold_sweep: Duration::from_secs(1),
-        limits: Limits::default(),
-        coalesce: true,
-        coalesce_reads: true,
-        coalesce_max_batch: 64,
-        coalesce_runners: Some(3),
-        standby_database_url: None,
-    };
+    let cluster = Local::new("faults", 54339);
+    let url = cluster.pg("url");
     // Authenticated, as every client is: the keys must keep working through the outages.
-    let secret = {
-        let mut conn = PgConnection::establish(&url).unwrap();
-        wallet_api::db::run_migrations(&mut conn).unwrap();
-        diesel::sql_query("TRUNCATE wallets, transactions CASCADE")
-            .execute(&mut conn)
-            .ok();
-        let run = run_id();
-        let new = NewApiKey {
-            name: KeyName::parse(&format!("faults-{run}")).unwrap(),
-            scopes: Scopes::parse(&["write".to_string()]).unwrap(),
-            wallet_ids: None,
-            expires_at: None,
-        };
-        ApiKey::create(&mut conn, &new).unwrap().1
-    };
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let system = actix_web::rt::System::new();
-        let application = Application::build(&config).unwrap();
-        sender.send(application.port()).unwrap();
-        system.block_on(application.run_until_stopped()).unwrap();
-    });
-    let base = format!("http://127.0.0.1:{}", receiver.recv().unwrap());
+    let secret = fresh_database(&url, "faults");
+    let base = serve(&url);
     let client = client(&secret, Duration::from_secs(30));
     let wallet = create_wallet(&client, &base);
 
@@ -156,7 +76,7 @@ fn the_service_answers_in_bounded_time_through_database_outages_and_loses_nothin
     for mode in ["stop", "crash"] {
         std::thread::sleep(Duration::from_secs(2));
         let down = started.elapsed();
-        cluster(if mode == "stop" {
+        cluster.pg(if mode == "stop" {
             "stop"
         } else {
             "stop-immediate"
@@ -166,7 +86,7 @@ fn the_service_answers_in_bounded_time_through_database_outages_and_loses_nothin
             health_down.push(health(&client));
         }
         std::thread::sleep(Duration::from_secs(3));
-        cluster("start");
+        cluster.pg("start");
         let up = started.elapsed();
         // Recovered: the first booking sent after the restart that succeeds.
         outages.push((down, up));
