@@ -99,6 +99,18 @@ cluster-down:
 cluster-status:
 	@scripts/cluster.sh status
 
+## backup: a base backup with pgBackRest (WAL is archived continuously from the first one on)
+## of the embedded default, or with CLUSTER=1 of the cluster's formation
+backup: deps
+	cargo build --release
+	$(if $(CLUSTER),WALLET_BACKUP_OF=cluster) scripts/backup.sh backup
+## restore: TIME='2026-12-01 21:30:00+00': the database as it was then, into a new data
+## directory started beside it (prints its URL); INTO=in-place rewinds the embedded default
+## itself; CLUSTER=1 restores the cluster's formation
+restore: deps
+	@[ -n "$(TIME)" ] || { echo "make restore TIME='YYYY-MM-DD HH:MM:SS+00' [INTO=in-place|DIR] [CLUSTER=1]" >&2; exit 2; }
+	$(if $(CLUSTER),WALLET_BACKUP_OF=cluster) scripts/backup.sh restore "$(TIME)" $(INTO)
+
 ## bench: the benchmark suite beside pgbench; writes BENCHMARKS.md
 bench: deps
 	scripts/bench.sh

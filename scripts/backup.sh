@@ -1,46 +1,72 @@
 #!/usr/bin/env bash
-# Backups and point-in-time restore of the embedded default (scripts/pg-local.sh's cluster)
-# with pgBackRest: continuous WAL archiving, full and incremental base backups.
+# Backups and point-in-time restore with pgBackRest: continuous WAL archiving, full and
+# incremental base backups. Of the embedded default (scripts/pg-local.sh's cluster), or with
+# WALLET_BACKUP_OF=cluster of the formation `make cluster` runs (scripts/cluster.sh; its
+# nodes archive from creation on, whichever is primary).
 #
 #   scripts/backup.sh backup            a base backup (full the first time and every
-#                                       FULL_EVERY days, else incremental); the first run
-#                                       turns WAL archiving on (one restart of PostgreSQL)
+#                                       FULL_EVERY days, else incremental); on the embedded
+#                                       default the first run turns WAL archiving on (one
+#                                       restart of PostgreSQL)
 #   scripts/backup.sh info              the backups held and the WAL archived
 #   scripts/backup.sh restore TIME [DIR]   restore the database as it was at TIME (any time
 #                                       PostgreSQL reads, e.g. '2026-12-01 21:30:00+00') into
-#                                       a new data directory (default .pg/restored), started
-#                                       on the next port; prints its URL
-#   scripts/backup.sh restore TIME in-place   the cluster itself, rewound to TIME (it is
-#                                       stopped, restored with --delta and started again)
+#                                       a new data directory (default backup/restored beside
+#                                       the data), started on a port of its own; prints its URL
+#   scripts/backup.sh restore TIME in-place   the embedded default itself, rewound to TIME
+#                                       (stopped, restored with --delta, started again)
 #   scripts/backup.sh stop-restored [DIR]  stop a restored copy
+#   scripts/backup.sh configure         write the configuration, create the stanza, check
 #
-# The repository is .pg/backup/repo (WALLET_BACKUP_REPO), on the same disk as the data: a
+# The repository is backup/repo beside the data (WALLET_BACKUP_REPO), on the same disk: a
 # copy elsewhere (repo2-*, an object store) is one more repository in the configuration this
-# writes, .pg/backup/pgbackrest.conf. Two full backups are kept, with every incremental and
-# all WAL since the older one: any time since then can be restored.
+# writes, backup/pgbackrest.conf. Two full backups are kept, with every incremental and all
+# WAL since the older one: any time since then can be restored.
 #
-# Settings are pg-local.sh's (WALLET_PG_DIR, WALLET_PG_PORT, WALLET_PG_DB).
+# Settings: pg-local.sh's (WALLET_PG_DIR, WALLET_PG_PORT, WALLET_PG_DB), or cluster.sh's.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PG=$ROOT/scripts/pg-local.sh
-PORT=${WALLET_PG_PORT:-54329}
-DB=${WALLET_PG_DB:-wallet_api}
 STANZA=wallet
 FULL_EVERY=${FULL_EVERY:-7}
+OF=${WALLET_BACKUP_OF:-local}
+BINDIR=$(ls -d /usr/lib/postgresql/*/bin | sort -t/ -k5 -n -r | head -n 1)
 
 log() { echo "backup: $*" >&2; }
 
 "$ROOT/scripts/install.sh" pgbackrest
-URL=$("$PG" url)
-# The cluster's home and data, as pg-local.sh placed them (under /var/tmp when the project
-# directory is out of the postgres user's reach).
-PGHOME=$(sed -e 's/.*host=\([^&]*\)\/run.*/\1/' <<<"$URL")
-DATA=$PGHOME/data
+if [ "$OF" = cluster ]; then
+    # The formation: its home, the owner's multi-host URL (the primary), both nodes.
+    PGHOME=$("$ROOT/scripts/cluster.sh" home)
+    URL=$("$ROOT/scripts/cluster.sh" url owner)
+    DB=wallet_api
+    PG_PORT=${WALLET_CLUSTER_PG_PORT:-55430}
+    SOCKETS=/var/run/postgresql
+    RESTORED_PORT=$((PG_PORT + 9))
+    NODES="pg1-path=$PGHOME/node1
+pg1-port=$((PG_PORT + 1))
+pg1-user=postgres
+pg2-path=$PGHOME/node2
+pg2-port=$((PG_PORT + 2))
+pg2-user=postgres"
+else
+    PORT=${WALLET_PG_PORT:-54329}
+    DB=${WALLET_PG_DB:-wallet_api}
+    URL=$("$ROOT/scripts/pg-local.sh" url)
+    # The cluster's home as pg-local.sh placed it (under /var/tmp when the project directory
+    # is out of the postgres user's reach).
+    PGHOME=$(sed -e 's/.*host=\([^&]*\)\/run.*/\1/' <<<"$URL")
+    SOCKETS=$PGHOME/run
+    RESTORED_PORT=$((PORT + 1))
+    NODES="pg1-path=$PGHOME/data
+pg1-socket-path=$SOCKETS
+pg1-port=$PORT
+pg1-user=postgres"
+fi
 BACKUP=$PGHOME/backup
 REPO=${WALLET_BACKUP_REPO:-$BACKUP/repo}
 CONF=$BACKUP/pgbackrest.conf
-BINDIR=$(ls -d /usr/lib/postgresql/*/bin | sort -t/ -k5 -n -r | head -n 1)
+PG=$ROOT/scripts/pg-local.sh
 
 if [ "$(id -u)" -eq 0 ]; then
     as_owner() { runuser -u postgres -- "$@"; }
@@ -49,6 +75,8 @@ else
 fi
 psql_db() { "$BINDIR/psql" "$URL" -qtAX -v ON_ERROR_STOP=1 "$@"; }
 backrest() { as_owner pgbackrest --config="$CONF" --stanza="$STANZA" "$@"; }
+
+archive_command() { echo "pgbackrest --config=$CONF --stanza=$STANZA archive-push %p"; }
 
 configure() {
     as_owner mkdir -p "$BACKUP/log" "$BACKUP/lock" "$BACKUP/spool" "$REPO"
@@ -66,13 +94,16 @@ start-fast=y
 compress-type=lz4
 
 [$STANZA]
-pg1-path=$DATA
-pg1-socket-path=$PGHOME/run
-pg1-port=$PORT
-pg1-user=postgres
+$NODES
 CONF
-    local command="pgbackrest --config=$CONF --stanza=$STANZA archive-push %p"
-    if [ "$(psql_db -c "SHOW archive_mode")" != on ] \
+    local command
+    command=$(archive_command)
+    if [ "$OF" = cluster ]; then
+        [ "$(psql_db -c "SHOW archive_command")" = "$command" ] || {
+            log "the formation's nodes do not archive to $CONF (created before archiving was set up?)"
+            exit 1
+        }
+    elif [ "$(psql_db -c "SHOW archive_mode")" != on ] \
         || [ "$(psql_db -c "SHOW archive_command")" != "$command" ]; then
         log "turning WAL archiving on (PostgreSQL restarts once)"
         psql_db -c "ALTER SYSTEM SET archive_mode = on" \
@@ -100,9 +131,6 @@ print(max((b["timestamp"]["stop"] for b in backups), default=0))')
     backrest info
 }
 
-# The next free port after the cluster's, for a restored copy.
-restored_port() { echo $((PORT + 1)); }
-
 # Everything the cluster committed until now goes to the archive: a commit stamped now (so
 # that recovery to any earlier time meets a commit past it, where it stops), then the
 # current WAL segment closed and archived.
@@ -119,11 +147,16 @@ archive_now() {
 }
 
 restore() {
-    local time=$1 into=${2:-$PGHOME/restored}
+    local time=$1 into=${2:-$BACKUP/restored}
     [ -f "$CONF" ] || { log "no backup yet: run scripts/backup.sh backup first"; exit 1; }
     local began=$SECONDS
     archive_now
     if [ "$into" = in-place ]; then
+        if [ "$OF" = cluster ]; then
+            log "a formation is not rewound in place: restore into a new directory, then see \
+docs/operations.md (Backups and restore) for making it the formation's primary"
+            exit 2
+        fi
         "$PG" stop
         backrest restore --delta --type=time --target="$time" --target-action=promote
         "$PG" start
@@ -138,22 +171,22 @@ restore() {
     # The copy does not archive: its WAL would mix with the cluster's in the repository.
     backrest restore --pg1-path="$into" --type=time --target="$time" \
         --target-action=promote --archive-mode=off
-    local port
-    port=$(restored_port)
+    local port=$RESTORED_PORT
+    # On a socket only, and not as a member of any formation: no replication settings.
     as_owner "$BINDIR/pg_ctl" -D "$into" -l "$into/restore.log" -w -t 300 \
-        -o "-p $port -k $PGHOME/run -c listen_addresses=''" start >/dev/null \
+        -o "-p $port -k $SOCKETS -c listen_addresses='' -c synchronous_standby_names='' -c hot_standby=on" start >/dev/null \
         || { tail -n 20 "$into/restore.log" >&2; exit 1; }
     # Recovery ends with a promotion; wait until the copy takes writes.
     for _ in $(seq 1 600); do
-        [ "$("$BINDIR/psql" -h "$PGHOME/run" -p "$port" -U postgres -d "$DB" -qtAX -c "SELECT NOT pg_is_in_recovery()" 2>/dev/null)" = t ] && break
+        [ "$("$BINDIR/psql" -h "$SOCKETS" -p "$port" -U postgres -d "$DB" -qtAX -c "SELECT NOT pg_is_in_recovery()" 2>/dev/null)" = t ] && break
         sleep 0.1
     done
     log "restored to $time in $((SECONDS - began)) s, into $into"
-    echo "postgresql://postgres@/$DB?host=$PGHOME/run&port=$port"
+    echo "postgresql://postgres@/$DB?host=$SOCKETS&port=$port"
 }
 
 stop_restored() {
-    local into=${1:-$PGHOME/restored}
+    local into=${1:-$BACKUP/restored}
     if as_owner test -f "$into/postmaster.pid"; then
         as_owner "$BINDIR/pg_ctl" -D "$into" -m fast -w stop >/dev/null || true
     fi
@@ -161,6 +194,8 @@ stop_restored() {
 
 case "${1:-}" in
     backup) backup ;;
+    configure) configure ;;
+    archive-command) archive_command ;;
     info) backrest info ;;
     restore)
         [ -n "${2:-}" ] || { echo "usage: $0 restore TIME [DIR|in-place]" >&2; exit 2; }

@@ -8,6 +8,7 @@
 #   scripts/cluster.sh status   one line per part: `front URL`, `node NAME ROLE PORT PGDATA`,
 #                               `instance URL STATUS`, then the replication state and lag
 #   scripts/cluster.sh key      the admin key's secret (the embedded default's: `make -s key`)
+#   scripts/cluster.sh home     the directory holding the formation's data, logs and backups
 #   scripts/cluster.sh url [owner|service|standby]   a connection URL of the formation: the
 #                               tables' owner (default), the service's role, or a read one
 #                               that prefers the standby
@@ -128,6 +129,22 @@ CONF
     wait_for "the monitor" 60 "$BINDIR/psql" "$(monitor_uri)" -c "SELECT 1"
 }
 
+# Every node archives its WAL with pgBackRest (scripts/backup.sh) from its first start:
+# whichever is primary does.
+archive() {
+    local conf=$HOME_DIR/$1/postgresql.conf
+    as_owner grep -q "^# wallet-api: archiving" "$conf" && return 0
+    local command
+    command=$(WALLET_BACKUP_OF=cluster "$ROOT/scripts/backup.sh" archive-command)
+    as_owner tee -a "$conf" >/dev/null <<CONF
+
+# wallet-api: archiving (scripts/backup.sh)
+archive_mode = on
+archive_command = '$command'
+archive_timeout = 60s
+CONF
+}
+
 create_node() {
     local n=$1 name=${NODES[$1]} port
     port=$(node_port "$n")
@@ -143,6 +160,7 @@ create_node() {
         as_owner pg_autoctl config set --pgdata "$HOME_DIR/$name" timeout.network_partition_timeout 3 \
             >>"$HOME_DIR/log/create.log" 2>&1
     fi
+    archive "$name"
     run_keeper "$name"
 }
 
@@ -254,7 +272,7 @@ start_haproxy() {
 healthy() { curl -sf -o /dev/null --max-time 2 "$1/health"; }
 
 up() {
-    "$ROOT/scripts/install.sh" postgresql-15-auto-failover haproxy curl
+    "$ROOT/scripts/install.sh" postgresql-15-auto-failover haproxy pgbackrest curl
     local bin=${WALLET_BIN:-$ROOT/target/release/wallet-api}
     [ -x "$bin" ] || (cd "$ROOT" && cargo build --release --quiet >&2)
     prepare_home
@@ -264,8 +282,12 @@ up() {
     create_node 1
     run_keeper node1
     wait_for "a primary and a synchronous standby" 180 formation_ready
+    # The monitor may still hold the states from before a restart: wait for a node that
+    # takes writes.
+    wait_for "the primary to take writes" 120 "$BINDIR/psql" "$(url owner)" -c "SELECT 1"
     migrate "$bin"
     share_key
+    WALLET_BACKUP_OF=cluster "$ROOT/scripts/backup.sh" configure
     for ((n = 0; n < INSTANCES; n++)); do start_instance "$n" "$bin"; done
     start_haproxy
     wait_for "the instances" 60 healthy "http://127.0.0.1:$HTTP_PORT"
@@ -351,6 +373,7 @@ case "${1:-}" in
     down) down ;;
     status) status ;;
     key) "$ROOT/scripts/local.sh" key ;;
+    home) prepare_home; echo "$HOME_DIR" ;;
     url) url "${2:-owner}" ;;
     wait-formation) prepare_home; wait_for "a primary and a synchronous standby" "${2:-180}" formation_ready ;;
     kill-primary) kill_primary ;;

@@ -9,7 +9,9 @@
 //! 3. failover under load: 16 clients book while the primary's machine dies (`kill -9` of
 //!    its PostgreSQL and its pg_autoctl), then while a clean failover runs; every answer is
 //!    201 or 503, every acknowledged booking is on the new primary, `verify` is clean, the
-//!    old primary rejoins as the standby.
+//!    old primary rejoins as the standby;
+//! 4. after those failovers (the archive goes on from the new primary, on a new timeline), a
+//!    restore to a time just before a mistaken `DELETE` holds every booking made before it.
 //!
 //! The figures are printed (`cargo test --test cluster -- --nocapture`).
 
@@ -174,6 +176,7 @@ fn the_cluster_reads_its_writes_runs_a_key_once_and_survives_failover() {
     reads_see_their_writes_while_the_standby_lags(&client, run);
     a_key_sent_to_two_instances_at_once_runs_once(&client, run);
     bookings_survive_the_loss_of_the_primary(&client, run);
+    a_restore_after_the_failovers_undoes_a_mistake(&client, run);
 }
 
 fn reads_see_their_writes_while_the_standby_lags(client: &reqwest::blocking::Client, run: u128) {
@@ -551,4 +554,77 @@ fn bookings_survive_the_loss_of_the_primary(client: &reqwest::blocking::Client, 
         String::from_utf8_lossy(&verify.stdout),
         String::from_utf8_lossy(&verify.stderr)
     );
+}
+
+fn backup(args: &[&str]) -> String {
+    let output = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/backup.sh"))
+        .args(args)
+        .env("WALLET_BACKUP_OF", "cluster")
+        .env(
+            "WALLET_CLUSTER_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/.cluster-test"),
+        )
+        .env("WALLET_CLUSTER_PG_PORT", "55530")
+        .env("WALLET_CLUSTER_HTTP_PORT", "8190")
+        .output()
+        .expect("scripts/backup.sh runs");
+    assert!(
+        output.status.success(),
+        "backup.sh {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+fn a_restore_after_the_failovers_undoes_a_mistake(client: &reqwest::blocking::Client, run: u128) {
+    backup(&["backup"]);
+    // pgBackRest keeps a backup's stop time in whole seconds: a target must come after it.
+    std::thread::sleep(Duration::from_secs(2));
+    let wallet = create_wallet(client, FRONT);
+    for n in 0..20 {
+        let (status, _) = book(client, FRONT, &wallet, &format!("{run}-pitr-{n}"));
+        assert_eq!(status, 201);
+    }
+    let primary = port_of("primary");
+    let target = psql(&primary, "SELECT now()::text");
+    psql(
+        &primary,
+        &format!("DELETE FROM transactions WHERE wallet_id = {wallet}"),
+    );
+    let restored = backup(&["restore", &target]);
+    let _stop = StopRestored;
+    let output = Command::new("/usr/lib/postgresql/15/bin/psql")
+        .args([
+            restored.as_str(),
+            "-qtAX",
+            "-c",
+            &format!(
+                "SELECT count(*) || ' ' || (SELECT balance::bigint FROM wallets WHERE id = {wallet}) \
+                 FROM transactions WHERE wallet_id = {wallet}"
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "20 20",
+        "the restore holds the bookings the mistake deleted: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let verify = Command::new(env!("CARGO_BIN_EXE_wallet-api"))
+        .arg("verify")
+        .env("DATABASE_URL", &restored)
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "verify of the restored copy");
+    eprintln!("restore: the formation's archive restored to {target}, before the mistake");
+}
+
+/// Stops the restored copy however the test part ends.
+struct StopRestored;
+
+impl Drop for StopRestored {
+    fn drop(&mut self) {
+        let _ = std::panic::catch_unwind(|| backup(&["stop-restored"]));
+    }
 }
