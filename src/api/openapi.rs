@@ -24,6 +24,7 @@ use super::errors::{
 use super::idempotency::{IDEMPOTENCY_KEY_IN_USE, IDEMPOTENCY_KEY_REUSED, INVALID_IDEMPOTENCY_KEY};
 use super::listing::{MAX_FILTER_DIGITS, MAX_FILTER_VALUES, filter_chars};
 use super::operations::NOT_ATOMIC;
+use super::positions::INVALID_LSN;
 use super::routes::{Custom, Endpoint, Operation, table};
 use super::{LIMITED_TO, RESOURCES, Registered, registered};
 use crate::jsonapi::atomic::MAX_OPERATIONS;
@@ -140,6 +141,9 @@ fn decimal_pattern() -> String {
 }
 /// Text PostgreSQL can hold: anything but NUL.
 const TEXT: &str = "^[^\\u0000]*$";
+
+/// A `Wallet-Api-Lsn`: a WAL position as PostgreSQL writes it.
+const LSN: &str = "^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$";
 
 /// An `Idempotency-Key`: a token, or a quoted string.
 const IDEMPOTENCY_KEY: &str =
@@ -271,6 +275,10 @@ fn headers() -> Value {
                             "schema": {"type": "string"}},
         "RateLimit": {"description": "What is left of the key's quota: r requests now, full \
                        again in t seconds.", "schema": {"type": "string"}},
+        "WalletApiLsn": {"description": "Where the primary's write-ahead log stood after this \
+                          write committed, when reads may be served by a standby \
+                          (STANDBY_DATABASE_URL): send it back as Wallet-Api-Lsn with a read to \
+                          see this write.", "schema": {"type": "string", "pattern": LSN}},
     })
 }
 
@@ -688,6 +696,15 @@ impl Builder {
                     "schema": {"type": "string", "pattern": format!("^{}$", time_pattern())}}));
             }
         }
+        parameters.push(reference("parameters", "walletApiLsn"));
+        self.parameters.insert(
+            "walletApiLsn".into(),
+            json!({"name": "Wallet-Api-Lsn", "in": "header",
+                   "description": "The Wallet-Api-Lsn of the client's last write: the request \
+                       is served only by a database that holds that write (a standby that has \
+                       replayed it, or the primary).",
+                   "schema": {"type": "string", "pattern": LSN}}),
+        );
         if replayable(operation) {
             parameters.push(reference("parameters", "idempotencyKey"));
             self.parameters.insert(
@@ -1333,7 +1350,12 @@ fn codes_of(endpoint: &Endpoint) -> Vec<&'static Code> {
         Operation::Metrics => return codes,
         _ => {}
     }
-    codes.extend([&INVALID_QUERY_PARAMETER, &NOT_ACCEPTABLE, &INTERNAL_ERROR]);
+    codes.extend([
+        &INVALID_QUERY_PARAMETER,
+        &INVALID_LSN,
+        &NOT_ACCEPTABLE,
+        &INTERNAL_ERROR,
+    ]);
     codes.extend(database);
     let parent = match operation {
         Operation::Show { type_name, .. }
@@ -1484,6 +1506,12 @@ impl Builder {
                 headers.insert(
                     "Idempotent-Replayed".into(),
                     reference("headers", "IdempotentReplayed"),
+                );
+            }
+            if is_write(operation) {
+                headers.insert(
+                    "Wallet-Api-Lsn".into(),
+                    reference("headers", "WalletApiLsn"),
                 );
             }
             if rate_limited {

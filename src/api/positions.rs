@@ -63,7 +63,8 @@ pub async fn mark_writes(
     if !response.status().is_success() {
         return Ok(response);
     }
-    match db::run(&state.db, |conn| position(conn)).await {
+    let written: Result<_, DbError> = db::run(&state.db, position).await;
+    match written {
         Ok(lsn) => {
             response.headers_mut().insert(
                 HeaderName::from_static("wallet-api-lsn"),
@@ -71,7 +72,6 @@ pub async fn mark_writes(
             );
         }
         Err(error) => {
-            let error: DbError = error;
             log::warn!("a write's response goes without {HEADER}: {error}");
         }
     }

@@ -105,7 +105,7 @@ fn a_wave_whose_connection_is_killed_is_run_again_and_nothing_told_is_lost() {
         .collect();
     killed_while_waiting(&app, &wallets);
     assert!(
-        metric(&app, "wallet_api_coalesced_wave_total{kind=\"written\"}") > 0.0,
+        app.metric("wallet_api_coalesced_wave_total{kind=\"written\"}") > 0.0,
         "no wave was written"
     );
 }
@@ -225,14 +225,6 @@ fn database_transactions(conn: &mut diesel::PgConnection, condition: &str) -> us
 }
 
 /// A counter of `/metrics`, 0 when it has no sample yet.
-fn metric(app: &TestApp, series: &str) -> f64 {
-    app.raw_get("/metrics")
-        .2
-        .lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 #[test]
 fn a_batch_runs_at_most_twice_however_many_of_its_writes_fail() {
     let app = one_runner_app(std::time::Duration::from_secs(10));
@@ -428,17 +420,15 @@ fn one_batch_of(app: &TestApp, count: usize, send: impl Fn(usize) -> Reply + Syn
 /// How many runs of coalesced writes `/metrics` counts of kind `how` (together, guarded,
 /// alone).
 fn batch_runs(app: &TestApp, how: &str) -> f64 {
-    metric(
-        app,
-        &format!("wallet_api_coalesced_batch_runs_total{{how=\"{how}\"}}"),
-    )
+    app.metric(&format!(
+        "wallet_api_coalesced_batch_runs_total{{how=\"{how}\"}}"
+    ))
 }
 
 fn wave_counter(app: &TestApp, kind: &str) -> f64 {
-    metric(
-        app,
-        &format!("wallet_api_coalesced_wave_total{{kind=\"{kind}\"}}"),
-    )
+    app.metric(&format!(
+        "wallet_api_coalesced_wave_total{{kind=\"{kind}\"}}"
+    ))
 }
 
 #[test]
@@ -679,20 +669,10 @@ fn reads_by_id_that_wait_together_are_answered_by_one_query_each_with_its_own_ro
             );
         }
     }
-    let queries = metric(
-        &app,
-        "wallet_api_coalesced_read_queries_total{resource=\"wallets\"}",
-    ) + metric(
-        &app,
-        "wallet_api_coalesced_read_queries_total{resource=\"transactions\"}",
-    );
-    let answered = metric(
-        &app,
-        "wallet_api_coalesced_reads_total{resource=\"wallets\"}",
-    ) + metric(
-        &app,
-        "wallet_api_coalesced_reads_total{resource=\"transactions\"}",
-    );
+    let queries = app.metric("wallet_api_coalesced_read_queries_total{resource=\"wallets\"}")
+        + app.metric("wallet_api_coalesced_read_queries_total{resource=\"transactions\"}");
+    let answered = app.metric("wallet_api_coalesced_reads_total{resource=\"wallets\"}")
+        + app.metric("wallet_api_coalesced_reads_total{resource=\"transactions\"}");
     // The 60 reads (the set-up read nothing by id), by far fewer queries.
     assert!(answered >= 60.0, "{answered} reads answered");
     assert!(

@@ -319,6 +319,15 @@ impl TestApp {
         (status, content_type, response.text().unwrap())
     }
 
+    /// One series of `/metrics` (`name{labels}`): its value, 0 when absent.
+    pub fn metric(&self, series: &str) -> f64 {
+        self.raw_get("/metrics")
+            .2
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
     pub fn get(&self, path: &str) -> Reply {
         self.send("GET", path, &[("Accept", JSONAPI)], None)
     }
