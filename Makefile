@@ -8,7 +8,7 @@ PG := scripts/pg-local.sh
 # The database: $DATABASE_URL, or the local cluster's (started on demand).
 WITH_DB = export DATABASE_URL="$${DATABASE_URL:-$$($(PG) url)}" &&
 
-.PHONY: run key test lint build deps db-start db-stop db-url psql migrate verify repair bench profile e2e fuzz openapi schema docs cluster cluster-down cluster-status backup restore
+.PHONY: run key test lint build deps db-start db-stop db-url psql migrate verify repair bench profile e2e fuzz openapi schema docs cluster cluster-down cluster-status backup restore bench-cluster
 
 ## run: build in release mode and serve on HOST:PORT. Without DATABASE_URL: start the local
 ## cluster, migrate it as the tables' owner, serve as the least-privilege role wallet_api, with
@@ -114,6 +114,11 @@ restore: deps
 ## bench: the benchmark suite beside pgbench; writes BENCHMARKS.md
 bench: deps
 	scripts/bench.sh
+
+## bench-cluster: bookings and reads with 1 and 2 instances, reads from the primary and
+## from the standby, the standby's lag: a formation of its own; writes docs/SCALING.md's figures
+bench-cluster: deps
+	python3 scripts/bench/cluster.py
 
 ## profile: statements and CPU per request, coalescing on and off (a cluster of its own
 ## with pg_stat_statements); prints a report that BENCHMARKS.md quotes

@@ -16,6 +16,8 @@
 #   scripts/cluster.sh kill-primary     kill -9 the primary's postmaster and its pg_autoctl
 #                               (the machine dies); `restart-node NAME` brings it back
 #   scripts/cluster.sh failover         a clean failover (pg_autoctl perform failover)
+#   scripts/cluster.sh restart-instances   restart the service instances with this call's
+#                               environment (STANDBY_READS=on, ...)
 #   scripts/cluster.sh autoctl ARGS...  any pg_autoctl command against the monitor
 #
 # Settings: WALLET_CLUSTER_DIR (default .cluster), WALLET_CLUSTER_PG_PORT (the monitor's port;
@@ -59,6 +61,12 @@ autoctl() { as_owner pg_autoctl "$@" --monitor "$(monitor_uri)"; }
 psql_node() { "$BINDIR/psql" "postgresql://postgres@localhost:$1/$DB" -qtAX -v ON_ERROR_STOP=1 "${@:2}"; }
 
 prepare_home() {
+    # pg_autoctl's nodes keep their unix sockets where PostgreSQL's packages put them; on a
+    # machine that never ran a packaged server the directory may be missing. (As a user other
+    # than root, that user must be able to write it: a member of the group postgres.)
+    if [ ! -d /var/run/postgresql ] && [ "$(id -u)" -eq 0 ]; then
+        install -d -o postgres -g postgres -m 2775 /var/run/postgresql
+    fi
     mkdir -p "$HOME_DIR"
     if [ "$(id -u)" -eq 0 ]; then
         chown postgres:postgres "$HOME_DIR"
@@ -378,6 +386,17 @@ case "${1:-}" in
     wait-formation) prepare_home; wait_for "a primary and a synchronous standby" "${2:-180}" formation_ready ;;
     kill-primary) kill_primary ;;
     restart-node) prepare_home; run_keeper "$2" ;;
+    restart-instances)
+        # With the environment of this call (STANDBY_READS, COALESCE, ...).
+        prepare_home
+        for pidfile in "$HOME_DIR"/instances/*.pid; do
+            [ -e "$pidfile" ] && stop_pid "$(cat "$pidfile")" && rm -f "$pidfile"
+        done
+        for ((n = 0; n < INSTANCES; n++)); do start_instance "$n" "${WALLET_BIN:-$ROOT/target/release/wallet-api}"; done
+        for ((n = 0; n < INSTANCES; n++)); do
+            wait_for "instance $n" 60 healthy "http://127.0.0.1:$(instance_port "$n")"
+        done
+        ;;
     failover) prepare_home; autoctl perform failover >/dev/null 2>&1 ;;
     autoctl) prepare_home; shift; autoctl "$@" ;;
     *) echo "usage: $0 up|down|status|key|url|wait-formation|kill-primary|restart-node NAME|failover|autoctl ARGS" >&2; exit 2 ;;

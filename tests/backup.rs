@@ -11,8 +11,6 @@
 
 use std::collections::HashSet;
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
@@ -20,7 +18,7 @@ use diesel::sql_types::{BigInt, Text};
 
 #[path = "support/load.rs"]
 mod load;
-use load::{Answer, Local, book, client, create_wallet, fresh_database, run_id, serve};
+use load::{Answer, Load, Local, client, create_wallet, fresh_database, serve};
 
 const CLIENTS: usize = 8;
 
@@ -111,47 +109,16 @@ fn a_restore_to_a_time_before_a_mistaken_delete_brings_back_every_acknowledged_b
     let base = serve(&url);
     let client = client(&secret, Duration::from_secs(30));
     let wallet = create_wallet(&client, &base);
-    let run = run_id();
-    let started = Instant::now();
-    let stop = Arc::new(AtomicBool::new(false));
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|n| {
-            let (client, base, wallet, stop) =
-                (client.clone(), base.clone(), wallet.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let mut answers = Vec::new();
-                for i in 0.. {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let txid = format!("{run}-c{n}-{i}");
-                    let sent = started.elapsed();
-                    let (status, code) = book(&client, &base, &wallet, &txid);
-                    answers.push(Answer {
-                        txid,
-                        status,
-                        code,
-                        took: started.elapsed() - sent,
-                        sent,
-                    });
-                }
-                answers
-            })
-        })
-        .collect();
+    let load = Load::start(&client, &base, &wallet, CLIENTS, Duration::from_millis(20));
     std::thread::sleep(Duration::from_secs(2));
     // The target, as the database's clock has it: every booking acknowledged before `until`
     // committed before it, every one sent after `after` commits after it.
     let mut conn = PgConnection::establish(&url).unwrap();
-    let until = started.elapsed();
+    let until = load.elapsed();
     let target = text(&mut conn, "SELECT now()::text AS value");
-    let after = started.elapsed();
+    let after = load.elapsed();
     std::thread::sleep(Duration::from_secs(1));
-    stop.store(true, Ordering::Relaxed);
-    let answers: Vec<Answer> = clients
-        .into_iter()
-        .flat_map(|c| c.join().unwrap())
-        .collect();
+    let answers = load.stop();
     assert!(answers.iter().all(|a| a.status == 201), "bookings succeed");
 
     // The mistake.

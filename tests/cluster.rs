@@ -15,17 +15,19 @@
 //!
 //! The figures are printed (`cargo test --test cluster -- --nocapture`).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 #[path = "support/load.rs"]
 mod load;
-use load::{Answer, JSONAPI, book, client, create_wallet, percentile, run_id};
+use load::{
+    Answer, JSONAPI, Load, assert_nothing_acknowledged_lost, book, client, create_wallet,
+    percentile, run_id, tally,
+};
 
 const CLIENTS: usize = 16;
 const FRONT: &str = "http://127.0.0.1:8190";
@@ -372,39 +374,10 @@ fn a_key_sent_to_two_instances_at_once_runs_once(client: &reqwest::blocking::Cli
 
 fn bookings_survive_the_loss_of_the_primary(client: &reqwest::blocking::Client, run: u128) {
     let wallet = create_wallet(client, FRONT);
-    let started = Instant::now();
-    let stop = Arc::new(AtomicBool::new(false));
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|n| {
-            let (client, wallet, stop) = (client.clone(), wallet.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let mut answers = Vec::new();
-                for i in 0.. {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let txid = format!("{run}-fo-c{n}-{i}");
-                    let sent = started.elapsed();
-                    let (status, code) = book(&client, FRONT, &wallet, &txid);
-                    answers.push(Answer {
-                        txid,
-                        status,
-                        code,
-                        took: started.elapsed() - sent,
-                        sent,
-                    });
-                    if status == 503 {
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
-                }
-                answers
-            })
-        })
-        .collect();
-
+    let load = Load::start(client, FRONT, &wallet, CLIENTS, Duration::from_millis(50));
     let mut events = Vec::new();
     std::thread::sleep(Duration::from_secs(3));
-    let lost_at = started.elapsed();
+    let lost_at = load.elapsed();
     let lost = cluster(&["kill-primary"]);
     events.push(("kill -9", lost_at));
     // The old primary comes back once the other has taken over, and rejoins as its standby.
@@ -416,10 +389,10 @@ fn bookings_survive_the_loss_of_the_primary(client: &reqwest::blocking::Client, 
         assert!(Instant::now() < deadline, "no failover: {:?}", nodes());
         std::thread::sleep(Duration::from_millis(200));
     }
-    let promoted = started.elapsed() - lost_at;
+    let promoted = load.elapsed() - lost_at;
     cluster(&["restart-node", &lost]);
     cluster(&["wait-formation", "120"]);
-    let rejoined = started.elapsed() - lost_at;
+    let rejoined = load.elapsed() - lost_at;
     assert!(
         nodes()
             .iter()
@@ -428,22 +401,13 @@ fn bookings_survive_the_loss_of_the_primary(client: &reqwest::blocking::Client, 
         nodes()
     );
     std::thread::sleep(Duration::from_secs(3));
-    events.push(("pg_autoctl perform failover", started.elapsed()));
+    events.push(("pg_autoctl perform failover", load.elapsed()));
     cluster(&["failover"]);
     cluster(&["wait-formation", "120"]);
     std::thread::sleep(Duration::from_secs(3));
-    stop.store(true, Ordering::Relaxed);
-    let answers: Vec<Answer> = clients
-        .into_iter()
-        .flat_map(|c| c.join().unwrap())
-        .collect();
-
-    let mut statuses = BTreeMap::new();
-    for answer in &answers {
-        *statuses
-            .entry((answer.status, answer.code.clone()))
-            .or_insert(0) += 1;
-    }
+    let ended = load.elapsed();
+    let answers = load.stop();
+    let statuses = tally(&answers);
     eprintln!("failover: answers {statuses:?}");
     for answer in &answers {
         assert!(
@@ -473,7 +437,7 @@ fn bookings_survive_the_loss_of_the_primary(client: &reqwest::blocking::Client, 
         .iter()
         .skip(1)
         .map(|(_, at)| *at)
-        .chain([started.elapsed()])
+        .chain([ended])
         .collect();
     for ((event, at), end) in events.iter().zip(ends) {
         let during: Vec<&Answer> = answers
@@ -516,21 +480,7 @@ fn bookings_survive_the_loss_of_the_primary(client: &reqwest::blocking::Client, 
     .map(str::to_string)
     .collect();
     let acknowledged = answers.iter().filter(|a| a.status == 201).count();
-    for answer in &answers {
-        match (answer.status, answer.code.as_str()) {
-            (201, _) => assert!(
-                stored.contains(&answer.txid),
-                "{} was acknowledged and lost",
-                answer.txid
-            ),
-            (503, "outcome-unknown") => {}
-            (_, code) => assert!(
-                !stored.contains(&answer.txid),
-                "{} answered {code} but was written",
-                answer.txid
-            ),
-        }
-    }
+    assert_nothing_acknowledged_lost(&answers, &stored);
     eprintln!(
         "failover: {acknowledged} acknowledged, {} refused, {} stored, 0 acknowledged lost",
         answers.len() - acknowledged,

@@ -7,15 +7,16 @@
 //! recover by itself, and every booking acknowledged with 201 must be in the database.
 //! The figures are printed (`cargo test --test faults -- --nocapture`).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 
 #[path = "support/load.rs"]
 mod load;
-use load::{Answer, Local, book, client, create_wallet, fresh_database, percentile, run_id, serve};
+use load::{
+    Load, Local, assert_nothing_acknowledged_lost, client, create_wallet, fresh_database,
+    percentile, serve, tally,
+};
 
 const CLIENTS: usize = 16;
 
@@ -29,38 +30,7 @@ fn the_service_answers_in_bounded_time_through_database_outages_and_loses_nothin
     let client = client(&secret, Duration::from_secs(30));
     let wallet = create_wallet(&client, &base);
 
-    // txids unique to this run: the cluster is kept between runs.
-    let run = run_id();
-    let started = Instant::now();
-    let stop = Arc::new(AtomicBool::new(false));
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|n| {
-            let (client, base, wallet, stop) =
-                (client.clone(), base.clone(), wallet.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let mut answers = Vec::new();
-                for i in 0.. {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let txid = format!("{run}-c{n}-{i}");
-                    let sent = started.elapsed();
-                    let (status, code) = book(&client, &base, &wallet, &txid);
-                    answers.push(Answer {
-                        txid,
-                        status,
-                        code,
-                        took: started.elapsed() - sent,
-                        sent,
-                    });
-                    if status == 503 {
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
-                }
-                answers
-            })
-        })
-        .collect();
+    let load = Load::start(&client, &base, &wallet, CLIENTS, Duration::from_millis(20));
 
     let health = |client: &reqwest::blocking::Client| {
         let asked = Instant::now();
@@ -75,7 +45,7 @@ fn the_service_answers_in_bounded_time_through_database_outages_and_loses_nothin
     let mut recoveries = Vec::new();
     for mode in ["stop", "crash"] {
         std::thread::sleep(Duration::from_secs(2));
-        let down = started.elapsed();
+        let down = load.elapsed();
         cluster.pg(if mode == "stop" {
             "stop"
         } else {
@@ -87,25 +57,16 @@ fn the_service_answers_in_bounded_time_through_database_outages_and_loses_nothin
         }
         std::thread::sleep(Duration::from_secs(3));
         cluster.pg("start");
-        let up = started.elapsed();
+        let up = load.elapsed();
         // Recovered: the first booking sent after the restart that succeeds.
         outages.push((down, up));
         recoveries.push(up);
     }
     std::thread::sleep(Duration::from_secs(3));
-    stop.store(true, Ordering::Relaxed);
-    let answers: Vec<Answer> = clients
-        .into_iter()
-        .flat_map(|c| c.join().unwrap())
-        .collect();
+    let answers = load.stop();
 
     // Every request was answered, with 201 or 503 only, within its bounds.
-    let mut statuses = std::collections::BTreeMap::new();
-    for answer in &answers {
-        *statuses
-            .entry((answer.status, answer.code.clone()))
-            .or_insert(0) += 1;
-    }
+    let statuses = tally(&answers);
     eprintln!("answers: {statuses:?}");
     for answer in &answers {
         assert!(
@@ -161,22 +122,7 @@ fn the_service_answers_in_bounded_time_through_database_outages_and_loses_nothin
         .load(&mut conn)
         .unwrap();
     let stored: std::collections::HashSet<String> = stored.into_iter().collect();
-    for answer in &answers {
-        match (answer.status, answer.code.as_str()) {
-            (201, _) => assert!(
-                stored.contains(&answer.txid),
-                "{} was acknowledged and lost",
-                answer.txid
-            ),
-            (503, "outcome-unknown") => {}
-            (503, code) => assert!(
-                !stored.contains(&answer.txid),
-                "{} answered {code} but was written",
-                answer.txid
-            ),
-            _ => unreachable!(),
-        }
-    }
+    assert_nothing_acknowledged_lost(&answers, &stored);
     let audit: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
         "(SELECT count(*) FROM wallet_balance_audit)",
     ))

@@ -1,7 +1,8 @@
 //! CORS, so that pages of the configured origins (`CORS_ORIGINS`) may call the API from a
 //! browser: preflights admit the headers clients send (`Authorization`, `Content-Type`,
-//! `Accept`, `Idempotency-Key`), and responses expose those clients read (`Location`,
-//! `Retry-After`, `Idempotent-Replayed`, the rate-limit headers). An origin not configured
+//! `Accept`, `Idempotency-Key`, `Wallet-Api-Lsn`), and responses expose those clients read
+//! (`Location`, `Retry-After`, `Idempotent-Replayed`, the rate-limit headers,
+//! `Wallet-Api-Lsn`). An origin not configured
 //! gets no CORS headers at all; with none configured, nothing changes.
 
 use actix_cors::Cors;
@@ -21,6 +22,7 @@ fn cors(origins: &[String]) -> Cors {
             header::CONTENT_TYPE,
             header::ACCEPT,
             header::HeaderName::from_static("idempotency-key"),
+            header::HeaderName::from_static("wallet-api-lsn"),
         ])
         .expose_headers([
             header::LOCATION,
@@ -28,6 +30,7 @@ fn cors(origins: &[String]) -> Cors {
             header::HeaderName::from_static("idempotent-replayed"),
             header::HeaderName::from_static("ratelimit"),
             header::HeaderName::from_static("ratelimit-policy"),
+            header::HeaderName::from_static("wallet-api-lsn"),
         ])
         .max_age(600);
     for origin in origins {

@@ -1068,7 +1068,13 @@ fn pages_of_allowed_origins_may_call_it_from_a_browser() {
         Some("https://app.example")
     );
     let allowed = header(&preflight, "access-control-allow-headers").unwrap();
-    for name in ["authorization", "content-type", "accept", "idempotency-key"] {
+    for name in [
+        "authorization",
+        "content-type",
+        "accept",
+        "idempotency-key",
+        "wallet-api-lsn",
+    ] {
         assert!(allowed.contains(name), "{allowed}");
     }
     assert!(
@@ -1101,6 +1107,7 @@ fn pages_of_allowed_origins_may_call_it_from_a_browser() {
         "idempotent-replayed",
         "ratelimit",
         "ratelimit-policy",
+        "wallet-api-lsn",
     ] {
         assert!(exposed.contains(name), "{exposed}");
     }

@@ -4,8 +4,12 @@
 // Each test binary includes this file and uses a part of it.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::process::Command;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use serde_json::{Value, json};
@@ -196,5 +200,113 @@ impl Drop for Local {
     fn drop(&mut self) {
         let _ = self.script("backup.sh", &["stop-restored"]);
         let _ = self.script("pg-local.sh", &["stop"]);
+    }
+}
+
+/// `clients` clients booking 1 on `wallet` one after another, each txid `RUN-cN-I`, until
+/// [`Load::stop`]; a client answered 503 waits `pause` before its next booking.
+pub struct Load {
+    pub started: Instant,
+    stop: Arc<AtomicBool>,
+    clients: Vec<JoinHandle<Vec<Answer>>>,
+}
+
+impl Load {
+    pub fn start(
+        client: &reqwest::blocking::Client,
+        base: &str,
+        wallet: &str,
+        clients: usize,
+        pause: Duration,
+    ) -> Load {
+        // txids unique to this run: the clusters are kept between runs.
+        let run = run_id();
+        let started = Instant::now();
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients = (0..clients)
+            .map(|n| {
+                let (client, base, wallet, stop) = (
+                    client.clone(),
+                    base.to_string(),
+                    wallet.to_string(),
+                    stop.clone(),
+                );
+                std::thread::spawn(move || {
+                    let mut answers = Vec::new();
+                    for i in 0.. {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let txid = format!("{run}-c{n}-{i}");
+                        let sent = started.elapsed();
+                        let (status, code) = book(&client, &base, &wallet, &txid);
+                        answers.push(Answer {
+                            txid,
+                            status,
+                            code,
+                            took: started.elapsed() - sent,
+                            sent,
+                        });
+                        if status == 503 {
+                            std::thread::sleep(pause);
+                        }
+                    }
+                    answers
+                })
+            })
+            .collect();
+        Load {
+            started,
+            stop,
+            clients,
+        }
+    }
+
+    /// Time since the load started.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Stops every client: all their answers.
+    pub fn stop(self) -> Vec<Answer> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.clients
+            .into_iter()
+            .flat_map(|client| client.join().unwrap())
+            .collect()
+    }
+}
+
+/// How many answers had each status and code.
+pub fn tally(answers: &[Answer]) -> BTreeMap<(u16, String), usize> {
+    let mut statuses = BTreeMap::new();
+    for answer in answers {
+        *statuses
+            .entry((answer.status, answer.code.clone()))
+            .or_insert(0) += 1;
+    }
+    statuses
+}
+
+/// Every booking acknowledged is among `stored`; one refused is not, unless its outcome was
+/// said to be unknown.
+pub fn assert_nothing_acknowledged_lost(
+    answers: &[Answer],
+    stored: &std::collections::HashSet<String>,
+) {
+    for answer in answers {
+        match (answer.status, answer.code.as_str()) {
+            (201, _) => assert!(
+                stored.contains(&answer.txid),
+                "{} was acknowledged and lost",
+                answer.txid
+            ),
+            (503, "outcome-unknown") => {}
+            (_, code) => assert!(
+                !stored.contains(&answer.txid),
+                "{} answered {code} but was written",
+                answer.txid
+            ),
+        }
     }
 }
