@@ -14,8 +14,8 @@ use diesel::prelude::*;
 #[path = "support/load.rs"]
 mod load;
 use load::{
-    Load, Local, assert_nothing_acknowledged_lost, client, create_wallet, fresh_database,
-    percentile, serve, tally,
+    Load, Local, assert_answered_within, assert_nothing_acknowledged_lost, client, create_wallet,
+    fresh_database, percentile, refusal_times, serve, tally,
 };
 
 const CLIENTS: usize = 16;
@@ -68,27 +68,8 @@ fn the_service_answers_in_bounded_time_through_database_outages_and_loses_nothin
     // Every request was answered, with 201 or 503 only, within its bounds.
     let statuses = tally(&answers);
     eprintln!("answers: {statuses:?}");
-    for answer in &answers {
-        assert!(
-            answer.status == 201 || answer.status == 503,
-            "{} answered {} {}",
-            answer.txid,
-            answer.status,
-            answer.code
-        );
-        assert!(
-            answer.took < Duration::from_secs(5),
-            "{} took {:?}",
-            answer.txid,
-            answer.took
-        );
-    }
-    let mut unavailable: Vec<Duration> = answers
-        .iter()
-        .filter(|a| a.status == 503)
-        .map(|a| a.took)
-        .collect();
-    unavailable.sort();
+    assert_answered_within(&answers, Duration::from_secs(5));
+    let unavailable = refusal_times(&answers);
     assert!(!unavailable.is_empty(), "the outages were seen");
     eprintln!(
         "time to 503 under {CLIENTS} clients: p50 {:?}, p99 {:?}, max {:?} ({} answers)",

@@ -288,6 +288,36 @@ pub fn tally(answers: &[Answer]) -> BTreeMap<(u16, String), usize> {
     statuses
 }
 
+/// Every request was answered 201 or 503, each within `bound`.
+pub fn assert_answered_within(answers: &[Answer], bound: Duration) {
+    for answer in answers {
+        assert!(
+            answer.status == 201 || answer.status == 503,
+            "{} answered {} {}",
+            answer.txid,
+            answer.status,
+            answer.code
+        );
+        assert!(
+            answer.took < bound,
+            "{} took {:?}",
+            answer.txid,
+            answer.took
+        );
+    }
+}
+
+/// How long each refusal (503) took to come, shortest first.
+pub fn refusal_times(answers: &[Answer]) -> Vec<Duration> {
+    let mut times: Vec<Duration> = answers
+        .iter()
+        .filter(|a| a.status == 503)
+        .map(|a| a.took)
+        .collect();
+    times.sort();
+    times
+}
+
 /// Every booking acknowledged is among `stored`; one refused is not, unless its outcome was
 /// said to be unknown.
 pub fn assert_nothing_acknowledged_lost(
