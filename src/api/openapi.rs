@@ -144,6 +144,8 @@ const TEXT: &str = "^[^\\u0000]*$";
 
 /// A `Wallet-Api-Lsn`: a WAL position as PostgreSQL writes it.
 const LSN: &str = "^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$";
+/// The same as a request header, where an empty value sends none.
+const LSN_OR_NONE: &str = "^(?:[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8})?$";
 
 /// An `Idempotency-Key`: a token, or a quoted string.
 const IDEMPOTENCY_KEY: &str =
@@ -702,8 +704,8 @@ impl Builder {
             json!({"name": "Wallet-Api-Lsn", "in": "header",
                    "description": "The Wallet-Api-Lsn of the client's last write: the request \
                        is served only by a database that holds that write (a standby that has \
-                       replayed it, or the primary).",
-                   "schema": {"type": "string", "pattern": LSN}}),
+                       replayed it, or the primary). Empty: none.",
+                   "schema": {"type": "string", "pattern": LSN_OR_NONE}}),
         );
         if replayable(operation) {
             parameters.push(reference("parameters", "idempotencyKey"));

@@ -24,24 +24,24 @@ codes! {
         "a Wallet-Api-Lsn that is not a WAL position as a write's response gave it (such as 0/3000060)");
 }
 
-/// The position a read must see, when the request sends one.
+/// The position a read must see, when the request sends one (an empty header sends none).
 pub fn read_after(request: &HttpRequest) -> Result<Option<Lsn>, ApiError> {
     let Some(value) = request.headers().get(HEADER) else {
         return Ok(None);
     };
-    value
-        .to_str()
-        .ok()
-        .and_then(|text| Lsn::parse(text.trim()))
-        .map(Some)
-        .ok_or_else(|| {
-            ApiError::new(
-                &INVALID_LSN,
-                "Wallet-Api-Lsn must be a WAL position as a write's response gave it, \
-                 such as 0/3000060",
-            )
-            .header(HEADER)
-        })
+    let invalid = || {
+        ApiError::new(
+            &INVALID_LSN,
+            "Wallet-Api-Lsn must be a WAL position as a write's response gave it, \
+             such as 0/3000060",
+        )
+        .header(HEADER)
+    };
+    let text = value.to_str().map_err(|_| invalid())?.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    Lsn::parse(text).map(Some).ok_or_else(invalid)
 }
 
 /// Middleware: a successful write's response gets the primary's WAL position, read after

@@ -40,10 +40,13 @@ fn without_a_standby_writes_carry_no_position_and_reads_take_one() {
 #[test]
 fn a_position_that_is_not_one_is_refused_with_its_header_named() {
     let app = TestApp::spawn();
-    for bad in ["", "yesterday", "1/2/3", "123456789/0", "G/1"] {
+    for bad in ["yesterday", "1/2/3", "123456789/0", "G/1", "0/-1"] {
         app.send("GET", "/wallets", &[("Wallet-Api-Lsn", bad)], None)
             .expect_error(400, "invalid-lsn", Some(("header", "Wallet-Api-Lsn")));
     }
+    // An empty one sends none.
+    app.send("GET", "/wallets", &[("Wallet-Api-Lsn", "")], None)
+        .expect(200);
 }
 
 #[test]
