@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{Logger, NormalizePath, from_fn};
+use actix_web::middleware::{Condition, Logger, NormalizePath, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
@@ -121,6 +121,8 @@ impl Application {
             idempotency_ttl_seconds: config.idempotency_ttl.as_secs() as i64,
         });
         let cors_origins = config.cors_origins.clone();
+        // Only with a standby do writes need to say where they committed.
+        let with_standby = state.standby.is_some();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -132,7 +134,10 @@ impl Application {
                         .wrap(from_fn(|request, next| {
                             negotiate(request, next, api::routes::negotiation)
                         }))
-                        .wrap(from_fn(api::positions::mark_writes))
+                        .wrap(Condition::new(
+                            with_standby,
+                            from_fn(api::positions::mark_writes),
+                        ))
                         .wrap(from_fn(auth::authenticate))
                         .wrap(from_fn(link_errors)),
                 )

@@ -44,8 +44,8 @@ pub fn read_after(request: &HttpRequest) -> Result<Option<Lsn>, ApiError> {
     Lsn::parse(text).map(Some).ok_or_else(invalid)
 }
 
-/// Middleware: a successful write's response gets the primary's WAL position, read after
-/// the write committed, when reads may go to a standby. Should the primary not answer, the
+/// Middleware, installed when reads may go to a standby: a successful write's response gets
+/// the primary's WAL position, read after the write committed. Should the primary not answer, the
 /// response goes without it (and a read sent without it may lag behind the write).
 pub async fn mark_writes(
     request: ServiceRequest,
@@ -57,7 +57,7 @@ pub async fn mark_writes(
     );
     let state = request.app_data::<web::Data<AppState>>().cloned();
     let mut response = next.call(request).await?;
-    let Some(state) = state.filter(|state| write && state.standby.is_some()) else {
+    let Some(state) = state.filter(|_| write) else {
         return Ok(response);
     };
     if !response.status().is_success() {
