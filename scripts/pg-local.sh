@@ -36,17 +36,10 @@ find_bindir() {
     return 1
 }
 
-install_postgres() {
-    log "PostgreSQL server binaries not found; installing them with apt"
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql postgresql-contrib >&2
-}
-
 BINDIR=$(find_bindir || true)
 if [ -z "$BINDIR" ]; then
-    install_postgres
+    log "PostgreSQL server binaries not found; installing them with apt"
+    "$ROOT/scripts/install.sh" postgresql postgresql-contrib
     BINDIR=$(find_bindir) || { log "no initdb after installing PostgreSQL"; exit 1; }
 fi
 
