@@ -10,7 +10,6 @@
 //! (`cargo test --test backup -- --nocapture`).
 
 use std::collections::HashSet;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
@@ -18,7 +17,7 @@ use diesel::sql_types::{BigInt, Text};
 
 #[path = "support/load.rs"]
 mod load;
-use load::{Answer, Load, Local, client, create_wallet, fresh_database, serve};
+use load::{Answer, Load, Local, assert_verifies, client, create_wallet, fresh_database, serve};
 
 const CLIENTS: usize = 8;
 
@@ -85,12 +84,7 @@ fn check_restored(url: &str, answers: &[Answer], (until, after): (Duration, Dura
          FROM balance_changes) AS entries WHERE before + delta <> balance",
     );
     assert_eq!(broken, "0", "{what}: the journal's running totals");
-    let verify = Command::new(env!("CARGO_BIN_EXE_wallet-api"))
-        .arg("verify")
-        .env("DATABASE_URL", url)
-        .output()
-        .unwrap();
-    assert!(verify.status.success(), "{what}: wallet-api verify");
+    assert_verifies(url, what);
     eprintln!(
         "{what}: {kept} bookings acknowledged before the target, all there; {} stored",
         stored.len()
@@ -103,7 +97,7 @@ fn a_restore_to_a_time_before_a_mistaken_delete_brings_back_every_acknowledged_b
     let url = cluster.pg("url");
     let secret = fresh_database(&url, "backup");
     let began = Instant::now();
-    cluster.run("backup.sh", &["backup"]);
+    cluster.backup(&["backup"]);
     eprintln!("backup: base backup in {:?}", began.elapsed());
 
     let base = serve(&url);
@@ -129,16 +123,16 @@ fn a_restore_to_a_time_before_a_mistaken_delete_brings_back_every_acknowledged_b
     drop(conn);
 
     let began = Instant::now();
-    let restored = cluster.run("backup.sh", &["restore", &target]);
+    let restored = cluster.backup(&["restore", &target]);
     eprintln!(
         "backup: restored to {target} into a new data directory in {:?}",
         began.elapsed()
     );
     check_restored(&restored, &answers, (until, after), "restored copy");
-    cluster.run("backup.sh", &["stop-restored"]);
+    cluster.backup(&["stop-restored"]);
 
     let began = Instant::now();
-    let rewound = cluster.run("backup.sh", &["restore", &target, "in-place"]);
+    let rewound = cluster.backup(&["restore", &target, "in-place"]);
     eprintln!(
         "backup: cluster rewound to {target} in {:?}",
         began.elapsed()

@@ -25,8 +25,8 @@ use serde_json::{Value, json};
 #[path = "support/load.rs"]
 mod load;
 use load::{
-    Answer, JSONAPI, Load, assert_answered_within, assert_nothing_acknowledged_lost, book, client,
-    create_wallet, percentile, refusal_times, run_id, tally,
+    Answer, JSONAPI, Load, assert_answered_within, assert_nothing_acknowledged_lost,
+    assert_verifies, book, client, create_wallet, percentile, refusal_times, run_id, tally,
 };
 
 const CLIENTS: usize = 16;
@@ -35,8 +35,9 @@ const INSTANCES: [&str; 2] = ["http://127.0.0.1:8191", "http://127.0.0.1:8192"];
 /// How long bookings may be refused after the primary is lost (docs/operations.md).
 const RECOVERY_BOUND: Duration = Duration::from_secs(15);
 
-fn script(args: &[&str]) -> std::io::Result<std::process::Output> {
-    Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/cluster.sh"))
+/// Runs `scripts/SCRIPT ARGS` (cluster.sh or backup.sh) on this test's formation.
+fn script(script: &str, args: &[&str]) -> std::io::Result<std::process::Output> {
+    Command::new(format!("{}/scripts/{script}", env!("CARGO_MANIFEST_DIR")))
         .args(args)
         .env(
             "WALLET_CLUSTER_DIR",
@@ -44,6 +45,7 @@ fn script(args: &[&str]) -> std::io::Result<std::process::Output> {
         )
         .env("WALLET_CLUSTER_PG_PORT", "55530")
         .env("WALLET_CLUSTER_HTTP_PORT", "8190")
+        .env("WALLET_BACKUP_OF", "cluster")
         .env("WALLET_BIN", env!("CARGO_BIN_EXE_wallet-api"))
         .env("STANDBY_READS", "on")
         // 16 clients on one key book faster than the default per-key rate.
@@ -52,14 +54,23 @@ fn script(args: &[&str]) -> std::io::Result<std::process::Output> {
         .output()
 }
 
-fn cluster(args: &[&str]) -> String {
-    let output = script(args).expect("scripts/cluster.sh runs");
+/// [`script`], which must succeed: its output, trimmed.
+fn checked(name: &str, args: &[&str]) -> String {
+    let output = script(name, args).unwrap_or_else(|error| panic!("{name} runs: {error}"));
     assert!(
         output.status.success(),
-        "cluster.sh {args:?}: {}",
+        "{name} {args:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+fn cluster(args: &[&str]) -> String {
+    checked("cluster.sh", args)
+}
+
+fn backup(args: &[&str]) -> String {
+    checked("backup.sh", args)
 }
 
 /// Stops the formation when the test ends, however it ends.
@@ -67,7 +78,7 @@ struct DownAtEnd;
 
 impl Drop for DownAtEnd {
     fn drop(&mut self) {
-        let _ = script(&["down"]);
+        let _ = script("cluster.sh", &["down"]);
     }
 }
 
@@ -87,25 +98,28 @@ fn node_url(port: &str) -> String {
     format!("postgresql://postgres@localhost:{port}/wallet_api")
 }
 
-/// Runs `sql` on one node as the superuser; its first value.
-fn psql(port: &str, sql: &str) -> String {
-    let output = Command::new("/usr/lib/postgresql/15/bin/psql")
-        .args([
-            node_url(port).as_str(),
-            "-qtAX",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            sql,
-        ])
+/// Runs `sql` on the database at `url`.
+fn sql_at(url: &str, sql: &str) -> std::process::Output {
+    Command::new("/usr/lib/postgresql/15/bin/psql")
+        .args([url, "-qtAX", "-v", "ON_ERROR_STOP=1", "-c", sql])
         .output()
-        .expect("psql runs");
+        .expect("psql runs")
+}
+
+/// [`sql_at`], which must succeed: its first value.
+fn query(url: &str, sql: &str) -> String {
+    let output = sql_at(url, sql);
     assert!(
         output.status.success(),
         "psql {sql}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+/// Runs `sql` on one node as the superuser; its first value.
+fn psql(port: &str, sql: &str) -> String {
+    query(&node_url(port), sql)
 }
 
 fn port_of(role: &str) -> String {
@@ -294,14 +308,7 @@ struct ResumeReplay(String);
 
 impl Drop for ResumeReplay {
     fn drop(&mut self) {
-        let _ = Command::new("/usr/lib/postgresql/15/bin/psql")
-            .args([
-                node_url(&self.0).as_str(),
-                "-qtAX",
-                "-c",
-                "SELECT pg_wal_replay_resume()",
-            ])
-            .output();
+        let _ = sql_at(&node_url(&self.0), "SELECT pg_wal_replay_resume()");
     }
 }
 
@@ -481,37 +488,7 @@ fn bookings_survive_the_loss_of_the_primary(client: &reqwest::blocking::Client) 
         ),
         stored.len().to_string()
     );
-    let verify = Command::new(env!("CARGO_BIN_EXE_wallet-api"))
-        .arg("verify")
-        .env("DATABASE_URL", cluster(&["url", "owner"]))
-        .output()
-        .unwrap();
-    assert!(
-        verify.status.success(),
-        "verify after the failovers: {}{}",
-        String::from_utf8_lossy(&verify.stdout),
-        String::from_utf8_lossy(&verify.stderr)
-    );
-}
-
-fn backup(args: &[&str]) -> String {
-    let output = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/backup.sh"))
-        .args(args)
-        .env("WALLET_BACKUP_OF", "cluster")
-        .env(
-            "WALLET_CLUSTER_DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/.cluster-test"),
-        )
-        .env("WALLET_CLUSTER_PG_PORT", "55530")
-        .env("WALLET_CLUSTER_HTTP_PORT", "8190")
-        .output()
-        .expect("scripts/backup.sh runs");
-    assert!(
-        output.status.success(),
-        "backup.sh {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_string()
+    assert_verifies(&cluster(&["url", "owner"]), "after the failovers");
 }
 
 fn a_restore_after_the_failovers_undoes_a_mistake(client: &reqwest::blocking::Client, run: u128) {
@@ -531,30 +508,18 @@ fn a_restore_after_the_failovers_undoes_a_mistake(client: &reqwest::blocking::Cl
     );
     let restored = backup(&["restore", &target]);
     let _stop = StopRestored;
-    let output = Command::new("/usr/lib/postgresql/15/bin/psql")
-        .args([
-            restored.as_str(),
-            "-qtAX",
-            "-c",
-            &format!(
-                "SELECT count(*) || ' ' || (SELECT balance::bigint FROM wallets WHERE id = {wallet}) \
-                 FROM transactions WHERE wallet_id = {wallet}"
-            ),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout).trim(),
-        "20 20",
-        "the restore holds the bookings the mistake deleted: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let kept = query(
+        &restored,
+        &format!(
+            "SELECT count(*) || ' ' || (SELECT balance::bigint FROM wallets WHERE id = {wallet}) \
+             FROM transactions WHERE wallet_id = {wallet}"
+        ),
     );
-    let verify = Command::new(env!("CARGO_BIN_EXE_wallet-api"))
-        .arg("verify")
-        .env("DATABASE_URL", &restored)
-        .output()
-        .unwrap();
-    assert!(verify.status.success(), "verify of the restored copy");
+    assert_eq!(
+        kept, "20 20",
+        "the restore holds the bookings the mistake deleted"
+    );
+    assert_verifies(&restored, "of the restored copy");
     eprintln!("restore: the formation's archive restored to {target}, before the mistake");
 }
 

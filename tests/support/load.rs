@@ -160,11 +160,17 @@ pub fn serve(url: &str) -> String {
 pub struct Local {
     name: &'static str,
     port: u16,
+    /// Whether `backup.sh` ran for it: only then may a restored copy be left to stop.
+    backed_up: std::cell::Cell<bool>,
 }
 
 impl Local {
     pub fn new(name: &'static str, port: u16) -> Local {
-        Local { name, port }
+        Local {
+            name,
+            port,
+            backed_up: std::cell::Cell::new(false),
+        }
     }
 
     fn script(&self, script: &str, args: &[&str]) -> std::io::Result<std::process::Output> {
@@ -194,11 +200,19 @@ impl Local {
     pub fn pg(&self, command: &str) -> String {
         self.run("pg-local.sh", &[command])
     }
+
+    /// `backup.sh ARGS`.
+    pub fn backup(&self, args: &[&str]) -> String {
+        self.backed_up.set(true);
+        self.run("backup.sh", args)
+    }
 }
 
 impl Drop for Local {
     fn drop(&mut self) {
-        let _ = self.script("backup.sh", &["stop-restored"]);
+        if self.backed_up.get() {
+            let _ = self.script("backup.sh", &["stop-restored"]);
+        }
         let _ = self.script("pg-local.sh", &["stop"]);
     }
 }
@@ -339,4 +353,19 @@ pub fn assert_nothing_acknowledged_lost(
             ),
         }
     }
+}
+
+/// `wallet-api verify` on the database at `url` passes (`what` names it if not).
+pub fn assert_verifies(url: &str, what: &str) {
+    let verify = Command::new(env!("CARGO_BIN_EXE_wallet-api"))
+        .arg("verify")
+        .env("DATABASE_URL", url)
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "verify {what}: {}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
 }
