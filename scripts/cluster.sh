@@ -35,6 +35,7 @@ HTTP_PORT=${WALLET_CLUSTER_HTTP_PORT:-8090}
 INSTANCES=${WALLET_CLUSTER_INSTANCES:-2}
 DB=wallet_api
 BINDIR=/usr/lib/postgresql/15/bin
+BIN=${WALLET_BIN:-$ROOT/target/release/wallet-api}
 NODES=(node1 node2)
 
 log() { echo "cluster: $*" >&2; }
@@ -182,8 +183,7 @@ formation_ready() {
 primary_port() { "$BINDIR/psql" "$(monitor_uri)" -qtAX -c "SELECT nodeport FROM pgautofailover.node WHERE reportedstate IN ('primary', 'wait_primary', 'single') AND goalstate = reportedstate LIMIT 1"; }
 
 migrate() {
-    local bin=$1
-    DATABASE_URL=$(url owner) "$bin" migrate >/dev/null
+    DATABASE_URL=$(url owner) "$BIN" migrate >/dev/null
     "$BINDIR/psql" "$(url owner)" -qtAX -v ON_ERROR_STOP=1 -c "DO \$\$ BEGIN CREATE ROLE wallet_api LOGIN IN ROLE wallet_service;
         EXCEPTION WHEN duplicate_object THEN NULL; END \$\$" >/dev/null
 }
@@ -205,7 +205,7 @@ SQL
 
 instance_pid() { cat "$HOME_DIR/instances/$1.pid" 2>/dev/null || true; }
 start_instance() {
-    local n=$1 bin=$2 pid port
+    local n=$1 pid port
     pid=$(instance_pid "$n")
     [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && return 0
     port=$(instance_port "$n")
@@ -214,8 +214,24 @@ start_instance() {
     env DATABASE_URL="$(url service)" MIGRATION_DATABASE_URL="$(url owner)" "${standby[@]}" \
         PORT="$port" HOST=127.0.0.1 \
         BASE_URL=${BASE_URL:-http://127.0.0.1:$HTTP_PORT} RUST_LOG=${RUST_LOG:-warn} \
-        nohup "$bin" serve </dev/null >>"$HOME_DIR/log/instance$n.log" 2>&1 &
+        nohup "$BIN" serve </dev/null >>"$HOME_DIR/log/instance$n.log" 2>&1 &
     echo $! >"$HOME_DIR/instances/$n.pid"
+}
+
+# Every instance started (with this call's environment), then healthy.
+start_instances() {
+    local n
+    for ((n = 0; n < INSTANCES; n++)); do start_instance "$n"; done
+    for ((n = 0; n < INSTANCES; n++)); do
+        wait_for "instance $n" 60 healthy "http://127.0.0.1:$(instance_port "$n")"
+    done
+}
+
+stop_instances() {
+    local pidfile
+    for pidfile in "$HOME_DIR"/instances/*.pid; do
+        [ -e "$pidfile" ] && stop_pid "$(cat "$pidfile")" && rm -f "$pidfile"
+    done
 }
 
 # haproxy sends each request to an instance whose /health passes (its database answers).
@@ -281,27 +297,22 @@ healthy() { curl -sf -o /dev/null --max-time 2 "$1/health"; }
 
 up() {
     "$ROOT/scripts/install.sh" postgresql-15-auto-failover haproxy pgbackrest curl
-    local bin=${WALLET_BIN:-$ROOT/target/release/wallet-api}
-    [ -x "$bin" ] || (cd "$ROOT" && cargo build --release --quiet >&2)
+    [ -x "$BIN" ] || (cd "$ROOT" && cargo build --release --quiet >&2)
     prepare_home
     create_monitor
     create_node 0
     wait_for "the first node to be primary" 120 primary_port
     create_node 1
-    run_keeper node1
     wait_for "a primary and a synchronous standby" 180 formation_ready
     # The monitor may still hold the states from before a restart: wait for a node that
     # takes writes.
     wait_for "the primary to take writes" 120 "$BINDIR/psql" "$(url owner)" -c "SELECT 1"
-    migrate "$bin"
+    migrate
     share_key
     WALLET_BACKUP_OF=cluster "$ROOT/scripts/backup.sh" configure
-    for ((n = 0; n < INSTANCES; n++)); do start_instance "$n" "$bin"; done
+    start_instances
     start_haproxy
-    wait_for "the instances" 60 healthy "http://127.0.0.1:$HTTP_PORT"
-    for ((n = 0; n < INSTANCES; n++)); do
-        wait_for "instance $n" 60 healthy "http://127.0.0.1:$(instance_port "$n")"
-    done
+    wait_for "the front" 60 healthy "http://127.0.0.1:$HTTP_PORT"
     log "up: http://127.0.0.1:$HTTP_PORT (make cluster-status; the key: make -s key)"
 }
 
@@ -315,9 +326,7 @@ stop_pid() {
 down() {
     prepare_home
     stop_pid "$(haproxy_pid)"
-    for pidfile in "$HOME_DIR"/instances/*.pid; do
-        [ -e "$pidfile" ] && stop_pid "$(cat "$pidfile")" && rm -f "$pidfile"
-    done
+    stop_instances
     for name in node2 node1 monitor; do
         [ -f "$HOME_DIR/$name/PG_VERSION" ] || continue
         as_owner pg_autoctl stop --pgdata "$HOME_DIR/$name" >/dev/null 2>&1 || true
@@ -389,13 +398,8 @@ case "${1:-}" in
     restart-instances)
         # With the environment of this call (STANDBY_READS, COALESCE, ...).
         prepare_home
-        for pidfile in "$HOME_DIR"/instances/*.pid; do
-            [ -e "$pidfile" ] && stop_pid "$(cat "$pidfile")" && rm -f "$pidfile"
-        done
-        for ((n = 0; n < INSTANCES; n++)); do start_instance "$n" "${WALLET_BIN:-$ROOT/target/release/wallet-api}"; done
-        for ((n = 0; n < INSTANCES; n++)); do
-            wait_for "instance $n" 60 healthy "http://127.0.0.1:$(instance_port "$n")"
-        done
+        stop_instances
+        start_instances
         ;;
     failover) prepare_home; autoctl perform failover >/dev/null 2>&1 ;;
     autoctl) prepare_home; shift; autoctl "$@" ;;
