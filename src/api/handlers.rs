@@ -314,7 +314,7 @@ pub async fn find_by_id<R: Resource>(
 ) -> Result<R> {
     match R::reads(state) {
         Some(reads) if session.is_plain() && context.after.is_none() => reads
-            .find(state.standby.as_ref().unwrap_or(&state.db), id)
+            .find(context.reader(state).first(), id)
             .await?
             .ok_or_else(|| R::not_found(&id.to_string())),
         _ => {

@@ -51,18 +51,17 @@ pub async fn mark_writes(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let write = !matches!(
+    if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
-    );
+    ) {
+        return next.call(request).await;
+    }
     let state = request.app_data::<web::Data<AppState>>().cloned();
     let mut response = next.call(request).await?;
-    let Some(state) = state.filter(|_| write) else {
+    let Some(state) = state.filter(|_| response.status().is_success()) else {
         return Ok(response);
     };
-    if !response.status().is_success() {
-        return Ok(response);
-    }
     let written: Result<_, DbError> = db::run(&state.db, position).await;
     match written {
         Ok(lsn) => {

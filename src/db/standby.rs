@@ -83,7 +83,12 @@ pub struct Reader<'a> {
     pub after: Option<Lsn>,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    /// Where a read goes first: the standby when there is one.
+    pub fn first(&self) -> &'a Database {
+        self.standby.unwrap_or(self.primary)
+    }
+
     /// [`run`] on the standby, or on the primary when there is none, when it has not replayed
     /// up to `after`, or when no connection to it could be had (before `work` began).
     pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
