@@ -211,8 +211,10 @@ start_instance() {
     port=$(instance_port "$n")
     local standby=()
     [ "${STANDBY_READS:-off}" = on ] && standby=(STANDBY_DATABASE_URL="$(url standby)")
-    env DATABASE_URL="$(url service)" MIGRATION_DATABASE_URL="$(url owner)" "${standby[@]}" \
-        PORT="$port" HOST=127.0.0.1 \
+    # The service's credentials alone (up migrated as the owner); haproxy, on loopback, says
+    # who the client is in X-Forwarded-For.
+    env -u MIGRATION_DATABASE_URL DATABASE_URL="$(url service)" "${standby[@]}" \
+        PORT="$port" HOST=127.0.0.1 TRUSTED_PROXIES=${TRUSTED_PROXIES:-127.0.0.1} \
         BASE_URL=${BASE_URL:-http://127.0.0.1:$HTTP_PORT} RUST_LOG=${RUST_LOG:-warn} \
         nohup "$BIN" serve </dev/null >>"$HOME_DIR/log/instance$n.log" 2>&1 &
     echo $! >"$HOME_DIR/instances/$n.pid"
@@ -263,6 +265,7 @@ defaults
     timeout client 60s
     timeout server 60s
     option http-keep-alive
+    option forwardfor
     retries 2
     option redispatch
     errorfile 503 $HOME_DIR/no-instance.http

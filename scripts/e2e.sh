@@ -37,8 +37,8 @@ KEY=$(tail -n 1 <<<"$CREATED")
 KEY_ID=$(sed -nE '1s/^created API key ([0-9]+) .*/\1/p' <<<"$CREATED")
 
 # No rate limit here: the fuzzer sends as fast as it can (the integration tests cover it).
-DATABASE_URL=$SERVICE_URL MIGRATION_DATABASE_URL=$E2E_URL RATE_LIMIT=0 PORT=$PORT \
-    RUST_LOG=warn,actix_web::middleware::logger=info "$BIN" serve >"$LOG" 2>&1 &
+DATABASE_URL=$SERVICE_URL RATE_LIMIT=0 PORT=$PORT \
+    RUST_LOG=warn,wallet_api::access=info "$BIN" serve >"$LOG" 2>&1 &
 SERVER=$!
 README_SERVER=
 trap 'kill $SERVER $README_SERVER 2>/dev/null || true; rm -f "$LOG" "$LOG".*' EXIT
@@ -121,7 +121,7 @@ PGOPTIONS="--client-min-messages=warning" "$PSQL" "$(env -u DATABASE_URL scripts
     -c "DROP DATABASE IF EXISTS $README_DB WITH (FORCE)" -c "CREATE DATABASE $README_DB" >/dev/null
 rm -f ".pg/local-admin.$README_DB.key"
 env -u DATABASE_URL WALLET_BIN=$BIN WALLET_PG_DB=$README_DB PORT=$README_PORT \
-    RUST_LOG=warn,actix_web::middleware::logger=info scripts/local.sh serve >"$LOG.readme" 2>&1 &
+    RUST_LOG=warn,wallet_api::access=info scripts/local.sh serve >"$LOG.readme" 2>&1 &
 README_SERVER=$!
 for _ in $(seq 1 200); do
     curl --silent --fail "http://127.0.0.1:$README_PORT/health" >/dev/null && break

@@ -3,7 +3,8 @@
 # (scripts/pg-local.sh), as a least-privilege role, with a first admin key.
 #
 #   scripts/local.sh serve   migrate as the tables' owner, make sure of the service's role and
-#                            of the key local-admin, then serve as that role
+#                            of the key local-admin, then serve as that role, with its
+#                            credentials alone (the owner's are not handed to the service)
 #   scripts/local.sh key     print the secret of local-admin (creating the key if need be)
 #
 # The key's secret is kept in a file beside the cluster, mode 0600: .pg/local-admin.key (for
@@ -68,7 +69,7 @@ case "${1:-}" in
         SERVICE_URL=$("$PG" service-url)
         log "API key $KEY_NAME (admin): its secret is in $KEY_FILE; make -s key prints it"
         log "send it as: curl -H \"Authorization: Bearer \$(make -s key)\" ..."
-        exec env DATABASE_URL="$SERVICE_URL" MIGRATION_DATABASE_URL="$OWNER_URL" "$BIN" serve
+        exec env -u MIGRATION_DATABASE_URL DATABASE_URL="$SERVICE_URL" "$BIN" serve
         ;;
     key)
         ensure_key

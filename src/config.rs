@@ -14,8 +14,11 @@ pub struct Config {
     /// the grants of `wallet_service` (`make run` starts a project-local one and sets this).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = database_url)]
     pub database_url: String,
-    /// The database as the role that owns the tables, for the migrations `serve` applies
-    /// first. Default: DATABASE_URL (enough when nothing is pending).
+    /// The database as the role that owns the tables, for migrations `serve` would apply
+    /// first. Default: none; `serve` then applies them only when DATABASE_URL's role owns the
+    /// tables, and otherwise refuses to start, saying to run `wallet-api migrate` as the
+    /// owner (the recommended way: the serving process then never holds the owner's
+    /// credentials).
     #[arg(long, env = "MIGRATION_DATABASE_URL", hide_env_values = true, value_parser = database_url)]
     pub migration_database_url: Option<String>,
     /// A database to serve reads from first: a standby of DATABASE_URL's (libpq's
@@ -48,7 +51,7 @@ pub struct Config {
     /// How often holds past their expiresAt are marked expired (`expire_holds()`; one
     /// instance at a time). 0 turns the sweep off (for pg_cron to run it instead): reads are
     /// exact either way.
-    #[arg(long, env = "HOLD_SWEEP", default_value = "1s", value_name = "DURATION", value_parser = duration)]
+    #[arg(long, env = "HOLD_SWEEP", default_value = "1s", value_name = "DURATION", value_parser = duration_or_zero)]
     pub hold_sweep: Duration,
     #[command(flatten)]
     pub limits: Limits,
@@ -68,6 +71,23 @@ pub struct Config {
     /// Requests one API key may send at once, on top of its rate.
     #[arg(long, env = "RATE_LIMIT_BURST", default_value = "1000", value_name = "N", value_parser = rate)]
     pub rate_limit_burst: f64,
+    /// Failed authentications (a secret that is malformed, unknown, revoked or expired) one
+    /// client address may make a second, on each instance; past it, 429 (0: no limit). A
+    /// request with a working key is never held to it.
+    #[arg(long, env = "AUTH_FAILURE_LIMIT", default_value = "10", value_name = "N", value_parser = rate)]
+    pub auth_failure_limit: f64,
+    /// Failed authentications one client address may make at once, on top of its rate.
+    #[arg(long, env = "AUTH_FAILURE_BURST", default_value = "50", value_name = "N", value_parser = rate)]
+    pub auth_failure_burst: f64,
+    /// The proxies whose X-Forwarded-For names the client address (for the limit on failed
+    /// authentications), comma-separated addresses or networks (`127.0.0.1,10.0.0.0/8`).
+    /// Default: none, the peer's address is the client's.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "", value_name = "ADDRESSES", value_parser = trusted_proxies)]
+    pub trusted_proxies: crate::api::auth::client::TrustedProxies,
+    /// A bearer token that may read /metrics (Prometheus's `bearer_token`), besides an admin
+    /// key: at least 16 characters. Default: none, /metrics takes an admin key only.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, value_name = "TOKEN", value_parser = metrics_token)]
+    pub metrics_token: Option<String>,
     /// The origins browser pages may call the API from, comma-separated
     /// (`https://app.example.com`). Default: none (no CORS headers at all).
     #[arg(long, env = "CORS_ORIGINS", value_name = "ORIGINS", value_delimiter = ',', value_parser = origin)]
@@ -153,6 +173,24 @@ impl Config {
             .unwrap_or(WAITING_PER_CONNECTION * self.pool_size() as usize)
     }
 
+    /// How requests are authenticated and limited.
+    pub fn auth_settings(&self) -> crate::api::auth::Settings {
+        use crate::api::auth::limits::Rate;
+        crate::api::auth::Settings {
+            enabled: self.auth,
+            per_key: Rate {
+                rate: self.rate_limit,
+                burst: self.rate_limit_burst.max(1.0),
+            },
+            failures: Rate {
+                rate: self.auth_failure_limit,
+                burst: self.auth_failure_burst.max(1.0),
+            },
+            trusted_proxies: self.trusted_proxies.clone(),
+            metrics_token: self.metrics_token.clone(),
+        }
+    }
+
     /// How the service uses the database.
     pub fn database_settings(&self) -> crate::db::Settings {
         crate::db::Settings {
@@ -205,6 +243,24 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         .ok()?
         .checked_mul(seconds_per_unit)
         .map(Duration::from_secs)
+}
+
+/// A duration, where 0 turns something off.
+fn duration_or_zero(text: &str) -> Result<Duration, String> {
+    parse_duration(text)
+        .ok_or_else(|| format!("not a duration such as 0, 5s, 250ms, 90m or 24h: {text:?}"))
+}
+
+fn trusted_proxies(text: &str) -> Result<crate::api::auth::client::TrustedProxies, String> {
+    crate::api::auth::client::TrustedProxies::parse(text)
+}
+
+fn metrics_token(text: &str) -> Result<String, String> {
+    let token = text.trim();
+    if token.len() < 16 || !token.bytes().all(|byte| byte.is_ascii_graphic()) {
+        return Err("must be at least 16 printable characters without spaces".into());
+    }
+    Ok(token.to_string())
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -367,6 +423,9 @@ mod tests {
             (vec!["--db-max-waiting", "-1"], "'-1'"),
             (vec!["--coalesce", "maybe"], "--coalesce"),
             (vec!["--coalesce-max-batch", "0"], "--coalesce-max-batch"),
+            (vec!["--trusted-proxies", "proxy"], "--trusted-proxies"),
+            (vec!["--metrics-token", "short"], "--metrics-token"),
+            (vec!["--hold-sweep", "soon"], "--hold-sweep"),
         ] {
             let error = parse(&args).unwrap_err();
             assert!(error.contains(needle), "{args:?}: {error}");
@@ -406,6 +465,9 @@ mod tests {
         assert_eq!(parse_duration("h"), None);
         let config = parse(&["--idempotency-ttl", "2h"]).unwrap();
         assert_eq!(config.idempotency_ttl, Duration::from_secs(7200));
+        // HOLD_SWEEP=0 turns the sweep off.
+        let config = parse(&["--hold-sweep", "0"]).unwrap();
+        assert_eq!(config.hold_sweep, Duration::ZERO);
     }
 
     #[test]

@@ -82,7 +82,7 @@ pub fn revoke_named(conn: &mut PgConnection, name: &str) -> anyhow::Result<Strin
     let Some(key) = ApiKey::in_use(conn, name).context("cannot read the API keys")? else {
         bail!("no key in use is named {name:?} (wallet-api keys list shows them)");
     };
-    let revoked = revoke(conn, key.id, Utc::now())
+    let revoked = revoke(conn, key.id, None)
         .map_err(refused)?
         .with_context(|| format!("key {name:?} is gone"))?;
     Ok(format!(

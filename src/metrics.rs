@@ -13,6 +13,7 @@ use prometheus::{
 struct Metrics {
     registry: Registry,
     authentication_failures: IntCounterVec,
+    authentication_failures_limited: IntCounter,
     rate_limited: IntCounter,
     requests: IntCounterVec,
     latency: HistogramVec,
@@ -81,6 +82,12 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         &["reason"],
     )
     .expect("valid metric");
+    let authentication_failures_limited = IntCounter::new(
+        "wallet_api_authentication_failures_limited_total",
+        "Requests refused 429: their client address sent more secrets that do not work than \
+         AUTH_FAILURE_LIMIT allows",
+    )
+    .expect("valid metric");
     let rate_limited = IntCounter::new(
         "wallet_api_rate_limited_total",
         "Requests refused 429: their key sent more than its rate",
@@ -100,6 +107,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Box::new(standby_reads.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(batches.clone()),
         Box::new(authentication_failures.clone()),
+        Box::new(authentication_failures_limited.clone()),
         Box::new(rate_limited.clone()),
         Box::new(requests.clone()),
         Box::new(latency.clone()),
@@ -112,6 +120,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     Metrics {
         registry,
         authentication_failures,
+        authentication_failures_limited,
         rate_limited,
         requests,
         latency,
@@ -160,6 +169,11 @@ pub fn authentication_failed(reason: &str) {
         .inc();
 }
 
+/// A request refused 429 because its address failed to authenticate too often.
+pub fn authentication_failures_limited() {
+    METRICS.authentication_failures_limited.inc();
+}
+
 /// A request refused 429.
 pub fn rate_limited() {
     METRICS.rate_limited.inc();
@@ -176,6 +190,8 @@ pub struct PoolState {
     pub idle: u32,
     pub max: u32,
     pub waiting: usize,
+    /// The most requests that may wait for a connection (`DB_MAX_WAITING`).
+    pub max_waiting: usize,
 }
 
 /// What this service's write coalescer counted: its runs by how (together, guarded,

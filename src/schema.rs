@@ -90,6 +90,7 @@ diesel::table! {
         body -> Text,
         created_at -> Timestamptz,
         api_key_id -> Int8,
+        expires_at -> Timestamptz,
     }
 }
 

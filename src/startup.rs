@@ -7,13 +7,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{Condition, Logger, NormalizePath, from_fn};
+use actix_web::middleware::{Condition, Next, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
-use crate::api::auth::{self, Authenticator, Rate};
+use crate::api::auth::{self, Authenticator};
 use crate::api::context::link_errors;
-use crate::api::health::HealthCheck;
+use crate::api::health::{HealthCheck, Load};
+use crate::api::routes::{Endpoint, Guard};
 use crate::api::state::ReadCoalescing;
 use crate::api::{self, AppState};
 use crate::config::Config;
@@ -34,22 +35,41 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects, migrates the database (as MIGRATION_DATABASE_URL's role when given), and
-    /// binds `HOST:PORT` (port 0 picks a free one).
+    /// Checks that the database holds every migration of this binary (creating nothing),
+    /// applies those it lacks when a role that may is at hand (MIGRATION_DATABASE_URL, or
+    /// DATABASE_URL when it owns the tables), and binds `HOST:PORT` (port 0 picks a free one).
+    /// The service's role alone serves a migrated database; it cannot migrate one, and says
+    /// what to run instead.
     pub fn build(config: &Config) -> anyhow::Result<Application> {
-        // On a connection of their own: the pool's are limited by statement_timeout, and a
-        // migration may take longer.
-        let url = config
-            .migration_database_url
-            .as_deref()
-            .unwrap_or(&config.database_url);
-        let mut conn = db::connect(url, "wallet-api migrate")?;
-        let applied = db::run_migrations(&mut conn).with_context(|| {
-            "cannot apply the pending migrations: they need the role that owns the tables \
-             (run `wallet-api migrate` as it, or give MIGRATION_DATABASE_URL)"
-        })?;
-        for version in applied {
-            log::info!("applied migration {version}");
+        let mut conn = db::connect(&config.database_url, "wallet-api")?;
+        let pending = db::pending_migrations(&mut conn)?;
+        if !pending.is_empty() {
+            // On a connection of its own: the pool's are limited by statement_timeout, and a
+            // migration may take longer.
+            let owner = match &config.migration_database_url {
+                Some(url) => Some(db::connect(url, "wallet-api migrate")?),
+                None if db::may_migrate(&mut conn)? => {
+                    Some(db::connect(&config.database_url, "wallet-api migrate")?)
+                }
+                None => None,
+            };
+            let Some(mut owner) = owner else {
+                anyhow::bail!(
+                    "the database lacks {} migration(s) of this version ({}), and DATABASE_URL's \
+                     role may not apply them (as it should not: it is the service's). Run \
+                     `wallet-api migrate` with DATABASE_URL set to the role that owns the tables \
+                     (`make migrate` on the local cluster), then start the service again",
+                    pending.len(),
+                    pending.join(", ")
+                );
+            };
+            let applied = db::run_migrations(&mut owner).with_context(|| {
+                "cannot apply the pending migrations: they need the role that owns the tables \
+                 (run `wallet-api migrate` as it, or give MIGRATION_DATABASE_URL)"
+            })?;
+            for version in applied {
+                log::info!("applied migration {version}");
+            }
         }
         drop(conn);
         Application::serving(config)
@@ -75,13 +95,7 @@ impl Application {
         }
         let db = Database::connect(&config.database_url, &config.database_settings())?;
         warn_if_privileged(&config.database_url);
-        let auth = Arc::new(Authenticator::new(
-            config.auth,
-            Rate {
-                rate: config.rate_limit,
-                burst: config.rate_limit_burst.max(1.0),
-            },
-        ));
+        let auth = Arc::new(Authenticator::new(&config.auth_settings()));
         let mut conn = db::connect(&config.database_url, "wallet-api")?;
         auth.load(ApiKey::credentials(&mut conn).context(
             "cannot read the API keys (is the database migrated, and may this role read api_keys?)",
@@ -114,7 +128,8 @@ impl Application {
             reads: config
                 .coalesce_reads
                 .then(|| ReadCoalescing::new(config.coalesce_max_batch)),
-            health: HealthCheck::new(&config.database_url, limits.health_timeout),
+            health: HealthCheck::new(&config.database_url, limits.health_timeout)?,
+            load: Load::default(),
             auth,
             body_timeout: limits.body_timeout,
             base_url: config.base_url.clone(),
@@ -130,20 +145,15 @@ impl Application {
                     web::scope("")
                         .configure(|config| routes_of(api::register_operator, config))
                         .configure(|config| routes_of(api::register, config))
-                        .default_service(web::to(api::not_found))
-                        .wrap(from_fn(|request, next| {
-                            negotiate(request, next, api::routes::negotiation)
-                        }))
+                        .default_service(RouteGuard.wrap(web::to(api::not_found), None))
                         .wrap(Condition::new(
                             with_standby,
                             from_fn(api::positions::mark_writes),
                         ))
-                        .wrap(from_fn(auth::authenticate))
                         .wrap(from_fn(link_errors)),
                 )
-                .wrap(NormalizePath::trim())
+                .wrap(from_fn(api::paths::canonicalize))
                 .wrap(from_fn(api::operator::count_request))
-                .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
                 .wrap(api::cors::middleware(&cors_origins))
         })
         .workers(config.workers())
@@ -228,18 +238,41 @@ fn warn_if_privileged(url: &str) {
     }
 }
 
-/// Registers the routes `register` adds to a route table.
+/// Registers the routes `register` adds to a route table, each in its [`RouteGuard`].
 fn routes_of(register: fn(&mut api::routes::Routes), config: &mut web::ServiceConfig) {
     let mut routes = api::routes::Routes::default();
     register(&mut routes);
-    routes.configure(config);
+    routes.configure(config, &RouteGuard);
+}
+
+/// What runs between routing and a handler, knowing the endpoint the router matched: the
+/// endpoint recorded, then authentication and the scope check, then content negotiation,
+/// then the handler with its deadline's clock (`db::deadline`).
+struct RouteGuard;
+
+impl Guard for RouteGuard {
+    fn wrap(
+        &self,
+        route: actix_web::Route,
+        endpoint: Option<&'static Endpoint>,
+    ) -> actix_web::Route {
+        route
+            .wrap(from_fn(|request, next: Next<_>| {
+                db::deadline::scoped(next.call(request))
+            }))
+            .wrap(from_fn(|request, next| {
+                negotiate(request, next, api::routes::negotiation)
+            }))
+            .wrap(from_fn(auth::authenticate))
+            .wrap(from_fn(move |request, next| {
+                api::routes::matched(request, next, endpoint)
+            }))
+    }
 }
 
 /// How many expired keys one statement removes: small batches keep each one short.
 const PURGE_BATCH: i64 = 1000;
 
-/// Every so often (a 24th of the time keys are kept, between a second and ten minutes),
-/// deletes the expired `Idempotency-Key` responses, oldest first, in small batches.
 /// Marks the holds past their expiry expired, every `every`, on a thread and a connection of
 /// its own (never taking a request's connection, nor its place in the queue): their release
 /// goes on record. Reads do not wait for it: they are exact before it. Stops once `stop` is set.
@@ -281,18 +314,20 @@ fn sweep_expired_holds(url: &str, every: Duration, stop: Arc<AtomicBool>) -> std
         .map(|_| ())
 }
 
+/// Every so often (a 24th of the time keys are kept, between a second and ten minutes),
+/// deletes the expired `Idempotency-Key` responses, those that expired first first, in
+/// small batches.
 async fn purge_expired_keys(db: Database, ttl: Duration) {
     let every = (ttl / 24).clamp(Duration::from_secs(1), Duration::from_secs(600));
-    let ttl_seconds = ttl.as_secs() as i64;
     let mut ticks = actix_web::rt::time::interval(every);
     loop {
         ticks.tick().await;
         let purged = db::run(&db, move |conn| {
             let mut total = 0;
             loop {
-                let removed = StoredResponse::purge_expired(conn, ttl_seconds, PURGE_BATCH)?;
+                let removed = StoredResponse::purge_expired(conn, PURGE_BATCH)?;
                 total += removed;
-                if (removed as i64) < PURGE_BATCH {
+                if removed < PURGE_BATCH {
                     return Ok::<_, db::DbError>(total);
                 }
             }

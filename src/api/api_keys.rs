@@ -3,6 +3,8 @@
 //! `DELETE` or by `PATCH` of its `revokedAt` (a revocation is final). The same functions serve
 //! `wallet-api keys`.
 
+use std::sync::{Arc, Mutex};
+
 use actix_web::http::StatusCode;
 use actix_web::web;
 use chrono::Utc;
@@ -79,8 +81,13 @@ async fn create(
     check_identity(&input, ApiKey::TYPE, Target::Create)?;
     let new = read_new::<ApiKey>(&input)?;
     let session = context.actor.writing();
-    write(&state, session, None, context.self_link(), move |conn| {
+    // The key made, for this instance to know from the response on (the others look it up
+    // when they first meet its secret).
+    let made = Arc::new(Mutex::new(None));
+    let made_here = made.clone();
+    let reply = write(&state, session, None, context.self_link(), move |conn| {
         let (created, secret) = create_key(conn, &new)?;
+        *made_here.lock().expect("made lock") = Some((created.clone(), secret.clone()));
         let included = load_included(conn, &includes, std::slice::from_ref(&created))?;
         let document = document(
             object(&created, &context, None),
@@ -93,7 +100,11 @@ async fn create(
         Ok(respond(StatusCode::CREATED, &document)
             .with_header("Location", context.url(&ApiKey::self_path(created.id))))
     })
-    .await
+    .await?;
+    if let Some((key, secret)) = made.lock().expect("made lock").take() {
+        state.auth.made(key, &secret);
+    }
+    Ok(reply)
 }
 
 /// A new key and its secret; its constraints as API errors.
@@ -131,11 +142,11 @@ pub fn create_key(conn: &mut PgConnection, new: &NewApiKey) -> Result<(ApiKey, S
     })
 }
 
-/// Revokes key `id` at `at`; a key revoked already is a 409 naming when.
+/// Revokes key `id` at `at` (`None`: now); a key revoked already is a 409 naming when.
 pub fn revoke(
     conn: &mut PgConnection,
     id: i64,
-    at: chrono::DateTime<Utc>,
+    at: Option<chrono::DateTime<Utc>>,
 ) -> Result<Option<ApiKey>, ApiError> {
     match ApiKey::revoke(conn, id, at)? {
         None => Ok(None),
@@ -176,7 +187,7 @@ impl Writable for ApiKey {
         changes: &ApiKeyChanges,
     ) -> Result<Option<ApiKey>, ApiError> {
         match changes.revoked_at {
-            Some(revocation) => revoke(conn, id, revocation.0),
+            Some(revocation) => revoke(conn, id, Some(revocation.0)),
             None => Ok(ApiKey::find(conn, id)?),
         }
     }
@@ -184,7 +195,7 @@ impl Writable for ApiKey {
     /// A key is never deleted (the journal names it): DELETE revokes it now. Deleting a key
     /// revoked already changes nothing.
     fn remove(conn: &mut PgConnection, id: i64) -> Result<bool, ApiError> {
-        match ApiKey::revoke(conn, id, Utc::now())? {
+        match ApiKey::revoke(conn, id, None)? {
             None => Ok(false),
             Some(_) => Ok(true),
         }

@@ -41,13 +41,15 @@ impl Context {
             check_fieldset(type_name, fields)?;
         }
         let after = super::positions::read_after(request)?;
+        // Taken before base_of, which may write the request's extensions.
+        let actor = request
+            .extensions()
+            .get::<Actor>()
+            .cloned()
+            .unwrap_or_default();
         Ok(Context {
             after,
-            actor: request
-                .extensions()
-                .get::<Actor>()
-                .cloned()
-                .unwrap_or_default(),
+            actor,
             fieldsets: Fieldsets(params.fields.clone()),
             params,
             base: base_of(request),
@@ -374,6 +376,8 @@ pub async fn link_errors(
         &[],
     );
     let mut rewritten = error.reply(&self_link).into_http();
+    // What the error was, for the middleware outside (the metrics, the access log).
+    rewritten.extensions_mut().insert(error);
     for (name, value) in response.headers() {
         if !rewritten.headers().contains_key(name) {
             rewritten.headers_mut().insert(name.clone(), value.clone());

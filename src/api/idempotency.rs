@@ -225,14 +225,13 @@ fn claiming(
     item.claim = Some(KeyClaim {
         owner: keyed.owner,
         key: keyed.key.clone(),
-        ttl_seconds,
     });
     let decide_keyed = keyed.clone();
     Shared {
         item,
         finish: Arc::new(move |conn: &mut PgConnection, booked, later: &mut Vec<_>| {
             let reply = finish(conn, booked, later)?;
-            later.push(stored(&keyed, &reply));
+            later.push(stored(&keyed, &reply, ttl_seconds));
             Ok(reply)
         }),
         decide: Some(Arc::new(move |claim| decided(&decide_keyed, claim))),
@@ -290,7 +289,7 @@ fn claim_write_store(
     work: impl FnOnce(&mut PgConnection) -> Result<Reply, ApiError>,
 ) -> Result<Reply, ApiError> {
     use diesel::Connection;
-    if let Some(answer) = claimed(conn, keyed, ttl_seconds)? {
+    if let Some(answer) = claimed(conn, keyed)? {
         return answer;
     }
     let reply = match conn.transaction::<Reply, ApiError, _>(work) {
@@ -298,7 +297,7 @@ fn claim_write_store(
         Err(error) if error.status().is_client_error() => error.reply(self_link),
         Err(error) => return Err(error),
     };
-    stored(keyed, &reply).save(conn)?;
+    stored(keyed, &reply, ttl_seconds).save(conn)?;
     Ok(reply)
 }
 
@@ -307,9 +306,8 @@ fn claim_write_store(
 fn claimed(
     conn: &mut PgConnection,
     keyed: &Keyed,
-    ttl_seconds: i64,
 ) -> Result<Option<Result<Reply, ApiError>>, ApiError> {
-    let claim = StoredResponse::claim(conn, keyed.owner, &keyed.key, ttl_seconds)?;
+    let claim = StoredResponse::claim(conn, keyed.owner, &keyed.key)?;
     Ok(decided(keyed, claim))
 }
 
@@ -325,7 +323,7 @@ fn decided(keyed: &Keyed, claim: Claim) -> Option<Result<Reply, ApiError>> {
     }
 }
 
-fn stored(keyed: &Keyed, reply: &Reply) -> StoredResponse {
+fn stored(keyed: &Keyed, reply: &Reply, ttl_seconds: i64) -> StoredResponse {
     StoredResponse {
         owner: keyed.owner,
         key: keyed.key.clone(),
@@ -335,6 +333,7 @@ fn stored(keyed: &Keyed, reply: &Reply) -> StoredResponse {
         content_type: reply.content_type.to_string(),
         headers: serde_json::to_value(&reply.headers).unwrap_or_default(),
         body: reply.body.clone(),
+        ttl_seconds,
     }
 }
 

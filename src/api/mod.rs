@@ -20,6 +20,7 @@ pub mod listing;
 pub mod openapi;
 pub mod operations;
 pub mod operator;
+pub mod paths;
 pub mod positions;
 pub mod resource;
 pub mod routes;

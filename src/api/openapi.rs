@@ -15,7 +15,8 @@ use actix_web::http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::auth::{
-    INSUFFICIENT_SCOPE, RATE_LIMITED, UNAUTHENTICATED, WALLET_LIMITED_KEY, scope_of,
+    AUTHENTICATION_FAILURES_LIMITED, INSUFFICIENT_SCOPE, RATE_LIMITED, UNAUTHENTICATED,
+    WALLET_LIMITED_KEY, scope_of,
 };
 use super::errors::{
     BUSY, CONNECTION_LOST, DATABASE_TIMEOUT, DATABASE_UNAVAILABLE, OUTCOME_UNKNOWN,
@@ -357,15 +358,33 @@ impl Builder {
             "HealthDocument",
             json!({"type": "object", "required": ["meta", "jsonapi"], "additionalProperties": false,
                 "properties": {"jsonapi": schema("Jsonapi"), "meta": {
-                    "type": "object", "required": ["status", "database", "pool"],
+                    "type": "object", "required": ["status", "database", "pool", "queue", "load"],
                     "additionalProperties": false, "properties": {
-                        "status": {"const": "ok"}, "database": {"const": "ok"},
+                        "status": {"enum": ["ok", "saturated"], "description":
+                            "saturated: the instance shed at least half of its requests as busy \
+                             over the last seconds (still 200: see docs/operations.md)"},
+                        "database": {"const": "ok"},
                         "pool": {"type": "object", "required": ["open", "idle", "max", "waiting"],
                             "additionalProperties": false, "properties": {
                                 "open": {"type": "integer", "minimum": 0},
                                 "idle": {"type": "integer", "minimum": 0},
                                 "max": {"type": "integer", "minimum": 1},
-                                "waiting": {"type": "integer", "minimum": 0}}}}}}}),
+                                "waiting": {"type": "integer", "minimum": 0}}},
+                        "queue": {"type": "object", "required": ["waiting", "max"],
+                            "additionalProperties": false, "description":
+                                "Requests waiting for a database connection, and the most that may",
+                            "properties": {
+                                "waiting": {"type": "integer", "minimum": 0},
+                                "max": {"type": "integer", "minimum": 0}}},
+                        "load": {"type": "object",
+                            "required": ["seconds", "requests", "shed", "shedShare"],
+                            "additionalProperties": false, "description":
+                                "Requests answered over the last seconds, and those shed (503 busy)",
+                            "properties": {
+                                "seconds": {"type": "integer", "minimum": 1},
+                                "requests": {"type": "integer", "minimum": 0},
+                                "shed": {"type": "integer", "minimum": 0},
+                                "shedShare": {"type": "number", "minimum": 0, "maximum": 1}}}}}}}),
         );
         self.add_schema(
             "LiveDocument",
@@ -1340,7 +1359,12 @@ fn codes_of(endpoint: &Endpoint) -> Vec<&'static Code> {
     ];
     let mut codes: Vec<&'static Code> = Vec::new();
     if scope_of(endpoint).is_some() {
-        codes.extend([&UNAUTHENTICATED, &INSUFFICIENT_SCOPE, &RATE_LIMITED]);
+        codes.extend([
+            &UNAUTHENTICATED,
+            &INSUFFICIENT_SCOPE,
+            &RATE_LIMITED,
+            &AUTHENTICATION_FAILURES_LIMITED,
+        ]);
     }
     match operation {
         Operation::Refused { code } => {
@@ -1721,11 +1745,12 @@ fn nullable(parent: &str, name: &str) -> bool {
 
 /// The refusals answered before a request's document is read, never together with its
 /// problems: who sends it, and how fast.
-const ANSWERED_ALONE: [&Code; 4] = [
+const ANSWERED_ALONE: [&Code; 5] = [
     &UNAUTHENTICATED,
     &INSUFFICIENT_SCOPE,
     &WALLET_LIMITED_KEY,
     &RATE_LIMITED,
+    &AUTHENTICATION_FAILURES_LIMITED,
 ];
 
 /// An error response of `status` whose error objects carry one of `codes`.
@@ -1752,6 +1777,7 @@ fn error_response(
     if status == StatusCode::SERVICE_UNAVAILABLE
         || answered_with(&IDEMPOTENCY_KEY_IN_USE)
         || answered_with(&RATE_LIMITED)
+        || answered_with(&AUTHENTICATION_FAILURES_LIMITED)
     {
         headers.insert("Retry-After".into(), reference("headers", "RetryAfter"));
     }

@@ -3,12 +3,19 @@
 //! which methods each URL allows (`Allow`, and the 405 of any other), tells the media-type
 //! negotiation which requests it applies to, and is what the OpenAPI document is built from
 //! (`api::openapi`): a URL cannot be served but undocumented, or documented but not served.
+//!
+//! What depends on the endpoint a request is for (the scope it needs, the media types it
+//! negotiates) runs after routing, in the [`Guard`] each route is wrapped in, and reads the
+//! endpoint the router matched ([`Matched`]), never the request's path: no spelling of a path
+//! reaches a handler past a check made for another.
 
 use std::sync::LazyLock;
 
-use actix_web::dev::{ResourceDef, ServiceRequest};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 
 use crate::jsonapi::ApiError;
 use crate::jsonapi::error::Code;
@@ -166,8 +173,8 @@ impl Routes {
     }
 
     /// Registers every URL with actix: its methods' handlers, and a 405 naming them for any
-    /// other method.
-    pub fn configure(self, config: &mut web::ServiceConfig) {
+    /// other method; each wrapped by `guard`, told the endpoint it serves (none for the 405).
+    pub fn configure(self, config: &mut web::ServiceConfig, guard: &dyn Guard) {
         let mut paths: Vec<(String, Vec<(Endpoint, actix_web::Route)>)> = Vec::new();
         for (endpoint, route) in self.endpoints {
             match paths.iter_mut().find(|(path, _)| *path == endpoint.path) {
@@ -177,22 +184,66 @@ impl Routes {
         }
         for (path, routes) in paths {
             let allowed = allow(routes.iter().map(|(endpoint, _)| &endpoint.method));
-            let mut resource =
-                web::resource(path).default_service(web::to(move |request: HttpRequest| {
-                    let allowed = allowed.clone();
-                    async move {
-                        Err::<HttpResponse, _>(ApiError::method_not_allowed(
-                            request.method().as_str(),
-                            &allowed,
-                        ))
-                    }
-                }));
-            for (_, route) in routes {
-                resource = resource.route(route);
+            let not_allowed = web::to(move |request: HttpRequest| {
+                let allowed = allowed.clone();
+                async move {
+                    Err::<HttpResponse, _>(ApiError::method_not_allowed(
+                        request.method().as_str(),
+                        &allowed,
+                    ))
+                }
+            });
+            let mut resource = web::resource(path).default_service(guard.wrap(not_allowed, None));
+            for (endpoint, route) in routes {
+                resource = resource.route(guard.wrap(route, Some(registered(&endpoint))));
             }
             config.service(resource);
         }
     }
+}
+
+/// What runs between routing and a handler: given a route and the endpoint it serves (`None`
+/// for a method or a path nothing serves), the route wrapped in the middleware that needs
+/// to know it.
+pub trait Guard {
+    fn wrap(
+        &self,
+        route: actix_web::Route,
+        endpoint: Option<&'static Endpoint>,
+    ) -> actix_web::Route;
+}
+
+/// The endpoint of the table that `endpoint` is (the table is built by the same registration).
+fn registered(endpoint: &Endpoint) -> &'static Endpoint {
+    table()
+        .iter()
+        .find(|known| known.path == endpoint.path && known.method == endpoint.method)
+        .expect("every route is in the route table")
+}
+
+/// The endpoint the router matched for a request (`None`: a method or a path nothing serves).
+#[derive(Debug, Clone, Copy)]
+pub struct Matched(pub Option<&'static Endpoint>);
+
+impl Matched {
+    /// What the router matched for `request`; `None` before routing (or for a path nothing
+    /// serves).
+    pub fn of(request: &ServiceRequest) -> Option<&'static Endpoint> {
+        request
+            .extensions()
+            .get::<Matched>()
+            .and_then(|matched| matched.0)
+    }
+}
+
+/// Middleware, the outermost of a route's guard: records the endpoint it serves.
+pub async fn matched(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+    endpoint: Option<&'static Endpoint>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    request.extensions_mut().insert(Matched(endpoint));
+    next.call(request).await
 }
 
 /// The `Allow` header of these methods.
@@ -211,24 +262,10 @@ pub fn table() -> &'static [Endpoint] {
     &TABLE
 }
 
-/// The endpoint that answers this method of this path, if one does.
-pub fn endpoint_of(path: &str, method: &Method) -> Option<&'static Endpoint> {
-    static DEFINITIONS: LazyLock<Vec<(ResourceDef, &'static Endpoint)>> = LazyLock::new(|| {
-        table()
-            .iter()
-            .map(|endpoint| (ResourceDef::new(endpoint.path.as_str()), endpoint))
-            .collect()
-    });
-    DEFINITIONS
-        .iter()
-        .find(|(definition, endpoint)| endpoint.method == *method && definition.is_match(path))
-        .map(|(_, endpoint)| *endpoint)
-}
-
 /// Which requests the media-type rules apply to: those an endpoint serves (not a 404 or a
 /// 405), that it does not refuse outright (a 403 comes first), with its extensions.
 pub fn negotiation(request: &ServiceRequest) -> Negotiated {
-    let Some(endpoint) = endpoint_of(request.path(), request.method()) else {
+    let Some(endpoint) = Matched::of(request) else {
         return Negotiated::Answered;
     };
     match endpoint.operation {

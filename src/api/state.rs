@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::api::auth::Authenticator;
-use crate::api::health::HealthCheck;
+use crate::api::health::{HealthCheck, Load};
 use crate::db::Database;
 use crate::db::coalesce::Coalescer;
 use crate::db::reads::Reads;
@@ -48,6 +48,8 @@ pub struct AppState {
     /// (`COALESCE_READS`).
     pub reads: Option<ReadCoalescing>,
     pub health: HealthCheck,
+    /// The requests answered and shed lately, for `/health`.
+    pub load: Load,
     /// Who may call: the API keys in memory, their rate limits.
     pub auth: Arc<Authenticator>,
     /// How long a client has to send a request body (`HTTP_BODY_TIMEOUT`).

@@ -14,12 +14,14 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub mod coalesce;
+pub mod deadline;
 mod error;
 pub mod prepared;
 mod queue;
 pub mod reads;
 pub mod standby;
 
+use deadline::{Budget, Deadline, Limits};
 pub use error::{ConstraintKind, DbError};
 
 pub type Pool = r2d2::Pool<Manager>;
@@ -50,6 +52,8 @@ pub struct Settings {
 pub struct Database {
     pub pool: Pool,
     gate: Arc<Gate>,
+    /// What a request may wait for a connection, a statement and a lock.
+    pub limits: Limits,
 }
 
 impl Database {
@@ -77,8 +81,12 @@ impl Database {
                 slots: Arc::new(Semaphore::new(settings.pool_size as usize)),
                 waiting: AtomicUsize::new(0),
                 max_waiting: settings.max_waiting,
-                timeout: settings.acquire_timeout,
             }),
+            limits: Limits {
+                acquire: settings.acquire_timeout,
+                statement: settings.statement_timeout,
+                lock: settings.lock_timeout,
+            },
         })
     }
 
@@ -90,24 +98,26 @@ impl Database {
             idle: pool.idle_connections,
             max: self.pool.max_size(),
             waiting: self.gate.waiting.load(Ordering::Relaxed),
+            max_waiting: self.gate.max_waiting,
         }
     }
 }
 
 /// At most `pool_size` requests use the database at once; at most `max_waiting` wait their
-/// turn, each at most `timeout`. A request beyond that is turned away at once: a queue that
-/// cannot grow without bound, and no request that waits without bound.
+/// turn, each at most what its deadline leaves of the acquire timeout. A request beyond that
+/// is turned away at once: a queue that cannot grow without bound, and no request that waits
+/// without bound.
 struct Gate {
     slots: Arc<Semaphore>,
     waiting: AtomicUsize,
     max_waiting: usize,
-    timeout: Duration,
 }
 
 impl Gate {
-    /// A permit to use the database. Cancel-safe: a caller that stops waiting (its request
-    /// answered by a batch another request ran) leaves the count of waiters right.
-    async fn enter(&self) -> Result<OwnedSemaphorePermit, DbError> {
+    /// A permit to use the database, within `timeout`. Cancel-safe: a caller that stops
+    /// waiting (its request answered by a batch another request ran) leaves the count of
+    /// waiters right.
+    async fn enter(&self, timeout: Duration) -> Result<OwnedSemaphorePermit, DbError> {
         if let Ok(permit) = self.slots.clone().try_acquire_owned() {
             return Ok(permit);
         }
@@ -116,7 +126,7 @@ impl Gate {
             crate::metrics::shed();
             return Err(DbError::Busy);
         }
-        match tokio::time::timeout(self.timeout, self.slots.clone().acquire_owned()).await {
+        match tokio::time::timeout(timeout, self.slots.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
             _ => {
                 crate::metrics::shed();
@@ -154,14 +164,50 @@ pub struct Manager {
     session: String,
 }
 
-/// A pooled connection, whether the service found it dead, and when it last served.
+/// A pooled connection, whether the service found it dead, when it last served, and the
+/// limits its session has now.
 pub struct Connection {
     pub conn: PgConnection,
     dead: bool,
     last_used: Instant,
+    budget: Budget,
 }
 
 impl Connection {
+    /// Gives the session `budget`'s limits, unless it has them (a round trip only when a
+    /// request's deadline shortens them, or a connection left shortened serves again).
+    /// Outside a transaction only: the setting outlives it.
+    fn limit(&mut self, limits: &Limits, budget: Budget) -> Result<(), DbError> {
+        if self.budget == budget && budget == Budget::Configured {
+            return Ok(());
+        }
+        match self.conn.batch_execute(&limits.set_sql(budget)) {
+            Ok(()) => {
+                self.budget = budget;
+                Ok(())
+            }
+            Err(error) => {
+                if !alive(&mut self.conn) {
+                    self.dead = true;
+                }
+                Err(DbError::from(error))
+            }
+        }
+    }
+
+    /// Runs `work` within what `deadline` leaves: with the limits it allows, or not at all
+    /// (`Timeout`) when nothing is left.
+    fn run_until<T, E: From<DbError>>(
+        &mut self,
+        limits: &Limits,
+        deadline: Option<Deadline>,
+        work: impl FnOnce(&mut PgConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let budget = limits.budget(deadline).map_err(E::from)?;
+        self.limit(limits, budget).map_err(E::from)?;
+        self.run(work)
+    }
+
     /// Runs `work` on this connection; after a failure, one `SELECT 1` tells whether the
     /// connection still lives (a dead one is dropped, not reused).
     fn run<T, E>(&mut self, work: impl FnOnce(&mut PgConnection) -> Result<T, E>) -> Result<T, E> {
@@ -192,6 +238,7 @@ impl ManageConnection for Manager {
             conn,
             dead: false,
             last_used: Instant::now(),
+            budget: Budget::Configured,
         })
     }
 
@@ -237,6 +284,69 @@ pub fn connect(url: &str, name: &str) -> anyhow::Result<PgConnection> {
         .context("cannot connect to the database (is DATABASE_URL right, is PostgreSQL up?)")
 }
 
+/// The versions of the migrations this binary holds that the database has not applied,
+/// oldest first; read from diesel's table without creating it (the service's role may not
+/// create anything), so a database never migrated has them all pending.
+pub fn pending_migrations(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
+    use diesel::migration::MigrationSource;
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Applied {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        version: String,
+    }
+    let known: Vec<String> = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
+        .map_err(|error| anyhow::anyhow!("cannot read the migrations: {error}"))?
+        .iter()
+        .map(|migration| migration.name().version().to_string())
+        .collect();
+    #[derive(QueryableByName)]
+    struct Present {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        present: bool,
+    }
+    let present: Present = diesel::sql_query(
+        "SELECT to_regclass('__diesel_schema_migrations') IS NOT NULL AS present",
+    )
+    .get_result(conn)?;
+    let applied: Vec<Applied> = if present.present {
+        diesel::sql_query("SELECT version::text FROM __diesel_schema_migrations")
+            .load(conn)
+            .context(
+                "cannot read which migrations the database has (may this role read \
+                 __diesel_schema_migrations?)",
+            )?
+    } else {
+        Vec::new()
+    };
+    let mut pending: Vec<String> = known
+        .into_iter()
+        .filter(|version| !applied.iter().any(|applied| &applied.version == version))
+        .collect();
+    pending.sort();
+    Ok(pending)
+}
+
+/// Whether the connection's role may apply migrations: a superuser, the owner of the
+/// tables, or, on a database without them, a role that may create in its schema.
+pub fn may_migrate(conn: &mut PgConnection) -> anyhow::Result<bool> {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct May {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        may: bool,
+    }
+    let found: May = diesel::sql_query(
+        "SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) \
+             OR EXISTS (SELECT 1 FROM pg_tables WHERE tablename = 'wallets' \
+                        AND schemaname = current_schema() AND tableowner = current_user) \
+             OR (to_regclass('wallets') IS NULL \
+                 AND has_schema_privilege(current_schema(), 'CREATE')) AS may",
+    )
+    .get_result(conn)?;
+    Ok(found.may)
+}
+
 /// Applies every pending migration; returns the versions applied.
 pub fn run_migrations(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
     let applied = conn
@@ -246,19 +356,27 @@ pub fn run_migrations(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
 }
 
 /// Runs `work` with a pooled connection on the blocking thread pool, so that diesel's
-/// synchronous calls never stall an async worker. Waits are bounded (see [`Gate`]); after a
-/// failed `work`, one cheap query tells whether the connection still lives.
+/// synchronous calls never stall an async worker. Waits are bounded (see [`Gate`]), and count
+/// against the request's deadline ([`deadline`]); after a failed `work`, one cheap query
+/// tells whether the connection still lives.
 pub async fn run<T, E, F>(database: &Database, work: F) -> Result<T, E>
 where
     F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
     E: From<DbError> + Send + 'static,
 {
-    let permit = database.gate.enter().await.map_err(E::from)?;
+    let deadline = Deadline::current();
+    let limits = database.limits;
+    limits.budget(deadline).map_err(E::from)?;
+    let permit = database
+        .gate
+        .enter(limits.acquire(deadline))
+        .await
+        .map_err(E::from)?;
     let pool = database.pool.clone();
     let ran = actix_web::web::block(move || {
         let _permit = permit;
-        checkout(&pool)?.run(work)
+        checkout(&pool)?.run_until(&limits, deadline, work)
     })
     .await;
     match ran {

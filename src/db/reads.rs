@@ -15,6 +15,7 @@ use diesel::QueryResult;
 use diesel::pg::PgConnection;
 use tokio::sync::oneshot;
 
+use super::deadline::{Deadline, Limits};
 use super::queue::Queue;
 use super::{Database, DbError, checkout};
 
@@ -23,6 +24,8 @@ pub type Fetch<R> = fn(&mut PgConnection, &[i64]) -> QueryResult<Vec<R>>;
 
 struct Read<R> {
     id: i64,
+    /// Its request's deadline.
+    deadline: Option<Deadline>,
     answer: oneshot::Sender<Result<Option<R>, DbError>>,
 }
 
@@ -62,26 +65,45 @@ impl<R: Clone + Send + 'static> Reads<R> {
         id: i64,
     ) -> Result<Option<R>, DbError> {
         let (answer, answered) = oneshot::channel();
-        let number = self
-            .queue
-            .push(Read { id, answer }, database.gate.max_waiting)?;
+        let deadline = Deadline::current();
+        let limits = database.limits;
+        limits.budget(deadline)?;
+        let number = self.queue.push(
+            Read {
+                id,
+                deadline,
+                answer,
+            },
+            database.gate.max_waiting,
+        )?;
         let pool = database.pool.clone();
         let reads = self.clone();
         self.queue
             .served(
                 number,
                 answered,
-                database.gate.enter(),
+                database.gate.enter(limits.acquire(deadline)),
                 move |batch, permit| {
                     let _permit = permit;
-                    reads.run(&pool, batch);
+                    reads.run(&pool, &limits, batch);
                 },
             )
             .await
     }
 
-    /// One query for the batch's ids; each read answered with its row, or none.
-    fn run(&self, pool: &super::Pool, batch: Vec<Read<R>>) {
+    /// One query for the batch's ids, within what its oldest request has left; each read
+    /// answered with its row, or none.
+    fn run(&self, pool: &super::Pool, limits: &Limits, batch: Vec<Read<R>>) {
+        let (expired, batch): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .partition(|read| limits.budget(read.deadline).is_err());
+        for read in expired {
+            let _ = read.answer.send(Err(DbError::Timeout));
+        }
+        if batch.is_empty() {
+            return;
+        }
+        let deadline = Deadline::earliest(batch.iter().map(|read| read.deadline));
         let mut ids: Vec<i64> = batch.iter().map(|read| read.id).collect();
         ids.sort_unstable();
         ids.dedup();
@@ -89,9 +111,9 @@ impl<R: Clone + Send + 'static> Reads<R> {
         self.answered
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
         let fetched = checkout(pool).and_then(|mut pooled| {
-            pooled
-                .run(|conn| (self.fetch)(conn, &ids))
-                .map_err(DbError::from)
+            pooled.run_until(limits, deadline, |conn| {
+                (self.fetch)(conn, &ids).map_err(DbError::from)
+            })
         });
         match fetched {
             Ok(rows) => {

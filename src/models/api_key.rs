@@ -153,7 +153,8 @@ impl Expiry {
 }
 
 /// When a key is revoked: now, or a time already past (to say since when it should not
-/// have been used). A time to come is an expiry, not a revocation.
+/// have been used). A time to come is an expiry, not a revocation: refused (the database
+/// refuses it too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Revocation(pub DateTime<Utc>);
 
@@ -162,10 +163,11 @@ impl Parse for Revocation {
 
     fn parse(input: Input<'_>) -> Result<Revocation, String> {
         let time = time(input, "revokedAt")?;
-        if time > Utc::now() + chrono::Duration::seconds(5) {
+        if time > Utc::now() {
             return Err(
-                "revokedAt is in the future: a key is revoked now (give the time, or DELETE \
-                 it); a key that should stop later is one with an expiresAt"
+                "revokedAt is in the future: a key is revoked now or since a time past (give \
+                 that time, or DELETE the key); a key that should stop later is one with an \
+                 expiresAt"
                     .into(),
             );
         }
@@ -230,19 +232,26 @@ impl ApiKey {
         Ok((key, secret))
     }
 
-    /// Revokes a key in use at `at`; `None` when there is no such key, and the key as it is
-    /// when it was revoked already (the first revocation stands).
+    /// Revokes a key in use at `at` (`None`: now, by the database's clock); `None` when
+    /// there is no such key, and the key as it is when it was revoked already (the first
+    /// revocation stands).
     pub fn revoke(
         conn: &mut PgConnection,
         id: i64,
-        at: DateTime<Utc>,
+        at: Option<DateTime<Utc>>,
     ) -> QueryResult<Option<Revoked>> {
+        use diesel::dsl::sql;
+        use diesel::sql_types::{Nullable, Timestamptz};
         let revoked = diesel::update(
             api_keys::table
                 .find(id)
                 .filter(api_keys::revoked_at.is_null()),
         )
-        .set(api_keys::revoked_at.eq(at))
+        .set(
+            api_keys::revoked_at.eq(sql::<Nullable<Timestamptz>>("coalesce(")
+                .bind::<Nullable<Timestamptz>, _>(at)
+                .sql(", clock_timestamp())")),
+        )
         .returning(ApiKey::as_returning())
         .get_result(conn)
         .optional()?;
@@ -280,6 +289,22 @@ impl ApiKey {
                 rows.into_iter()
                     .map(|(key, secret_hash)| Credential { key, secret_hash })
                     .collect()
+            })
+    }
+
+    /// The key whose secret hashes to `secret_hash`, with its hash (one read of the unique
+    /// index), whatever its state.
+    pub fn credential(
+        conn: &mut PgConnection,
+        secret_hash: &[u8],
+    ) -> QueryResult<Option<Credential>> {
+        api_keys::table
+            .filter(api_keys::secret_hash.eq(secret_hash))
+            .select((ApiKey::as_select(), api_keys::secret_hash))
+            .first(conn)
+            .optional()
+            .map(|row: Option<(ApiKey, Vec<u8>)>| {
+                row.map(|(key, secret_hash)| Credential { key, secret_hash })
             })
     }
 

@@ -21,6 +21,8 @@ pub struct StoredResponse {
     /// Headers beyond Content-Type: `[[name, value], ...]`.
     pub headers: serde_json::Value,
     pub body: String,
+    /// How long it is replayed from when it is stored (the row's `expires_at`).
+    pub ttl_seconds: i64,
 }
 
 /// What claiming a key found.
@@ -40,19 +42,17 @@ statement!(
     ClaimKeys,
     "SELECT c.claimed, c.fingerprint, c.request, c.status, c.content_type, c.headers, c.body \
      FROM unnest($1::int8[], $2::text[]) WITH ORDINALITY AS k (owner, key, n), \
-     LATERAL idempotency_claim(k.owner, k.key, $3) AS c ORDER BY k.n"
+     LATERAL idempotency_claim(k.owner, k.key) AS c ORDER BY k.n"
 );
 
-// The responses of several keys in one statement (no key twice).
+// The responses of several keys in one statement (no key twice), each replayed for $9
+// seconds. Written once: the claim removed an expired row of the same key first.
 statement!(
     SaveResponses,
     "INSERT INTO idempotency_keys (api_key_id, key, fingerprint, request, status, content_type, \
-     headers, body) SELECT * FROM unnest($1::int8[], $2::text[], $3::bytea[], $4::text[], \
-     $5::int2[], $6::text[], $7::jsonb[], $8::text[]) \
-     ON CONFLICT (api_key_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
-     request = EXCLUDED.request, status = EXCLUDED.status, \
-     content_type = EXCLUDED.content_type, headers = EXCLUDED.headers, \
-     body = EXCLUDED.body, created_at = now()"
+     headers, body, expires_at) SELECT r.*, e.at FROM \
+     unnest($1::int8[], $2::text[], $3::bytea[], $4::text[], $5::int2[], $6::text[], \
+     $7::jsonb[], $8::text[]) AS r, (SELECT now() + make_interval(secs => $9)) AS e (at)"
 );
 
 impl Claimed {
@@ -70,6 +70,7 @@ impl Claimed {
                 content_type: self.content_type.unwrap_or_default(),
                 headers: self.headers.unwrap_or_default(),
                 body: self.body.unwrap_or_default(),
+                ttl_seconds: 0,
             }),
             _ => Claim::Free,
         }
@@ -96,30 +97,20 @@ struct Claimed {
 
 impl StoredResponse {
     /// Takes `key` of API key `owner` for this database transaction (`idempotency_claim`:
-    /// one round trip), and reads what it stored within the last `ttl_seconds`.
-    pub fn claim(
-        conn: &mut PgConnection,
-        owner: i64,
-        key: &str,
-        ttl_seconds: i64,
-    ) -> QueryResult<Claim> {
-        let mut claims = StoredResponse::claim_many(conn, &[(owner, key)], ttl_seconds)?;
+    /// one round trip), and reads what it stored, unless that expired.
+    pub fn claim(conn: &mut PgConnection, owner: i64, key: &str) -> QueryResult<Claim> {
+        let mut claims = StoredResponse::claim_many(conn, &[(owner, key)])?;
         claims.pop().ok_or(diesel::result::Error::NotFound)
     }
 
     /// [`claim`](Self::claim) for each of `keys` (owner, key), in one round trip, in the
     /// order given.
-    pub fn claim_many(
-        conn: &mut PgConnection,
-        keys: &[(i64, &str)],
-        ttl_seconds: i64,
-    ) -> QueryResult<Vec<Claim>> {
+    pub fn claim_many(conn: &mut PgConnection, keys: &[(i64, &str)]) -> QueryResult<Vec<Claim>> {
         let owners: Vec<i64> = keys.iter().map(|&(owner, _)| owner).collect();
         let texts: Vec<&str> = keys.iter().map(|&(_, key)| key).collect();
         let rows: Vec<Claimed> = prepared::<ClaimKeys, _>((
             bind::<Array<BigInt>, _>(&owners),
             bind::<Array<Text>, _>(&texts),
-            bind::<BigInt, _>(&ttl_seconds),
         ))
         .load(conn)?;
         Ok(rows
@@ -129,7 +120,7 @@ impl StoredResponse {
             .collect())
     }
 
-    /// Stores a response; an expired row of the same key is replaced.
+    /// Stores a response (once: the claim removed an expired one of the same key).
     pub fn save(&self, conn: &mut PgConnection) -> QueryResult<()> {
         StoredResponse::save_many(conn, std::slice::from_ref(self))
     }
@@ -143,6 +134,8 @@ impl StoredResponse {
             .map(|stored| stored.fingerprint.as_slice())
             .collect();
         let statuses: Vec<i16> = responses.iter().map(|stored| stored.status).collect();
+        // One statement, one time to live: a batch's responses share the service's.
+        let ttl_seconds = responses.first().map_or(0, |stored| stored.ttl_seconds);
         let headers: Vec<&serde_json::Value> =
             responses.iter().map(|stored| &stored.headers).collect();
         prepared::<SaveResponses, _>((
@@ -154,26 +147,23 @@ impl StoredResponse {
             bind::<Array<Text>, _>(&column(|stored| &stored.content_type)),
             bind::<Array<Jsonb>, _>(&headers),
             bind::<Array<Text>, _>(&column(|stored| &stored.body)),
+            bind::<BigInt, _>(&ttl_seconds),
         ))
         .execute(conn)
         .map(|_| ())
     }
 
-    /// Removes up to `batch` rows older than `ttl_seconds`, oldest first (through the
-    /// created_at index); returns how many.
-    pub fn purge_expired(
-        conn: &mut PgConnection,
-        ttl_seconds: i64,
-        batch: i64,
-    ) -> QueryResult<usize> {
-        diesel::sql_query(
-            "DELETE FROM idempotency_keys WHERE (api_key_id, key) IN ( \
-                 SELECT api_key_id, key FROM idempotency_keys \
-                 WHERE created_at <= now() - make_interval(secs => $1) \
-                 ORDER BY created_at LIMIT $2)",
-        )
-        .bind::<BigInt, _>(ttl_seconds)
-        .bind::<BigInt, _>(batch)
-        .execute(conn)
+    /// Removes up to `batch` expired rows, those that expired first first
+    /// (`idempotency_purge`, through the expires_at index); returns how many.
+    pub fn purge_expired(conn: &mut PgConnection, batch: i64) -> QueryResult<i64> {
+        #[derive(QueryableByName)]
+        struct Purged {
+            #[diesel(sql_type = BigInt)]
+            removed: i64,
+        }
+        diesel::sql_query("SELECT idempotency_purge($1) AS removed")
+            .bind::<BigInt, _>(batch)
+            .get_result::<Purged>(conn)
+            .map(|purged| purged.removed)
     }
 }

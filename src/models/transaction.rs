@@ -93,11 +93,10 @@ pub struct Booking {
     pub claim: Option<KeyClaim>,
 }
 
-/// An idempotency key of API key `owner` (0: none), claimed for `ttl_seconds`.
+/// An idempotency key of API key `owner` (0: none).
 pub struct KeyClaim {
     pub owner: i64,
     pub key: String,
-    pub ttl_seconds: i64,
 }
 
 impl Booking {
@@ -144,11 +143,7 @@ impl Many for Booking {
 
     fn claim_all(conn: &mut PgConnection, items: &[&Booking]) -> QueryResult<Vec<Claim>> {
         let keys: Vec<(i64, &str)> = items.iter().filter_map(|item| item.claim_key()).collect();
-        let ttl = items
-            .iter()
-            .find_map(|item| item.claim.as_ref())
-            .map_or(0, |claim| claim.ttl_seconds);
-        StoredResponse::claim_many(conn, &keys, ttl)
+        StoredResponse::claim_many(conn, &keys)
     }
 
     fn group(&self) -> &str {

@@ -271,7 +271,7 @@ fn a_claim_reads_only_its_key_even_when_planned_on_an_empty_table() {
     for n in 0..6 {
         exec(
             &mut conn,
-            &format!("SELECT * FROM idempotency_claim(0, 'warm-{n}', 86400)"),
+            &format!("SELECT * FROM idempotency_claim(0, 'warm-{n}')"),
         );
     }
     exec(
@@ -293,7 +293,7 @@ fn a_claim_reads_only_its_key_even_when_planned_on_an_empty_table() {
     assert_eq!(
         scalar(
             &mut conn,
-            "SELECT status FROM idempotency_claim(0, 'k4321', 86400)"
+            "SELECT status FROM idempotency_claim(0, 'k4321')"
         ),
         "201"
     );

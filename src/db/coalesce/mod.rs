@@ -35,6 +35,7 @@ use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::pg::PgConnection;
 use tokio::sync::{Semaphore, oneshot};
 
+use super::deadline::{Deadline, Limits};
 use super::queue::Queue;
 use super::{Database, DbError, alive, checkout};
 
@@ -48,6 +49,8 @@ pub type Work<T, E> = Arc<dyn Fn(&mut PgConnection) -> Result<T, E> + Send + Syn
 
 struct Job<T, E, M: Many> {
     order: i64,
+    /// Its request's deadline: what is left of it bounds every run of it.
+    deadline: Option<Deadline>,
     work: Work<T, E>,
     /// What it brings to a wave, if it can join one.
     shared: Option<Shared<T, E, M>>,
@@ -209,8 +212,12 @@ where
             return self.past_a_lock(database, order, work).await;
         }
         let (answer, answered) = oneshot::channel();
+        let deadline = Deadline::current();
+        let limits = database.limits;
+        limits.budget(deadline).map_err(E::from)?;
         let job = Job {
             order,
+            deadline,
             work,
             shared,
             answer,
@@ -223,10 +230,14 @@ where
         // commits), then a connection like any request: both within one bound, so that a
         // request waits at most `acquire_timeout` in all.
         let turn = async {
-            let waited = tokio::time::timeout(database.gate.timeout, async {
+            let waited = tokio::time::timeout(limits.acquire(deadline), async {
                 let runner = self.runners.clone().acquire_owned().await;
                 let runner = runner.map_err(|_| DbError::Busy)?;
-                database.gate.enter().await.map(|permit| (runner, permit))
+                database
+                    .gate
+                    .enter(limits.acquire(deadline))
+                    .await
+                    .map(|permit| (runner, permit))
             })
             .await;
             waited.unwrap_or_else(|_| {
@@ -244,7 +255,7 @@ where
                 // In the order of their lock keys (a stable sort: a key's writes stay
                 // oldest first).
                 batch.sort_by_key(|job| job.order);
-                run_batch(&pool, batch, classify, &runs, &locked);
+                run_batch(&pool, &limits, batch, classify, &runs, &locked);
             })
             .await
     }
@@ -276,6 +287,7 @@ where
 
 fn run_batch<T, E: From<DbError>, M: Many>(
     pool: &super::Pool,
+    limits: &Limits,
     batch: Vec<Job<T, E, M>>,
     classify: Classify<E>,
     runs: &Runs,
@@ -303,14 +315,34 @@ fn run_batch<T, E: From<DbError>, M: Many>(
                 }
             },
         };
-        if pending.len() == 1 {
-            answer_alone(
-                pooled,
-                pending.pop().expect("one job"),
-                classify,
-                runs,
-                locked,
-            );
+        // A write whose request has nothing left is answered now; the batch runs within
+        // what its oldest request has left.
+        let (expired, left): (Vec<_>, Vec<_>) = pending
+            .into_iter()
+            .partition(|job| limits.budget(job.deadline).is_err());
+        pending = left;
+        fail_all(expired, || DbError::Timeout);
+        if pending.len() <= 1 {
+            if let Some(job) = pending.pop() {
+                answer_alone(pooled, limits, job, classify, runs, locked);
+            }
+            break;
+        }
+        let earliest = Deadline::earliest(pending.iter().map(|job| job.deadline));
+        if let Err(error) = limits
+            .budget(earliest)
+            .and_then(|budget| pooled.limit(limits, budget))
+        {
+            let lost = matches!(error, DbError::Unavailable | DbError::ConnectionLost);
+            if lost || pooled.dead {
+                pooled.dead = true;
+                lives -= 1;
+                if lives == 0 {
+                    fail_all(pending.drain(..), || DbError::Unavailable);
+                }
+                continue;
+            }
+            fail_all(pending.drain(..), || error.again());
             break;
         }
         runs.count(match guard {
@@ -333,7 +365,7 @@ fn run_batch<T, E: From<DbError>, M: Many>(
                 }
                 // Writes a deadlock rolled back: alone, after the batch that met it.
                 for job in again {
-                    answer_alone(pooled, job, classify, runs, locked);
+                    answer_alone(pooled, limits, job, classify, runs, locked);
                 }
             }
             Together::Unknown => {
@@ -356,7 +388,7 @@ fn run_batch<T, E: From<DbError>, M: Many>(
                     // The guarded run itself could not finish (its transaction could not
                     // begin or commit): each write alone.
                     for job in pending.drain(..) {
-                        answer_alone(pooled, job, classify, runs, locked);
+                        answer_alone(pooled, limits, job, classify, runs, locked);
                     }
                 }
                 guard = Guard::Savepoints { timed_out };
@@ -378,16 +410,21 @@ fn fail_all<T, E: From<DbError>, M: Many>(
     }
 }
 
-/// Runs `job` alone and answers it.
-fn answer_alone<T, E, M: Many>(
+/// Runs `job` alone, within what its request has left, and answers it.
+fn answer_alone<T, E: From<DbError>, M: Many>(
     pooled: &mut super::Connection,
+    limits: &Limits,
     job: Job<T, E, M>,
     classify: Classify<E>,
     runs: &Runs,
     locked: &Locked,
 ) {
     runs.count(How::Alone);
-    let done = alone(pooled, &*job.work, classify);
+    let done = limits
+        .budget(job.deadline)
+        .and_then(|budget| pooled.limit(limits, budget))
+        .map_err(E::from)
+        .and_then(|()| alone(pooled, &*job.work, classify));
     if let Err(error) = &done
         && (classify.timed_out)(error)
     {

@@ -122,6 +122,10 @@ impl TestApp {
             // Tests send many requests at once; the rate limit has tests of its own.
             rate_limit: 0.0,
             rate_limit_burst: 1000.0,
+            auth_failure_limit: 10.0,
+            auth_failure_burst: 50.0,
+            trusted_proxies: Default::default(),
+            metrics_token: None,
             cors_origins: Vec::new(),
             host: "127.0.0.1".to_string(),
             port: 0,
