@@ -24,6 +24,7 @@ mod metadata;
 mod operations;
 mod protocol;
 mod schema;
+mod security;
 mod standby;
 mod transactions;
 mod upgrade;
