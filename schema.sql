@@ -29,6 +29,35 @@ CREATE TYPE public.ledger_change AS (
 ALTER TYPE public.ledger_change OWNER TO CURRENT_USER;
 
 --
+-- Name: api_keys_revocation_final(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.api_keys_revocation_final() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.revoked_at IS NOT NULL
+       AND NEW.revoked_at IS DISTINCT FROM OLD.revoked_at THEN
+        RAISE EXCEPTION 'API key % was revoked at %: a revocation is final', OLD.id, OLD.revoked_at
+            USING ERRCODE = 'check_violation',
+                  CONSTRAINT = 'api_keys_revocation_final',
+                  TABLE = 'api_keys';
+    END IF;
+    IF NEW.revoked_at > clock_timestamp()
+       AND (TG_OP = 'INSERT' OR NEW.revoked_at IS DISTINCT FROM OLD.revoked_at) THEN
+        RAISE EXCEPTION 'API key % cannot be revoked at %, a time to come: revoke it now, or give it an expires_at',
+                NEW.id, NEW.revoked_at
+            USING ERRCODE = 'check_violation',
+                  CONSTRAINT = 'api_keys_revocation_not_future',
+                  TABLE = 'api_keys';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+ALTER FUNCTION public.api_keys_revocation_final() OWNER TO CURRENT_USER;
+
+--
 -- Name: capture_hold(bigint, numeric); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
 --
 
@@ -388,12 +417,13 @@ $$;
 ALTER FUNCTION public.holds_state_machine() OWNER TO CURRENT_USER;
 
 --
--- Name: idempotency_claim(bigint, text, bigint); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+-- Name: idempotency_claim(bigint, text); Type: FUNCTION; Schema: public; Owner: wallet_ledger
 --
 
-CREATE FUNCTION public.idempotency_claim(claimed_by bigint, claimed_key text, ttl_seconds bigint) RETURNS TABLE(claimed boolean, fingerprint bytea, request text, status smallint, content_type text, headers jsonb, body text)
-    LANGUAGE plpgsql
+CREATE FUNCTION public.idempotency_claim(claimed_by bigint, claimed_key text) RETURNS TABLE(claimed boolean, fingerprint bytea, request text, status smallint, content_type text, headers jsonb, body text)
+    LANGUAGE plpgsql SECURITY DEFINER
     SET enable_seqscan TO 'off'
+    SET search_path TO 'public', 'pg_temp'
     AS $$
 DECLARE
     found_row idempotency_keys%ROWTYPE;
@@ -405,17 +435,80 @@ BEGIN
     END IF;
     SELECT * INTO found_row FROM idempotency_keys AS k
     WHERE k.api_key_id = claimed_by AND k.key = claimed_key;
-    IF FOUND AND found_row.created_at > now() - make_interval(secs => ttl_seconds) THEN
+    IF FOUND AND found_row.expires_at > now() THEN
         RETURN QUERY SELECT true, found_row.fingerprint, found_row.request, found_row.status,
                             found_row.content_type, found_row.headers, found_row.body;
-    ELSE
-        RETURN QUERY SELECT true, NULL::bytea, NULL::text, NULL::smallint, NULL::text,
-                            NULL::jsonb, NULL::text;
+        RETURN;
     END IF;
+    IF FOUND THEN
+        DELETE FROM idempotency_keys AS k WHERE k.api_key_id = claimed_by AND k.key = claimed_key;
+    END IF;
+    RETURN QUERY SELECT true, NULL::bytea, NULL::text, NULL::smallint, NULL::text,
+                        NULL::jsonb, NULL::text;
 END;
 $$;
 
-ALTER FUNCTION public.idempotency_claim(claimed_by bigint, claimed_key text, ttl_seconds bigint) OWNER TO CURRENT_USER;
+ALTER FUNCTION public.idempotency_claim(claimed_by bigint, claimed_key text) OWNER TO wallet_ledger;
+
+--
+-- Name: FUNCTION idempotency_claim(claimed_by bigint, claimed_key text); Type: COMMENT; Schema: public; Owner: wallet_ledger
+--
+
+COMMENT ON FUNCTION public.idempotency_claim(claimed_by bigint, claimed_key text) IS 'Takes an idempotency key of an API key for this transaction (its advisory lock) and returns its stored response while the response has not expired; removes an expired one.';
+
+--
+-- Name: idempotency_keys_written_once(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.idempotency_keys_written_once() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        RAISE EXCEPTION 'the stored response of idempotency key % is written once and never changed',
+                OLD.key
+            USING ERRCODE = 'insufficient_privilege',
+                  TABLE = 'idempotency_keys';
+    END IF;
+    IF OLD.expires_at > now() THEN
+        RAISE EXCEPTION 'the stored response of idempotency key % is replayed until %: it cannot be removed before',
+                OLD.key, OLD.expires_at
+            USING ERRCODE = 'insufficient_privilege',
+                  TABLE = 'idempotency_keys';
+    END IF;
+    RETURN OLD;
+END;
+$$;
+
+ALTER FUNCTION public.idempotency_keys_written_once() OWNER TO CURRENT_USER;
+
+--
+-- Name: idempotency_purge(bigint); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.idempotency_purge(batch bigint) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    WITH removed AS (
+        DELETE FROM idempotency_keys
+        WHERE (api_key_id, key) IN (
+            SELECT api_key_id, key FROM idempotency_keys
+            WHERE expires_at <= now()
+            ORDER BY expires_at
+            LIMIT batch)
+        RETURNING 1
+    )
+    SELECT count(*) FROM removed
+$$;
+
+ALTER FUNCTION public.idempotency_purge(batch bigint) OWNER TO wallet_ledger;
+
+--
+-- Name: FUNCTION idempotency_purge(batch bigint); Type: COMMENT; Schema: public; Owner: wallet_ledger
+--
+
+COMMENT ON FUNCTION public.idempotency_purge(batch bigint) IS 'Removes up to batch expired idempotent responses, oldest expiry first; returns how many.';
 
 --
 -- Name: ledger_actor(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
@@ -1316,6 +1409,7 @@ CREATE TABLE public.idempotency_keys (
     body text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     api_key_id bigint DEFAULT 0 NOT NULL,
+    expires_at timestamp with time zone DEFAULT (now() + '24:00:00'::interval) NOT NULL,
     CONSTRAINT idempotency_keys_key_length CHECK (((char_length(key) >= 1) AND (char_length(key) <= 255)))
 );
 
@@ -1727,10 +1821,10 @@ CREATE INDEX holds_wallet_expiry_idx ON public.holds USING btree (wallet_id, exp
 CREATE INDEX holds_wallet_id_id_idx ON public.holds USING btree (wallet_id, id);
 
 --
--- Name: idempotency_keys_created_at_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
+-- Name: idempotency_keys_expires_at_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
 --
 
-CREATE INDEX idempotency_keys_created_at_idx ON public.idempotency_keys USING btree (created_at);
+CREATE INDEX idempotency_keys_expires_at_idx ON public.idempotency_keys USING btree (expires_at);
 
 --
 -- Name: transaction_revisions_transaction_id_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
@@ -1761,6 +1855,14 @@ CREATE INDEX wallet_revisions_wallet_id_idx ON public.wallet_revisions USING btr
 --
 
 CREATE INDEX wallets_metadata_idx ON public.wallets USING gin (metadata);
+
+--
+-- Name: api_keys api_keys_revocation_final; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER api_keys_revocation_final BEFORE INSERT OR UPDATE OF revoked_at ON public.api_keys FOR EACH ROW EXECUTE FUNCTION public.api_keys_revocation_final();
+
+ALTER TABLE public.api_keys ENABLE ALWAYS TRIGGER api_keys_revocation_final;
 
 --
 -- Name: balance_changes balance_changes_append_only; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
@@ -1841,6 +1943,14 @@ ALTER TABLE public.holds ENABLE ALWAYS TRIGGER holds_held_update;
 CREATE TRIGGER holds_state_machine BEFORE INSERT OR UPDATE ON public.holds FOR EACH ROW EXECUTE FUNCTION public.holds_state_machine();
 
 ALTER TABLE public.holds ENABLE ALWAYS TRIGGER holds_state_machine;
+
+--
+-- Name: idempotency_keys idempotency_keys_written_once; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER idempotency_keys_written_once BEFORE DELETE OR UPDATE ON public.idempotency_keys FOR EACH ROW EXECUTE FUNCTION public.idempotency_keys_written_once();
+
+ALTER TABLE public.idempotency_keys ENABLE ALWAYS TRIGGER idempotency_keys_written_once;
 
 --
 -- Name: transaction_revisions transaction_revisions_append_only; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
@@ -2112,6 +2222,20 @@ REVOKE ALL ON FUNCTION public.holds_after_update() FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.holds_before_truncate() FROM PUBLIC;
 
 --
+-- Name: FUNCTION idempotency_claim(claimed_by bigint, claimed_key text); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.idempotency_claim(claimed_by bigint, claimed_key text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.idempotency_claim(claimed_by bigint, claimed_key text) TO wallet_service;
+
+--
+-- Name: FUNCTION idempotency_purge(batch bigint); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.idempotency_purge(batch bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.idempotency_purge(batch bigint) TO wallet_service;
+
+--
 -- Name: FUNCTION ledger_actor(OUT key_id bigint, OUT key_name text); Type: ACL; Schema: public; Owner: wallet_ledger
 --
 
@@ -2311,7 +2435,8 @@ GRANT SELECT ON TABLE public.holds_now TO wallet_reader;
 -- Name: TABLE idempotency_keys; Type: ACL; Schema: public; Owner: CURRENT_USER
 --
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.idempotency_keys TO wallet_service;
+GRANT SELECT,INSERT ON TABLE public.idempotency_keys TO wallet_service;
+GRANT SELECT,DELETE ON TABLE public.idempotency_keys TO wallet_ledger;
 
 --
 -- Name: TABLE transaction_revisions; Type: ACL; Schema: public; Owner: CURRENT_USER
