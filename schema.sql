@@ -567,7 +567,7 @@ ALTER FUNCTION public.ledger_apply(operation text, changes public.ledger_change[
 -- Name: FUNCTION ledger_apply(operation text, changes public.ledger_change[]); Type: COMMENT; Schema: public; Owner: wallet_ledger
 --
 
-COMMENT ON FUNCTION public.ledger_apply(operation text, changes public.ledger_change[]) IS 'Adds the signed rows a statement changed up per wallet and applies them (wallet_apply_deltas); returns each wallet''s journal row. Called by the transactions triggers only.';
+COMMENT ON FUNCTION public.ledger_apply(operation text, changes public.ledger_change[]) IS 'Adds the signed rows a statement changed up per wallet and applies them (wallet_apply); returns each wallet''s journal row. Called by the transactions triggers only.';
 
 --
 -- Name: ledger_hold(text, public.ledger_change[]); Type: FUNCTION; Schema: public; Owner: wallet_ledger
@@ -823,7 +823,11 @@ BEGIN
         ) AS t ON t.wallet_id = w.id
         WHERE w.balance <> 0
     ) AS a
-    CROSS JOIN LATERAL wallet_apply_deltas('truncate', a.ids, a.deltas, a.counts, a.only_ids) AS j;
+    CROSS JOIN LATERAL wallet_apply(
+        'truncate', a.ids, a.deltas,
+        array_fill(0::numeric, ARRAY[coalesce(cardinality(a.ids), 0)]), a.counts, a.only_ids,
+        array_fill(0::bigint, ARRAY[coalesce(cardinality(a.ids), 0)]),
+        array_fill(NULL::bigint, ARRAY[coalesce(cardinality(a.ids), 0)])) AS j;
 
     PERFORM ledger_revise('truncate', ARRAY(SELECT t FROM transactions AS t), '{}',
                           journal_wallets, journal_rows);
@@ -959,29 +963,6 @@ ALTER FUNCTION public.wallet_apply(operation text, wallet_ids bigint[], deltas n
 --
 
 COMMENT ON FUNCTION public.wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[]) IS 'Adds deltas[i] to the balance and held_deltas[i] to the held of wallet wallet_ids[i] and journals it: locks in id order, refuses a negative available balance or an overflowing balance. Called by the triggers only.';
-
---
--- Name: wallet_apply_deltas(text, bigint[], numeric[], bigint[], bigint[]); Type: FUNCTION; Schema: public; Owner: wallet_ledger
---
-
-CREATE FUNCTION public.wallet_apply_deltas(operation text, wallet_ids bigint[], deltas numeric[], counts bigint[], transaction_ids bigint[]) RETURNS TABLE(wallet_id bigint, balance_change_id bigint)
-    LANGUAGE sql
-    SET search_path TO 'public', 'pg_temp'
-    AS $$
-    SELECT * FROM wallet_apply(operation, wallet_ids, deltas,
-                               array_fill(0::numeric, ARRAY[coalesce(cardinality(wallet_ids), 0)]),
-                               counts, transaction_ids,
-                               array_fill(0::bigint, ARRAY[coalesce(cardinality(wallet_ids), 0)]),
-                               array_fill(NULL::bigint, ARRAY[coalesce(cardinality(wallet_ids), 0)]))
-$$;
-
-ALTER FUNCTION public.wallet_apply_deltas(operation text, wallet_ids bigint[], deltas numeric[], counts bigint[], transaction_ids bigint[]) OWNER TO wallet_ledger;
-
---
--- Name: FUNCTION wallet_apply_deltas(operation text, wallet_ids bigint[], deltas numeric[], counts bigint[], transaction_ids bigint[]); Type: COMMENT; Schema: public; Owner: wallet_ledger
---
-
-COMMENT ON FUNCTION public.wallet_apply_deltas(operation text, wallet_ids bigint[], deltas numeric[], counts bigint[], transaction_ids bigint[]) IS 'Adds deltas[i] to the balance of wallet wallet_ids[i] and journals it: locks in id order, refuses negative or overflowing results. Called by the transactions triggers only.';
 
 --
 -- Name: wallet_available_now(bigint, numeric, numeric, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
@@ -2333,12 +2314,6 @@ REVOKE ALL ON FUNCTION public.transactions_before_truncate() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION public.wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[]) FROM PUBLIC;
-
---
--- Name: FUNCTION wallet_apply_deltas(operation text, wallet_ids bigint[], deltas numeric[], counts bigint[], transaction_ids bigint[]); Type: ACL; Schema: public; Owner: wallet_ledger
---
-
-REVOKE ALL ON FUNCTION public.wallet_apply_deltas(operation text, wallet_ids bigint[], deltas numeric[], counts bigint[], transaction_ids bigint[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION wallet_repair(apply boolean); Type: ACL; Schema: public; Owner: wallet_ledger

@@ -11,7 +11,7 @@ user=$("$bin/psql" "$url" -XtAc 'SELECT current_user')
 echo "-- The schema the migrations under migrations/ build, every function in its current shape:"
 echo "-- written by \`make schema\` (pg_dump of a freshly migrated database). Do not edit: a"
 echo "-- test fails while it differs from what the migrations build."
-"$bin/pg_dump" --schema-only --exclude-table=__diesel_schema_migrations "$url" \
+"$bin/pg_dump" --schema-only --exclude-table=__diesel_schema_migrations --exclude-table=__sql_files "$url" \
     | grep -vE '^-- Dumped (from|by)|^\\(un)?restrict ' \
     | sed -E "s/OWNER TO $user;/OWNER TO CURRENT_USER;/; s/; Owner: $user$/; Owner: CURRENT_USER/" \
     | cat -s

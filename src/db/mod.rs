@@ -19,6 +19,7 @@ mod error;
 pub mod prepared;
 mod queue;
 pub mod reads;
+pub mod rules;
 pub mod standby;
 
 use deadline::{Budget, Deadline, Limits};
@@ -285,8 +286,9 @@ pub fn connect(url: &str, name: &str) -> anyhow::Result<PgConnection> {
 }
 
 /// The versions of the migrations this binary holds that the database has not applied,
-/// oldest first; read from diesel's table without creating it (the service's role may not
-/// create anything), so a database never migrated has them all pending.
+/// oldest first, then the files of `sql/` whose text it does not hold ([`rules`]); read
+/// without creating anything (the service's role may not), so a database never migrated has
+/// them all pending.
 pub fn pending_migrations(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
     use diesel::migration::MigrationSource;
     use diesel::prelude::*;
@@ -324,6 +326,12 @@ pub fn pending_migrations(conn: &mut PgConnection) -> anyhow::Result<Vec<String>
         .filter(|version| !applied.iter().any(|applied| &applied.version == version))
         .collect();
     pending.sort();
+    pending.extend(
+        rules::stale(conn)
+            .context("cannot read which SQL rules the database holds")?
+            .into_iter()
+            .map(|name| format!("sql/{name}")),
+    );
     Ok(pending)
 }
 
@@ -347,12 +355,21 @@ pub fn may_migrate(conn: &mut PgConnection) -> anyhow::Result<bool> {
     Ok(found.may)
 }
 
-/// Applies every pending migration; returns the versions applied.
+/// Applies every pending migration, then the SQL rules ([`rules`]), in one transaction:
+/// a database is never left between two versions. Returns what was applied.
 pub fn run_migrations(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
-    let applied = conn
-        .run_pending_migrations(MIGRATIONS)
-        .map_err(|error| anyhow::anyhow!("migration failed: {error}"))?;
-    Ok(applied.iter().map(|version| version.to_string()).collect())
+    use diesel::Connection;
+    conn.transaction(|conn| {
+        let mut applied: Vec<String> = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map_err(|error| anyhow::anyhow!("migration failed: {error}"))?
+            .iter()
+            .map(|version| version.to_string())
+            .collect();
+        let files = rules::apply(conn).context("applying the SQL rules of sql/ failed")?;
+        applied.extend(files.into_iter().map(|name| format!("sql/{name}")));
+        Ok(applied)
+    })
 }
 
 /// Runs `work` with a pooled connection on the blocking thread pool, so that diesel's

@@ -3,6 +3,8 @@
 //! edits and deletions, as a psql user or a batch job would make them), then migrated to the
 //! end, must pass `verify`, keep every wallet, transaction and balance, and answer the
 //! balance at now right; and the last migration, reverted and applied again, keeps the data.
+//! "Migrated to the end" is what `wallet-api migrate` does: the versioned migrations, then
+//! the SQL rules of `sql/`.
 //!
 //! A new migration is covered the moment it exists: nothing here names one.
 
@@ -151,7 +153,7 @@ fn every_migration_upgrades_a_database_that_holds_money() {
         }
         fill(&mut conn);
         let kept = money(&mut conn);
-        conn.run_pending_migrations(MIGRATIONS).unwrap();
+        wallet_api::db::run_migrations(&mut conn).unwrap();
         assert_kept(
             &mut conn,
             &kept,
@@ -167,6 +169,61 @@ fn the_last_migration_goes_down_and_up_keeping_the_data() {
     fill(&mut conn);
     let kept = money(&mut conn);
     conn.revert_last_migration(MIGRATIONS).unwrap();
-    conn.run_pending_migrations(MIGRATIONS).unwrap();
+    wallet_api::db::run_migrations(&mut conn).unwrap();
     assert_kept(&mut conn, &kept, "down and up of the last migration");
+}
+
+#[test]
+fn the_sql_rules_are_applied_with_the_migrations_and_again_when_one_changes() {
+    let db = TestDb::new();
+    let mut conn = db.connect();
+    assert!(wallet_api::db::rules::stale(&mut conn).unwrap().is_empty());
+    assert!(
+        wallet_api::db::pending_migrations(&mut conn)
+            .unwrap()
+            .is_empty()
+    );
+    // Migrating a current database changes nothing.
+    assert!(
+        wallet_api::db::run_migrations(&mut conn)
+            .unwrap()
+            .is_empty()
+    );
+
+    // A rule the database holds in another shape (an older version's, or one edited behind
+    // the migrations' back) is stale, pending for `serve`, and put back by `migrate`.
+    exec(
+        &mut conn,
+        "CREATE OR REPLACE FUNCTION wallet_balance_at(wallet bigint, at timestamptz)
+         RETURNS numeric LANGUAGE sql STABLE AS $$ SELECT 0::numeric $$;
+         UPDATE __sql_files SET checksum = 'an older version' WHERE name = '60_history.sql'",
+    );
+    assert_eq!(
+        wallet_api::db::rules::stale(&mut conn).unwrap(),
+        ["60_history.sql"]
+    );
+    assert_eq!(
+        wallet_api::db::pending_migrations(&mut conn).unwrap(),
+        ["sql/60_history.sql"]
+    );
+    let applied = wallet_api::db::run_migrations(&mut conn).unwrap();
+    assert_eq!(
+        applied.len(),
+        wallet_api::db::rules::FILES.len(),
+        "every file again, in order: {applied:?}"
+    );
+    exec(&mut conn, "INSERT INTO wallets (label) VALUES ('w')");
+    let wallet = scalar(&mut conn, "SELECT max(id) FROM wallets");
+    exec(
+        &mut conn,
+        &format!("INSERT INTO transactions (wallet_id, txid, amount) VALUES ({wallet}, 't', 7)"),
+    );
+    assert_eq!(
+        scalar(
+            &mut conn,
+            &format!("SELECT wallet_balance_at({wallet}, now())")
+        ),
+        "7.000000000000000000"
+    );
+    assert!(wallet_api::db::rules::stale(&mut conn).unwrap().is_empty());
 }

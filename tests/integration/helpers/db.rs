@@ -47,11 +47,14 @@ fn admin_connection() -> PgConnection {
     PgConnection::establish(&url).unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"))
 }
 
-/// The name of the template for the current migrations: a change of any migration makes a
-/// new one.
+/// The name of the template for the current migrations and SQL rules: a change of any
+/// migration or file of `sql/` makes a new one.
 fn template_name() -> String {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
-    let mut files: Vec<std::path::PathBuf> = walk(std::path::Path::new(root));
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut files: Vec<std::path::PathBuf> = ["migrations", "sql"]
+        .iter()
+        .flat_map(|dir| walk(&std::path::Path::new(root).join(dir)))
+        .collect();
     files.sort();
     let mut hasher = DefaultHasher::new();
     for file in files {

@@ -1,0 +1,75 @@
+-- Who may do what. Roles (NOLOGIN; created by the migrations), for login roles to be members
+-- of:
+--   wallet_service  the service: reads, writes of transactions, wallet labels and metadata,
+--                   holds' status; adds stored responses and keys, revokes keys. Not a
+--                   balance, the journal, the revisions, a trigger, a truncate, the schema.
+--   wallet_reader   reads everything but the keys' secrets' hashes: people and reports.
+--   wallet_writer   wallet_reader, and writes of transactions, wallet labels and metadata,
+--                   and holds (every rule holds and the journal names the user).
+--   wallet_ledger   owns the functions that write balances, the journal and the revisions;
+--                   nobody logs in as it.
+--
+-- And wallet-limited keys, by row-level security: a row is visible when wallet_api.wallets
+-- is not set (or empty) or names its wallet; the same condition refuses a write that would
+-- put a row outside. The policies read the setting in sub-selects, evaluated once per
+-- statement (an InitPlan), not once per row.
+
+
+ALTER TABLE wallets ENABLE ROW LEVEL SECURITY;
+ALTER TABLE transactions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE balance_changes ENABLE ROW LEVEL SECURITY;
+ALTER TABLE holds ENABLE ROW LEVEL SECURITY;
+
+DROP POLICY IF EXISTS wallets_visible ON wallets;
+CREATE POLICY wallets_visible ON wallets
+    USING ((SELECT wallet_api_wallets()) IS NULL OR id = ANY ((SELECT wallet_api_wallets())::bigint[]))
+    WITH CHECK ((SELECT wallet_api_wallets()) IS NULL OR id = ANY ((SELECT wallet_api_wallets())::bigint[]));
+DROP POLICY IF EXISTS transactions_visible ON transactions;
+CREATE POLICY transactions_visible ON transactions
+    USING ((SELECT wallet_api_wallets()) IS NULL OR wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[]))
+    WITH CHECK ((SELECT wallet_api_wallets()) IS NULL OR wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[]));
+DROP POLICY IF EXISTS balance_changes_visible ON balance_changes;
+CREATE POLICY balance_changes_visible ON balance_changes
+    USING ((SELECT wallet_api_wallets()) IS NULL OR wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[]))
+    WITH CHECK ((SELECT wallet_api_wallets()) IS NULL OR wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[]));
+DROP POLICY IF EXISTS holds_visible ON holds;
+CREATE POLICY holds_visible ON holds
+    USING ((SELECT wallet_api_wallets()) IS NULL OR wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[]))
+    WITH CHECK ((SELECT wallet_api_wallets()) IS NULL OR wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[]));
+
+
+DO $$
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA %I TO wallet_service, wallet_reader, wallet_writer',
+                   current_schema());
+    EXECUTE format('GRANT USAGE, CREATE ON SCHEMA %I TO wallet_ledger', current_schema());
+END;
+$$;
+
+-- The engine's role: what its functions read and write.
+GRANT SELECT, UPDATE (balance, held, held_expires_at, updated_at) ON wallets TO wallet_ledger;
+GRANT SELECT ON transactions, holds, wallet_balance_audit TO wallet_ledger;
+GRANT SELECT, INSERT ON balance_changes TO wallet_ledger;
+GRANT INSERT ON transaction_revisions, hold_revisions, wallet_revisions TO wallet_ledger;
+GRANT SELECT (id, name) ON api_keys TO wallet_ledger;
+GRANT SELECT, DELETE ON idempotency_keys TO wallet_ledger;
+
+-- The service.
+GRANT SELECT ON __diesel_schema_migrations TO wallet_service;
+GRANT SELECT, INSERT, DELETE, UPDATE (label, metadata) ON wallets TO wallet_service;
+GRANT SELECT, INSERT, DELETE, UPDATE (wallet_id, txid, amount, metadata) ON transactions TO wallet_service;
+GRANT SELECT, INSERT, UPDATE (status, captured_amount, transaction_id, metadata) ON holds TO wallet_service;
+GRANT SELECT ON balance_changes, holds_now, wallet_balances TO wallet_service;
+GRANT SELECT, INSERT ON idempotency_keys TO wallet_service;
+GRANT SELECT, INSERT, UPDATE (revoked_at) ON api_keys TO wallet_service;
+
+-- People and reports.
+GRANT SELECT ON wallets, transactions, balance_changes, transaction_revisions, holds,
+                hold_revisions, wallet_revisions, holds_now, wallet_balances TO wallet_reader;
+GRANT SELECT (id, name, prefix, scopes, wallet_ids, created_at, expires_at, revoked_at)
+    ON api_keys TO wallet_reader;
+
+GRANT wallet_reader TO wallet_writer;
+GRANT INSERT, DELETE, UPDATE (label, metadata) ON wallets TO wallet_writer;
+GRANT INSERT, DELETE, UPDATE (wallet_id, txid, amount, metadata) ON transactions TO wallet_writer;
+GRANT INSERT, UPDATE (status, captured_amount, transaction_id, metadata) ON holds TO wallet_writer;
