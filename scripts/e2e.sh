@@ -36,8 +36,9 @@ CREATED=$(DATABASE_URL=$E2E_URL "$BIN" keys create --name e2e --scope admin)
 KEY=$(tail -n 1 <<<"$CREATED")
 KEY_ID=$(sed -nE '1s/^created API key ([0-9]+) .*/\1/p' <<<"$CREATED")
 
-# No rate limit here: the fuzzer sends as fast as it can (the integration tests cover it).
-DATABASE_URL=$SERVICE_URL RATE_LIMIT=0 PORT=$PORT \
+# No rate limits here: the fuzzer sends as fast as it can, and its run without credentials
+# sends made-up secrets by the thousand (the integration tests cover both limits).
+DATABASE_URL=$SERVICE_URL RATE_LIMIT=0 AUTH_FAILURE_LIMIT=0 PORT=$PORT \
     RUST_LOG=warn,wallet_api::access=info "$BIN" serve >"$LOG" 2>&1 &
 SERVER=$!
 README_SERVER=

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{Condition, Next, from_fn};
+use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
@@ -16,9 +16,10 @@ use crate::api::context::link_errors;
 use crate::api::health::{HealthCheck, Load};
 use crate::api::routes::{Endpoint, Guard};
 use crate::api::state::ReadCoalescing;
+use crate::api::write::Writer;
+use crate::api::write::batch::Batches;
 use crate::api::{self, AppState};
 use crate::config::Config;
-use crate::db::coalesce::{Classify, Coalescer};
 use crate::db::{self, Database};
 use crate::jsonapi::media_type::negotiate;
 use crate::models::Hold;
@@ -112,19 +113,24 @@ impl Application {
             .map(|url| Database::connect(url, &config.database_settings()))
             .transpose()
             .context("cannot connect to STANDBY_DATABASE_URL")?;
+        // Only with a standby do writes need to say where they committed.
+        let positions = standby.is_some();
+        let batches = config.coalesce.then(|| {
+            Batches::new(
+                config.coalesce_max_batch,
+                config.coalesce_runners(),
+                positions,
+            )
+        });
         let state = web::Data::new(AppState {
             db: db.clone(),
             standby,
-            writes: config.coalesce.then(|| {
-                Coalescer::new(
-                    config.coalesce_max_batch,
-                    config.coalesce_runners(),
-                    Classify {
-                        timed_out: api::errors::timed_out,
-                        transient: api::errors::transient,
-                    },
-                )
-            }),
+            writer: Writer::new(
+                db.clone(),
+                batches,
+                config.idempotency_ttl.as_secs() as i64,
+                positions,
+            ),
             reads: config
                 .coalesce_reads
                 .then(|| ReadCoalescing::new(config.coalesce_max_batch)),
@@ -133,11 +139,8 @@ impl Application {
             auth,
             body_timeout: limits.body_timeout,
             base_url: config.base_url.clone(),
-            idempotency_ttl_seconds: config.idempotency_ttl.as_secs() as i64,
         });
         let cors_origins = config.cors_origins.clone();
-        // Only with a standby do writes need to say where they committed.
-        let with_standby = state.standby.is_some();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -146,10 +149,6 @@ impl Application {
                         .configure(|config| routes_of(api::register_operator, config))
                         .configure(|config| routes_of(api::register, config))
                         .default_service(RouteGuard.wrap(web::to(api::not_found), None))
-                        .wrap(Condition::new(
-                            with_standby,
-                            from_fn(api::positions::mark_writes),
-                        ))
                         .wrap(from_fn(link_errors)),
                 )
                 .wrap(from_fn(api::paths::canonicalize))

@@ -13,12 +13,13 @@ use serde_json::json;
 
 use super::context::Single;
 use super::handlers;
-use super::idempotency::{INVALID_IDEMPOTENCY_KEY, IdempotencyKey, write};
 use super::input::{Target, check_identity, read_new};
 use super::resource::{Resource, Writable, load_included, object};
 use super::routes::Routes;
 use super::state::AppState;
 use super::wallets::WALLET_NOT_FOUND;
+use super::write::Write;
+use super::write::idempotency::{INVALID_IDEMPOTENCY_KEY, IdempotencyKey};
 use crate::codes;
 use crate::db::DbError;
 use crate::jsonapi::ApiError;
@@ -74,18 +75,18 @@ async fn create(
              replayed: send it without Idempotency-Key (a retry is safe: the name of a key in \
              use is taken, 409 duplicate-key-name)",
         )
-        .header(super::idempotency::HEADER));
+        .header(super::write::idempotency::HEADER));
     }
     let body = read_body(payload, state.body_timeout).await?;
     let input = parse_resource_document(&body)?;
     check_identity(&input, ApiKey::TYPE, Target::Create)?;
     let new = read_new::<ApiKey>(&input)?;
-    let session = context.actor.writing();
     // The key made, for this instance to know from the response on (the others look it up
     // when they first meet its secret).
     let made = Arc::new(Mutex::new(None));
     let made_here = made.clone();
-    let reply = write(&state, session, None, context.self_link(), move |conn| {
+    let actor = context.actor.clone();
+    let write = Write::by(&actor, context.self_link(), move |conn| {
         let (created, secret) = create_key(conn, &new)?;
         *made_here.lock().expect("made lock") = Some((created.clone(), secret.clone()));
         let included = load_included(conn, &includes, std::slice::from_ref(&created))?;
@@ -99,8 +100,8 @@ async fn create(
         );
         Ok(respond(StatusCode::CREATED, &document)
             .with_header("Location", context.url(&ApiKey::self_path(created.id))))
-    })
-    .await?;
+    });
+    let reply = state.writer.submit(write).await?;
     if let Some((key, secret)) = made.lock().expect("made lock").take() {
         state.auth.made(key, &secret);
     }
@@ -172,11 +173,7 @@ impl Writable for ApiKey {
         &[&DUPLICATE_KEY_NAME, &LIMITED_ADMIN_KEY, &WALLET_NOT_FOUND];
     const UPDATE_ERRORS: &'static [&'static Code] = &[&API_KEY_REVOKED];
 
-    fn insert(
-        conn: &mut PgConnection,
-        new: &NewApiKey,
-        _actor: Option<i64>,
-    ) -> Result<ApiKey, ApiError> {
+    fn insert(conn: &mut PgConnection, new: &NewApiKey) -> Result<ApiKey, ApiError> {
         create_key(conn, new).map(|(key, _)| key)
     }
 

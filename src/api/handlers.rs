@@ -3,31 +3,31 @@
 //! that add them to the route table, from the resource's declaration.
 
 use std::slice;
+use std::sync::Arc;
 
 use actix_web::http::{Method, StatusCode};
 use actix_web::web;
 use diesel::pg::PgConnection;
 
 use super::context::{Collection, Context, PathId, Single};
-use super::idempotency::{IdempotencyKey, write, write_shared};
 use super::input::{
     Target, check_identity, linkage_pointer, read_changes, read_new, read_relationship,
 };
 use super::listing::{list_query, outline};
 use super::resource::{
-    Include, Render, Resource, Scope, Writable, created, find_existing, linkage, load_included,
-    page, single,
+    Answer, Include, Render, Resource, Scope, Writable, created, find_existing, linkage,
+    load_included, page, single,
 };
 use super::routes::{Custom, Operation, Routes};
 use super::state::AppState;
-use crate::db::coalesce::{Finish, Shared};
+use super::write::Write;
+use super::write::idempotency::IdempotencyKey;
 use crate::db::standby::Reader;
 use crate::db::{self, Session};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::{Reply, document, identifier, respond, self_links};
 use crate::jsonapi::error::{NOT_DELETABLE, READ_ONLY_RELATIONSHIP, READ_ONLY_RESOURCE};
 use crate::jsonapi::request::{parse_relationship_document, parse_resource_document, read_body};
-use crate::models::Booking;
 use crate::models::fields::{Kind, Model, Value};
 use crate::models::keyset::read_page;
 use crate::models::query::{ListPage, ListQuery};
@@ -355,42 +355,24 @@ pub async fn create<R: Writable>(
     let input = parse_resource_document(&body)?;
     check_identity(&input, R::TYPE, Target::Create)?;
     let new = read_new::<R>(&input)?;
+    let locks = R::lock_keys_of_new(&new);
     let self_link = context.self_link();
-    let order = R::lock_key_of_new(&new).unwrap_or(0);
     let actor = context.actor.clone();
-    let actor_id = actor.key.as_ref().map(|key| key.id);
-    let context = std::sync::Arc::new(context);
-    let answer = {
-        let context = context.clone();
-        move |conn: &mut PgConnection, row: R| {
-            let included = load_included(conn, &includes, slice::from_ref(&row))?;
-            Ok(created(&row, &included, &context))
-        }
-    };
-    let answer = std::sync::Arc::new(answer);
-    let shared = R::as_booking(&new).map(|(booking, into)| {
-        let answer = answer.clone();
-        Shared {
-            item: Booking::new(booking, actor_id),
-            finish: std::sync::Arc::new(move |conn: &mut PgConnection, booked, _: &mut Vec<_>| {
-                answer(conn, into(booked))
-            }) as Finish<_, _, _, _>,
-            decide: None,
-        }
+    let context = Arc::new(context);
+    let answer: Answer<R> = Arc::new(move |conn: &mut PgConnection, row: R| {
+        let included = load_included(conn, &includes, slice::from_ref(&row))?;
+        Ok(created(&row, &included, &context))
     });
-    write_shared(
-        &state,
-        &actor,
-        key.with_body(&body),
-        self_link,
-        order,
-        shared,
-        move |conn| {
-            let row = R::insert(conn, &new, actor_id)?;
-            answer(conn, row)
-        },
-    )
-    .await
+    let rows = R::rows(&new, answer.clone());
+    let write = Write::by(&actor, self_link, move |conn| {
+        let row = R::insert(conn, &new)?;
+        answer(conn, row)
+    })
+    .keyed(key.with_body(&body))
+    .locking(locks)
+    .statements(R::CREATE_STATEMENTS)
+    .shared(rows);
+    state.writer.submit(write).await
 }
 
 /// PATCH /TYPE/{id}
@@ -406,21 +388,15 @@ pub async fn update<R: Writable>(
     let input = parse_resource_document(&body)?;
     check_identity(&input, R::TYPE, Target::Update(id.id))?;
     let changes = read_changes::<R>(&input, id.id)?;
-    let self_link = context.self_link();
-    let session = context.actor.writing();
-    write(
-        &state,
-        session,
-        key.with_body(&body),
-        self_link,
-        move |conn| {
-            let row =
-                R::apply(conn, id.id, &changes)?.ok_or_else(|| R::not_found(&id.id.to_string()))?;
-            let included = load_included(conn, &includes, slice::from_ref(&row))?;
-            Ok(single(StatusCode::OK, &row, &included, &context))
-        },
-    )
-    .await
+    let actor = context.actor.clone();
+    let write = Write::by(&actor, context.self_link(), move |conn| {
+        let row =
+            R::apply(conn, id.id, &changes)?.ok_or_else(|| R::not_found(&id.id.to_string()))?;
+        let included = load_included(conn, &includes, slice::from_ref(&row))?;
+        Ok(single(StatusCode::OK, &row, &included, &context))
+    })
+    .keyed(key.with_body(&body));
+    state.writer.submit(write).await
 }
 
 /// DELETE /TYPE/{id}: 204.
@@ -431,19 +407,14 @@ pub async fn delete<R: Writable>(
     state: web::Data<AppState>,
 ) -> Result<Reply> {
     context.include_nothing()?;
-    write(
-        &state,
-        context.actor.writing(),
-        key.with_body(&[]),
-        context.self_link(),
-        move |conn| {
-            if !R::remove(conn, id.id)? {
-                return Err(R::not_found(&id.id.to_string()));
-            }
-            Ok(Reply::no_content())
-        },
-    )
-    .await
+    let write = Write::by(&context.actor, context.self_link(), move |conn| {
+        if !R::remove(conn, id.id)? {
+            return Err(R::not_found(&id.id.to_string()));
+        }
+        Ok(Reply::no_content())
+    })
+    .keyed(key.with_body(&[]));
+    state.writer.submit(write).await
 }
 
 /// GET /TYPE/{id}/NAME of a to-one relationship: the resource it points at (`data: null`
@@ -517,19 +488,15 @@ async fn update_to_one<R: Writable>(
     let linkage_data = parse_relationship_document(&body)?;
     let as_linkage = move |error: ApiError| error.map_pointers(|p| linkage_pointer(p, name));
     let changes = read_relationship::<R>(id.id, name, &linkage_data).map_err(as_linkage)?;
-    write(
-        &state,
-        context.actor.writing(),
-        key.with_body(&body),
-        context.self_link(),
-        move |conn| {
-            let row = R::apply(conn, id.id, &changes)
-                .and_then(|row| row.ok_or_else(|| R::not_found(&id.id.to_string())))
-                .map_err(as_linkage)?;
-            Ok(linkage(&context, &row, name))
-        },
-    )
-    .await
+    let actor = context.actor.clone();
+    let write = Write::by(&actor, context.self_link(), move |conn| {
+        let row = R::apply(conn, id.id, &changes)
+            .and_then(|row| row.ok_or_else(|| R::not_found(&id.id.to_string())))
+            .map_err(as_linkage)?;
+        Ok(linkage(&context, &row, name))
+    })
+    .keyed(key.with_body(&body));
+    state.writer.submit(write).await
 }
 
 /// GET /P/{id}/relationships/NAME of a to-many relationship: the children's identifiers,

@@ -11,6 +11,7 @@ use super::resource::{Resource, Writable};
 use super::routes::Routes;
 use super::transactions::DUPLICATE_TXID;
 use super::wallets::{WALLET_NOT_FOUND, no_such_wallet};
+use super::write::Statements;
 use crate::codes;
 use crate::db::DbError;
 use crate::domain::format_money;
@@ -53,6 +54,7 @@ impl Resource for Hold {
 }
 
 impl Writable for Hold {
+    const CREATE_STATEMENTS: Statements = Statements::One;
     const CREATE_ERRORS: &'static [&'static Code] = &[&INSUFFICIENT_FUNDS, &WALLET_NOT_FOUND];
     const UPDATE_ERRORS: &'static [&'static Code] = &[
         &HOLD_NOT_PENDING,
@@ -68,12 +70,8 @@ impl Writable for Hold {
     );
 
     /// One INSERT, whose trigger reserves the amount or refuses it: more than is available.
-    fn insert(
-        conn: &mut PgConnection,
-        new: &NewHold,
-        actor: Option<i64>,
-    ) -> Result<Hold, ApiError> {
-        Hold::create(conn, new, actor).map_err(|error| match DbError::from(error) {
+    fn insert(conn: &mut PgConnection, new: &NewHold) -> Result<Hold, ApiError> {
+        Hold::create(conn, new).map_err(|error| match DbError::from(error) {
             error @ DbError::InsufficientFunds { .. } => {
                 ApiError::from(error).pointer("/data/attributes/amount")
             }
@@ -136,8 +134,8 @@ impl Writable for Hold {
         Ok(Hold::find(conn, id)?.map(|hold| hold.wallet_id))
     }
 
-    fn lock_key_of_new(new: &NewHold) -> Option<i64> {
-        Some(new.wallet_id)
+    fn lock_keys_of_new(new: &NewHold) -> Vec<i64> {
+        vec![new.wallet_id]
     }
 }
 

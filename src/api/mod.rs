@@ -14,7 +14,6 @@ pub mod errors;
 pub mod handlers;
 pub mod health;
 pub mod holds;
-pub mod idempotency;
 pub mod input;
 pub mod listing;
 pub mod openapi;
@@ -27,6 +26,7 @@ pub mod routes;
 pub mod state;
 pub mod transactions;
 pub mod wallets;
+pub mod write;
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse};
@@ -71,6 +71,8 @@ pub struct Registered {
     /// What atomic operations can do to it (nothing, for a read-only one), and the codes
     /// its own writes may answer.
     pub operable: Option<Operable>,
+    /// Its reads by id, coalesced (`Resource::COALESCE_READS`).
+    pub reads: Option<state::ReadsOf>,
 }
 
 /// A resource clients read only.
@@ -88,6 +90,11 @@ const fn read_only<R: Resource>(routes: fn(&mut Routes)) -> Registered {
         write_errors: [&[], &[], &[]],
         created_meta: None,
         operable: None,
+        reads: if R::COALESCE_READS {
+            Some(state::ReadsOf::of::<R>())
+        } else {
+            None
+        },
     }
 }
 
@@ -118,11 +125,13 @@ pub const RESOURCES: &[Registered] = &[
 /// to them (what has a to-one relationship to one).
 pub const LIMITED_TO: &str = Wallet::TYPE;
 
-/// The rows atomic requests lock before their first write: the wallets whose balances the
-/// writes change (the order the balance triggers lock in).
+/// The rows writes lock: the wallets whose balances they change (the order the balance
+/// triggers lock in). Atomic requests lock them before their first write; coalesced batches
+/// lock all of theirs in one statement.
 pub const LOCKS: LockTable = LockTable {
     type_name: Wallet::TYPE,
-    lock: Wallet::lock,
+    lock_all: Wallet::lock,
+    held_elsewhere: Wallet::held_elsewhere,
 };
 
 /// The resource type of this name, if the API serves it.

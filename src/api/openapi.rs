@@ -22,11 +22,13 @@ use super::errors::{
     BUSY, CONNECTION_LOST, DATABASE_TIMEOUT, DATABASE_UNAVAILABLE, OUTCOME_UNKNOWN,
     TRANSIENT_CONFLICT,
 };
-use super::idempotency::{IDEMPOTENCY_KEY_IN_USE, IDEMPOTENCY_KEY_REUSED, INVALID_IDEMPOTENCY_KEY};
 use super::listing::{MAX_FILTER_DIGITS, MAX_FILTER_VALUES, filter_chars};
 use super::operations::NOT_ATOMIC;
 use super::positions::INVALID_LSN;
 use super::routes::{Custom, Endpoint, Operation, table};
+use super::write::idempotency::{
+    IDEMPOTENCY_KEY_IN_USE, IDEMPOTENCY_KEY_REUSED, INVALID_IDEMPOTENCY_KEY,
+};
 use super::{LIMITED_TO, RESOURCES, Registered, registered};
 use crate::jsonapi::atomic::MAX_OPERATIONS;
 use crate::jsonapi::error::{

@@ -9,7 +9,7 @@
 //! - The wallets the request writes are locked up front, lowest id first (the balance
 //!   triggers' order), so requests crossing the same wallets wait for each other instead of
 //!   deadlocking; should a deadlock still happen (a transaction moved by someone else between
-//!   the lock and the write), the request is run again, up to three times.
+//!   the lock and the write), the write pipeline runs the request again.
 //! - An error answers what the failing operation would have alone (409 insufficient funds,
 //!   422, 404...), its pointer into that operation (`/atomic:operations/1/data/...`); nothing
 //!   is written.
@@ -25,14 +25,14 @@ use serde_json::Value;
 
 use super::auth::{Actor, limited_key_cannot_create};
 use super::context::{Context, Single};
-use super::idempotency::{IdempotencyKey, unknown_if_lost, write};
 use super::input::{
     Target, check_identity, linkage_pointer, read_changes, read_new, read_relationship,
 };
 use super::resource::{Render, Resource, Writable};
 use super::state::AppState;
+use super::write::Write;
+use super::write::idempotency::IdempotencyKey;
 use crate::codes;
-use crate::db;
 use crate::jsonapi::ApiError;
 use crate::jsonapi::atomic::{
     OpCode, Operation, Ref, operation_pointer, parse_operations, results_document, within,
@@ -47,25 +47,28 @@ codes! {
         "API keys are written one by one at /api-keys (a new key's secret is shown once)");
 }
 
-/// Attempts of a request that meets a deadlock (or a serialization failure).
-const ATTEMPTS: usize = 3;
-
 const CONTENT_TYPE_NEEDED: &str = "POST /operations takes an atomic:operations document: send \
      Content-Type: application/vnd.api+json; ext=\"https://jsonapi.org/ext/atomic\"";
 
-/// The rows an atomic request locks before its first write, lowest id first: rows of type
-/// `type_name` the request names by id (a row named by lid is new: nobody else can hold it),
-/// and the lock keys of the resources it writes.
+/// The rows writes lock, lowest id first (wallets: the order the balance triggers lock in):
+/// an atomic request locks the rows of type `type_name` it names by id (a row named by lid is
+/// new: nobody else can hold it) and the lock keys of the resources it writes before its first
+/// write; a coalesced batch locks all of its writes' keys in one statement, and finds those
+/// another transaction holds.
 pub struct LockTable {
     pub type_name: &'static str,
-    pub lock: fn(&mut PgConnection, &[i64]) -> QueryResult<()>,
+    /// Locks these rows (ascending ids); the ids of those that exist.
+    pub lock_all: fn(&mut PgConnection, &[i64]) -> QueryResult<Vec<i64>>,
+    /// Of these rows (ascending ids), locks those nobody holds, without waiting; the ids of
+    /// those another transaction holds.
+    pub held_elsewhere: fn(&mut PgConnection, &[i64]) -> QueryResult<Vec<i64>>,
 }
 
 /// What atomic operations can do to one resource type: its [`Writable`] impl, reached
 /// through plain functions so that the route table can hold it.
 #[derive(Clone, Copy)]
 pub struct Operable {
-    add: fn(&mut PgConnection, &ResourceInput, Option<i64>) -> Result<Done, ApiError>,
+    add: fn(&mut PgConnection, &ResourceInput) -> Result<Done, ApiError>,
     update: fn(&mut PgConnection, i64, &ResourceInput) -> Result<Done, ApiError>,
     remove: fn(&mut PgConnection, i64) -> Result<(), ApiError>,
     set_relationship: fn(&mut PgConnection, i64, &str, &Linkage) -> Result<Done, ApiError>,
@@ -101,14 +104,10 @@ fn done<R: Resource>(row: R) -> Done {
     }
 }
 
-fn add<R: Writable>(
-    conn: &mut PgConnection,
-    data: &ResourceInput,
-    actor: Option<i64>,
-) -> Result<Done, ApiError> {
+fn add<R: Writable>(conn: &mut PgConnection, data: &ResourceInput) -> Result<Done, ApiError> {
     check_identity(data, R::TYPE, Target::Create)?;
     let new = read_new::<R>(data)?;
-    R::insert(conn, &new, actor).map(done)
+    R::insert(conn, &new).map(done)
 }
 
 fn update<R: Writable>(
@@ -175,49 +174,17 @@ pub async fn operations(
         .map_err(atomic)?;
     let operations = parse_operations(&body).map_err(atomic)?;
     let steps = plan(operations, &context.actor).map_err(atomic)?;
-    let self_link = context.self_link();
-    let session = context.actor.writing();
-    // A wallet-limited key's request runs alone (its limit is a setting of its own
-    // transaction).
-    let coalescer = state.writes.as_ref().filter(|_| session.wallets.is_none());
-    match (key.with_body(&body), coalescer) {
-        // Coalesced with the creates and atomic requests waiting beside it (`db::coalesce`):
-        // in a savepoint of the batch's transaction, its actor set first; run again alone
-        // on a deadlock.
-        (None, Some(writes)) => {
-            let order = first_wallet(&steps);
-            let actor = session.actor_sql();
-            let work = move |conn: &mut PgConnection| {
-                conn.transaction(|conn| {
-                    diesel::connection::SimpleConnection::batch_execute(conn, &actor)?;
-                    run_once(conn, &steps, &context)
-                })
-                .map_err(atomic)
-            };
-            writes
-                .run(&state.db, order, std::sync::Arc::new(work), None)
-                .await
-                .map_err(unknown_if_lost)
-        }
-        // Its own transaction, begun with the session's settings, run again on a deadlock.
-        (None, None) => {
-            let begin = session.begin_sql();
-            db::run(&state.db, move |conn| {
-                retried(|| db::within(conn, &begin, |conn| run_once(conn, &steps, &context)))
-                    .map_err(atomic)
-            })
-            .await
-            .map_err(unknown_if_lost)
-        }
-        // Inside the transaction that stores its response: each attempt in a savepoint.
-        (Some(keyed), _) => {
-            write(&state, session, Some(keyed), self_link, move |conn| {
-                retried(|| conn.transaction(|conn| run_once(conn, &steps, &context)))
-                    .map_err(atomic)
-            })
-            .await
-        }
-    }
+    // Its place in a coalesced batch: the wallets it names, whose rows its writes lock.
+    let locks = named_wallets(&steps);
+    let actor = context.actor.clone();
+    let write = Write::by(&actor, context.self_link(), move |conn| {
+        conn.transaction(|conn| run_once(conn, &steps, &context))
+            .map_err(atomic)
+    })
+    .keyed(key.with_body(&body))
+    .locking(locks)
+    .shared(None);
+    state.writer.submit(write).await
 }
 
 /// One operation, with the resource type that will carry it out.
@@ -280,26 +247,13 @@ fn plan(operations: Vec<Operation>, actor: &Actor) -> Result<Vec<Step>, ApiError
         .collect()
 }
 
-/// Runs `attempt` (the operations, in a transaction) until it is not rolled back by a
-/// deadlock, [`ATTEMPTS`] times at most.
-fn retried(mut attempt: impl FnMut() -> Result<Reply, ApiError>) -> Result<Reply, ApiError> {
-    let mut attempts = 1;
-    loop {
-        match attempt() {
-            Err(error) if super::errors::transient(&error) && attempts < ATTEMPTS => attempts += 1,
-            outcome => return outcome,
-        }
-    }
-}
-
 fn run_once(conn: &mut PgConnection, steps: &[Step], context: &Context) -> Result<Reply, ApiError> {
     lock_keys(conn, steps)?;
-    let actor = context.actor.key.as_ref().map(|key| key.id);
     let mut local_ids: HashMap<(String, String), i64> = HashMap::new();
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(steps.len());
     for (i, step) in steps.iter().enumerate() {
         let at = operation_pointer(i);
-        let outcome = perform(conn, step, actor, &mut local_ids).map_err(|error| {
+        let outcome = perform(conn, step, &mut local_ids).map_err(|error| {
             let error = error.map_pointers(|pointer| within(&at, pointer));
             if error.has_source() {
                 error
@@ -325,14 +279,13 @@ enum Outcome {
 fn perform(
     conn: &mut PgConnection,
     step: &Step,
-    actor: Option<i64>,
     local_ids: &mut HashMap<(String, String), i64>,
 ) -> Result<Outcome, ApiError> {
     let operable = &step.operable;
     match &step.operation {
         Operation::Add(data) => {
             let data = resolve_relationships(data, local_ids);
-            let added = (operable.add)(conn, &data, actor)?;
+            let added = (operable.add)(conn, &data)?;
             if let Some(lid) = &data.lid {
                 local_ids.insert((data.type_name.clone(), lid.clone()), added.id);
             }
@@ -421,12 +374,6 @@ fn resolve_linkage(linkage: &Linkage, local_ids: &HashMap<(String, String), i64>
     }
 }
 
-/// The lowest id of a wallet the operations name (0 for none): the request's place in a
-/// coalesced batch, whose writes run in the order of the wallets they lock.
-fn first_wallet(steps: &[Step]) -> i64 {
-    named_wallets(steps).into_iter().min().unwrap_or(0)
-}
-
 /// The ids of the wallets the operations' documents name (as lock rows, `super::LOCKS`).
 fn named_wallets(steps: &[Step]) -> Vec<i64> {
     let locks = &super::LOCKS;
@@ -476,7 +423,7 @@ fn lock_keys(conn: &mut PgConnection, steps: &[Step]) -> Result<(), ApiError> {
     }
     keys.sort_unstable();
     keys.dedup();
-    (locks.lock)(conn, &keys)?;
+    (locks.lock_all)(conn, &keys)?;
     Ok(())
 }
 

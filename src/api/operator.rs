@@ -22,11 +22,11 @@ pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
         .body(metrics::render(
             state.db.state(),
             state
-                .writes
-                .as_ref()
-                .map(|writes| metrics::CoalescerCounts {
-                    runs: writes.runs(),
-                    waves: writes.waves().to_vec(),
+                .writer
+                .batches()
+                .map(|batches| metrics::CoalescerCounts {
+                    runs: batches.runs(),
+                    waves: batches.waves().to_vec(),
                 }),
             &state
                 .reads

@@ -17,6 +17,8 @@ use std::sync::Arc;
 use super::context::Context;
 use super::listing::{PageOutline, cursor_meta};
 use super::state::AppState;
+use super::write::Statements;
+use super::write::rows::Rows;
 use crate::db::reads::Reads;
 use crate::domain::{format_money, timestamp};
 use crate::jsonapi::ApiError;
@@ -24,7 +26,6 @@ use crate::jsonapi::document::{Reply, ResourceObject, document, identifier, resp
 use crate::jsonapi::error::Code;
 use crate::models::fields::{FieldSpec, Inputs, Kind, Model, Value as FieldValue};
 use crate::models::query::{Condition, Filter, Op};
-use crate::models::{NewTransaction, Transaction};
 
 /// A resource type of the API.
 pub trait Resource: Model + Clone {
@@ -47,9 +48,12 @@ pub trait Resource: Model + Clone {
         format!("/{}/{id}", Self::TYPE)
     }
 
-    /// Where reads of one of them by id are coalesced (`db::reads`), if they are.
-    fn reads(_state: &AppState) -> Option<&Arc<Reads<Self>>> {
-        None
+    /// Whether reads of one of them by id are coalesced (`db::reads`).
+    const COALESCE_READS: bool = false;
+
+    /// Where reads of one of them by id are coalesced, if they are.
+    fn reads(state: &AppState) -> Option<&Arc<Reads<Self>>> {
+        state.reads.as_ref()?.of::<Self>()
     }
 }
 
@@ -67,14 +71,12 @@ pub trait Writable: Resource + Inputs {
     /// Why its resources are never deleted (a DELETE is a 403 saying so), if they are not.
     const NOT_DELETABLE: Option<&'static str> = None;
 
-    /// Inserts `new` for the API key `actor` (none with authentication off). An insert that
-    /// writes the journal names the key in its own statement: creates of several keys may
-    /// share one database transaction (see `db::coalesce`).
-    fn insert(
-        conn: &mut PgConnection,
-        new: &Self::New,
-        actor: Option<i64>,
-    ) -> Result<Self, ApiError>;
+    /// How many statements its create sends (one may run in autocommit, `api::write`).
+    const CREATE_STATEMENTS: Statements = Statements::Several;
+
+    /// Inserts `new` (journaled under the API key the write pipeline named on the
+    /// connection).
+    fn insert(conn: &mut PgConnection, new: &Self::New) -> Result<Self, ApiError>;
     /// `None` when there is no resource with this id.
     fn apply(
         conn: &mut PgConnection,
@@ -90,23 +92,23 @@ pub trait Writable: Resource + Inputs {
         Ok(None)
     }
 
-    /// The lock key a new resource's insert takes, if any: creates run together in the order
-    /// of this key (see `db::coalesce`), so that two batches never lock in opposite orders.
-    fn lock_key_of_new(_new: &Self::New) -> Option<i64> {
-        None
+    /// The lock keys (wallets) a new resource's insert takes: creates run together in the
+    /// order of these keys (`api::write::batch`), so that two batches never lock in opposite
+    /// orders, and a wave never holds one twice.
+    fn lock_keys_of_new(_new: &Self::New) -> Vec<i64> {
+        Vec::new()
     }
 
-    /// A create that is a booking: coalesced creates of bookings are written several in one
-    /// statement (`db::coalesce`'s waves). The booking, and how the transaction it wrote
-    /// becomes `Self`.
-    fn as_booking(_new: &Self::New) -> Option<AsBooking<Self>> {
+    /// The multi-row form of a create, when a coalesced batch may write it in one statement
+    /// with the creates of its kind beside it (`api::write::rows`); `answer` is its response
+    /// once its row is written.
+    fn rows(_new: &Self::New, _answer: Answer<Self>) -> Option<Rows> {
         None
     }
 }
 
-/// A create as a booking: the booking, and how the transaction it wrote becomes the
-/// resource created.
-pub type AsBooking<R> = (NewTransaction, fn(Transaction) -> R);
+/// A create's response once its row is written.
+pub type Answer<R> = Arc<dyn Fn(&mut PgConnection, R) -> Result<Reply, ApiError> + Send + Sync>;
 
 /// A resource object, rendered once the request's context is at hand. Included resources
 /// and the results of atomic operations are of several types: they travel as

@@ -1,38 +1,79 @@
-//! What every worker shares: the database, the write coalescer, the health check and the
-//! settings the handlers read.
+//! What every worker shares: the database, the write pipeline, the read coalescers, the
+//! health check and the settings the handlers read.
 
+use std::any::Any;
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::resource::Resource;
+use super::write::Writer;
 use crate::api::auth::Authenticator;
 use crate::api::health::{HealthCheck, Load};
 use crate::db::Database;
-use crate::db::coalesce::Coalescer;
 use crate::db::reads::Reads;
 use crate::db::standby::{Lsn, Reader};
-use crate::jsonapi::ApiError;
-use crate::jsonapi::document::Reply;
-use crate::models::{Booking, Record, Transaction, Wallet};
 
-/// The read coalescers, one per resource read by id on the hot path.
+/// The read coalescer of one resource type, its type erased: made by [`ReadsOf::of`].
+pub struct ReadsOf {
+    make: fn(usize) -> Arc<dyn Any + Send + Sync>,
+    counts: fn(&(dyn Any + Send + Sync)) -> (u64, u64),
+}
+
+impl ReadsOf {
+    /// The coalescer of `R`'s reads by id.
+    pub const fn of<R: Resource>() -> ReadsOf {
+        ReadsOf {
+            make: make::<R>,
+            counts: counts::<R>,
+        }
+    }
+}
+
+fn make<R: Resource>(max_batch: usize) -> Arc<dyn Any + Send + Sync> {
+    Arc::new(Reads::<R>::new(max_batch, R::find_many, R::id))
+}
+
+fn counts<R: Resource>(reads: &(dyn Any + Send + Sync)) -> (u64, u64) {
+    reads
+        .downcast_ref::<Arc<Reads<R>>>()
+        .map_or((0, 0), |reads| reads.counts())
+}
+
+/// The read coalescers, one per resource whose reads by id are coalesced
+/// (`Resource::COALESCE_READS`).
 pub struct ReadCoalescing {
-    pub wallets: Arc<Reads<Wallet>>,
-    pub transactions: Arc<Reads<Transaction>>,
+    by_type: HashMap<&'static str, (Arc<dyn Any + Send + Sync>, &'static ReadsOf)>,
 }
 
 impl ReadCoalescing {
     pub fn new(max_batch: usize) -> ReadCoalescing {
         ReadCoalescing {
-            wallets: Reads::new(max_batch, Wallet::find_many, Wallet::id),
-            transactions: Reads::new(max_batch, Transaction::find_many, Transaction::id),
+            by_type: super::RESOURCES
+                .iter()
+                .filter_map(|resource| {
+                    let of = resource.reads.as_ref()?;
+                    Some((resource.type_name, ((of.make)(max_batch), of)))
+                })
+                .collect(),
         }
+    }
+
+    /// `R`'s coalescer, if its reads are coalesced.
+    pub fn of<R: Resource>(&self) -> Option<&Arc<Reads<R>>> {
+        self.by_type
+            .get(R::TYPE)
+            .and_then(|(reads, _)| reads.downcast_ref::<Arc<Reads<R>>>())
     }
 
     /// Per resource: the queries run, and the reads they answered.
     pub fn counts(&self) -> Vec<(&'static str, (u64, u64))> {
-        vec![
-            ("wallets", self.wallets.counts()),
-            ("transactions", self.transactions.counts()),
-        ]
+        let mut counts: Vec<_> = self
+            .by_type
+            .iter()
+            .map(|(type_name, (reads, of))| (*type_name, (of.counts)(&**reads)))
+            .collect();
+        counts.sort_by_key(|(type_name, _)| *type_name);
+        counts
     }
 }
 
@@ -42,8 +83,8 @@ pub struct AppState {
     pub db: Database,
     /// Where reads go first, when configured (`STANDBY_DATABASE_URL`; see `db::standby`).
     pub standby: Option<Database>,
-    /// Where creates wait to be run together, when coalescing is on (`COALESCE`).
-    pub writes: Option<std::sync::Arc<Coalescer<Reply, ApiError, Booking>>>,
+    /// Where every write runs (`api::write`).
+    pub writer: Writer,
     /// Where reads by id wait to be answered together, when read coalescing is on
     /// (`COALESCE_READS`).
     pub reads: Option<ReadCoalescing>,
@@ -56,8 +97,6 @@ pub struct AppState {
     pub body_timeout: std::time::Duration,
     /// Scheme and authority for links, when configured (`BASE_URL`).
     pub base_url: Option<String>,
-    /// How long a stored `Idempotency-Key` response is replayed (`IDEMPOTENCY_TTL`).
-    pub idempotency_ttl_seconds: i64,
 }
 
 impl AppState {

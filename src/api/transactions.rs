@@ -1,18 +1,16 @@
 //! `/transactions`: book, read, change and delete transactions; each one's wallet as a to-one
 //! relationship. The database moves the money; these handlers only say what to write.
 
-use std::sync::Arc;
-
-use crate::api::AppState;
-use crate::db::reads::Reads;
 use diesel::pg::PgConnection;
 use serde_json::json;
 
 use super::errors::{BALANCE_OVERFLOW, INSUFFICIENT_FUNDS, metadata_refusal};
 use super::handlers;
-use super::resource::{AsBooking, Resource, Writable};
+use super::resource::{Answer, Resource, Writable};
 use super::routes::Routes;
 use super::wallets::{WALLET_NOT_FOUND, no_such_wallet};
+use super::write::Statements;
+use super::write::rows::{RowWriter, Rows};
 use crate::codes;
 use crate::db::DbError;
 use crate::jsonapi::ApiError;
@@ -42,9 +40,7 @@ impl Resource for Transaction {
     const NOT_FOUND: &'static Code = &TRANSACTION_NOT_FOUND;
     const SINGULAR: &'static str = "transaction";
 
-    fn reads(state: &AppState) -> Option<&Arc<Reads<Transaction>>> {
-        state.reads.as_ref().map(|reads| &reads.transactions)
-    }
+    const COALESCE_READS: bool = true;
 }
 
 /// A database refusal of a transaction write, pointed at the member of the document that
@@ -79,14 +75,12 @@ impl Writable for Transaction {
     const UPDATE_ERRORS: &'static [&'static Code] = WRITE_ERRORS;
     const DELETE_ERRORS: &'static [&'static Code] = &[&INSUFFICIENT_FUNDS];
 
+    const CREATE_STATEMENTS: Statements = Statements::One;
+
     /// One INSERT; its trigger moves the money or refuses the whole write. A duplicate txid
     /// points a retrying client at the transaction its txid already booked.
-    fn insert(
-        conn: &mut PgConnection,
-        new: &NewTransaction,
-        actor: Option<i64>,
-    ) -> Result<Transaction, ApiError> {
-        if let Some(booked) = Transaction::create(conn, new, actor).map_err(write_error)? {
+    fn insert(conn: &mut PgConnection, new: &NewTransaction) -> Result<Transaction, ApiError> {
+        if let Some(booked) = Transaction::create(conn, new).map_err(write_error)? {
             return Ok(booked);
         }
         // (The transaction holding the txid may have been deleted since: then no meta.)
@@ -116,11 +110,35 @@ impl Writable for Transaction {
         Ok(Transaction::find(conn, id)?.map(|t| t.wallet_id))
     }
 
-    fn lock_key_of_new(new: &NewTransaction) -> Option<i64> {
-        Some(new.wallet_id)
+    fn lock_keys_of_new(new: &NewTransaction) -> Vec<i64> {
+        vec![new.wallet_id]
     }
 
-    fn as_booking(new: &NewTransaction) -> Option<AsBooking<Self>> {
-        Some((new.clone(), |booked| booked))
+    /// Bookings of one API key are written several in one statement: the one a booking
+    /// alone takes.
+    fn rows(new: &NewTransaction, answer: Answer<Transaction>) -> Option<Rows> {
+        Some(Rows::of(new.clone(), move |conn, booked| {
+            answer(conn, booked)
+        }))
+    }
+}
+
+impl RowWriter for NewTransaction {
+    type Row = Transaction;
+    const KIND: &'static str = "transactions";
+
+    fn unique(&self) -> &str {
+        self.txid.as_str()
+    }
+
+    fn unique_of(row: &Transaction) -> &str {
+        &row.txid
+    }
+
+    fn write_all(
+        conn: &mut PgConnection,
+        items: &[&Self],
+    ) -> diesel::QueryResult<Vec<Transaction>> {
+        Transaction::book(conn, items)
     }
 }

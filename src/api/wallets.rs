@@ -1,9 +1,6 @@
 //! `/wallets`: list, create, read, relabel and delete wallets; a wallet's transactions and
 //! balance journal as to-many relationships; `?balanceAt=` for a past balance.
 
-use std::sync::Arc;
-
-use crate::db::reads::Reads;
 use actix_web::http::StatusCode;
 use actix_web::web;
 use diesel::pg::PgConnection;
@@ -15,6 +12,7 @@ use super::handlers;
 use super::resource::{Resource, Writable, find_existing, single_with_meta};
 use super::routes::{Custom, Routes};
 use super::state::AppState;
+use super::write::Statements;
 use crate::codes;
 use crate::db::{self, DbError};
 use crate::domain::{TIME_FORMATS, format_money, parse_time, timestamp};
@@ -140,9 +138,7 @@ impl Resource for Wallet {
     const NOT_FOUND: &'static Code = &WALLET_NOT_FOUND;
     const SINGULAR: &'static str = "wallet";
 
-    fn reads(state: &AppState) -> Option<&Arc<Reads<Wallet>>> {
-        state.reads.as_ref().map(|reads| &reads.wallets)
-    }
+    const COALESCE_READS: bool = true;
 }
 
 impl Writable for Wallet {
@@ -152,12 +148,10 @@ impl Writable for Wallet {
         &WALLET_HAS_HISTORY,
     ];
 
+    const CREATE_STATEMENTS: Statements = Statements::One;
+
     /// A new wallet holds nothing: the journal has nothing to record.
-    fn insert(
-        conn: &mut PgConnection,
-        new: &NewWallet,
-        _actor: Option<i64>,
-    ) -> Result<Wallet, ApiError> {
+    fn insert(conn: &mut PgConnection, new: &NewWallet) -> Result<Wallet, ApiError> {
         Ok(Wallet::create(conn, new)?)
     }
 

@@ -13,11 +13,10 @@ use diesel::r2d2::{ConnectionManager, ManageConnection, R2D2Connection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-pub mod coalesce;
 pub mod deadline;
 mod error;
 pub mod prepared;
-mod queue;
+pub mod queue;
 pub mod reads;
 pub mod rules;
 pub mod standby;
@@ -114,6 +113,18 @@ struct Gate {
     max_waiting: usize,
 }
 
+impl Database {
+    /// A permit to use the database, within `timeout` (see [`Gate`]).
+    pub async fn enter(&self, timeout: Duration) -> Result<OwnedSemaphorePermit, DbError> {
+        self.gate.enter(timeout).await
+    }
+
+    /// The most requests that may wait for a connection.
+    pub fn max_waiting(&self) -> usize {
+        self.gate.max_waiting
+    }
+}
+
 impl Gate {
     /// A permit to use the database, within `timeout`. Cancel-safe: a caller that stops
     /// waiting (its request answered by a batch another request ran) leaves the count of
@@ -165,20 +176,59 @@ pub struct Manager {
     session: String,
 }
 
-/// A pooled connection, whether the service found it dead, when it last served, and the
-/// limits its session has now.
+/// A pooled connection, whether the service found it dead, when it last served, the limits
+/// its session has now, and the API key its session names (`None`: not known).
 pub struct Connection {
     pub conn: PgConnection,
     dead: bool,
     last_used: Instant,
     budget: Budget,
+    actor: Option<Option<i64>>,
 }
 
 impl Connection {
+    /// Names `actor` (an API key's id, or none) as the key the following writes of this
+    /// session are journaled under: `wallet_api.actor`, which the triggers read (see
+    /// `sql/10_who.sql`). The one way the service names its actor: a session setting, sent only
+    /// when it changes (most writes of a deployment come from few keys).
+    pub fn act_as(&mut self, actor: Option<i64>) -> Result<(), DbError> {
+        if self.actor == Some(actor) {
+            return Ok(());
+        }
+        let value = actor.map_or_else(String::new, |id| id.to_string());
+        self.conn
+            .batch_execute(&format!(
+                "SELECT set_config('wallet_api.actor', '{value}', false)"
+            ))
+            .map_err(DbError::from)?;
+        self.actor = Some(actor);
+        Ok(())
+    }
+
+    /// Forgets which key the session names: a rollback undoes a setting made inside what it
+    /// rolls back.
+    pub fn forget_actor(&mut self) {
+        self.actor = None;
+    }
+
+    /// Marks the connection dead: it is dropped, not reused.
+    pub fn kill(&mut self) {
+        self.dead = true;
+    }
+
+    pub fn is_dead(&self) -> bool {
+        self.dead
+    }
+
+    /// Records that it served now (see [`CHECK_AFTER_IDLE`]).
+    pub fn touch(&mut self) {
+        self.last_used = Instant::now();
+    }
+
     /// Gives the session `budget`'s limits, unless it has them (a round trip only when a
     /// request's deadline shortens them, or a connection left shortened serves again).
     /// Outside a transaction only: the setting outlives it.
-    fn limit(&mut self, limits: &Limits, budget: Budget) -> Result<(), DbError> {
+    pub fn limit(&mut self, limits: &Limits, budget: Budget) -> Result<(), DbError> {
         if self.budget == budget && budget == Budget::Configured {
             return Ok(());
         }
@@ -240,6 +290,7 @@ impl ManageConnection for Manager {
             dead: false,
             last_used: Instant::now(),
             budget: Budget::Configured,
+            actor: None,
         })
     }
 
@@ -404,12 +455,49 @@ where
     }
 }
 
-/// What the database must know of the client a request runs for (see `migrations/`): the
-/// API key its writes are journaled under (`wallet_api.actor`), and the wallets it may see
-/// and touch (`wallet_api.wallets`; row-level security keeps every other out).
+/// [`run`], `work` given the pooled connection itself (its session's actor and limits).
+pub async fn run_with<T, E, F>(database: &Database, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    let deadline = Deadline::current();
+    let limits = database.limits;
+    limits.budget(deadline).map_err(E::from)?;
+    let permit = database
+        .gate
+        .enter(limits.acquire(deadline))
+        .await
+        .map_err(E::from)?;
+    let pool = database.pool.clone();
+    let ran = actix_web::web::block(move || {
+        let _permit = permit;
+        let mut pooled = checkout(&pool)?;
+        let budget = limits.budget(deadline).map_err(E::from)?;
+        pooled.limit(&limits, budget).map_err(E::from)?;
+        let done = work(&mut pooled);
+        if done.is_err() && !alive(&mut pooled.conn) {
+            pooled.dead = true;
+        }
+        pooled.last_used = Instant::now();
+        done
+    })
+    .await;
+    match ran {
+        Ok(done) => done,
+        Err(panicked) => Err(E::from(DbError::Bug(format!(
+            "database work panicked: {panicked}"
+        )))),
+    }
+}
+
+/// What the database must know of the client a statement runs for beyond its API key (which
+/// the write pipeline names, `Connection::act_as`): the wallets it may see and touch
+/// (`wallet_api.wallets`; row-level security keeps every other out). A setting of its own
+/// transaction only, so that no other request on the connection inherits it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Session {
-    pub actor: Option<i64>,
     /// `None`: every wallet.
     pub wallets: Option<Vec<i64>>,
 }
@@ -417,16 +505,7 @@ pub struct Session {
 impl Session {
     /// Whether the database needs to be told nothing.
     pub fn is_plain(&self) -> bool {
-        self.actor.is_none() && self.wallets.is_none()
-    }
-
-    /// The session's actor set for the rest of the open transaction (`''` for none, so that
-    /// the actor of a write before it in the transaction never carries over to its own).
-    pub fn actor_sql(&self) -> String {
-        let actor = self
-            .actor
-            .map_or_else(String::new, |actor| actor.to_string());
-        format!("SELECT set_config('wallet_api.actor', '{actor}', true)")
+        self.wallets.is_none()
     }
 
     /// `BEGIN`, and the settings for this transaction only: what opens a transaction for
@@ -439,11 +518,6 @@ impl Session {
     /// numbers are written into the SQL.
     fn begin(&self, begin: &str) -> String {
         let mut sql = String::from(begin);
-        if let Some(actor) = self.actor {
-            sql.push_str(&format!(
-                "; SELECT set_config('wallet_api.actor', '{actor}', true)"
-            ));
-        }
         if let Some(wallets) = &self.wallets {
             let list: Vec<String> = wallets.iter().map(i64::to_string).collect();
             sql.push_str(&format!(
@@ -528,14 +602,14 @@ pub fn within<T, E: From<DbError>>(
 }
 
 /// Whether the connection still answers (one round trip).
-fn alive(conn: &mut PgConnection) -> bool {
+pub fn alive(conn: &mut PgConnection) -> bool {
     conn.batch_execute("SELECT 1").is_ok()
 }
 
 /// A live connection from the pool: one idle for a while is checked first, and a dead one
 /// dropped for the next (the pool opens new ones as the old ones are dropped). The only
 /// error is [`DbError::Unavailable`].
-fn checkout(pool: &Pool) -> Result<r2d2::PooledConnection<Manager>, DbError> {
+pub fn checkout(pool: &Pool) -> Result<r2d2::PooledConnection<Manager>, DbError> {
     for _ in 0..=pool.max_size() {
         let mut pooled = pool.get().map_err(|error| {
             log::warn!("no database connection: {error}");

@@ -310,7 +310,7 @@ pub trait Inputs: Model {
     /// Every field a create gives (the required ones present).
     type New: Send + Sync + 'static;
     /// The fields an update may change (`None`: unchanged).
-    type Changes: Send + 'static;
+    type Changes: Send + Sync + 'static;
 
     /// `None` when a problem was recorded.
     fn read_new(reader: &mut impl Reader<Self::Field>) -> Option<Self::New>;

@@ -7,7 +7,7 @@ use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
-use diesel::sql_types::{Int8, Jsonb, Nullable, Numeric, Text, Timestamptz};
+use diesel::sql_types::{Int8, Jsonb, Nullable, Numeric, Timestamptz};
 
 use super::api_key::Expiry;
 use super::declare::resource;
@@ -114,11 +114,10 @@ impl Parse for Resolution {
     }
 }
 
-// A hold for API key $1 ('' for none), named in the statement as a booking does.
+// A hold (journaled under the API key the session names).
 statement!(
     CreateHold,
-    "WITH actor AS MATERIALIZED (SELECT set_config('wallet_api.actor', $1, true)) \
-     INSERT INTO holds (wallet_id, amount, expires_at, metadata) SELECT $2, $3, $4, $5 FROM actor \
+    "INSERT INTO holds (wallet_id, amount, expires_at, metadata) VALUES ($1, $2, $3, $4) \
      RETURNING id, wallet_id, amount, status, captured_amount, transaction_id, expires_at, \
      created_at, updated_at, metadata"
 );
@@ -126,10 +125,8 @@ statement!(
 impl Hold {
     /// Reserves `new.amount` on its wallet: one INSERT, whose trigger refuses it when the
     /// wallet's available balance is smaller.
-    pub fn create(conn: &mut PgConnection, new: &NewHold, actor: Option<i64>) -> QueryResult<Hold> {
-        let actor = actor.map_or_else(String::new, |id| id.to_string());
+    pub fn create(conn: &mut PgConnection, new: &NewHold) -> QueryResult<Hold> {
         prepared::<CreateHold, _>((
-            bind::<Text, _>(&actor),
             bind::<Int8, _>(&new.wallet_id),
             bind::<Numeric, _>(&new.amount.0),
             bind::<Nullable<Timestamptz>, _>(&new.expires_at.map(|expiry| expiry.0)),

@@ -17,7 +17,5 @@ pub use api_key::{ApiKey, ApiKeyChanges, ApiKeyField, NewApiKey};
 pub use balance_change::{BalanceChange, BalanceChangeField};
 pub use fields::{Inputs, Model, Record};
 pub use hold::{Hold, HoldChanges, HoldField, NewHold};
-pub use transaction::{
-    Booking, KeyClaim, NewTransaction, Transaction, TransactionChanges, TransactionField,
-};
+pub use transaction::{NewTransaction, Transaction, TransactionChanges, TransactionField};
 pub use wallet::{NewWallet, Wallet, WalletChanges, WalletField};

@@ -7,11 +7,12 @@ use chrono::{DateTime, Utc};
 use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
 use diesel::sql_query;
-use diesel::sql_types::{Int8, Nullable, Numeric, Timestamptz};
+use diesel::sql_types::{Array, Int8, Nullable, Numeric, Timestamptz};
 
 use super::declare::resource;
 use super::fields::Record;
 use super::metadata::{METADATA_DOC, MetadataInput, merged};
+use crate::db::prepared::{bind, prepared, statement};
 use crate::domain::Label;
 use crate::schema::wallets;
 
@@ -82,6 +83,27 @@ resource! {
     input NewWallet, WalletChanges;
 }
 
+// Wallets locked in the order every writer locks them (ascending ids).
+statement!(
+    LockWallets,
+    "SELECT id FROM wallets WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE"
+);
+
+// The wallets that another transaction holds locked: the others are locked now (in ascending
+// order), without waiting.
+statement!(
+    WalletsHeldElsewhere,
+    "SELECT id FROM wallets WHERE id = ANY($1) EXCEPT \
+     SELECT id FROM (SELECT id FROM wallets WHERE id = ANY($2) ORDER BY id \
+     FOR NO KEY UPDATE SKIP LOCKED) AS free"
+);
+
+#[derive(QueryableByName)]
+struct LockedId {
+    #[diesel(sql_type = Int8)]
+    id: i64,
+}
+
 impl Wallet {
     /// A new wallet; its balance starts at 0.
     pub fn create(conn: &mut PgConnection, new: &NewWallet) -> QueryResult<Wallet> {
@@ -118,20 +140,27 @@ impl Wallet {
             .optional()
     }
 
-    /// Locks these wallets for this database transaction, lowest id first: the order the
-    /// balance triggers lock in, so that writers of the same wallets queue instead of
-    /// deadlocking.
-    pub fn lock(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<()> {
+    /// Locks these wallets (ascending ids) for this database transaction, lowest id first:
+    /// the order the balance triggers lock in, so that writers of the same wallets queue
+    /// instead of deadlocking. The ids of those that exist.
+    pub fn lock(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<i64>> {
         if ids.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
-        wallets::table
-            .filter(wallets::id.eq_any(ids))
-            .order(wallets::id)
-            .select(wallets::id)
-            .for_no_key_update()
-            .load::<i64>(conn)
-            .map(|_| ())
+        let locked: Vec<LockedId> =
+            prepared::<LockWallets, _>((bind::<Array<Int8>, _>(ids),)).load(conn)?;
+        Ok(locked.into_iter().map(|row| row.id).collect())
+    }
+
+    /// Of these wallets (ascending ids), locks those no other transaction holds locked,
+    /// without waiting; the ids of those another transaction holds.
+    pub fn held_elsewhere(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<i64>> {
+        let held: Vec<LockedId> = prepared::<WalletsHeldElsewhere, _>((
+            bind::<Array<Int8>, _>(ids),
+            bind::<Array<Int8>, _>(ids),
+        ))
+        .load(conn)?;
+        Ok(held.into_iter().map(|row| row.id).collect())
     }
 
     /// Whether any transaction belongs to the wallet.

@@ -99,15 +99,6 @@ impl Actor {
     /// What the database must know of a read: the wallets it may see.
     pub fn reading(&self) -> Session {
         Session {
-            actor: None,
-            wallets: self.wallets().map(<[i64]>::to_vec),
-        }
-    }
-
-    /// What the database must know of a write: whose it is, and the wallets it may touch.
-    pub fn writing(&self) -> Session {
-        Session {
-            actor: self.key.as_ref().map(|key| key.id),
             wallets: self.wallets().map(<[i64]>::to_vec),
         }
     }

@@ -1,7 +1,9 @@
 //! `Idempotency-Key` (IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a write
 //! sent with a key runs once; its response is stored in the same database transaction as the
 //! write, and a retry with the same key and the same request gets it again, byte for byte,
-//! with `Idempotent-Replayed: true`.
+//! with `Idempotent-Replayed: true`. The write pipeline's claim hook: a write runs as
+//! [`claim_write_store`] alone; a batch claims its writes' keys in one statement
+//! ([`claim_all`], [`decided`]) and stores their responses in one more ([`stored`]).
 //!
 //! - The same key with another request (method, URL or body differ): 422.
 //! - The same key while its first request is still running: 409, at once (the first request
@@ -11,7 +13,6 @@
 //! - A request without the header behaves as it always did.
 
 use std::future::{Ready, ready};
-use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -19,17 +20,15 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use diesel::pg::PgConnection;
 use sha2::{Digest, Sha256};
 
-use super::auth::Actor;
-use super::errors::{CONNECTION_LOST, outcome_unknown};
-use super::state::AppState;
+use diesel::QueryResult;
+
+use crate::api::auth::Actor;
+use crate::api::errors::{CONNECTION_LOST, outcome_unknown};
 use crate::codes;
-use crate::db::coalesce::Shared;
-use crate::db::{self, Session};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::Reply;
 use crate::jsonapi::media_type::{ATOMIC, JSONAPI_MEDIA_TYPE};
 use crate::models::idempotency_key::{Claim, StoredResponse};
-use crate::models::{Booking, KeyClaim};
 
 pub const HEADER: &str = "Idempotency-Key";
 
@@ -114,11 +113,23 @@ fn unquote(rest: &str) -> Option<String> {
 }
 
 /// A key, the API key it belongs to, and the fingerprint of the request it came with.
+#[derive(Debug, Clone)]
 pub struct Keyed {
     owner: i64,
     key: String,
     request: String,
     fingerprint: Vec<u8>,
+}
+
+impl Keyed {
+    /// The API key it belongs to (0: none).
+    pub fn owner(&self) -> i64 {
+        self.owner
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
 }
 
 impl IdempotencyKey {
@@ -144,115 +155,6 @@ impl IdempotencyKey {
     }
 }
 
-/// Runs a write: `work` does it and builds its response, in `session` (who it is for, the
-/// wallets it may touch). With a key, once: in one database transaction with the stored
-/// response (`self_link` is that of error documents).
-pub async fn write<F>(
-    state: &AppState,
-    session: Session,
-    keyed: Option<Keyed>,
-    self_link: String,
-    work: F,
-) -> Result<Reply, ApiError>
-where
-    F: FnOnce(&mut PgConnection) -> Result<Reply, ApiError> + Send + 'static,
-{
-    let written = match keyed {
-        None => db::run_in(&state.db, &session, work).await,
-        Some(keyed) => {
-            let ttl = state.idempotency_ttl_seconds;
-            let begin = session.begin_sql();
-            db::run(&state.db, move |conn| {
-                once(conn, &begin, &keyed, ttl, &self_link, work)
-            })
-            .await
-        }
-    };
-    written.map_err(unknown_if_lost)
-}
-
-/// Runs a write that may share a database transaction with others waiting beside it
-/// (`db::coalesce`, when coalescing is on): a create, whose lock key is `order`, and which
-/// names its own actor (a batch holds writes of several keys). A keyed write joins a batch
-/// with its claim and its stored response ([`once_within`]). A write of a wallet-limited key
-/// runs alone, in its own transaction (its limit is a setting of the transaction). An
-/// unkeyed booking brings what it needs to share a statement of its batch (`shared`).
-pub async fn write_shared<F>(
-    state: &AppState,
-    actor: &Actor,
-    keyed: Option<Keyed>,
-    self_link: String,
-    order: i64,
-    shared: Option<Shared<Reply, ApiError, Booking>>,
-    work: F,
-) -> Result<Reply, ApiError>
-where
-    F: Fn(&mut PgConnection) -> Result<Reply, ApiError> + Send + Sync + 'static,
-{
-    match (&state.writes, keyed) {
-        (Some(writes), None) if actor.wallets().is_none() => writes
-            .run(&state.db, order, std::sync::Arc::new(work), shared)
-            .await
-            .map_err(unknown_if_lost),
-        (Some(writes), Some(keyed)) if actor.wallets().is_none() => {
-            let ttl = state.idempotency_ttl_seconds;
-            let keyed = Arc::new(keyed);
-            let shared = shared.map(|shared| claiming(shared, keyed.clone(), ttl));
-            let keyed_work =
-                move |conn: &mut PgConnection| once_within(conn, &keyed, ttl, &self_link, &work);
-            writes
-                .run(&state.db, order, Arc::new(keyed_work), shared)
-                .await
-                .map_err(unknown_if_lost)
-        }
-        (_, keyed) => write(state, actor.writing(), keyed, self_link, work).await,
-    }
-}
-
-/// A shared booking that claims `keyed` first: the batch claims it with the others' keys
-/// (`db::coalesce`'s waves), the claim may answer it (a replay, a key in use or reused),
-/// and the row a wave writes for it is answered and its response stored after the wave
-/// (with the wave's other responses), in the batch's transaction: as [`claim_write_store`]
-/// does one by one.
-fn claiming(
-    shared: Shared<Reply, ApiError, Booking>,
-    keyed: Arc<Keyed>,
-    ttl_seconds: i64,
-) -> Shared<Reply, ApiError, Booking> {
-    let Shared {
-        mut item, finish, ..
-    } = shared;
-    item.claim = Some(KeyClaim {
-        owner: keyed.owner,
-        key: keyed.key.clone(),
-    });
-    let decide_keyed = keyed.clone();
-    Shared {
-        item,
-        finish: Arc::new(move |conn: &mut PgConnection, booked, later: &mut Vec<_>| {
-            let reply = finish(conn, booked, later)?;
-            later.push(stored(&keyed, &reply, ttl_seconds));
-            Ok(reply)
-        }),
-        decide: Some(Arc::new(move |claim| decided(&decide_keyed, claim))),
-    }
-}
-
-/// [`once`] for a write that names its own actor, in a transaction of its own or, in a
-/// coalesced batch, a savepoint of the batch's. Two requests with one key in one batch are
-/// judged in order, as one after the other: the second finds the first's stored response
-/// (its claim's advisory lock is the batch's, which already holds it).
-fn once_within(
-    conn: &mut PgConnection,
-    keyed: &Keyed,
-    ttl_seconds: i64,
-    self_link: &str,
-    work: &dyn Fn(&mut PgConnection) -> Result<Reply, ApiError>,
-) -> Result<Reply, ApiError> {
-    use diesel::Connection;
-    conn.transaction(|conn| claim_write_store(conn, keyed, ttl_seconds, self_link, work))
-}
-
 /// A write whose connection broke while it ran may have committed.
 pub fn unknown_if_lost(error: ApiError) -> ApiError {
     if error.is(&CONNECTION_LOST) {
@@ -262,34 +164,22 @@ pub fn unknown_if_lost(error: ApiError) -> ApiError {
     }
 }
 
-/// Runs `work` once for `keyed`, in one database transaction with its stored response:
-/// `begin` (BEGIN with the session's settings), then [`claim_write_store`], then COMMIT.
-fn once(
-    conn: &mut PgConnection,
-    begin: &str,
-    keyed: &Keyed,
-    ttl_seconds: i64,
-    self_link: &str,
-    work: impl FnOnce(&mut PgConnection) -> Result<Reply, ApiError>,
-) -> Result<Reply, ApiError> {
-    db::within(conn, begin, |conn| {
-        claim_write_store(conn, keyed, ttl_seconds, self_link, work)
-    })
-}
-
 /// In the caller's transaction: the claim of the key, the write in a savepoint of its own,
-/// the stored response. A client error rolls back the write alone and is stored as the
-/// answer (the claim's advisory lock held throughout, no retry can run in between); any
-/// other error is answered as it is, and the caller's transaction rolls back.
-fn claim_write_store(
+/// the stored response, replayed for `ttl_seconds`. A client error rolls back the write alone
+/// and is stored as the answer (the claim's advisory lock held throughout, no retry can run in
+/// between); any other error is answered as it is, and the caller's transaction rolls back.
+/// Two requests with one key in one transaction are judged in order: the second finds the
+/// first's stored response (its claim's advisory lock is the transaction's already).
+pub fn claim_write_store(
     conn: &mut PgConnection,
     keyed: &Keyed,
     ttl_seconds: i64,
     self_link: &str,
-    work: impl FnOnce(&mut PgConnection) -> Result<Reply, ApiError>,
+    work: &dyn Fn(&mut PgConnection) -> Result<Reply, ApiError>,
 ) -> Result<Reply, ApiError> {
     use diesel::Connection;
-    if let Some(answer) = claimed(conn, keyed)? {
+    let claim = StoredResponse::claim(conn, keyed.owner, &keyed.key)?;
+    if let Some(answer) = decided(keyed, claim) {
         return answer;
     }
     let reply = match conn.transaction::<Reply, ApiError, _>(work) {
@@ -301,18 +191,19 @@ fn claim_write_store(
     Ok(reply)
 }
 
-/// Claims the key: `None` when the request is to run; otherwise its answer (a replay, or
-/// the 409 or 422 of a key in use or reused).
-fn claimed(
-    conn: &mut PgConnection,
-    keyed: &Keyed,
-) -> Result<Option<Result<Reply, ApiError>>, ApiError> {
-    let claim = StoredResponse::claim(conn, keyed.owner, &keyed.key)?;
-    Ok(decided(keyed, claim))
+/// The claims of several keys in one statement (a batch's, in the order given: callers keep
+/// them sorted, so that two batches take the keys' advisory locks in one order).
+pub fn claim_all(conn: &mut PgConnection, keys: &[&Keyed]) -> QueryResult<Vec<Claim>> {
+    let keys: Vec<(i64, &str)> = keys
+        .iter()
+        .map(|keyed| (keyed.owner, keyed.key.as_str()))
+        .collect();
+    StoredResponse::claim_many(conn, &keys)
 }
 
-/// What a claim of `keyed` decides: `None` when the request is to run.
-fn decided(keyed: &Keyed, claim: Claim) -> Option<Result<Reply, ApiError>> {
+/// What a claim of `keyed` decides: `None` when the request is to run; otherwise its answer
+/// (a replay, or the 409 or 422 of a key in use or reused).
+pub fn decided(keyed: &Keyed, claim: Claim) -> Option<Result<Reply, ApiError>> {
     match claim {
         Claim::Busy => Some(Err(in_progress())),
         Claim::Stored(stored) if stored.fingerprint == keyed.fingerprint => {
@@ -323,7 +214,8 @@ fn decided(keyed: &Keyed, claim: Claim) -> Option<Result<Reply, ApiError>> {
     }
 }
 
-fn stored(keyed: &Keyed, reply: &Reply, ttl_seconds: i64) -> StoredResponse {
+/// The response to store for `keyed`, replayed for `ttl_seconds`.
+pub fn stored(keyed: &Keyed, reply: &Reply, ttl_seconds: i64) -> StoredResponse {
     StoredResponse {
         owner: keyed.owner,
         key: keyed.key.clone(),
