@@ -83,7 +83,7 @@ pub struct Config {
     /// authentications), comma-separated addresses or networks (`127.0.0.1,10.0.0.0/8`).
     /// Default: none, the peer's address is the client's.
     #[arg(long, env = "TRUSTED_PROXIES", default_value = "", value_name = "ADDRESSES", value_parser = trusted_proxies)]
-    pub trusted_proxies: crate::api::auth::client::TrustedProxies,
+    pub trusted_proxies: crate::api::middleware::auth::client::TrustedProxies,
     /// A bearer token that may read /metrics (Prometheus's `bearer_token`), besides an admin
     /// key: at least 16 characters. Default: none, /metrics takes an admin key only.
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, value_name = "TOKEN", value_parser = metrics_token)]
@@ -174,9 +174,9 @@ impl Config {
     }
 
     /// How requests are authenticated and limited.
-    pub fn auth_settings(&self) -> crate::api::auth::Settings {
-        use crate::api::auth::limits::Rate;
-        crate::api::auth::Settings {
+    pub fn auth_settings(&self) -> crate::api::middleware::auth::Settings {
+        use crate::api::middleware::auth::limits::Rate;
+        crate::api::middleware::auth::Settings {
             enabled: self.auth,
             per_key: Rate {
                 rate: self.rate_limit,
@@ -251,8 +251,10 @@ fn duration_or_zero(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("not a duration such as 0, 5s, 250ms, 90m or 24h: {text:?}"))
 }
 
-fn trusted_proxies(text: &str) -> Result<crate::api::auth::client::TrustedProxies, String> {
-    crate::api::auth::client::TrustedProxies::parse(text)
+fn trusted_proxies(
+    text: &str,
+) -> Result<crate::api::middleware::auth::client::TrustedProxies, String> {
+    crate::api::middleware::auth::client::TrustedProxies::parse(text)
 }
 
 fn metrics_token(text: &str) -> Result<String, String> {

@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use chrono::Utc;
 use diesel::pg::PgConnection;
 
-use crate::api::api_keys::{create_key, revoke};
+use crate::api::resources::api_keys::{create_key, revoke};
 use crate::domain::{parse_time, timestamp};
 use crate::jsonapi::ApiError;
 use crate::models::api_key::{ApiKey, Expiry, KeyName, NewApiKey, Scopes};

@@ -11,9 +11,9 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
-use crate::api::auth::{self, Authenticator};
 use crate::api::context::link_errors;
 use crate::api::health::{HealthCheck, Load};
+use crate::api::middleware::auth::{self, Authenticator};
 use crate::api::routes::{Endpoint, Guard};
 use crate::api::state::ReadCoalescing;
 use crate::api::write::Writer;
@@ -78,68 +78,14 @@ impl Application {
 
     /// Binds the server over a migrated database.
     pub fn serving(config: &Config) -> anyhow::Result<Application> {
-        if !config.auth {
-            let loopback = matches!(config.host.as_str(), "127.0.0.1" | "::1" | "localhost");
-            if !loopback && !config.auth_off_behind_gateway {
-                anyhow::bail!(
-                    "AUTH=off on {}: anyone who reaches this address could move any wallet's \
-                     money. Serve on loopback, or confirm a gateway authenticates every request \
-                     with AUTH_OFF_BEHIND_GATEWAY=yes",
-                    config.host
-                );
-            }
-            log::warn!(
-                "AUTHENTICATION IS OFF (AUTH=off): every request runs without a key, unchecked \
-                 and unattributed; only a gateway in front of {} keeps anyone out",
-                config.host
-            );
-        }
+        check_auth_off(config)?;
         let db = Database::connect(&config.database_url, &config.database_settings())?;
         warn_if_privileged(&config.database_url);
-        let auth = Arc::new(Authenticator::new(&config.auth_settings()));
-        let mut conn = db::connect(&config.database_url, "wallet-api")?;
-        auth.load(ApiKey::credentials(&mut conn).context(
-            "cannot read the API keys (is the database migrated, and may this role read api_keys?)",
-        )?);
-        drop(conn);
-        auth::keep_current(&config.database_url, Arc::downgrade(&auth))?;
-        let limits = &config.limits;
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
         let port = listener.local_addr()?.port();
-        let standby = config
-            .standby_database_url
-            .as_deref()
-            .map(|url| Database::connect(url, &config.database_settings()))
-            .transpose()
-            .context("cannot connect to STANDBY_DATABASE_URL")?;
-        // Only with a standby do writes need to say where they committed.
-        let positions = standby.is_some();
-        let batches = config.coalesce.then(|| {
-            Batches::new(
-                config.coalesce_max_batch,
-                config.coalesce_runners(),
-                positions,
-            )
-        });
-        let state = web::Data::new(AppState {
-            db: db.clone(),
-            standby,
-            writer: Writer::new(
-                db.clone(),
-                batches,
-                config.idempotency_ttl.as_secs() as i64,
-                positions,
-            ),
-            reads: config
-                .coalesce_reads
-                .then(|| ReadCoalescing::new(config.coalesce_max_batch)),
-            health: HealthCheck::new(&config.database_url, limits.health_timeout)?,
-            load: Load::default(),
-            auth,
-            body_timeout: limits.body_timeout,
-            base_url: config.base_url.clone(),
-        });
+        let state = web::Data::new(shared_state(config, &db)?);
+        let limits = &config.limits;
         let cors_origins = config.cors_origins.clone();
         let server = HttpServer::new(move || {
             App::new()
@@ -151,9 +97,9 @@ impl Application {
                         .default_service(RouteGuard.wrap(web::to(api::not_found), None))
                         .wrap(from_fn(link_errors)),
                 )
-                .wrap(from_fn(api::paths::canonicalize))
-                .wrap(from_fn(api::operator::count_request))
-                .wrap(api::cors::middleware(&cors_origins))
+                .wrap(from_fn(api::middleware::paths::canonicalize))
+                .wrap(from_fn(api::middleware::observe::count_request))
+                .wrap(api::middleware::cors::middleware(&cors_origins))
         })
         .workers(config.workers())
         // Database work runs on each worker's blocking pool. More threads than pooled
@@ -199,6 +145,75 @@ impl Application {
         stop.store(true, Ordering::Relaxed);
         served
     }
+}
+
+/// Refuses `AUTH=off` on an address other than loopback unless a gateway is confirmed, and
+/// says loudly that it is off.
+fn check_auth_off(config: &Config) -> anyhow::Result<()> {
+    if config.auth {
+        return Ok(());
+    }
+    let loopback = matches!(config.host.as_str(), "127.0.0.1" | "::1" | "localhost");
+    if !loopback && !config.auth_off_behind_gateway {
+        anyhow::bail!(
+            "AUTH=off on {}: anyone who reaches this address could move any wallet's \
+                 money. Serve on loopback, or confirm a gateway authenticates every request \
+                 with AUTH_OFF_BEHIND_GATEWAY=yes",
+            config.host
+        );
+    }
+    log::warn!(
+        "AUTHENTICATION IS OFF (AUTH=off): every request runs without a key, unchecked \
+             and unattributed; only a gateway in front of {} keeps anyone out",
+        config.host
+    );
+    Ok(())
+}
+
+/// What the workers share: the API keys (loaded, and kept current), the write pipeline, the
+/// read coalescers, the health check.
+fn shared_state(config: &Config, db: &Database) -> anyhow::Result<AppState> {
+    let auth = Arc::new(Authenticator::new(&config.auth_settings()));
+    let mut conn = db::connect(&config.database_url, "wallet-api")?;
+    auth.load(ApiKey::credentials(&mut conn).context(
+        "cannot read the API keys (is the database migrated, and may this role read api_keys?)",
+    )?);
+    drop(conn);
+    auth::keep_current(&config.database_url, Arc::downgrade(&auth))?;
+    let limits = &config.limits;
+    let standby = config
+        .standby_database_url
+        .as_deref()
+        .map(|url| Database::connect(url, &config.database_settings()))
+        .transpose()
+        .context("cannot connect to STANDBY_DATABASE_URL")?;
+    // Only with a standby do writes need to say where they committed.
+    let positions = standby.is_some();
+    let batches = config.coalesce.then(|| {
+        Batches::new(
+            config.coalesce_max_batch,
+            config.coalesce_runners(),
+            positions,
+        )
+    });
+    Ok(AppState {
+        db: db.clone(),
+        standby,
+        writer: Writer::new(
+            db.clone(),
+            batches,
+            config.idempotency_ttl.as_secs() as i64,
+            positions,
+        ),
+        reads: config
+            .coalesce_reads
+            .then(|| ReadCoalescing::new(config.coalesce_max_batch)),
+        health: HealthCheck::new(&config.database_url, limits.health_timeout)?,
+        load: Load::default(),
+        auth,
+        body_timeout: limits.body_timeout,
+        base_url: config.base_url.clone(),
+    })
 }
 
 /// Says loudly when the service's role can bypass the database's rules: a superuser, or the

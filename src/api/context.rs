@@ -11,7 +11,7 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
-use super::auth::{Actor, INSUFFICIENT_SCOPE};
+use super::middleware::auth::{Actor, INSUFFICIENT_SCOPE};
 use super::resource::{Include, Resource};
 use super::state::AppState;
 use crate::db::standby::{Lsn, Reader};

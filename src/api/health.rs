@@ -26,6 +26,8 @@ use diesel::pg::PgConnection;
 use serde_json::json;
 use tokio::sync::watch;
 
+use super::errors::DATABASE_UNAVAILABLE;
+use super::routes::Doc;
 use super::state::AppState;
 use crate::db;
 use crate::jsonapi::ApiError;
@@ -195,6 +197,21 @@ impl Load {
             })
     }
 }
+
+pub const CHECK: Doc = Doc {
+    summary: "Whether the service and its database answer (503 within HEALTH_TIMEOUT when the \
+              database does not).",
+    description: "Answered on a connection and a thread of its own: never queued behind \
+                  requests.",
+    errors: &[&DATABASE_UNAVAILABLE],
+};
+
+pub const LIVE: Doc = Doc {
+    summary: "Whether the process serves HTTP (never touches the database).",
+    description: "Answered on a connection and a thread of its own: never queued behind \
+                  requests.",
+    errors: &[],
+};
 
 pub async fn check(state: web::Data<AppState>) -> Result<Reply, ApiError> {
     if !state.health.database_answers().await {

@@ -5,28 +5,24 @@
 //! constraints mean), and its `routes`. Its fields, relationships and inputs are its
 //! model's declaration. Adding one is a line in [`RESOURCES`].
 
-pub mod api_keys;
-pub mod auth;
-pub mod balance_changes;
 pub mod context;
-pub mod cors;
 pub mod errors;
 pub mod handlers;
 pub mod health;
-pub mod holds;
 pub mod input;
 pub mod listing;
+pub mod middleware;
 pub mod openapi;
 pub mod operations;
 pub mod operator;
-pub mod paths;
 pub mod positions;
 pub mod resource;
+pub mod resources;
 pub mod routes;
 pub mod state;
-pub mod transactions;
-pub mod wallets;
 pub mod write;
+
+use resources::{api_keys, balance_changes, holds, transactions, wallets};
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse};
@@ -64,8 +60,8 @@ pub struct Registered {
     /// The rows with these ids, to render.
     pub load: LoadRendered,
     pub routes: fn(&mut Routes),
-    /// The codes its writes may answer beyond the protocol's: create, update, delete.
-    pub write_errors: [&'static [&'static Code]; 3],
+    /// The codes its writes may answer beyond the protocol's.
+    pub write_errors: WriteErrors,
     /// The schema of the `meta` a created one's document carries, if any.
     pub created_meta: Option<&'static str>,
     /// What atomic operations can do to it (nothing, for a read-only one), and the codes
@@ -73,6 +69,21 @@ pub struct Registered {
     pub operable: Option<Operable>,
     /// Its reads by id, coalesced (`Resource::COALESCE_READS`).
     pub reads: Option<state::ReadsOf>,
+}
+
+/// The codes a resource's writes may answer beyond the protocol's (its constraints, the
+/// money rules), as its `Writable` declares them.
+pub struct WriteErrors {
+    pub create: &'static [&'static Code],
+    pub update: &'static [&'static Code],
+    pub delete: &'static [&'static Code],
+}
+
+impl WriteErrors {
+    /// All of them.
+    pub fn all(&self) -> impl Iterator<Item = &'static &'static Code> {
+        self.create.iter().chain(self.update).chain(self.delete)
+    }
 }
 
 /// A resource clients read only.
@@ -87,7 +98,11 @@ const fn read_only<R: Resource>(routes: fn(&mut Routes)) -> Registered {
         admin_only: R::ADMIN_ONLY,
         load: load_rendered::<R>,
         routes,
-        write_errors: [&[], &[], &[]],
+        write_errors: WriteErrors {
+            create: &[],
+            update: &[],
+            delete: &[],
+        },
         created_meta: None,
         operable: None,
         reads: if R::COALESCE_READS {
@@ -102,7 +117,11 @@ const fn read_only<R: Resource>(routes: fn(&mut Routes)) -> Registered {
 const fn writable<R: Writable>(routes: fn(&mut Routes)) -> Registered {
     Registered {
         operable: Some(Operable::of::<R>()),
-        write_errors: [R::CREATE_ERRORS, R::UPDATE_ERRORS, R::DELETE_ERRORS],
+        write_errors: WriteErrors {
+            create: R::CREATE_ERRORS,
+            update: R::UPDATE_ERRORS,
+            delete: R::DELETE_ERRORS,
+        },
         created_meta: R::CREATED_META,
         ..read_only::<R>(routes)
     }
@@ -143,15 +162,28 @@ pub fn registered(type_name: &str) -> Option<&'static Registered> {
 
 /// Every route, into the route table.
 pub fn register(routes: &mut Routes) {
-    routes.add("/health", Method::GET, Operation::Health, health::check);
-    routes.add("/health/live", Method::GET, Operation::Live, health::live);
+    routes.documented(
+        "/health",
+        Method::GET,
+        Operation::Health,
+        &health::CHECK,
+        health::check,
+    );
+    routes.documented(
+        "/health/live",
+        Method::GET,
+        Operation::Live,
+        &health::LIVE,
+        health::live,
+    );
     for resource in RESOURCES {
         (resource.routes)(routes);
     }
-    routes.add(
+    routes.documented(
         "/operations",
         Method::POST,
         Operation::Atomic,
+        &operations::DOC,
         operations::operations,
     );
 }
@@ -159,16 +191,18 @@ pub fn register(routes: &mut Routes) {
 /// What operators read, outside JSON:API (not negotiated as it): the metrics and the OpenAPI
 /// document.
 pub fn register_operator(routes: &mut Routes) {
-    routes.add(
+    routes.documented(
         "/metrics",
         Method::GET,
         Operation::Metrics,
+        &operator::METRICS,
         operator::scrape,
     );
-    routes.add(
+    routes.documented(
         "/openapi.json",
         Method::GET,
         Operation::OpenApi,
+        &operator::OPENAPI,
         operator::openapi,
     );
 }

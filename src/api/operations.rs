@@ -23,12 +23,13 @@ use diesel::pg::PgConnection;
 use diesel::{Connection, QueryResult};
 use serde_json::Value;
 
-use super::auth::{Actor, limited_key_cannot_create};
 use super::context::{Context, Single};
 use super::input::{
     Target, check_identity, linkage_pointer, read_changes, read_new, read_relationship,
 };
+use super::middleware::auth::{Actor, WALLET_LIMITED_KEY, limited_key_cannot_create};
 use super::resource::{Render, Resource, Writable};
+use super::routes::Doc;
 use super::state::AppState;
 use super::write::Write;
 use super::write::idempotency::IdempotencyKey;
@@ -38,7 +39,10 @@ use crate::jsonapi::atomic::{
     OpCode, Operation, Ref, operation_pointer, parse_operations, results_document, within,
 };
 use crate::jsonapi::document::{Reply, respond};
-use crate::jsonapi::error::{READ_ONLY_RELATIONSHIP, READ_ONLY_RESOURCE};
+use crate::jsonapi::error::{
+    CLIENT_GENERATED_ID, ID_MISMATCH, NOT_DELETABLE, NOT_FOUND, READ_ONLY_RELATIONSHIP,
+    READ_ONLY_RESOURCE, TOO_MANY_OPERATIONS,
+};
 use crate::jsonapi::media_type::{ATOMIC, applies};
 use crate::jsonapi::request::{Ident, Identifier, Linkage, ResourceInput, read_body};
 
@@ -46,6 +50,26 @@ codes! {
     pub NOT_ATOMIC = (FORBIDDEN, "not-atomic", "Not in atomic operations",
         "API keys are written one by one at /api-keys (a new key's secret is shown once)");
 }
+
+/// What the documentation says of `POST /operations` (beyond the codes of every resource's
+/// writes, which the OpenAPI document adds).
+pub const DOC: Doc = Doc {
+    summary: "Atomic Operations: several writes in one all-or-nothing request \
+              (jsonapi.org/ext/atomic).",
+    description: "The operations run in order in one database transaction: all or nothing. \
+                  Errors point into the failing operation; nothing is written.",
+    errors: &[
+        &WALLET_LIMITED_KEY,
+        &NOT_ATOMIC,
+        &TOO_MANY_OPERATIONS,
+        &NOT_FOUND,
+        &READ_ONLY_RESOURCE,
+        &READ_ONLY_RELATIONSHIP,
+        &NOT_DELETABLE,
+        &CLIENT_GENERATED_ID,
+        &ID_MISMATCH,
+    ],
+};
 
 const CONTENT_TYPE_NEEDED: &str = "POST /operations takes an atomic:operations document: send \
      Content-Type: application/vnd.api+json; ext=\"https://jsonapi.org/ext/atomic\"";

@@ -107,6 +107,17 @@ impl Operation {
     }
 }
 
+/// What the documentation says of an endpoint that is not a resource's (health, metrics,
+/// atomic operations): declared beside its handler, registered with its route.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Doc {
+    pub summary: &'static str,
+    /// The rules a client meets, beyond the summary.
+    pub description: &'static str,
+    /// The codes it answers beyond those of the protocol and of its scope.
+    pub errors: &'static [&'static Code],
+}
+
 /// One method of one URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
@@ -114,6 +125,8 @@ pub struct Endpoint {
     pub path: String,
     pub method: Method,
     pub operation: Operation,
+    /// Its documentation, when it is not a resource's (whose comes from its declaration).
+    pub doc: Option<&'static Doc>,
 }
 
 /// The table being built, with the handlers.
@@ -130,12 +143,45 @@ impl Routes {
         Args: actix_web::FromRequest + 'static,
         F::Output: actix_web::Responder + 'static,
     {
+        self.push(path, method, operation, None, handler);
+    }
+
+    /// [`Routes::add`], with what the documentation says of it (`doc`, kept beside the
+    /// handler).
+    pub fn documented<F, Args>(
+        &mut self,
+        path: &str,
+        method: Method,
+        operation: Operation,
+        doc: &'static Doc,
+        handler: F,
+    ) where
+        F: actix_web::Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        self.push(path, method, operation, Some(doc), handler);
+    }
+
+    fn push<F, Args>(
+        &mut self,
+        path: &str,
+        method: Method,
+        operation: Operation,
+        doc: Option<&'static Doc>,
+        handler: F,
+    ) where
+        F: actix_web::Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
         let route = web::method(method.clone()).to(handler);
         self.endpoints.push((
             Endpoint {
                 path: path.to_string(),
                 method,
                 operation,
+                doc,
             },
             route,
         ));

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use super::resource::Resource;
 use super::write::Writer;
-use crate::api::auth::Authenticator;
 use crate::api::health::{HealthCheck, Load};
+use crate::api::middleware::auth::Authenticator;
 use crate::db::Database;
 use crate::db::reads::Reads;
 use crate::db::standby::{Lsn, Reader};

@@ -269,7 +269,7 @@ fn behind_a_trusted_proxy_each_client_has_its_own_budget() {
         config.auth_failure_limit = 0.1;
         config.auth_failure_burst = 2.0;
         config.trusted_proxies =
-            wallet_api::api::auth::client::TrustedProxies::parse("127.0.0.1").unwrap();
+            wallet_api::api::middleware::auth::client::TrustedProxies::parse("127.0.0.1").unwrap();
     });
     let from = |client: &str, n: usize| {
         let secret = format!("Bearer {}", made_up(n));

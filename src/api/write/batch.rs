@@ -316,24 +316,8 @@ impl Batches {
             match together(pooled, &pending, guard, &self.runs.waves) {
                 Together::Committed(outcomes, held) => {
                     self.locked.mark(held);
-                    let lsn = self.positions.then(|| position(pooled)).flatten();
-                    // Answered now that their batch is committed: a refusal judged on the
-                    // batch's writes stands only if those writes stand.
-                    let mut again = Vec::new();
-                    for (job, outcome) in pending.drain(..).zip(outcomes) {
-                        match outcome {
-                            Outcome::Done(result) => {
-                                let _ = job
-                                    .answer
-                                    .send(result.map(|reply| with_position(reply, lsn)));
-                            }
-                            Outcome::Again => again.push(job),
-                        }
-                    }
-                    // Writes a deadlock rolled back: alone, after the batch that met it.
-                    for job in again {
-                        self.answer_alone(pooled, limits, job);
-                    }
+                    let done = std::mem::take(&mut pending);
+                    self.answer_committed(pooled, limits, done, outcomes);
                 }
                 Together::Unknown => {
                     pooled.kill();
@@ -364,6 +348,32 @@ impl Batches {
         }
         if let Some(mut pooled) = connection {
             pooled.touch();
+        }
+    }
+
+    /// Answers the writes of a committed batch (a refusal judged on the batch's writes stands
+    /// only if those writes stand); runs again, alone, those a deadlock rolled back.
+    fn answer_committed(
+        &self,
+        pooled: &mut Connection,
+        limits: &Limits,
+        jobs: Vec<Job>,
+        outcomes: Vec<Outcome>,
+    ) {
+        let lsn = self.positions.then(|| position(pooled)).flatten();
+        let mut again = Vec::new();
+        for (job, outcome) in jobs.into_iter().zip(outcomes) {
+            match outcome {
+                Outcome::Done(result) => {
+                    let _ = job
+                        .answer
+                        .send(result.map(|reply| with_position(reply, lsn)));
+                }
+                Outcome::Again => again.push(job),
+            }
+        }
+        for job in again {
+            self.answer_alone(pooled, limits, job);
         }
     }
 

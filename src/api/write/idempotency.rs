@@ -22,8 +22,8 @@ use sha2::{Digest, Sha256};
 
 use diesel::QueryResult;
 
-use crate::api::auth::Actor;
 use crate::api::errors::{CONNECTION_LOST, outcome_unknown};
+use crate::api::middleware::auth::Actor;
 use crate::codes;
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::Reply;

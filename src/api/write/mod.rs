@@ -28,8 +28,8 @@ use std::sync::Arc;
 use actix_web::http::header::HeaderValue;
 use diesel::pg::PgConnection;
 
-use super::auth::Actor;
 use super::errors::transient;
+use crate::api::middleware::auth::Actor;
 use crate::db::{self, Connection, Database, DbError, Session};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::Reply;

@@ -4,13 +4,13 @@
 use diesel::pg::PgConnection;
 use serde_json::json;
 
-use super::errors::{BALANCE_OVERFLOW, INSUFFICIENT_FUNDS, metadata_refusal};
-use super::handlers;
-use super::resource::{Answer, Resource, Writable};
-use super::routes::Routes;
 use super::wallets::{WALLET_NOT_FOUND, no_such_wallet};
-use super::write::Statements;
-use super::write::rows::{RowWriter, Rows};
+use crate::api::errors::{BALANCE_OVERFLOW, INSUFFICIENT_FUNDS, metadata_refusal};
+use crate::api::handlers;
+use crate::api::resource::{Answer, Resource, Writable};
+use crate::api::routes::Routes;
+use crate::api::write::Statements;
+use crate::api::write::rows::{RowWriter, Rows};
 use crate::codes;
 use crate::db::DbError;
 use crate::jsonapi::ApiError;

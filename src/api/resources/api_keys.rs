@@ -11,15 +11,15 @@ use chrono::Utc;
 use diesel::pg::PgConnection;
 use serde_json::json;
 
-use super::context::Single;
-use super::handlers;
-use super::input::{Target, check_identity, read_new};
-use super::resource::{Resource, Writable, load_included, object};
-use super::routes::Routes;
-use super::state::AppState;
 use super::wallets::WALLET_NOT_FOUND;
-use super::write::Write;
-use super::write::idempotency::{INVALID_IDEMPOTENCY_KEY, IdempotencyKey};
+use crate::api::context::Single;
+use crate::api::handlers;
+use crate::api::input::{Target, check_identity, read_new};
+use crate::api::resource::{Resource, Writable, load_included, object};
+use crate::api::routes::Routes;
+use crate::api::state::AppState;
+use crate::api::write::Write;
+use crate::api::write::idempotency::{INVALID_IDEMPOTENCY_KEY, IdempotencyKey};
 use crate::codes;
 use crate::db::DbError;
 use crate::jsonapi::ApiError;
@@ -75,7 +75,7 @@ async fn create(
              replayed: send it without Idempotency-Key (a retry is safe: the name of a key in \
              use is taken, 409 duplicate-key-name)",
         )
-        .header(super::write::idempotency::HEADER));
+        .header(crate::api::write::idempotency::HEADER));
     }
     let body = read_body(payload, state.body_timeout).await?;
     let input = parse_resource_document(&body)?;

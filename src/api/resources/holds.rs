@@ -5,13 +5,13 @@
 
 use diesel::pg::PgConnection;
 
-use super::errors::{INSUFFICIENT_FUNDS, metadata_refusal};
-use super::handlers;
-use super::resource::{Resource, Writable};
-use super::routes::Routes;
 use super::transactions::DUPLICATE_TXID;
 use super::wallets::{WALLET_NOT_FOUND, no_such_wallet};
-use super::write::Statements;
+use crate::api::errors::{INSUFFICIENT_FUNDS, metadata_refusal};
+use crate::api::handlers;
+use crate::api::resource::{Resource, Writable};
+use crate::api::routes::Routes;
+use crate::api::write::Statements;
 use crate::codes;
 use crate::db::DbError;
 use crate::domain::format_money;

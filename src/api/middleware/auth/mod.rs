@@ -40,8 +40,8 @@ use diesel::pg::PgConnection;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::routes::{Endpoint, Matched, Operation};
-use super::state::AppState;
+use crate::api::routes::{Endpoint, Matched, Operation};
+use crate::api::state::AppState;
 use crate::codes;
 use crate::db::{self, Database, DbError, Session};
 use crate::jsonapi::ApiError;
@@ -316,6 +316,24 @@ impl Authenticator {
         }
     }
 
+    /// The 429 of a key past its rate, to send again after `wait`.
+    fn rate_limited(&self, wait: Duration) -> ApiError {
+        crate::metrics::rate_limited();
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut error = ApiError::new(
+            &RATE_LIMITED,
+            format!(
+                "this key may send {} requests a second; send it again in {seconds} s",
+                self.per_key.rate.rate
+            ),
+        )
+        .with_header("Retry-After", seconds.to_string());
+        for (name, value) in self.rate_headers(0).into_iter().flatten() {
+            error = error.with_header(name, value);
+        }
+        error
+    }
+
     /// Whether the request carries `METRICS_TOKEN` as its bearer token.
     fn carries_metrics_token(&self, request: &ServiceRequest) -> bool {
         let Some(expected) = &self.metrics_token else {
@@ -448,7 +466,8 @@ fn credentials(conn: &mut Option<PgConnection>, url: &str) -> anyhow::Result<Vec
 /// document), `admin` for the keys (and what only they show) and the metrics, `read` for a
 /// GET, `write` otherwise.
 pub fn scope_of(endpoint: &Endpoint) -> Option<&'static str> {
-    let admin_only = |type_name: &str| super::registered(type_name).is_some_and(|r| r.admin_only);
+    let admin_only =
+        |type_name: &str| crate::api::registered(type_name).is_some_and(|r| r.admin_only);
     match endpoint.operation {
         Operation::Health | Operation::Live | Operation::OpenApi => None,
         Operation::Metrics => Some("admin"),
@@ -542,43 +561,19 @@ pub async fn authenticate(
     };
     let actor = Actor { key: Some(key) };
     if !actor.allows(scope) {
-        let error = ApiError::new(
-            &INSUFFICIENT_SCOPE,
-            format!(
-                "this request needs the scope {scope:?}; the key has {:?}",
-                actor.key.as_ref().map(|k| &k.scopes)
-            ),
-        )
-        .header("Authorization")
-        .meta(json!({"requiredScope": scope}));
-        return refuse(request, error);
+        return refuse(request, insufficient_scope(scope, &actor));
     }
     if actor.wallets().is_some()
         && matches!(
             endpoint.map(|endpoint| endpoint.operation),
-            Some(Operation::Create { type_name }) if type_name == super::LIMITED_TO
+            Some(Operation::Create { type_name }) if type_name == crate::api::LIMITED_TO
         )
     {
         return refuse(request, limited_key_cannot_create());
     }
     let remaining = match authenticator.take(actor.key_id()) {
         Ok(remaining) => remaining,
-        Err(wait) => {
-            crate::metrics::rate_limited();
-            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-            let mut error = ApiError::new(
-                &RATE_LIMITED,
-                format!(
-                    "this key may send {} requests a second; send it again in {seconds} s",
-                    authenticator.per_key.rate.rate
-                ),
-            )
-            .with_header("Retry-After", seconds.to_string());
-            for (name, value) in authenticator.rate_headers(0).into_iter().flatten() {
-                error = error.with_header(name, value);
-            }
-            return refuse(request, error);
-        }
+        Err(wait) => return refuse(request, authenticator.rate_limited(wait)),
     };
     request.extensions_mut().insert(actor);
     let mut response = next.call(request).await?.map_into_left_body();
@@ -595,6 +590,19 @@ pub async fn authenticate(
         }
     }
     Ok(response)
+}
+
+/// The 403 of a key without `scope`.
+fn insufficient_scope(scope: &str, actor: &Actor) -> ApiError {
+    ApiError::new(
+        &INSUFFICIENT_SCOPE,
+        format!(
+            "this request needs the scope {scope:?}; the key has {:?}",
+            actor.key.as_ref().map(|k| &k.scopes)
+        ),
+    )
+    .header("Authorization")
+    .meta(json!({"requiredScope": scope}))
 }
 
 /// A wallet-limited key cannot create a wallet: it could never see it.

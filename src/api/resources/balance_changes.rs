@@ -1,9 +1,9 @@
 //! `/balance-changes`: the balance journal, read-only. The database writes one entry per
 //! wallet per statement that changed its balance; clients read them, by wallet, by time.
 
-use super::handlers;
-use super::resource::Resource;
-use super::routes::Routes;
+use crate::api::handlers;
+use crate::api::resource::Resource;
+use crate::api::routes::Routes;
 use crate::codes;
 use crate::models::BalanceChange;
 

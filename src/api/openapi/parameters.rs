@@ -1,0 +1,276 @@
+//! The parameters of the document: the query parameters of collections (`include`,
+//! `fields[TYPE]`, `sort`, `page`, the filters) and the headers requests may send.
+
+use serde_json::{Value, json};
+
+use super::patterns::{
+    ID, IDEMPOTENCY_KEY, LSN_OR_NONE, bounded_list, decimal_pattern, distinct_keys, one_of,
+    optional_list, regex_escape, time_pattern,
+};
+use super::{Builder, reference, replayable};
+use crate::api::listing::{MAX_FILTER_DIGITS, MAX_FILTER_VALUES, filter_chars};
+use crate::api::routes::{Endpoint, Operation};
+use crate::api::{RESOURCES, Registered, registered};
+use crate::jsonapi::query::{DEFAULT_PAGE_SIZE, MAX_PAGE_NUMBER, MAX_PAGE_SIZE};
+use crate::models::fields::{FieldSpec, Kind};
+use crate::models::metadata::{EXISTS_SUFFIX, KEY_CHARACTER, MAX_KEY_CHARS, MAX_VALUE_CHARS};
+
+impl Builder {
+    /// The query and header parameters an endpoint takes.
+    pub(super) fn parameters(&mut self, endpoint: &Endpoint) -> Vec<Value> {
+        let mut parameters = Vec::new();
+        let operation = &endpoint.operation;
+        let listed = match operation {
+            Operation::List { type_name } => Some(*type_name),
+            Operation::Children { target, .. } | Operation::ChildLinkage { target, .. } => {
+                Some(*target)
+            }
+            _ => None,
+        };
+        let shown = match operation {
+            Operation::List { type_name }
+            | Operation::Show { type_name, .. }
+            | Operation::Create { type_name }
+            | Operation::Update { type_name } => Some(*type_name),
+            Operation::Children { target, .. } => Some(*target),
+            _ => None,
+        };
+        if !operation.is_jsonapi() || matches!(operation, Operation::Refused { .. }) {
+            return parameters;
+        }
+        if matches!(operation, Operation::Health | Operation::Live) {
+            return parameters;
+        }
+        parameters.push(include_parameter(shown));
+        for resource in RESOURCES {
+            parameters.push(self.fields_parameter(resource));
+        }
+        if let Some(type_name) = listed {
+            let resource = registered(type_name).expect("a registered type");
+            parameters.push(sort_parameter(resource));
+            parameters.push(page_parameter());
+            for (key, filter) in filter_parameters(resource)
+                .into_iter()
+                .chain(metadata_filter_parameter(resource))
+            {
+                parameters.push(reference("parameters", &key));
+                self.parameters.insert(key, filter);
+            }
+        }
+        if let Operation::Show { custom, .. } = operation {
+            for custom in *custom {
+                parameters.push(json!({
+                    "name": custom.name, "in": "query", "description": custom.doc,
+                    "schema": {"type": "string", "pattern": format!("^{}$", time_pattern())}}));
+            }
+        }
+        parameters.push(reference("parameters", "walletApiLsn"));
+        self.parameters.insert(
+            "walletApiLsn".into(),
+            json!({"name": "Wallet-Api-Lsn", "in": "header",
+                   "description": "The Wallet-Api-Lsn of the client's last write: the request \
+                       is served only by a database that holds that write (a standby that has \
+                       replayed it, or the primary). Empty: none.",
+                   "schema": {"type": "string", "pattern": LSN_OR_NONE}}),
+        );
+        if replayable(operation) {
+            parameters.push(reference("parameters", "idempotencyKey"));
+            self.parameters.insert(
+                "idempotencyKey".into(),
+                json!({"name": "Idempotency-Key", "in": "header",
+                       "description": "Makes the write safe to retry: the same key with the same \
+                           request replays the first response (24 hours by default).",
+                       "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY}}),
+            );
+        }
+        parameters
+    }
+
+    fn fields_parameter(&mut self, resource: &Registered) -> Value {
+        let name = format!("fields-{}", resource.type_name);
+        let members = (resource.members)();
+        self.parameters.insert(
+            name.clone(),
+            json!({"name": format!("fields[{}]", resource.type_name), "in": "query",
+                   "description": format!("The members of {} to show (empty: none).", resource.type_name),
+                   "schema": {"type": "string", "pattern": optional_list(&one_of(&members))}}),
+        );
+        reference("parameters", &name)
+    }
+}
+
+/// The `include` parameter of an endpoint showing resources of this type (none: only the
+/// empty value, which asks for an empty `included`).
+fn include_parameter(shown: Option<&str>) -> Value {
+    let offered: Vec<&str> = shown
+        .and_then(registered)
+        .map(|resource| {
+            (resource.fields)()
+                .iter()
+                .filter(|spec| spec.is_relationship())
+                .map(|spec| spec.name)
+                .collect()
+        })
+        .unwrap_or_default();
+    let pattern = if offered.is_empty() {
+        "^$".to_string()
+    } else {
+        optional_list(&one_of(&offered))
+    };
+    json!({"name": "include", "in": "query",
+           "description": if offered.is_empty() { "Nothing can be included here (empty: an empty included)." .to_string() }
+                          else { format!("Relationships to include: {} (comma-separated).", offered.join(", ")) },
+           "schema": {"type": "string", "pattern": pattern}})
+}
+
+fn sort_parameter(resource: &Registered) -> Value {
+    let sortable: Vec<&str> = (resource.fields)()
+        .iter()
+        .filter(|spec| spec.sortable)
+        .map(|spec| spec.name)
+        .collect();
+    json!({"name": "sort", "in": "query",
+           "description": format!("Sort keys, comma-separated, each once, - for descending: \
+               {}; id always ends the sort (keys after it change nothing).", sortable.join(", ")),
+           "schema": {"type": "string", "pattern": format!("^{}$", distinct_keys(&sortable))}})
+}
+
+/// `page[...]`: numbered pages or cursors, never both (a deepObject, so that the document
+/// says which members go together).
+fn page_parameter() -> Value {
+    let size = json!({"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
+                      "description": format!("Resources per page ({DEFAULT_PAGE_SIZE} by default).")});
+    let cursor = json!({"type": "string", "description": "A cursor the server gave (links, or meta.page.cursor) for the same sort."});
+    json!({"name": "page", "in": "query", "style": "deepObject", "explode": true,
+           "description": "page[number] and page[size] for numbered pages (with a count); \
+               page[after] or page[before] and page[size] for cursor pages (the default; \
+               the Cursor Pagination profile).",
+           "schema": {"oneOf": [
+               {"type": "object", "required": ["number"], "additionalProperties": false,
+                "properties": {"number": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_NUMBER}, "size": size}},
+               {"type": "object", "required": ["after"], "additionalProperties": false,
+                "properties": {"after": cursor, "size": size}},
+               {"type": "object", "required": ["before"], "additionalProperties": false,
+                "properties": {"before": cursor, "size": size}},
+               {"type": "object", "additionalProperties": false, "properties": {"size": size}}]}})
+}
+
+/// One `filter[FIELD]` and `filter[FIELD.OP]` parameter per field and operator, each value
+/// described as the server reads it.
+fn filter_parameters(resource: &Registered) -> Vec<(String, Value)> {
+    let mut parameters = Vec::new();
+    for spec in (resource.fields)() {
+        let Some(operators) = spec.operators else {
+            continue;
+        };
+        let value = match spec.kind {
+            Kind::Id | Kind::Count | Kind::ToOne(_) => ID.to_string(),
+            Kind::Money => decimal_pattern(),
+            Kind::Time => time_pattern(),
+            Kind::Choice(words) => one_of(words),
+            Kind::Text => String::new(),
+            Kind::Words(_) | Kind::ToManyIds(_) | Kind::Metadata => continue,
+        };
+        for op in std::iter::once(None).chain(operators.iter().map(|op| Some(*op))) {
+            let name = match op {
+                None => format!("filter[{}]", spec.name),
+                Some(op) => format!("filter[{}.{op}]", spec.name),
+            };
+            let list = matches!(op, None | Some("in"));
+            let chars = filter_chars(&spec);
+            let pattern = match (spec.kind, list) {
+                (Kind::Text, true) => bounded_list(&format!("[^,\\u0000]{{0,{chars}}}")),
+                (Kind::Text, false) => format!("^[^\\u0000]{{0,{chars}}}$"),
+                (_, true) => bounded_list(&value),
+                (_, false) => format!("^{value}$"),
+            };
+            let mut schema = json!({"type": "string", "pattern": pattern});
+            if spec.kind == Kind::Text {
+                schema["maxLength"] = json!(if list {
+                    (chars + 1) * MAX_FILTER_VALUES - 1
+                } else {
+                    chars
+                });
+            }
+            let key = format!(
+                "filter-{}-{}{}",
+                resource.type_name,
+                spec.name,
+                op.map_or(String::new(), |op| format!("-{op}"))
+            );
+            parameters.push((
+                key,
+                json!({"name": name, "in": "query",
+                "description": filter_description(&spec, op, list),
+                "schema": schema}),
+            ));
+        }
+    }
+    parameters
+}
+
+/// What a filter parameter means, and how long its values may be.
+fn filter_description(spec: &FieldSpec<()>, op: Option<&str>, list: bool) -> String {
+    let chars = filter_chars(spec);
+    let meaning = match op {
+        None | Some("in") => "equal to one of a comma list",
+        Some("gt") => "greater than",
+        Some("gte") => "at least",
+        Some("lt") => "less than",
+        Some("lte") => "at most",
+        Some("startswith") => "starting with (case-sensitive)",
+        Some("icontains") => "containing (ignoring case)",
+        Some(other) => other,
+    };
+    let each = match spec.kind {
+        Kind::Text => format!(" of at most {chars} characters"),
+        Kind::Money => {
+            format!(" of at most {MAX_FILTER_DIGITS} digits before and after the point")
+        }
+        _ => String::new(),
+    };
+    let bounds = match (list, spec.kind) {
+        (true, _) => format!(" At most {MAX_FILTER_VALUES} values{each}."),
+        (false, Kind::Text) => format!(" At most {chars} characters."),
+        (false, Kind::Money) => {
+            format!(" At most {MAX_FILTER_DIGITS} digits before and after the point.")
+        }
+        (false, _) => String::new(),
+    };
+    format!("{}: {meaning}.{bounds}", spec.name)
+}
+
+/// `filter[metadata.KEY]` and `filter[metadata.KEY.exists]` of a resource with metadata: the
+/// keys are the client's, so they are the properties of one `filter` object (`deepObject`:
+/// `filter[PROPERTY]=VALUE`), named by patterns. A property matching several patterns meets
+/// all of their schemas, so `metadata.paid.exists` takes only `true` or `false`, and the names
+/// whose key could never be stored take nothing. The other filters are parameters of their
+/// own.
+fn metadata_filter_parameter(resource: &Registered) -> Option<(String, Value)> {
+    let spec = (resource.fields)()
+        .into_iter()
+        .find(|spec| spec.kind == Kind::Metadata)?;
+    let name = regex_escape(spec.name);
+    let key = format!("{KEY_CHARACTER}{{1,{MAX_KEY_CHARS}}}");
+    let exists = regex_escape(EXISTS_SUFFIX);
+    let value = format!("[^,\\u0000]{{0,{MAX_VALUE_CHARS}}}");
+    let properties = json!({
+        format!("^{name}\\.{key}$"): {"type": "string", "pattern": bounded_list(&value),
+            "maxLength": (MAX_VALUE_CHARS + 1) * MAX_FILTER_VALUES - 1},
+        format!("^{name}\\.{key}{exists}$"): {"type": "string", "enum": ["true", "false"]},
+        format!("^{name}\\.(?:.*{exists})?{exists}$"): false,
+    });
+    Some((
+        format!("filter-{}-{}", resource.type_name, spec.name),
+        json!({"name": "filter", "in": "query", "style": "deepObject", "explode": true,
+            "description": format!(
+                "{0} by key: filter[{0}.KEY]=a,b (KEY holds one of these values; at most \
+                 {MAX_FILTER_VALUES} values of at most {MAX_VALUE_CHARS} characters) and \
+                 filter[{0}.KEY.exists]=true|false (KEY is there, or is not). KEY is 1 to \
+                 {MAX_KEY_CHARS} characters, no control characters or brackets, not ending \
+                 {EXISTS_SUFFIX}. The other filters are parameters of their own.",
+                spec.name),
+            "schema": {"type": "object", "additionalProperties": false,
+                       "patternProperties": properties}}),
+    ))
+}
