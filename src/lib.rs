@@ -12,3 +12,4 @@ pub mod metrics;
 pub mod models;
 pub mod schema;
 pub mod startup;
+pub mod trace;

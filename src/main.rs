@@ -13,7 +13,7 @@ use wallet_api::models::wallet::audit_balances;
 use wallet_api::startup::Application;
 
 /// Wallets and their transactions behind a JSON:API interface, PostgreSQL keeping every
-/// balance. Logging: RUST_LOG (default info).
+/// balance. Logging: RUST_LOG (default info); LOG_FORMAT=json for one JSON object per line.
 #[derive(Parser)]
 #[command(name = "wallet-api", version)]
 struct Cli {
@@ -76,7 +76,7 @@ struct Database {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    wallet_api::trace::init(wallet_api::trace::LogFormat::from_env());
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) if !error.use_stderr() => {
@@ -128,7 +128,7 @@ fn write_docs() -> anyhow::Result<ExitCode> {
 fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     actix_web::rt::System::new().block_on(async {
         let application = Application::build(config)?;
-        log::info!(
+        tracing::info!(
             "serving on http://{}:{} ({} workers, {} database connections)",
             config.host,
             application.port(),

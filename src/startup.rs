@@ -69,7 +69,7 @@ impl Application {
                  (run `wallet-api migrate` as it, or give MIGRATION_DATABASE_URL)"
             })?;
             for version in applied {
-                log::info!("applied migration {version}");
+                tracing::info!("applied migration {version}");
             }
         }
         drop(conn);
@@ -99,6 +99,7 @@ impl Application {
                 )
                 .wrap(from_fn(api::middleware::paths::canonicalize))
                 .wrap(from_fn(api::middleware::observe::count_request))
+                .wrap(from_fn(api::middleware::request_id::identify))
                 .wrap(api::middleware::cors::middleware(&cors_origins))
         })
         .workers(config.workers())
@@ -162,7 +163,7 @@ fn check_auth_off(config: &Config) -> anyhow::Result<()> {
             config.host
         );
     }
-    log::warn!(
+    tracing::warn!(
         "AUTHENTICATION IS OFF (AUTH=off): every request runs without a key, unchecked \
              and unattributed; only a gateway in front of {} keeps anyone out",
         config.host
@@ -239,7 +240,7 @@ fn warn_if_privileged(url: &str) {
     if let Ok(privileges) = found
         && (privileges.superuser || privileges.owner)
     {
-        log::warn!(
+        tracing::warn!(
             "the service connects as a {}: it could disable the triggers, write balances and \
              rewrite the journal, and wallet-limited keys are not enforced by the database. \
              Connect as a role in wallet_service (docs/operations.md, \"Database roles\")",
@@ -311,14 +312,14 @@ fn sweep_expired_holds(url: &str, every: Duration, stop: Arc<AtomicBool>) -> std
                 match swept {
                     Ok(swept) => {
                         if swept > 0 {
-                            log::info!("marked {swept} holds expired");
+                            tracing::info!("marked {swept} holds expired");
                         }
                         failing = false;
                     }
                     Err(error) => {
                         conn = None;
                         if !failing {
-                            log::warn!("cannot mark expired holds (reads stay exact): {error}");
+                            tracing::warn!("cannot mark expired holds (reads stay exact): {error}");
                         }
                         failing = true;
                     }
@@ -349,8 +350,8 @@ async fn purge_expired_keys(db: Database, ttl: Duration) {
         .await;
         match purged {
             Ok(0) => {}
-            Ok(n) => log::info!("removed {n} expired idempotency keys"),
-            Err(error) => log::warn!("cannot remove expired idempotency keys: {error}"),
+            Ok(n) => tracing::info!("removed {n} expired idempotency keys"),
+            Err(error) => tracing::warn!("cannot remove expired idempotency keys: {error}"),
         }
     }
 }

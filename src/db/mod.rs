@@ -442,9 +442,12 @@ where
         .await
         .map_err(E::from)?;
     let pool = database.pool.clone();
+    let request = crate::trace::current();
     let ran = actix_web::web::block(move || {
         let _permit = permit;
-        checkout(&pool)?.run_until(&limits, deadline, work)
+        crate::trace::on_thread(request.as_ref(), || {
+            checkout(&pool)?.run_until(&limits, deadline, work)
+        })
     })
     .await;
     match ran {
@@ -471,17 +474,20 @@ where
         .await
         .map_err(E::from)?;
     let pool = database.pool.clone();
+    let request = crate::trace::current();
     let ran = actix_web::web::block(move || {
         let _permit = permit;
-        let mut pooled = checkout(&pool)?;
-        let budget = limits.budget(deadline).map_err(E::from)?;
-        pooled.limit(&limits, budget).map_err(E::from)?;
-        let done = work(&mut pooled);
-        if done.is_err() && !alive(&mut pooled.conn) {
-            pooled.dead = true;
-        }
-        pooled.last_used = Instant::now();
-        done
+        crate::trace::on_thread(request.as_ref(), || {
+            let mut pooled = checkout(&pool)?;
+            let budget = limits.budget(deadline).map_err(E::from)?;
+            pooled.limit(&limits, budget).map_err(E::from)?;
+            let done = work(&mut pooled);
+            if done.is_err() && !alive(&mut pooled.conn) {
+                pooled.dead = true;
+            }
+            pooled.last_used = Instant::now();
+            done
+        })
     })
     .await;
     match ran {
@@ -612,7 +618,7 @@ pub fn alive(conn: &mut PgConnection) -> bool {
 pub fn checkout(pool: &Pool) -> Result<r2d2::PooledConnection<Manager>, DbError> {
     for _ in 0..=pool.max_size() {
         let mut pooled = pool.get().map_err(|error| {
-            log::warn!("no database connection: {error}");
+            tracing::warn!("no database connection: {error}");
             crate::metrics::database_error(DbError::Unavailable.kind());
             DbError::Unavailable
         })?;

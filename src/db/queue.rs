@@ -95,7 +95,7 @@ impl<J: Send + 'static> Queue<J> {
                 .await
                 .is_err()
         {
-            log::error!("a coalesced batch panicked");
+            tracing::error!("a coalesced batch panicked");
         }
         answered.await.unwrap_or_else(|_| lost())
     }

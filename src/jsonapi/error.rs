@@ -326,11 +326,12 @@ impl ApiError {
         .with_header("Allow", allowed)
     }
 
-    /// A bug of the server: `what` is logged with a fresh error id, which the error object
-    /// carries so that a report can be matched with its log line.
+    /// A bug of the server: `what` is logged under an error id, which the error object
+    /// carries so that a report can be matched with its log line: the id of the request it
+    /// happened in (`X-Request-Id`), or a fresh one outside a request.
     pub fn internal(what: impl std::fmt::Display) -> ApiError {
-        let id = error_id();
-        log::error!("internal error {id}: {what}");
+        let id = crate::trace::current_id().map_or_else(error_id, |id| id.to_string());
+        tracing::error!(error_id = %id, "internal error {id}: {what}");
         let mut error = ApiError::new(
             &INTERNAL_ERROR,
             format!("The server could not complete the request; it logged why as error {id}."),

@@ -1,4 +1,4 @@
-//! Creates that arrive together are run together (`db::coalesce`): each request still gets
+//! Creates that arrive together are run together (`api::write::batch`): each request still gets
 //! the answer it would have had alone, and nothing a request was told is lost.
 
 use serde_json::json;
@@ -852,4 +852,116 @@ fn atomic_requests_share_a_batch_and_each_keeps_its_own_fate_and_actor() {
         "second"
     );
     crate::journal::assert_running_totals(&mut conn);
+}
+
+#[test]
+fn a_batch_names_every_request_in_its_log_lines() {
+    use std::process::{Command, Stdio};
+    let db = TestDb::new();
+    let (_, secret) = create_key(&mut db.connect(), "logger", &["admin"], &[]);
+    let mut owner = db.connect();
+    let ids = wallets(&mut owner, &["blocker", "a", "b", "c", "d", "e"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = Command::new(env!("CARGO_BIN_EXE_wallet-api"))
+        .arg("serve")
+        .env("DATABASE_URL", &db.service_url)
+        .env_remove("MIGRATION_DATABASE_URL")
+        .env("PORT", port.to_string())
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "wallet_api=debug")
+        .env("COALESCE_RUNNERS", "1")
+        .env("DB_LOCK_TIMEOUT", "10s")
+        .env("DB_ACQUIRE_TIMEOUT", "10s")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::blocking::Client::new();
+    let started = std::time::Instant::now();
+    while client.get(format!("{base}/health")).send().is_err() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "no server"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let book = |wallet: i64, txid: &str, request_id: &str| {
+        let response = client
+            .post(format!("{base}/transactions"))
+            .bearer_auth(&secret)
+            .header("Content-Type", JSONAPI)
+            .header("X-Request-Id", request_id)
+            .body(transaction_document(&wallet.to_string(), txid, "1").to_string())
+            .send()
+            .unwrap();
+        let status = response.status().as_u16();
+        let echoed = response
+            .headers()
+            .get("x-request-id")
+            .map(|value| value.to_str().unwrap().to_string());
+        (status, echoed)
+    };
+    // The first booking waits on a locked wallet holding the one runner; the five after it
+    // queue, and run as one batch once the lock goes.
+    exec(
+        &mut owner,
+        &format!(
+            "BEGIN; SELECT 1 FROM wallets WHERE id = {} FOR UPDATE",
+            ids[0]
+        ),
+    );
+    let names: Vec<String> = (1..=5).map(|n| format!("batch-request-{n}")).collect();
+    let (book, names_ref, ids_ref) = (&book, &names, &ids);
+    std::thread::scope(|scope| {
+        let first = scope.spawn(move || book(ids_ref[0], "first", "the-first"));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let queued: Vec<_> = (1..=5)
+            .map(|n| {
+                scope.spawn(move || book(ids_ref[n], &format!("queued-{n}"), &names_ref[n - 1]))
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        exec(&mut owner, "ROLLBACK");
+        assert_eq!(first.join().unwrap().0, 201);
+        for (n, queued) in queued.into_iter().enumerate() {
+            let (status, echoed) = queued.join().unwrap();
+            assert_eq!(status, 201);
+            assert_eq!(echoed.as_deref(), Some(names[n].as_str()));
+        }
+    });
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let output = server.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stderr).to_string();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    assert!(!lines.is_empty(), "no JSON lines: {log}");
+    let batch_lines: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|line| line["span"]["name"] == "batch")
+        .collect();
+    let named_all = batch_lines.iter().any(|line| {
+        let requests = line["span"]["requests"].as_str().unwrap_or_default();
+        names
+            .iter()
+            .all(|name| requests.split(',').any(|id| id == name))
+    });
+    assert!(
+        named_all,
+        "no batch line names all of {names:?}: {batch_lines:#?}"
+    );
+    // And each request's own lines name its batch.
+    let access = lines
+        .iter()
+        .find(|line| line["span"]["id"] == names[0])
+        .unwrap_or_else(|| panic!("no line of {}: {log}", names[0]));
+    assert!(access["span"]["batch"].is_number(), "{access:#}");
 }

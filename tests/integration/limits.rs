@@ -328,6 +328,43 @@ fn a_bug_is_a_500_with_an_error_id() {
 }
 
 #[test]
+fn a_server_error_is_known_by_its_request_id() {
+    let app = TestApp::spawn();
+    exec(
+        &mut app.db.connect(),
+        "ALTER TABLE wallets ADD CONSTRAINT label_not_x CHECK (label <> 'x')",
+    );
+    let document = json!({"data": {"type": "wallets", "attributes": {"label": "x"}}}).to_string();
+    // Coalesced or alone, its own id or one the server made: the error's id is the request's.
+    for sent in [Some("support-case-1234"), None] {
+        let mut headers = vec![("Content-Type", JSONAPI), ("Accept", JSONAPI)];
+        if let Some(id) = sent {
+            headers.push(("X-Request-Id", id));
+        }
+        let reply = app.send("POST", "/wallets", &headers, Some(document.clone()));
+        reply.expect_error(500, "internal-error", None);
+        let echoed = reply.header("x-request-id").unwrap().to_string();
+        assert_eq!(reply.error()["id"], echoed, "{:#}", reply.body);
+        if let Some(id) = sent {
+            assert_eq!(echoed, id);
+        }
+    }
+    // A request id nobody could log safely is replaced.
+    let reply = app.send(
+        "GET",
+        "/wallets",
+        &[("Accept", JSONAPI), ("X-Request-Id", "no spaces allowed")],
+        None,
+    );
+    reply.expect(200);
+    let echoed = reply.header("x-request-id").unwrap();
+    assert!(
+        echoed.len() == 32 && echoed.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{echoed}"
+    );
+}
+
+#[test]
 fn health_live_and_metrics_are_served() {
     let app = TestApp::spawn();
     let live = app.get("/health/live");

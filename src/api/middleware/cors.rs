@@ -1,9 +1,10 @@
 //! CORS, so that pages of the configured origins (`CORS_ORIGINS`) may call the API from a
 //! browser: preflights admit the headers clients send (`Authorization`, `Content-Type`,
-//! `Accept`, `Idempotency-Key`, `Wallet-Api-Lsn`), and responses expose those clients read
-//! (`Location`, `Retry-After`, `Idempotent-Replayed`, the rate-limit headers,
-//! `Wallet-Api-Lsn`). An origin not configured
-//! gets no CORS headers at all; with none configured, nothing changes.
+//! `Accept`, `Idempotency-Key`, `Wallet-Api-Lsn`, `X-Request-Id`, and the W3C trace context's
+//! `traceparent` and `tracestate`, which instrumented pages add), and responses expose those
+//! clients read (`Location`, `Retry-After`, `Idempotent-Replayed`, the rate-limit headers,
+//! `Wallet-Api-Lsn`, `X-Request-Id`). An origin not configured gets no CORS headers at all;
+//! with none configured, nothing changes.
 
 use actix_cors::Cors;
 use actix_web::http::{Method, header};
@@ -23,6 +24,9 @@ fn cors(origins: &[String]) -> Cors {
             header::ACCEPT,
             header::HeaderName::from_static("idempotency-key"),
             header::HeaderName::from_static("wallet-api-lsn"),
+            header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("traceparent"),
+            header::HeaderName::from_static("tracestate"),
         ])
         .expose_headers([
             header::LOCATION,
@@ -31,6 +35,7 @@ fn cors(origins: &[String]) -> Cors {
             header::HeaderName::from_static("ratelimit"),
             header::HeaderName::from_static("ratelimit-policy"),
             header::HeaderName::from_static("wallet-api-lsn"),
+            header::HeaderName::from_static("x-request-id"),
         ])
         .max_age(600);
     for origin in origins {

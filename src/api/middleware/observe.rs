@@ -37,7 +37,7 @@ pub async fn count_request(
     let started = Instant::now();
     let method = request.method().clone();
     let state = request.app_data::<web::Data<AppState>>().cloned();
-    let line = log::log_enabled!(target: "wallet_api::access", log::Level::Info).then(|| {
+    let line = tracing::enabled!(target: "wallet_api::access", tracing::Level::INFO).then(|| {
         let peer = request
             .peer_addr()
             .map_or_else(|| "-".to_string(), |peer| peer.ip().to_string());
@@ -62,7 +62,7 @@ pub async fn count_request(
     if let Some(line) = line
         && !refused
     {
-        log::info!(
+        tracing::info!(
             target: "wallet_api::access",
             "{line} {} {:.1}ms",
             response.status().as_u16(),

@@ -24,7 +24,7 @@ use super::routes::{Endpoint, Operation, table};
 use super::{RESOURCES, registered};
 use crate::jsonapi::media_type::{ATOMIC, JSONAPI_MEDIA_TYPE};
 pub use codes::error_table;
-use patterns::LSN;
+use patterns::{LSN, REQUEST_ID};
 
 /// The document, built once.
 pub fn document() -> &'static Value {
@@ -178,6 +178,11 @@ fn headers() -> Value {
     json!({
         "Location": {"description": "The URL of the created resource.", "required": true,
                      "schema": {"type": "string"}},
+        "XRequestId": {"description": "The request's id: the one the request sent in \
+                        X-Request-Id when it was 1 to 128 characters of A-Z a-z 0-9 - _ . :, \
+                        else a fresh one. A server error's id (errors[0].id) is this id.",
+                       "required": true,
+                       "schema": {"type": "string", "pattern": REQUEST_ID}},
         "RetryAfter": {"description": "Seconds to wait before retrying.",
                        "schema": {"type": "string", "pattern": "^[0-9]+$"}},
         "IdempotentReplayed": {"description": "\"true\" when this is the stored response of an \

@@ -18,7 +18,15 @@ use crate::models::metadata::{EXISTS_SUFFIX, KEY_CHARACTER, MAX_KEY_CHARS, MAX_V
 impl Builder {
     /// The query and header parameters an endpoint takes.
     pub(super) fn parameters(&mut self, endpoint: &Endpoint) -> Vec<Value> {
-        let mut parameters = Vec::new();
+        let mut parameters = vec![reference("parameters", "xRequestId")];
+        self.parameters.insert(
+            "xRequestId".into(),
+            json!({"name": "X-Request-Id", "in": "header",
+                   "description": "The request's id, for the client's own correlation: the \
+                       response's X-Request-Id repeats it, and every log line of the request \
+                       names it. Another value, or none, gets a fresh id.",
+                   "schema": {"type": "string"}}),
+        );
         let operation = &endpoint.operation;
         let listed = match operation {
             Operation::List { type_name } => Some(*type_name),

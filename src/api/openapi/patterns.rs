@@ -71,6 +71,9 @@ pub(super) const LSN: &str = "^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$";
 /// The same as a request header, where an empty value sends none.
 pub(super) const LSN_OR_NONE: &str = "^(?:[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8})?$";
 
+/// An `X-Request-Id` the server answers with.
+pub(super) const REQUEST_ID: &str = "^[A-Za-z0-9._:-]{1,128}$";
+
 /// An `Idempotency-Key`: a token, or a quoted string.
 pub(super) const IDEMPOTENCY_KEY: &str =
     "^(?:[!#-~](?:[ -~]{0,253}[!-~])?|\"(?:[ !#-\\[\\]-~]|\\\\[\"\\\\]){1,255}\")$";

@@ -47,15 +47,17 @@ impl Builder {
                 success_response(endpoint, success),
             );
         }
+        let request_id = json!({"X-Request-Id": reference("headers", "XRequestId")});
         match endpoint.operation {
             Operation::Metrics => {
                 responses.insert("200".into(), json!({"description": "The metrics.",
+                "headers": request_id,
                 "content": {"text/plain; version=0.0.4; charset=utf-8": {"schema": {"type": "string"}}}}));
             }
             Operation::OpenApi => {
                 responses.insert(
                     "200".into(),
-                    json!({"description": "The OpenAPI document.",
+                    json!({"description": "The OpenAPI document.", "headers": request_id,
                 "content": {"application/json": {"schema": {"type": "object"}}}}),
                 );
             }
@@ -230,6 +232,7 @@ fn success_response(endpoint: &Endpoint, success: Success) -> Value {
         response["content"] = json!({media: {"schema": body}});
     }
     let mut headers = Map::new();
+    headers.insert("X-Request-Id".into(), reference("headers", "XRequestId"));
     if success.location {
         headers.insert("Location".into(), reference("headers", "Location"));
     }
@@ -252,9 +255,7 @@ fn success_response(endpoint: &Endpoint, success: Success) -> Value {
         );
         headers.insert("RateLimit".into(), reference("headers", "RateLimit"));
     }
-    if !headers.is_empty() {
-        response["headers"] = Value::Object(headers);
-    }
+    response["headers"] = Value::Object(headers);
     response
 }
 
@@ -312,6 +313,7 @@ fn error_response(
     }
     let mut response = json!({"description": lines.join("\n"), "content": content});
     let mut headers = Map::new();
+    headers.insert("X-Request-Id".into(), reference("headers", "XRequestId"));
     let answered_with = |code: &Code| code.status == status && codes.contains(&code);
     if status == StatusCode::SERVICE_UNAVAILABLE
         || answered_with(&IDEMPOTENCY_KEY_IN_USE)
@@ -339,8 +341,6 @@ fn error_response(
             reference("headers", "IdempotentReplayed"),
         );
     }
-    if !headers.is_empty() {
-        response["headers"] = Value::Object(headers);
-    }
+    response["headers"] = Value::Object(headers);
     response
 }

@@ -42,6 +42,7 @@ use crate::db::queue::Queue;
 use crate::db::{Connection, Database, DbError, Pool, checkout};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::Reply;
+use crate::trace;
 
 pub(super) type Answer = Result<Reply, ApiError>;
 
@@ -50,6 +51,8 @@ pub(super) struct Job {
     pub ready: Ready,
     /// Its request's deadline: what is left of it bounds every run of it.
     deadline: Option<Deadline>,
+    /// Its request: its work runs in its span, its errors carry its id.
+    pub request: Option<trace::Request>,
     answer: oneshot::Sender<Answer>,
 }
 
@@ -82,6 +85,9 @@ struct Locked {
     /// a locked wallet hold one connection, not the pool.
     waiting: Mutex<std::collections::HashSet<i64>>,
 }
+
+/// Batches run so far, for their numbers in the log.
+static BATCHES: AtomicU64 = AtomicU64::new(0);
 
 /// How long a key stays marked locked when no write to it says otherwise.
 const LOCKED_FOR: Duration = Duration::from_secs(10);
@@ -191,6 +197,7 @@ impl Batches {
         let job = Job {
             ready,
             deadline,
+            request: trace::current(),
             answer,
         };
         let number = self.queue.push(job, database.max_waiting())?;
@@ -258,8 +265,36 @@ impl Batches {
         done
     }
 
+    /// Runs a batch, in a span of its own that names every request in it (and each request's
+    /// span names the batch).
     fn run_batch(&self, pool: &Pool, limits: &Limits, batch: Vec<Job>) {
+        let number = BATCHES.fetch_add(1, Ordering::Relaxed) + 1;
+        let requests: Vec<&str> = batch
+            .iter()
+            .filter_map(|job| job.request.as_ref().map(|request| &*request.id))
+            .collect();
+        let span = tracing::debug_span!(
+            "batch",
+            number,
+            writes = batch.len(),
+            requests = %requests.join(","),
+        );
+        for request in batch.iter().filter_map(|job| job.request.as_ref()) {
+            request.span.record("batch", number);
+        }
+        let _entered = span.enter();
         crate::metrics::batch(batch.len());
+        let started = Instant::now();
+        let writes = batch.len();
+        self.run_writes(pool, limits, batch);
+        tracing::debug!(
+            writes,
+            took_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "batch answered"
+        );
+    }
+
+    fn run_writes(&self, pool: &Pool, limits: &Limits, batch: Vec<Job>) {
         let mut pending = batch;
         let mut connection: Option<r2d2::PooledConnection<crate::db::Manager>> = None;
         // Connections a batch may lose before its writes are answered "unavailable".
@@ -384,7 +419,9 @@ impl Batches {
             .budget(job.deadline)
             .and_then(|budget| pooled.limit(limits, budget))
             .map_err(ApiError::from)
-            .and_then(|()| super::alone(pooled, &job.ready));
+            .and_then(|()| {
+                trace::on_thread(job.request.as_ref(), || super::alone(pooled, &job.ready))
+            });
         if let Err(error) = &done
             && timed_out(error)
         {
@@ -552,7 +589,7 @@ pub(super) fn in_savepoint(conn: &mut Connection, job: &Job) -> Result<Outcome, 
     let done = conn
         .act_as(job.ready.actor)
         .map_err(ApiError::from)
-        .and_then(|()| (job.ready.work)(&mut conn.conn));
+        .and_then(|()| trace::on_thread(job.request.as_ref(), || (job.ready.work)(&mut conn.conn)));
     match done {
         Ok(result) => {
             Manager::commit_transaction(&mut conn.conn).map_err(lost)?;

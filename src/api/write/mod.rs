@@ -263,7 +263,7 @@ pub fn position(conn: &mut Connection) -> Option<crate::db::standby::Lsn> {
         Ok(lsn) => Some(lsn),
         Err(error) => {
             let error: DbError = error;
-            log::warn!(
+            tracing::warn!(
                 "a write's response goes without {}: {error}",
                 super::positions::HEADER
             );

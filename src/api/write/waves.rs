@@ -278,9 +278,10 @@ fn statement(
                 match written.remove(rows_of(index).unique()) {
                     // Its row is written: a failure to answer it undoes the batch.
                     Some(row) => {
-                        let reply = rows_of(index)
-                            .finish(&mut conn.conn, row)
-                            .map_err(|_| lost())?;
+                        let reply = crate::trace::on_thread(job.request.as_ref(), || {
+                            rows_of(index).finish(&mut conn.conn, row)
+                        })
+                        .map_err(|_| lost())?;
                         if let Some(keyed) = &job.ready.keyed {
                             later.push(stored(keyed, &reply, job.ready.ttl_seconds));
                         }

@@ -168,7 +168,7 @@ impl TestApp {
 
     fn start_with_key(db: TestDb, config: Config, key_id: i64, key: String) -> TestApp {
         // RUST_LOG=... shows the service's log with a failing test's output.
-        let _ = env_logger::builder().is_test(true).try_init();
+        wallet_api::trace::init_for_tests();
         let (sender, receiver) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             let system = actix_web::rt::System::new();

@@ -368,9 +368,9 @@ impl Authenticator {
     fn report(&self) {
         for reported in self.failure_log.report() {
             if reported.worth_a_warning {
-                log::warn!("{}", reported.line);
+                tracing::warn!("{}", reported.line);
             } else {
-                log::info!("{}", reported.line);
+                tracing::info!("{}", reported.line);
             }
         }
         self.per_key.prune();
@@ -429,14 +429,16 @@ pub fn keep_current(url: &str, authenticator: Weak<Authenticator>) -> std::io::R
                     Ok(credentials) => {
                         authenticator.load(credentials);
                         if failing {
-                            log::info!("API keys reloaded again");
+                            tracing::info!("API keys reloaded again");
                         }
                         failing = false;
                     }
                     Err(error) => {
                         conn = None;
                         if !failing {
-                            log::warn!("cannot reload the API keys (keeping those held): {error}");
+                            tracing::warn!(
+                                "cannot reload the API keys (keeping those held): {error}"
+                            );
                         }
                         failing = true;
                     }
@@ -559,6 +561,7 @@ pub async fn authenticate(
         Ok(key) => key,
         Err(denied) => return refuse(request, authenticator.denied(denied, client)),
     };
+    tracing::Span::current().record("key", key.name.as_str());
     let actor = Actor { key: Some(key) };
     if !actor.allows(scope) {
         return refuse(request, insufficient_scope(scope, &actor));
