@@ -14,7 +14,7 @@ use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::{Numeric, Text};
 use serde_json::value::RawValue;
 
-use crate::models::fields::{Accepts, Input, Parse};
+use crate::parse::{Accepts, Input, Parse};
 
 /// Fractional digits of money: numeric(36,18).
 pub const MONEY_SCALE: i64 = 18;

@@ -10,6 +10,7 @@ pub mod jsonapi;
 pub mod keys;
 pub mod metrics;
 pub mod models;
+pub mod parse;
 pub mod schema;
 pub mod startup;
 pub mod trace;

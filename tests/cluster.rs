@@ -22,12 +22,20 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+#[path = "support/client.rs"]
+mod client;
 #[path = "support/load.rs"]
 mod load;
-use load::{
-    Answer, JSONAPI, Load, assert_answered_within, assert_nothing_acknowledged_lost,
-    assert_verifies, book, client, create_wallet, percentile, refusal_times, run_id, tally,
+#[path = "support/outcome.rs"]
+mod outcome;
+#[path = "support/verify.rs"]
+mod verify;
+use client::{Answer, JSONAPI, book, client, create_wallet, run_id};
+use load::Load;
+use outcome::{
+    assert_answered_within, assert_nothing_acknowledged_lost, percentile, refusal_times, tally,
 };
+use verify::assert_verifies;
 
 const CLIENTS: usize = 16;
 const FRONT: &str = "http://127.0.0.1:8190";

@@ -11,11 +11,19 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 
+#[path = "support/client.rs"]
+mod client;
 #[path = "support/load.rs"]
 mod load;
-use load::{
-    Load, Local, assert_answered_within, assert_nothing_acknowledged_lost, client, create_wallet,
-    fresh_database, percentile, refusal_times, serve, tally,
+#[path = "support/local.rs"]
+mod local;
+#[path = "support/outcome.rs"]
+mod outcome;
+use client::{client, create_wallet};
+use load::Load;
+use local::{Local, fresh_database, serve};
+use outcome::{
+    assert_answered_within, assert_nothing_acknowledged_lost, percentile, refusal_times, tally,
 };
 
 const CLIENTS: usize = 16;

@@ -204,11 +204,11 @@ impl Context {
 
 /// The implementation-specific query parameters an endpoint accepts, named in its
 /// extractor's type (`Single<BalanceAt>`): every other one is a 400 before the handler runs.
-pub trait Accepts {
+pub trait Parameters {
     const NAMES: &'static [&'static str];
 }
 
-impl Accepts for () {
+impl Parameters for () {
     const NAMES: &'static [&'static str] = &[];
 }
 
@@ -259,7 +259,7 @@ impl Deref for Collection {
     }
 }
 
-impl<P: Accepts> FromRequest for Single<P> {
+impl<P: Parameters> FromRequest for Single<P> {
     type Error = ApiError;
     type Future = Ready<Result<Single<P>, ApiError>>;
 

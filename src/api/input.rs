@@ -11,7 +11,8 @@ use crate::jsonapi::error::{
     TYPE_MISMATCH, UNKNOWN_FIELD,
 };
 use crate::jsonapi::request::{Ident, Linkage, ResourceInput};
-use crate::models::fields::{Create, FieldSpec, Input, Inputs, Kind, Model, Parse, Reader};
+use crate::models::fields::{Create, FieldSpec, Inputs, Kind, Model, Reader};
+use crate::parse::{Input, Parse};
 
 /// What a document is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

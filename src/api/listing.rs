@@ -10,12 +10,13 @@ use super::context::Context;
 use crate::domain::{TIME_FORMATS, parse_decimal, parse_time};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::query::{CURSOR_PROFILE, FilterParam, PageParams};
-use crate::models::fields::{Accepts, FieldSpec, Kind, Model, Value as FieldValue, ValueKind};
+use crate::models::fields::{FieldSpec, Kind, Model, Value as FieldValue, ValueKind};
 use crate::models::keyset::cursor_fits;
 use crate::models::metadata::{EXISTS_SUFFIX, MAX_VALUE_CHARS, check_key};
 use crate::models::query::{
     Condition, Direction, Filter, ListPage, ListQuery, Op, Page, Position, SortKey,
 };
+use crate::parse::Accepts;
 
 /// A filter operand or cursor component of a field of this kind.
 fn parse_value(kind: Kind, text: &str) -> Result<FieldValue, String> {

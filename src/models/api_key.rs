@@ -11,8 +11,9 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use super::declare::resource;
-use super::fields::{Accepts, Input, Parse, Record};
+use super::fields::Record;
 use crate::domain::parse_time;
+use crate::parse::{Accepts, Input, Parse};
 use crate::schema::api_keys;
 
 /// What a key may do: `read` every GET, `write` also every POST, PATCH and DELETE (and

@@ -267,7 +267,7 @@ macro_rules! resource {
     (@value money, $e:expr) => { $crate::models::fields::Value::Decimal($e.clone()) };
     (@value count, $e:expr) => { $crate::models::fields::Value::Id($e) };
     (@value text, $e:expr) => { $crate::models::fields::Value::Text($e.clone()) };
-    (@value choice, $e:expr) => { $crate::models::fields::Value::Text($e.clone()) };
+    (@value choice, $e:expr) => { $crate::models::fields::Value::Text($e.to_string()) };
     (@value time, $e:expr) => { $crate::models::fields::Value::Time($e) };
     (@value to_one, $e:expr) => { $crate::models::fields::Value::Id($e) };
     (@value words, $e:expr) => { $crate::models::fields::Value::Words($e.clone()) };
@@ -297,7 +297,7 @@ macro_rules! resource {
     (@access update) => { $crate::models::fields::Access { create: $crate::models::fields::Create::No, update: true } };
 
     (@accepts read) => { None };
-    (@accepts $access:ident ($input:ty)) => { Some(<$input as $crate::models::fields::Parse>::ACCEPTS) };
+    (@accepts $access:ident ($input:ty)) => { Some(<$input as $crate::parse::Parse>::ACCEPTS) };
 
     (@sort opt_money sort) => { compile_error!("a nullable field cannot sort (keyset pages need a value)") };
     (@sort opt_count sort) => { compile_error!("a nullable field cannot sort (keyset pages need a value)") };

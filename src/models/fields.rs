@@ -6,11 +6,11 @@
 //!
 //! [`resource!`]: crate::models::declare::resource
 
+use crate::parse::{Accepts, Input, Parse};
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel::pg::PgConnection;
-use serde_json::value::RawValue;
 
 use super::query::{Condition, Predicate, SortKey};
 
@@ -192,48 +192,6 @@ from_value!(i64, Id);
 from_value!(BigDecimal, Decimal);
 from_value!(String, Text);
 from_value!(DateTime<Utc>, Time);
-
-/// What a writable field accepts, for the documentation; the field's input type enforces it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Accepts {
-    /// A string of `min` to `max` characters, without NUL.
-    Text { min: usize, max: usize },
-    /// An exact decimal (a string or a JSON number) with at most `integer` digits before the
-    /// point and `fraction` after it; `positive`: above zero; otherwise: not zero.
-    Decimal {
-        integer: u32,
-        fraction: u32,
-        positive: bool,
-    },
-    /// An RFC 3339 time.
-    Time,
-    /// One of these words.
-    Choice(&'static [&'static str]),
-    /// At least one of these words, each once.
-    Words(&'static [&'static str]),
-    /// A resource identifier of the relationship's type (`null` too, when it is nullable).
-    Link,
-    /// Resource identifiers of the relationship's type.
-    Links,
-    /// A metadata object: string keys to strings (or null, to remove a key).
-    Metadata,
-}
-
-/// A value a client sent for a writable field, as the API layer hands it over: an
-/// attribute's raw JSON, or a relationship's linkage already resolved to its ids.
-#[derive(Debug, Clone, Copy)]
-pub enum Input<'a> {
-    Attribute(&'a RawValue),
-    Link(Option<i64>),
-    Links(&'a [i64]),
-}
-
-/// A type a writable field's value is read into: the value checked once, when it enters.
-pub trait Parse: Sized {
-    const ACCEPTS: Accepts;
-    /// The value, or why it cannot be accepted (in words fit for a client).
-    fn parse(input: Input<'_>) -> Result<Self, String>;
-}
 
 /// Reads the values of a document's writable fields, recording every problem it meets
 /// (implemented by the API layer over a request document).

@@ -11,14 +11,61 @@ use diesel::sql_types::{Int8, Jsonb, Nullable, Numeric, Timestamptz};
 
 use super::api_key::Expiry;
 use super::declare::resource;
-use super::fields::{Accepts, Input, Parse};
 use super::metadata::{METADATA_DOC, MetadataInput, merged};
 use crate::db::prepared::{bind, prepared, statement};
 use crate::domain::{Amount, MONEY_INTEGER_DIGITS, MONEY_SCALE};
+use crate::parse::{Accepts, Input, Parse};
 use crate::schema::holds_now;
 
-/// A hold's statuses: `pending` holds money; the others are final.
+/// A hold's statuses, as the database and the API write them.
 pub const STATUSES: &[&str] = &["pending", "captured", "voided", "expired"];
+
+/// Where a hold stands: `Pending` holds money; the others are final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, diesel::deserialize::FromSqlRow)]
+pub enum HoldStatus {
+    Pending,
+    Captured,
+    Voided,
+    Expired,
+}
+
+impl HoldStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldStatus::Pending => "pending",
+            HoldStatus::Captured => "captured",
+            HoldStatus::Voided => "voided",
+            HoldStatus::Expired => "expired",
+        }
+    }
+
+    /// The status this word names (one of [`STATUSES`]).
+    pub fn parse(word: &str) -> Option<HoldStatus> {
+        [
+            HoldStatus::Pending,
+            HoldStatus::Captured,
+            HoldStatus::Voided,
+            HoldStatus::Expired,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == word)
+    }
+}
+
+impl std::fmt::Display for HoldStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl diesel::deserialize::FromSql<diesel::sql_types::Text, Pg> for HoldStatus {
+    fn from_sql(bytes: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+        let word =
+            <String as diesel::deserialize::FromSql<diesel::sql_types::Text, Pg>>::from_sql(bytes)?;
+        HoldStatus::parse(&word)
+            .ok_or_else(|| format!("a hold status that is none: {word:?}").into())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = holds_now, check_for_backend(Pg))]
@@ -26,7 +73,7 @@ pub struct Hold {
     pub id: i64,
     pub wallet_id: i64,
     pub amount: BigDecimal,
-    pub status: String,
+    pub status: HoldStatus,
     pub captured_amount: Option<BigDecimal>,
     pub transaction_id: Option<i64>,
     pub expires_at: Option<DateTime<Utc>>,
@@ -162,7 +209,7 @@ impl Hold {
     pub fn void(conn: &mut PgConnection, id: i64) -> QueryResult<bool> {
         use crate::schema::holds;
         diesel::update(holds::table.find(id))
-            .set(holds::status.eq("voided"))
+            .set(holds::status.eq(HoldStatus::Voided.as_str()))
             .execute(conn)
             .map(|updated| updated > 0)
     }

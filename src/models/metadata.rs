@@ -7,8 +7,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Int4, Jsonb, Nullable, Text};
 use serde_json::{Map, Value};
 
-use super::fields::{Accepts, Input, Model, Parse, Value as FieldValue};
+use super::fields::{Model, Value as FieldValue};
 use super::query::{Condition, Filter, ListQuery};
+use crate::parse::{Accepts, Input, Parse};
 
 /// What a metadata attribute means, for every resource that has one.
 pub const METADATA_DOC: &str = "Your own keys and values: an object of at most 50 keys (1 to \

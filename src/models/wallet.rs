@@ -178,7 +178,7 @@ impl Wallet {
         diesel::select(diesel::dsl::exists(
             holds_now::table
                 .filter(holds_now::wallet_id.eq(id))
-                .filter(holds_now::status.eq("pending")),
+                .filter(holds_now::status.eq(super::hold::HoldStatus::Pending.as_str())),
         ))
         .get_result(conn)
     }

@@ -33,28 +33,49 @@ fn every_kind_of_bad_credential_is_a_401_with_its_challenge() {
     );
     std::thread::sleep(Duration::from_millis(1300));
     let unknown = "wk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_string();
-    let cases: Vec<(Option<String>, &str, &str)> = vec![
-        (None, "needs an API key", "Bearer realm=\"wallet-api\""),
+    let cases = [
         (
-            Some("Basic dXNlcjpwYXNz".into()),
-            "Bearer <secret>",
-            "invalid_token",
-        ),
-        (Some("Bearer".into()), "Bearer <secret>", "invalid_token"),
-        (
-            Some(format!("Bearer {unknown} extra")),
-            "Bearer <secret>",
-            "invalid_token",
+            "no Authorization",
+            (None, "needs an API key", "Bearer realm=\"wallet-api\""),
         ),
         (
-            Some(bearer(&unknown)),
-            "no API key has this secret",
-            "invalid_token",
+            "Basic credentials",
+            (
+                Some("Basic dXNlcjpwYXNz".into()),
+                "Bearer <secret>",
+                "invalid_token",
+            ),
         ),
-        (Some(bearer(&revoked)), "revoked", "invalid_token"),
-        (Some(bearer(&expiring)), "expired", "invalid_token"),
+        (
+            "Bearer without a secret",
+            (Some("Bearer".into()), "Bearer <secret>", "invalid_token"),
+        ),
+        (
+            "a secret followed by more",
+            (
+                Some(format!("Bearer {unknown} extra")),
+                "Bearer <secret>",
+                "invalid_token",
+            ),
+        ),
+        (
+            "an unknown secret",
+            (
+                Some(bearer(&unknown)),
+                "no API key has this secret",
+                "invalid_token",
+            ),
+        ),
+        (
+            "a revoked key",
+            (Some(bearer(&revoked)), "revoked", "invalid_token"),
+        ),
+        (
+            "an expired key",
+            (Some(bearer(&expiring)), "expired", "invalid_token"),
+        ),
     ];
-    for (authorization, says, challenge) in &cases {
+    each(cases, |(authorization, says, challenge)| {
         for (method, path) in [
             ("GET", "/wallets"),
             ("POST", "/wallets"),
@@ -62,7 +83,7 @@ fn every_kind_of_bad_credential_is_a_401_with_its_challenge() {
             ("GET", "/nowhere"),
         ] {
             let mut headers = vec![("Accept", JSONAPI), ("Content-Type", JSONAPI)];
-            if let Some(value) = authorization {
+            if let Some(value) = &authorization {
                 headers.push(("Authorization", value.as_str()));
             }
             let reply = app
@@ -70,12 +91,12 @@ fn every_kind_of_bad_credential_is_a_401_with_its_challenge() {
                 .send(method, path, &headers, Some("{}".into()));
             reply.expect_error(401, "unauthenticated", Some(("header", "Authorization")));
             let detail = reply.error()["detail"].as_str().unwrap();
-            assert!(detail.contains(says), "{authorization:?}: {detail}");
+            assert!(detail.contains(says), "{method} {path}: {detail}");
             let www = reply.header("www-authenticate").unwrap();
             assert!(www.starts_with("Bearer realm=\"wallet-api\""), "{www}");
-            assert!(www.contains(challenge), "{authorization:?}: {www}");
+            assert!(www.contains(challenge), "{method} {path}: {www}");
         }
-    }
+    });
     // What anyone may read.
     let anyone = app.as_key(None);
     anyone.get("/health").expect(200);

@@ -153,32 +153,57 @@ fn a_head_that_never_ends_is_closed() {
 fn what_postgresql_cannot_compare_is_a_400_naming_the_parameter() {
     let app = TestApp::spawn();
     let digits = "1".repeat(16_384);
-    for (query, parameter) in [
-        ("filter[label]=%00".to_string(), "filter[label]"),
+    let cases = [
+        ("a NUL", ("filter[label]=%00".to_string(), "filter[label]")),
         (
-            "filter[label.startswith]=a%00b".to_string(),
-            "filter[label.startswith]",
+            "a NUL in a prefix",
+            (
+                "filter[label.startswith]=a%00b".to_string(),
+                "filter[label.startswith]",
+            ),
         ),
         (
-            "filter[createdAt]=-4713-11-23".to_string(),
-            "filter[createdAt]",
+            "a date before the Julian epoch",
+            (
+                "filter[createdAt]=-4713-11-23".to_string(),
+                "filter[createdAt]",
+            ),
         ),
-        (format!("filter[balance]=0.{digits}"), "filter[balance]"),
         (
-            "filter[balance.gt]=1e131072".to_string(),
-            "filter[balance.gt]",
+            "16,384 fraction digits",
+            (format!("filter[balance]=0.{digits}"), "filter[balance]"),
         ),
-        ("filter[balance]=1e-20000".to_string(), "filter[balance]"),
         (
-            "page[number]=18446744073709551615".to_string(),
-            "page[number]",
+            "an exponent past numeric's range",
+            (
+                "filter[balance.gt]=1e131072".to_string(),
+                "filter[balance.gt]",
+            ),
         ),
-        ("page[number]=92233720368547759".to_string(), "page[number]"),
         (
-            "filter[balance.gt]=1e99999".to_string(),
-            "filter[balance.gt]",
+            "a negative exponent past numeric's scale",
+            ("filter[balance]=1e-20000".to_string(), "filter[balance]"),
         ),
-    ] {
+        (
+            "a page number past u64",
+            (
+                "page[number]=18446744073709551615".to_string(),
+                "page[number]",
+            ),
+        ),
+        (
+            "a seventeen-digit page number",
+            ("page[number]=92233720368547759".to_string(), "page[number]"),
+        ),
+        (
+            "an exponent past the bound",
+            (
+                "filter[balance.gt]=1e99999".to_string(),
+                "filter[balance.gt]",
+            ),
+        ),
+    ];
+    each(cases, |(query, parameter)| {
         let reply = app.get(&format!("/wallets?{query}"));
         assert_eq!(reply.status, 400, "{query}: {:#}", reply.body);
         assert_eq!(reply.error()["source"]["parameter"], parameter, "{query}");
@@ -187,7 +212,7 @@ fn what_postgresql_cannot_compare_is_a_400_naming_the_parameter() {
             detail.len() < 500,
             "the detail does not echo the value back: {detail}"
         );
-    }
+    });
     app.get("/wallets?filter[balance.lt]=1e9999").expect(200);
 }
 
@@ -200,39 +225,61 @@ fn what_one_query_may_ask_of_the_database_is_bounded() {
     // A value longer than the field holds could never match: a 400 at once, not a scan of
     // every row until the statement timeout.
     let long = "a".repeat(17_000);
-    for (query, parameter, bound) in [
+    let cases = [
         (
-            format!("filter[txid.icontains]={long}"),
-            "filter[txid.icontains]",
-            "255 characters",
+            "a substring longer than the column",
+            (
+                format!("filter[txid.icontains]={long}"),
+                "filter[txid.icontains]",
+                "255 characters",
+            ),
         ),
         (
-            format!("filter[txid.startswith]={long}"),
-            "filter[txid.startswith]",
-            "255 characters",
+            "a prefix longer than the column",
+            (
+                format!("filter[txid.startswith]={long}"),
+                "filter[txid.startswith]",
+                "255 characters",
+            ),
         ),
         (
-            format!("filter[txid]={}", "a".repeat(256)),
-            "filter[txid]",
-            "255 characters",
+            "a value one past the column",
+            (
+                format!("filter[txid]={}", "a".repeat(256)),
+                "filter[txid]",
+                "255 characters",
+            ),
         ),
         (
-            format!("filter[txid]=x,{}", "a".repeat(256)),
-            "filter[txid]",
-            "255 characters",
+            "one of several values past the column",
+            (
+                format!("filter[txid]=x,{}", "a".repeat(256)),
+                "filter[txid]",
+                "255 characters",
+            ),
         ),
         (
-            format!("filter[amount.gt]=0.{}", "1".repeat(101)),
-            "filter[amount.gt]",
-            "100 digits",
+            "101 fraction digits",
+            (
+                format!("filter[amount.gt]=0.{}", "1".repeat(101)),
+                "filter[amount.gt]",
+                "100 digits",
+            ),
         ),
         (
-            format!("filter[id]={}", ids(101)),
-            "filter[id]",
-            "100 values",
+            "101 values",
+            (
+                format!("filter[id]={}", ids(101)),
+                "filter[id]",
+                "100 values",
+            ),
         ),
-        ("page[number]=10001".to_string(), "page[number]", "10000"),
-    ] {
+        (
+            "a page past the last allowed",
+            ("page[number]=10001".to_string(), "page[number]", "10000"),
+        ),
+    ];
+    each(cases, |(query, parameter, bound)| {
         let started = std::time::Instant::now();
         let reply = app.get(&format!("/transactions?{query}"));
         let detail = reply.expect_bad_parameter(parameter, bound);
@@ -244,7 +291,7 @@ fn what_one_query_may_ask_of_the_database_is_bounded() {
             started.elapsed() < std::time::Duration::from_secs(2),
             "{parameter}"
         );
-    }
+    });
     // At the bounds, answered.
     for query in [
         format!("filter[txid.icontains]={}", "a".repeat(255)),

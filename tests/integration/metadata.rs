@@ -4,7 +4,7 @@
 use diesel::pg::PgConnection;
 use serde_json::{Value, json};
 
-use crate::helpers::{JSONAPI, TestApp, exec, exec_err, scalar};
+use crate::helpers::{JSONAPI, TestApp, each, exec, exec_err, scalar};
 use crate::journal::assert_running_totals;
 
 fn booking(wallet: &str, txid: &str, amount: &str, metadata: Value) -> Value {
@@ -140,20 +140,36 @@ fn metadata_outside_its_limits_is_refused_with_a_pointer_and_nothing_written() {
     let wallet = app.create_wallet("w");
     let many: serde_json::Map<String, Value> =
         (0..51).map(|i| (format!("k{i}"), json!("v"))).collect();
-    for (metadata, says) in [
-        (json!("invoice=42"), "JSON object"),
-        (json!(["a"]), "JSON object"),
-        (json!({"n": 42}), "must be a string"),
-        (json!({"n": {"deep": "x"}}), "must be a string"),
-        (json!({"": "x"}), "1 to 40 characters"),
-        (json!({"k".repeat(41): "x"}), "1 to 40 characters"),
-        (json!({"a[b]": "x"}), "bracket"),
-        (json!({"tab\there": "x"}), "control character"),
-        (json!({"paid.exists": "x"}), ".exists"),
-        (json!({"v": "x".repeat(501)}), "500"),
-        (json!({"v": "a\u{0}b"}), "NUL"),
-        (Value::Object(many), "at most 50 keys"),
-    ] {
+    let cases = [
+        ("a string", (json!("invoice=42"), "JSON object")),
+        ("an array", (json!(["a"]), "JSON object")),
+        ("a number value", (json!({"n": 42}), "must be a string")),
+        (
+            "a nested object",
+            (json!({"n": {"deep": "x"}}), "must be a string"),
+        ),
+        ("an empty key", (json!({"": "x"}), "1 to 40 characters")),
+        (
+            "a 41-character key",
+            (json!({"k".repeat(41): "x"}), "1 to 40 characters"),
+        ),
+        ("a bracket in a key", (json!({"a[b]": "x"}), "bracket")),
+        (
+            "a tab in a key",
+            (json!({"tab\there": "x"}), "control character"),
+        ),
+        (
+            "a key ending .exists",
+            (json!({"paid.exists": "x"}), ".exists"),
+        ),
+        (
+            "a 501-character value",
+            (json!({"v": "x".repeat(501)}), "500"),
+        ),
+        ("a NUL in a value", (json!({"v": "a\u{0}b"}), "NUL")),
+        ("51 keys", (Value::Object(many), "at most 50 keys")),
+    ];
+    each(cases, |(metadata, says)| {
         let reply = app.post(
             "/transactions",
             booking(&wallet, "t", "1", metadata.clone()),
@@ -165,7 +181,7 @@ fn metadata_outside_its_limits_is_refused_with_a_pointer_and_nothing_written() {
         );
         let detail = reply.error()["detail"].as_str().unwrap();
         assert!(detail.contains(says), "{metadata}: {detail}");
-    }
+    });
     assert_eq!(
         scalar(&mut app.db.connect(), "SELECT count(*) FROM transactions"),
         "0"
@@ -356,38 +372,60 @@ fn filters_find_by_value_any_of_and_presence() {
 #[test]
 fn a_filter_naming_no_possible_key_is_a_400_naming_the_parameter() {
     let app = TestApp::spawn();
-    for (query, parameter, says) in [
+    let cases = [
         (
-            "filter[metadata]=x",
-            "filter[metadata]",
-            "filter[metadata.KEY]",
-        ),
-        ("filter[metadata.]=x", "filter[metadata.]", "1 to 40"),
-        (
-            "filter[metadata..exists]=true",
-            "filter[metadata..exists]",
-            "1 to 40",
+            "no key",
+            (
+                "filter[metadata]=x",
+                "filter[metadata]",
+                "filter[metadata.KEY]",
+            ),
         ),
         (
-            "filter[metadata.a%01b]=x",
-            "filter[metadata.a\u{1}b]",
-            "control character",
+            "an empty key",
+            ("filter[metadata.]=x", "filter[metadata.]", "1 to 40"),
         ),
         (
-            "filter[metadata.paid.exists]=maybe",
-            "filter[metadata.paid.exists]",
-            "true or false",
+            "an empty key asked to exist",
+            (
+                "filter[metadata..exists]=true",
+                "filter[metadata..exists]",
+                "1 to 40",
+            ),
         ),
         (
-            "filter[metadata.k.exists.exists]=true",
-            "filter[metadata.k.exists.exists]",
-            ".exists",
+            "a control character in the key",
+            (
+                "filter[metadata.a%01b]=x",
+                "filter[metadata.a\u{1}b]",
+                "control character",
+            ),
         ),
-        ("filter[metadata.k]=a%00b", "filter[metadata.k]", "NUL"),
-    ] {
+        (
+            "exists neither true nor false",
+            (
+                "filter[metadata.paid.exists]=maybe",
+                "filter[metadata.paid.exists]",
+                "true or false",
+            ),
+        ),
+        (
+            "exists twice",
+            (
+                "filter[metadata.k.exists.exists]=true",
+                "filter[metadata.k.exists.exists]",
+                ".exists",
+            ),
+        ),
+        (
+            "a NUL in the value",
+            ("filter[metadata.k]=a%00b", "filter[metadata.k]", "NUL"),
+        ),
+    ];
+    each(cases, |(query, parameter, says)| {
         app.get(&format!("/transactions?{query}"))
             .expect_bad_parameter(parameter, says);
-    }
+    });
     let long = format!("/transactions?filter[metadata.{}]=x", "k".repeat(41));
     app.get(&long)
         .expect_error(400, "invalid-query-parameter", None);

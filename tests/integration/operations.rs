@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ATOMIC, ATOMIC_URI, JSONAPI, TestApp, all_at_once, scalar};
+use crate::helpers::{ATOMIC, ATOMIC_URI, JSONAPI, TestApp, all_at_once, each, scalar};
 
 fn book(wallet: &str, txid: &str, amount: &str) -> Value {
     json!({"op": "add", "data": {"type": "transactions",
@@ -209,61 +209,97 @@ fn every_malformed_document_is_a_400_naming_where() {
     let (a, _) = two_wallets(&app, "10");
     let cases = [
         (
-            json!({"atomic:operations": [{"data": {"type": "wallets"}}]}),
-            400,
-            "/atomic:operations/0",
+            "an operation without op",
+            (
+                json!({"atomic:operations": [{"data": {"type": "wallets"}}]}),
+                400,
+                "/atomic:operations/0",
+            ),
         ),
         (
-            json!({"atomic:operations": [{"op": "remove", "ref": {"type": "wallets", "id": a}, "href": "/wallets/1"}]}),
-            400,
-            "/atomic:operations/0/href",
+            "an href beside a ref",
+            (
+                json!({"atomic:operations": [{"op": "remove", "ref": {"type": "wallets", "id": a}, "href": "/wallets/1"}]}),
+                400,
+                "/atomic:operations/0/href",
+            ),
         ),
         (
-            json!({"atomic:operations": [book("1", "x", "1")], "data": {"type": "wallets"}}),
-            400,
-            "/data",
+            "data beside the operations",
+            (
+                json!({"atomic:operations": [book("1", "x", "1")], "data": {"type": "wallets"}}),
+                400,
+                "/data",
+            ),
         ),
         (
-            json!({"atomic:operations": [{"op": "add", "data": {"type": "transactions", "attributes": {"txid": "t", "amount": "1"},
-            "relationships": {"wallet": {"data": {"type": "wallets", "lid": "nowhere"}}}}}]}),
-            400,
-            "/atomic:operations/0/data/relationships/wallet/data",
-        ),
-        (json!({"atomic:operations": []}), 400, "/atomic:operations"),
-        (
-            json!({"atomic:operations": "add"}),
-            400,
-            "/atomic:operations",
-        ),
-        (json!({"operations": []}), 400, "/operations"),
-        (
-            json!({"atomic:operations": [{"op": "add", "data": {"type": "piggy-banks"}}]}),
-            404,
-            "/atomic:operations/0/data/type",
+            "a lid never declared",
+            (
+                json!({"atomic:operations": [{"op": "add", "data": {"type": "transactions", "attributes": {"txid": "t", "amount": "1"},
+                "relationships": {"wallet": {"data": {"type": "wallets", "lid": "nowhere"}}}}}]}),
+                400,
+                "/atomic:operations/0/data/relationships/wallet/data",
+            ),
         ),
         (
-            json!({"atomic:operations": [{"op": "add", "data": {"type": "balance-changes"}}]}),
-            403,
-            "/atomic:operations/0/data/type",
+            "no operations",
+            (json!({"atomic:operations": []}), 400, "/atomic:operations"),
         ),
         (
-            json!({"atomic:operations": [{"op": "add", "ref": {"type": "wallets", "id": a, "relationship": "transactions"},
-            "data": [{"type": "transactions", "id": "1"}]}]}),
-            403,
-            "/atomic:operations/0/ref/relationship",
+            "operations not a list",
+            (
+                json!({"atomic:operations": "add"}),
+                400,
+                "/atomic:operations",
+            ),
         ),
         (
-            json!({"atomic:operations": [{"op": "remove", "ref": {"type": "wallets", "id": "999999"}}]}),
-            404,
-            "/atomic:operations/0/ref",
+            "operations without the extension's prefix",
+            (json!({"operations": []}), 400, "/operations"),
         ),
         (
-            json!({"atomic:operations": [{"op": "update", "data": {"type": "wallets", "id": a, "attributes": {"balance": "5"}}}]}),
-            403,
-            "/atomic:operations/0/data/attributes/balance",
+            "an unknown type",
+            (
+                json!({"atomic:operations": [{"op": "add", "data": {"type": "piggy-banks"}}]}),
+                404,
+                "/atomic:operations/0/data/type",
+            ),
+        ),
+        (
+            "a write to the journal",
+            (
+                json!({"atomic:operations": [{"op": "add", "data": {"type": "balance-changes"}}]}),
+                403,
+                "/atomic:operations/0/data/type",
+            ),
+        ),
+        (
+            "a write to a read-only relationship",
+            (
+                json!({"atomic:operations": [{"op": "add", "ref": {"type": "wallets", "id": a, "relationship": "transactions"},
+                "data": [{"type": "transactions", "id": "1"}]}]}),
+                403,
+                "/atomic:operations/0/ref/relationship",
+            ),
+        ),
+        (
+            "a ref to a wallet that does not exist",
+            (
+                json!({"atomic:operations": [{"op": "remove", "ref": {"type": "wallets", "id": "999999"}}]}),
+                404,
+                "/atomic:operations/0/ref",
+            ),
+        ),
+        (
+            "a write to a computed attribute",
+            (
+                json!({"atomic:operations": [{"op": "update", "data": {"type": "wallets", "id": a, "attributes": {"balance": "5"}}}]}),
+                403,
+                "/atomic:operations/0/data/attributes/balance",
+            ),
         ),
     ];
-    for (document, status, pointer) in cases {
+    each(cases, |(document, status, pointer)| {
         let reply = app.send(
             "POST",
             "/operations",
@@ -277,7 +313,7 @@ fn every_malformed_document_is_a_400_naming_where() {
             "{document}: {:#}",
             reply.body
         );
-    }
+    });
     let reply = app.send(
         "POST",
         "/operations",

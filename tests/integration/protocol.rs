@@ -2,7 +2,7 @@
 //! methods, request bodies, query parameters, the top-level document. Every response body
 //! is checked against the official JSON:API schema by the test client.
 
-use crate::helpers::{JSONAPI, TestApp};
+use crate::helpers::{JSONAPI, TestApp, each};
 use serde_json::json;
 
 fn wallet_body() -> Option<String> {
@@ -248,24 +248,34 @@ fn a_trailing_slash_is_the_same_url() {
 #[test]
 fn malformed_json_and_wrong_shapes_are_400() {
     let app = TestApp::spawn();
-    for (body, pointer) in [
-        ("{\"data\": ", None),
-        ("", None),
-        ("[1]", Some("")),
-        ("{\"data\": []}", Some("/data")),
+    let cases = [
+        ("cut short", ("{\"data\": ", None)),
+        ("empty", ("", None)),
+        ("an array", ("[1]", Some(""))),
+        ("data an array", ("{\"data\": []}", Some("/data"))),
         (
-            "{\"data\": {\"attributes\": {\"label\": \"x\"}}}",
-            Some("/data"),
+            "data without a type",
+            (
+                "{\"data\": {\"attributes\": {\"label\": \"x\"}}}",
+                Some("/data"),
+            ),
         ),
         (
-            "{\"data\": {\"type\": \"wallets\", \"attributes\": 7}}",
-            Some("/data/attributes"),
+            "attributes a number",
+            (
+                "{\"data\": {\"type\": \"wallets\", \"attributes\": 7}}",
+                Some("/data/attributes"),
+            ),
         ),
         (
-            "{\"data\": {\"type\": \"wallets\"}, \"included\": []}",
-            Some("/included"),
+            "included in a write",
+            (
+                "{\"data\": {\"type\": \"wallets\"}, \"included\": []}",
+                Some("/included"),
+            ),
         ),
-    ] {
+    ];
+    each(cases, |(body, pointer)| {
         let reply = app.send(
             "POST",
             "/wallets",
@@ -276,7 +286,7 @@ fn malformed_json_and_wrong_shapes_are_400() {
         if let Some(pointer) = pointer {
             assert_eq!(reply.error()["source"]["pointer"], pointer, "{body}");
         }
-    }
+    });
 }
 
 #[test]
@@ -291,21 +301,28 @@ fn request_bodies_are_capped_at_one_mebibyte() {
 #[test]
 fn unknown_or_repeated_query_parameters_are_400_naming_the_parameter() {
     let app = TestApp::spawn();
-    for (query, parameter) in [
-        ("foo=1", "foo"),
-        ("camelCase=1", "camelCase"),
-        ("sort=id&sort=label", "sort"),
-        ("page[offset]=1", "page[offset]"),
-        ("fields[people]=name", "fields[people]"),
-        ("fields[wallets]=colour", "fields[wallets]"),
-        ("include=owner", "include"),
-    ] {
+    let cases = [
+        ("an unknown parameter", ("foo=1", "foo")),
+        ("a camel-case name", ("camelCase=1", "camelCase")),
+        ("a repeated parameter", ("sort=id&sort=label", "sort")),
+        ("offset paging", ("page[offset]=1", "page[offset]")),
+        (
+            "fields of an unknown type",
+            ("fields[people]=name", "fields[people]"),
+        ),
+        (
+            "an unknown field",
+            ("fields[wallets]=colour", "fields[wallets]"),
+        ),
+        ("an unknown include", ("include=owner", "include")),
+    ];
+    each(cases, |(query, parameter)| {
         app.get(&format!("/wallets?{query}")).expect_error(
             400,
             "invalid-query-parameter",
             Some(("parameter", parameter)),
         );
-    }
+    });
 }
 
 #[test]

@@ -8,10 +8,11 @@ use super::{Builder, component, schema};
 use crate::api::routes::{Custom, Operation, table};
 use crate::api::{RESOURCES, Registered};
 use crate::jsonapi::atomic::MAX_OPERATIONS;
-use crate::models::fields::{Accepts, Create, FieldSpec, Kind};
+use crate::models::fields::{Create, FieldSpec, Kind};
 use crate::models::metadata::{
     EXISTS_SUFFIX, KEY_CHARACTER, MAX_KEY_CHARS, MAX_KEYS, MAX_VALUE_CHARS,
 };
+use crate::parse::Accepts;
 
 impl Builder {
     /// What every document is made of: money, times, links, meta, errors; and the documents

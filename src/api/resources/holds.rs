@@ -18,7 +18,7 @@ use crate::domain::format_money;
 use crate::jsonapi::ApiError;
 use crate::jsonapi::error::Code;
 use crate::models::Record;
-use crate::models::hold::{Hold, HoldChanges, NewHold, Resolution};
+use crate::models::hold::{Hold, HoldChanges, HoldStatus, NewHold, Resolution};
 
 codes! {
     pub HOLD_NOT_FOUND = (NOT_FOUND, "hold-not-found", "Hold not found",
@@ -111,8 +111,8 @@ impl Writable for Hold {
         }
         // Told before the write when it is already so; the database says it when a
         // concurrent request resolved the hold in between.
-        if hold.status != "pending" {
-            return Err(not_pending(&hold, &hold.status));
+        if hold.status != HoldStatus::Pending {
+            return Err(not_pending(&hold, hold.status.as_str()));
         }
         let written = match resolution {
             Resolution::Captured => Hold::capture(conn, id, captured).map(|_| ()),
@@ -174,7 +174,7 @@ fn refusal(hold: &Hold, error: DbError) -> ApiError {
 
 /// A hold is resolved once: it is `status` now.
 fn not_pending(hold: &Hold, status: &str) -> ApiError {
-    if status == "expired" {
+    if status == HoldStatus::Expired.as_str() {
         let at = hold.expires_at.map_or_else(String::new, |at| {
             format!(" at {}", crate::domain::timestamp(&at))
         });

@@ -6,7 +6,7 @@ use actix_web::web;
 use diesel::pg::PgConnection;
 use serde_json::json;
 
-use crate::api::context::{Accepts, PathId, Single};
+use crate::api::context::{Parameters, PathId, Single};
 use crate::api::errors::metadata_refusal;
 use crate::api::handlers;
 use crate::api::resource::{Resource, Writable, find_existing, single_with_meta};
@@ -47,7 +47,7 @@ pub fn no_such_wallet() -> ApiError {
 /// `meta` (the `balance` attribute stays the balance now).
 pub struct BalanceAt;
 
-impl Accepts for BalanceAt {
+impl Parameters for BalanceAt {
     const NAMES: &'static [&'static str] = &["balanceAt"];
 }
 

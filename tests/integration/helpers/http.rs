@@ -297,14 +297,14 @@ impl TestApp {
         }
     }
 
+    /// The client as the test key (what `get`, `post`, ... send through).
+    fn admin(&self) -> As<'_> {
+        self.as_key(Some(&self.key))
+    }
+
     /// POST /operations with these operations, as the Atomic Operations extension asks.
     pub fn operations(&self, operations: Value) -> Reply {
-        self.send(
-            "POST",
-            "/operations",
-            &[("Content-Type", ATOMIC), ("Accept", ATOMIC)],
-            Some(json!({"atomic:operations": operations}).to_string()),
-        )
+        self.admin().operations(operations)
     }
 
     /// A GET of something that is not JSON:API: status, content type and text.
@@ -333,29 +333,19 @@ impl TestApp {
     }
 
     pub fn get(&self, path: &str) -> Reply {
-        self.send("GET", path, &[("Accept", JSONAPI)], None)
+        self.admin().get(path)
     }
 
     pub fn post(&self, path: &str, document: Value) -> Reply {
-        self.send(
-            "POST",
-            path,
-            &[("Content-Type", JSONAPI), ("Accept", JSONAPI)],
-            Some(document.to_string()),
-        )
+        self.admin().post(path, document)
     }
 
     pub fn patch(&self, path: &str, document: Value) -> Reply {
-        self.send(
-            "PATCH",
-            path,
-            &[("Content-Type", JSONAPI), ("Accept", JSONAPI)],
-            Some(document.to_string()),
-        )
+        self.admin().patch(path, document)
     }
 
     pub fn delete(&self, path: &str) -> Reply {
-        self.send("DELETE", path, &[("Accept", JSONAPI)], None)
+        self.admin().delete(path)
     }
 
     /// Creates a wallet over the API; returns its id.
@@ -370,7 +360,7 @@ impl TestApp {
 
     /// Books a transaction over the API.
     pub fn book(&self, wallet: &str, txid: &str, amount: &str) -> Reply {
-        self.post("/transactions", transaction_document(wallet, txid, amount))
+        self.admin().book(wallet, txid, amount)
     }
 
     /// A wallet's balance as the API shows it.
