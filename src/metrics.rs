@@ -195,7 +195,7 @@ pub struct PoolState {
 }
 
 /// What this service's write coalescer counted: its runs by how (together, guarded,
-/// alone), and its waves' statements by kind (see `db::coalesce`).
+/// alone), and its waves' statements by kind (see `api::write::batch`).
 pub struct CoalescerCounts {
     pub runs: Vec<(&'static str, u64)>,
     pub waves: Vec<(&'static str, u64)>,

@@ -1,9 +1,10 @@
 //! The HTTP surface: the resources it serves, and every route.
 //!
-//! Each resource has one file here: its [`resource::Resource`] impl (its not-found answer),
-//! its [`resource::Writable`] impl when clients write it (how a write is made, what its
-//! constraints mean), and its `routes`. Its fields, relationships and inputs are its
-//! model's declaration. Adding one is a line in [`RESOURCES`].
+//! Each resource has one file in [`resources`]: its [`resource::Resource`] impl (its
+//! not-found answer), its [`resource::Writable`] impl when clients write it (how a write is
+//! made, what its constraints mean), and its `routes`. Its fields, relationships and inputs
+//! are its model's declaration. Adding one is a line in [`RESOURCES`]; every write runs
+//! through [`write`].
 
 pub mod context;
 pub mod errors;

@@ -39,7 +39,7 @@ pub enum DbError {
     /// PostgreSQL rolled it back; nothing was written.
     Timeout,
     /// A write to a wallet that another transaction holds locked, refused without running:
-    /// another write to it is waiting for that lock already (`db::coalesce`).
+    /// another write to it is waiting for that lock already (`api::write::batch`).
     Locked { key: i64 },
     /// Too many requests wait for a connection already, or one waited past its bound: the
     /// request never reached the database.
