@@ -247,22 +247,17 @@ impl Connection {
     }
 
     /// Runs `work` within what `deadline` leaves: with the limits it allows, or not at all
-    /// (`Timeout`) when nothing is left.
+    /// (`Timeout`) when nothing is left. After a failure, one `SELECT 1` tells whether the
+    /// connection still lives (a dead one is dropped, not reused).
     fn run_until<T, E: From<DbError>>(
         &mut self,
         limits: &Limits,
         deadline: Option<Deadline>,
-        work: impl FnOnce(&mut PgConnection) -> Result<T, E>,
+        work: impl FnOnce(&mut Connection) -> Result<T, E>,
     ) -> Result<T, E> {
         let budget = limits.budget(deadline).map_err(E::from)?;
         self.limit(limits, budget).map_err(E::from)?;
-        self.run(work)
-    }
-
-    /// Runs `work` on this connection; after a failure, one `SELECT 1` tells whether the
-    /// connection still lives (a dead one is dropped, not reused).
-    fn run<T, E>(&mut self, work: impl FnOnce(&mut PgConnection) -> Result<T, E>) -> Result<T, E> {
-        let done = work(&mut self.conn);
+        let done = work(self);
         if done.is_err() && !alive(&mut self.conn) {
             self.dead = true;
         }
@@ -433,29 +428,7 @@ where
     T: Send + 'static,
     E: From<DbError> + Send + 'static,
 {
-    let deadline = Deadline::current();
-    let limits = database.limits;
-    limits.budget(deadline).map_err(E::from)?;
-    let permit = database
-        .gate
-        .enter(limits.acquire(deadline))
-        .await
-        .map_err(E::from)?;
-    let pool = database.pool.clone();
-    let request = crate::trace::current();
-    let ran = actix_web::web::block(move || {
-        let _permit = permit;
-        crate::trace::on_thread(request.as_ref(), || {
-            checkout(&pool)?.run_until(&limits, deadline, work)
-        })
-    })
-    .await;
-    match ran {
-        Ok(done) => done,
-        Err(panicked) => Err(E::from(DbError::Bug(format!(
-            "database work panicked: {panicked}"
-        )))),
-    }
+    run_with(database, move |pooled: &mut Connection| work(&mut pooled.conn)).await
 }
 
 /// [`run`], `work` given the pooled connection itself (its session's actor and limits).
@@ -478,15 +451,7 @@ where
     let ran = actix_web::web::block(move || {
         let _permit = permit;
         crate::trace::on_thread(request.as_ref(), || {
-            let mut pooled = checkout(&pool)?;
-            let budget = limits.budget(deadline).map_err(E::from)?;
-            pooled.limit(&limits, budget).map_err(E::from)?;
-            let done = work(&mut pooled);
-            if done.is_err() && !alive(&mut pooled.conn) {
-                pooled.dead = true;
-            }
-            pooled.last_used = Instant::now();
-            done
+            checkout(&pool)?.run_until(&limits, deadline, work)
         })
     })
     .await;

@@ -111,8 +111,8 @@ impl<R: Clone + Send + 'static> Reads<R> {
         self.answered
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
         let fetched = checkout(pool).and_then(|mut pooled| {
-            pooled.run_until(limits, deadline, |conn| {
-                (self.fetch)(conn, &ids).map_err(DbError::from)
+            pooled.run_until(limits, deadline, |pooled| {
+                (self.fetch)(&mut pooled.conn, &ids).map_err(DbError::from)
             })
         });
         match fetched {
