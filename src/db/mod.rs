@@ -428,7 +428,10 @@ where
     T: Send + 'static,
     E: From<DbError> + Send + 'static,
 {
-    run_with(database, move |pooled: &mut Connection| work(&mut pooled.conn)).await
+    run_with(database, move |pooled: &mut Connection| {
+        work(&mut pooled.conn)
+    })
+    .await
 }
 
 /// [`run`], `work` given the pooled connection itself (its session's actor and limits).
