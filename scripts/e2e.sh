@@ -2,9 +2,11 @@
 # End-to-end: starts the service on a fresh database as a deployment runs it (migrated by the
 # tables' owner, serving as the least-privilege role wallet_api, every client with an API key)
 # and drives it from outside with examples/curl.sh, a JSON:API client library
-# (jsonapi-requests, in .venv) and schemathesis, authenticated and without credentials; runs
-# the README's curl walkthrough as written on the embedded default (scripts/local.sh); then
-# checks every balance with `wallet-api verify`. Needs DATABASE_URL (make test sets it) on a
+# (jsonapi-requests, in .venv), clients generated from openapi.json (openapi-python-client;
+# openapi-typescript with openapi-fetch) and schemathesis, authenticated and without
+# credentials; runs the README's curl walkthrough as written on the embedded default
+# (scripts/local.sh), then its psql session on the same database; then checks every balance
+# with `wallet-api verify`. Needs DATABASE_URL (make test sets it) on a
 # server where the user may create databases and roles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,14 +64,43 @@ tail -n 1 "$LOG.curl"
 rm -f "$LOG.curl"
 
 # The Python tools, pinned, in .venv.
-TOOLS=('jsonapi-requests==0.8.0' 'schemathesis==4.32.5' 'openapi-spec-validator==0.9.0')
-if [ ! -x .venv/bin/python ] || ! .venv/bin/pip freeze 2>/dev/null | grep -qx "${TOOLS[1]}"; then
-    python3 -m venv .venv
-    .venv/bin/pip install --quiet --disable-pip-version-check "${TOOLS[@]}"
-fi
+TOOLS=('jsonapi-requests==0.8.0' 'schemathesis==4.32.5' 'openapi-spec-validator==0.9.0'
+       'openapi-python-client==0.29.1')
+[ -x .venv/bin/python ] || python3 -m venv .venv
+FROZEN=$(.venv/bin/pip freeze 2>/dev/null)
+for tool in "${TOOLS[@]}"; do
+    if ! grep -qx "$tool" <<<"$FROZEN"; then
+        .venv/bin/pip install --quiet --disable-pip-version-check "${TOOLS[@]}"
+        break
+    fi
+done
 
 echo "== a JSON:API client library: jsonapi-requests"
 .venv/bin/python tests/clients/jsonapi_requests_client.py "$BASE" "$KEY"
+
+# Clients generated from openapi.json, as their users make them, each driven by a program
+# that books a Decimal, pages by cursor, filters by metadata and transfers atomically.
+echo "== a client generated from openapi.json: openapi-python-client"
+rm -rf target/clients/python
+mkdir -p target/clients/python
+.venv/bin/openapi-python-client generate --path openapi.json --meta none \
+    --output-path target/clients/python/wallet_api_client >"$LOG.generated" 2>&1 \
+    || { cat "$LOG.generated"; exit 1; }
+.venv/bin/python tests/clients/generated.py target/clients/python "$BASE" "$KEY"
+
+echo "== a client generated from openapi.json: openapi-typescript and openapi-fetch"
+command -v npm >/dev/null || scripts/install.sh nodejs npm
+rm -rf target/clients/typescript
+mkdir -p target/clients
+cp -r tests/clients/typescript target/clients/typescript
+(
+    cd target/clients/typescript
+    npm install --silent --no-audit --no-fund >"$LOG.npm" 2>&1 || { cat "$LOG.npm"; exit 1; }
+    npx openapi-typescript ../../../openapi.json -o schema.d.ts >"$LOG.npm" 2>&1 \
+        || { cat "$LOG.npm"; exit 1; }
+    npx tsc -p . || exit 1
+    node build/generated.js "$BASE" "$KEY"
+)
 
 echo "== openapi.json: a valid OpenAPI 3.1 document (cargo test keeps it equal to the code's)"
 .venv/bin/openapi-spec-validator openapi.json
@@ -92,13 +123,13 @@ fuzz() { # REPORT_DIR [ARGS...]
 }
 fuzz schemathesis -H "Authorization: Bearer $KEY" --checks all \
     --max-examples "${FUZZ_EXAMPLES:-20}" >"$LOG.fuzz" 2>&1 || { cat "$LOG.fuzz"; exit 1; }
-grep -E "generated|Seed" "$LOG.fuzz"
+grep -E "generated|Seed|Examples|Coverage|Fuzzing|Stateful|Tested" "$LOG.fuzz"
 
 echo "== schemathesis without credentials: every operation that needs a key answers 401"
 FUZZ_UNAUTHENTICATED=1 fuzz schemathesis-unauthenticated \
     --checks not_a_server_error,content_type_conformance,only_unauthenticated \
     --phases coverage,fuzzing --max-examples 5 >"$LOG.fuzz" 2>&1 || { cat "$LOG.fuzz"; exit 1; }
-grep -E "generated|Seed" "$LOG.fuzz"
+grep -E "generated|Seed|Examples|Coverage|Fuzzing|Stateful|Tested" "$LOG.fuzz"
 rm -f "$LOG.fuzz"
 if grep -qE '" 5[0-9]{2} ' "$LOG"; then
     echo "the server answered 5xx:" >&2
@@ -145,3 +176,7 @@ if grep -qE '" (401|5[0-9]{2}) ' "$LOG.readme" || ! grep -qE '" 409 ' "$LOG.read
     cat "$LOG.walked" "$LOG.readme" >&2
     exit 1
 fi
+# Then its psql session, on the same database, in the README's order: every result and
+# error it shows, as psql gives them.
+echo "== the README's psql session"
+PSQL=$PSQL python3 scripts/readme_sql.py "$(env -u DATABASE_URL WALLET_PG_DB=$README_DB scripts/pg-local.sh url)"

@@ -143,6 +143,12 @@ pub struct Limits {
     /// flight this long to finish.
     #[arg(long = "shutdown-timeout", env = "SHUTDOWN_TIMEOUT", default_value = "30s", value_name = "DURATION", value_parser = duration)]
     pub shutdown_timeout: Duration,
+    /// On SIGTERM or SIGINT, how long the server first goes on accepting and serving while
+    /// /health answers 503 draining, so that a balancer that polls it stops sending requests
+    /// before connections are refused (set it to the balancer's check interval times its
+    /// failure threshold). 0: stop accepting at once.
+    #[arg(long = "shutdown-delay", env = "SHUTDOWN_DELAY", default_value = "0", value_name = "DURATION", value_parser = duration_or_zero)]
+    pub shutdown_delay: Duration,
 }
 
 /// `DB_MAX_WAITING` when not given: this many requests per pooled connection.
@@ -224,31 +230,20 @@ impl Default for Limits {
     }
 }
 
-/// `90s`, `30m`, `24h`, `7d`, `250ms`, or a number of seconds.
+/// A duration as the settings take it: what `humantime` reads (`250ms`, `5s`, `1.5s`, `1m30s`,
+/// `90m`, `24h`, `7d`), or a bare number of seconds (`30`).
 pub fn parse_duration(text: &str) -> Option<Duration> {
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(at) => text.split_at(at),
-        None => (text, "s"),
-    };
-    let seconds_per_unit = match unit {
-        "ms" => return number.parse().ok().map(Duration::from_millis),
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        _ => return None,
-    };
-    number
-        .parse::<u64>()
-        .ok()?
-        .checked_mul(seconds_per_unit)
-        .map(Duration::from_secs)
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit()) {
+        return text.parse().ok().map(Duration::from_secs);
+    }
+    humantime::parse_duration(text).ok()
 }
 
 /// A duration, where 0 turns something off.
 fn duration_or_zero(text: &str) -> Result<Duration, String> {
     parse_duration(text)
-        .ok_or_else(|| format!("not a duration such as 0, 5s, 250ms, 90m or 24h: {text:?}"))
+        .ok_or_else(|| format!("not a duration such as 0, 5s, 250ms, 1m30s or 24h: {text:?}"))
 }
 
 fn trusted_proxies(
@@ -268,7 +263,9 @@ fn metrics_token(text: &str) -> Result<String, String> {
 fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text)
         .filter(|duration| !duration.is_zero())
-        .ok_or_else(|| format!("not a duration above zero such as 5s, 250ms, 90m or 24h: {text:?}"))
+        .ok_or_else(|| {
+            format!("not a duration above zero such as 5s, 250ms, 1m30s or 24h: {text:?}")
+        })
 }
 
 /// A connection URL: anything libpq takes, but not nothing.
@@ -463,7 +460,11 @@ mod tests {
         assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604800)));
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
-        assert_eq!(parse_duration("1w"), None);
+        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1w"), Some(Duration::from_secs(7 * 86400)));
+        assert_eq!(parse_duration("5 parsecs"), None);
+        assert_eq!(parse_duration(""), None);
         assert_eq!(parse_duration("h"), None);
         let config = parse(&["--idempotency-ttl", "2h"]).unwrap();
         assert_eq!(config.idempotency_ttl, Duration::from_secs(7200));
@@ -486,6 +487,7 @@ mod tests {
             ("--db-statement-timeout", "DB_STATEMENT_TIMEOUT"),
             ("--coalesce-runners", "COALESCE_RUNNERS"),
             ("--shutdown-timeout", "SHUTDOWN_TIMEOUT"),
+            ("--shutdown-delay", "SHUTDOWN_DELAY"),
         ] {
             let row = table
                 .lines()

@@ -14,3 +14,4 @@ pub mod parse;
 pub mod schema;
 pub mod startup;
 pub mod trace;
+pub mod version;

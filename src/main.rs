@@ -127,9 +127,11 @@ fn write_docs() -> anyhow::Result<ExitCode> {
 
 fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     actix_web::rt::System::new().block_on(async {
-        let application = Application::build(config)?;
+        let application = Application::build(config)?.stop_on_signals();
         tracing::info!(
-            "serving on http://{}:{} ({} workers, {} database connections)",
+            "wallet-api {}{} serving on http://{}:{} ({} workers, {} database connections)",
+            wallet_api::version::VERSION,
+            wallet_api::version::COMMIT.map_or(String::new(), |commit| format!(" ({commit})")),
             config.host,
             application.port(),
             config.workers(),

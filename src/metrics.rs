@@ -1,6 +1,7 @@
 //! Counters and gauges in the Prometheus text format, served at `GET /metrics`: requests by
 //! route and status, their latency, the database pool, database errors by kind, requests
-//! shed.
+//! shed; what the binary is (`wallet_api_build_info`) and the process's own (`process_*`:
+//! CPU, memory, open files, start time, from the `prometheus` crate's collector).
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -103,8 +104,25 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         &["served_by"],
     )
     .expect("valid metric");
+    let build_info = IntGaugeVec::new(
+        Opts::new(
+            "wallet_api_build_info",
+            "The version and commit the service was built from (always 1)",
+        ),
+        &["version", "commit"],
+    )
+    .expect("valid metric");
+    build_info
+        .with_label_values(&[
+            crate::version::VERSION,
+            crate::version::COMMIT.unwrap_or("unknown"),
+        ])
+        .set(1);
     for metric in [
-        Box::new(standby_reads.clone()) as Box<dyn prometheus::core::Collector>,
+        Box::new(prometheus::process_collector::ProcessCollector::for_self())
+            as Box<dyn prometheus::core::Collector>,
+        Box::new(build_info),
+        Box::new(standby_reads.clone()),
         Box::new(batches.clone()),
         Box::new(authentication_failures.clone()),
         Box::new(authentication_failures_limited.clone()),

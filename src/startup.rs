@@ -29,7 +29,14 @@ use crate::models::idempotency_key::StoredResponse;
 pub struct Application {
     port: u16,
     server: Server,
+    /// Set on the first SIGTERM or SIGINT (`/health` reads it).
+    draining: Arc<AtomicBool>,
+    shutdown: Shutdown,
+    /// Whether SIGTERM and SIGINT stop it ([`Application::stop_on_signals`]).
+    signals: bool,
     db: Database,
+    /// Its failed authentications not logged yet are when the server stops.
+    auth: Arc<Authenticator>,
     idempotency_ttl: Duration,
     hold_sweep: Duration,
     database_url: String,
@@ -84,7 +91,9 @@ impl Application {
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(shared_state(config, &db)?);
+        let draining = Arc::new(AtomicBool::new(false));
+        let state = web::Data::new(shared_state(config, &db, &draining)?);
+        let auth = state.auth.clone();
         let limits = &config.limits;
         let cors_origins = config.cors_origins.clone();
         let server = HttpServer::new(move || {
@@ -110,15 +119,23 @@ impl Application {
         .client_request_timeout(limits.head_timeout)
         .client_disconnect_timeout(Duration::from_secs(1))
         .keep_alive(limits.keep_alive)
-        // SIGTERM and SIGINT stop the server gracefully: it stops accepting, and in-flight
-        // requests have this long to finish.
+        // SIGTERM and SIGINT stop the server gracefully (`drain_on_signals`): it stops
+        // accepting, and in-flight requests have this long to finish.
         .shutdown_timeout(limits.shutdown_timeout.as_secs().max(1))
+        .disable_signals()
         .listen(listener)?
         .run();
         Ok(Application {
             port,
             server,
+            draining,
+            shutdown: Shutdown {
+                delay: limits.shutdown_delay,
+                timeout: limits.shutdown_timeout,
+            },
+            signals: false,
             db,
+            auth,
             idempotency_ttl: config.idempotency_ttl,
             hold_sweep: config.hold_sweep,
             database_url: config.database_url.clone(),
@@ -129,6 +146,13 @@ impl Application {
         self.port
     }
 
+    /// Stops gracefully on SIGTERM or SIGINT (the process's own server; an application a test
+    /// runs in its process leaves the signals to the test harness).
+    pub fn stop_on_signals(mut self) -> Application {
+        self.signals = true;
+        self
+    }
+
     /// A handle that stops the server (tests use it to stop at once).
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
@@ -137,14 +161,84 @@ impl Application {
     /// Serves until stopped; meanwhile removes expired `Idempotency-Key` responses.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let purge = actix_web::rt::spawn(purge_expired_keys(self.db.clone(), self.idempotency_ttl));
+        let signals = self.signals.then(|| {
+            actix_web::rt::spawn(drain_on_signals(
+                self.server.handle(),
+                self.draining.clone(),
+                self.shutdown,
+            ))
+        });
         let stop = Arc::new(AtomicBool::new(false));
         if !self.hold_sweep.is_zero() {
             sweep_expired_holds(&self.database_url, self.hold_sweep, stop.clone())?;
         }
         let served = self.server.await;
         purge.abort();
+        if let Some(signals) = signals {
+            signals.abort();
+        }
         stop.store(true, Ordering::Relaxed);
+        // Here, not when the last worker drops its state: the process may end before that.
+        self.auth.report();
         served
+    }
+}
+
+/// How the server stops on a signal: how long it goes on accepting with `/health` failing,
+/// then how long the requests in flight have.
+#[derive(Debug, Clone, Copy)]
+struct Shutdown {
+    delay: Duration,
+    timeout: Duration,
+}
+
+/// Stops the server gracefully on the first SIGTERM or SIGINT (Ctrl-C) alike: `/health`
+/// answers 503 from then on; after `SHUTDOWN_DELAY` no new connections are taken, the
+/// requests in flight get `SHUTDOWN_TIMEOUT` to finish, then the process ends. A second
+/// signal stops it at once.
+async fn drain_on_signals(
+    server: actix_web::dev::ServerHandle,
+    draining: Arc<AtomicBool>,
+    shutdown: Shutdown,
+) {
+    let Some(first) = next_signal().await else {
+        return;
+    };
+    draining.store(true, Ordering::SeqCst);
+    tracing::info!(
+        "{first}: shutting down: /health answers 503; new connections taken for {}s more; \
+         then the requests in flight have up to {}s",
+        shutdown.delay.as_secs_f64(),
+        shutdown.timeout.as_secs().max(1)
+    );
+    let stopped = async {
+        tokio::time::sleep(shutdown.delay).await;
+        server.stop(true).await;
+    };
+    tokio::select! {
+        () = stopped => {}
+        second = next_signal() => {
+            if let Some(second) = second {
+                tracing::warn!("{second} again: stopping now, requests in flight are dropped");
+                server.stop(false).await;
+            }
+        }
+    }
+}
+
+/// The next SIGTERM or SIGINT, by name (`None` if signals cannot be listened to).
+async fn next_signal() -> Option<&'static str> {
+    use actix_web::rt::signal::unix::{SignalKind, signal};
+    let (Ok(mut terminate), Ok(mut interrupt)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("cannot listen to SIGTERM and SIGINT: stop the service with SIGKILL");
+        return None;
+    };
+    tokio::select! {
+        _ = terminate.recv() => Some("SIGTERM"),
+        _ = interrupt.recv() => Some("SIGINT"),
     }
 }
 
@@ -173,7 +267,11 @@ fn check_auth_off(config: &Config) -> anyhow::Result<()> {
 
 /// What the workers share: the API keys (loaded, and kept current), the write pipeline, the
 /// read coalescers, the health check.
-fn shared_state(config: &Config, db: &Database) -> anyhow::Result<AppState> {
+fn shared_state(
+    config: &Config,
+    db: &Database,
+    draining: &Arc<AtomicBool>,
+) -> anyhow::Result<AppState> {
     let auth = Arc::new(Authenticator::new(&config.auth_settings()));
     let mut conn = db::connect(&config.database_url, "wallet-api")?;
     auth.load(ApiKey::credentials(&mut conn).context(
@@ -211,6 +309,7 @@ fn shared_state(config: &Config, db: &Database) -> anyhow::Result<AppState> {
             .then(|| ReadCoalescing::new(config.coalesce_max_batch)),
         health: HealthCheck::new(&config.database_url, limits.health_timeout)?,
         load: Load::default(),
+        draining: draining.clone(),
         auth,
         body_timeout: limits.body_timeout,
         base_url: config.base_url.clone(),

@@ -12,6 +12,9 @@
 //! while its database answers, with `meta.status` `saturated`: taking it out of a balancer
 //! would move its load to the others, which are likely just as full, and take them out in
 //! turn. `docs/operations.md` says so.
+//!
+//! While the instance shuts down (SIGTERM or SIGINT: it takes no new connections and finishes
+//! the requests it has), `/health` answers 503 `draining` on the connections still open.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -29,9 +32,14 @@ use tokio::sync::watch;
 use super::errors::DATABASE_UNAVAILABLE;
 use super::routes::Doc;
 use super::state::AppState;
-use crate::db;
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::{Reply, respond};
+use crate::{codes, db, version};
+
+codes! {
+    pub DRAINING = (SERVICE_UNAVAILABLE, "draining", "Shutting down",
+        "the instance is shutting down: it finishes the requests it has and takes no new connections");
+}
 
 /// The probe's answers, numbered: a check waits for one numbered past the last it saw.
 #[derive(Debug, Clone, Copy, Default)]
@@ -203,7 +211,17 @@ pub const CHECK: Doc = Doc {
               database does not).",
     description: "Answered on a connection and a thread of its own: never queued behind \
                   requests.",
-    errors: &[&DATABASE_UNAVAILABLE],
+    errors: &[&DATABASE_UNAVAILABLE, &DRAINING],
+    request: None,
+    response: Some(concat!(
+        r#"{"jsonapi": {"version": "1.1"}, "meta": {"status": "ok", "database": "ok",
+        "version": ""#,
+        env!("CARGO_PKG_VERSION"),
+        r#"", "commit": "5f1c2e9a7b3d",
+        "pool": {"open": 4, "idle": 3, "max": 4, "waiting": 0},
+        "queue": {"waiting": 0, "max": 64},
+        "load": {"seconds": 10, "requests": 5120, "shed": 0, "shedShare": 0.0}}}"#
+    )),
 };
 
 pub const LIVE: Doc = Doc {
@@ -211,9 +229,19 @@ pub const LIVE: Doc = Doc {
     description: "Answered on a connection and a thread of its own: never queued behind \
                   requests.",
     errors: &[],
+    request: None,
+    response: Some(r#"{"jsonapi": {"version": "1.1"}, "meta": {"status": "ok"}}"#),
 };
 
 pub async fn check(state: web::Data<AppState>) -> Result<Reply, ApiError> {
+    if state.draining.load(Ordering::SeqCst) {
+        return Err(ApiError::new(
+            &DRAINING,
+            "this instance is shutting down: it finishes the requests it has and takes no new \
+             connections; send requests to another",
+        )
+        .with_header("Retry-After", "1"));
+    }
     if !state.health.database_answers().await {
         return Err(ApiError::from(db::DbError::Unavailable));
     }
@@ -231,6 +259,8 @@ pub async fn check(state: web::Data<AppState>) -> Result<Reply, ApiError> {
             "meta": {
                 "status": if saturated { "saturated" } else { "ok" },
                 "database": "ok",
+                "version": version::VERSION,
+                "commit": version::COMMIT,
                 "pool": {"open": pool.open, "idle": pool.idle, "max": pool.max, "waiting": pool.waiting},
                 "queue": {"waiting": pool.waiting, "max": pool.max_waiting},
                 "load": {

@@ -159,7 +159,10 @@ impl<'a, R: Resource> Document<'a, R> {
             .find(|spec| spec.name == name && spec.is_relationship() == is_relationship)
             .filter(|spec| spec.kind != Kind::Id)
         else {
-            return Some(self.unknown(pointer));
+            return Some(
+                self.misplaced(name, is_relationship, &pointer)
+                    .unwrap_or_else(|| self.unknown(pointer)),
+            );
         };
         let access = spec.access;
         match self.target {
@@ -177,6 +180,37 @@ impl<'a, R: Resource> Document<'a, R> {
             )),
             _ => None,
         }
+    }
+
+    /// A member sent on the wrong side: a relationship among the attributes, or an
+    /// attribute among the relationships, said where it goes and how.
+    fn misplaced(&self, name: &str, is_relationship: bool, pointer: &str) -> Option<ApiError> {
+        let of = R::TYPE;
+        let detail = if !is_relationship && R::TO_MANY.iter().any(|many| many.name == name) {
+            format!("{name} is a relationship of {of}, not an attribute, and is not written here")
+        } else {
+            let spec = R::FIELDS
+                .iter()
+                .find(|spec| spec.name == name && spec.is_relationship() != is_relationship)?;
+            let identifier = |target| format!("{{\"type\": \"{target}\", \"id\": \"...\"}}");
+            match spec.kind {
+                Kind::ToOne(target) => format!(
+                    "{name} is a relationship of {of}, not an attribute: send it as \
+                     /data/relationships/{name}: {{\"data\": {}}}",
+                    identifier(target)
+                ),
+                Kind::ToManyIds(target) => format!(
+                    "{name} is a relationship of {of}, not an attribute: send it as \
+                     /data/relationships/{name}: {{\"data\": [{}]}}",
+                    identifier(target)
+                ),
+                _ => format!(
+                    "{name} is an attribute of {of}, not a relationship: send its value as \
+                     /data/attributes/{name}"
+                ),
+            }
+        };
+        Some(ApiError::new(&UNKNOWN_FIELD, detail).pointer(pointer.to_string()))
     }
 
     fn unknown(&self, pointer: String) -> ApiError {

@@ -70,6 +70,8 @@ pub struct Registered {
     pub operable: Option<Operable>,
     /// Its reads by id, coalesced (`Resource::COALESCE_READS`).
     pub reads: Option<state::ReadsOf>,
+    /// What the documentation shows of one.
+    pub example: &'static resource::Example,
 }
 
 /// The codes a resource's writes may answer beyond the protocol's (its constraints, the
@@ -111,6 +113,7 @@ const fn read_only<R: Resource>(routes: fn(&mut Routes)) -> Registered {
         } else {
             None
         },
+        example: R::EXAMPLE,
     }
 }
 

@@ -69,6 +69,33 @@ pub const DOC: Doc = Doc {
         &CLIENT_GENERATED_ID,
         &ID_MISMATCH,
     ],
+    request: Some(
+        r#"{"atomic:operations": [
+        {"op": "add", "data": {"type": "transactions",
+            "attributes": {"txid": "transfer-1-out", "amount": "-25"},
+            "relationships": {"wallet": {"data": {"type": "wallets", "id": "1"}}}}},
+        {"op": "add", "data": {"type": "transactions",
+            "attributes": {"txid": "transfer-1-in", "amount": "25"},
+            "relationships": {"wallet": {"data": {"type": "wallets", "id": "2"}}}}}]}"#,
+    ),
+    response: Some(
+        r#"{"jsonapi": {"version": "1.1", "ext": ["https://jsonapi.org/ext/atomic"]},
+        "atomic:results": [
+        {"data": {"type": "transactions", "id": "43",
+            "attributes": {"txid": "transfer-1-out", "amount": "-25.000000000000000000",
+                "createdAt": "2026-12-01T12:00:00Z", "metadata": {}},
+            "relationships": {"wallet": {"data": {"type": "wallets", "id": "1"},
+                "links": {"self": "http://127.0.0.1:8080/transactions/43/relationships/wallet",
+                          "related": "http://127.0.0.1:8080/transactions/43/wallet"}}},
+            "links": {"self": "http://127.0.0.1:8080/transactions/43"}}},
+        {"data": {"type": "transactions", "id": "44",
+            "attributes": {"txid": "transfer-1-in", "amount": "25.000000000000000000",
+                "createdAt": "2026-12-01T12:00:00Z", "metadata": {}},
+            "relationships": {"wallet": {"data": {"type": "wallets", "id": "2"},
+                "links": {"self": "http://127.0.0.1:8080/transactions/44/relationships/wallet",
+                          "related": "http://127.0.0.1:8080/transactions/44/wallet"}}},
+            "links": {"self": "http://127.0.0.1:8080/transactions/44"}}}]}"#,
+    ),
 };
 
 const CONTENT_TYPE_NEEDED: &str = "POST /operations takes an atomic:operations document: send \

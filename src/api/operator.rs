@@ -12,12 +12,24 @@ pub const METRICS: Doc = Doc {
     summary: "Prometheus metrics (text format 0.0.4).",
     description: "Not a JSON:API document.",
     errors: &[],
+    request: None,
+    response: Some(concat!(
+        r##""# HELP wallet_api_build_info The version and commit the service was built from (always 1)\n# TYPE wallet_api_build_info gauge\nwallet_api_build_info{commit=\"5f1c2e9a7b3d\",version=\""##,
+        env!("CARGO_PKG_VERSION"),
+        r##"\"} 1\n""##
+    )),
 };
 
 pub const OPENAPI: Doc = Doc {
     summary: "This document.",
     description: "Not a JSON:API document.",
     errors: &[],
+    request: None,
+    response: Some(concat!(
+        r#"{"openapi": "3.1.0", "info": {"title": "wallet-api", "version": ""#,
+        env!("CARGO_PKG_VERSION"),
+        r#""}}"#
+    )),
 };
 
 pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {

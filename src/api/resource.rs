@@ -36,6 +36,8 @@ pub trait Resource: Model + Clone {
     const SINGULAR: &'static str;
     /// Whether only keys with the `admin` scope may read and write them.
     const ADMIN_ONLY: bool = false;
+    /// What the documentation shows of one (`openapi.json`'s examples).
+    const EXAMPLE: &'static Example;
 
     fn not_found(id: &str) -> ApiError {
         ApiError::new(
@@ -55,6 +57,22 @@ pub trait Resource: Model + Clone {
     fn reads(state: &AppState) -> Option<&Arc<Reads<Self>>> {
         state.reads.as_ref()?.of::<Self>()
     }
+}
+
+/// What the documentation shows of a resource type: JSON objects of member names to values,
+/// an attribute's value or a relationship's id (a list of ids for a to-many one). The
+/// OpenAPI document builds its example requests and responses from them, and a test holds
+/// each to its schema.
+#[derive(Debug)]
+pub struct Example {
+    /// One as the server shows it, with its `id`.
+    pub shown: &'static str,
+    /// What a create sends (`{}` for a type clients do not write).
+    pub create: &'static str,
+    /// What an update sends.
+    pub update: &'static str,
+    /// The `meta` of a created one's document, when it has one.
+    pub created_meta: Option<&'static str>,
 }
 
 /// A resource clients create, change and delete with documents. The document is read into

@@ -116,6 +116,11 @@ pub struct Doc {
     pub description: &'static str,
     /// The codes it answers beyond those of the protocol and of its scope.
     pub errors: &'static [&'static Code],
+    /// An example of its request body, if it takes one (JSON text).
+    pub request: Option<&'static str>,
+    /// An example of its success's body (JSON text; for a body that is not JSON, the text
+    /// itself as a JSON string).
+    pub response: Option<&'static str>,
 }
 
 /// One method of one URL.
@@ -175,16 +180,25 @@ impl Routes {
         Args: actix_web::FromRequest + 'static,
         F::Output: actix_web::Responder + 'static,
     {
-        let route = web::method(method.clone()).to(handler);
-        self.endpoints.push((
-            Endpoint {
-                path: path.to_string(),
-                method,
-                operation,
-                doc,
-            },
-            route,
-        ));
+        // HEAD wherever GET is served: the same handler, the same status and headers; the
+        // server sends no body (actix leaves it out, keeping its Content-Length).
+        let methods = if method == Method::GET {
+            vec![Method::GET, Method::HEAD]
+        } else {
+            vec![method]
+        };
+        for method in methods {
+            let route = web::method(method.clone()).to(handler.clone());
+            self.endpoints.push((
+                Endpoint {
+                    path: path.to_string(),
+                    method,
+                    operation,
+                    doc,
+                },
+                route,
+            ));
+        }
     }
 
     /// Answers `methods` of `path` with a 403 `code` saying why (`detail`).

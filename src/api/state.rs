@@ -91,6 +91,8 @@ pub struct AppState {
     pub health: HealthCheck,
     /// The requests answered and shed lately, for `/health`.
     pub load: Load,
+    /// Set once the instance is shutting down: `/health` then answers 503.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
     /// Who may call: the API keys in memory, their rate limits.
     pub auth: Arc<Authenticator>,
     /// How long a client has to send a request body (`HTTP_BODY_TIMEOUT`).

@@ -1070,7 +1070,8 @@ fn pages_of_allowed_origins_may_call_it_from_a_browser() {
         .header("Access-Control-Request-Method", "POST")
         .header(
             "Access-Control-Request-Headers",
-            "authorization, content-type, accept, idempotency-key",
+            "authorization, content-type, accept, idempotency-key, traceparent, tracestate, \
+             x-request-id",
         )
         .send()
         .unwrap();
@@ -1092,6 +1093,10 @@ fn pages_of_allowed_origins_may_call_it_from_a_browser() {
         "accept",
         "idempotency-key",
         "wallet-api-lsn",
+        // What instrumented pages add (OpenTelemetry, Sentry).
+        "traceparent",
+        "tracestate",
+        "x-request-id",
     ] {
         assert!(allowed.contains(name), "{allowed}");
     }
@@ -1126,6 +1131,7 @@ fn pages_of_allowed_origins_may_call_it_from_a_browser() {
         "ratelimit",
         "ratelimit-policy",
         "wallet-api-lsn",
+        "x-request-id",
     ] {
         assert!(exposed.contains(name), "{exposed}");
     }

@@ -2,6 +2,7 @@
 //! someone with owner rights corrupted behind the triggers' back.
 
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use crate::helpers::{TestDb, exec, scalar, wallets};
 
@@ -342,7 +343,18 @@ fn repair_under_concurrent_writes_leaves_every_balance_right() {
 }
 
 #[test]
-fn sigterm_finishes_the_requests_in_flight_and_refuses_new_ones() {
+fn sigterm_and_sigint_both_drain_a_slow_upload_and_refuse_new_connections() {
+    // SIGTERM with a delay: /health fails first while connections are still taken.
+    drains_on("TERM", Duration::from_millis(1500));
+    // Ctrl-C, as a person stops it: no delay, the same drain.
+    drains_on("INT", Duration::ZERO);
+}
+
+/// Starts the service with `SHUTDOWN_DELAY=delay`, sends half of a booking's body, then
+/// `SIG{signal}`: for `delay` the server still takes connections and answers `/health` 503
+/// `draining`; then it takes none, finishes the upload's booking when the rest of the body
+/// comes, and exits 0.
+fn drains_on(signal: &str, delay: Duration) {
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::TcpStream;
 
@@ -359,7 +371,8 @@ fn sigterm_finishes_the_requests_in_flight_and_refuses_new_ones() {
         .arg("serve")
         .env("DATABASE_URL", &db.url)
         .env("PORT", port.to_string())
-        .env("DB_LOCK_TIMEOUT", "10s")
+        .env("HTTP_BODY_TIMEOUT", "20s")
+        .env("SHUTDOWN_DELAY", format!("{}ms", delay.as_millis()))
         .env("RUST_LOG", "info")
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -372,43 +385,73 @@ fn sigterm_finishes_the_requests_in_flight_and_refuses_new_ones() {
         assert!(log.read_line(&mut line).unwrap() > 0, "the server exited");
         started.push_str(&line);
     }
-    // It connects as the cluster's superuser: it says so, loudly.
+    // It says what it is, and that it connects as the cluster's superuser, loudly.
+    assert!(
+        started.contains(&format!("wallet-api {}", env!("CARGO_PKG_VERSION"))),
+        "{started}"
+    );
     assert!(
         started.contains("WARN") && started.contains("connects as a superuser"),
         "{started}"
     );
 
-    // A booking that waits on the wallet's row, locked in psql.
-    exec(
-        &mut admin,
-        &format!("BEGIN; SELECT * FROM wallets WHERE id = {wallet} FOR UPDATE"),
-    );
+    // An upload under way: the head and half the body.
     let body =
-        crate::helpers::transaction_document(&wallet.to_string(), "in-flight", "5").to_string();
-    let mut in_flight = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        crate::helpers::transaction_document(&wallet.to_string(), &format!("upload-{signal}"), "5")
+            .to_string();
+    let (first, rest) = body.split_at(body.len() / 2);
+    let mut upload = TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(
-        in_flight,
+        upload,
         "POST /transactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/vnd.api+json\r\n\
-         Authorization: Bearer {secret}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n\
-         {body}",
+         Authorization: Bearer {secret}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{first}",
         body.len()
     )
     .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    upload.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let signalled = std::time::Instant::now();
     Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+        .args([&format!("-{signal}"), &server.id().to_string()])
         .status()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    if !delay.is_zero() {
+        // The delay: still served, but /health says to send requests elsewhere.
+        std::thread::sleep(delay / 4);
+        let mut probe = TcpStream::connect(("127.0.0.1", port))
+            .expect("connections are still taken during the delay");
+        write!(
+            probe,
+            "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut health = String::new();
+        probe.read_to_string(&mut health).unwrap();
+        assert!(
+            health.starts_with("HTTP/1.1 503") && health.contains("\"draining\""),
+            "SIG{signal}: {health}"
+        );
+        assert!(
+            signalled.elapsed() < delay,
+            "the probe came after the delay"
+        );
+    }
+    std::thread::sleep(delay + Duration::from_millis(300));
     assert!(
         TcpStream::connect(("127.0.0.1", port)).is_err(),
-        "a stopping server accepts no new connection"
+        "SIG{signal}: a stopping server accepts no new connection after its delay"
     );
-    exec(&mut admin, "COMMIT");
+    upload.write_all(rest.as_bytes()).unwrap();
     let mut answer = String::new();
-    in_flight.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
-    assert!(server.wait().unwrap().success());
+    upload.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "SIG{signal}: {answer}");
+    assert!(server.wait().unwrap().success(), "SIG{signal}");
+    let mut rest_of_log = String::new();
+    log.read_to_string(&mut rest_of_log).unwrap();
+    assert!(
+        rest_of_log.contains(&format!("SIG{signal}: shutting down")),
+        "{rest_of_log}"
+    );
     assert_eq!(
         crate::helpers::balance(&mut admin, wallet),
         "5.000000000000000000"

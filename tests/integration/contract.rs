@@ -276,30 +276,30 @@ fn value_meets(schema: &Value, value: &str) -> bool {
 }
 
 /// Whether the document says `name=value` is taken: a parameter of that name whose schema
-/// the value meets, or a `deepObject` parameter `P` with `name` = `P[PROPERTY]`, whose
-/// patterns name the property (at least one; the value meets every one that does).
+/// the value meets, or an object parameter in the `form` style, exploded, whose properties
+/// are the query parameters themselves: its `propertyNames` admit `name`, and its patterns
+/// name it (at least one; the value meets every one that does).
 fn documents(template: &str, name: &str, value: &str) -> bool {
     parameters_of(template, "get").iter().any(|parameter| {
         let documented = parameter["name"].as_str().unwrap();
-        if parameter["style"] != "deepObject" {
+        let exploded_object = parameter["style"] == "form"
+            && parameter["explode"] == true
+            && parameter["schema"]["type"] == "object";
+        if !exploded_object {
             return documented == name && value_meets(&parameter["schema"], value);
         }
-        let Some(property) = name
-            .strip_prefix(documented)
-            .and_then(|rest| rest.strip_prefix('['))
-            .and_then(|rest| rest.strip_suffix(']'))
-        else {
-            return false;
-        };
-        let patterns = parameter["schema"]["patternProperties"]
+        let schema = &parameter["schema"];
+        let admitted = schema["propertyNames"]["pattern"]
+            .as_str()
+            .is_none_or(|pattern| compiled(pattern).is_match(name));
+        let naming: Vec<&Value> = schema["patternProperties"]
             .as_object()
-            .unwrap();
-        let naming: Vec<&Value> = patterns
+            .unwrap()
             .iter()
-            .filter(|(pattern, _)| compiled(pattern).is_match(property))
+            .filter(|(pattern, _)| compiled(pattern).is_match(name))
             .map(|(_, schema)| schema)
             .collect();
-        !naming.is_empty() && naming.iter().all(|schema| value_meets(schema, value))
+        admitted && !naming.is_empty() && naming.iter().all(|schema| value_meets(schema, value))
     })
 }
 
@@ -437,4 +437,163 @@ fn a_resource_object_holds_exactly_its_declared_members() {
         assert_eq!(shown, declared, "{}", resource.type_name);
     }
     let _ = wallet;
+}
+
+/// Every example of the document, where it stands: (where, its schema, the example).
+fn examples() -> Vec<(String, &'static Value, &'static Value)> {
+    let mut found = Vec::new();
+    let media_of = |content: &'static Value, at: String, found: &mut Vec<_>| {
+        for (media, typed) in content.as_object().into_iter().flatten() {
+            if let Some(example) = typed.get("example") {
+                found.push((format!("{at} {media}"), &typed["schema"], example));
+            }
+        }
+    };
+    for (path, item) in document()["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if method == "parameters" {
+                continue;
+            }
+            let at = format!("{} {path}", method.to_uppercase());
+            if let Some(body) = operation.get("requestBody") {
+                media_of(&body["content"], format!("{at} request"), &mut found);
+            }
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                media_of(
+                    &resolved(response)["content"],
+                    format!("{at} {status}"),
+                    &mut found,
+                );
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn every_example_meets_its_schema_and_every_operation_has_one() {
+    let examples = examples();
+    let mut wrong = Vec::new();
+    for (at, schema, example) in &examples {
+        let errors: Vec<String> = validator(schema)
+            .iter_errors(example)
+            .map(|error| format!("{} at {}", error, error.instance_path()))
+            .collect();
+        if !errors.is_empty() {
+            wrong.push(format!("{at}: {}", errors.join("; ")));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "examples that miss their schema:\n{}",
+        wrong.join("\n")
+    );
+    // Every operation shows a request (when it takes a body) and a success with a body.
+    for (path, item) in document()["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if method == "parameters" || method == "head" {
+                continue;
+            }
+            let at = format!("{} {path}", method.to_uppercase());
+            if operation.get("requestBody").is_some() {
+                assert!(
+                    examples
+                        .iter()
+                        .any(|(w, _, _)| w.starts_with(&format!("{at} request"))),
+                    "{at} has no example request"
+                );
+            }
+            let succeeds_with_body =
+                operation["responses"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .any(|(status, response)| {
+                        status.starts_with('2') && resolved(response).get("content").is_some()
+                    });
+            if succeeds_with_body {
+                assert!(
+                    examples
+                        .iter()
+                        .any(|(w, _, _)| w.starts_with(&format!("{at} 2"))),
+                    "{at} has no example response"
+                );
+            }
+        }
+    }
+}
+
+/// The id of the example resource of the type at the start of `path` (`/holds/{id}/...`),
+/// as the document's example of `GET /TYPE/{id}` shows it.
+fn example_id(path: &str) -> String {
+    let type_name = path.trim_start_matches('/').split('/').next().unwrap();
+    let shown = &document()["paths"][format!("/{type_name}/{{id}}")]["get"]["responses"]["200"];
+    resolved(shown)["content"][JSONAPI]["example"]["data"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no example of GET /{type_name}/{{id}}"))
+        .to_string()
+}
+
+#[test]
+fn the_example_requests_are_answered_as_documented() {
+    // The world the examples describe: wallets 1 and 2, wallet 1 funded, transaction 42,
+    // hold 7 (pending) and API key 2.
+    let app = TestApp::spawn();
+    let (one, two) = (app.create_wallet("one"), app.create_wallet("two"));
+    assert_eq!((one.as_str(), two.as_str()), ("1", "2"));
+    app.book(&one, "funding", "1000").expect(201);
+    let mut conn = app.db.connect();
+    crate::helpers::exec(
+        &mut conn,
+        "INSERT INTO transactions (id, wallet_id, txid, amount) OVERRIDING SYSTEM VALUE \
+         VALUES (42, 2, 'example-42', 10); \
+         INSERT INTO holds (id, wallet_id, amount) OVERRIDING SYSTEM VALUE VALUES (7, 1, 30)",
+    );
+    let (key, _) = app.new_key("example-key", &["read"], &[]);
+    assert_eq!(key, "2");
+    // Every example request, sent as it is, to the resource its example names: creates
+    // first, then atomic operations, then changes (the order a client would send them in).
+    let mut requests: Vec<(u8, String, String, String, &Value)> = Vec::new();
+    for (template, item) in document()["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let Some(body) = operation.get("requestBody") else {
+                continue;
+            };
+            let path = if template.contains("{id}") {
+                template.replace("{id}", &example_id(template))
+            } else {
+                template.clone()
+            };
+            let order = match (method.as_str(), template.as_str()) {
+                ("post", "/operations") => 1,
+                ("post", _) => 0,
+                _ => 2,
+            };
+            for (media, typed) in body["content"].as_object().unwrap() {
+                requests.push((
+                    order,
+                    method.to_uppercase(),
+                    path.clone(),
+                    media.clone(),
+                    &typed["example"],
+                ));
+            }
+        }
+    }
+    requests.sort_by(|a, b| (a.0, &a.2).cmp(&(b.0, &b.2)));
+    assert!(requests.len() >= 10, "{} example requests", requests.len());
+    for (_, method, path, media, example) in requests {
+        let reply = app.send(
+            &method,
+            &path,
+            &[("Content-Type", media.as_str())],
+            Some(example.to_string()),
+        );
+        assert!(
+            reply.status < 300,
+            "{method} {path}: {example} answered {}: {:#}",
+            reply.status,
+            reply.body
+        );
+    }
 }

@@ -237,7 +237,7 @@ fn the_journal_cannot_be_written_over_http() {
     );
     put.expect_error(405, "method-not-allowed", None);
     // POST is routed (to its 403, which says why): Allow, the routes and openapi.json agree.
-    assert_eq!(put.header("allow"), Some("GET, POST"));
+    assert_eq!(put.header("allow"), Some("GET, HEAD, POST"));
     assert_eq!(
         ids(&app.get(&format!("/wallets/{wallet}/balance-changes"))),
         ids(&list)

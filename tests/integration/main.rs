@@ -22,6 +22,7 @@ mod ledger_sql;
 mod limits;
 mod metadata;
 mod operations;
+mod operator;
 mod protocol;
 mod schema;
 mod security;

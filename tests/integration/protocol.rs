@@ -43,7 +43,7 @@ fn every_response_is_jsonapi_with_version_and_self_link() {
     let refused = app.send("DELETE", "/wallets", &[], None);
     assert_eq!(refused.status, 405);
     assert_eq!(refused.body["links"]["self"], app.url("/wallets"));
-    assert_eq!(refused.header("allow"), Some("GET, POST"));
+    assert_eq!(refused.header("allow"), Some("GET, HEAD, POST"));
 }
 
 #[test]
@@ -140,16 +140,16 @@ fn unknown_routes_answer_a_jsonapi_404() {
 fn wrong_methods_answer_a_jsonapi_405_with_allow() {
     let app = TestApp::spawn();
     for (method, path, allow) in [
-        ("DELETE", "/wallets", "GET, POST"),
-        ("PUT", "/wallets/1", "GET, PATCH, DELETE"),
-        ("POST", "/transactions/1", "GET, PATCH, DELETE"),
-        ("POST", "/wallets/1/transactions", "GET"),
+        ("DELETE", "/wallets", "GET, HEAD, POST"),
+        ("PUT", "/wallets/1", "GET, HEAD, PATCH, DELETE"),
+        ("POST", "/transactions/1", "GET, HEAD, PATCH, DELETE"),
+        ("POST", "/wallets/1/transactions", "GET, HEAD"),
         (
             "DELETE",
             "/transactions/1/relationships/wallet",
-            "GET, PATCH",
+            "GET, HEAD, PATCH",
         ),
-        ("POST", "/health", "GET"),
+        ("POST", "/health", "GET, HEAD"),
     ] {
         let reply = app.send(
             method,
@@ -178,12 +178,12 @@ fn a_method_no_route_serves_is_a_405_whatever_the_body() {
     ] {
         let reply = app.send("PUT", "/health", &headers, body);
         reply.expect_error(405, "method-not-allowed", None);
-        assert_eq!(reply.header("allow"), Some("GET"));
+        assert_eq!(reply.header("allow"), Some("GET, HEAD"));
     }
     // OPTIONS is a method no route serves too: the same 405 lists what is served.
     let reply = app.send("OPTIONS", "/balance-changes", &[], None);
     reply.expect_error(405, "method-not-allowed", None);
-    assert_eq!(reply.header("allow"), Some("GET, POST"));
+    assert_eq!(reply.header("allow"), Some("GET, HEAD, POST"));
 }
 
 #[test]
@@ -374,4 +374,123 @@ fn health_answers_when_the_database_does() {
         &format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", app.db.name),
     );
     assert_eq!(app.get("/health").status, 200);
+}
+
+#[test]
+fn head_answers_what_get_would_without_the_body() {
+    let app = TestApp::spawn();
+    let wallet = app.create_wallet("head");
+    app.book(&wallet, "t-1", "5").expect(201);
+    let cases = [
+        ("a collection", ("/wallets?sort=-id".to_string(), 200)),
+        ("a resource", (format!("/wallets/{wallet}"), 200)),
+        (
+            "a page of children",
+            (format!("/wallets/{wallet}/transactions?page[size]=1"), 200),
+        ),
+        (
+            "a linkage",
+            (format!("/wallets/{wallet}/relationships/transactions"), 200),
+        ),
+        (
+            "the journal",
+            ("/balance-changes?filter[wallet]=1".to_string(), 200),
+        ),
+        (
+            "a wallet that does not exist",
+            ("/wallets/999999".to_string(), 404),
+        ),
+        ("a bad parameter", ("/wallets?sort=colour".to_string(), 400)),
+        ("the health", ("/health".to_string(), 200)),
+        ("the liveness", ("/health/live".to_string(), 200)),
+    ];
+    each(cases, |(path, status)| {
+        let get = app.send("GET", &path, &[], None);
+        let head = app.send("HEAD", &path, &[], None);
+        assert_eq!((get.status, head.status), (status, status), "{path}");
+        assert!(head.text.is_empty(), "{path}: {}", head.text);
+        assert_eq!(
+            head.header("content-length"),
+            Some(get.text.len().to_string().as_str()),
+            "{path}"
+        );
+        assert_eq!(
+            head.header("content-type"),
+            get.header("content-type"),
+            "{path}"
+        );
+        assert!(head.header("x-request-id").is_some(), "{path}");
+    });
+    // The public endpoints need no key for HEAD either; the others answer 401 as GET does.
+    let anyone = app.as_key(None);
+    for path in ["/health", "/health/live", "/openapi.json"] {
+        let head = anyone.send("HEAD", path, &[], None);
+        assert_eq!(head.status, 200, "{path}");
+        assert!(head.text.is_empty());
+    }
+    let refused = anyone.send("HEAD", "/wallets", &[], None);
+    assert_eq!(refused.status, 401);
+    assert!(refused.text.is_empty());
+    assert!(
+        refused
+            .header("www-authenticate")
+            .is_some_and(|challenge| challenge.starts_with("Bearer"))
+    );
+    // HEAD needs the read scope, as GET does: a read key may, a key without it may not.
+    let (_, reader) = app.new_key("reader", &["read"], &[]);
+    assert_eq!(
+        app.as_key(Some(&reader))
+            .send("HEAD", "/wallets", &[], None)
+            .status,
+        200
+    );
+}
+
+#[test]
+fn a_member_sent_on_the_wrong_side_is_told_where_it_goes() {
+    let app = TestApp::spawn();
+    let wallet = app.create_wallet("w");
+    let cases = [
+        (
+            "a relationship as an attribute",
+            (
+                json!({"data": {"type": "transactions",
+                    "attributes": {"txid": "t", "amount": "1", "wallet": wallet}}}),
+                "/data/attributes/wallet",
+                "wallet is a relationship of transactions, not an attribute: send it as /data/relationships/wallet",
+            ),
+        ),
+        (
+            "an attribute as a relationship",
+            (
+                json!({"data": {"type": "transactions", "attributes": {"txid": "t", "amount": "1"},
+                    "relationships": {"wallet": {"data": {"type": "wallets", "id": wallet}},
+                                      "amount": {"data": {"type": "amounts", "id": "1"}}}}}),
+                "/data/relationships/amount",
+                "amount is an attribute of transactions, not a relationship: send its value as /data/attributes/amount",
+            ),
+        ),
+    ];
+    each(cases, |(document, pointer, says)| {
+        let reply = app.post("/transactions", document);
+        reply.expect_error(422, "unknown-field", Some(("pointer", pointer)));
+        let detail = reply.error()["detail"].as_str().unwrap();
+        assert!(detail.contains(says), "{detail}");
+    });
+    // A to-many relationship of wallets sent as an attribute: not written here at all.
+    let reply = app.post(
+        "/wallets",
+        json!({"data": {"type": "wallets", "attributes": {"label": "x", "transactions": []}}}),
+    );
+    reply.expect_error(
+        422,
+        "unknown-field",
+        Some(("pointer", "/data/attributes/transactions")),
+    );
+    assert!(
+        reply.error()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("transactions is a relationship of wallets, not an attribute")
+    );
 }

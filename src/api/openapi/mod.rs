@@ -10,6 +10,7 @@
 //! client or a contract fuzzer learns the rules from it alone.
 
 mod codes;
+mod examples;
 mod parameters;
 mod patterns;
 mod responses;
@@ -96,7 +97,7 @@ fn build() -> Value {
     builder.parameters.insert(
         "id".into(),
         json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"},
-               "description": "The resource's id."}),
+               "description": "The resource's id.", "example": "1"}),
     );
     let mut document = json!({
         "openapi": "3.1.0",
@@ -224,11 +225,48 @@ impl Builder {
             operation["requestBody"] = body;
         }
         operation["responses"] = self.responses(endpoint);
+        if endpoint.method == actix_web::http::Method::HEAD {
+            self.without_bodies(&mut operation);
+        }
         match scope_of(endpoint) {
             None => operation["security"] = json!([]),
             Some(scope) => operation["x-required-scope"] = json!(scope),
         }
         operation
+    }
+}
+
+impl Builder {
+    /// A HEAD operation: its GET's, every response without its body (the same status and
+    /// headers, nothing after them); a shared error response becomes a shared one without
+    /// its body.
+    fn without_bodies(&mut self, operation: &mut Value) {
+        operation["summary"] = json!(format!(
+            "{} Headers only.",
+            operation["summary"].as_str().unwrap_or_default()
+        ));
+        let strip = |response: &mut Value| {
+            if let Value::Object(response) = response {
+                response.remove("content");
+                response.remove("links");
+            }
+        };
+        if let Value::Object(responses) = &mut operation["responses"] {
+            for response in responses.values_mut() {
+                let Some(Value::String(target)) = response.get("$ref") else {
+                    strip(response);
+                    continue;
+                };
+                let name = target.rsplit('/').next().unwrap_or_default().to_string();
+                let headless = format!("{name}-head");
+                if !self.responses.contains_key(&headless) {
+                    let mut stripped = self.responses[&name].clone();
+                    strip(&mut stripped);
+                    self.responses.insert(headless.clone(), stripped);
+                }
+                *response = reference("responses", &headless);
+            }
+        }
     }
 }
 
@@ -423,7 +461,11 @@ fn request_body(endpoint: &Endpoint) -> Option<Value> {
         let _ = &schema_name;
         schema(&schema_name)
     };
-    Some(json!({"required": true, "content": {media: {"schema": body}}}))
+    let mut content = json!({"schema": body});
+    if let Some(example) = examples::request(endpoint) {
+        content["example"] = example;
+    }
+    Some(json!({"required": true, "content": {media: content}}))
 }
 
 #[cfg(test)]

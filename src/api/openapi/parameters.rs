@@ -56,7 +56,7 @@ impl Builder {
         if let Some(type_name) = listed {
             let resource = registered(type_name).expect("a registered type");
             parameters.push(sort_parameter(resource));
-            parameters.push(page_parameter());
+            parameters.extend(page_parameters());
             for (key, filter) in filter_parameters(resource)
                 .into_iter()
                 .chain(metadata_filter_parameter(resource))
@@ -143,24 +143,30 @@ fn sort_parameter(resource: &Registered) -> Value {
            "schema": {"type": "string", "pattern": format!("^{}$", distinct_keys(&sortable))}})
 }
 
-/// `page[...]`: numbered pages or cursors, never both (a deepObject, so that the document
-/// says which members go together).
-fn page_parameter() -> Value {
-    let size = json!({"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
-                      "description": format!("Resources per page ({DEFAULT_PAGE_SIZE} by default).")});
-    let cursor = json!({"type": "string", "description": "A cursor the server gave (links, or meta.page.cursor) for the same sort."});
-    json!({"name": "page", "in": "query", "style": "deepObject", "explode": true,
-           "description": "page[number] and page[size] for numbered pages (with a count); \
-               page[after] or page[before] and page[size] for cursor pages (the default; \
-               the Cursor Pagination profile).",
-           "schema": {"oneOf": [
-               {"type": "object", "required": ["number"], "additionalProperties": false,
-                "properties": {"number": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_NUMBER}, "size": size}},
-               {"type": "object", "required": ["after"], "additionalProperties": false,
-                "properties": {"after": cursor, "size": size}},
-               {"type": "object", "required": ["before"], "additionalProperties": false,
-                "properties": {"before": cursor, "size": size}},
-               {"type": "object", "additionalProperties": false, "properties": {"size": size}}]}})
+/// `page[size]`, `page[number]`, `page[after]` and `page[before]`, each a parameter of its
+/// own name, as clients send them (a generated client gets one argument each). Numbered pages
+/// and cursors do not mix, which a document cannot say of separate parameters: each one's
+/// description says what it goes with, and the server refuses the rest (400 naming it).
+fn page_parameters() -> Vec<Value> {
+    let cursor = |which: &str, other: &str| {
+        json!({"name": format!("page[{which}]"), "in": "query",
+               "description": format!("A cursor the server gave (a link, or meta.page.cursor) \
+                   for the same sort: the page {which} it (the Cursor Pagination profile). Not \
+                   with page[{other}] or page[number]."),
+               "schema": {"type": "string", "minLength": 1}})
+    };
+    vec![
+        json!({"name": "page[size]", "in": "query",
+               "description": format!("Resources per page ({DEFAULT_PAGE_SIZE} by default), \
+                   for either kind of page."),
+               "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}}),
+        json!({"name": "page[number]", "in": "query",
+               "description": "A numbered page, with the total count in meta (cursor pages are \
+                   the default, and cheaper deep down). Not with page[after] or page[before].",
+               "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_NUMBER}}),
+        cursor("after", "before"),
+        cursor("before", "after"),
+    ]
 }
 
 /// One `filter[FIELD]` and `filter[FIELD.OP]` parameter per field and operator, each value
@@ -249,11 +255,15 @@ fn filter_description(spec: &FieldSpec<()>, op: Option<&str>, list: bool) -> Str
 }
 
 /// `filter[metadata.KEY]` and `filter[metadata.KEY.exists]` of a resource with metadata: the
-/// keys are the client's, so they are the properties of one `filter` object (`deepObject`:
-/// `filter[PROPERTY]=VALUE`), named by patterns. A property matching several patterns meets
-/// all of their schemas, so `metadata.paid.exists` takes only `true` or `false`, and the names
-/// whose key could never be stored take nothing. The other filters are parameters of their
-/// own.
+/// keys are the client's, so no parameter can be named for each. They are the properties of
+/// one object parameter in the `form` style, exploded: each property is sent as a query
+/// parameter of its own name (`filter[metadata.invoice]=INV-42`), which generated clients do
+/// with a dictionary argument. The property names are the whole parameter names, matched by
+/// patterns; a name matching several patterns meets all of their schemas, so
+/// `filter[metadata.paid.exists]` takes only `true` or `false`, and a name whose key could
+/// never be stored takes nothing. `additionalProperties` is a schema rather than `false`, the
+/// names bounded by `propertyNames` instead: generators drop every property of an object that
+/// allows no additional ones and names none.
 fn metadata_filter_parameter(resource: &Registered) -> Option<(String, Value)> {
     let spec = (resource.fields)()
         .into_iter()
@@ -263,22 +273,27 @@ fn metadata_filter_parameter(resource: &Registered) -> Option<(String, Value)> {
     let exists = regex_escape(EXISTS_SUFFIX);
     let value = format!("[^,\\u0000]{{0,{MAX_VALUE_CHARS}}}");
     let properties = json!({
-        format!("^{name}\\.{key}$"): {"type": "string", "pattern": bounded_list(&value),
+        format!("^filter\\[{name}\\.{key}\\]$"): {"type": "string", "pattern": bounded_list(&value),
             "maxLength": (MAX_VALUE_CHARS + 1) * MAX_FILTER_VALUES - 1},
-        format!("^{name}\\.{key}{exists}$"): {"type": "string", "enum": ["true", "false"]},
-        format!("^{name}\\.(?:.*{exists})?{exists}$"): false,
+        format!("^filter\\[{name}\\.{key}{exists}\\]$"): {"type": "string", "enum": ["true", "false"]},
+        format!("^filter\\[{name}\\.(?:.*{exists})?{exists}\\]$"): false,
     });
     Some((
         format!("filter-{}-{}", resource.type_name, spec.name),
-        json!({"name": "filter", "in": "query", "style": "deepObject", "explode": true,
+        json!({"name": format!("{}Filters", spec.name), "in": "query", "style": "form", "explode": true,
             "description": format!(
-                "{0} by key: filter[{0}.KEY]=a,b (KEY holds one of these values; at most \
+                "Filters by {0} key, each sent as a query parameter of its own: \
+                 filter[{0}.KEY]=a,b (KEY holds one of these values; at most \
                  {MAX_FILTER_VALUES} values of at most {MAX_VALUE_CHARS} characters) and \
                  filter[{0}.KEY.exists]=true|false (KEY is there, or is not). KEY is 1 to \
                  {MAX_KEY_CHARS} characters, no control characters or brackets, not ending \
-                 {EXISTS_SUFFIX}. The other filters are parameters of their own.",
+                 {EXISTS_SUFFIX}. The object's property names are the parameter names \
+                 ({{\"filter[{0}.invoice]\": \"INV-42\"}}); the name {0}Filters itself is never sent.",
                 spec.name),
-            "schema": {"type": "object", "additionalProperties": false,
-                       "patternProperties": properties}}),
+            "schema": {"type": "object",
+                       "propertyNames": {"pattern": format!("^filter\\[{name}\\.{key}(?:{exists})?\\]$")},
+                       "patternProperties": properties,
+                       "additionalProperties": {"type": "string"}},
+            "example": {format!("filter[{}.invoice]", spec.name): "INV-42"}}),
     ))
 }

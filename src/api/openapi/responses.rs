@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::codes::{ANSWERED_ALONE, codes_of};
+use super::examples;
 use super::{Builder, component, has_body, is_write, operation_id, reference, replayable, schema};
 use crate::api::middleware::auth::{
     AUTHENTICATION_FAILURES_LIMITED, RATE_LIMITED, UNAUTHENTICATED, scope_of,
@@ -52,13 +53,15 @@ impl Builder {
             Operation::Metrics => {
                 responses.insert("200".into(), json!({"description": "The metrics.",
                 "headers": request_id,
-                "content": {"text/plain; version=0.0.4; charset=utf-8": {"schema": {"type": "string"}}}}));
+                "content": {"text/plain; version=0.0.4; charset=utf-8": {"schema": {"type": "string"},
+                    "example": examples::success(endpoint, 200)}}}));
             }
             Operation::OpenApi => {
                 responses.insert(
                     "200".into(),
                     json!({"description": "The OpenAPI document.", "headers": request_id,
-                "content": {"application/json": {"schema": {"type": "object"}}}}),
+                "content": {"application/json": {"schema": {"type": "object"},
+                    "example": examples::success(endpoint, 200)}}}),
                 );
             }
             _ => {}
@@ -229,7 +232,11 @@ fn success_response(endpoint: &Endpoint, success: Success) -> Value {
         response["links"] = Value::Object(links);
     }
     if let Some(body) = success.body {
-        response["content"] = json!({media: {"schema": body}});
+        let mut content = json!({"schema": body});
+        if let Some(example) = examples::success(endpoint, success.status) {
+            content["example"] = example;
+        }
+        response["content"] = json!({media: content});
     }
     let mut headers = Map::new();
     headers.insert("X-Request-Id".into(), reference("headers", "XRequestId"));
@@ -309,7 +316,15 @@ fn error_response(
         "items": {"properties": {"code": {"enum": names}}}}}}]});
     let mut content = Map::new();
     for media in media {
-        content.insert(media.to_string(), json!({"schema": document}));
+        let mut typed = json!({"schema": document});
+        if let Some(code) = codes
+            .iter()
+            .find(|code| code.status == status)
+            .or(codes.first())
+        {
+            typed["example"] = examples::error(code);
+        }
+        content.insert(media.to_string(), typed);
     }
     let mut response = json!({"description": lines.join("\n"), "content": content});
     let mut headers = Map::new();

@@ -109,12 +109,16 @@ impl Builder {
             "HealthDocument",
             json!({"type": "object", "required": ["meta", "jsonapi"], "additionalProperties": false,
                 "properties": {"jsonapi": schema("Jsonapi"), "meta": {
-                    "type": "object", "required": ["status", "database", "pool", "queue", "load"],
+                    "type": "object",
+                    "required": ["status", "database", "version", "commit", "pool", "queue", "load"],
                     "additionalProperties": false, "properties": {
                         "status": {"enum": ["ok", "saturated"], "description":
                             "saturated: the instance shed at least half of its requests as busy \
                              over the last seconds (still 200: see docs/operations.md)"},
                         "database": {"const": "ok"},
+                        "version": {"type": "string", "description": "The service's release"},
+                        "commit": {"type": ["string", "null"],
+                                   "description": "The commit it was built from (null: not built from a git checkout)"},
                         "pool": {"type": "object", "required": ["open", "idle", "max", "waiting"],
                             "additionalProperties": false, "properties": {
                                 "open": {"type": "integer", "minimum": 0},
@@ -551,23 +555,15 @@ fn input_schema(spec: &FieldSpec<()>) -> Value {
     let schema = match spec.accepts {
         Some(Accepts::Text { min, max }) => json!({
             "type": "string", "minLength": min, "maxLength": max, "pattern": TEXT}),
+        // A string only: the server also reads a JSON number exactly, from its digits, but
+        // a document that offers numbers gets generated clients typed for floats.
         Some(Accepts::Decimal {
             integer,
             fraction,
             positive,
-        }) => {
-            let bound = 10f64.powi(integer as i32);
-            let number = if positive {
-                json!({"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": bound,
-                       "multipleOf": 10f64.powi(-(fraction as i32))})
-            } else {
-                json!({"type": "number", "exclusiveMinimum": -bound, "exclusiveMaximum": bound,
-                       "multipleOf": 10f64.powi(-(fraction as i32)), "not": {"const": 0}})
-            };
-            json!({"oneOf": [
-                {"type": "string", "pattern": money_input_pattern(integer, fraction, positive)},
-                number]})
-        }
+        }) => json!({"type": "string",
+                     "pattern": money_input_pattern(integer, fraction, positive),
+                     "examples": [if positive { "30.00" } else { "-25.50" }]}),
         Some(Accepts::Time) => json!({"type": "string", "pattern": format!("^{DATE}{TIME}$")}),
         Some(Accepts::Choice(words)) => json!({"enum": words}),
         Some(Accepts::Words(words)) => json!({"type": "array", "minItems": 1, "uniqueItems": true,

@@ -15,7 +15,7 @@ use super::wallets::WALLET_NOT_FOUND;
 use crate::api::context::Single;
 use crate::api::handlers;
 use crate::api::input::{Target, check_identity, read_new};
-use crate::api::resource::{Resource, Writable, load_included, object};
+use crate::api::resource::{Example, Resource, Writable, load_included, object};
 use crate::api::routes::Routes;
 use crate::api::state::AppState;
 use crate::api::write::Write;
@@ -57,6 +57,14 @@ impl Resource for ApiKey {
     const NOT_FOUND: &'static Code = &API_KEY_NOT_FOUND;
     const SINGULAR: &'static str = "API key";
     const ADMIN_ONLY: bool = true;
+    const EXAMPLE: &'static Example = &Example {
+        shown: r#"{"id": "2", "name": "bob-app", "prefix": "wk_3q9XbT2a", "scopes": ["read"],
+            "wallets": ["2"], "createdAt": "2026-12-01T12:00:00Z", "expiresAt": null,
+            "revokedAt": null}"#,
+        create: r#"{"name": "bob-app", "scopes": ["read"], "wallets": ["2"]}"#,
+        update: r#"{"revokedAt": "2026-12-01T13:00:00Z"}"#,
+        created_meta: Some(r#"{"secret": "wk_3q9XbT2aVn8kP4cW6yR1sD7fG0hJ5lM2xB9vZ3qT8uE"}"#),
+    };
 }
 
 /// POST /api-keys: 201 with the key and, once, its secret in `meta.secret`.

@@ -2,7 +2,7 @@
 //! wallet per statement that changed its balance; clients read them, by wallet, by time.
 
 use crate::api::handlers;
-use crate::api::resource::Resource;
+use crate::api::resource::{Example, Resource};
 use crate::api::routes::Routes;
 use crate::codes;
 use crate::models::BalanceChange;
@@ -22,4 +22,15 @@ pub fn routes(routes: &mut Routes) {
 impl Resource for BalanceChange {
     const NOT_FOUND: &'static crate::jsonapi::error::Code = &BALANCE_CHANGE_NOT_FOUND;
     const SINGULAR: &'static str = "balance change";
+    const EXAMPLE: &'static Example = &Example {
+        shown: r#"{"id": "5", "delta": "100.500000000000000000",
+            "balance": "100.500000000000000000", "operation": "insert",
+            "heldDelta": "0.000000000000000000", "held": "0.000000000000000000",
+            "holdCount": 0, "transactionCount": 1, "changedAt": "2026-12-01T12:00:00Z",
+            "changedBy": "wallet_api", "application": "wallet-api", "actorName": "local-admin",
+            "wallet": "1", "transaction": "42", "hold": null, "actor": "1"}"#,
+        create: "{}",
+        update: "{}",
+        created_meta: None,
+    };
 }

@@ -9,7 +9,7 @@ use super::transactions::DUPLICATE_TXID;
 use super::wallets::{WALLET_NOT_FOUND, no_such_wallet};
 use crate::api::errors::{INSUFFICIENT_FUNDS, metadata_refusal};
 use crate::api::handlers;
-use crate::api::resource::{Resource, Writable};
+use crate::api::resource::{Example, Resource, Writable};
 use crate::api::routes::Routes;
 use crate::api::write::Statements;
 use crate::codes;
@@ -51,6 +51,16 @@ pub fn routes(routes: &mut Routes) {
 impl Resource for Hold {
     const NOT_FOUND: &'static Code = &HOLD_NOT_FOUND;
     const SINGULAR: &'static str = "hold";
+    const EXAMPLE: &'static Example = &Example {
+        shown: r#"{"id": "7", "amount": "30.000000000000000000", "status": "pending",
+            "capturedAmount": null, "expiresAt": "2030-01-01T00:00:00Z",
+            "createdAt": "2026-12-01T12:00:00Z", "updatedAt": "2026-12-01T12:00:00Z",
+            "metadata": {"card": "auth-77"}, "wallet": "1", "transaction": null}"#,
+        create: r#"{"amount": "30", "expiresAt": "2030-01-01T00:00:00Z",
+            "metadata": {"card": "auth-77"}, "wallet": "1"}"#,
+        update: r#"{"status": "captured", "capturedAmount": "20"}"#,
+        created_meta: None,
+    };
 }
 
 impl Writable for Hold {

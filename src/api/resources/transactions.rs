@@ -7,7 +7,7 @@ use serde_json::json;
 use super::wallets::{WALLET_NOT_FOUND, no_such_wallet};
 use crate::api::errors::{BALANCE_OVERFLOW, INSUFFICIENT_FUNDS, metadata_refusal};
 use crate::api::handlers;
-use crate::api::resource::{Answer, Resource, Writable};
+use crate::api::resource::{Answer, Example, Resource, Writable};
 use crate::api::routes::Routes;
 use crate::api::write::Statements;
 use crate::api::write::rows::{RowWriter, Rows};
@@ -39,6 +39,15 @@ pub fn routes(routes: &mut Routes) {
 impl Resource for Transaction {
     const NOT_FOUND: &'static Code = &TRANSACTION_NOT_FOUND;
     const SINGULAR: &'static str = "transaction";
+    const EXAMPLE: &'static Example = &Example {
+        shown: r#"{"id": "42", "txid": "deposit-1", "amount": "100.500000000000000000",
+            "createdAt": "2026-12-01T12:00:00Z", "metadata": {"invoice": "INV-42"},
+            "wallet": "1"}"#,
+        create: r#"{"txid": "deposit-1", "amount": "100.50", "metadata": {"invoice": "INV-42"},
+            "wallet": "1"}"#,
+        update: r#"{"metadata": {"paid": "yes", "draft": null}}"#,
+        created_meta: None,
+    };
 
     const COALESCE_READS: bool = true;
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::api::context::{Parameters, PathId, Single};
 use crate::api::errors::metadata_refusal;
 use crate::api::handlers;
-use crate::api::resource::{Resource, Writable, find_existing, single_with_meta};
+use crate::api::resource::{Example, Resource, Writable, find_existing, single_with_meta};
 use crate::api::routes::{Custom, Routes};
 use crate::api::state::AppState;
 use crate::api::write::Statements;
@@ -137,6 +137,15 @@ async fn show(
 impl Resource for Wallet {
     const NOT_FOUND: &'static Code = &WALLET_NOT_FOUND;
     const SINGULAR: &'static str = "wallet";
+    const EXAMPLE: &'static Example = &Example {
+        shown: r#"{"id": "1", "label": "alice", "balance": "100.500000000000000000",
+            "createdAt": "2026-12-01T12:00:00Z", "updatedAt": "2026-12-01T12:30:00Z",
+            "metadata": {"account": "ACC-7"}, "held": "30.000000000000000000",
+            "available": "70.500000000000000000"}"#,
+        create: r#"{"label": "alice", "metadata": {"account": "ACC-7"}}"#,
+        update: r#"{"label": "alice (savings)", "metadata": {"tier": "gold"}}"#,
+        created_meta: None,
+    };
 
     const COALESCE_READS: bool = true;
 }

@@ -364,8 +364,8 @@ impl Authenticator {
     }
 
     /// What is done every [`REPORT_EVERY`]: the failures logged, the buckets and absent
-    /// secrets no longer needed dropped.
-    fn report(&self) {
+    /// secrets no longer needed dropped; and once more when the service stops.
+    pub fn report(&self) {
         for reported in self.failure_log.report() {
             if reported.worth_a_warning {
                 tracing::warn!("{}", reported.line);
@@ -466,7 +466,7 @@ fn credentials(conn: &mut Option<PgConnection>, url: &str) -> anyhow::Result<Vec
 
 /// The scope an endpoint needs: none for what anyone may read (health, the OpenAPI
 /// document), `admin` for the keys (and what only they show) and the metrics, `read` for a
-/// GET, `write` otherwise.
+/// GET or a HEAD, `write` otherwise.
 pub fn scope_of(endpoint: &Endpoint) -> Option<&'static str> {
     let admin_only =
         |type_name: &str| crate::api::registered(type_name).is_some_and(|r| r.admin_only);
@@ -487,7 +487,13 @@ pub fn scope_of(endpoint: &Endpoint) -> Option<&'static str> {
         {
             Some("admin")
         }
-        _ if endpoint.method == actix_web::http::Method::GET => Some("read"),
+        _ if matches!(
+            endpoint.method,
+            actix_web::http::Method::GET | actix_web::http::Method::HEAD
+        ) =>
+        {
+            Some("read")
+        }
         _ => Some("write"),
     }
 }
