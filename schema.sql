@@ -99,6 +99,28 @@ ALTER FUNCTION public.capture_hold(hold bigint, captured numeric) OWNER TO CURRE
 COMMENT ON FUNCTION public.capture_hold(hold bigint, captured numeric) IS 'Captures a pending hold: releases it and books its debit (txid hold:<id>) in one call; returns the transaction id.';
 
 --
+-- Name: currencies_guard(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.currencies_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    IF NEW.code IS DISTINCT FROM OLD.code THEN
+        RAISE EXCEPTION 'currency %: its code never changes', OLD.code
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'currencies_code_fixed',
+                  TABLE = 'currencies';
+    END IF;
+    NEW.created_at := OLD.created_at;
+    NEW.updated_at := now();
+    RETURN NEW;
+END;
+$$;
+
+ALTER FUNCTION public.currencies_guard() OWNER TO CURRENT_USER;
+
+--
 -- Name: expire_holds(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
 --
 
@@ -325,6 +347,8 @@ CREATE FUNCTION public.holds_state_machine() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
     AS $$
+DECLARE
+    wallet record;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         IF NEW.status <> 'pending' OR NEW.captured_amount IS NOT NULL
@@ -402,6 +426,14 @@ BEGIN
                 OLD.id, NEW.captured_amount, OLD.amount
             USING ERRCODE = 'check_violation', CONSTRAINT = 'holds_capture_within_amount',
                   TABLE = 'holds', DETAIL = format('amount=%s', OLD.amount);
+    END IF;
+    IF NEW.status = 'captured' THEN
+        SELECT w.currency, w.scale INTO wallet FROM wallets AS w WHERE w.id = OLD.wallet_id;
+        IF min_scale(NEW.captured_amount) > wallet.scale THEN
+            PERFORM ledger_refuse_precision('holds_captured_amount_scale', OLD.wallet_id,
+                                            wallet.currency, wallet.scale,
+                                            min_scale(NEW.captured_amount));
+        END IF;
     END IF;
     IF NEW.status <> 'captured' AND NEW.transaction_id IS NOT NULL THEN
         RAISE EXCEPTION 'hold %: only a capture books a transaction', OLD.id
@@ -546,19 +578,21 @@ CREATE FUNCTION public.ledger_apply(operation text, changes public.ledger_change
         SELECT array_agg(w.wallet_id) AS ids, array_agg(w.delta) AS deltas,
                array_agg(w.touched) AS counts, array_agg(w.only_id) AS only_ids,
                array_agg(0::numeric) AS no_held, array_agg(0::bigint) AS no_holds,
-               array_agg(NULL::bigint) AS no_hold
+               array_agg(NULL::bigint) AS no_hold, array_agg(w.digits) AS digits
         FROM (
             SELECT c.wallet_id, sum(c.amount) AS delta,
                    count(DISTINCT c.transaction_id) AS touched,
                    CASE WHEN count(DISTINCT c.transaction_id) = 1
-                        THEN min(c.transaction_id) END AS only_id
+                        THEN min(c.transaction_id) END AS only_id,
+                   max(min_scale(c.amount)) AS digits
             FROM unnest(changes) AS c
             GROUP BY c.wallet_id
-            HAVING sum(c.amount) <> 0
+            -- A wallet the statement leaves as it was is still judged by its rows' digits.
+            HAVING sum(c.amount) <> 0 OR max(min_scale(c.amount)) > 0
         ) AS w
     ) AS a
     CROSS JOIN LATERAL wallet_apply(operation, a.ids, a.deltas, a.no_held, a.counts, a.only_ids,
-                                    a.no_holds, a.no_hold) AS j
+                                    a.no_holds, a.no_hold, a.digits) AS j
 $$;
 
 ALTER FUNCTION public.ledger_apply(operation text, changes public.ledger_change[]) OWNER TO wallet_ledger;
@@ -580,15 +614,17 @@ CREATE FUNCTION public.ledger_hold(operation text, changes public.ledger_change[
     SELECT j.wallet_id, j.balance_change_id
     FROM (
         SELECT array_agg(w.wallet_id) AS ids, array_agg(w.held_delta) AS held_deltas,
-               array_agg(w.touched) AS counts, array_agg(w.only_id) AS only_ids
+               array_agg(w.touched) AS counts, array_agg(w.only_id) AS only_ids,
+               array_agg(w.digits) AS digits
         FROM (
             SELECT c.wallet_id, sum(c.amount) AS held_delta,
                    count(DISTINCT c.transaction_id) AS touched,
                    CASE WHEN count(DISTINCT c.transaction_id) = 1
-                        THEN min(c.transaction_id) END AS only_id
+                        THEN min(c.transaction_id) END AS only_id,
+                   max(min_scale(c.amount)) AS digits
             FROM unnest(changes) AS c
             GROUP BY c.wallet_id
-            HAVING sum(c.amount) <> 0
+            HAVING sum(c.amount) <> 0 OR max(min_scale(c.amount)) > 0
         ) AS w
     ) AS a
     CROSS JOIN LATERAL wallet_apply(
@@ -596,10 +632,35 @@ CREATE FUNCTION public.ledger_hold(operation text, changes public.ledger_change[
         array_fill(0::numeric, ARRAY[coalesce(cardinality(a.ids), 0)]), a.held_deltas,
         array_fill(0::bigint, ARRAY[coalesce(cardinality(a.ids), 0)]),
         array_fill(NULL::bigint, ARRAY[coalesce(cardinality(a.ids), 0)]),
-        a.counts, a.only_ids) AS j
+        a.counts, a.only_ids, a.digits) AS j
 $$;
 
 ALTER FUNCTION public.ledger_hold(operation text, changes public.ledger_change[]) OWNER TO wallet_ledger;
+
+--
+-- Name: ledger_refuse_precision(text, bigint, text, smallint, integer); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.ledger_refuse_precision(what text, wallet bigint, currency text, scale smallint, digits integer) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'amount precision: wallet % holds %, whose amounts have at most % fractional digit(s); % has %',
+            wallet, currency, scale,
+            CASE what WHEN 'holds_captured_amount_scale' THEN 'a captured amount'
+                      WHEN 'holds_amount_scale' THEN 'a hold amount'
+                      ELSE 'an amount' END,
+            digits
+        USING ERRCODE = 'check_violation', CONSTRAINT = what,
+              TABLE = CASE WHEN what LIKE 'holds%' THEN 'holds' ELSE 'transactions' END,
+              DETAIL = format('wallet_id=%s currency=%s scale=%s', wallet, currency, scale),
+              HINT = format('Round the amount to %s fractional digit(s): amounts of %s are exact at its scale.',
+                            scale, currency);
+END;
+$$;
+
+ALTER FUNCTION public.ledger_refuse_precision(what text, wallet bigint, currency text, scale smallint, digits integer) OWNER TO CURRENT_USER;
 
 --
 -- Name: ledger_refuse_rewrite(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
@@ -778,7 +839,27 @@ CREATE FUNCTION public.transactions_after_update() RETURNS trigger
 DECLARE
     journal_wallets bigint[];
     journal_rows bigint[];
+    moved record;
 BEGIN
+    -- Money stays in its currency: a transaction moves only to a wallet of the same one.
+    SELECT n.id, o.wallet_id AS old_wallet, ow.currency AS old_currency,
+           n.wallet_id AS new_wallet, nw.currency AS new_currency
+    INTO moved
+    FROM new_rows AS n
+    JOIN old_rows AS o ON o.id = n.id AND o.wallet_id <> n.wallet_id
+    JOIN wallets AS ow ON ow.id = o.wallet_id
+    JOIN wallets AS nw ON nw.id = n.wallet_id
+    WHERE ow.currency <> nw.currency
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'transaction % cannot move from wallet % (%) to wallet % (%): a transaction stays in its currency',
+                moved.id, moved.old_wallet, moved.old_currency, moved.new_wallet, moved.new_currency
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'transactions_currency_fixed',
+                  TABLE = 'transactions',
+                  DETAIL = format('transaction_id=%s currency=%s wallet_currency=%s',
+                                  moved.id, moved.old_currency, moved.new_currency),
+                  HINT = 'Book a debit here and a credit in a wallet of the other currency.';
+    END IF;
     SELECT array_agg(j.wallet_id), array_agg(j.balance_change_id)
     INTO journal_wallets, journal_rows
     FROM ledger_apply('update', ARRAY(
@@ -827,7 +908,8 @@ BEGIN
         'truncate', a.ids, a.deltas,
         array_fill(0::numeric, ARRAY[coalesce(cardinality(a.ids), 0)]), a.counts, a.only_ids,
         array_fill(0::bigint, ARRAY[coalesce(cardinality(a.ids), 0)]),
-        array_fill(NULL::bigint, ARRAY[coalesce(cardinality(a.ids), 0)])) AS j;
+        array_fill(NULL::bigint, ARRAY[coalesce(cardinality(a.ids), 0)]),
+        array_fill(NULL::integer, ARRAY[coalesce(cardinality(a.ids), 0)])) AS j;
 
     PERFORM ledger_revise('truncate', ARRAY(SELECT t FROM transactions AS t), '{}',
                           journal_wallets, journal_rows);
@@ -857,10 +939,10 @@ ALTER FUNCTION public.wallet_api_wallets() OWNER TO CURRENT_USER;
 COMMENT ON FUNCTION public.wallet_api_wallets() IS 'The wallets the current statement may see (wallet_api.wallets), or NULL for every wallet.';
 
 --
--- Name: wallet_apply(text, bigint[], numeric[], numeric[], bigint[], bigint[], bigint[], bigint[]); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+-- Name: wallet_apply(text, bigint[], numeric[], numeric[], bigint[], bigint[], bigint[], bigint[], integer[]); Type: FUNCTION; Schema: public; Owner: wallet_ledger
 --
 
-CREATE FUNCTION public.wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[]) RETURNS TABLE(wallet_id bigint, balance_change_id bigint)
+CREATE FUNCTION public.wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[], digits integer[]) RETURNS TABLE(wallet_id bigint, balance_change_id bigint)
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
     AS $$
@@ -878,24 +960,32 @@ BEGIN
     -- Under READ COMMITTED a row changed by a concurrent transaction is re-read after that
     -- transaction commits, so the check below sees the committed balances.
     FOR target IN
-        SELECT w.id, w.balance + d.delta AS new_balance,
+        SELECT w.id, w.currency, w.scale, d.digits, w.balance + d.delta AS new_balance,
                wallet_available_now(w.id, w.balance, w.held, w.held_expires_at) AS available,
                wallet_available_now(w.id, w.balance, w.held, w.held_expires_at)
                    + d.delta - d.held_delta AS new_available
         FROM wallets AS w
-        JOIN unnest(wallet_ids, deltas, held_deltas) AS d (wallet_id, delta, held_delta)
+        JOIN unnest(wallet_ids, deltas, held_deltas, digits) AS d (wallet_id, delta, held_delta, digits)
           ON d.wallet_id = w.id
         ORDER BY w.id
         FOR NO KEY UPDATE OF w
     LOOP
         locked := locked + 1;
+        IF target.digits > target.scale THEN
+            PERFORM ledger_refuse_precision(
+                CASE WHEN operation LIKE 'hold%' THEN 'holds_amount_scale'
+                     ELSE 'transactions_amount_scale' END,
+                target.id, target.currency, target.scale, target.digits);
+        END IF;
         IF target.new_available < 0 THEN
             RAISE EXCEPTION 'insufficient funds: the available balance of wallet % would become % (% available now)',
-                    target.id, target.new_available, target.available
+                    target.id, round(target.new_available, target.scale),
+                    round(target.available, target.scale)
                 USING ERRCODE = 'check_violation',
                       CONSTRAINT = 'wallets_balance_nonnegative',
                       TABLE = 'wallets',
-                      DETAIL = format('wallet_id=%s available=%s', target.id, target.available),
+                      DETAIL = format('wallet_id=%s available=%s', target.id,
+                                      round(target.available, target.scale)),
                       HINT = 'A statement must leave every wallet''s available balance (its balance less its pending holds) at zero or above.';
         END IF;
         IF target.new_balance >= 1e18 THEN
@@ -938,7 +1028,7 @@ BEGIN
             updated_at = now()
         FROM unnest(wallet_ids, deltas, held_deltas, counts, transaction_ids, hold_counts, hold_ids)
              AS d (wallet_id, delta, held_delta, touched, transaction_id, holds_touched, hold_id)
-        WHERE w.id = d.wallet_id
+        WHERE w.id = d.wallet_id AND (d.delta <> 0 OR d.held_delta <> 0)
         RETURNING w.id, w.balance, w.held, d.delta, d.held_delta, d.touched, d.transaction_id,
                   d.holds_touched, d.hold_id
     )
@@ -956,13 +1046,13 @@ BEGIN
 END;
 $$;
 
-ALTER FUNCTION public.wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[]) OWNER TO wallet_ledger;
+ALTER FUNCTION public.wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[], digits integer[]) OWNER TO wallet_ledger;
 
 --
--- Name: FUNCTION wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[]); Type: COMMENT; Schema: public; Owner: wallet_ledger
+-- Name: FUNCTION wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[], digits integer[]); Type: COMMENT; Schema: public; Owner: wallet_ledger
 --
 
-COMMENT ON FUNCTION public.wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[]) IS 'Adds deltas[i] to the balance and held_deltas[i] to the held of wallet wallet_ids[i] and journals it: locks in id order, refuses a negative available balance or an overflowing balance. Called by the triggers only.';
+COMMENT ON FUNCTION public.wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[], digits integer[]) IS 'Adds deltas[i] to the balance and held_deltas[i] to the held of wallet wallet_ids[i] and journals it: locks in id order, refuses a negative available balance or an overflowing balance. Called by the triggers only.';
 
 --
 -- Name: wallet_available_now(bigint, numeric, numeric, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
@@ -1149,6 +1239,40 @@ $$;
 ALTER FUNCTION public.wallet_repair(apply boolean) OWNER TO wallet_ledger;
 
 --
+-- Name: wallets_currency(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.wallets_currency() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        RAISE EXCEPTION 'wallet %: its currency never changes (it holds %)', OLD.id, OLD.currency
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'wallets_currency_fixed',
+                  TABLE = 'wallets',
+                  HINT = 'Open a wallet in the other currency and move the money with transactions.';
+    END IF;
+    SELECT c.scale INTO NEW.scale FROM currencies AS c WHERE c.code = NEW.currency;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'there is no currency %', coalesce(quote_literal(NEW.currency), 'NULL')
+            USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'wallets_currency_fkey',
+                  TABLE = 'wallets', DETAIL = format('currency=%s', NEW.currency),
+                  HINT = 'Name a currency of the catalogue (SELECT code FROM currencies), or add one.';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+ALTER FUNCTION public.wallets_currency() OWNER TO CURRENT_USER;
+
+--
+-- Name: FUNCTION wallets_currency(); Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON FUNCTION public.wallets_currency() IS 'Sets a new wallet''s scale from its currency; refuses any change of a wallet''s currency or scale.';
+
+--
 -- Name: wallets_refuse_balance_write(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
 --
 
@@ -1292,6 +1416,122 @@ ALTER TABLE public.balance_changes ALTER COLUMN id ADD GENERATED ALWAYS AS IDENT
 );
 
 --
+-- Name: wallets; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.wallets (
+    id bigint NOT NULL,
+    label text NOT NULL,
+    balance numeric(36,18) DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    held numeric(36,18) DEFAULT 0 NOT NULL,
+    held_expires_at timestamp with time zone,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    currency text DEFAULT 'XXX'::text NOT NULL,
+    scale smallint DEFAULT 18 NOT NULL,
+    CONSTRAINT wallets_balance_nonnegative CHECK ((balance >= (0)::numeric)),
+    CONSTRAINT wallets_label_length CHECK (((char_length(label) >= 1) AND (char_length(label) <= 255))),
+    CONSTRAINT wallets_metadata_valid CHECK (public.metadata_valid(metadata))
+);
+
+ALTER TABLE public.wallets OWNER TO CURRENT_USER;
+
+--
+-- Name: COLUMN wallets.balance; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON COLUMN public.wallets.balance IS 'Sum of the wallet''s transactions.amount, kept by the transactions triggers; never negative, never written directly.';
+
+--
+-- Name: COLUMN wallets.held; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON COLUMN public.wallets.held IS 'Sum of the wallet''s pending holds (status pending), kept by the holds triggers; those past expires_at stop counting at once (wallet_balances).';
+
+--
+-- Name: COLUMN wallets.held_expires_at; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON COLUMN public.wallets.held_expires_at IS 'The earliest expires_at of the wallet''s pending holds (NULL: none expires), kept by the holds triggers: until then nothing held has expired.';
+
+--
+-- Name: COLUMN wallets.currency; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON COLUMN public.wallets.currency IS 'The currency the wallet holds; never changes.';
+
+--
+-- Name: COLUMN wallets.scale; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON COLUMN public.wallets.scale IS 'Its currency''s scale (set from currencies when the wallet is created; the foreign key keeps it equal).';
+
+--
+-- Name: balance_changes_with_currency; Type: VIEW; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE VIEW public.balance_changes_with_currency WITH (security_invoker='true') AS
+ SELECT c.id,
+    c.wallet_id,
+    c.delta,
+    c.balance,
+    c.operation,
+    c.transaction_count,
+    c.transaction_id,
+    c.changed_at,
+    c.database_xid,
+    c.changed_by,
+    c.application,
+    c.repaired_from,
+    c.actor_key_id,
+    c.actor_name,
+    c.held_delta,
+    c.held,
+    c.hold_count,
+    c.hold_id,
+    COALESCE(( SELECT w.currency
+           FROM public.wallets w
+          WHERE (w.id = c.wallet_id)), 'XXX'::text) AS currency,
+    COALESCE(( SELECT w.scale
+           FROM public.wallets w
+          WHERE (w.id = c.wallet_id)), (18)::smallint) AS scale
+   FROM public.balance_changes c;
+
+ALTER TABLE public.balance_changes_with_currency OWNER TO CURRENT_USER;
+
+--
+-- Name: VIEW balance_changes_with_currency; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON VIEW public.balance_changes_with_currency IS 'Every journal row with its wallet''s currency and scale.';
+
+--
+-- Name: currencies; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.currencies (
+    code text NOT NULL,
+    name text NOT NULL,
+    scale smallint NOT NULL,
+    kind text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT currencies_code_format CHECK ((code ~ '^[A-Z][A-Z0-9]{1,15}$'::text)),
+    CONSTRAINT currencies_kind CHECK ((kind = ANY (ARRAY['iso'::text, 'crypto'::text, 'custom'::text]))),
+    CONSTRAINT currencies_name_length CHECK (((length(name) >= 1) AND (length(name) <= 255))),
+    CONSTRAINT currencies_scale_range CHECK (((scale >= 0) AND (scale <= 18)))
+);
+
+ALTER TABLE public.currencies OWNER TO CURRENT_USER;
+
+--
+-- Name: TABLE currencies; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON TABLE public.currencies IS 'The currencies wallets may hold: code (ISO 4217 or a code of your own), name, scale (fractional digits of every amount), kind.';
+
+--
 -- Name: hold_revisions; Type: TABLE; Schema: public; Owner: CURRENT_USER
 --
 
@@ -1365,7 +1605,13 @@ CREATE VIEW public.holds_now WITH (security_invoker='true') AS
             WHEN ((h.status = 'pending'::text) AND (h.expires_at <= now())) THEN h.expires_at
             ELSE h.resolved_at
         END AS resolved_at,
-    h.metadata
+    h.metadata,
+    COALESCE(( SELECT w.currency
+           FROM public.wallets w
+          WHERE (w.id = h.wallet_id)), 'XXX'::text) AS currency,
+    COALESCE(( SELECT w.scale
+           FROM public.wallets w
+          WHERE (w.id = h.wallet_id)), (18)::smallint) AS scale
    FROM public.holds h;
 
 ALTER TABLE public.holds_now OWNER TO CURRENT_USER;
@@ -1374,7 +1620,7 @@ ALTER TABLE public.holds_now OWNER TO CURRENT_USER;
 -- Name: VIEW holds_now; Type: COMMENT; Schema: public; Owner: CURRENT_USER
 --
 
-COMMENT ON VIEW public.holds_now IS 'Every hold with its status now: a pending hold past expires_at is expired.';
+COMMENT ON VIEW public.holds_now IS 'Every hold with its status now (a pending hold past expires_at is expired), and its wallet''s currency and scale.';
 
 --
 -- Name: idempotency_keys; Type: TABLE; Schema: public; Owner: CURRENT_USER
@@ -1460,42 +1706,31 @@ ALTER TABLE public.transactions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY
 );
 
 --
--- Name: wallets; Type: TABLE; Schema: public; Owner: CURRENT_USER
+-- Name: transactions_with_currency; Type: VIEW; Schema: public; Owner: CURRENT_USER
 --
 
-CREATE TABLE public.wallets (
-    id bigint NOT NULL,
-    label text NOT NULL,
-    balance numeric(36,18) DEFAULT 0 NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    held numeric(36,18) DEFAULT 0 NOT NULL,
-    held_expires_at timestamp with time zone,
-    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
-    CONSTRAINT wallets_balance_nonnegative CHECK ((balance >= (0)::numeric)),
-    CONSTRAINT wallets_label_length CHECK (((char_length(label) >= 1) AND (char_length(label) <= 255))),
-    CONSTRAINT wallets_metadata_valid CHECK (public.metadata_valid(metadata))
-);
+CREATE VIEW public.transactions_with_currency WITH (security_invoker='true') AS
+ SELECT t.id,
+    t.wallet_id,
+    t.txid,
+    t.amount,
+    t.created_at,
+    t.metadata,
+    COALESCE(( SELECT w.currency
+           FROM public.wallets w
+          WHERE (w.id = t.wallet_id)), 'XXX'::text) AS currency,
+    COALESCE(( SELECT w.scale
+           FROM public.wallets w
+          WHERE (w.id = t.wallet_id)), (18)::smallint) AS scale
+   FROM public.transactions t;
 
-ALTER TABLE public.wallets OWNER TO CURRENT_USER;
-
---
--- Name: COLUMN wallets.balance; Type: COMMENT; Schema: public; Owner: CURRENT_USER
---
-
-COMMENT ON COLUMN public.wallets.balance IS 'Sum of the wallet''s transactions.amount, kept by the transactions triggers; never negative, never written directly.';
+ALTER TABLE public.transactions_with_currency OWNER TO CURRENT_USER;
 
 --
--- Name: COLUMN wallets.held; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+-- Name: VIEW transactions_with_currency; Type: COMMENT; Schema: public; Owner: CURRENT_USER
 --
 
-COMMENT ON COLUMN public.wallets.held IS 'Sum of the wallet''s pending holds (status pending), kept by the holds triggers; those past expires_at stop counting at once (wallet_balances).';
-
---
--- Name: COLUMN wallets.held_expires_at; Type: COMMENT; Schema: public; Owner: CURRENT_USER
---
-
-COMMENT ON COLUMN public.wallets.held_expires_at IS 'The earliest expires_at of the wallet''s pending holds (NULL: none expires), kept by the holds triggers: until then nothing held has expired.';
+COMMENT ON VIEW public.transactions_with_currency IS 'Every transaction with its wallet''s currency and scale.';
 
 --
 -- Name: wallet_balance_audit; Type: VIEW; Schema: public; Owner: CURRENT_USER
@@ -1698,6 +1933,20 @@ ALTER TABLE ONLY public.balance_changes
     ADD CONSTRAINT balance_changes_pkey PRIMARY KEY (id);
 
 --
+-- Name: currencies currencies_code_scale; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.currencies
+    ADD CONSTRAINT currencies_code_scale UNIQUE (code, scale);
+
+--
+-- Name: currencies currencies_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.currencies
+    ADD CONSTRAINT currencies_pkey PRIMARY KEY (code);
+
+--
 -- Name: hold_revisions hold_revisions_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
 --
 
@@ -1832,6 +2081,12 @@ CREATE INDEX transactions_wallet_id_id_idx ON public.transactions USING btree (w
 CREATE INDEX wallet_revisions_wallet_id_idx ON public.wallet_revisions USING btree (wallet_id, id);
 
 --
+-- Name: wallets_currency_id; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX wallets_currency_id ON public.wallets USING btree (currency, id);
+
+--
 -- Name: wallets_metadata_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
 --
 
@@ -1860,6 +2115,14 @@ ALTER TABLE public.balance_changes ENABLE ALWAYS TRIGGER balance_changes_append_
 CREATE TRIGGER balance_changes_no_truncate BEFORE TRUNCATE ON public.balance_changes FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_rewrite();
 
 ALTER TABLE public.balance_changes ENABLE ALWAYS TRIGGER balance_changes_no_truncate;
+
+--
+-- Name: currencies currencies_guard; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER currencies_guard BEFORE UPDATE ON public.currencies FOR EACH ROW EXECUTE FUNCTION public.currencies_guard();
+
+ALTER TABLE public.currencies ENABLE ALWAYS TRIGGER currencies_guard;
 
 --
 -- Name: hold_revisions hold_revisions_append_only; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
@@ -2014,6 +2277,22 @@ CREATE TRIGGER wallets_balance_guard_update BEFORE UPDATE OF balance, held, held
 ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_balance_guard_update;
 
 --
+-- Name: wallets wallets_currency; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER wallets_currency BEFORE INSERT ON public.wallets FOR EACH ROW EXECUTE FUNCTION public.wallets_currency();
+
+ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_currency;
+
+--
+-- Name: wallets wallets_currency_fixed; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER wallets_currency_fixed BEFORE UPDATE OF currency, scale ON public.wallets FOR EACH ROW WHEN (((new.currency IS DISTINCT FROM old.currency) OR (new.scale IS DISTINCT FROM old.scale))) EXECUTE FUNCTION public.wallets_currency();
+
+ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_currency_fixed;
+
+--
 -- Name: wallets wallets_label_touch; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
 --
 
@@ -2077,6 +2356,13 @@ ALTER TABLE ONLY public.transactions
 
 ALTER TABLE ONLY public.wallet_revisions
     ADD CONSTRAINT wallet_revisions_actor_key_id_fkey FOREIGN KEY (actor_key_id) REFERENCES public.api_keys(id);
+
+--
+-- Name: wallets wallets_currency_fkey; Type: FK CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.wallets
+    ADD CONSTRAINT wallets_currency_fkey FOREIGN KEY (currency, scale) REFERENCES public.currencies(code, scale) ON UPDATE RESTRICT ON DELETE RESTRICT;
 
 --
 -- Name: balance_changes; Type: ROW SECURITY; Schema: public; Owner: CURRENT_USER
@@ -2310,10 +2596,10 @@ REVOKE ALL ON FUNCTION public.transactions_after_update() FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.transactions_before_truncate() FROM PUBLIC;
 
 --
--- Name: FUNCTION wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[]); Type: ACL; Schema: public; Owner: wallet_ledger
+-- Name: FUNCTION wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[], digits integer[]); Type: ACL; Schema: public; Owner: wallet_ledger
 --
 
-REVOKE ALL ON FUNCTION public.wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[], digits integer[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION wallet_repair(apply boolean); Type: ACL; Schema: public; Owner: wallet_ledger
@@ -2393,34 +2679,6 @@ GRANT SELECT ON TABLE public.balance_changes TO wallet_service;
 GRANT SELECT ON TABLE public.balance_changes TO wallet_reader;
 
 --
--- Name: TABLE hold_revisions; Type: ACL; Schema: public; Owner: CURRENT_USER
---
-
-GRANT INSERT ON TABLE public.hold_revisions TO wallet_ledger;
-GRANT SELECT ON TABLE public.hold_revisions TO wallet_reader;
-
---
--- Name: TABLE holds_now; Type: ACL; Schema: public; Owner: CURRENT_USER
---
-
-GRANT SELECT ON TABLE public.holds_now TO wallet_service;
-GRANT SELECT ON TABLE public.holds_now TO wallet_reader;
-
---
--- Name: TABLE idempotency_keys; Type: ACL; Schema: public; Owner: CURRENT_USER
---
-
-GRANT SELECT,INSERT ON TABLE public.idempotency_keys TO wallet_service;
-GRANT SELECT,DELETE ON TABLE public.idempotency_keys TO wallet_ledger;
-
---
--- Name: TABLE transaction_revisions; Type: ACL; Schema: public; Owner: CURRENT_USER
---
-
-GRANT INSERT ON TABLE public.transaction_revisions TO wallet_ledger;
-GRANT SELECT ON TABLE public.transaction_revisions TO wallet_reader;
-
---
 -- Name: TABLE wallets; Type: ACL; Schema: public; Owner: CURRENT_USER
 --
 
@@ -2466,6 +2724,68 @@ GRANT UPDATE(held_expires_at) ON TABLE public.wallets TO wallet_ledger;
 
 GRANT UPDATE(metadata) ON TABLE public.wallets TO wallet_service;
 GRANT UPDATE(metadata) ON TABLE public.wallets TO wallet_writer;
+
+--
+-- Name: TABLE balance_changes_with_currency; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT ON TABLE public.balance_changes_with_currency TO wallet_service;
+GRANT SELECT ON TABLE public.balance_changes_with_currency TO wallet_reader;
+
+--
+-- Name: TABLE currencies; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT ON TABLE public.currencies TO PUBLIC;
+GRANT SELECT,INSERT,DELETE ON TABLE public.currencies TO wallet_service;
+GRANT SELECT ON TABLE public.currencies TO wallet_reader;
+
+--
+-- Name: COLUMN currencies.name; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(name) ON TABLE public.currencies TO wallet_service;
+
+--
+-- Name: COLUMN currencies.scale; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(scale) ON TABLE public.currencies TO wallet_service;
+
+--
+-- Name: TABLE hold_revisions; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT INSERT ON TABLE public.hold_revisions TO wallet_ledger;
+GRANT SELECT ON TABLE public.hold_revisions TO wallet_reader;
+
+--
+-- Name: TABLE holds_now; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT ON TABLE public.holds_now TO wallet_service;
+GRANT SELECT ON TABLE public.holds_now TO wallet_reader;
+
+--
+-- Name: TABLE idempotency_keys; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT,INSERT ON TABLE public.idempotency_keys TO wallet_service;
+GRANT SELECT,DELETE ON TABLE public.idempotency_keys TO wallet_ledger;
+
+--
+-- Name: TABLE transaction_revisions; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT INSERT ON TABLE public.transaction_revisions TO wallet_ledger;
+GRANT SELECT ON TABLE public.transaction_revisions TO wallet_reader;
+
+--
+-- Name: TABLE transactions_with_currency; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT ON TABLE public.transactions_with_currency TO wallet_service;
+GRANT SELECT ON TABLE public.transactions_with_currency TO wallet_reader;
 
 --
 -- Name: TABLE wallet_balance_audit; Type: ACL; Schema: public; Owner: CURRENT_USER

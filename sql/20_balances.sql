@@ -8,6 +8,8 @@
 --    zero: a statement that would take any wallet there fails whole (SQLSTATE 23514,
 --    constraint wallets_balance_nonnegative, DETAIL 'wallet_id=<id> available=<amount>').
 --  * A balance never reaches 10^18 (22003, wallets_balance_max).
+--  * Every amount is exact at the scale of its wallet's currency (23514,
+--    transactions_amount_scale or holds_amount_scale; 15_currencies.sql).
 --  * A statement is judged by its net change per wallet, whatever the order of its rows;
 --    statements are judged one at a time, even inside one transaction.
 --  * The affected wallets are locked lowest id first (FOR NO KEY UPDATE), so concurrent
@@ -19,9 +21,11 @@
 
 -- Adds deltas[i] to the balance and held_deltas[i] to the held of wallet wallet_ids[i]; the
 -- statement touched counts[i] of its transactions (transaction_ids[i] when it was one) and
--- hold_counts[i] of its holds (hold_ids[i] when it was one). Returns each wallet's journal
--- row.
-CREATE OR REPLACE FUNCTION wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[])
+-- hold_counts[i] of its holds (hold_ids[i] when it was one); the most fractional digits
+-- among those rows' amounts is digits[i] (NULL: nothing to check), which the wallet's
+-- currency's scale must hold. A wallet whose deltas are both zero is checked and locked, not
+-- journaled. Returns each wallet's journal row.
+CREATE OR REPLACE FUNCTION wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[], digits integer[])
 RETURNS TABLE(wallet_id bigint, balance_change_id bigint)
 LANGUAGE plpgsql
 AS $$
@@ -39,24 +43,32 @@ BEGIN
     -- Under READ COMMITTED a row changed by a concurrent transaction is re-read after that
     -- transaction commits, so the check below sees the committed balances.
     FOR target IN
-        SELECT w.id, w.balance + d.delta AS new_balance,
+        SELECT w.id, w.currency, w.scale, d.digits, w.balance + d.delta AS new_balance,
                wallet_available_now(w.id, w.balance, w.held, w.held_expires_at) AS available,
                wallet_available_now(w.id, w.balance, w.held, w.held_expires_at)
                    + d.delta - d.held_delta AS new_available
         FROM wallets AS w
-        JOIN unnest(wallet_ids, deltas, held_deltas) AS d (wallet_id, delta, held_delta)
+        JOIN unnest(wallet_ids, deltas, held_deltas, digits) AS d (wallet_id, delta, held_delta, digits)
           ON d.wallet_id = w.id
         ORDER BY w.id
         FOR NO KEY UPDATE OF w
     LOOP
         locked := locked + 1;
+        IF target.digits > target.scale THEN
+            PERFORM ledger_refuse_precision(
+                CASE WHEN operation LIKE 'hold%' THEN 'holds_amount_scale'
+                     ELSE 'transactions_amount_scale' END,
+                target.id, target.currency, target.scale, target.digits);
+        END IF;
         IF target.new_available < 0 THEN
             RAISE EXCEPTION 'insufficient funds: the available balance of wallet % would become % (% available now)',
-                    target.id, target.new_available, target.available
+                    target.id, round(target.new_available, target.scale),
+                    round(target.available, target.scale)
                 USING ERRCODE = 'check_violation',
                       CONSTRAINT = 'wallets_balance_nonnegative',
                       TABLE = 'wallets',
-                      DETAIL = format('wallet_id=%s available=%s', target.id, target.available),
+                      DETAIL = format('wallet_id=%s available=%s', target.id,
+                                      round(target.available, target.scale)),
                       HINT = 'A statement must leave every wallet''s available balance (its balance less its pending holds) at zero or above.';
         END IF;
         IF target.new_balance >= 1e18 THEN
@@ -99,7 +111,7 @@ BEGIN
             updated_at = now()
         FROM unnest(wallet_ids, deltas, held_deltas, counts, transaction_ids, hold_counts, hold_ids)
              AS d (wallet_id, delta, held_delta, touched, transaction_id, holds_touched, hold_id)
-        WHERE w.id = d.wallet_id
+        WHERE w.id = d.wallet_id AND (d.delta <> 0 OR d.held_delta <> 0)
         RETURNING w.id, w.balance, w.held, d.delta, d.held_delta, d.touched, d.transaction_id,
                   d.holds_touched, d.hold_id
     )
@@ -117,7 +129,7 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[]) IS
+COMMENT ON FUNCTION wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[], digits integer[]) IS
     'Adds deltas[i] to the balance and held_deltas[i] to the held of wallet wallet_ids[i] and journals it: locks in id order, refuses a negative available balance or an overflowing balance. Called by the triggers only.';
 
 
@@ -132,19 +144,21 @@ AS $$
         SELECT array_agg(w.wallet_id) AS ids, array_agg(w.delta) AS deltas,
                array_agg(w.touched) AS counts, array_agg(w.only_id) AS only_ids,
                array_agg(0::numeric) AS no_held, array_agg(0::bigint) AS no_holds,
-               array_agg(NULL::bigint) AS no_hold
+               array_agg(NULL::bigint) AS no_hold, array_agg(w.digits) AS digits
         FROM (
             SELECT c.wallet_id, sum(c.amount) AS delta,
                    count(DISTINCT c.transaction_id) AS touched,
                    CASE WHEN count(DISTINCT c.transaction_id) = 1
-                        THEN min(c.transaction_id) END AS only_id
+                        THEN min(c.transaction_id) END AS only_id,
+                   max(min_scale(c.amount)) AS digits
             FROM unnest(changes) AS c
             GROUP BY c.wallet_id
-            HAVING sum(c.amount) <> 0
+            -- A wallet the statement leaves as it was is still judged by its rows' digits.
+            HAVING sum(c.amount) <> 0 OR max(min_scale(c.amount)) > 0
         ) AS w
     ) AS a
     CROSS JOIN LATERAL wallet_apply(operation, a.ids, a.deltas, a.no_held, a.counts, a.only_ids,
-                                    a.no_holds, a.no_hold) AS j
+                                    a.no_holds, a.no_hold, a.digits) AS j
 $$;
 
 COMMENT ON FUNCTION ledger_apply(operation text, changes ledger_change[]) IS
@@ -161,15 +175,17 @@ AS $$
     SELECT j.wallet_id, j.balance_change_id
     FROM (
         SELECT array_agg(w.wallet_id) AS ids, array_agg(w.held_delta) AS held_deltas,
-               array_agg(w.touched) AS counts, array_agg(w.only_id) AS only_ids
+               array_agg(w.touched) AS counts, array_agg(w.only_id) AS only_ids,
+               array_agg(w.digits) AS digits
         FROM (
             SELECT c.wallet_id, sum(c.amount) AS held_delta,
                    count(DISTINCT c.transaction_id) AS touched,
                    CASE WHEN count(DISTINCT c.transaction_id) = 1
-                        THEN min(c.transaction_id) END AS only_id
+                        THEN min(c.transaction_id) END AS only_id,
+                   max(min_scale(c.amount)) AS digits
             FROM unnest(changes) AS c
             GROUP BY c.wallet_id
-            HAVING sum(c.amount) <> 0
+            HAVING sum(c.amount) <> 0 OR max(min_scale(c.amount)) > 0
         ) AS w
     ) AS a
     CROSS JOIN LATERAL wallet_apply(
@@ -177,7 +193,7 @@ AS $$
         array_fill(0::numeric, ARRAY[coalesce(cardinality(a.ids), 0)]), a.held_deltas,
         array_fill(0::bigint, ARRAY[coalesce(cardinality(a.ids), 0)]),
         array_fill(NULL::bigint, ARRAY[coalesce(cardinality(a.ids), 0)]),
-        a.counts, a.only_ids) AS j
+        a.counts, a.only_ids, a.digits) AS j
 $$;
 
 
@@ -243,7 +259,7 @@ DECLARE
     definer text;
 BEGIN
     FOREACH definer IN ARRAY ARRAY[
-        'wallet_apply(text, bigint[], numeric[], numeric[], bigint[], bigint[], bigint[], bigint[])',
+        'wallet_apply(text, bigint[], numeric[], numeric[], bigint[], bigint[], bigint[], bigint[], integer[])',
         'ledger_apply(text, ledger_change[])',
         'ledger_hold(text, ledger_change[])'
     ] LOOP

@@ -6,6 +6,7 @@
 --  * INSERT: each new row adds its amount to its wallet.
 --  * UPDATE: the new rows add, the old rows take back: a changed amount moves the
 --    difference, a moved transaction moves its money, a txid-only edit touches no wallet.
+--    A transaction moves only between wallets of one currency (transactions_currency_fixed).
 --  * DELETE: each removed row takes its amount back.
 --  * TRUNCATE (which fires no DELETE triggers): every balance goes to 0, the sum of no
 --    transactions, journaled, with every row's before-image kept.
@@ -63,7 +64,27 @@ AS $$
 DECLARE
     journal_wallets bigint[];
     journal_rows bigint[];
+    moved record;
 BEGIN
+    -- Money stays in its currency: a transaction moves only to a wallet of the same one.
+    SELECT n.id, o.wallet_id AS old_wallet, ow.currency AS old_currency,
+           n.wallet_id AS new_wallet, nw.currency AS new_currency
+    INTO moved
+    FROM new_rows AS n
+    JOIN old_rows AS o ON o.id = n.id AND o.wallet_id <> n.wallet_id
+    JOIN wallets AS ow ON ow.id = o.wallet_id
+    JOIN wallets AS nw ON nw.id = n.wallet_id
+    WHERE ow.currency <> nw.currency
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'transaction % cannot move from wallet % (%) to wallet % (%): a transaction stays in its currency',
+                moved.id, moved.old_wallet, moved.old_currency, moved.new_wallet, moved.new_currency
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'transactions_currency_fixed',
+                  TABLE = 'transactions',
+                  DETAIL = format('transaction_id=%s currency=%s wallet_currency=%s',
+                                  moved.id, moved.old_currency, moved.new_currency),
+                  HINT = 'Book a debit here and a credit in a wallet of the other currency.';
+    END IF;
     SELECT array_agg(j.wallet_id), array_agg(j.balance_change_id)
     INTO journal_wallets, journal_rows
     FROM ledger_apply('update', ARRAY(
@@ -129,7 +150,8 @@ BEGIN
         'truncate', a.ids, a.deltas,
         array_fill(0::numeric, ARRAY[coalesce(cardinality(a.ids), 0)]), a.counts, a.only_ids,
         array_fill(0::bigint, ARRAY[coalesce(cardinality(a.ids), 0)]),
-        array_fill(NULL::bigint, ARRAY[coalesce(cardinality(a.ids), 0)])) AS j;
+        array_fill(NULL::bigint, ARRAY[coalesce(cardinality(a.ids), 0)]),
+        array_fill(NULL::integer, ARRAY[coalesce(cardinality(a.ids), 0)])) AS j;
 
     PERFORM ledger_revise('truncate', ARRAY(SELECT t FROM transactions AS t), '{}',
                           journal_wallets, journal_rows);

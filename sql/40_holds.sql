@@ -3,7 +3,8 @@
 --  * A row trigger (holds_state_machine) keeps every writer to the state machine: a hold is
 --    created pending; its wallet, amount, expiry and creation time never change; it leaves
 --    pending once (holds_pending), never after its expires_at (holds_unexpired), and is
---    marked expired only once its time has passed. Its metadata may change in any state.
+--    marked expired only once its time has passed; what it captures is exact at its
+--    wallet's scale (holds_captured_amount_scale). Its metadata may change in any state.
 --  * Statement-level triggers hand the pending amounts to the engine (20_balances.sql): a
 --    hold larger than the available money is refused, and a debit cannot spend held money.
 --  * capture_hold(hold, amount) releases the hold and books its debit (txid 'hold:<id>') in
@@ -17,6 +18,8 @@ CREATE OR REPLACE FUNCTION holds_state_machine()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$
+DECLARE
+    wallet record;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         IF NEW.status <> 'pending' OR NEW.captured_amount IS NOT NULL
@@ -94,6 +97,14 @@ BEGIN
                 OLD.id, NEW.captured_amount, OLD.amount
             USING ERRCODE = 'check_violation', CONSTRAINT = 'holds_capture_within_amount',
                   TABLE = 'holds', DETAIL = format('amount=%s', OLD.amount);
+    END IF;
+    IF NEW.status = 'captured' THEN
+        SELECT w.currency, w.scale INTO wallet FROM wallets AS w WHERE w.id = OLD.wallet_id;
+        IF min_scale(NEW.captured_amount) > wallet.scale THEN
+            PERFORM ledger_refuse_precision('holds_captured_amount_scale', OLD.wallet_id,
+                                            wallet.currency, wallet.scale,
+                                            min_scale(NEW.captured_amount));
+        END IF;
     END IF;
     IF NEW.status <> 'captured' AND NEW.transaction_id IS NOT NULL THEN
         RAISE EXCEPTION 'hold %: only a capture books a transaction', OLD.id

@@ -51,7 +51,8 @@ END;
 $$;
 
 
--- Every hold as it stands: a pending hold past its expires_at reads as expired.
+-- Every hold as it stands: a pending hold past its expires_at reads as expired. With its
+-- wallet's currency and scale (15_currencies.sql).
 CREATE OR REPLACE VIEW holds_now WITH (security_invoker = true) AS
     SELECT h.id, h.wallet_id, h.amount,
            CASE WHEN h.status = 'pending' AND h.expires_at <= now() THEN 'expired'
@@ -59,11 +60,13 @@ CREATE OR REPLACE VIEW holds_now WITH (security_invoker = true) AS
            h.captured_amount, h.transaction_id, h.expires_at, h.created_at, h.updated_at,
            CASE WHEN h.status = 'pending' AND h.expires_at <= now() THEN h.expires_at
                 ELSE h.resolved_at END AS resolved_at,
-           h.metadata
+           h.metadata,
+           coalesce((SELECT w.currency FROM wallets AS w WHERE w.id = h.wallet_id), 'XXX') AS currency,
+           coalesce((SELECT w.scale FROM wallets AS w WHERE w.id = h.wallet_id), 18::smallint) AS scale
     FROM holds AS h;
 
 COMMENT ON VIEW holds_now IS
-    'Every hold with its status now: a pending hold past expires_at is expired.';
+    'Every hold with its status now (a pending hold past expires_at is expired), and its wallet''s currency and scale.';
 
 -- The audit (`wallet-api verify` reads it): every wallet whose stored balance differs from
 -- the sum of its transactions or from its journal, whose held differs from its pending holds

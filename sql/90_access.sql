@@ -48,6 +48,8 @@ $$;
 
 -- The engine's role: what its functions read and write.
 GRANT SELECT, UPDATE (balance, held, held_expires_at, updated_at) ON wallets TO wallet_ledger;
+-- The catalogue is reference data: anyone who may write a wallet may read it.
+GRANT SELECT ON currencies TO PUBLIC;
 GRANT SELECT ON transactions, holds, wallet_balance_audit TO wallet_ledger;
 GRANT SELECT, INSERT ON balance_changes TO wallet_ledger;
 GRANT INSERT ON transaction_revisions, hold_revisions, wallet_revisions TO wallet_ledger;
@@ -59,13 +61,16 @@ GRANT SELECT ON __diesel_schema_migrations TO wallet_service;
 GRANT SELECT, INSERT, DELETE, UPDATE (label, metadata) ON wallets TO wallet_service;
 GRANT SELECT, INSERT, DELETE, UPDATE (wallet_id, txid, amount, metadata) ON transactions TO wallet_service;
 GRANT SELECT, INSERT, UPDATE (status, captured_amount, transaction_id, metadata) ON holds TO wallet_service;
-GRANT SELECT ON balance_changes, holds_now, wallet_balances TO wallet_service;
+GRANT SELECT ON balance_changes, holds_now, wallet_balances, transactions_with_currency,
+                balance_changes_with_currency TO wallet_service;
+GRANT SELECT, INSERT, DELETE, UPDATE (name, scale) ON currencies TO wallet_service;
 GRANT SELECT, INSERT ON idempotency_keys TO wallet_service;
 GRANT SELECT, INSERT, UPDATE (revoked_at) ON api_keys TO wallet_service;
 
 -- People and reports.
 GRANT SELECT ON wallets, transactions, balance_changes, transaction_revisions, holds,
-                hold_revisions, wallet_revisions, holds_now, wallet_balances TO wallet_reader;
+                hold_revisions, wallet_revisions, holds_now, wallet_balances, currencies,
+                transactions_with_currency, balance_changes_with_currency TO wallet_reader;
 GRANT SELECT (id, name, prefix, scopes, wallet_ids, created_at, expires_at, revoked_at)
     ON api_keys TO wallet_reader;
 

@@ -607,7 +607,7 @@ fn an_ordinary_user_gets_right_balances_and_cannot_write_one() {
              VALUES ({a}, 1, 13, 'insert', 1, now(), pg_current_xact_id(), 'x', 'x')"
         ),
         "SELECT * FROM wallet_repair(true)".to_string(),
-        format!("SELECT * FROM wallet_apply('insert', ARRAY[{a}]::bigint[], ARRAY[1]::numeric[], ARRAY[0]::numeric[], ARRAY[1]::bigint[], ARRAY[NULL]::bigint[], ARRAY[0]::bigint[], ARRAY[NULL]::bigint[])"),
+        format!("SELECT * FROM wallet_apply('insert', ARRAY[{a}]::bigint[], ARRAY[1]::numeric[], ARRAY[0]::numeric[], ARRAY[1]::bigint[], ARRAY[NULL]::bigint[], ARRAY[0]::bigint[], ARRAY[NULL]::bigint[], ARRAY[NULL]::integer[])"),
     ] {
         let error = exec_err(&mut clerk, &sql).to_string();
         assert!(

@@ -138,6 +138,15 @@ fn assert_kept(conn: &mut PgConnection, before: &(String, String, String), what:
         "0",
         "{what}: balance-at-now is wrong"
     );
+    // Money from before currencies is in XXX, at the 18 digits it always had.
+    assert_eq!(
+        scalar(
+            conn,
+            "SELECT count(*) FROM wallets WHERE currency <> 'XXX' OR scale <> 18"
+        ),
+        "0",
+        "{what}: a wallet upgraded into a currency"
+    );
 }
 
 #[test]
