@@ -88,6 +88,46 @@ impl Txid {
     }
 }
 
+/// A currency's code: 2 to 16 characters, `A-Z` and `0-9`, starting with a letter (`USD`,
+/// `BTC`, `USDT`).
+#[derive(Debug, Clone, PartialEq, Eq, AsExpression)]
+#[diesel(sql_type = Text)]
+pub struct CurrencyCode(String);
+
+/// The form of a currency code, as a regular expression.
+pub const CURRENCY_CODE_PATTERN: &str = "^[A-Z][A-Z0-9]{1,15}$";
+
+/// The currency of a wallet created without one: ISO 4217's "no currency", scale 18.
+pub const NO_CURRENCY: &str = "XXX";
+
+impl CurrencyCode {
+    pub fn parse(text: &str) -> Result<CurrencyCode, InvalidValue> {
+        let bytes = text.as_bytes();
+        let well_formed = (2..=16).contains(&bytes.len())
+            && bytes[0].is_ascii_uppercase()
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if !well_formed {
+            return Err(InvalidValue(format!(
+                "a currency code is 2 to 16 characters, A-Z and 0-9, starting with a letter \
+                 (USD, BTC, USDT); got {text:?}"
+            )));
+        }
+        Ok(CurrencyCode(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl ToSql<Text, Pg> for CurrencyCode {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <str as ToSql<Text, Pg>>::to_sql(&self.0, out)
+    }
+}
+
 impl ToSql<Text, Pg> for Label {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
         <str as ToSql<Text, Pg>>::to_sql(&self.0, out)
@@ -191,9 +231,15 @@ pub fn parse_decimal(text: &str) -> Option<BigDecimal> {
 }
 
 /// Money as it goes out: the exact decimal, plain notation (never `1E-18`), with the
-/// database's 18 fractional digits.
+/// fractional digits it carries (the queries round every amount to its currency's scale).
 pub fn format_money(value: &BigDecimal) -> String {
-    value.with_scale(MONEY_SCALE).to_plain_string()
+    value.to_plain_string()
+}
+
+/// Money as it goes out at a currency's scale (an amount exact at that scale, as the
+/// database keeps them: nothing is rounded away).
+pub fn format_money_at(value: &BigDecimal, scale: i16) -> String {
+    value.with_scale(i64::from(scale)).to_plain_string()
 }
 
 pub const TIME_FORMATS: &str =
@@ -261,6 +307,18 @@ impl Parse for Label {
     }
 }
 
+impl Parse for CurrencyCode {
+    const ACCEPTS: Accepts = Accepts::Code {
+        pattern: CURRENCY_CODE_PATTERN,
+        max: 16,
+    };
+
+    fn parse(input: Input<'_>) -> Result<CurrencyCode, String> {
+        let text = json_string(attribute(input)?).ok_or("currency must be a string (USD)")?;
+        CurrencyCode::parse(&text).map_err(|why| why.0)
+    }
+}
+
 impl Parse for Txid {
     const ACCEPTS: Accepts = Accepts::Text {
         min: 1,
@@ -290,6 +348,25 @@ impl Parse for Amount {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn currency_codes_are_checked_when_they_enter() {
+        for good in ["USD", "BTC", "USDT", "A1", "ABCDEFGHIJKLMNOP"] {
+            assert!(CurrencyCode::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "U",
+            "usd",
+            "1BTC",
+            "US-D",
+            "ABCDEFGHIJKLMNOPQ",
+            "USD ",
+            "ÜSD",
+        ] {
+            assert!(CurrencyCode::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn amounts_parse_exactly() {

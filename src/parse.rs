@@ -18,6 +18,9 @@ pub enum Accepts {
         fraction: u32,
         positive: bool,
     },
+    /// A code: a string of at most `max` characters matching `pattern` (a regular
+    /// expression anchored at both ends).
+    Code { pattern: &'static str, max: usize },
     /// An RFC 3339 time.
     Time,
     /// One of these words.

@@ -47,6 +47,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    currencies (code) {
+        code -> Text,
+        name -> Text,
+        scale -> Int2,
+        kind -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     holds (id) {
         id -> Int8,
         wallet_id -> Int8,
@@ -76,6 +87,8 @@ diesel::table! {
         updated_at -> Timestamptz,
         resolved_at -> Nullable<Timestamptz>,
         metadata -> Jsonb,
+        currency -> Text,
+        scale -> Int2,
     }
 }
 
@@ -115,6 +128,53 @@ diesel::table! {
         held -> Numeric,
         held_expires_at -> Nullable<Timestamptz>,
         metadata -> Jsonb,
+        currency -> Text,
+        scale -> Int2,
+    }
+}
+
+// The view `transactions_with_currency`: every transaction with its wallet's currency and
+// scale.
+diesel::table! {
+    transactions_with_currency (id) {
+        id -> Int8,
+        wallet_id -> Int8,
+        txid -> Text,
+        amount -> Numeric,
+        created_at -> Timestamptz,
+        metadata -> Jsonb,
+        currency -> Text,
+        scale -> Int2,
+    }
+}
+
+// The view `balance_changes_with_currency`: every journal row with its wallet's currency and
+// scale.
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Xid8;
+
+    balance_changes_with_currency (id) {
+        id -> Int8,
+        wallet_id -> Int8,
+        delta -> Numeric,
+        balance -> Numeric,
+        operation -> Text,
+        transaction_count -> Int8,
+        transaction_id -> Nullable<Int8>,
+        changed_at -> Timestamptz,
+        database_xid -> Xid8,
+        changed_by -> Text,
+        application -> Text,
+        repaired_from -> Nullable<Numeric>,
+        actor_key_id -> Nullable<Int8>,
+        actor_name -> Nullable<Text>,
+        held_delta -> Numeric,
+        held -> Numeric,
+        hold_count -> Int8,
+        hold_id -> Nullable<Int8>,
+        currency -> Text,
+        scale -> Int2,
     }
 }
 
@@ -123,12 +183,17 @@ diesel::joinable!(balance_changes -> wallets (wallet_id));
 diesel::joinable!(holds -> wallets (wallet_id));
 diesel::joinable!(transactions -> wallets (wallet_id));
 
+diesel::joinable!(wallets -> currencies (currency));
+
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     balance_changes,
+    balance_changes_with_currency,
+    currencies,
     holds,
     holds_now,
     idempotency_keys,
     transactions,
+    transactions_with_currency,
     wallets,
 );

@@ -24,6 +24,10 @@ codes! {
         "too many requests wait for the database: this one was not started; send it again");
     pub DATABASE_UNAVAILABLE = (SERVICE_UNAVAILABLE, "database-unavailable", "Service unavailable",
         "the database does not answer; nothing was written");
+    pub AMOUNT_PRECISION = (UNPROCESSABLE_ENTITY, "amount-precision", "Amount precision",
+        "an amount has more fractional digits than its wallet's currency (USD: 2); nothing was written");
+    pub CURRENCY_MISMATCH = (UNPROCESSABLE_ENTITY, "currency-mismatch", "Currency mismatch",
+        "a transaction would move to a wallet of another currency; nothing was written");
     pub CONNECTION_LOST = (SERVICE_UNAVAILABLE, "connection-lost", "Service unavailable",
         "a read's connection to the database broke: send it again");
     pub OUTCOME_UNKNOWN = (SERVICE_UNAVAILABLE, "outcome-unknown", "Service unavailable",
@@ -52,6 +56,40 @@ pub fn metadata_refusal(error: DbError) -> ApiError {
         );
     }
     error.into()
+}
+
+/// A refusal of the currency rules (`sql/15_currencies.sql`: an amount finer than its
+/// wallet's currency, a transaction moved to a wallet of another currency), pointed at the
+/// member that caused it; any other error as [`metadata_refusal`] answers it.
+pub fn currency_refusal(error: DbError) -> ApiError {
+    let pointer = match error.constraint() {
+        Some("transactions_amount_scale" | "holds_amount_scale") => "/data/attributes/amount",
+        Some("holds_captured_amount_scale") => "/data/attributes/capturedAmount",
+        Some("transactions_currency_fixed") => {
+            return ApiError::new(
+                &CURRENCY_MISMATCH,
+                format!(
+                    "the transaction holds {} and the wallet {}: a transaction stays in its \
+                     currency (book a debit here and a credit in the other wallet); nothing \
+                     was written",
+                    error.detail("currency").unwrap_or("one currency"),
+                    error.detail("wallet_currency").unwrap_or("another")
+                ),
+            )
+            .pointer("/data/relationships/wallet/data");
+        }
+        _ => return metadata_refusal(error),
+    };
+    let detail = match (error.detail("currency"), error.detail("scale")) {
+        (Some(currency), Some(scale)) => format!(
+            "the wallet holds {currency}, whose amounts have at most {scale} fractional \
+             digit(s): round the amount to {scale}; nothing was written"
+        ),
+        _ => "the amount has more fractional digits than the wallet's currency; nothing was \
+              written"
+            .to_string(),
+    };
+    ApiError::new(&AMOUNT_PRECISION, detail).pointer(pointer)
 }
 
 impl From<DbError> for ApiError {

@@ -240,7 +240,7 @@ pub const MAX_FILTER_CHARS: usize = 255;
 /// are bounded by their form: ids, times, decimals of [`MAX_FILTER_DIGITS`] digits.)
 pub fn filter_chars<F>(spec: &FieldSpec<F>) -> usize {
     match spec.accepts {
-        Some(Accepts::Text { max, .. }) => max.min(MAX_FILTER_CHARS),
+        Some(Accepts::Text { max, .. } | Accepts::Code { max, .. }) => max.min(MAX_FILTER_CHARS),
         _ => MAX_FILTER_CHARS,
     }
 }

@@ -1,5 +1,6 @@
 //! The balance journal: one row per wallet per statement that changed its balance, written
-//! by the database's triggers only (see `migrations/`). Read-only here.
+//! by the database's triggers only (see `sql/`). Read-only here, from the view
+//! `balance_changes_with_currency` (each row with its wallet's currency and scale).
 
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
@@ -7,15 +8,24 @@ use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
 use diesel::sql_types::{Int8, Numeric, Timestamptz};
 
+use super::currency::at_scale;
 use super::declare::resource;
-use crate::schema::balance_changes;
+use crate::schema::balance_changes_with_currency;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
-#[diesel(table_name = balance_changes, check_for_backend(Pg))]
+#[diesel(table_name = balance_changes_with_currency, check_for_backend(Pg))]
 pub struct BalanceChange {
     pub id: i64,
     pub wallet_id: i64,
+    #[diesel(select_expression = at_scale(
+        balance_changes_with_currency::delta,
+        balance_changes_with_currency::scale
+    ))]
     pub delta: BigDecimal,
+    #[diesel(select_expression = at_scale(
+        balance_changes_with_currency::balance,
+        balance_changes_with_currency::scale
+    ))]
     pub balance: BigDecimal,
     pub operation: String,
     pub transaction_count: i64,
@@ -25,10 +35,19 @@ pub struct BalanceChange {
     pub application: String,
     pub actor_key_id: Option<i64>,
     pub actor_name: Option<String>,
+    #[diesel(select_expression = at_scale(
+        balance_changes_with_currency::held_delta,
+        balance_changes_with_currency::scale
+    ))]
     pub held_delta: BigDecimal,
+    #[diesel(select_expression = at_scale(
+        balance_changes_with_currency::held,
+        balance_changes_with_currency::scale
+    ))]
     pub held: BigDecimal,
     pub hold_count: i64,
     pub hold_id: Option<i64>,
+    pub currency: String,
 }
 
 /// What changed a balance.
@@ -47,9 +66,11 @@ pub const OPERATIONS: &[&str] = &[
 
 resource! {
     /// The fields of a balance change.
-    BalanceChange in balance_changes as "balance-changes", fields BalanceChangeField {
+    BalanceChange in balance_changes_with_currency as "balance-changes", fields BalanceChangeField {
         Id "id": id, id, read, sort, filter cmp, "The entry's id: entries of one wallet are in id order.";
         Delta "delta": delta, money, read, nosort, filter none, "The change of the balance.";
+        Currency "currency": currency, text, read, nosort, filter eq,
+            "Its wallet's currency (its code): every amount of the entry is at its scale.";
         Balance "balance": balance, money, read, nosort, filter none,
             "The balance right after the change: the previous entry's balance plus this delta.";
         Operation "operation": operation, choice(OPERATIONS), read, nosort, filter eq,

@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Int8, Jsonb, Nullable, Numeric, Timestamptz};
 
 use super::api_key::Expiry;
+use super::currency::{at_scale, opt_at_scale};
 use super::declare::resource;
 use super::metadata::{METADATA_DOC, MetadataInput, merged};
 use crate::db::prepared::{bind, prepared, statement};
@@ -72,14 +73,17 @@ impl diesel::deserialize::FromSql<diesel::sql_types::Text, Pg> for HoldStatus {
 pub struct Hold {
     pub id: i64,
     pub wallet_id: i64,
+    #[diesel(select_expression = at_scale(holds_now::amount, holds_now::scale))]
     pub amount: BigDecimal,
     pub status: HoldStatus,
+    #[diesel(select_expression = opt_at_scale(holds_now::captured_amount, holds_now::scale))]
     pub captured_amount: Option<BigDecimal>,
     pub transaction_id: Option<i64>,
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub metadata: serde_json::Value,
+    pub currency: String,
 }
 
 resource! {
@@ -87,8 +91,10 @@ resource! {
     Hold in holds_now as "holds", fields HoldField {
         Id "id": id, id, read, sort, filter cmp, "The hold's id.";
         Amount "amount": amount, money, once(Reserved), sort, filter cmp,
-            "What it reserves: positive, at most the wallet's available balance when created; \
-             never changed.";
+            "What it reserves: positive, at most the wallet's available balance when created, \
+             exact at the scale of the wallet's currency; never changed.";
+        Currency "currency": currency, text, read, nosort, filter eq,
+            "Its wallet's currency (its code).";
         Status "status": status, choice(STATUSES), update(Resolution), sort, filter eq,
             "pending (it holds its amount), captured (its capturedAmount was booked), voided \
              (released, nothing booked) or expired (released at expiresAt). Change it to \
@@ -162,11 +168,15 @@ impl Parse for Resolution {
 }
 
 // A hold (journaled under the API key the session names).
+// Answered with its wallet's currency, its amount at the currency's scale.
 statement!(
     CreateHold,
-    "INSERT INTO holds (wallet_id, amount, expires_at, metadata) VALUES ($1, $2, $3, $4) \
-     RETURNING id, wallet_id, amount, status, captured_amount, transaction_id, expires_at, \
-     created_at, updated_at, metadata"
+    "WITH held AS (INSERT INTO holds (wallet_id, amount, expires_at, metadata) \
+     VALUES ($1, $2, $3, $4) RETURNING id, wallet_id, amount, status, captured_amount, \
+     transaction_id, expires_at, created_at, updated_at, metadata) \
+     SELECT h.id, h.wallet_id, round(h.amount, w.scale) AS amount, h.status, \
+     h.captured_amount, h.transaction_id, h.expires_at, h.created_at, h.updated_at, \
+     h.metadata, w.currency FROM held AS h JOIN wallets AS w ON w.id = h.wallet_id"
 );
 
 impl Hold {

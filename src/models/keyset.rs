@@ -317,14 +317,12 @@ mod snapshots {
         }
     }
 
-    const SELECT: &str = r#"SELECT "transactions"."id", "transactions"."wallet_id", "transactions"."txid", "transactions"."amount", "transactions"."created_at", "transactions"."metadata" FROM "transactions""#;
-
+    /// The page's statement after its column list.
     fn sql(q: ListQuery<F>) -> String {
-        page_sql::<Transaction>(&q)
-            .unwrap()
-            .strip_prefix(SELECT)
-            .expect("the model's columns")
-            .to_string()
+        let sql = page_sql::<Transaction>(&q).unwrap();
+        let from = r#" FROM "transactions_with_currency""#;
+        let at = sql.find(from).expect("the model's view");
+        sql[at + from.len()..].to_string()
     }
 
     fn five_then_ten() -> Vec<Value> {
@@ -343,7 +341,7 @@ mod snapshots {
         );
         assert_eq!(
             sql(q),
-            r#" WHERE (("transactions"."wallet_id" >= $1) AND ("transactions"."wallet_id" <= $2)) ORDER BY "transactions"."wallet_id" ASC, "transactions"."id" ASC LIMIT $3 -- binds: [7, 7, 21]"#
+            r#" WHERE (("transactions_with_currency"."wallet_id" >= $1) AND ("transactions_with_currency"."wallet_id" <= $2)) ORDER BY "transactions_with_currency"."wallet_id" ASC, "transactions_with_currency"."id" ASC LIMIT $3 -- binds: [7, 7, 21]"#
         );
     }
 
@@ -359,7 +357,7 @@ mod snapshots {
         );
         assert_eq!(
             sql(q),
-            r#" WHERE (("transactions"."amount" < $1) OR (("transactions"."amount" = $2) AND ("transactions"."id" > $3))) ORDER BY "transactions"."amount" DESC, "transactions"."id" ASC LIMIT $4 -- binds: [BigDecimal(sign=Plus, scale=0, digits=[5]), BigDecimal(sign=Plus, scale=0, digits=[5]), 10, 21]"#
+            r#" WHERE (("transactions_with_currency"."amount" < $1) OR (("transactions_with_currency"."amount" = $2) AND ("transactions_with_currency"."id" > $3))) ORDER BY "transactions_with_currency"."amount" DESC, "transactions_with_currency"."id" ASC LIMIT $4 -- binds: [BigDecimal(sign=Plus, scale=0, digits=[5]), BigDecimal(sign=Plus, scale=0, digits=[5]), 10, 21]"#
         );
     }
 
@@ -375,7 +373,7 @@ mod snapshots {
         );
         assert_eq!(
             sql(q),
-            r#" WHERE ((("transactions"."wallet_id" >= $1) AND ("transactions"."wallet_id" <= $2)) AND (("transactions"."amount" > $3) OR (("transactions"."amount" = $4) AND ("transactions"."id" < $5)))) ORDER BY "transactions"."wallet_id" ASC, "transactions"."amount" ASC, "transactions"."id" DESC LIMIT $6 -- binds: [7, 7, BigDecimal(sign=Plus, scale=0, digits=[5]), BigDecimal(sign=Plus, scale=0, digits=[5]), 10, 21]"#
+            r#" WHERE ((("transactions_with_currency"."wallet_id" >= $1) AND ("transactions_with_currency"."wallet_id" <= $2)) AND (("transactions_with_currency"."amount" > $3) OR (("transactions_with_currency"."amount" = $4) AND ("transactions_with_currency"."id" < $5)))) ORDER BY "transactions_with_currency"."wallet_id" ASC, "transactions_with_currency"."amount" ASC, "transactions_with_currency"."id" DESC LIMIT $6 -- binds: [7, 7, BigDecimal(sign=Plus, scale=0, digits=[5]), BigDecimal(sign=Plus, scale=0, digits=[5]), 10, 21]"#
         );
     }
 
@@ -391,7 +389,7 @@ mod snapshots {
         );
         assert_eq!(
             sql(q),
-            r#" WHERE (("transactions"."wallet_id" >= $1) AND ("transactions"."wallet_id" <= $2)) ORDER BY "transactions"."wallet_id" ASC, "transactions"."id" ASC LIMIT $3 OFFSET $4 -- binds: [7, 7, 10, 20]"#
+            r#" WHERE (("transactions_with_currency"."wallet_id" >= $1) AND ("transactions_with_currency"."wallet_id" <= $2)) ORDER BY "transactions_with_currency"."wallet_id" ASC, "transactions_with_currency"."id" ASC LIMIT $3 OFFSET $4 -- binds: [7, 7, 10, 20]"#
         );
     }
 }

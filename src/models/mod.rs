@@ -3,6 +3,7 @@
 
 pub mod api_key;
 pub mod balance_change;
+pub mod currency;
 pub mod declare;
 pub mod fields;
 pub mod hold;

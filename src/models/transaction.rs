@@ -1,5 +1,7 @@
 //! Transactions: each moves `amount` into (positive) or out of (negative) one wallet. The
 //! database's triggers apply every insert, update and delete to the wallets' balances.
+//! Written to `transactions`; read from the view `transactions_with_currency`, which gives
+//! each its wallet's currency and scale.
 
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
@@ -8,34 +10,43 @@ use diesel::prelude::*;
 
 use diesel::sql_types::{Array, Int8, Jsonb, Numeric, Text};
 
+use super::currency::at_scale;
 use super::declare::resource;
 use super::fields::Record;
 use super::metadata::{METADATA_DOC, MetadataInput, merged};
 use crate::db::prepared::{bind, prepared, statement};
 use crate::domain::{Amount, Txid};
-use crate::schema::transactions;
+use crate::schema::{transactions, transactions_with_currency};
 
 #[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Identifiable)]
-#[diesel(table_name = transactions, check_for_backend(Pg))]
+#[diesel(table_name = transactions_with_currency, check_for_backend(Pg))]
 pub struct Transaction {
     pub id: i64,
     pub wallet_id: i64,
     pub txid: String,
+    #[diesel(select_expression = at_scale(
+        transactions_with_currency::amount,
+        transactions_with_currency::scale
+    ))]
     pub amount: BigDecimal,
     pub created_at: DateTime<Utc>,
     pub metadata: serde_json::Value,
+    pub currency: String,
 }
 
 resource! {
     /// The fields of a transaction.
-    Transaction in transactions as "transactions", fields TransactionField {
+    Transaction in transactions_with_currency as "transactions", fields TransactionField {
         Id "id": id, id, read, sort, filter cmp, "The transaction's id.";
         Txid "txid": txid, text, required(Txid), sort, filter text,
             "Your own reference for it, unique: a txid books money once, so a retried request \
              cannot book twice.";
         Amount "amount": amount, money, required(Amount), sort, filter cmp,
-            "What it moves: positive credits the wallet, negative debits it; never zero. \
-             Changing it moves the difference.";
+            "What it moves: positive credits the wallet, negative debits it; never zero; exact \
+             at the scale of the wallet's currency (a USD amount has at most 2 fractional \
+             digits). Changing it moves the difference.";
+        Currency "currency": currency, text, read, nosort, filter eq,
+            "Its wallet's currency (its code).";
         CreatedAt "createdAt": created_at, time, read, sort, filter cmp,
             "When it was booked (set by the server).";
         Metadata "metadata": metadata, metadata, write(MetadataInput), nosort, filter keys,
@@ -52,12 +63,15 @@ resource! {
 // wallet twice). A taken txid is skipped (ON CONFLICT DO NOTHING) rather than fail, so that
 // the surrounding transaction stays usable; its booking is answered by looking it up. The
 // API key it is journaled under is the session's (the write pipeline names it).
+// Each is answered with its wallet's currency, its amount at the currency's scale.
 statement!(
     BookTransactions,
-    "INSERT INTO transactions (wallet_id, txid, amount, metadata) \
+    "WITH booked AS (INSERT INTO transactions (wallet_id, txid, amount, metadata) \
      SELECT b.wallet_id, b.txid, b.amount, b.metadata FROM \
      unnest($1::int8[], $2::text[], $3::numeric[], $4::jsonb[]) AS b (wallet_id, txid, amount, metadata) \
-     ON CONFLICT (txid) DO NOTHING RETURNING id, wallet_id, txid, amount, created_at, metadata"
+     ON CONFLICT (txid) DO NOTHING RETURNING id, wallet_id, txid, amount, created_at, metadata) \
+     SELECT t.id, t.wallet_id, t.txid, round(t.amount, w.scale) AS amount, t.created_at, \
+     t.metadata, w.currency FROM booked AS t JOIN wallets AS w ON w.id = t.wallet_id"
 );
 
 fn metadata_object(new: &NewTransaction) -> serde_json::Value {
@@ -77,8 +91,8 @@ impl TransactionChanges {
 
 impl Transaction {
     pub fn find_by_txid(conn: &mut PgConnection, txid: &Txid) -> QueryResult<Option<Transaction>> {
-        transactions::table
-            .filter(transactions::txid.eq(txid))
+        transactions_with_currency::table
+            .filter(transactions_with_currency::txid.eq(txid))
             .select(Transaction::as_select())
             .first(conn)
             .optional()
@@ -139,9 +153,9 @@ impl Transaction {
                     .as_ref()
                     .map(|patch| transactions::metadata.eq(merged!(transactions::metadata, patch))),
             ))
-            .returning(Transaction::as_returning())
-            .get_result(conn)
-            .optional()
+            .execute(conn)?;
+        // Read as the view shows it (its currency, its amount at the scale).
+        <Transaction as Record>::find(conn, id)
     }
 
     /// Deletes a transaction (its amount leaves the wallet's balance); `false` when there was

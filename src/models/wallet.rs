@@ -9,11 +9,12 @@ use diesel::prelude::*;
 use diesel::sql_query;
 use diesel::sql_types::{Array, Int8, Nullable, Numeric, Timestamptz};
 
+use super::currency::at_scale;
 use super::declare::resource;
 use super::fields::Record;
 use super::metadata::{METADATA_DOC, MetadataInput, merged};
 use crate::db::prepared::{bind, prepared, statement};
-use crate::domain::Label;
+use crate::domain::{CurrencyCode, Label, NO_CURRENCY};
 use crate::schema::wallets;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
@@ -21,16 +22,24 @@ use crate::schema::wallets;
 pub struct Wallet {
     pub id: i64,
     pub label: String,
+    #[diesel(select_expression = at_scale(wallets::balance, wallets::scale))]
     pub balance: BigDecimal,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub metadata: serde_json::Value,
-    #[diesel(select_expression = wallet_held_now(wallets::id, wallets::held, wallets::held_expires_at))]
+    #[diesel(select_expression = at_scale(
+        wallet_held_now(wallets::id, wallets::held, wallets::held_expires_at),
+        wallets::scale
+    ))]
     pub held: BigDecimal,
-    #[diesel(select_expression = wallet_available_now(
-        wallets::id, wallets::balance, wallets::held, wallets::held_expires_at
+    #[diesel(select_expression = at_scale(
+        wallet_available_now(wallets::id, wallets::balance, wallets::held, wallets::held_expires_at),
+        wallets::scale
     ))]
     pub available: BigDecimal,
+    pub currency: String,
+    /// Its currency's fractional digits: every amount of it is exact at this scale.
+    pub scale: i16,
 }
 
 // What a wallet's pending, unexpired holds keep, and what is left to spend, as the view
@@ -69,6 +78,11 @@ resource! {
         Available "available": available, money, read, computed, filter none,
             "What can be spent or held: balance - held, never negative. A debit or a hold \
              larger than it is refused.";
+        Currency "currency": currency, text, create(CurrencyCode), sort, filter eq,
+            "The code of the currency it holds (USD, BTC; a code of the currencies catalogue), \
+             given when it is created and never changed: XXX (no currency, 18 fractional \
+             digits) when none is given. Every amount of the wallet is exact at the \
+             currency's scale and goes out with exactly that many fractional digits.";
     }
     has_many {
         "transactions": "transactions",
@@ -111,6 +125,10 @@ impl Wallet {
         diesel::insert_into(wallets::table)
             .values((
                 wallets::label.eq(&new.label),
+                wallets::currency.eq(new
+                    .currency
+                    .as_ref()
+                    .map_or(NO_CURRENCY, |code| code.as_str())),
                 metadata.map(|metadata| wallets::metadata.eq(metadata)),
             ))
             .returning(Wallet::as_returning())

@@ -12,6 +12,7 @@ mod cli;
 mod coalescing;
 mod collections;
 mod contract;
+mod currencies;
 mod docs;
 mod fuzz;
 mod holds;

@@ -36,8 +36,8 @@ impl Builder {
     fn scalar_schemas(&mut self) {
         self.add_schema(
             "Money",
-            json!({"type": "string", "pattern": "^-?[0-9]{1,19}\\.[0-9]{18}$",
-                   "description": "An exact decimal with 18 fractional digits, as a string (never a float)."}),
+            json!({"type": "string", "pattern": "^-?[0-9]{1,19}(\\.[0-9]{1,18})?$",
+                   "description": "An exact decimal at the currency's scale, as a string (never a float): exactly as many fractional digits as the currency has (USD \"100.50\", JPY \"1500\", BTC \"0.00000001\", XXX 18)."}),
         );
         self.add_schema(
             "Timestamp",
@@ -537,6 +537,7 @@ fn attribute_schema(spec: &FieldSpec<()>) -> Value {
             Some(Accepts::Text { min, max }) => {
                 json!({"type": "string", "minLength": min, "maxLength": max})
             }
+            Some(Accepts::Code { pattern, .. }) => json!({"type": "string", "pattern": pattern}),
             _ => json!({"type": "string"}),
         },
         Kind::Id | Kind::ToOne(_) | Kind::ToManyIds(_) => json!({"type": "string"}),
@@ -564,6 +565,7 @@ fn input_schema(spec: &FieldSpec<()>) -> Value {
         }) => json!({"type": "string",
                      "pattern": money_input_pattern(integer, fraction, positive),
                      "examples": [if positive { "30.00" } else { "-25.50" }]}),
+        Some(Accepts::Code { pattern, .. }) => json!({"type": "string", "pattern": pattern}),
         Some(Accepts::Time) => json!({"type": "string", "pattern": format!("^{DATE}{TIME}$")}),
         Some(Accepts::Choice(words)) => json!({"enum": words}),
         Some(Accepts::Words(words)) => json!({"type": "array", "minItems": 1, "uniqueItems": true,

@@ -23,9 +23,9 @@ impl Resource for BalanceChange {
     const NOT_FOUND: &'static crate::jsonapi::error::Code = &BALANCE_CHANGE_NOT_FOUND;
     const SINGULAR: &'static str = "balance change";
     const EXAMPLE: &'static Example = &Example {
-        shown: r#"{"id": "5", "delta": "100.500000000000000000",
-            "balance": "100.500000000000000000", "operation": "insert",
-            "heldDelta": "0.000000000000000000", "held": "0.000000000000000000",
+        shown: r#"{"id": "5", "delta": "100.50", "currency": "USD",
+            "balance": "100.50", "operation": "insert",
+            "heldDelta": "0.00", "held": "0.00",
             "holdCount": 0, "transactionCount": 1, "changedAt": "2026-12-01T12:00:00Z",
             "changedBy": "wallet_api", "application": "wallet-api", "actorName": "local-admin",
             "wallet": "1", "transaction": "42", "hold": null, "actor": "1"}"#,

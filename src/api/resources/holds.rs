@@ -7,7 +7,7 @@ use diesel::pg::PgConnection;
 
 use super::transactions::DUPLICATE_TXID;
 use super::wallets::{WALLET_NOT_FOUND, no_such_wallet};
-use crate::api::errors::{INSUFFICIENT_FUNDS, metadata_refusal};
+use crate::api::errors::{AMOUNT_PRECISION, INSUFFICIENT_FUNDS, currency_refusal};
 use crate::api::handlers;
 use crate::api::resource::{Example, Resource, Writable};
 use crate::api::routes::Routes;
@@ -52,7 +52,7 @@ impl Resource for Hold {
     const NOT_FOUND: &'static Code = &HOLD_NOT_FOUND;
     const SINGULAR: &'static str = "hold";
     const EXAMPLE: &'static Example = &Example {
-        shown: r#"{"id": "7", "amount": "30.000000000000000000", "status": "pending",
+        shown: r#"{"id": "7", "amount": "30.00", "currency": "USD", "status": "pending",
             "capturedAmount": null, "expiresAt": "2030-01-01T00:00:00Z",
             "createdAt": "2026-12-01T12:00:00Z", "updatedAt": "2026-12-01T12:00:00Z",
             "metadata": {"card": "auth-77"}, "wallet": "1", "transaction": null}"#,
@@ -65,13 +65,15 @@ impl Resource for Hold {
 
 impl Writable for Hold {
     const CREATE_STATEMENTS: Statements = Statements::One;
-    const CREATE_ERRORS: &'static [&'static Code] = &[&INSUFFICIENT_FUNDS, &WALLET_NOT_FOUND];
+    const CREATE_ERRORS: &'static [&'static Code] =
+        &[&INSUFFICIENT_FUNDS, &AMOUNT_PRECISION, &WALLET_NOT_FOUND];
     const UPDATE_ERRORS: &'static [&'static Code] = &[
         &HOLD_NOT_PENDING,
         &HOLD_EXPIRED,
         &CAPTURE_EXCEEDS_HOLD,
         &CAPTURE_WITHOUT_STATUS,
         &INSUFFICIENT_FUNDS,
+        &AMOUNT_PRECISION,
         &DUPLICATE_TXID,
     ];
     const NOT_DELETABLE: Option<&'static str> = Some(
@@ -91,7 +93,7 @@ impl Writable for Hold {
                 "/data/attributes/expiresAt",
                 "the expiry has passed: a hold's expiry is a time to come",
             ),
-            error => metadata_refusal(error),
+            error => currency_refusal(error),
         })
     }
 
@@ -178,7 +180,7 @@ fn refusal(hold: &Hold, error: DbError) -> ApiError {
         error @ DbError::InsufficientFunds { .. } => {
             ApiError::from(error).pointer(CAPTURED_POINTER)
         }
-        error => metadata_refusal(error),
+        error => currency_refusal(error),
     }
 }
 

@@ -5,7 +5,9 @@ use diesel::pg::PgConnection;
 use serde_json::json;
 
 use super::wallets::{WALLET_NOT_FOUND, no_such_wallet};
-use crate::api::errors::{BALANCE_OVERFLOW, INSUFFICIENT_FUNDS, metadata_refusal};
+use crate::api::errors::{
+    AMOUNT_PRECISION, BALANCE_OVERFLOW, CURRENCY_MISMATCH, INSUFFICIENT_FUNDS, currency_refusal,
+};
 use crate::api::handlers;
 use crate::api::resource::{Answer, Example, Resource, Writable};
 use crate::api::routes::Routes;
@@ -40,7 +42,7 @@ impl Resource for Transaction {
     const NOT_FOUND: &'static Code = &TRANSACTION_NOT_FOUND;
     const SINGULAR: &'static str = "transaction";
     const EXAMPLE: &'static Example = &Example {
-        shown: r#"{"id": "42", "txid": "deposit-1", "amount": "100.500000000000000000",
+        shown: r#"{"id": "42", "txid": "deposit-1", "amount": "100.50", "currency": "USD",
             "createdAt": "2026-12-01T12:00:00Z", "metadata": {"invoice": "INV-42"},
             "wallet": "1"}"#,
         create: r#"{"txid": "deposit-1", "amount": "100.50", "metadata": {"invoice": "INV-42"},
@@ -63,7 +65,7 @@ fn write_error(error: diesel::result::Error) -> ApiError {
         // A wallet-limited key sees no other wallet: one it may not touch does not exist.
         DbError::OutOfReach => no_such_wallet(),
         error if error.constraint() == Some(WALLET_EXISTS) => no_such_wallet(),
-        error => metadata_refusal(error),
+        error => currency_refusal(error),
     }
 }
 
@@ -75,13 +77,24 @@ fn duplicate_txid() -> ApiError {
 const WRITE_ERRORS: &[&Code] = &[
     &INSUFFICIENT_FUNDS,
     &BALANCE_OVERFLOW,
+    &AMOUNT_PRECISION,
+    &DUPLICATE_TXID,
+    &WALLET_NOT_FOUND,
+];
+
+/// An update may also move it to a wallet of another currency.
+const UPDATE_ERRORS: &[&Code] = &[
+    &INSUFFICIENT_FUNDS,
+    &BALANCE_OVERFLOW,
+    &AMOUNT_PRECISION,
+    &CURRENCY_MISMATCH,
     &DUPLICATE_TXID,
     &WALLET_NOT_FOUND,
 ];
 
 impl Writable for Transaction {
     const CREATE_ERRORS: &'static [&'static Code] = WRITE_ERRORS;
-    const UPDATE_ERRORS: &'static [&'static Code] = WRITE_ERRORS;
+    const UPDATE_ERRORS: &'static [&'static Code] = UPDATE_ERRORS;
     const DELETE_ERRORS: &'static [&'static Code] = &[&INSUFFICIENT_FUNDS];
 
     const CREATE_STATEMENTS: Statements = Statements::One;

@@ -15,7 +15,7 @@ use crate::api::state::AppState;
 use crate::api::write::Statements;
 use crate::codes;
 use crate::db::{self, DbError};
-use crate::domain::{TIME_FORMATS, format_money, parse_time, timestamp};
+use crate::domain::{TIME_FORMATS, format_money_at, parse_time, timestamp};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::Reply;
 use crate::jsonapi::error::Code;
@@ -23,6 +23,8 @@ use crate::models::balance_change::balance_at;
 use crate::models::{BalanceChange, Hold, NewWallet, Transaction, Wallet, WalletChanges};
 
 codes! {
+    pub UNKNOWN_CURRENCY = (UNPROCESSABLE_ENTITY, "unknown-currency", "Unknown currency",
+        "the currency named is not in the catalogue (every active ISO 4217 code, common crypto assets, XXX)");
     pub WALLET_NOT_FOUND = (NOT_FOUND, "wallet-not-found", "Wallet not found",
         "no wallet has this id (in the URL, or in a relationship)");
     pub WALLET_HAS_TRANSACTIONS = (CONFLICT, "wallet-has-transactions", "Wallet has transactions",
@@ -65,6 +67,9 @@ const SHOW_PARAMETERS: &[Custom] = &[Custom {
                             "available": {"$ref": "#/components/schemas/Money"}}}"##,
     ),
 }];
+
+/// A wallet's currency is one of the catalogue (`sql/15_currencies.sql`).
+const CURRENCY_EXISTS: &str = "wallets_currency_fkey";
 
 /// The constraints of `migrations/` that keep a wallet's history.
 const HAS_TRANSACTIONS: &str = "transactions_wallet_id_fkey";
@@ -118,11 +123,12 @@ async fn show(
     .await?;
     let meta = past.map(|(at, (balance, held))| {
         let available = &balance - &held;
+        let money = |value: &bigdecimal::BigDecimal| format_money_at(value, wallet.scale);
         json!({"balanceAt": {
             "time": timestamp(&at),
-            "balance": format_money(&balance),
-            "held": format_money(&held),
-            "available": format_money(&available),
+            "balance": money(&balance),
+            "held": money(&held),
+            "available": money(&available),
         }})
     });
     Ok(single_with_meta(
@@ -138,11 +144,11 @@ impl Resource for Wallet {
     const NOT_FOUND: &'static Code = &WALLET_NOT_FOUND;
     const SINGULAR: &'static str = "wallet";
     const EXAMPLE: &'static Example = &Example {
-        shown: r#"{"id": "1", "label": "alice", "balance": "100.500000000000000000",
+        shown: r#"{"id": "1", "label": "alice", "balance": "100.50",
             "createdAt": "2026-12-01T12:00:00Z", "updatedAt": "2026-12-01T12:30:00Z",
-            "metadata": {"account": "ACC-7"}, "held": "30.000000000000000000",
-            "available": "70.500000000000000000"}"#,
-        create: r#"{"label": "alice", "metadata": {"account": "ACC-7"}}"#,
+            "metadata": {"account": "ACC-7"}, "held": "30.00", "available": "70.50",
+            "currency": "USD"}"#,
+        create: r#"{"label": "alice", "currency": "USD", "metadata": {"account": "ACC-7"}}"#,
         update: r#"{"label": "alice (savings)", "metadata": {"tier": "gold"}}"#,
         created_meta: None,
     };
@@ -151,6 +157,7 @@ impl Resource for Wallet {
 }
 
 impl Writable for Wallet {
+    const CREATE_ERRORS: &'static [&'static Code] = &[&UNKNOWN_CURRENCY];
     const DELETE_ERRORS: &'static [&'static Code] = &[
         &WALLET_HAS_TRANSACTIONS,
         &WALLET_HAS_HOLDS,
@@ -159,9 +166,22 @@ impl Writable for Wallet {
 
     const CREATE_STATEMENTS: Statements = Statements::One;
 
-    /// A new wallet holds nothing: the journal has nothing to record.
+    /// A new wallet holds nothing: the journal has nothing to record. Its currency is one of
+    /// the catalogue (the database copies its scale).
     fn insert(conn: &mut PgConnection, new: &NewWallet) -> Result<Wallet, ApiError> {
-        Ok(Wallet::create(conn, new)?)
+        Wallet::create(conn, new).map_err(|error| match DbError::from(error) {
+            error if error.constraint() == Some(CURRENCY_EXISTS) => ApiError::new(
+                &UNKNOWN_CURRENCY,
+                format!(
+                    "there is no currency {:?} in the catalogue: name an ISO 4217 code (USD, \
+                     EUR, JPY), a crypto asset (BTC, ETH, USDT, USDC), or leave currency out \
+                     for XXX (no currency)",
+                    error.detail("currency").unwrap_or_default()
+                ),
+            )
+            .pointer("/data/attributes/currency"),
+            error => error.into(),
+        })
     }
 
     fn apply(
