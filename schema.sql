@@ -852,8 +852,8 @@ BEGIN
     WHERE ow.currency <> nw.currency
     LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'transaction % cannot move from wallet % (%) to wallet % (%): a transaction stays in its currency',
-                moved.id, moved.old_wallet, moved.old_currency, moved.new_wallet, moved.new_currency
+        RAISE EXCEPTION 'a transaction cannot move from wallet % (%) to wallet % (%): a transaction stays in its currency',
+                moved.old_wallet, moved.old_currency, moved.new_wallet, moved.new_currency
             USING ERRCODE = 'check_violation', CONSTRAINT = 'transactions_currency_fixed',
                   TABLE = 'transactions',
                   DETAIL = format('transaction_id=%s currency=%s wallet_currency=%s',

@@ -286,6 +286,16 @@ call 204 DELETE "/api-keys/$READER_ID"
 sleep 1
 AS=$READER call 401 GET "/wallets/$ALICE"
 
+echo "# A wallet in dollars: amounts at its scale, cents and no finer"
+call 201 POST /wallets "{\"data\": {\"type\": \"wallets\", \"attributes\": {\"label\": \"usd-$RUN\", \"currency\": \"USD\"}}}"
+DOLLARS=$(get data.id)
+call 201 POST /transactions "$(transaction "$DOLLARS" "usd-$RUN" '"12.5"')"
+expect data.attributes.amount 12.50
+call 422 POST /transactions "$(transaction "$DOLLARS" "usd-fine-$RUN" '"0.005"')"
+expect errors.0.code amount-precision
+call 422 POST /wallets "{\"data\": {\"type\": \"wallets\", \"attributes\": {\"label\": \"x\", \"currency\": \"QQQ\"}}}"
+expect errors.0.code unknown-currency
+
 echo "# An empty wallet can be deleted"
 call 201 POST /wallets "$(wallet "empty-$RUN")"
 EMPTY=$(get data.id)
