@@ -207,6 +207,10 @@ def main():
             SELECT w.id, 1, now() + interval '1 day'
             FROM wallets AS w, generate_series(1, 10000) AS g
             WHERE w.label = 'holds-10000' OR (w.label = 'holds-10' AND g <= 10);
+        -- As many funded wallets in USD (scale 2) as in XXX: create-spread on each.
+        INSERT INTO wallets (label, currency) SELECT 'usd-' || g, 'USD' FROM generate_series(1, {SPREAD}) g;
+        INSERT INTO transactions (wallet_id, txid, amount)
+            SELECT id, 'fund-' || id, 1000000 FROM wallets WHERE label LIKE 'usd-%';
     """)
     # Two wallets whose journals hold 10 and 1,000,000 entries (one per second, the balance
     # alternating 1, 0, ...; ending at 0 like the wallets' stored balances, with no
@@ -235,6 +239,9 @@ def main():
     journaled = (int(ids["journal-short"]), int(ids["journal-deep"]))
     holding = [(count, int(ids[f"holds-{count}"])) for count in (0, 10, 10000)]
     assert psql(url, f"SELECT max(id) FROM wallets WHERE label LIKE 'bench-%'") == str(SPREAD)
+    usd_wallets = tuple(int(v) for v in psql(
+        url, "SELECT min(id) || '|' || max(id) FROM wallets WHERE label LIKE 'usd-%'").split("|"))
+    assert usd_wallets[1] - usd_wallets[0] + 1 == SPREAD
 
     port, port_off, port_open = free_port(), free_port(), free_port()
     base, base_off = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port_off}"
@@ -272,6 +279,7 @@ def main():
         results += metadata_lists(base, url, server.pid)
         # A 5-key metadata object on every booking; an Idempotency-Key of its own on each.
         tagged = booking_with_and_without(base, "tagged", "metadata", "m")
+        currency = booking_in_currencies(base, usd_wallets)
         keyed = booking_with_and_without(base, "keyed", "an Idempotency-Key", "i")
         journal_cost = booking_with_and_without_journal(base, url)
         coalesced = coalescing(base, base_off, url, hot)
@@ -289,7 +297,8 @@ def main():
     log("checking every balance: wallet-api verify")
     verify = subprocess.run([binary, "verify"], env={**os.environ, "DATABASE_URL": url},
                             text=True, capture_output=True)
-    write_report(results, bulk, journal_cost, keyed, tagged, coalesced, auth, verify, started, url, server_setup)
+    write_report(results, bulk, journal_cost, keyed, tagged, currency, coalesced, auth, verify, started, url,
+                 server_setup)
     if verify.returncode != 0:
         raise SystemExit(f"wallet-api verify failed after the benchmark:\n{verify.stdout}")
 
@@ -469,6 +478,22 @@ def booking_with_and_without(base, option, what, tag):
     with_it, plain = combine(rates[option]), combine(rates["plain"])
     log(f"  booking: {with_it['rate']:.0f}/s with {what}, {plain['rate']:.0f}/s without")
     return {option: with_it, "plain": plain, "ratio": with_it["rate"] / plain["rate"]}
+
+
+def booking_in_currencies(base, usd_wallets):
+    """create-spread on {SPREAD} XXX wallets (18 digits) and on as many USD wallets (2), in
+    alternating rounds: what the scale check and the rendering at the scale cost."""
+    run_id = int(time.time())
+    first, last = usd_wallets
+    rates = {"USD": [], "XXX": []}
+    log(f"currency cost: {2 * ROUNDS} alternating rounds of create-spread on XXX and USD wallets, {SECONDS}s each")
+    for round_ in range(2 * ROUNDS):
+        for mode in (("USD", "XXX") if round_ % 2 == 0 else ("XXX", "USD")):
+            wallets = [first, last] if mode == "USD" else [1, SPREAD]
+            rates[mode].append(wrk(base, "create.lua", [f"{run_id}c{round_}{mode}", *wallets], SECONDS))
+    usd, xxx = combine(rates["USD"]), combine(rates["XXX"])
+    log(f"  booking: {usd['rate']:.0f}/s on USD wallets, {xxx['rate']:.0f}/s on XXX wallets")
+    return {"USD": usd, "XXX": xxx, "ratio": usd["rate"] / xxx["rate"]}
 
 
 def authentication_cost(base_on, base_open):
@@ -690,7 +715,8 @@ def machine():
     return f"{os.cpu_count()} CPUs ({cpu}), {mem_kib / 1024 / 1024:.0f} GiB, Linux {platform.release()}"
 
 
-def write_report(results, bulk, journal_cost, keyed, tagged, coalesced, auth, verify, started, url, server_setup):
+def write_report(results, bulk, journal_cost, keyed, tagged, currency, coalesced, auth, verify, started, url,
+                 server_setup):
     settings = psql(url, "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name) "
                          "FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', "
                          "'max_connections', 'work_mem', 'wal_level', 'max_wal_size')")
@@ -712,6 +738,12 @@ def write_report(results, bulk, journal_cost, keyed, tagged, coalesced, auth, ve
         *[f"| {label} | {r['rate']:,.0f} | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} |"
           for label, r in (("with the journal", journal_cost["journal"]),
                            ("wallet_apply without its journal insert", journal_cost["bare"]))],
+    ]
+    currency_lines = [
+        "| create-spread, service | req/s | p50 / p99 ms |", "|---|---:|---:|",
+        *[f"| {label} | {r['rate']:,.0f} | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} |"
+          for label, r in ((f"{SPREAD:,} USD wallets (scale 2)", currency["USD"]),
+                           (f"{SPREAD:,} XXX wallets (scale 18)", currency["XXX"]))],
     ]
     tagged_lines = [
         "| create-spread, service | req/s | p50 / p99 ms |", "|---|---:|---:|",
@@ -773,6 +805,9 @@ def write_report(results, bulk, journal_cost, keyed, tagged, coalesced, auth, ve
     targets.append(target("create-spread with 5 keys of metadata at most 10 % slower than without",
                           f"{tagged['ratio']:.2f}", tagged["ratio"] >= 0.9,
                           f"{tagged['tagged']['rate']:,.0f} vs {tagged['plain']['rate']:,.0f}/s"))
+    targets.append(target("create-spread on USD wallets >= 0.95 x on XXX wallets (the scale check)",
+                          f"{currency['ratio']:.2f}", currency["ratio"] >= 0.95,
+                          f"{currency['USD']['rate']:,.0f} vs {currency['XXX']['rate']:,.0f}/s"))
     transfer = by_name["transfer"]
     targets.append(target("transfer: service >= 0.7 x pgbench (the same two INSERTs in one transaction)",
                           f"{transfer['ratio']:.2f}", transfer["ratio"] >= 0.7, ""))
@@ -830,6 +865,10 @@ def write_report(results, bulk, journal_cost, keyed, tagged, coalesced, auth, ve
         "Booking with a 5-key `metadata` object and without (the same run, alternating rounds):",
         "",
         *tagged_lines,
+        "",
+        "Booking on USD wallets and on XXX wallets (the same run, alternating rounds):",
+        "",
+        *currency_lines,
         "",
         "Authentication and rate limits: the same service with them on and with AUTH=off (two servers "
         "on the same database, alternating rounds):",
