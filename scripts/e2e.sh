@@ -121,7 +121,10 @@ fuzz() { # REPORT_DIR [ARGS...]
         ../../openapi.json --url "$BASE" --no-color --workers 1 --seed "$SEED" \
         --generation-database none --report junit --report-dir "../../target/$report" "$@")
 }
+# HEAD is the GET without its body (tests/integration/protocol.rs holds every HEAD to its
+# GET); its operations are fuzzed in the run without credentials below.
 fuzz schemathesis -H "Authorization: Bearer $KEY" --checks all \
+    --exclude-checks positive_data_acceptance --exclude-method HEAD \
     --max-examples "${FUZZ_EXAMPLES:-20}" >"$LOG.fuzz" 2>&1 || { cat "$LOG.fuzz"; exit 1; }
 grep -E "generated|Seed|Examples|Coverage|Fuzzing|Stateful|Tested" "$LOG.fuzz"
 
