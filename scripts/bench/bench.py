@@ -644,7 +644,7 @@ def coalescing_report(coalesced, by_name, target):
 
 def without_journal(url):
     """wallet_apply as it is, and the same function without its journal insert."""
-    signature = "wallet_apply(text, bigint[], numeric[], numeric[], bigint[], bigint[], bigint[], bigint[])"
+    signature = "wallet_apply(text, bigint[], numeric[], numeric[], bigint[], bigint[], bigint[], bigint[], integer[])"
     original = psql(url, f"SELECT pg_get_functiondef('{signature}'::regprocedure)")
     stripped, n = re.subn(r"INSERT INTO balance_changes.*?RETURNING c\.wallet_id, c\.id;",
                           "SELECT a.id, NULL::bigint FROM applied AS a;", original, flags=re.S)

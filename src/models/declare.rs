@@ -98,8 +98,26 @@ macro_rules! resource {
                 diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<$model, diesel::pg::Pg>>,
             > {
                 use diesel::prelude::*;
+                $model::paged(
+                    $table::table.select($model::as_select()).into_boxed(),
+                    filters,
+                    sort,
+                    limit,
+                    offset,
+                )
+            }
+
+            /// `query` narrowed to one page: `filters`, in `sort` order, `limit` rows after
+            /// `offset`.
+            fn paged<ST: 'static>(
+                mut query: $table::BoxedQuery<'static, diesel::pg::Pg, ST>,
+                filters: Vec<$crate::models::query::Predicate<$table::table>>,
+                sort: &[$crate::models::query::SortKey<$field>],
+                limit: i64,
+                offset: i64,
+            ) -> $table::BoxedQuery<'static, diesel::pg::Pg, ST> {
+                use diesel::prelude::*;
                 use $crate::models::query::Direction;
-                let mut query = $table::table.select($model::as_select()).into_boxed();
                 for filter in filters {
                     query = query.filter(filter);
                 }
@@ -184,7 +202,23 @@ macro_rules! resource {
                 offset: i64,
             ) -> diesel::QueryResult<Vec<$model>> {
                 use diesel::prelude::*;
-                $model::page_query(filters, sort, limit, offset).load(conn)
+                if offset == 0 {
+                    return $model::page_query(filters, sort, limit, offset).load(conn);
+                }
+                // A numbered page past the first: the ids of its rows first, then those rows.
+                // The rows an OFFSET skips are read for their ids only, never for the columns a
+                // row computes (its currency, its amounts at the scale).
+                let ids: Vec<i64> = $model::paged(
+                    $table::table.select($table::id).into_boxed(),
+                    filters,
+                    sort,
+                    limit,
+                    offset,
+                )
+                .load(conn)?;
+                let mut rows = <$model as $crate::models::fields::Record>::find_many(conn, &ids)?;
+                rows.sort_by_key(|row| ids.iter().position(|id| *id == row.id));
+                Ok(rows)
             }
 
             fn page_sql(

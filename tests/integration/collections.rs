@@ -331,6 +331,9 @@ fn numbered_pages_count_and_link_every_page() {
     let reply = app.get("/transactions?page[number]=2&page[size]=5&sort=txid");
     reply.expect(200);
     assert_eq!(txids(&reply), ["t06", "t07", "t08", "t09", "t10"]);
+    // A page past the first is read as its ids, then its rows: in the page's order still.
+    let reversed = app.get("/transactions?page[number]=2&page[size]=5&sort=-txid");
+    assert_eq!(txids(&reversed), ["t07", "t06", "t05", "t04", "t03"]);
     assert_eq!(
         reply.body["meta"]["pagination"],
         json!({"page": 2, "pages": 3, "count": 12})
