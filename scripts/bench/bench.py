@@ -487,6 +487,9 @@ def booking_in_currencies(base, usd_wallets):
     first, last = usd_wallets
     rates = {"USD": [], "XXX": []}
     log(f"currency cost: {2 * ROUNDS} alternating rounds of create-spread on XXX and USD wallets, {SECONDS}s each")
+    # The USD wallets are touched here first: warm both sets before measuring.
+    for mode, wallets in (("USD", [first, last]), ("XXX", [1, SPREAD])):
+        wrk(base, "create.lua", [f"{run_id}cw{mode}", *wallets], 2)
     for round_ in range(2 * ROUNDS):
         for mode in (("USD", "XXX") if round_ % 2 == 0 else ("XXX", "USD")):
             wallets = [first, last] if mode == "USD" else [1, SPREAD]
