@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, exec, exec_err, scalar};
+use crate::holds::{hold, hold_document, resolve};
 
 /// Creates a wallet of this currency over the API; returns its id.
 fn wallet_in(app: &TestApp, label: &str, currency: &str) -> String {
@@ -21,11 +22,6 @@ fn attributes(app: &TestApp, path: &str) -> Value {
     let reply = app.get(path);
     reply.expect(200);
     reply.body["data"]["attributes"].clone()
-}
-
-fn hold_document(wallet: &str, amount: &str) -> Value {
-    json!({"data": {"type": "holds", "attributes": {"amount": amount},
-                    "relationships": {"wallet": {"data": {"type": "wallets", "id": wallet}}}}})
 }
 
 #[test]
@@ -134,15 +130,14 @@ fn every_amount_goes_out_at_its_currencys_scale() {
     );
 
     // A hold and a partial capture.
-    let hold = app.post("/holds", hold_document(&usd, "30"));
+    let hold = app.post("/holds", hold_document(&usd, "30", None));
     hold.expect(201);
     assert_eq!(hold.body["data"]["attributes"]["amount"], "30.00");
     assert_eq!(hold.body["data"]["attributes"]["currency"], "USD");
     let id = hold.body["data"]["id"].as_str().unwrap();
     let captured = app.patch(
         &format!("/holds/{id}"),
-        json!({"data": {"type": "holds", "id": id,
-                        "attributes": {"status": "captured", "capturedAmount": "20.5"}}}),
+        resolve(id, json!({"status": "captured", "capturedAmount": "20.5"})),
     );
     captured.expect(200);
     assert_eq!(
@@ -171,18 +166,19 @@ fn an_amount_finer_than_the_currency_is_refused_on_every_path_and_nothing_is_wri
     assert!(detail.contains("USD") && detail.contains('2'), "{detail}");
     // Trailing zeros are not digits of precision.
     app.book(&usd, "fine-zeros", "1.500").expect(201);
-    app.post("/holds", hold_document(&usd, "0.001"))
+    app.post("/holds", hold_document(&usd, "0.001", None))
         .expect_error(
             422,
             "amount-precision",
             Some(("pointer", "/data/attributes/amount")),
         );
-    let hold = app.post("/holds", hold_document(&usd, "10"));
-    let id = hold.body["data"]["id"].as_str().unwrap().to_string();
+    let id = hold(&app, &usd, "10");
     app.patch(
         &format!("/holds/{id}"),
-        json!({"data": {"type": "holds", "id": id,
-                        "attributes": {"status": "captured", "capturedAmount": "5.555"}}}),
+        resolve(
+            &id,
+            json!({"status": "captured", "capturedAmount": "5.555"}),
+        ),
     )
     .expect_error(
         422,
@@ -411,7 +407,8 @@ fn every_collection_filters_by_currency() {
     let btc = wallet_in(&app, "btc", "BTC");
     for (wallet, txid) in [(&usd, "u"), (&eur, "e"), (&btc, "b")] {
         app.book(wallet, txid, "5").expect(201);
-        app.post("/holds", hold_document(wallet, "1")).expect(201);
+        app.post("/holds", hold_document(wallet, "1", None))
+            .expect(201);
     }
     let ids = |path: &str| -> Vec<String> {
         let reply = app.get(path);

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, all_at_once, exec, exec_err, scalar};
 use crate::journal::assert_running_totals;
 
-fn hold_document(wallet: &str, amount: &str, expires_at: Option<&str>) -> Value {
+pub(crate) fn hold_document(wallet: &str, amount: &str, expires_at: Option<&str>) -> Value {
     let mut attributes = json!({"amount": amount});
     if let Some(at) = expires_at {
         attributes["expiresAt"] = json!(at);
@@ -18,12 +18,12 @@ fn hold_document(wallet: &str, amount: &str, expires_at: Option<&str>) -> Value 
                     "relationships": {"wallet": {"data": {"type": "wallets", "id": wallet}}}}})
 }
 
-fn resolve(id: &str, attributes: Value) -> Value {
+pub(crate) fn resolve(id: &str, attributes: Value) -> Value {
     json!({"data": {"type": "holds", "id": id, "attributes": attributes}})
 }
 
 /// Creates a hold over the API; returns its id.
-fn hold(app: &TestApp, wallet: &str, amount: &str) -> String {
+pub(crate) fn hold(app: &TestApp, wallet: &str, amount: &str) -> String {
     let reply = app.post("/holds", hold_document(wallet, amount, None));
     reply.expect(201);
     reply.body["data"]["id"].as_str().unwrap().to_string()
