@@ -121,6 +121,26 @@ $$;
 ALTER FUNCTION public.currencies_guard() OWNER TO CURRENT_USER;
 
 --
+-- Name: currencies_keep_default(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.currencies_keep_default() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    IF OLD.code = 'XXX' THEN
+        RAISE EXCEPTION 'currency XXX is never deleted: it is the currency of every wallet created without one'
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'currencies_default_kept',
+                  TABLE = 'currencies';
+    END IF;
+    RETURN OLD;
+END;
+$$;
+
+ALTER FUNCTION public.currencies_keep_default() OWNER TO CURRENT_USER;
+
+--
 -- Name: expire_holds(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
 --
 
@@ -2123,6 +2143,12 @@ ALTER TABLE public.balance_changes ENABLE ALWAYS TRIGGER balance_changes_no_trun
 CREATE TRIGGER currencies_guard BEFORE UPDATE ON public.currencies FOR EACH ROW EXECUTE FUNCTION public.currencies_guard();
 
 ALTER TABLE public.currencies ENABLE ALWAYS TRIGGER currencies_guard;
+
+--
+-- Name: currencies currencies_keep_default; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER currencies_keep_default BEFORE DELETE ON public.currencies FOR EACH ROW EXECUTE FUNCTION public.currencies_keep_default();
 
 --
 -- Name: hold_revisions hold_revisions_append_only; Type: TRIGGER; Schema: public; Owner: CURRENT_USER

@@ -295,6 +295,19 @@ call 422 POST /transactions "$(transaction "$DOLLARS" "usd-fine-$RUN" '"0.005"')
 expect errors.0.code amount-precision
 call 422 POST /wallets "{\"data\": {\"type\": \"wallets\", \"attributes\": {\"label\": \"x\", \"currency\": \"QQQ\"}}}"
 expect errors.0.code unknown-currency
+call 200 GET "/wallets/$DOLLARS?include=currencyDetails"
+expect included.0.attributes.scale 2
+
+echo "# The catalogue: read by any key, added to by admin keys; a scale in use is frozen"
+call 200 GET "/currencies?filter[kind]=crypto&sort=code&page[size]=3"
+call 200 GET /currencies/JPY
+expect data.attributes.scale 0
+CODE="PTS$(printf '%s' "$RUN" | tr -cd '0-9' | tail -c 8)"
+call 201 POST /currencies "{\"data\": {\"type\": \"currencies\", \"attributes\": {\"code\": \"$CODE\", \"name\": \"Points\", \"scale\": 2}}}"
+expect data.id "$CODE"
+call 201 POST /wallets "{\"data\": {\"type\": \"wallets\", \"attributes\": {\"label\": \"points-$RUN\", \"currency\": \"$CODE\"}}}"
+call 409 PATCH "/currencies/$CODE" "{\"data\": {\"type\": \"currencies\", \"id\": \"$CODE\", \"attributes\": {\"scale\": 4}}}"
+expect errors.0.code currency-in-use
 
 echo "# An empty wallet can be deleted"
 call 201 POST /wallets "$(wallet "empty-$RUN")"

@@ -73,6 +73,27 @@ CREATE OR REPLACE TRIGGER currencies_guard
     FOR EACH ROW EXECUTE FUNCTION currencies_guard();
 
 
+-- XXX stays in the catalogue: it is the currency of every wallet created without one. (A
+-- currency a wallet holds is kept by the foreign key wallets_currency_fkey.)
+CREATE OR REPLACE FUNCTION currencies_keep_default()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF OLD.code = 'XXX' THEN
+        RAISE EXCEPTION 'currency XXX is never deleted: it is the currency of every wallet created without one'
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'currencies_default_kept',
+                  TABLE = 'currencies';
+    END IF;
+    RETURN OLD;
+END;
+$$;
+
+CREATE OR REPLACE TRIGGER currencies_keep_default
+    BEFORE DELETE ON currencies
+    FOR EACH ROW EXECUTE FUNCTION currencies_keep_default();
+
+
 -- The refusal of an amount with more fractional digits than its wallet's currency has, in
 -- one place: wallet_apply and the capture check raise it.
 CREATE OR REPLACE FUNCTION ledger_refuse_precision(what text, wallet bigint, currency text, scale smallint, digits integer)
@@ -123,6 +144,7 @@ DO $$
 BEGIN
     EXECUTE format('ALTER FUNCTION wallets_currency() SET search_path = %I, pg_temp', current_schema());
     EXECUTE format('ALTER FUNCTION currencies_guard() SET search_path = %I, pg_temp', current_schema());
+    EXECUTE format('ALTER FUNCTION currencies_keep_default() SET search_path = %I, pg_temp', current_schema());
     EXECUTE format('ALTER FUNCTION ledger_refuse_precision(text, bigint, text, smallint, integer) SET search_path = %I, pg_temp', current_schema());
 END;
 $$;

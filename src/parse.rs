@@ -21,6 +21,8 @@ pub enum Accepts {
     /// A code: a string of at most `max` characters matching `pattern` (a regular
     /// expression anchored at both ends).
     Code { pattern: &'static str, max: usize },
+    /// A whole number from `min` to `max`.
+    Integer { min: i64, max: i64 },
     /// An RFC 3339 time.
     Time,
     /// One of these words.
@@ -49,4 +51,30 @@ pub trait Parse: Sized {
     const ACCEPTS: Accepts;
     /// The value, or why it cannot be accepted (in words fit for a client).
     fn parse(input: Input<'_>) -> Result<Self, String>;
+}
+
+/// The text of attribute `name`, which must be a JSON string.
+pub fn string_attribute(input: Input<'_>, name: &str) -> Result<String, String> {
+    match input {
+        Input::Attribute(raw) => serde_json::from_str::<String>(raw.get())
+            .map_err(|_| format!("{name} must be a string")),
+        Input::Link(_) | Input::Links(_) => Err(format!("{name} is an attribute")),
+    }
+}
+
+/// The value of attribute `name`, which must be a whole JSON number from `min` to `max`.
+pub fn integer_attribute(input: Input<'_>, name: &str, min: i64, max: i64) -> Result<i64, String> {
+    let within = |n: &i64| (min..=max).contains(n);
+    match input {
+        Input::Attribute(raw) => serde_json::from_str::<i64>(raw.get())
+            .ok()
+            .filter(within)
+            .ok_or_else(|| {
+                format!(
+                    "{name} must be a whole number from {min} to {max}, got {}",
+                    raw.get()
+                )
+            }),
+        Input::Link(_) | Input::Links(_) => Err(format!("{name} is an attribute")),
+    }
 }

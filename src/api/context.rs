@@ -18,7 +18,7 @@ use crate::db::standby::{Lsn, Reader};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::Fieldsets;
 use crate::jsonapi::query::QueryParams;
-use crate::models::fields::Kind;
+use crate::models::fields::{Key, Kind};
 
 /// One request: who it runs for, its parameters, its sparse fieldsets, and how to write
 /// links.
@@ -280,19 +280,19 @@ impl FromRequest for Collection {
     }
 }
 
-/// The `{id}` of a URL naming a resource of type `R`. An id that cannot exist (not a positive
-/// whole number) is simply not found, like an id that does not exist.
-pub struct PathId<R> {
-    pub id: i64,
-    resource: PhantomData<fn() -> R>,
+/// The `{id}` of a URL naming a resource of type `R`. An id that cannot exist (for a numbered
+/// resource, not a positive whole number) is simply not found, like an id that does not exist.
+pub struct PathId<R: Resource> {
+    pub id: R::Id,
 }
 
-impl<R> Clone for PathId<R> {
+impl<R: Resource> Clone for PathId<R> {
     fn clone(&self) -> Self {
-        *self
+        PathId {
+            id: self.id.clone(),
+        }
     }
 }
-impl<R> Copy for PathId<R> {}
 
 impl<R: Resource> FromRequest for PathId<R> {
     type Error = ApiError;
@@ -301,13 +301,8 @@ impl<R: Resource> FromRequest for PathId<R> {
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let raw = request.match_info().get("id").unwrap_or_default();
         ready(
-            raw.parse::<i64>()
-                .ok()
-                .filter(|id| *id > 0)
-                .map(|id| PathId {
-                    id,
-                    resource: PhantomData,
-                })
+            R::Id::from_id(raw)
+                .map(|id| PathId { id })
                 .ok_or_else(|| R::not_found(raw)),
         )
     }

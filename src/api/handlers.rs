@@ -15,7 +15,7 @@ use super::input::{
 };
 use super::listing::{list_query, outline};
 use super::resource::{
-    Answer, Include, Render, Resource, Scope, Writable, created, find_existing, linkage,
+    Answer, Include, Render, Resource, Scope, Writable, created, find_existing, linkage, linked_id,
     load_included, page, single,
 };
 use super::routes::{Custom, Operation, Routes};
@@ -28,7 +28,7 @@ use crate::jsonapi::ApiError;
 use crate::jsonapi::document::{Reply, document, identifier, respond, self_links};
 use crate::jsonapi::error::{NOT_DELETABLE, READ_ONLY_RELATIONSHIP, READ_ONLY_RESOURCE};
 use crate::jsonapi::request::{parse_relationship_document, parse_resource_document, read_body};
-use crate::models::fields::{Kind, Model, Value};
+use crate::models::fields::{Kind, Model};
 use crate::models::keyset::read_page;
 use crate::models::query::{ListPage, ListQuery};
 
@@ -297,7 +297,7 @@ pub async fn show<R: Resource>(
         return Ok(single(StatusCode::OK, &row, &[], &context));
     }
     let (row, included) = with_included(&state, &context, &session, includes, move |conn| {
-        find_existing::<R>(conn, id.id)
+        find_existing::<R>(conn, &id.id)
     })
     .await?;
     Ok(single(StatusCode::OK, &row, &included, &context))
@@ -310,16 +310,16 @@ pub async fn find_by_id<R: Resource>(
     state: &AppState,
     context: &Context,
     session: &Session,
-    id: i64,
+    id: R::Id,
 ) -> Result<R> {
     match R::reads(state) {
         Some(reads) if session.is_plain() && context.after.is_none() => reads
-            .find(context.reader(state).first(), id)
+            .find(context.reader(state).first(), id.clone())
             .await?
             .ok_or_else(|| R::not_found(&id.to_string())),
         _ => {
             db::run_in(context.reader(state), session, move |conn| {
-                find_existing::<R>(conn, id)
+                find_existing::<R>(conn, &id)
             })
             .await
         }
@@ -386,12 +386,12 @@ pub async fn update<R: Writable>(
     let includes = context.includes::<R>()?;
     let body = read_body(payload, state.body_timeout).await?;
     let input = parse_resource_document(&body)?;
-    check_identity(&input, R::TYPE, Target::Update(id.id))?;
-    let changes = read_changes::<R>(&input, id.id)?;
+    check_identity(&input, R::TYPE, Target::Update(&id.id.to_string()))?;
+    let changes = read_changes::<R>(&input, &id.id.to_string())?;
     let actor = context.actor.clone();
     let write = Write::by(&actor, context.self_link(), move |conn| {
         let row =
-            R::apply(conn, id.id, &changes)?.ok_or_else(|| R::not_found(&id.id.to_string()))?;
+            R::apply(conn, &id.id, &changes)?.ok_or_else(|| R::not_found(&id.id.to_string()))?;
         let included = load_included(conn, &includes, slice::from_ref(&row))?;
         Ok(single(StatusCode::OK, &row, &included, &context))
     })
@@ -408,7 +408,7 @@ pub async fn delete<R: Writable>(
 ) -> Result<Reply> {
     context.include_nothing()?;
     let write = Write::by(&context.actor, context.self_link(), move |conn| {
-        if !R::remove(conn, id.id)? {
+        if !R::remove(conn, &id.id)? {
             return Err(R::not_found(&id.id.to_string()));
         }
         Ok(Reply::no_content())
@@ -437,15 +437,15 @@ async fn to_one_related<R: Resource>(
         context.reader(&state),
         &context.actor.reading(),
         move |conn| {
-            let row = find_existing::<R>(conn, id.id)?;
-            let Value::Id(target_id) = row.value_of(spec.field) else {
+            let row = find_existing::<R>(conn, &id.id)?;
+            let Some(target_id) = linked_id(row.value_of(spec.field)) else {
                 return Ok(None);
             };
             let registered = super::registered(target).expect("a registered target");
-            let mut rows = (registered.load)(conn, &[target_id])?;
+            let mut rows = (registered.load)(conn, slice::from_ref(&target_id))?;
             match rows.pop() {
                 Some(row) => Ok(Some(row)),
-                None => Err((registered.not_found)(&target_id.to_string())),
+                None => Err((registered.not_found)(&target_id)),
             }
         },
     )
@@ -467,7 +467,7 @@ async fn to_one_linkage<R: Resource>(
     context.include_nothing()?;
     let session = context.actor.reading();
     let row = db::run_in(context.reader(&state), &session, move |conn| {
-        find_existing::<R>(conn, id.id)
+        find_existing::<R>(conn, &id.id)
     })
     .await?;
     Ok(linkage(&context, &row, name))
@@ -487,10 +487,11 @@ async fn update_to_one<R: Writable>(
     let body = read_body(payload, state.body_timeout).await?;
     let linkage_data = parse_relationship_document(&body)?;
     let as_linkage = move |error: ApiError| error.map_pointers(|p| linkage_pointer(p, name));
-    let changes = read_relationship::<R>(id.id, name, &linkage_data).map_err(as_linkage)?;
+    let changes =
+        read_relationship::<R>(&id.id.to_string(), name, &linkage_data).map_err(as_linkage)?;
     let actor = context.actor.clone();
     let write = Write::by(&actor, context.self_link(), move |conn| {
-        let row = R::apply(conn, id.id, &changes)
+        let row = R::apply(conn, &id.id, &changes)
             .and_then(|row| row.ok_or_else(|| R::not_found(&id.id.to_string())))
             .map_err(as_linkage)?;
         Ok(linkage(&context, &row, name))
@@ -508,6 +509,7 @@ async fn to_many_linkage<P: Resource, R: Resource>(
     state: web::Data<AppState>,
 ) -> Result<Reply> {
     context.include_nothing()?;
+    let related = format!("{}/{name}", P::self_path(&id.id));
     let scope: Scope<R> = Scope::of::<P>(id.id);
     let query = list_query::<R>(&context, vec![scope.filter.clone()])?;
     let session = context.actor.reading();
@@ -520,7 +522,6 @@ async fn to_many_linkage<P: Resource, R: Resource>(
     )
     .await?;
     let mut outline = outline(&context, &query, &page);
-    let related = format!("{}/{name}", P::self_path(id.id));
     outline.links.insert(
         "related".into(),
         serde_json::Value::String(context.url(&related)),
@@ -573,7 +574,7 @@ async fn read<R: Resource>(
 ) -> Result<PageRead<R>> {
     db::run_in(reader, session, move |conn| {
         if let Some(scope) = &scope {
-            (scope.parent_exists)(conn, scope.parent_id)?;
+            (scope.parent_exists)(conn)?;
         }
         let page = read_page::<R>(conn, &query)?;
         let included = load_included(conn, &includes, &page.rows)?;

@@ -16,11 +16,11 @@ use crate::parse::{Input, Parse};
 
 /// What a document is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
+pub enum Target<'a> {
     /// POST to the collection: the server assigns the id.
     Create,
     /// PATCH of the resource with this id.
-    Update(i64),
+    Update(&'a str),
 }
 
 /// Checks `type` and `id` of the resource object against the endpoint.
@@ -50,7 +50,7 @@ pub fn check_identity(
             "/data",
             "an update must name the resource: give \"id\" in /data",
         )),
-        (Target::Update(id), Some(given)) if *given != id.to_string() => Err(ApiError::new(
+        (Target::Update(id), Some(given)) if given != id => Err(ApiError::new(
             &ID_MISMATCH,
             format!("the URL is of {type_name} {id}, the document names id {given:?}"),
         )
@@ -70,7 +70,7 @@ pub fn read_new<R: Resource + Inputs>(input: &ResourceInput) -> Result<R::New, A
 /// The checked values of an update of an `R`.
 pub fn read_changes<R: Resource + Inputs>(
     input: &ResourceInput,
-    id: i64,
+    id: &str,
 ) -> Result<R::Changes, ApiError> {
     let mut reader = Document::<R>::scan(input, Target::Update(id));
     let changes = R::read_changes(&mut reader);
@@ -82,7 +82,7 @@ pub fn read_changes<R: Resource + Inputs>(
 /// errors pointing where the same linkage stands in a resource document
 /// (`/data/relationships/NAME/data`).
 pub fn read_relationship<R: Resource + Inputs>(
-    id: i64,
+    id: &str,
     name: &str,
     linkage: &Linkage,
 ) -> Result<R::Changes, ApiError> {
@@ -115,7 +115,7 @@ enum Member<'a> {
 /// A resource document being read into a model's values.
 struct Document<'a, R: Model> {
     input: &'a ResourceInput,
-    target: Target,
+    target: Target<'a>,
     /// The members refused while scanning (their values are not read).
     refused: Vec<&'a str>,
     /// Every problem, with its place: the member's position in the document, or after them
@@ -126,7 +126,7 @@ struct Document<'a, R: Model> {
 
 impl<'a, R: Resource> Document<'a, R> {
     /// Refuses every member the resource does not have, or that clients may not write now.
-    fn scan(input: &'a ResourceInput, target: Target) -> Document<'a, R> {
+    fn scan(input: &'a ResourceInput, target: Target<'a>) -> Document<'a, R> {
         let mut document = Document {
             input,
             target,
@@ -157,7 +157,7 @@ impl<'a, R: Resource> Document<'a, R> {
         let Some(spec) = R::FIELDS
             .iter()
             .find(|spec| spec.name == name && spec.is_relationship() == is_relationship)
-            .filter(|spec| spec.kind != Kind::Id)
+            .filter(|spec| !spec.is_id())
         else {
             return Some(
                 self.misplaced(name, is_relationship, &pointer)

@@ -264,7 +264,7 @@ fn condition_of<F>(spec: &FieldSpec<F>, op: Option<&str>, text: &str) -> Result<
     let (kind, max_chars) = (spec.kind, filter_chars(spec));
     let bounded = |item: &str| {
         let chars = item.chars().count();
-        if kind == Kind::Text && chars > max_chars {
+        if matches!(kind, Kind::Text | Kind::Code) && chars > max_chars {
             return Err(format!(
                 "a value of {} is at most {max_chars} characters (no longer one can match), \
                  got {chars}",

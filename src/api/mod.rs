@@ -23,7 +23,7 @@ pub mod routes;
 pub mod state;
 pub mod write;
 
-use resources::{api_keys, balance_changes, holds, transactions, wallets};
+use resources::{api_keys, balance_changes, currencies, holds, transactions, wallets};
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse};
@@ -37,12 +37,12 @@ use routes::{Operation, Routes};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::error::Code;
 use crate::models::fields::{FieldSpec, Model, ToManySpec};
-use crate::models::{ApiKey, BalanceChange, Hold, Transaction, Wallet};
+use crate::models::{ApiKey, BalanceChange, Currency, Hold, Transaction, Wallet};
 
 pub use state::AppState;
 
 /// Reads the rows of one resource type with these ids, as resource objects to render.
-pub type LoadRendered = fn(&mut PgConnection, &[i64]) -> QueryResult<Vec<Box<dyn Render>>>;
+pub type LoadRendered = fn(&mut PgConnection, &[String]) -> QueryResult<Vec<Box<dyn Render>>>;
 
 /// A resource type the API serves: what the generic layers (included resources,
 /// relationships, `fields[TYPE]`, atomic operations, the OpenAPI document) need of it,
@@ -58,6 +58,8 @@ pub struct Registered {
     pub not_found_code: &'static Code,
     /// Whether only `admin` keys may read and write it.
     pub admin_only: bool,
+    /// Whether only `admin` keys may write it.
+    pub admin_writes: bool,
     /// The rows with these ids, to render.
     pub load: LoadRendered,
     pub routes: fn(&mut Routes),
@@ -99,6 +101,7 @@ const fn read_only<R: Resource>(routes: fn(&mut Routes)) -> Registered {
         not_found: R::not_found,
         not_found_code: R::NOT_FOUND,
         admin_only: R::ADMIN_ONLY,
+        admin_writes: R::ADMIN_ONLY || R::ADMIN_WRITES,
         load: load_rendered::<R>,
         routes,
         write_errors: WriteErrors {
@@ -142,6 +145,7 @@ pub const RESOURCES: &[Registered] = &[
     read_only::<BalanceChange>(balance_changes::routes),
     writable::<Hold>(holds::routes),
     writable::<ApiKey>(api_keys::routes),
+    writable::<Currency>(currencies::routes),
 ];
 
 /// What keys are limited to: a wallet-limited key sees the wallets it names and what belongs

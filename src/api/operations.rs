@@ -45,6 +45,7 @@ use crate::jsonapi::error::{
 };
 use crate::jsonapi::media_type::{ATOMIC, applies};
 use crate::jsonapi::request::{Ident, Identifier, Linkage, ResourceInput, read_body};
+use crate::models::fields::Key;
 
 codes! {
     pub NOT_ATOMIC = (FORBIDDEN, "not-atomic", "Not in atomic operations",
@@ -116,21 +117,24 @@ pub struct LockTable {
 }
 
 /// What atomic operations can do to one resource type: its [`Writable`] impl, reached
-/// through plain functions so that the route table can hold it.
+/// through plain functions so that the route table can hold it. Ids are the text of the
+/// resource objects' `id`s (a number or a code), read here into the type's own key.
 #[derive(Clone, Copy)]
 pub struct Operable {
     add: fn(&mut PgConnection, &ResourceInput) -> Result<Done, ApiError>,
-    update: fn(&mut PgConnection, i64, &ResourceInput) -> Result<Done, ApiError>,
-    remove: fn(&mut PgConnection, i64) -> Result<(), ApiError>,
-    set_relationship: fn(&mut PgConnection, i64, &str, &Linkage) -> Result<Done, ApiError>,
-    lock_key_of: fn(&mut PgConnection, i64) -> QueryResult<Option<i64>>,
-    current: fn(&mut PgConnection, &[i64]) -> QueryResult<Vec<Done>>,
+    update: fn(&mut PgConnection, &str, &ResourceInput) -> Result<Done, ApiError>,
+    remove: fn(&mut PgConnection, &str) -> Result<(), ApiError>,
+    set_relationship: fn(&mut PgConnection, &str, &str, &Linkage) -> Result<Done, ApiError>,
+    lock_key_of: fn(&mut PgConnection, &str) -> QueryResult<Option<i64>>,
+    current: fn(&mut PgConnection, &[String]) -> QueryResult<Vec<Done>>,
+    /// Whether a resource of the type can have this id (else it is not found).
+    valid_id: fn(&str) -> bool,
     not_found: fn(&str) -> ApiError,
 }
 
 /// A resource an operation wrote.
 pub struct Done {
-    id: i64,
+    id: String,
     row: Box<dyn Render>,
 }
 
@@ -141,8 +145,9 @@ impl Operable {
             update: update::<R>,
             remove: remove::<R>,
             set_relationship: set_relationship::<R>,
-            lock_key_of: R::lock_key_of,
+            lock_key_of: lock_key_of::<R>,
             current: current::<R>,
+            valid_id: |id| R::Id::from_id(id).is_some(),
             not_found: R::not_found,
         }
     }
@@ -150,9 +155,14 @@ impl Operable {
 
 fn done<R: Resource>(row: R) -> Done {
     Done {
-        id: row.id(),
+        id: row.id().to_string(),
         row: Box::new(row),
     }
+}
+
+/// The key `id` names (checked by [`resolve`]).
+fn key<R: Resource>(id: &str) -> Result<R::Id, ApiError> {
+    R::Id::from_id(id).ok_or_else(|| R::not_found(id).pointer("/ref"))
 }
 
 fn add<R: Writable>(conn: &mut PgConnection, data: &ResourceInput) -> Result<Done, ApiError> {
@@ -163,40 +173,48 @@ fn add<R: Writable>(conn: &mut PgConnection, data: &ResourceInput) -> Result<Don
 
 fn update<R: Writable>(
     conn: &mut PgConnection,
-    id: i64,
+    id: &str,
     data: &ResourceInput,
 ) -> Result<Done, ApiError> {
     check_identity(data, R::TYPE, Target::Update(id))?;
     let changes = read_changes::<R>(data, id)?;
-    R::apply(conn, id, &changes)?
+    R::apply(conn, &key::<R>(id)?, &changes)?
         .map(done)
-        .ok_or_else(|| R::not_found(&id.to_string()).pointer("/ref"))
+        .ok_or_else(|| R::not_found(id).pointer("/ref"))
 }
 
-fn remove<R: Writable>(conn: &mut PgConnection, id: i64) -> Result<(), ApiError> {
-    match R::remove(conn, id)? {
+fn remove<R: Writable>(conn: &mut PgConnection, id: &str) -> Result<(), ApiError> {
+    match R::remove(conn, &key::<R>(id)?)? {
         true => Ok(()),
-        false => Err(R::not_found(&id.to_string()).pointer("/ref")),
+        false => Err(R::not_found(id).pointer("/ref")),
     }
 }
 
 /// Errors point where the linkage stands in the operation: its `data`.
 fn set_relationship<R: Writable>(
     conn: &mut PgConnection,
-    id: i64,
+    id: &str,
     name: &str,
     linkage: &Linkage,
 ) -> Result<Done, ApiError> {
     let as_linkage = |error: ApiError| error.map_pointers(|p| linkage_pointer(p, name));
     let changes = read_relationship::<R>(id, name, linkage).map_err(as_linkage)?;
-    R::apply(conn, id, &changes)
+    R::apply(conn, &key::<R>(id)?, &changes)
         .map_err(as_linkage)?
         .map(done)
-        .ok_or_else(|| R::not_found(&id.to_string()).pointer("/ref"))
+        .ok_or_else(|| R::not_found(id).pointer("/ref"))
 }
 
-fn current<R: Writable>(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<Done>> {
-    Ok(R::find_many(conn, ids)?.into_iter().map(done).collect())
+fn lock_key_of<R: Writable>(conn: &mut PgConnection, id: &str) -> QueryResult<Option<i64>> {
+    match R::Id::from_id(id) {
+        Some(id) => R::lock_key_of(conn, &id),
+        None => Ok(None),
+    }
+}
+
+fn current<R: Writable>(conn: &mut PgConnection, ids: &[String]) -> QueryResult<Vec<Done>> {
+    let ids: Vec<R::Id> = ids.iter().filter_map(|id| R::Id::from_id(id)).collect();
+    Ok(R::find_many(conn, &ids)?.into_iter().map(done).collect())
 }
 
 /// POST /operations
@@ -266,7 +284,7 @@ fn plan(operations: Vec<Operation>, actor: &Actor) -> Result<Vec<Step>, ApiError
                     ApiError::not_found(format!("there is no resource type {type_name:?}"))
                         .pointer(&pointer)
                 })?;
-            if registered.admin_only {
+            if registered.admin_writes {
                 return Err(ApiError::new(
                     &NOT_ATOMIC,
                     format!(
@@ -300,7 +318,7 @@ fn plan(operations: Vec<Operation>, actor: &Actor) -> Result<Vec<Step>, ApiError
 
 fn run_once(conn: &mut PgConnection, steps: &[Step], context: &Context) -> Result<Reply, ApiError> {
     lock_keys(conn, steps)?;
-    let mut local_ids: HashMap<(String, String), i64> = HashMap::new();
+    let mut local_ids: LocalIds = HashMap::new();
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(steps.len());
     for (i, step) in steps.iter().enumerate() {
         let at = operation_pointer(i);
@@ -327,10 +345,13 @@ enum Outcome {
     Nothing,
 }
 
+/// The ids the lids of a request stand for, by type and lid.
+type LocalIds = HashMap<(String, String), String>;
+
 fn perform(
     conn: &mut PgConnection,
     step: &Step,
-    local_ids: &mut HashMap<(String, String), i64>,
+    local_ids: &mut LocalIds,
 ) -> Result<Outcome, ApiError> {
     let operable = &step.operable;
     match &step.operation {
@@ -338,19 +359,19 @@ fn perform(
             let data = resolve_relationships(data, local_ids);
             let added = (operable.add)(conn, &data)?;
             if let Some(lid) = &data.lid {
-                local_ids.insert((data.type_name.clone(), lid.clone()), added.id);
+                local_ids.insert((data.type_name.clone(), lid.clone()), added.id.clone());
             }
             Ok(Outcome::Resource(added))
         }
         Operation::Update { target, data } => {
             let id = resolve(operable, target, local_ids)?;
             let mut data = resolve_relationships(data, local_ids);
-            data.id = Some(id.to_string());
-            (operable.update)(conn, id, &data).map(Outcome::Resource)
+            data.id = Some(id.clone());
+            (operable.update)(conn, &id, &data).map(Outcome::Resource)
         }
         Operation::Remove(target) => {
             let id = resolve(operable, target, local_ids)?;
-            (operable.remove)(conn, id).map(|()| Outcome::Nothing)
+            (operable.remove)(conn, &id).map(|()| Outcome::Nothing)
         }
         Operation::Relationship {
             op: OpCode::Update,
@@ -360,7 +381,7 @@ fn perform(
         } => {
             let id = resolve(operable, target, local_ids)?;
             let data = resolve_linkage(data, local_ids);
-            let changed = (operable.set_relationship)(conn, id, name, &data)?;
+            let changed = (operable.set_relationship)(conn, &id, name, &data)?;
             Ok(Outcome::Linkage(changed, name.clone()))
         }
         Operation::Relationship { target, name, .. } => Err(ApiError::new(
@@ -378,16 +399,12 @@ fn perform(
 /// The id a ref names: its own, or that of the resource its lid was given to (the document
 /// was checked: every lid is defined before it is used). An id that cannot exist is simply
 /// not found.
-fn resolve(
-    operable: &Operable,
-    target: &Ref,
-    local_ids: &HashMap<(String, String), i64>,
-) -> Result<i64, ApiError> {
+fn resolve(operable: &Operable, target: &Ref, local_ids: &LocalIds) -> Result<String, ApiError> {
     let id = match &target.id {
         Ident::Lid(lid) => local_ids
             .get(&(target.type_name.clone(), lid.clone()))
-            .copied(),
-        Ident::Id(id) => id.parse::<i64>().ok().filter(|id| *id > 0),
+            .cloned(),
+        Ident::Id(id) => (operable.valid_id)(id).then(|| id.clone()),
     };
     id.ok_or_else(|| {
         let (Ident::Id(text) | Ident::Lid(text)) = &target.id;
@@ -396,10 +413,7 @@ fn resolve(
 }
 
 /// `data` with every lid of its relationships replaced by the id it stands for.
-fn resolve_relationships(
-    data: &ResourceInput,
-    local_ids: &HashMap<(String, String), i64>,
-) -> ResourceInput {
+fn resolve_relationships(data: &ResourceInput, local_ids: &LocalIds) -> ResourceInput {
     let mut data = data.clone();
     for (_, linkage) in &mut data.relationships {
         *linkage = resolve_linkage(linkage, local_ids);
@@ -407,12 +421,12 @@ fn resolve_relationships(
     data
 }
 
-fn resolve_linkage(linkage: &Linkage, local_ids: &HashMap<(String, String), i64>) -> Linkage {
+fn resolve_linkage(linkage: &Linkage, local_ids: &LocalIds) -> Linkage {
     let resolve = |identifier: &Identifier| match &identifier.id {
         Ident::Lid(lid) => match local_ids.get(&(identifier.type_name.clone(), lid.clone())) {
             Some(id) => Identifier {
                 type_name: identifier.type_name.clone(),
-                id: Ident::Id(id.to_string()),
+                id: Ident::Id(id.clone()),
             },
             None => identifier.clone(),
         },
@@ -453,7 +467,7 @@ fn named_wallets(steps: &[Step]) -> Vec<i64> {
 fn lock_keys(conn: &mut PgConnection, steps: &[Step]) -> Result<(), ApiError> {
     let locks = &super::LOCKS;
     let mut keys = named_wallets(steps);
-    let mut written: Vec<(Operable, i64)> = Vec::new();
+    let mut written: Vec<(Operable, &str)> = Vec::new();
     for step in steps {
         let target = match &step.operation {
             Operation::Add(_) => None,
@@ -464,7 +478,6 @@ fn lock_keys(conn: &mut PgConnection, steps: &[Step]) -> Result<(), ApiError> {
         if let Some(Ref {
             id: Ident::Id(id), ..
         }) = target
-            && let Ok(id) = id.parse()
         {
             written.push((step.operable, id));
         }
@@ -494,21 +507,21 @@ fn results(
     outcomes: Vec<Outcome>,
     context: &Context,
 ) -> Result<Reply, ApiError> {
-    let mut written: HashMap<&str, (Operable, Vec<i64>)> = HashMap::new();
+    let mut written: HashMap<&str, (Operable, Vec<String>)> = HashMap::new();
     for (step, outcome) in steps.iter().zip(&outcomes) {
         if let Outcome::Resource(done) | Outcome::Linkage(done, _) = outcome {
             let (_, ids) = written
                 .entry(step.type_name)
                 .or_insert_with(|| (step.operable, Vec::new()));
-            ids.push(done.id);
+            ids.push(done.id.clone());
         }
     }
-    let mut latest: HashMap<(&str, i64), Done> = HashMap::new();
+    let mut latest: HashMap<(&str, String), Done> = HashMap::new();
     for (type_name, (operable, mut ids)) in written {
         ids.sort_unstable();
         ids.dedup();
         for done in (operable.current)(conn, &ids)? {
-            latest.insert((type_name, done.id), done);
+            latest.insert((type_name, done.id.clone()), done);
         }
     }
     let data: Vec<Option<Value>> = steps
@@ -517,11 +530,15 @@ fn results(
         .map(|(step, outcome)| match outcome {
             Outcome::Nothing => None,
             Outcome::Resource(done) => {
-                let done = latest.get(&(step.type_name, done.id)).unwrap_or(&done);
+                let done = latest
+                    .get(&(step.type_name, done.id.clone()))
+                    .unwrap_or(&done);
                 Some(done.row.render(context))
             }
             Outcome::Linkage(done, name) => {
-                let done = latest.get(&(step.type_name, done.id)).unwrap_or(&done);
+                let done = latest
+                    .get(&(step.type_name, done.id.clone()))
+                    .unwrap_or(&done);
                 Some(done.row.linkage(&name))
             }
         })

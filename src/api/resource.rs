@@ -24,7 +24,7 @@ use crate::domain::{format_money, timestamp};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::{Reply, ResourceObject, document, identifier, respond, self_links};
 use crate::jsonapi::error::Code;
-use crate::models::fields::{FieldSpec, Inputs, Kind, Model, Value as FieldValue};
+use crate::models::fields::{FieldSpec, Inputs, Key, Kind, Model, Value as FieldValue};
 use crate::models::query::{Condition, Filter, Op};
 
 /// A resource type of the API.
@@ -36,6 +36,8 @@ pub trait Resource: Model + Clone {
     const SINGULAR: &'static str;
     /// Whether only keys with the `admin` scope may read and write them.
     const ADMIN_ONLY: bool = false;
+    /// Whether only keys with the `admin` scope may write them (any key reads them).
+    const ADMIN_WRITES: bool = false;
     /// What the documentation shows of one (`openapi.json`'s examples).
     const EXAMPLE: &'static Example;
 
@@ -46,7 +48,7 @@ pub trait Resource: Model + Clone {
         )
     }
 
-    fn self_path(id: i64) -> String {
+    fn self_path(id: &Self::Id) -> String {
         format!("/{}/{id}", Self::TYPE)
     }
 
@@ -54,7 +56,7 @@ pub trait Resource: Model + Clone {
     const COALESCE_READS: bool = false;
 
     /// Where reads of one of them by id are coalesced, if they are.
-    fn reads(state: &AppState) -> Option<&Arc<Reads<Self>>> {
+    fn reads(state: &AppState) -> Option<&Arc<Reads<Self, Self::Id>>> {
         state.reads.as_ref()?.of::<Self>()
     }
 }
@@ -98,15 +100,15 @@ pub trait Writable: Resource + Inputs {
     /// `None` when there is no resource with this id.
     fn apply(
         conn: &mut PgConnection,
-        id: i64,
+        id: &Self::Id,
         changes: &Self::Changes,
     ) -> Result<Option<Self>, ApiError>;
     /// `false` when there was no resource with this id.
-    fn remove(conn: &mut PgConnection, id: i64) -> Result<bool, ApiError>;
+    fn remove(conn: &mut PgConnection, id: &Self::Id) -> Result<bool, ApiError>;
 
     /// The lock key (a wallet) that writing resource `id` needs: an atomic request takes the
     /// keys of every write it holds, in order, before its first write (see `api::operations`).
-    fn lock_key_of(_conn: &mut PgConnection, _id: i64) -> QueryResult<Option<i64>> {
+    fn lock_key_of(_conn: &mut PgConnection, _id: &Self::Id) -> QueryResult<Option<i64>> {
         Ok(None)
     }
 
@@ -167,14 +169,24 @@ fn attribute_value(kind: Kind, value: FieldValue) -> Value {
 
 /// The identifier a to-one field holds, or `null`.
 fn to_one_data<R: Model>(row: &R, spec: &FieldSpec<R::Field>) -> Value {
-    match (spec.kind, row.value_of(spec.field)) {
-        (Kind::ToOne(target), FieldValue::Id(id)) => identifier(target, id),
+    match (spec.kind, linked_id(row.value_of(spec.field))) {
+        (Kind::ToOne(target), Some(id)) => identifier(target, id),
         _ => Value::Null,
     }
 }
 
+/// The id a to-one field's value names (a number, or a code), as a resource object writes
+/// it.
+pub fn linked_id(value: FieldValue) -> Option<String> {
+    match value {
+        FieldValue::Id(id) => Some(id.to_string()),
+        FieldValue::Text(code) => Some(code),
+        _ => None,
+    }
+}
+
 /// The links of relationship `name` of resource `id` of type `R`.
-fn relationship_links<R: Resource>(id: i64, name: &str, context: &Context) -> Value {
+fn relationship_links<R: Resource>(id: &R::Id, name: &str, context: &Context) -> Value {
     let path = R::self_path(id);
     json!({
         "self": context.url(&format!("{path}/relationships/{name}")),
@@ -188,17 +200,17 @@ pub fn object<R: Resource>(row: &R, context: &Context, meta: Option<Value>) -> V
     let id = row.id();
     let mut object = ResourceObject::new(
         R::TYPE,
-        id,
-        context.url(&R::self_path(id)),
+        &id.to_string(),
+        context.url(&R::self_path(&id)),
         &context.fieldsets,
     );
     for spec in R::FIELDS {
         object = match spec.kind {
-            Kind::Id => object,
+            Kind::Id | Kind::Code => object,
             Kind::ToOne(_) => object.relationship(
                 spec.name,
                 json!({
-                    "links": relationship_links::<R>(id, spec.name, context),
+                    "links": relationship_links::<R>(&id, spec.name, context),
                     "data": to_one_data(row, spec),
                 }),
             ),
@@ -218,7 +230,7 @@ pub fn object<R: Resource>(row: &R, context: &Context, meta: Option<Value>) -> V
     for many in R::TO_MANY {
         object = object.relationship(
             many.name,
-            json!({"links": relationship_links::<R>(id, many.name, context)}),
+            json!({"links": relationship_links::<R>(&id, many.name, context)}),
         );
     }
     if let Some(meta) = meta {
@@ -231,7 +243,7 @@ pub fn object<R: Resource>(row: &R, context: &Context, meta: Option<Value>) -> V
 pub fn members<R: Model>() -> Vec<&'static str> {
     R::FIELDS
         .iter()
-        .filter(|spec| spec.kind != Kind::Id)
+        .filter(|spec| !spec.is_id())
         .map(|spec| spec.name)
         .chain(R::TO_MANY.iter().map(|many| many.name))
         .collect()
@@ -251,12 +263,11 @@ pub fn load_included<R: Resource>(
         let (Kind::ToOne(target) | Kind::ToManyIds(target)) = spec.kind else {
             continue;
         };
-        let mut ids: Vec<i64> = rows
+        let mut ids: Vec<String> = rows
             .iter()
             .flat_map(|row| match row.value_of(spec.field) {
-                FieldValue::Id(id) => vec![id],
-                FieldValue::Ids(ids) => ids,
-                _ => Vec::new(),
+                FieldValue::Ids(ids) => ids.iter().map(i64::to_string).collect::<Vec<_>>(),
+                value => linked_id(value).into_iter().collect(),
             })
             .collect();
         ids.sort_unstable();
@@ -269,12 +280,14 @@ pub fn load_included<R: Resource>(
     Ok(included)
 }
 
-/// The rows with these ids, as resource objects to render.
+/// The rows with these ids (a resource object's `id`s; one no row can have is not found), as
+/// resource objects to render.
 pub fn load_rendered<R: Resource>(
     conn: &mut PgConnection,
-    ids: &[i64],
+    ids: &[String],
 ) -> QueryResult<Vec<Box<dyn Render>>> {
-    Ok(R::find_many(conn, ids)?
+    let ids: Vec<R::Id> = ids.iter().filter_map(|id| R::Id::from_id(id)).collect();
+    Ok(R::find_many(conn, &ids)?
         .into_iter()
         .map(|row| Box::new(row) as Box<dyn Render>)
         .collect())
@@ -294,31 +307,28 @@ pub fn parent_field<R: Model>(parent: &str) -> R::Field {
 /// exists.
 pub struct Scope<R: Model> {
     pub filter: Filter<R::Field>,
-    pub parent_id: i64,
     /// Answers the parent's 404 when it does not exist.
-    pub parent_exists: fn(&mut PgConnection, i64) -> Result<(), ApiError>,
+    pub parent_exists: ParentExists,
 }
+
+/// Answers a parent's 404 when it does not exist.
+pub type ParentExists = Box<dyn Fn(&mut PgConnection) -> Result<(), ApiError> + Send>;
 
 impl<R: Model> Scope<R> {
     /// The `R`s of parent `parent_id` of type `P`.
-    pub fn of<P: Resource>(parent_id: i64) -> Scope<R> {
+    pub fn of<P: Resource>(parent_id: P::Id) -> Scope<R> {
         Scope {
             filter: Filter {
                 field: parent_field::<R>(P::TYPE),
-                condition: Condition::Compare(Op::Eq, FieldValue::Id(parent_id)),
+                condition: Condition::Compare(Op::Eq, parent_id.value()),
             },
-            parent_id,
-            parent_exists: exists::<P>,
+            parent_exists: Box::new(move |conn| find_existing::<P>(conn, &parent_id).map(|_| ())),
         }
     }
 }
 
-fn exists<P: Resource>(conn: &mut PgConnection, id: i64) -> Result<(), ApiError> {
-    find_existing::<P>(conn, id).map(|_| ())
-}
-
 /// The resource with this id, or its 404.
-pub fn find_existing<R: Resource>(conn: &mut PgConnection, id: i64) -> Result<R, ApiError> {
+pub fn find_existing<R: Resource>(conn: &mut PgConnection, id: &R::Id) -> Result<R, ApiError> {
     R::find(conn, id)?.ok_or_else(|| R::not_found(&id.to_string()))
 }
 
@@ -363,7 +373,7 @@ pub fn created<R: Resource>(
     context: &Context,
 ) -> Reply {
     single(StatusCode::CREATED, resource, included, context)
-        .with_header("Location", context.url(&R::self_path(resource.id())))
+        .with_header("Location", context.url(&R::self_path(&resource.id())))
 }
 
 /// A page of resources with its links and meta, each resource carrying its cursor on cursor
@@ -398,7 +408,7 @@ pub fn page<R: Resource>(
 
 /// The document of a to-one relationship URL of `row`: its linkage and its links.
 pub fn linkage<R: Resource>(context: &Context, row: &R, name: &str) -> Reply {
-    let mut links: Map<String, Value> = relationship_links::<R>(row.id(), name, context)
+    let mut links: Map<String, Value> = relationship_links::<R>(&row.id(), name, context)
         .as_object()
         .cloned()
         .unwrap_or_default();

@@ -30,12 +30,12 @@ impl ReadsOf {
 }
 
 fn make<R: Resource>(max_batch: usize) -> Arc<dyn Any + Send + Sync> {
-    Arc::new(Reads::<R>::new(max_batch, R::find_many, R::id))
+    Arc::new(Reads::<R, R::Id>::new(max_batch, R::find_many, R::id))
 }
 
 fn counts<R: Resource>(reads: &(dyn Any + Send + Sync)) -> (u64, u64) {
     reads
-        .downcast_ref::<Arc<Reads<R>>>()
+        .downcast_ref::<Arc<Reads<R, R::Id>>>()
         .map_or((0, 0), |reads| reads.counts())
 }
 
@@ -59,10 +59,10 @@ impl ReadCoalescing {
     }
 
     /// `R`'s coalescer, if its reads are coalesced.
-    pub fn of<R: Resource>(&self) -> Option<&Arc<Reads<R>>> {
+    pub fn of<R: Resource>(&self) -> Option<&Arc<Reads<R, R::Id>>> {
         self.by_type
             .get(R::TYPE)
-            .and_then(|(reads, _)| reads.downcast_ref::<Arc<Reads<R>>>())
+            .and_then(|(reads, _)| reads.downcast_ref::<Arc<Reads<R, R::Id>>>())
     }
 
     /// Per resource: the queries run, and the reads they answered.

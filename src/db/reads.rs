@@ -20,27 +20,29 @@ use super::queue::Queue;
 use super::{Database, DbError, checkout};
 
 /// Reads the rows with these ids (those that exist).
-pub type Fetch<R> = fn(&mut PgConnection, &[i64]) -> QueryResult<Vec<R>>;
+pub type Fetch<R, K> = fn(&mut PgConnection, &[K]) -> QueryResult<Vec<R>>;
 
-struct Read<R> {
-    id: i64,
+struct Read<R, K> {
+    id: K,
     /// Its request's deadline.
     deadline: Option<Deadline>,
     answer: oneshot::Sender<Result<Option<R>, DbError>>,
 }
 
-/// The queue of reads of one kind of row.
-pub struct Reads<R> {
-    queue: Queue<Read<R>>,
-    fetch: Fetch<R>,
-    id_of: fn(&R) -> i64,
+/// The queue of reads of one kind of row, whose ids are `K`s.
+pub struct Reads<R, K = i64> {
+    queue: Queue<Read<R, K>>,
+    fetch: Fetch<R, K>,
+    id_of: fn(&R) -> K,
     /// Queries run, and the reads they answered, for `/metrics`.
     queries: AtomicU64,
     answered: AtomicU64,
 }
 
-impl<R: Clone + Send + 'static> Reads<R> {
-    pub fn new(max_batch: usize, fetch: Fetch<R>, id_of: fn(&R) -> i64) -> Arc<Reads<R>> {
+impl<R: Clone + Send + 'static, K: Clone + Ord + std::hash::Hash + Send + Sync + 'static>
+    Reads<R, K>
+{
+    pub fn new(max_batch: usize, fetch: Fetch<R, K>, id_of: fn(&R) -> K) -> Arc<Reads<R, K>> {
         Arc::new(Reads {
             queue: Queue::new(max_batch),
             fetch,
@@ -59,11 +61,7 @@ impl<R: Clone + Send + 'static> Reads<R> {
     }
 
     /// The row with id `id`, read alone or with the reads waiting beside it.
-    pub async fn find(
-        self: &Arc<Self>,
-        database: &Database,
-        id: i64,
-    ) -> Result<Option<R>, DbError> {
+    pub async fn find(self: &Arc<Self>, database: &Database, id: K) -> Result<Option<R>, DbError> {
         let (answer, answered) = oneshot::channel();
         let deadline = Deadline::current();
         let limits = database.limits;
@@ -93,7 +91,7 @@ impl<R: Clone + Send + 'static> Reads<R> {
 
     /// One query for the batch's ids, within what its oldest request has left; each read
     /// answered with its row, or none.
-    fn run(&self, pool: &super::Pool, limits: &Limits, batch: Vec<Read<R>>) {
+    fn run(&self, pool: &super::Pool, limits: &Limits, batch: Vec<Read<R, K>>) {
         let (expired, batch): (Vec<_>, Vec<_>) = batch
             .into_iter()
             .partition(|read| limits.budget(read.deadline).is_err());
@@ -104,7 +102,7 @@ impl<R: Clone + Send + 'static> Reads<R> {
             return;
         }
         let deadline = Deadline::earliest(batch.iter().map(|read| read.deadline));
-        let mut ids: Vec<i64> = batch.iter().map(|read| read.id).collect();
+        let mut ids: Vec<K> = batch.iter().map(|read| read.id.clone()).collect();
         ids.sort_unstable();
         ids.dedup();
         self.queries.fetch_add(1, Ordering::Relaxed);
@@ -117,7 +115,7 @@ impl<R: Clone + Send + 'static> Reads<R> {
         });
         match fetched {
             Ok(rows) => {
-                let rows: HashMap<i64, R> = rows
+                let rows: HashMap<K, R> = rows
                     .into_iter()
                     .map(|row| ((self.id_of)(&row), row))
                     .collect();

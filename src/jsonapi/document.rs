@@ -32,13 +32,13 @@ pub struct ResourceObject<'a> {
 impl<'a> ResourceObject<'a> {
     pub fn new(
         type_name: &'static str,
-        id: i64,
+        id: &str,
         self_link: String,
         fieldsets: &'a Fieldsets,
     ) -> Self {
         let mut object = Map::new();
         object.insert("type".into(), Value::from(type_name));
-        object.insert("id".into(), Value::from(id.to_string()));
+        object.insert("id".into(), Value::from(id));
         object.insert("links".into(), json!({ "self": self_link }));
         ResourceObject {
             type_name,
@@ -83,7 +83,7 @@ impl<'a> ResourceObject<'a> {
 }
 
 /// A resource identifier object.
-pub fn identifier(type_name: &str, id: i64) -> Value {
+pub fn identifier(type_name: &str, id: impl std::fmt::Display) -> Value {
     json!({ "type": type_name, "id": id.to_string() })
 }
 
@@ -191,7 +191,7 @@ mod tests {
     fn sparse_fieldsets_drop_fields_and_empty_members() {
         let mut fields = Fieldsets::default();
         fields.0.insert("wallets".into(), vec!["label".into()]);
-        let object = ResourceObject::new("wallets", 7, "http://h/wallets/7".into(), &fields)
+        let object = ResourceObject::new("wallets", "7", "http://h/wallets/7".into(), &fields)
             .attribute("label", "a")
             .attribute("balance", "1")
             .relationship("transactions", json!({"links": {}}))
@@ -201,7 +201,7 @@ mod tests {
         assert!(object.get("relationships").is_none());
 
         let none = Fieldsets(BTreeMap::from([("wallets".to_string(), vec![])]));
-        let bare = ResourceObject::new("wallets", 7, "x".into(), &none)
+        let bare = ResourceObject::new("wallets", "7", "x".into(), &none)
             .attribute("label", "a")
             .build();
         assert!(bare.get("attributes").is_none());

@@ -7,13 +7,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
-use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use super::declare::resource;
 use super::fields::Record;
 use crate::domain::parse_time;
-use crate::parse::{Accepts, Input, Parse};
+use crate::parse::{Accepts, Input, Parse, string_attribute as string};
 use crate::schema::api_keys;
 
 /// What a key may do: `read` every GET, `write` also every POST, PATCH and DELETE (and
@@ -176,18 +175,6 @@ impl Parse for Revocation {
     }
 }
 
-fn raw<'a>(input: Input<'a>, name: &str) -> Result<&'a RawValue, String> {
-    match input {
-        Input::Attribute(raw) => Ok(raw),
-        _ => Err(format!("{name} is an attribute")),
-    }
-}
-
-fn string(input: Input<'_>, name: &str) -> Result<String, String> {
-    serde_json::from_str::<String>(raw(input, name)?.get())
-        .map_err(|_| format!("{name} must be a string"))
-}
-
 fn time(input: Input<'_>, name: &str) -> Result<DateTime<Utc>, String> {
     let text = string(input, name)?;
     parse_time(&text).ok_or_else(|| format!("{name} must be an RFC 3339 time, got {text:?}"))
@@ -258,7 +245,7 @@ impl ApiKey {
         .optional()?;
         Ok(match revoked {
             Some(key) => Some(Revoked::Now(key)),
-            None => ApiKey::find(conn, id)?.map(Revoked::Before),
+            None => ApiKey::find(conn, &id)?.map(Revoked::Before),
         })
     }
 

@@ -13,9 +13,12 @@
 //! }
 //! ```
 //!
-//! - KIND: `id` (the primary key, required, ends every sort), `money`, `count`, `text`,
+//! - KIND: `id` (the primary key, a number, required, ends every sort; a declaration
+//!   `keyed by COLUMN` has the kind `code` instead, its key being text, as a currency's `USD`),
+//!   `money`, `count` (`small` for a smallint column), `text`,
 //!   `time`, `choice(WORDS)`, `to_one("target-type")`; `opt_money`, `opt_count`, `opt_text`,
-//!   `opt_time`, `opt_to_one(...)` for nullable columns. The row struct has a field named as
+//!   `opt_time`, `opt_to_one(...)` for nullable columns; `to_code(...)` for a to-one whose
+//!   target is keyed by a code. The row struct has a field named as
 //!   the column, of the kind's Rust type (`i64`, `BigDecimal`, `String`, `DateTime<Utc>`, or
 //!   an `Option` of it).
 //! - ACCESS: `read` (clients never write it), `write(T)` (optional on create, changeable),
@@ -37,7 +40,22 @@
 
 /// See the [module documentation](self).
 macro_rules! resource {
+    // A numbered resource: its key is the column `id`, a number.
     (
+        $(#[$meta:meta])*
+        $model:ident in $table:ident as $type_name:literal, fields $($rest:tt)*
+    ) => {
+        resource!(@declare [id: i64] $(#[$meta])* $model in $table as $type_name, fields $($rest)*);
+    };
+    // A resource whose key is a code: the column `KEY`, text.
+    (
+        $(#[$meta:meta])*
+        $model:ident in $table:ident as $type_name:literal keyed by $key:ident, fields $($rest:tt)*
+    ) => {
+        resource!(@declare [$key: String] $(#[$meta])* $model in $table as $type_name, fields $($rest)*);
+    };
+    (
+        @declare [$key:ident: $key_ty:ty]
         $(#[$meta:meta])*
         $model:ident in $table:ident as $type_name:literal, fields $field:ident {
             $( $variant:ident $name:literal: $column:ident, $kind:ident $(($kind_arg:expr))?,
@@ -54,18 +72,19 @@ macro_rules! resource {
 
         impl $crate::models::fields::Record for $model {
             type Table = $table::table;
+            type Id = $key_ty;
 
-            fn id(&self) -> i64 {
-                self.id
+            fn id(&self) -> $key_ty {
+                self.$key.clone()
             }
 
             fn find(
                 conn: &mut diesel::pg::PgConnection,
-                id: i64,
+                id: &$key_ty,
             ) -> diesel::QueryResult<Option<$model>> {
                 use diesel::prelude::*;
                 $table::table
-                    .find(id)
+                    .filter($table::$key.eq(id))
                     .select($model::as_select())
                     .first(conn)
                     .optional()
@@ -73,12 +92,12 @@ macro_rules! resource {
 
             fn find_many(
                 conn: &mut diesel::pg::PgConnection,
-                ids: &[i64],
+                ids: &[$key_ty],
             ) -> diesel::QueryResult<Vec<$model>> {
                 use diesel::prelude::*;
                 $table::table
-                    .filter($table::id.eq_any(ids))
-                    .order($table::id)
+                    .filter($table::$key.eq_any(ids))
+                    .order($table::$key)
                     .select($model::as_select())
                     .load(conn)
             }
@@ -208,8 +227,8 @@ macro_rules! resource {
                 // A numbered page past the first: the ids of its rows first, then those rows.
                 // The rows an OFFSET skips are read for their ids only, never for the columns a
                 // row computes (its currency, its amounts at the scale).
-                let ids: Vec<i64> = $model::paged(
-                    $table::table.select($table::id).into_boxed(),
+                let ids: Vec<$key_ty> = $model::paged(
+                    $table::table.select($table::$key).into_boxed(),
                     filters,
                     sort,
                     limit,
@@ -217,7 +236,7 @@ macro_rules! resource {
                 )
                 .load(conn)?;
                 let mut rows = <$model as $crate::models::fields::Record>::find_many(conn, &ids)?;
-                rows.sort_by_key(|row| ids.iter().position(|id| *id == row.id));
+                rows.sort_by_key(|row| ids.iter().position(|id| *id == row.$key));
                 Ok(rows)
             }
 
@@ -258,9 +277,11 @@ macro_rules! resource {
 
     // The kind of each field, as data.
     (@kind id) => { $crate::models::fields::Kind::Id };
+    (@kind code) => { $crate::models::fields::Kind::Code };
     (@kind money) => { $crate::models::fields::Kind::Money };
     (@kind opt_money) => { $crate::models::fields::Kind::Money };
     (@kind count) => { $crate::models::fields::Kind::Count };
+    (@kind small) => { $crate::models::fields::Kind::Count };
     (@kind opt_count) => { $crate::models::fields::Kind::Count };
     (@kind text) => { $crate::models::fields::Kind::Text };
     (@kind opt_text) => { $crate::models::fields::Kind::Text };
@@ -271,6 +292,7 @@ macro_rules! resource {
     (@kind words($words:expr)) => { $crate::models::fields::Kind::Words($words) };
     (@kind to_many_ids($target:expr)) => { $crate::models::fields::Kind::ToManyIds($target) };
     (@kind opt_to_one($target:expr)) => { $crate::models::fields::Kind::ToOne($target) };
+    (@kind to_code($target:expr)) => { $crate::models::fields::Kind::ToOne($target) };
     (@kind metadata) => { $crate::models::fields::Kind::Metadata };
 
     (@nullable opt_money) => { true };
@@ -282,9 +304,12 @@ macro_rules! resource {
 
     // The Rust type of a column's values (an `Option` of it for a nullable one).
     (@rust id) => { i64 };
+    (@rust code) => { String };
+    (@rust to_code) => { String };
     (@rust money) => { bigdecimal::BigDecimal };
     (@rust opt_money) => { bigdecimal::BigDecimal };
     (@rust count) => { i64 };
+    (@rust small) => { i16 };
     (@rust opt_count) => { i64 };
     (@rust text) => { String };
     (@rust opt_text) => { String };
@@ -298,8 +323,11 @@ macro_rules! resource {
     (@rust metadata) => { serde_json::Value };
 
     (@value id, $e:expr) => { $crate::models::fields::Value::Id($e) };
+    (@value code, $e:expr) => { $crate::models::fields::Value::Text($e.clone()) };
+    (@value to_code, $e:expr) => { $crate::models::fields::Value::Text($e.clone()) };
     (@value money, $e:expr) => { $crate::models::fields::Value::Decimal($e.clone()) };
     (@value count, $e:expr) => { $crate::models::fields::Value::Id($e) };
+    (@value small, $e:expr) => { $crate::models::fields::Value::Id(i64::from($e)) };
     (@value text, $e:expr) => { $crate::models::fields::Value::Text($e.clone()) };
     (@value choice, $e:expr) => { $crate::models::fields::Value::Text($e.to_string()) };
     (@value time, $e:expr) => { $crate::models::fields::Value::Time($e) };

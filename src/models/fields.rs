@@ -17,8 +17,11 @@ use super::query::{Condition, Predicate, SortKey};
 /// What kind of value a field holds: how it is written out, filtered and documented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// The resource's own id (shown as the resource object's `id`, not as an attribute).
+    /// The resource's own id, a number (shown as the resource object's `id`, not as an
+    /// attribute).
     Id,
+    /// The resource's own id when it is a code (a currency's `USD`): text.
+    Code,
     /// An exact decimal with 18 fractional digits, written as a string.
     Money,
     /// A whole number.
@@ -54,7 +57,7 @@ impl Kind {
         Some(match self {
             Kind::Id | Kind::Count | Kind::ToOne(_) => ValueKind::Id,
             Kind::Money => ValueKind::Decimal,
-            Kind::Text | Kind::Choice(_) => ValueKind::Text,
+            Kind::Text | Kind::Code | Kind::Choice(_) => ValueKind::Text,
             Kind::Time => ValueKind::Time,
             Kind::Words(_) | Kind::ToManyIds(_) | Kind::Metadata => return None,
         })
@@ -126,8 +129,13 @@ impl<F> FieldSpec<F> {
         matches!(self.kind, Kind::ToOne(_) | Kind::ToManyIds(_))
     }
 
+    /// The resource's own id (shown as the resource object's `id`).
+    pub fn is_id(&self) -> bool {
+        matches!(self.kind, Kind::Id | Kind::Code)
+    }
+
     pub fn is_attribute(&self) -> bool {
-        !self.is_relationship() && self.kind != Kind::Id
+        !self.is_relationship() && !self.is_id()
     }
 }
 
@@ -189,6 +197,15 @@ macro_rules! from_value {
     };
 }
 from_value!(i64, Id);
+
+impl FromValue for i16 {
+    fn from_value(value: &Value) -> Option<i16> {
+        match value {
+            Value::Id(number) => i16::try_from(*number).ok(),
+            _ => None,
+        }
+    }
+}
 from_value!(BigDecimal, Decimal);
 from_value!(String, Text);
 from_value!(DateTime<Utc>, Time);
@@ -202,13 +219,55 @@ pub trait Reader<F> {
     fn required<T: Parse>(&mut self, field: F) -> Option<T>;
 }
 
+/// The primary key of a record: a number (a wallet's `7`) or a code (a currency's `USD`).
+/// Where types are erased (included resources, atomic operations), an id travels as the
+/// text of the resource object's `id` and is parsed back here.
+pub trait Key:
+    Clone + Eq + Ord + std::hash::Hash + std::fmt::Display + std::fmt::Debug + Send + Sync + 'static
+{
+    /// The key `text` names, if a record can have it: anything else is simply not found.
+    fn from_id(text: &str) -> Option<Self>;
+    /// The key as a filter operand or cursor component.
+    fn value(&self) -> Value;
+}
+
+impl Key for i64 {
+    fn from_id(text: &str) -> Option<i64> {
+        text.parse::<i64>().ok().filter(|id| *id > 0)
+    }
+
+    fn value(&self) -> Value {
+        Value::Id(*self)
+    }
+}
+
+/// The longest code a record may have as its key.
+const MAX_CODE: usize = 64;
+
+impl Key for String {
+    fn from_id(text: &str) -> Option<String> {
+        (!text.is_empty()
+            && text.len() <= MAX_CODE
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .then(|| text.to_string())
+    }
+
+    fn value(&self) -> Value {
+        Value::Text(self.clone())
+    }
+}
+
 /// A row type with an `id`, read by id.
 pub trait Record: Sized + Send + 'static {
     type Table: 'static;
-    fn id(&self) -> i64;
-    fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<Self>>;
+    /// Its primary key's type.
+    type Id: Key;
+    fn id(&self) -> Self::Id;
+    fn find(conn: &mut PgConnection, id: &Self::Id) -> QueryResult<Option<Self>>;
     /// The rows with these ids (those that exist), in id order.
-    fn find_many(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<Self>>;
+    fn find_many(conn: &mut PgConnection, ids: &[Self::Id]) -> QueryResult<Vec<Self>>;
 }
 
 /// A declared resource: its type, its fields, and how each maps to SQL. Implemented by

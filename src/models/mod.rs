@@ -16,6 +16,7 @@ pub mod wallet;
 
 pub use api_key::{ApiKey, ApiKeyChanges, ApiKeyField, NewApiKey};
 pub use balance_change::{BalanceChange, BalanceChangeField};
+pub use currency::{Currency, CurrencyChanges, CurrencyField, NewCurrency};
 pub use fields::{Inputs, Model, Record};
 pub use hold::{Hold, HoldChanges, HoldField, NewHold};
 pub use transaction::{NewTransaction, Transaction, TransactionChanges, TransactionField};

@@ -135,7 +135,7 @@ impl Transaction {
         changes: &TransactionChanges,
     ) -> QueryResult<Option<Transaction>> {
         if changes.is_empty() {
-            return <Transaction as Record>::find(conn, id);
+            return <Transaction as Record>::find(conn, &id);
         }
         diesel::update(transactions::table.find(id))
             .set((
@@ -155,7 +155,7 @@ impl Transaction {
             ))
             .execute(conn)?;
         // Read as the view shows it (its currency, its amount at the scale).
-        <Transaction as Record>::find(conn, id)
+        <Transaction as Record>::find(conn, &id)
     }
 
     /// Deletes a transaction (its amount leaves the wallet's balance); `false` when there was

@@ -83,6 +83,10 @@ resource! {
              given when it is created and never changed: XXX (no currency, 18 fractional \
              digits) when none is given. Every amount of the wallet is exact at the \
              currency's scale and goes out with exactly that many fractional digits.";
+        CurrencyDetails "currencyDetails": currency, to_code("currencies"), read, nosort, filter none,
+            "The currency's entry in the catalogue (its name, scale and kind): include it with \
+             include=currencyDetails. (JSON:API gives attributes and relationships one \
+             namespace, so the relationship cannot share the name of the currency attribute.)";
     }
     has_many {
         "transactions": "transactions",
@@ -143,7 +147,7 @@ impl Wallet {
         changes: &WalletChanges,
     ) -> QueryResult<Option<Wallet>> {
         if changes.label.is_none() && changes.metadata.is_none() {
-            return <Wallet as Record>::find(conn, id);
+            return <Wallet as Record>::find(conn, &id);
         }
         diesel::update(wallets::table.find(id))
             .set((

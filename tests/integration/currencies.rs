@@ -452,3 +452,315 @@ fn an_atomic_request_opens_a_wallet_in_a_currency_and_books_to_it() {
     assert_eq!(results[1]["data"]["attributes"]["amount"], "0.50000000");
     assert_eq!(results[1]["data"]["attributes"]["currency"], "BTC");
 }
+
+fn codes_of(reply: &crate::helpers::Reply) -> Vec<String> {
+    reply.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn any_key_reads_the_catalogue_by_code_with_filters_sorts_and_pages() {
+    let app = TestApp::spawn();
+    let (_, reader) = app.new_key("reader", &["read"], &[]);
+    let reader = app.as_key(Some(&reader));
+    let usd = reader.get("/currencies/USD");
+    usd.expect(200);
+    assert_eq!(usd.body["data"]["id"], "USD");
+    assert_eq!(
+        usd.body["data"]["links"]["self"],
+        app.url("/currencies/USD")
+    );
+    let attributes = &usd.body["data"]["attributes"];
+    assert_eq!(
+        (
+            &attributes["code"],
+            &attributes["scale"],
+            &attributes["kind"]
+        ),
+        (&json!("USD"), &json!(2), &json!("iso"))
+    );
+    assert_eq!(attributes["name"], "US Dollar");
+    // A code that is not in the catalogue, or that no currency can have, is not found.
+    for missing in [
+        "QQQ",
+        "usd",
+        "U",
+        "%20",
+        "1234567890123456789012345678901234567890",
+    ] {
+        reader
+            .get(&format!("/currencies/{missing}"))
+            .expect_error(404, "currency-not-found", None);
+    }
+    let reply = reader.get("/currencies?filter[code]=USD,JPY,BTC&sort=-scale");
+    reply.expect(200);
+    assert_eq!(codes_of(&reply), ["BTC", "USD", "JPY"]);
+    let crypto = reader.get("/currencies?filter[kind]=crypto&filter[scale.gte]=18&sort=code");
+    crypto.expect(200);
+    assert!(codes_of(&crypto).contains(&"ETH".to_string()));
+    assert!(
+        crypto.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|row| row["attributes"]["kind"] == "crypto" && row["attributes"]["scale"] == 18)
+    );
+    let named = reader.get("/currencies?filter[name.icontains]=dollar&sort=code");
+    named.expect(200);
+    assert!(codes_of(&named).contains(&"AUD".to_string()));
+    // Every currency once across cursor pages, in code order.
+    let mut seen: Vec<String> = Vec::new();
+    let mut next = Some(app.url("/currencies?page[size]=50&sort=code"));
+    while let Some(link) = next {
+        let path = link.strip_prefix(&app.url("")).unwrap().to_string();
+        let page = reader.get(&path);
+        page.expect(200);
+        seen.extend(codes_of(&page));
+        next = page.body["links"]["next"].as_str().map(str::to_string);
+    }
+    let mut conn = app.db.connect();
+    assert_eq!(
+        seen.len().to_string(),
+        scalar(&mut conn, "SELECT count(*) FROM currencies")
+    );
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(seen, sorted);
+    // Numbered pages read the same rows.
+    let second = reader.get("/currencies?page[number]=2&page[size]=50&sort=code");
+    second.expect(200);
+    assert_eq!(codes_of(&second), seen[50..100]);
+}
+
+fn currency_document(code: &str, name: &str, scale: Value) -> Value {
+    json!({"data": {"type": "currencies",
+                    "attributes": {"code": code, "name": name, "scale": scale}}})
+}
+
+#[test]
+fn admin_keys_add_rename_and_remove_currencies_and_a_scale_in_use_is_frozen() {
+    let app = TestApp::spawn();
+    let (_, writer) = app.new_key("writer", &["write"], &[]);
+    let writer = app.as_key(Some(&writer));
+    writer
+        .post(
+            "/currencies",
+            currency_document("GOLDG", "Gold, grams", json!(3)),
+        )
+        .expect_error(403, "insufficient-scope", None);
+    assert_eq!(
+        writer
+            .post(
+                "/currencies",
+                currency_document("GOLDG", "Gold, grams", json!(3))
+            )
+            .error()["meta"]["requiredScope"],
+        "admin"
+    );
+    writer
+        .patch(
+            "/currencies/USD",
+            json!({"data": {"type": "currencies", "id": "USD", "attributes": {"name": "x"}}}),
+        )
+        .expect_error(403, "insufficient-scope", None);
+    writer
+        .delete("/currencies/USD")
+        .expect_error(403, "insufficient-scope", None);
+
+    let created = app.post(
+        "/currencies",
+        currency_document("GOLDG", "Gold, grams", json!(3)),
+    );
+    created.expect(201);
+    assert_eq!(created.body["data"]["id"], "GOLDG");
+    assert_eq!(created.body["data"]["attributes"]["kind"], "custom");
+    assert_eq!(
+        created.header("Location").unwrap(),
+        app.url("/currencies/GOLDG")
+    );
+    let again = app.post("/currencies", currency_document("GOLDG", "Gold", json!(2)));
+    again.expect_error(
+        409,
+        "duplicate-currency",
+        Some(("pointer", "/data/attributes/code")),
+    );
+    assert_eq!(
+        again.error()["meta"]["existing"],
+        json!({"type": "currencies", "id": "GOLDG"})
+    );
+    for (document, pointer) in [
+        (
+            currency_document("PTS", "Points", json!(19)),
+            "/data/attributes/scale",
+        ),
+        (
+            currency_document("PTS", "Points", json!("2")),
+            "/data/attributes/scale",
+        ),
+        (
+            currency_document("PTS", "Points", json!(-1)),
+            "/data/attributes/scale",
+        ),
+        (
+            currency_document("pts", "Points", json!(2)),
+            "/data/attributes/code",
+        ),
+        (
+            currency_document("PTS", "", json!(2)),
+            "/data/attributes/name",
+        ),
+        (
+            json!({"data": {"type": "currencies", "attributes":
+                {"code": "PTS", "name": "Points", "scale": 2, "kind": "iso"}}}),
+            "/data/attributes/kind",
+        ),
+    ] {
+        let reply = app.post("/currencies", document.clone());
+        assert_eq!(reply.status, 422, "{document}: {:#}", reply.body);
+        assert_eq!(reply.error()["source"]["pointer"], pointer, "{document}");
+    }
+    // A crypto asset of its own.
+    let token = app.post(
+        "/currencies",
+        json!({"data": {"type": "currencies", "attributes":
+            {"code": "WBTC", "name": "Wrapped Bitcoin", "scale": 8, "kind": "crypto"}}}),
+    );
+    token.expect(201);
+    assert_eq!(token.body["data"]["attributes"]["kind"], "crypto");
+
+    let change = |attributes: Value| {
+        app.patch(
+            "/currencies/GOLDG",
+            json!({"data": {"type": "currencies", "id": "GOLDG", "attributes": attributes}}),
+        )
+    };
+    // Unused: its scale may change.
+    change(json!({"scale": 4})).expect(200);
+    let wallet = wallet_in(&app, "gold", "GOLDG");
+    app.book(&wallet, "g1", "1.2345").expect(201);
+    let frozen = change(json!({"scale": 2}));
+    frozen.expect_error(
+        409,
+        "currency-in-use",
+        Some(("pointer", "/data/attributes/scale")),
+    );
+    assert!(
+        frozen.error()["detail"].as_str().unwrap().contains("GOLDG"),
+        "{:#}",
+        frozen.body
+    );
+    // Its name may change; its code and kind never.
+    let renamed = change(json!({"name": "Gold (grams)"}));
+    renamed.expect(200);
+    assert_eq!(renamed.body["data"]["attributes"]["name"], "Gold (grams)");
+    assert_eq!(renamed.body["data"]["attributes"]["scale"], 4);
+    assert_eq!(change(json!({"code": "GOLDX"})).status, 403);
+    assert_eq!(change(json!({"kind": "crypto"})).status, 403);
+    // A currency in use, and XXX, are never deleted; an unused one is.
+    app.delete("/currencies/GOLDG")
+        .expect_error(409, "currency-in-use", None);
+    app.delete("/currencies/XXX")
+        .expect_error(409, "currency-in-use", None);
+    app.delete("/currencies/WBTC").expect(204);
+    app.get("/currencies/WBTC")
+        .expect_error(404, "currency-not-found", None);
+    app.delete("/currencies/WBTC")
+        .expect_error(404, "currency-not-found", None);
+    let mut conn = app.db.connect();
+    assert_eq!(
+        scalar(
+            &mut conn,
+            "SELECT scale || ' ' || name FROM currencies WHERE code = 'GOLDG'"
+        ),
+        "4 Gold (grams)"
+    );
+    assert_eq!(
+        attributes(&app, &format!("/wallets/{wallet}"))["balance"],
+        "1.2345"
+    );
+    // In SQL too, XXX stays.
+    let error = exec_err(&mut conn, "DELETE FROM currencies WHERE code = 'XXX'");
+    assert!(error.to_string().contains("never deleted"), "{error}");
+    // The catalogue is written one currency at a time, not in atomic operations.
+    let atomic = app.operations(json!([{"op": "add", "data":
+        {"type": "currencies", "attributes": {"code": "PTS", "name": "Points", "scale": 2}}}]));
+    assert_eq!(atomic.status, 403, "{:#}", atomic.body);
+    assert_eq!(
+        scalar(
+            &mut conn,
+            "SELECT count(*) FROM currencies WHERE code = 'PTS'"
+        ),
+        "0"
+    );
+}
+
+#[test]
+fn a_wallet_includes_its_currencys_catalogue_entry() {
+    let app = TestApp::spawn();
+    let usd = wallet_in(&app, "usd", "USD");
+    let btc = wallet_in(&app, "btc", "BTC");
+    let _usd_too = wallet_in(&app, "usd-2", "USD");
+    let one = app.get(&format!("/wallets/{usd}?include=currencyDetails"));
+    one.expect(200);
+    assert_eq!(
+        one.body["data"]["relationships"]["currencyDetails"]["data"],
+        json!({"type": "currencies", "id": "USD"})
+    );
+    let included = one.body["included"].as_array().unwrap();
+    assert_eq!(included.len(), 1);
+    assert_eq!(included[0]["id"], "USD");
+    assert_eq!(included[0]["attributes"]["scale"], 2);
+    // With ?balanceAt, the same.
+    let past = app.get(&format!(
+        "/wallets/{usd}?include=currencyDetails&balanceAt=2030-01-01T00:00:00Z"
+    ));
+    past.expect(200);
+    assert_eq!(past.body["included"][0]["id"], "USD");
+    // A page includes each currency once.
+    let page = app.get("/wallets?include=currencyDetails&sort=id");
+    page.expect(200);
+    let mut codes: Vec<&str> = page.body["included"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["id"].as_str().unwrap())
+        .collect();
+    codes.sort();
+    assert_eq!(codes, ["BTC", "USD"]);
+    // The related resource and the linkage.
+    let related = app.get(&format!("/wallets/{btc}/currencyDetails"));
+    related.expect(200);
+    assert_eq!(related.body["data"]["attributes"]["scale"], 8);
+    let linkage = app.get(&format!("/wallets/{btc}/relationships/currencyDetails"));
+    linkage.expect(200);
+    assert_eq!(
+        linkage.body["data"],
+        json!({"type": "currencies", "id": "BTC"})
+    );
+    // Read-only: the currency is given once, as the attribute.
+    let moved = app.patch(
+        &format!("/wallets/{btc}/relationships/currencyDetails"),
+        json!({"data": {"type": "currencies", "id": "USD"}}),
+    );
+    assert_eq!(moved.status, 403, "{:#}", moved.body);
+    // The attribute is not a relationship: include names the relationship.
+    let wrong = app.get(&format!("/wallets/{usd}?include=currency"));
+    wrong.expect_error(
+        400,
+        "invalid-query-parameter",
+        Some(("parameter", "include")),
+    );
+    assert!(
+        wrong.error()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("currencyDetails"),
+        "{:#}",
+        wrong.body
+    );
+}

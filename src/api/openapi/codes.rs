@@ -70,7 +70,7 @@ pub(super) fn codes_of(endpoint: &Endpoint) -> Vec<&'static Code> {
     if let Operation::Atomic = operation {
         for resource in RESOURCES
             .iter()
-            .filter(|r| r.operable.is_some() && !r.admin_only)
+            .filter(|r| r.operable.is_some() && !r.admin_writes)
         {
             codes.push(resource.not_found_code);
             codes.extend(resource.write_errors.all());

@@ -65,7 +65,7 @@ fn resource_object(resource: &Registered) -> Value {
     for spec in (resource.fields)() {
         let value = shown.get(spec.name);
         match spec.kind {
-            Kind::Id => {}
+            Kind::Id | Kind::Code => {}
             Kind::ToOne(target) => {
                 relationships.insert(
                     spec.name.into(),

@@ -182,7 +182,7 @@ fn filter_parameters(resource: &Registered) -> Vec<(String, Value)> {
             Kind::Money => decimal_pattern(),
             Kind::Time => time_pattern(),
             Kind::Choice(words) => one_of(words),
-            Kind::Text => String::new(),
+            Kind::Text | Kind::Code => String::new(),
             Kind::Words(_) | Kind::ToManyIds(_) | Kind::Metadata => continue,
         };
         for op in std::iter::once(None).chain(operators.iter().map(|op| Some(*op))) {
@@ -193,13 +193,15 @@ fn filter_parameters(resource: &Registered) -> Vec<(String, Value)> {
             let list = matches!(op, None | Some("in"));
             let chars = filter_chars(&spec);
             let pattern = match (spec.kind, list) {
-                (Kind::Text, true) => bounded_list(&format!("[^,\\u0000]{{0,{chars}}}")),
-                (Kind::Text, false) => format!("^[^\\u0000]{{0,{chars}}}$"),
+                (Kind::Text | Kind::Code, true) => {
+                    bounded_list(&format!("[^,\\u0000]{{0,{chars}}}"))
+                }
+                (Kind::Text | Kind::Code, false) => format!("^[^\\u0000]{{0,{chars}}}$"),
                 (_, true) => bounded_list(&value),
                 (_, false) => format!("^{value}$"),
             };
             let mut schema = json!({"type": "string", "pattern": pattern});
-            if spec.kind == Kind::Text {
+            if matches!(spec.kind, Kind::Text | Kind::Code) {
                 schema["maxLength"] = json!(if list {
                     (chars + 1) * MAX_FILTER_VALUES - 1
                 } else {

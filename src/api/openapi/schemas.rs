@@ -177,7 +177,7 @@ impl Builder {
         let mut relationships = Map::new();
         for spec in fields {
             match spec.kind {
-                Kind::Id => {}
+                Kind::Id | Kind::Code => {}
                 Kind::ToManyIds(target) => {
                     relationships.insert(
                         spec.name.into(),
@@ -440,7 +440,7 @@ fn resource_input(type_name: &str, fields: &[FieldSpec<()>], target: Target) -> 
             Target::Create | Target::Add => spec.access.create != Create::No,
             Target::Update => spec.access.update,
         };
-        if !writable || spec.kind == Kind::Id {
+        if !writable || spec.is_id() {
             continue;
         }
         let required = target != Target::Update && spec.access.create == Create::Required;
@@ -540,7 +540,7 @@ fn attribute_schema(spec: &FieldSpec<()>) -> Value {
             Some(Accepts::Code { pattern, .. }) => json!({"type": "string", "pattern": pattern}),
             _ => json!({"type": "string"}),
         },
-        Kind::Id | Kind::ToOne(_) | Kind::ToManyIds(_) => json!({"type": "string"}),
+        Kind::Id | Kind::Code | Kind::ToOne(_) | Kind::ToManyIds(_) => json!({"type": "string"}),
         Kind::Metadata => json!({"type": "object", "maxProperties": MAX_KEYS,
                                  "additionalProperties": {"type": "string"}}),
     };
@@ -566,6 +566,9 @@ fn input_schema(spec: &FieldSpec<()>) -> Value {
                      "pattern": money_input_pattern(integer, fraction, positive),
                      "examples": [if positive { "30.00" } else { "-25.50" }]}),
         Some(Accepts::Code { pattern, .. }) => json!({"type": "string", "pattern": pattern}),
+        Some(Accepts::Integer { min, max }) => {
+            json!({"type": "integer", "minimum": min, "maximum": max})
+        }
         Some(Accepts::Time) => json!({"type": "string", "pattern": format!("^{DATE}{TIME}$")}),
         Some(Accepts::Choice(words)) => json!({"enum": words}),
         Some(Accepts::Words(words)) => json!({"type": "array", "minItems": 1, "uniqueItems": true,

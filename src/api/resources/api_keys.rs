@@ -107,7 +107,7 @@ async fn create(
             Some(json!({"secret": secret})),
         );
         Ok(respond(StatusCode::CREATED, &document)
-            .with_header("Location", context.url(&ApiKey::self_path(created.id))))
+            .with_header("Location", context.url(&ApiKey::self_path(&created.id))))
     });
     let reply = state.writer.submit(write).await?;
     if let Some((key, secret)) = made.lock().expect("made lock").take() {
@@ -188,18 +188,18 @@ impl Writable for ApiKey {
     /// The only change: a revocation.
     fn apply(
         conn: &mut PgConnection,
-        id: i64,
+        &id: &i64,
         changes: &ApiKeyChanges,
     ) -> Result<Option<ApiKey>, ApiError> {
         match changes.revoked_at {
             Some(revocation) => revoke(conn, id, Some(revocation.0)),
-            None => Ok(ApiKey::find(conn, id)?),
+            None => Ok(ApiKey::find(conn, &id)?),
         }
     }
 
     /// A key is never deleted (the journal names it): DELETE revokes it now. Deleting a key
     /// revoked already changes nothing.
-    fn remove(conn: &mut PgConnection, id: i64) -> Result<bool, ApiError> {
+    fn remove(conn: &mut PgConnection, &id: &i64) -> Result<bool, ApiError> {
         match ApiKey::revoke(conn, id, None)? {
             None => Ok(false),
             Some(_) => Ok(true),

@@ -102,10 +102,10 @@ impl Writable for Hold {
     /// than it holds.
     fn apply(
         conn: &mut PgConnection,
-        id: i64,
+        &id: &i64,
         changes: &HoldChanges,
     ) -> Result<Option<Hold>, ApiError> {
-        let Some(hold) = Hold::find(conn, id)? else {
+        let Some(hold) = Hold::find(conn, &id)? else {
             return Ok(None);
         };
         let captured = changes.captured_amount.as_ref().map(|amount| &amount.0);
@@ -116,7 +116,7 @@ impl Writable for Hold {
             if captured.is_some() {
                 return Err(capture_without_status());
             }
-            return Ok(Hold::find(conn, id)?);
+            return Ok(Hold::find(conn, &id)?);
         };
         if captured.is_some() && resolution != Resolution::Captured {
             return Err(capture_without_status());
@@ -131,10 +131,10 @@ impl Writable for Hold {
             Resolution::Voided => Hold::void(conn, id).map(|_| ()),
         };
         written.map_err(|error| refusal(&hold, DbError::from(error)))?;
-        Ok(Hold::find(conn, id)?)
+        Ok(Hold::find(conn, &id)?)
     }
 
-    fn remove(_conn: &mut PgConnection, _id: i64) -> Result<bool, ApiError> {
+    fn remove(_conn: &mut PgConnection, _id: &i64) -> Result<bool, ApiError> {
         Err(ApiError::new(
             &crate::jsonapi::error::NOT_DELETABLE,
             <Hold as Writable>::NOT_DELETABLE.unwrap_or_default(),
@@ -142,8 +142,8 @@ impl Writable for Hold {
     }
 
     /// A hold's wallet: its capture books on it.
-    fn lock_key_of(conn: &mut PgConnection, id: i64) -> diesel::QueryResult<Option<i64>> {
-        Ok(Hold::find(conn, id)?.map(|hold| hold.wallet_id))
+    fn lock_key_of(conn: &mut PgConnection, &id: &i64) -> diesel::QueryResult<Option<i64>> {
+        Ok(Hold::find(conn, &id)?.map(|hold| hold.wallet_id))
     }
 
     fn lock_keys_of_new(new: &NewHold) -> Vec<i64> {

@@ -5,6 +5,7 @@
 
 pub mod api_keys;
 pub mod balance_changes;
+pub mod currencies;
 pub mod holds;
 pub mod transactions;
 pub mod wallets;

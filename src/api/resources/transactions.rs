@@ -116,20 +116,20 @@ impl Writable for Transaction {
     /// One UPDATE, whose trigger moves the difference (or the whole amount to the new wallet).
     fn apply(
         conn: &mut PgConnection,
-        id: i64,
+        &id: &i64,
         changes: &TransactionChanges,
     ) -> Result<Option<Transaction>, ApiError> {
         Transaction::update(conn, id, changes).map_err(write_error)
     }
 
     /// Its amount leaves the wallet's balance, which must stay at 0 or above.
-    fn remove(conn: &mut PgConnection, id: i64) -> Result<bool, ApiError> {
+    fn remove(conn: &mut PgConnection, &id: &i64) -> Result<bool, ApiError> {
         Transaction::delete(conn, id).map_err(write_error)
     }
 
     /// A transaction's wallet, as it stands.
-    fn lock_key_of(conn: &mut PgConnection, id: i64) -> diesel::QueryResult<Option<i64>> {
-        Ok(Transaction::find(conn, id)?.map(|t| t.wallet_id))
+    fn lock_key_of(conn: &mut PgConnection, &id: &i64) -> diesel::QueryResult<Option<i64>> {
+        Ok(Transaction::find(conn, &id)?.map(|t| t.wallet_id))
     }
 
     fn lock_keys_of_new(new: &NewTransaction) -> Vec<i64> {

@@ -9,7 +9,9 @@ use serde_json::json;
 use crate::api::context::{Parameters, PathId, Single};
 use crate::api::errors::metadata_refusal;
 use crate::api::handlers;
-use crate::api::resource::{Example, Resource, Writable, find_existing, single_with_meta};
+use crate::api::resource::{
+    Example, Resource, Writable, find_existing, load_included, single_with_meta,
+};
 use crate::api::routes::{Custom, Routes};
 use crate::api::state::AppState;
 use crate::api::write::Statements;
@@ -89,7 +91,7 @@ async fn show(
     id: PathId<Wallet>,
     state: web::Data<AppState>,
 ) -> Result<Reply, ApiError> {
-    context.includes::<Wallet>()?;
+    let includes = context.includes::<Wallet>()?;
     let at = context
         .custom("balanceAt")
         .map(|text| {
@@ -102,7 +104,7 @@ async fn show(
         })
         .transpose()?;
     let session = context.actor.reading();
-    if at.is_none() {
+    if at.is_none() && includes.is_empty() {
         let wallet = handlers::find_by_id::<Wallet>(&state, &context, &session, id.id).await?;
         return Ok(single_with_meta(
             StatusCode::OK,
@@ -112,13 +114,14 @@ async fn show(
             &context,
         ));
     }
-    let (wallet, past) = db::run_in(context.reader(&state), &session, move |conn| {
-        let wallet = find_existing::<Wallet>(conn, id.id)?;
+    let (wallet, past, included) = db::run_in(context.reader(&state), &session, move |conn| {
+        let wallet = find_existing::<Wallet>(conn, &id.id)?;
         let past = match at {
             Some(at) => Some((at, balance_at(conn, id.id, at)?)),
             None => None,
         };
-        Ok::<_, ApiError>((wallet, past))
+        let included = load_included(conn, &includes, std::slice::from_ref(&wallet))?;
+        Ok::<_, ApiError>((wallet, past, included))
     })
     .await?;
     let meta = past.map(|(at, (balance, held))| {
@@ -135,7 +138,7 @@ async fn show(
         StatusCode::OK,
         &wallet,
         meta,
-        &[],
+        &included,
         &context,
     ))
 }
@@ -147,7 +150,7 @@ impl Resource for Wallet {
         shown: r#"{"id": "1", "label": "alice", "balance": "100.50",
             "createdAt": "2026-12-01T12:00:00Z", "updatedAt": "2026-12-01T12:30:00Z",
             "metadata": {"account": "ACC-7"}, "held": "30.00", "available": "70.50",
-            "currency": "USD"}"#,
+            "currency": "USD", "currencyDetails": "USD"}"#,
         create: r#"{"label": "alice", "currency": "USD", "metadata": {"account": "ACC-7"}}"#,
         update: r#"{"label": "alice (savings)", "metadata": {"tier": "gold"}}"#,
         created_meta: None,
@@ -186,21 +189,21 @@ impl Writable for Wallet {
 
     fn apply(
         conn: &mut PgConnection,
-        id: i64,
+        &id: &i64,
         changes: &WalletChanges,
     ) -> Result<Option<Wallet>, ApiError> {
         Wallet::update(conn, id, changes).map_err(|error| metadata_refusal(DbError::from(error)))
     }
 
     /// A wallet's own row is locked by a relabel, as by a booking.
-    fn lock_key_of(_conn: &mut PgConnection, id: i64) -> diesel::QueryResult<Option<i64>> {
+    fn lock_key_of(_conn: &mut PgConnection, &id: &i64) -> diesel::QueryResult<Option<i64>> {
         Ok(Some(id))
     }
 
     /// Only a wallet that never held money: history is never deleted as a side effect. A
     /// wallet with transactions is told so first, whichever foreign key the database checks
     /// first.
-    fn remove(conn: &mut PgConnection, id: i64) -> Result<bool, ApiError> {
+    fn remove(conn: &mut PgConnection, &id: &i64) -> Result<bool, ApiError> {
         if Wallet::has_transactions(conn, id)? {
             return Err(has_transactions(id));
         }

@@ -465,23 +465,27 @@ fn credentials(conn: &mut Option<PgConnection>, url: &str) -> anyhow::Result<Vec
 }
 
 /// The scope an endpoint needs: none for what anyone may read (health, the OpenAPI
-/// document), `admin` for the keys (and what only they show) and the metrics, `read` for a
-/// GET or a HEAD, `write` otherwise.
+/// document), `admin` for the keys (and what only they show), the metrics and the writes of
+/// the currency catalogue, `read` for a GET or a HEAD, `write` otherwise.
 pub fn scope_of(endpoint: &Endpoint) -> Option<&'static str> {
     let admin_only =
         |type_name: &str| crate::api::registered(type_name).is_some_and(|r| r.admin_only);
+    let admin_writes =
+        |type_name: &str| crate::api::registered(type_name).is_some_and(|r| r.admin_writes);
     match endpoint.operation {
         Operation::Health | Operation::Live | Operation::OpenApi => None,
         Operation::Metrics => Some("admin"),
-        Operation::List { type_name }
-        | Operation::Show { type_name, .. }
-        | Operation::Create { type_name }
-        | Operation::Update { type_name }
-        | Operation::Delete { type_name }
+        Operation::List { type_name } | Operation::Show { type_name, .. }
             if admin_only(type_name) =>
         {
             Some("admin")
         }
+        Operation::Create { type_name }
+        | Operation::Update { type_name }
+        | Operation::Delete { type_name }
+        | Operation::ChangeLinkage {
+            parent: type_name, ..
+        } if admin_writes(type_name) => Some("admin"),
         Operation::Related { target, .. } | Operation::Children { target, .. }
             if admin_only(target) =>
         {
@@ -606,8 +610,11 @@ fn insufficient_scope(scope: &str, actor: &Actor) -> ApiError {
     ApiError::new(
         &INSUFFICIENT_SCOPE,
         format!(
-            "this request needs the scope {scope:?}; the key has {:?}",
-            actor.key.as_ref().map(|k| &k.scopes)
+            "this request needs the scope {scope:?}; the key has {}",
+            actor
+                .key
+                .as_ref()
+                .map_or_else(|| "none".to_string(), |k| k.scopes.join(", "))
         ),
     )
     .header("Authorization")
