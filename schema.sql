@@ -658,6 +658,25 @@ $$;
 ALTER FUNCTION public.ledger_hold(operation text, changes public.ledger_change[]) OWNER TO wallet_ledger;
 
 --
+-- Name: ledger_refuse_leg(bigint, bigint, text); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.ledger_refuse_leg(transaction_id bigint, transfer_id bigint, what text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'a leg of transfer % %', transfer_id, what
+        USING ERRCODE = 'check_violation', CONSTRAINT = 'transactions_transfer_leg',
+              TABLE = 'transactions',
+              DETAIL = format('transaction_id=%s transfer_id=%s', transaction_id, transfer_id),
+              HINT = 'Reverse the transfer (a transfer with reverses) to move its money back.';
+END;
+$$;
+
+ALTER FUNCTION public.ledger_refuse_leg(transaction_id bigint, transfer_id bigint, what text) OWNER TO CURRENT_USER;
+
+--
 -- Name: ledger_refuse_precision(text, bigint, text, smallint, integer); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
 --
 
@@ -711,6 +730,7 @@ CREATE TABLE public.transactions (
     amount numeric(36,18) NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    transfer_id bigint,
     CONSTRAINT transactions_amount_nonzero CHECK ((amount <> (0)::numeric)),
     CONSTRAINT transactions_metadata_valid CHECK (public.metadata_valid(metadata)),
     CONSTRAINT transactions_txid_length CHECK (((char_length(txid) >= 1) AND (char_length(txid) <= 255)))
@@ -766,14 +786,19 @@ CREATE FUNCTION public.metadata_ids(resource text, contains jsonb[], has_key tex
     SET search_path TO 'public', 'pg_temp'
     AS $_$
 DECLARE
-    owner_column text;
+    visible text;
     matches text;
     ids bigint[];
 BEGIN
-    owner_column := CASE resource WHEN 'wallets' THEN 'id'
-                                  WHEN 'transactions' THEN 'wallet_id'
-                                  WHEN 'holds' THEN 'wallet_id' END;
-    IF owner_column IS NULL THEN
+    -- The policy's condition: the rows of the wallets the key is limited to.
+    visible := CASE resource
+        WHEN 'wallets' THEN 'id = ANY (wallet_api_wallets())'
+        WHEN 'transactions' THEN 'wallet_id = ANY (wallet_api_wallets())'
+        WHEN 'holds' THEN 'wallet_id = ANY (wallet_api_wallets())'
+        WHEN 'transfers' THEN 'source_wallet_id = ANY (wallet_api_wallets()) '
+                              'OR destination_wallet_id = ANY (wallet_api_wallets())'
+    END;
+    IF visible IS NULL THEN
         RAISE EXCEPTION 'metadata_ids: % has no metadata', resource USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF has_key IS NOT NULL THEN
@@ -788,8 +813,8 @@ BEGIN
     -- Planned with the values each time (EXECUTE), so that the planner weighs them.
     EXECUTE format(
         'SELECT array_agg(id) FROM (SELECT id FROM %I WHERE (%s) '
-        'AND (wallet_api_wallets() IS NULL OR %I = ANY (wallet_api_wallets())) LIMIT $3 + 1) AS m',
-        resource, matches, owner_column)
+        'AND (wallet_api_wallets() IS NULL OR %s) LIMIT $3 + 1) AS m',
+        resource, matches, visible)
     INTO ids
     USING contains, has_key, cap;
     IF cardinality(ids) > cap THEN
@@ -805,7 +830,7 @@ ALTER FUNCTION public.metadata_ids(resource text, contains jsonb[], has_key text
 -- Name: FUNCTION metadata_ids(resource text, contains jsonb[], has_key text, cap integer); Type: COMMENT; Schema: public; Owner: CURRENT_USER
 --
 
-COMMENT ON FUNCTION public.metadata_ids(resource text, contains jsonb[], has_key text, cap integer) IS 'The ids of the visible rows of wallets, transactions or holds whose metadata holds one of the objects given (or has the key given): at most cap, or NULL when more match.';
+COMMENT ON FUNCTION public.metadata_ids(resource text, contains jsonb[], has_key text, cap integer) IS 'The ids of the visible rows of wallets, transactions, holds or transfers whose metadata holds one of the objects given (or has the key given): at most cap, or NULL when more match.';
 
 --
 -- Name: transactions_after_delete(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
@@ -818,7 +843,12 @@ CREATE FUNCTION public.transactions_after_delete() RETURNS trigger
 DECLARE
     journal_wallets bigint[];
     journal_rows bigint[];
+    leg record;
 BEGIN
+    SELECT id, transfer_id INTO leg FROM deleted_rows WHERE transfer_id IS NOT NULL LIMIT 1;
+    IF FOUND THEN
+        PERFORM ledger_refuse_leg(leg.id, leg.transfer_id, 'is never deleted on its own');
+    END IF;
     SELECT array_agg(j.wallet_id), array_agg(j.balance_change_id)
     INTO journal_wallets, journal_rows
     FROM ledger_apply('delete', ARRAY(
@@ -839,7 +869,17 @@ CREATE FUNCTION public.transactions_after_insert() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public', 'pg_temp'
     AS $$
+DECLARE
+    leg record;
 BEGIN
+    -- A leg is written by its transfer's trigger, one level down: never directly.
+    IF pg_trigger_depth() < 2 THEN
+        SELECT id, transfer_id INTO leg FROM inserted_rows WHERE transfer_id IS NOT NULL LIMIT 1;
+        IF FOUND THEN
+            PERFORM ledger_refuse_leg(leg.id, leg.transfer_id,
+                                      'is written by INSERT INTO transfers only');
+        END IF;
+    END IF;
     PERFORM ledger_apply('insert', ARRAY(
         SELECT ROW(id, wallet_id, amount)::ledger_change FROM inserted_rows));
     RETURN NULL;
@@ -860,7 +900,19 @@ DECLARE
     journal_wallets bigint[];
     journal_rows bigint[];
     moved record;
+    leg record;
 BEGIN
+    -- A leg keeps its amount, its wallet and its transfer; a plain booking never becomes one.
+    SELECT o.id, coalesce(o.transfer_id, n.transfer_id) AS transfer_id INTO leg
+    FROM old_rows AS o
+    JOIN new_rows AS n ON n.id = o.id
+    WHERE o.transfer_id IS DISTINCT FROM n.transfer_id
+       OR (o.transfer_id IS NOT NULL AND (o.amount <> n.amount OR o.wallet_id <> n.wallet_id))
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM ledger_refuse_leg(leg.id, leg.transfer_id,
+                                  'keeps its amount, its wallet and its transfer');
+    END IF;
     -- Money stays in its currency: a transaction moves only to a wallet of the same one.
     SELECT n.id, o.wallet_id AS old_wallet, ow.currency AS old_currency,
            n.wallet_id AS new_wallet, nw.currency AS new_currency
@@ -905,7 +957,12 @@ CREATE FUNCTION public.transactions_before_truncate() RETURNS trigger
 DECLARE
     journal_wallets bigint[];
     journal_rows bigint[];
+    leg record;
 BEGIN
+    SELECT id, transfer_id INTO leg FROM transactions WHERE transfer_id IS NOT NULL LIMIT 1;
+    IF FOUND THEN
+        PERFORM ledger_refuse_leg(leg.id, leg.transfer_id, 'is never deleted: TRUNCATE would delete it');
+    END IF;
     PERFORM 1 FROM wallets WHERE balance <> 0 ORDER BY id FOR NO KEY UPDATE;
 
     SELECT array_agg(j.wallet_id), array_agg(j.balance_change_id)
@@ -938,6 +995,150 @@ END;
 $$;
 
 ALTER FUNCTION public.transactions_before_truncate() OWNER TO wallet_ledger;
+
+--
+-- Name: transfers_after_insert(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.transfers_after_insert() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    refused record;
+BEGIN
+    -- Both wallets exist and hold one currency.
+    SELECT t.id, t.source_wallet_id, t.destination_wallet_id,
+           s.currency AS source_currency, d.currency AS destination_currency
+    INTO refused
+    FROM new_transfers AS t
+    LEFT JOIN wallets AS s ON s.id = t.source_wallet_id
+    LEFT JOIN wallets AS d ON d.id = t.destination_wallet_id
+    WHERE s.id IS NULL OR d.id IS NULL OR s.currency <> d.currency
+    LIMIT 1;
+    IF FOUND THEN
+        IF refused.source_currency IS NULL OR refused.destination_currency IS NULL THEN
+            RAISE EXCEPTION 'transfer %: there is no wallet %', refused.id,
+                    CASE WHEN refused.source_currency IS NULL THEN refused.source_wallet_id
+                         ELSE refused.destination_wallet_id END
+                USING ERRCODE = 'foreign_key_violation',
+                      CONSTRAINT = CASE WHEN refused.source_currency IS NULL
+                                        THEN 'transfers_source_exists'
+                                        ELSE 'transfers_destination_exists' END,
+                      TABLE = 'transfers';
+        END IF;
+        RAISE EXCEPTION 'transfer %: wallet % holds %, wallet % holds %: money moves within one currency',
+                refused.id, refused.source_wallet_id, refused.source_currency,
+                refused.destination_wallet_id, refused.destination_currency
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'transfers_currency_mismatch',
+                  TABLE = 'transfers',
+                  DETAIL = format('source_currency=%s destination_currency=%s',
+                                  refused.source_currency, refused.destination_currency),
+                  HINT = 'Move money between currencies with an exchange.';
+    END IF;
+
+    -- A reversal goes back the way its original came, and is not itself reversed.
+    SELECT r.id, r.reverses_id, o.id AS original, o.reverses_id AS original_reverses,
+           (r.source_wallet_id, r.destination_wallet_id)
+               IS DISTINCT FROM (o.destination_wallet_id, o.source_wallet_id) AS other_way
+    INTO refused
+    FROM new_transfers AS r
+    LEFT JOIN transfers AS o ON o.id = r.reverses_id
+    WHERE r.reverses_id IS NOT NULL
+      AND (o.id IS NULL OR o.reverses_id IS NOT NULL
+           OR (r.source_wallet_id, r.destination_wallet_id)
+              IS DISTINCT FROM (o.destination_wallet_id, o.source_wallet_id))
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'transfer %: %', refused.id,
+                CASE WHEN refused.original IS NULL
+                         THEN format('there is no transfer %s to reverse', refused.reverses_id)
+                     WHEN refused.original_reverses IS NOT NULL
+                         THEN format('transfer %s is a reversal, which is not reversed', refused.reverses_id)
+                     ELSE format('a reversal of transfer %s moves money from its destination to its source', refused.reverses_id)
+                END
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'transfers_invalid_reversal',
+                  TABLE = 'transfers',
+                  DETAIL = format('reverses_id=%s', refused.reverses_id);
+    END IF;
+
+    -- What the reversals give back, on their originals, before the legs: racing reversals
+    -- queue on the original's row (then on the wallets, as every booking), and a sum past the
+    -- original's amount is refused as such (transfers_reversed_within).
+    UPDATE transfers AS o
+    SET reversed_amount = o.reversed_amount + r.total
+    FROM (
+        SELECT reverses_id, sum(amount) AS total
+        FROM new_transfers
+        WHERE reverses_id IS NOT NULL
+        GROUP BY reverses_id
+        ORDER BY reverses_id
+    ) AS r
+    WHERE o.id = r.reverses_id;
+
+    -- Both legs of every transfer, in one statement: the booking rules apply to them all.
+    INSERT INTO transactions (id, wallet_id, txid, amount, transfer_id)
+    OVERRIDING SYSTEM VALUE
+    SELECT leg.id, leg.wallet_id, leg.txid, leg.amount, leg.transfer_id
+    FROM new_transfers AS t
+    CROSS JOIN LATERAL (VALUES
+        (t.debit_id, t.source_wallet_id, 'transfer:' || t.id || ':debit', -t.amount, t.id),
+        (t.credit_id, t.destination_wallet_id, 'transfer:' || t.id || ':credit', t.amount, t.id)
+    ) AS leg (id, wallet_id, txid, amount, transfer_id);
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.transfers_after_insert() OWNER TO wallet_ledger;
+
+--
+-- Name: FUNCTION transfers_after_insert(); Type: COMMENT; Schema: public; Owner: wallet_ledger
+--
+
+COMMENT ON FUNCTION public.transfers_after_insert() IS 'Checks a statement''s new transfers together, books both legs of each as transactions in one statement, and adds reversals to their originals.';
+
+--
+-- Name: transfers_guard(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.transfers_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    IF (NEW.id, NEW.txid, NEW.source_wallet_id, NEW.destination_wallet_id, NEW.amount,
+        NEW.reverses_id, NEW.debit_id, NEW.credit_id, NEW.created_at)
+       IS DISTINCT FROM
+       (OLD.id, OLD.txid, OLD.source_wallet_id, OLD.destination_wallet_id, OLD.amount,
+        OLD.reverses_id, OLD.debit_id, OLD.credit_id, OLD.created_at)
+       OR (NEW.reversed_amount IS DISTINCT FROM OLD.reversed_amount AND pg_trigger_depth() < 2)
+    THEN
+        RAISE EXCEPTION 'transfer %: only its metadata changes; reverse it to move money back', OLD.id
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'transfers_fixed',
+                  TABLE = 'transfers';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+ALTER FUNCTION public.transfers_guard() OWNER TO CURRENT_USER;
+
+--
+-- Name: transfers_never_deleted(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.transfers_never_deleted() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'a transfer is never deleted: reverse it to move the money back'
+        USING ERRCODE = 'check_violation', CONSTRAINT = 'transfers_kept',
+              TABLE = 'transfers';
+END;
+$$;
+
+ALTER FUNCTION public.transfers_never_deleted() OWNER TO CURRENT_USER;
 
 --
 -- Name: wallet_api_wallets(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
@@ -1741,7 +1942,8 @@ CREATE VIEW public.transactions_with_currency WITH (security_invoker='true') AS
           WHERE (w.id = t.wallet_id)), 'XXX'::text) AS currency,
     COALESCE(( SELECT w.scale
            FROM public.wallets w
-          WHERE (w.id = t.wallet_id)), (18)::smallint) AS scale
+          WHERE (w.id = t.wallet_id)), (18)::smallint) AS scale,
+    t.transfer_id
    FROM public.transactions t;
 
 ALTER TABLE public.transactions_with_currency OWNER TO CURRENT_USER;
@@ -1751,6 +1953,82 @@ ALTER TABLE public.transactions_with_currency OWNER TO CURRENT_USER;
 --
 
 COMMENT ON VIEW public.transactions_with_currency IS 'Every transaction with its wallet''s currency and scale.';
+
+--
+-- Name: transfers; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.transfers (
+    id bigint NOT NULL,
+    txid text NOT NULL,
+    source_wallet_id bigint NOT NULL,
+    destination_wallet_id bigint NOT NULL,
+    amount numeric(36,18) NOT NULL,
+    reverses_id bigint,
+    reversed_amount numeric(36,18) DEFAULT 0 NOT NULL,
+    debit_id bigint DEFAULT nextval('public.transactions_id_seq'::regclass) NOT NULL,
+    credit_id bigint DEFAULT nextval('public.transactions_id_seq'::regclass) NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT transfers_amount_positive CHECK ((amount > (0)::numeric)),
+    CONSTRAINT transfers_distinct_wallets CHECK ((source_wallet_id <> destination_wallet_id)),
+    CONSTRAINT transfers_metadata_valid CHECK (public.metadata_valid(metadata)),
+    CONSTRAINT transfers_reversed_within CHECK (((reversed_amount >= (0)::numeric) AND (reversed_amount <= amount))),
+    CONSTRAINT transfers_txid_length CHECK (((char_length(txid) >= 1) AND (char_length(txid) <= 255)))
+);
+
+ALTER TABLE public.transfers OWNER TO CURRENT_USER;
+
+--
+-- Name: TABLE transfers; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON TABLE public.transfers IS 'Money moved from source_wallet_id to destination_wallet_id as one thing: its legs are the transactions debit_id and credit_id (transactions.transfer_id names it). Never deleted; only metadata changes.';
+
+--
+-- Name: transfers_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.transfers ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.transfers_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: transfers_with_currency; Type: VIEW; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE VIEW public.transfers_with_currency WITH (security_invoker='true') AS
+ SELECT t.id,
+    t.txid,
+    t.source_wallet_id,
+    t.destination_wallet_id,
+    t.amount,
+    t.reverses_id,
+    t.reversed_amount,
+    t.debit_id,
+    t.credit_id,
+    t.created_at,
+    t.metadata,
+    COALESCE(( SELECT w.currency
+           FROM public.wallets w
+          WHERE (w.id = t.source_wallet_id)), 'XXX'::text) AS currency,
+    COALESCE(( SELECT w.scale
+           FROM public.wallets w
+          WHERE (w.id = t.source_wallet_id)), (18)::smallint) AS scale
+   FROM public.transfers t;
+
+ALTER TABLE public.transfers_with_currency OWNER TO CURRENT_USER;
+
+--
+-- Name: VIEW transfers_with_currency; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON VIEW public.transfers_with_currency IS 'Every transfer with its wallets'' currency and scale.';
 
 --
 -- Name: wallet_balance_audit; Type: VIEW; Schema: public; Owner: CURRENT_USER
@@ -2009,6 +2287,20 @@ ALTER TABLE ONLY public.transactions
     ADD CONSTRAINT transactions_txid_key UNIQUE (txid);
 
 --
+-- Name: transfers transfers_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.transfers
+    ADD CONSTRAINT transfers_pkey PRIMARY KEY (id);
+
+--
+-- Name: transfers transfers_txid_key; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.transfers
+    ADD CONSTRAINT transfers_txid_key UNIQUE (txid);
+
+--
 -- Name: wallet_revisions wallet_revisions_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
 --
 
@@ -2089,10 +2381,46 @@ CREATE INDEX transaction_revisions_transaction_id_idx ON public.transaction_revi
 CREATE INDEX transactions_metadata_idx ON public.transactions USING gin (metadata);
 
 --
+-- Name: transactions_transfer_id; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX transactions_transfer_id ON public.transactions USING btree (transfer_id) WHERE (transfer_id IS NOT NULL);
+
+--
 -- Name: transactions_wallet_id_id_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
 --
 
 CREATE INDEX transactions_wallet_id_id_idx ON public.transactions USING btree (wallet_id, id);
+
+--
+-- Name: transfers_created_at_id; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX transfers_created_at_id ON public.transfers USING btree (created_at, id);
+
+--
+-- Name: transfers_destination_id; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX transfers_destination_id ON public.transfers USING btree (destination_wallet_id, id);
+
+--
+-- Name: transfers_metadata_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX transfers_metadata_idx ON public.transfers USING gin (metadata);
+
+--
+-- Name: transfers_reverses_id; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX transfers_reverses_id ON public.transfers USING btree (reverses_id) WHERE (reverses_id IS NOT NULL);
+
+--
+-- Name: transfers_source_id; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX transfers_source_id ON public.transfers USING btree (source_wallet_id, id);
 
 --
 -- Name: wallet_revisions_wallet_id_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
@@ -2271,6 +2599,38 @@ CREATE TRIGGER transactions_balance_update AFTER UPDATE ON public.transactions R
 ALTER TABLE public.transactions ENABLE ALWAYS TRIGGER transactions_balance_update;
 
 --
+-- Name: transfers transfers_guard; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER transfers_guard BEFORE UPDATE ON public.transfers FOR EACH ROW EXECUTE FUNCTION public.transfers_guard();
+
+ALTER TABLE public.transfers ENABLE ALWAYS TRIGGER transfers_guard;
+
+--
+-- Name: transfers transfers_legs; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER transfers_legs AFTER INSERT ON public.transfers REFERENCING NEW TABLE AS new_transfers FOR EACH STATEMENT EXECUTE FUNCTION public.transfers_after_insert();
+
+ALTER TABLE public.transfers ENABLE ALWAYS TRIGGER transfers_legs;
+
+--
+-- Name: transfers transfers_never_deleted; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER transfers_never_deleted BEFORE DELETE ON public.transfers FOR EACH ROW EXECUTE FUNCTION public.transfers_never_deleted();
+
+ALTER TABLE public.transfers ENABLE ALWAYS TRIGGER transfers_never_deleted;
+
+--
+-- Name: transfers transfers_never_truncated; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER transfers_never_truncated BEFORE TRUNCATE ON public.transfers FOR EACH STATEMENT EXECUTE FUNCTION public.transfers_never_deleted();
+
+ALTER TABLE public.transfers ENABLE ALWAYS TRIGGER transfers_never_truncated;
+
+--
 -- Name: wallet_revisions wallet_revisions_append_only; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
 --
 
@@ -2427,6 +2787,18 @@ ALTER TABLE public.transactions ENABLE ROW LEVEL SECURITY;
 CREATE POLICY transactions_visible ON public.transactions USING (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[])))) WITH CHECK (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[]))));
 
 --
+-- Name: transfers; Type: ROW SECURITY; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.transfers ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: transfers transfers_visible; Type: POLICY; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE POLICY transfers_visible ON public.transfers USING (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (source_wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[])) OR (destination_wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[])))) WITH CHECK (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR ((source_wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[])) AND (destination_wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[])))));
+
+--
 -- Name: wallets; Type: ROW SECURITY; Schema: public; Owner: CURRENT_USER
 --
 
@@ -2550,7 +2922,7 @@ REVOKE ALL ON FUNCTION public.ledger_hold(operation text, changes public.ledger_
 -- Name: TABLE transactions; Type: ACL; Schema: public; Owner: CURRENT_USER
 --
 
-GRANT SELECT ON TABLE public.transactions TO wallet_ledger;
+GRANT SELECT,INSERT ON TABLE public.transactions TO wallet_ledger;
 GRANT SELECT,INSERT,DELETE ON TABLE public.transactions TO wallet_service;
 GRANT SELECT ON TABLE public.transactions TO wallet_reader;
 GRANT INSERT,DELETE ON TABLE public.transactions TO wallet_writer;
@@ -2620,6 +2992,12 @@ REVOKE ALL ON FUNCTION public.transactions_after_update() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION public.transactions_before_truncate() FROM PUBLIC;
+
+--
+-- Name: FUNCTION transfers_after_insert(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.transfers_after_insert() FROM PUBLIC;
 
 --
 -- Name: FUNCTION wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[], digits integer[]); Type: ACL; Schema: public; Owner: wallet_ledger
@@ -2807,11 +3185,47 @@ GRANT INSERT ON TABLE public.transaction_revisions TO wallet_ledger;
 GRANT SELECT ON TABLE public.transaction_revisions TO wallet_reader;
 
 --
+-- Name: SEQUENCE transactions_id_seq; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT USAGE ON SEQUENCE public.transactions_id_seq TO wallet_service;
+GRANT USAGE ON SEQUENCE public.transactions_id_seq TO wallet_writer;
+
+--
 -- Name: TABLE transactions_with_currency; Type: ACL; Schema: public; Owner: CURRENT_USER
 --
 
 GRANT SELECT ON TABLE public.transactions_with_currency TO wallet_service;
 GRANT SELECT ON TABLE public.transactions_with_currency TO wallet_reader;
+
+--
+-- Name: TABLE transfers; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT ON TABLE public.transfers TO wallet_ledger;
+GRANT SELECT,INSERT ON TABLE public.transfers TO wallet_service;
+GRANT SELECT ON TABLE public.transfers TO wallet_reader;
+GRANT INSERT ON TABLE public.transfers TO wallet_writer;
+
+--
+-- Name: COLUMN transfers.reversed_amount; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(reversed_amount) ON TABLE public.transfers TO wallet_ledger;
+
+--
+-- Name: COLUMN transfers.metadata; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(metadata) ON TABLE public.transfers TO wallet_service;
+GRANT UPDATE(metadata) ON TABLE public.transfers TO wallet_writer;
+
+--
+-- Name: TABLE transfers_with_currency; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT ON TABLE public.transfers_with_currency TO wallet_service;
+GRANT SELECT ON TABLE public.transfers_with_currency TO wallet_reader;
 
 --
 -- Name: TABLE wallet_balance_audit; Type: ACL; Schema: public; Owner: CURRENT_USER

@@ -309,6 +309,28 @@ call 201 POST /wallets "{\"data\": {\"type\": \"wallets\", \"attributes\": {\"la
 call 409 PATCH "/currencies/$CODE" "{\"data\": {\"type\": \"currencies\", \"id\": \"$CODE\", \"attributes\": {\"scale\": 4}}}"
 expect errors.0.code currency-in-use
 
+echo "# A transfer: both legs in one write, reversed in part; its legs keep their money"
+call 201 POST /wallets "{\"data\": {\"type\": \"wallets\", \"attributes\": {\"label\": \"usd-2-$RUN\", \"currency\": \"USD\"}}}"
+DOLLARS_2=$(get data.id)
+transfer() { # TXID SOURCE DESTINATION AMOUNT
+    echo "{\"data\": {\"type\": \"transfers\", \"attributes\": {\"txid\": \"$1\", \"amount\": \"$4\"},
+      \"relationships\": {\"source\": {\"data\": {\"type\": \"wallets\", \"id\": \"$2\"}},
+      \"destination\": {\"data\": {\"type\": \"wallets\", \"id\": \"$3\"}}}}}"
+}
+call 201 POST "/transfers?include=debit,credit" "$(transfer "move-$RUN" "$DOLLARS" "$DOLLARS_2" 10)"
+TRANSFER=$(get data.id)
+DEBIT=$(get data.relationships.debit.data.id)
+expect data.attributes.amount 10.00
+call 409 DELETE "/transactions/$DEBIT"
+expect errors.0.code transfer-leg
+call 422 POST /transfers "$(transfer "self-$RUN" "$DOLLARS" "$DOLLARS" 1)"
+expect errors.0.code same-wallet
+call 201 POST /transfers "{\"data\": {\"type\": \"transfers\", \"attributes\": {\"txid\": \"back-$RUN\", \"amount\": \"4\"},
+  \"relationships\": {\"reverses\": {\"data\": {\"type\": \"transfers\", \"id\": \"$TRANSFER\"}}}}}"
+call 200 GET "/transfers/$TRANSFER"
+expect data.attributes.reversedAmount 4.00
+call 403 DELETE "/transfers/$TRANSFER"
+
 echo "# An empty wallet can be deleted"
 call 201 POST /wallets "$(wallet "empty-$RUN")"
 EMPTY=$(get data.id)

@@ -125,7 +125,8 @@ $$;
 CREATE OR REPLACE VIEW transactions_with_currency WITH (security_invoker = true) AS
     SELECT t.id, t.wallet_id, t.txid, t.amount, t.created_at, t.metadata,
            coalesce((SELECT w.currency FROM wallets AS w WHERE w.id = t.wallet_id), 'XXX') AS currency,
-           coalesce((SELECT w.scale FROM wallets AS w WHERE w.id = t.wallet_id), 18::smallint) AS scale
+           coalesce((SELECT w.scale FROM wallets AS w WHERE w.id = t.wallet_id), 18::smallint) AS scale,
+           t.transfer_id
     FROM transactions AS t;
 
 COMMENT ON VIEW transactions_with_currency IS

@@ -19,6 +19,10 @@
 --    held, who (the database user, the application, the API key) and when.
 
 
+-- The form before currencies, without digits: its callers are the rules of that version,
+-- which this file and the others replace.
+DROP FUNCTION IF EXISTS wallet_apply(text, bigint[], numeric[], numeric[], bigint[], bigint[], bigint[], bigint[]);
+
 -- Adds deltas[i] to the balance and held_deltas[i] to the held of wallet wallet_ids[i]; the
 -- statement touched counts[i] of its transactions (transaction_ids[i] when it was one) and
 -- hold_counts[i] of its holds (hold_ids[i] when it was one); the most fractional digits

@@ -10,6 +10,24 @@
 --  * DELETE: each removed row takes its amount back.
 --  * TRUNCATE (which fires no DELETE triggers): every balance goes to 0, the sum of no
 --    transactions, journaled, with every row's before-image kept.
+--  * A leg of a transfer (transfer_id set) is written by its transfer only
+--    (35_transfers.sql): its amount, wallet and transfer never change, and it is never
+--    deleted on its own (transactions_transfer_leg); nor truncated while it stands.
+
+
+-- The refusal of a write to a transfer's leg, in one place.
+CREATE OR REPLACE FUNCTION ledger_refuse_leg(transaction_id bigint, transfer_id bigint, what text)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    RAISE EXCEPTION 'a leg of transfer % %', transfer_id, what
+        USING ERRCODE = 'check_violation', CONSTRAINT = 'transactions_transfer_leg',
+              TABLE = 'transactions',
+              DETAIL = format('transaction_id=%s transfer_id=%s', transaction_id, transfer_id),
+              HINT = 'Reverse the transfer (a transfer with reverses) to move its money back.';
+END;
+$$;
 
 
 -- The before-images (and after-images) of the transactions a statement changed or removed,
@@ -49,7 +67,17 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 AS $$
+DECLARE
+    leg record;
 BEGIN
+    -- A leg is written by its transfer's trigger, one level down: never directly.
+    IF pg_trigger_depth() < 2 THEN
+        SELECT id, transfer_id INTO leg FROM inserted_rows WHERE transfer_id IS NOT NULL LIMIT 1;
+        IF FOUND THEN
+            PERFORM ledger_refuse_leg(leg.id, leg.transfer_id,
+                                      'is written by INSERT INTO transfers only');
+        END IF;
+    END IF;
     PERFORM ledger_apply('insert', ARRAY(
         SELECT ROW(id, wallet_id, amount)::ledger_change FROM inserted_rows));
     RETURN NULL;
@@ -65,7 +93,19 @@ DECLARE
     journal_wallets bigint[];
     journal_rows bigint[];
     moved record;
+    leg record;
 BEGIN
+    -- A leg keeps its amount, its wallet and its transfer; a plain booking never becomes one.
+    SELECT o.id, coalesce(o.transfer_id, n.transfer_id) AS transfer_id INTO leg
+    FROM old_rows AS o
+    JOIN new_rows AS n ON n.id = o.id
+    WHERE o.transfer_id IS DISTINCT FROM n.transfer_id
+       OR (o.transfer_id IS NOT NULL AND (o.amount <> n.amount OR o.wallet_id <> n.wallet_id))
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM ledger_refuse_leg(leg.id, leg.transfer_id,
+                                  'keeps its amount, its wallet and its transfer');
+    END IF;
     -- Money stays in its currency: a transaction moves only to a wallet of the same one.
     SELECT n.id, o.wallet_id AS old_wallet, ow.currency AS old_currency,
            n.wallet_id AS new_wallet, nw.currency AS new_currency
@@ -105,7 +145,12 @@ AS $$
 DECLARE
     journal_wallets bigint[];
     journal_rows bigint[];
+    leg record;
 BEGIN
+    SELECT id, transfer_id INTO leg FROM deleted_rows WHERE transfer_id IS NOT NULL LIMIT 1;
+    IF FOUND THEN
+        PERFORM ledger_refuse_leg(leg.id, leg.transfer_id, 'is never deleted on its own');
+    END IF;
     SELECT array_agg(j.wallet_id), array_agg(j.balance_change_id)
     INTO journal_wallets, journal_rows
     FROM ledger_apply('delete', ARRAY(
@@ -127,7 +172,12 @@ AS $$
 DECLARE
     journal_wallets bigint[];
     journal_rows bigint[];
+    leg record;
 BEGIN
+    SELECT id, transfer_id INTO leg FROM transactions WHERE transfer_id IS NOT NULL LIMIT 1;
+    IF FOUND THEN
+        PERFORM ledger_refuse_leg(leg.id, leg.transfer_id, 'is never deleted: TRUNCATE would delete it');
+    END IF;
     PERFORM 1 FROM wallets WHERE balance <> 0 ORDER BY id FOR NO KEY UPDATE;
 
     SELECT array_agg(j.wallet_id), array_agg(j.balance_change_id)
@@ -199,5 +249,11 @@ BEGIN
         EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', definer);
         EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', definer, current_schema());
     END LOOP;
+END;
+$$;
+
+DO $$
+BEGIN
+    EXECUTE format('ALTER FUNCTION ledger_refuse_leg(bigint, bigint, text) SET search_path = %I, pg_temp', current_schema());
 END;
 $$;

@@ -39,14 +39,19 @@ STABLE
 SECURITY DEFINER
 AS $_$
 DECLARE
-    owner_column text;
+    visible text;
     matches text;
     ids bigint[];
 BEGIN
-    owner_column := CASE resource WHEN 'wallets' THEN 'id'
-                                  WHEN 'transactions' THEN 'wallet_id'
-                                  WHEN 'holds' THEN 'wallet_id' END;
-    IF owner_column IS NULL THEN
+    -- The policy's condition: the rows of the wallets the key is limited to.
+    visible := CASE resource
+        WHEN 'wallets' THEN 'id = ANY (wallet_api_wallets())'
+        WHEN 'transactions' THEN 'wallet_id = ANY (wallet_api_wallets())'
+        WHEN 'holds' THEN 'wallet_id = ANY (wallet_api_wallets())'
+        WHEN 'transfers' THEN 'source_wallet_id = ANY (wallet_api_wallets()) '
+                              'OR destination_wallet_id = ANY (wallet_api_wallets())'
+    END;
+    IF visible IS NULL THEN
         RAISE EXCEPTION 'metadata_ids: % has no metadata', resource USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF has_key IS NOT NULL THEN
@@ -61,8 +66,8 @@ BEGIN
     -- Planned with the values each time (EXECUTE), so that the planner weighs them.
     EXECUTE format(
         'SELECT array_agg(id) FROM (SELECT id FROM %I WHERE (%s) '
-        'AND (wallet_api_wallets() IS NULL OR %I = ANY (wallet_api_wallets())) LIMIT $3 + 1) AS m',
-        resource, matches, owner_column)
+        'AND (wallet_api_wallets() IS NULL OR %s) LIMIT $3 + 1) AS m',
+        resource, matches, visible)
     INTO ids
     USING contains, has_key, cap;
     IF cardinality(ids) > cap THEN
@@ -73,7 +78,7 @@ END;
 $_$;
 
 COMMENT ON FUNCTION metadata_ids(resource text, contains jsonb[], has_key text, cap integer) IS
-    'The ids of the visible rows of wallets, transactions or holds whose metadata holds one of the objects given (or has the key given): at most cap, or NULL when more match.';
+    'The ids of the visible rows of wallets, transactions, holds or transfers whose metadata holds one of the objects given (or has the key given): at most cap, or NULL when more match.';
 
 
 DO $$

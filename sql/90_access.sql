@@ -19,6 +19,7 @@ ALTER TABLE wallets ENABLE ROW LEVEL SECURITY;
 ALTER TABLE transactions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE balance_changes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE holds ENABLE ROW LEVEL SECURITY;
+ALTER TABLE transfers ENABLE ROW LEVEL SECURITY;
 
 DROP POLICY IF EXISTS wallets_visible ON wallets;
 CREATE POLICY wallets_visible ON wallets
@@ -37,6 +38,17 @@ CREATE POLICY holds_visible ON holds
     USING ((SELECT wallet_api_wallets()) IS NULL OR wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[]))
     WITH CHECK ((SELECT wallet_api_wallets()) IS NULL OR wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[]));
 
+-- A transfer is seen by a key limited to either of its wallets, and written only by one
+-- limited to both.
+DROP POLICY IF EXISTS transfers_visible ON transfers;
+CREATE POLICY transfers_visible ON transfers
+    USING ((SELECT wallet_api_wallets()) IS NULL
+           OR source_wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[])
+           OR destination_wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[]))
+    WITH CHECK ((SELECT wallet_api_wallets()) IS NULL
+                OR (source_wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[])
+                    AND destination_wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[])));
+
 
 DO $$
 BEGIN
@@ -51,6 +63,16 @@ GRANT SELECT, UPDATE (balance, held, held_expires_at, updated_at) ON wallets TO 
 -- The catalogue is reference data: anyone who may write a wallet may read it.
 GRANT SELECT ON currencies TO PUBLIC;
 GRANT SELECT ON transactions, holds, wallet_balance_audit TO wallet_ledger;
+-- A transfer's legs, and its reversals' sum.
+GRANT INSERT ON transactions TO wallet_ledger;
+GRANT SELECT, UPDATE (reversed_amount) ON transfers TO wallet_ledger;
+-- A new transfer draws its legs' ids from the transactions' sequence.
+DO $$
+BEGIN
+    EXECUTE format('GRANT USAGE ON SEQUENCE %s TO wallet_service, wallet_writer',
+                   pg_get_serial_sequence('transactions', 'id'));
+END;
+$$;
 GRANT SELECT, INSERT ON balance_changes TO wallet_ledger;
 GRANT INSERT ON transaction_revisions, hold_revisions, wallet_revisions TO wallet_ledger;
 GRANT SELECT (id, name) ON api_keys TO wallet_ledger;
@@ -61,8 +83,9 @@ GRANT SELECT ON __diesel_schema_migrations TO wallet_service;
 GRANT SELECT, INSERT, DELETE, UPDATE (label, metadata) ON wallets TO wallet_service;
 GRANT SELECT, INSERT, DELETE, UPDATE (wallet_id, txid, amount, metadata) ON transactions TO wallet_service;
 GRANT SELECT, INSERT, UPDATE (status, captured_amount, transaction_id, metadata) ON holds TO wallet_service;
+GRANT SELECT, INSERT, UPDATE (metadata) ON transfers TO wallet_service;
 GRANT SELECT ON balance_changes, holds_now, wallet_balances, transactions_with_currency,
-                balance_changes_with_currency TO wallet_service;
+                balance_changes_with_currency, transfers_with_currency TO wallet_service;
 GRANT SELECT, INSERT, DELETE, UPDATE (name, scale) ON currencies TO wallet_service;
 GRANT SELECT, INSERT ON idempotency_keys TO wallet_service;
 GRANT SELECT, INSERT, UPDATE (revoked_at) ON api_keys TO wallet_service;
@@ -70,7 +93,8 @@ GRANT SELECT, INSERT, UPDATE (revoked_at) ON api_keys TO wallet_service;
 -- People and reports.
 GRANT SELECT ON wallets, transactions, balance_changes, transaction_revisions, holds,
                 hold_revisions, wallet_revisions, holds_now, wallet_balances, currencies,
-                transactions_with_currency, balance_changes_with_currency TO wallet_reader;
+                transactions_with_currency, balance_changes_with_currency, transfers,
+                transfers_with_currency TO wallet_reader;
 GRANT SELECT (id, name, prefix, scopes, wallet_ids, created_at, expires_at, revoked_at)
     ON api_keys TO wallet_reader;
 
@@ -78,3 +102,4 @@ GRANT wallet_reader TO wallet_writer;
 GRANT INSERT, DELETE, UPDATE (label, metadata) ON wallets TO wallet_writer;
 GRANT INSERT, DELETE, UPDATE (wallet_id, txid, amount, metadata) ON transactions TO wallet_writer;
 GRANT INSERT, UPDATE (status, captured_amount, transaction_id, metadata) ON holds TO wallet_writer;
+GRANT INSERT, UPDATE (metadata) ON transfers TO wallet_writer;

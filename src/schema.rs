@@ -115,6 +115,23 @@ diesel::table! {
         amount -> Numeric,
         created_at -> Timestamptz,
         metadata -> Jsonb,
+        transfer_id -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    transfers (id) {
+        id -> Int8,
+        txid -> Text,
+        source_wallet_id -> Int8,
+        destination_wallet_id -> Int8,
+        amount -> Numeric,
+        reverses_id -> Nullable<Int8>,
+        reversed_amount -> Numeric,
+        debit_id -> Int8,
+        credit_id -> Int8,
+        created_at -> Timestamptz,
+        metadata -> Jsonb,
     }
 }
 
@@ -141,6 +158,26 @@ diesel::table! {
         wallet_id -> Int8,
         txid -> Text,
         amount -> Numeric,
+        created_at -> Timestamptz,
+        metadata -> Jsonb,
+        currency -> Text,
+        scale -> Int2,
+        transfer_id -> Nullable<Int8>,
+    }
+}
+
+// The view `transfers_with_currency`: every transfer with its wallets' currency and scale.
+diesel::table! {
+    transfers_with_currency (id) {
+        id -> Int8,
+        txid -> Text,
+        source_wallet_id -> Int8,
+        destination_wallet_id -> Int8,
+        amount -> Numeric,
+        reverses_id -> Nullable<Int8>,
+        reversed_amount -> Numeric,
+        debit_id -> Int8,
+        credit_id -> Int8,
         created_at -> Timestamptz,
         metadata -> Jsonb,
         currency -> Text,
@@ -195,5 +232,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     transactions,
     transactions_with_currency,
+    transfers,
+    transfers_with_currency,
     wallets,
 );

@@ -228,6 +228,6 @@ COMMENT ON COLUMN wallets.currency IS 'The currency the wallet holds; never chan
 COMMENT ON COLUMN wallets.scale IS
     'Its currency''s scale (set from currencies when the wallet is created; the foreign key keeps it equal).';
 
--- wallet_apply gains the fractional digits of each wallet's amounts (sql/20_balances.sql
--- defines it again with them).
-DROP FUNCTION IF EXISTS wallet_apply(text, bigint[], numeric[], numeric[], bigint[], bigint[], bigint[], bigint[]);
+-- wallet_apply gains the fractional digits of each wallet's amounts: sql/20_balances.sql
+-- defines it again with them, and drops the form without them once nothing calls it (here,
+-- the rules of the version before still do until sql/ is applied).

@@ -129,11 +129,16 @@ fn names<F>(fields: &[FieldSpec<F>], keep: impl Fn(&FieldSpec<F>) -> bool) -> St
 /// PostgreSQL read them through the wallet's index rather than filter every row.
 fn wallet_limit<L: Model>(context: &Context) -> Option<Filter<L::Field>> {
     let wallets = context.actor.wallets()?;
-    let field = L::FIELDS.iter().find(|spec| match spec.kind {
+    let mut fields = L::FIELDS.iter().filter(|spec| match spec.kind {
         Kind::Id => L::TYPE == super::LIMITED_TO,
         Kind::ToOne(target) => target == super::LIMITED_TO && !spec.nullable,
         _ => false,
-    })?;
+    });
+    // A row of two wallets (a transfer) is the key's when either is: the policy says it.
+    let field = fields.next()?;
+    if fields.next().is_some() {
+        return None;
+    }
     Some(Filter {
         field: field.field,
         condition: Condition::In(wallets.iter().copied().map(FieldValue::Id).collect()),

@@ -23,7 +23,7 @@ pub mod routes;
 pub mod state;
 pub mod write;
 
-use resources::{api_keys, balance_changes, currencies, holds, transactions, wallets};
+use resources::{api_keys, balance_changes, currencies, holds, transactions, transfers, wallets};
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse};
@@ -37,7 +37,7 @@ use routes::{Operation, Routes};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::error::Code;
 use crate::models::fields::{FieldSpec, Model, ToManySpec};
-use crate::models::{ApiKey, BalanceChange, Currency, Hold, Transaction, Wallet};
+use crate::models::{ApiKey, BalanceChange, Currency, Hold, Transaction, Transfer, Wallet};
 
 pub use state::AppState;
 
@@ -144,6 +144,7 @@ pub const RESOURCES: &[Registered] = &[
     writable::<Transaction>(transactions::routes),
     read_only::<BalanceChange>(balance_changes::routes),
     writable::<Hold>(holds::routes),
+    writable::<Transfer>(transfers::routes),
     writable::<ApiKey>(api_keys::routes),
     writable::<Currency>(currencies::routes),
 ];

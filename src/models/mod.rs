@@ -12,6 +12,7 @@ pub mod keyset;
 pub mod metadata;
 pub mod query;
 pub mod transaction;
+pub mod transfer;
 pub mod wallet;
 
 pub use api_key::{ApiKey, ApiKeyChanges, ApiKeyField, NewApiKey};
@@ -20,4 +21,5 @@ pub use currency::{Currency, CurrencyChanges, CurrencyField, NewCurrency};
 pub use fields::{Inputs, Model, Record};
 pub use hold::{Hold, HoldChanges, HoldField, NewHold};
 pub use transaction::{NewTransaction, Transaction, TransactionChanges, TransactionField};
+pub use transfer::{NewTransfer, Transfer, TransferChanges, TransferField};
 pub use wallet::{NewWallet, Wallet, WalletChanges, WalletField};

@@ -32,6 +32,7 @@ pub struct Transaction {
     pub created_at: DateTime<Utc>,
     pub metadata: serde_json::Value,
     pub currency: String,
+    pub transfer_id: Option<i64>,
 }
 
 resource! {
@@ -53,6 +54,9 @@ resource! {
             METADATA_DOC;
         Wallet "wallet": wallet_id, to_one("wallets"), required(i64), nosort, filter cmp,
             "The wallet it belongs to; changing it moves the money to the other wallet.";
+        Transfer "transfer": transfer_id, opt_to_one("transfers"), read, nosort, filter cmp,
+            "The transfer it is a leg of (null for a plain booking): a leg's amount and wallet \
+             never change and it is never deleted on its own; reverse the transfer instead.";
     }
     input NewTransaction, TransactionChanges;
 }
@@ -69,9 +73,10 @@ statement!(
     "WITH booked AS (INSERT INTO transactions (wallet_id, txid, amount, metadata) \
      SELECT b.wallet_id, b.txid, b.amount, b.metadata FROM \
      unnest($1::int8[], $2::text[], $3::numeric[], $4::jsonb[]) AS b (wallet_id, txid, amount, metadata) \
-     ON CONFLICT (txid) DO NOTHING RETURNING id, wallet_id, txid, amount, created_at, metadata) \
+     ON CONFLICT (txid) DO NOTHING \
+     RETURNING id, wallet_id, txid, amount, created_at, metadata, transfer_id) \
      SELECT t.id, t.wallet_id, t.txid, round(t.amount, w.scale) AS amount, t.created_at, \
-     t.metadata, w.currency FROM booked AS t JOIN wallets AS w ON w.id = t.wallet_id"
+     t.metadata, w.currency, t.transfer_id FROM booked AS t JOIN wallets AS w ON w.id = t.wallet_id"
 );
 
 fn metadata_object(new: &NewTransaction) -> serde_json::Value {

@@ -69,7 +69,8 @@ def only_unauthenticated(ctx, response, case):
 # Refusals that depend on what is stored, not on the document (a schema cannot say which
 # currency a wallet holds, or which codes the catalogue has): a schema-valid request may get
 # them, as it may get 404 or 409.
-DATA_DEPENDENT = {"amount-precision", "unknown-currency", "currency-mismatch"}
+DATA_DEPENDENT = {"amount-precision", "unknown-currency", "currency-mismatch", "same-wallet",
+                  "invalid-reversal"}
 # And one of a single operation: a new key's expiresAt must be a time to come.
 TIME_DEPENDENT = {"POST /api-keys"}
 

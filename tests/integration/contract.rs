@@ -177,6 +177,15 @@ fn seeded() -> (TestApp, String) {
                         "relationships": {"wallet": {"data": {"type": "wallets", "id": wallet}}}}}),
     )
     .expect(201);
+    // Transfer 1, from it.
+    let other = app.create_wallet("contract-other");
+    app.post(
+        "/transfers",
+        json!({"data": {"type": "transfers", "attributes": {"txid": "contract-t", "amount": "1"},
+            "relationships": {"source": {"data": {"type": "wallets", "id": wallet}},
+                              "destination": {"data": {"type": "wallets", "id": other}}}}}),
+    )
+    .expect(201);
     (app, wallet)
 }
 

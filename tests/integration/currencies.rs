@@ -8,7 +8,7 @@ use crate::helpers::{TestApp, exec, exec_err, scalar};
 use crate::holds::{hold, hold_document, resolve};
 
 /// Creates a wallet of this currency over the API; returns its id.
-fn wallet_in(app: &TestApp, label: &str, currency: &str) -> String {
+pub(crate) fn wallet_in(app: &TestApp, label: &str, currency: &str) -> String {
     let reply = app.post(
         "/wallets",
         json!({"data": {"type": "wallets", "attributes": {"label": label, "currency": currency}}}),

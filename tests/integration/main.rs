@@ -29,5 +29,6 @@ mod schema;
 mod security;
 mod standby;
 mod transactions;
+mod transfers;
 mod upgrade;
 mod wallets;

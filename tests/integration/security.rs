@@ -105,6 +105,14 @@ fn no_spelling_of_a_path_reaches_a_handler_past_another_routes_check() {
     );
     hold.expect(201);
     let hold = hold.body["data"]["id"].as_str().unwrap().to_string();
+    let transfer = app.post(
+        "/transfers",
+        json!({"data": {"type": "transfers", "attributes": {"txid": "t-3", "amount": "1"},
+            "relationships": {"source": {"data": {"type": "wallets", "id": mine}},
+                              "destination": {"data": {"type": "wallets", "id": theirs}}}}}),
+    );
+    transfer.expect(201);
+    let transfer = transfer.body["data"]["id"].as_str().unwrap().to_string();
     let change = app.get(&format!("/wallets/{mine}/balance-changes")).body["data"][0]["id"]
         .as_str()
         .unwrap()
@@ -126,6 +134,7 @@ fn no_spelling_of_a_path_reaches_a_handler_past_another_routes_check() {
         Some("balance-changes") => change.clone(),
         Some("api-keys") => reader_id.clone(),
         Some("currencies") => "USD".to_string(),
+        Some("transfers") => transfer.clone(),
         other => panic!("no id for {other:?}"),
     };
     let mut differences = Vec::new();

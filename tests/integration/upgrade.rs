@@ -67,6 +67,21 @@ fn fill(conn: &mut PgConnection) {
              UPDATE holds SET metadata = '{\"card\": \"x\"}' WHERE id % 2 = 0;",
         );
     }
+    // Transfers, once their rules are in force: each books two legs.
+    if scalar(
+        conn,
+        "SELECT count(*) FROM pg_trigger WHERE tgname = 'transfers_legs'",
+    ) == "1"
+    {
+        exec(
+            conn,
+            "INSERT INTO transfers (txid, source_wallet_id, destination_wallet_id, amount)
+             SELECT 'fill-move-' || s.wallet_id, s.wallet_id, d.id, 0.01
+             FROM wallet_balances AS s JOIN wallets AS d ON d.id = s.wallet_id + 1
+             WHERE s.available >= 0.01 AND s.wallet_id % 5 = 0;",
+        );
+        assert_ne!(scalar(conn, "SELECT count(*) FROM transfers"), "0");
+    }
     let kept_by_triggers = scalar(
         conn,
         "SELECT count(*) FROM pg_trigger WHERE tgname = 'transactions_balance_insert'",

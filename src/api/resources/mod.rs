@@ -8,4 +8,5 @@ pub mod balance_changes;
 pub mod currencies;
 pub mod holds;
 pub mod transactions;
+pub mod transfers;
 pub mod wallets;

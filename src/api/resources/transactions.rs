@@ -25,10 +25,13 @@ codes! {
         "no transaction has this id");
     pub DUPLICATE_TXID = (CONFLICT, "duplicate-txid", "Duplicate txid",
         "the txid exists (also when requests race): meta.existing names the transaction it booked");
+    pub TRANSFER_LEG = (CONFLICT, "transfer-leg", "Transfer leg",
+        "the transaction is a leg of a transfer: its amount and wallet never change and it is not deleted on its own; reverse the transfer");
 }
 
-/// The constraints of `migrations/` that refuse transactions.
+/// The constraints of `migrations/` and `sql/` that refuse transactions.
 const TXID_UNIQUE: &str = "transactions_txid_key";
+const TRANSFER_LEGS_KEPT: &str = "transactions_transfer_leg";
 const WALLET_EXISTS: &str = "transactions_wallet_id_fkey";
 
 const DUPLICATE_TXID_DETAIL: &str =
@@ -44,7 +47,7 @@ impl Resource for Transaction {
     const EXAMPLE: &'static Example = &Example {
         shown: r#"{"id": "42", "txid": "deposit-1", "amount": "100.50", "currency": "USD",
             "createdAt": "2026-12-01T12:00:00Z", "metadata": {"invoice": "INV-42"},
-            "wallet": "1"}"#,
+            "wallet": "1", "transfer": null}"#,
         create: r#"{"txid": "deposit-1", "amount": "100.50", "metadata": {"invoice": "INV-42"},
             "wallet": "1"}"#,
         update: r#"{"metadata": {"paid": "yes", "draft": null}}"#,
@@ -62,6 +65,18 @@ fn write_error(error: diesel::result::Error) -> ApiError {
             ApiError::from(error).pointer("/data/attributes/amount")
         }
         error if error.constraint() == Some(TXID_UNIQUE) => duplicate_txid(),
+        error if error.constraint() == Some(TRANSFER_LEGS_KEPT) => {
+            let transfer = error.detail("transfer_id").unwrap_or_default().to_string();
+            ApiError::new(
+                &TRANSFER_LEG,
+                format!(
+                    "the transaction is a leg of transfer {transfer}: its amount and wallet never \
+                     change and it is not deleted on its own; to move the money back, reverse the \
+                     transfer (POST /transfers with reverses naming transfer {transfer})"
+                ),
+            )
+            .meta(json!({"transfer": identifier("transfers", &transfer)}))
+        }
         // A wallet-limited key sees no other wallet: one it may not touch does not exist.
         DbError::OutOfReach => no_such_wallet(),
         error if error.constraint() == Some(WALLET_EXISTS) => no_such_wallet(),
@@ -90,12 +105,13 @@ const UPDATE_ERRORS: &[&Code] = &[
     &CURRENCY_MISMATCH,
     &DUPLICATE_TXID,
     &WALLET_NOT_FOUND,
+    &TRANSFER_LEG,
 ];
 
 impl Writable for Transaction {
     const CREATE_ERRORS: &'static [&'static Code] = WRITE_ERRORS;
     const UPDATE_ERRORS: &'static [&'static Code] = UPDATE_ERRORS;
-    const DELETE_ERRORS: &'static [&'static Code] = &[&INSUFFICIENT_FUNDS];
+    const DELETE_ERRORS: &'static [&'static Code] = &[&INSUFFICIENT_FUNDS, &TRANSFER_LEG];
 
     const CREATE_STATEMENTS: Statements = Statements::One;
 
