@@ -965,3 +965,72 @@ fn a_batch_names_every_request_in_its_log_lines() {
         .unwrap_or_else(|| panic!("no line of {}: {log}", names[0]));
     assert!(access["span"]["batch"].is_number(), "{access:#}");
 }
+
+#[test]
+fn transfers_that_arrive_together_are_written_in_waves_each_answered_as_alone() {
+    let app = one_runner_app(std::time::Duration::from_secs(10));
+    let wallets: Vec<String> = (0..10)
+        .map(|n| {
+            let wallet = app.create_wallet(&format!("ring-{n}"));
+            app.book(&wallet, &format!("ring-fund-{n}"), "10")
+                .expect(201);
+            wallet
+        })
+        .collect();
+    // Five pairs, each trading 1 back and forth twice: four waves of five (a wave holds no
+    // wallet twice, and keeps each wallet's writes in their order); an overdraft and a
+    // transfer to itself among them.
+    let mut documents: Vec<serde_json::Value> = (0..20)
+        .map(|n| {
+            let (pair, back) = (n % 5, (n / 5) % 2);
+            crate::transfers::transfer_document(
+                &format!("ring-{n}"),
+                &wallets[2 * pair + back],
+                &wallets[2 * pair + 1 - back],
+                "1",
+            )
+        })
+        .collect();
+    documents.push(crate::transfers::transfer_document(
+        "ring-over",
+        &wallets[3],
+        &wallets[4],
+        "1000",
+    ));
+    documents.push(crate::transfers::transfer_document(
+        "ring-self",
+        &wallets[5],
+        &wallets[5],
+        "1",
+    ));
+    let replies = one_batch_of(&app, documents.len(), |n| {
+        app.post("/transfers", documents[n].clone())
+    });
+    for reply in &replies[..20] {
+        reply.expect(201);
+    }
+    replies[20].expect_error(
+        409,
+        "insufficient-funds",
+        Some(("pointer", "/data/attributes/amount")),
+    );
+    replies[21].expect_error(
+        422,
+        "same-wallet",
+        Some(("pointer", "/data/relationships/destination/data")),
+    );
+    for wallet in &wallets {
+        assert_eq!(app.balance(wallet), "10.000000000000000000");
+    }
+    // The twenty were written in one database transaction, as waves of one statement each.
+    let mut conn = app.db.connect();
+    assert_eq!(
+        database_transactions(&mut conn, "t.transfer_id IS NOT NULL"),
+        1
+    );
+    assert_eq!(scalar(&mut conn, "SELECT count(*) FROM transfers"), "20");
+    // In multi-row statements: the order they arrived in decides which share one, and a
+    // wave holding the overdraft is written again without it.
+    assert!(wave_counter(&app, "statements") >= 2.0);
+    assert!(wave_counter(&app, "written") >= 10.0);
+}

@@ -8,7 +8,12 @@ use wallet_api::models::wallet::audit_balances;
 use crate::currencies::wallet_in;
 use crate::helpers::{JSONAPI, TestApp, all_at_once, exec, exec_err, scalar};
 
-fn transfer_document(txid: &str, source: &str, destination: &str, amount: &str) -> Value {
+pub(crate) fn transfer_document(
+    txid: &str,
+    source: &str,
+    destination: &str,
+    amount: &str,
+) -> Value {
     json!({"data": {"type": "transfers", "attributes": {"txid": txid, "amount": amount},
         "relationships": {
             "source": {"data": {"type": "wallets", "id": source}},
