@@ -275,6 +275,8 @@ def main():
         results = http_scenarios(base, url, server.pid, hot, small, big)
         results += balance_at(base, url, server.pid, journaled)
         results.append(transfers(base, url, server.pid))
+        results.append(transfers(base, url, server.pid, "transfer-resource", "transfer-resource.lua",
+                                 "POST /transfers: one transfer, random wallets"))
         results += holds(base, url, server.pid, holding)
         results += metadata_lists(base, url, server.pid)
         # A 5-key metadata object on every booking; an Idempotency-Key of its own on each.
@@ -294,11 +296,12 @@ def main():
     journal_cost["repair"] = repaired
 
     bulk = bulk_sql(url, small)
+    moved = bulk_transfers(url)
     log("checking every balance: wallet-api verify")
     verify = subprocess.run([binary, "verify"], env={**os.environ, "DATABASE_URL": url},
                             text=True, capture_output=True)
-    write_report(results, bulk, journal_cost, keyed, tagged, currency, coalesced, auth, verify, started, url,
-                 server_setup)
+    write_report(results, bulk, moved, journal_cost, keyed, tagged, currency, coalesced, auth, verify, started,
+                 url, server_setup)
     if verify.returncode != 0:
         raise SystemExit(f"wallet-api verify failed after the benchmark:\n{verify.stdout}")
 
@@ -398,24 +401,26 @@ def balance_at(base, url, pid, wallets):
     return interleaved(base, url, pid, scenarios)
 
 
-def transfers(base, url, pid):
-    """A transfer (two add operations in one atomic request) between two random wallets,
-    beside pgbench running the same two INSERTs in one transaction."""
+def transfers(base, url, pid, name="transfer", script="transfer.lua",
+              what="POST /operations: two add transactions, random wallets"):
+    """A transfer between two random wallets (by default two add operations in one atomic
+    request; `script` says how), beside pgbench running the same two INSERTs in one
+    transaction."""
     run_id = int(time.time())
     insert = ("INSERT INTO transactions (wallet_id, txid, amount) VALUES "
               "(:{w}, 'pgbench-' || gen_random_uuid(), {amount}) RETURNING id, wallet_id, txid, amount, created_at;\n")
     sql = (f"\\set a random(1, {SPREAD})\n\\set b random(1, {SPREAD})\nBEGIN;\n"
            + insert.format(w="a", amount="-0.01") + insert.format(w="b", amount="0.01") + "COMMIT;\n")
-    log(f"transfer: warm-up, then {ROUNDS} x (wrk, pgbench) of {SECONDS}s at {CONNECTIONS} connections")
-    wrk(base, "transfer.lua", [f"{run_id}tw", 1, SPREAD], 2)
+    tag = "r" if script != "transfer.lua" else "t"
+    log(f"{name}: warm-up, then {ROUNDS} x (wrk, pgbench) of {SECONDS}s at {CONNECTIONS} connections")
+    wrk(base, script, [f"{run_id}{tag}w", 1, SPREAD], 2)
     service_runs, sql_runs = [], []
     for round_ in range(ROUNDS):
-        service = lambda: service_runs.append(wrk(base, "transfer.lua", [f"{run_id}t{round_}", 1, SPREAD], SECONDS))
+        service = lambda: service_runs.append(wrk(base, script, [f"{run_id}{tag}{round_}", 1, SPREAD], SECONDS))
         database = lambda: sql_runs.append(pgbench(url, sql, SECONDS))
         for side in ((service, database) if round_ % 2 == 0 else (database, service)):
             side()
-    return result("transfer", "POST /operations: two add transactions, random wallets",
-                  service_runs, sql_runs, pid, sql)
+    return result(name, what, service_runs, sql_runs, pid, sql)
 
 
 def holds(base, url, pid, holding):
@@ -710,6 +715,32 @@ def bulk_sql(url, small):
     return results
 
 
+def bulk_transfers(url):
+    """1,000,000 transfers in one INSERT INTO transfers ... SELECT, and the same 2,000,000 legs
+    as plain transactions in one INSERT, alternating; each in a transaction rolled back (a
+    transfer is never deleted)."""
+    forms = {
+        "transfers": ("INSERT INTO transfers (txid, source_wallet_id, destination_wallet_id, amount) "
+                      f"SELECT 'bulk-t-' || g, 1 + g % {SPREAD}, 1 + (g + 1) % {SPREAD}, 0.01 "
+                      "FROM generate_series(1, 1000000) g"),
+        "legs": ("INSERT INTO transactions (wallet_id, txid, amount) "
+                 "SELECT leg.wallet_id, 'bulk-l-' || g || leg.side, leg.amount "
+                 "FROM generate_series(1, 1000000) g CROSS JOIN LATERAL (VALUES "
+                 f"(1 + g % {SPREAD}, ':d', -0.01), (1 + (g + 1) % {SPREAD}, ':c', 0.01)) "
+                 "AS leg (wallet_id, side, amount)"),
+    }
+    timings = {"transfers": [], "legs": []}
+    for round_ in range(ROUNDS):
+        for mode in (("transfers", "legs") if round_ % 2 == 0 else ("legs", "transfers")):
+            log(f"bulk-sql: 1,000,000 transfers, {mode}, round {round_ + 1}")
+            psql(url, "CHECKPOINT")
+            timings[mode].append(timed_sql(url, f"BEGIN; {forms[mode]}; ROLLBACK;"))
+    transfers_s, legs_s = statistics.median(timings["transfers"]), statistics.median(timings["legs"])
+    return {"shape": "1,000,000 transfers (2,000,000 legs) over 10,000 wallets",
+            "transfers": transfers_s, "legs": legs_s, "ratio": transfers_s / legs_s,
+            "runs": timings, "sql": forms}
+
+
 def machine():
     cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
                 if l.startswith("model name")), platform.processor())
@@ -718,8 +749,8 @@ def machine():
     return f"{os.cpu_count()} CPUs ({cpu}), {mem_kib / 1024 / 1024:.0f} GiB, Linux {platform.release()}"
 
 
-def write_report(results, bulk, journal_cost, keyed, tagged, currency, coalesced, auth, verify, started, url,
-                 server_setup):
+def write_report(results, bulk, moved, journal_cost, keyed, tagged, currency, coalesced, auth, verify, started,
+                 url, server_setup):
     settings = psql(url, "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name) "
                          "FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', "
                          "'max_connections', 'work_mem', 'wal_level', 'max_wal_size')")
@@ -771,6 +802,9 @@ def write_report(results, bulk, journal_cost, keyed, tagged, currency, coalesced
                   "|---|---:|---:|---:|"]
     for b in bulk:
         bulk_lines.append(f"| {b['shape']} | {b['triggers']:.2f} s | {b['bare']:.2f} s | {b['ratio']:.2f} |")
+    bulk_lines += ["", "| bulk transfers | INSERT INTO transfers | the same legs as plain transactions | ratio |",
+                   "|---|---:|---:|---:|",
+                   f"| {moved['shape']} | {moved['transfers']:.2f} s | {moved['legs']:.2f} s | {moved['ratio']:.2f} |"]
 
     def target(label, value, ok, note):
         return f"| {label} | {value} | {'met' if ok else 'MISSED'} | {note} |"
@@ -814,6 +848,10 @@ def write_report(results, bulk, journal_cost, keyed, tagged, currency, coalesced
     transfer = by_name["transfer"]
     targets.append(target("transfer: service >= 0.7 x pgbench (the same two INSERTs in one transaction)",
                           f"{transfer['ratio']:.2f}", transfer["ratio"] >= 0.7, ""))
+    as_one = by_name["transfer-resource"]
+    targets.append(target("transfer-resource (POST /transfers): service >= 1.5 x pgbench running the two INSERTs",
+                          f"{as_one['ratio']:.2f}", as_one["ratio"] >= 1.5,
+                          f"{as_one['service']['rate']:,.0f} vs {as_one['sql']['rate']:,.0f}/s"))
     targets.append(target("create-spread with an Idempotency-Key at most 15 % slower than without",
                           f"{keyed['ratio']:.2f}", keyed["ratio"] >= 0.85,
                           f"{keyed['keyed']['rate']:,.0f} vs {keyed['plain']['rate']:,.0f}/s"))
@@ -826,6 +864,9 @@ def write_report(results, bulk, journal_cost, keyed, tagged, currency, coalesced
     for b in bulk:
         targets.append(target(f"bulk-sql, {b['shape']}: triggers with the journal add at most 30%",
                               f"{b['ratio']:.2f}", b["ratio"] <= 1.3, ""))
+    targets.append(target("bulk: 1,000,000 transfers within 1.3 x the same 2,000,000 legs as plain transactions",
+                          f"{moved['ratio']:.2f}", moved["ratio"] <= 1.3,
+                          f"{moved['transfers']:.2f} vs {moved['legs']:.2f} s"))
     targets.append(target("server peak RSS under 100 MiB", f"{peak:.0f} MiB", peak < 100, ""))
     for name, r in auth.items():
         targets.append(target(f"{name}: authentication and rate limits cost at most 5 % (on / AUTH=off)",
