@@ -142,23 +142,37 @@ fn wallet_limit<L: Model>(context: &Context) -> Option<Filter<L::Field>> {
     Some(Filter {
         field: field.field,
         condition: Condition::In(wallets.iter().copied().map(FieldValue::Id).collect()),
+        either: Vec::new(),
     })
 }
 
 /// `filter[FIELD]`, `filter[FIELD.OP]` as a condition on one of `L`'s fields.
 fn filter_of<L: Model>(param: &FilterParam) -> Result<Filter<L::Field>, ApiError> {
     let invalid = |detail: String| ApiError::invalid_parameter(&param.parameter, detail);
+    // A filter on either of several fields reads its values as the first one does.
+    let (name, either) = match L::EITHER.iter().find(|either| either.name == param.field) {
+        Some(either) => (either.fields[0], &either.fields[1..]),
+        None => (param.field.as_str(), &[][..]),
+    };
+    let either: Vec<L::Field> = either
+        .iter()
+        .filter_map(|name| L::FIELDS.iter().find(|spec| spec.name == *name))
+        .map(|spec| spec.field)
+        .collect();
     let (spec, operators) = L::FIELDS
         .iter()
         .find_map(|spec| match spec.operators {
-            Some(operators) if spec.name == param.field => Some((spec, operators)),
+            Some(operators) if spec.name == name => Some((spec, operators)),
             _ => None,
         })
         .ok_or_else(|| {
+            let mut filters = names(L::FIELDS, |spec| spec.operators.is_some());
+            for either in L::EITHER {
+                filters = format!("{filters}, {}", either.name);
+            }
             invalid(format!(
-                "cannot filter on {:?}; filters: {}",
-                param.field,
-                names(L::FIELDS, |spec| spec.operators.is_some())
+                "cannot filter on {:?}; filters: {filters}",
+                param.field
             ))
         })?;
     if spec.kind == Kind::Metadata {
@@ -176,6 +190,7 @@ fn filter_of<L: Model>(param: &FilterParam) -> Result<Filter<L::Field>, ApiError
     Ok(Filter {
         field: spec.field,
         condition,
+        either,
     })
 }
 
@@ -231,6 +246,7 @@ fn metadata_filter<F: Copy>(spec: &FieldSpec<F>, param: &FilterParam) -> Result<
     Ok(Filter {
         field: spec.field,
         condition,
+        either: Vec::new(),
     })
 }
 

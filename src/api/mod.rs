@@ -36,7 +36,7 @@ use routes::{Operation, Routes};
 
 use crate::jsonapi::ApiError;
 use crate::jsonapi::error::Code;
-use crate::models::fields::{FieldSpec, Model, ToManySpec};
+use crate::models::fields::{Either, FieldSpec, Model, ToManySpec};
 use crate::models::{ApiKey, BalanceChange, Currency, Hold, Transaction, Transfer, Wallet};
 
 pub use state::AppState;
@@ -52,6 +52,8 @@ pub struct Registered {
     /// Its fields (their enum erased).
     pub fields: fn() -> Vec<FieldSpec<()>>,
     pub to_many: &'static [ToManySpec],
+    /// Its filters on either of several fields.
+    pub either: &'static [Either],
     /// Its attributes and relationships, for `fields[TYPE]`.
     pub members: fn() -> Vec<&'static str>,
     pub not_found: fn(&str) -> ApiError,
@@ -97,6 +99,7 @@ const fn read_only<R: Resource>(routes: fn(&mut Routes)) -> Registered {
         type_name: R::TYPE,
         fields: erased_fields::<R>,
         to_many: R::TO_MANY,
+        either: R::EITHER,
         members: members::<R>,
         not_found: R::not_found,
         not_found_code: R::NOT_FOUND,

@@ -293,14 +293,21 @@ pub fn load_rendered<R: Resource>(
         .collect())
 }
 
-/// The to-one field of `R` that holds the id of a resource of type `parent`: the field a
-/// to-many relationship of `parent` collects `R`s by.
-pub fn parent_field<R: Model>(parent: &str) -> R::Field {
-    R::FIELDS
+/// The to-one fields of `R` that hold the id of a resource of type `parent`: the fields a
+/// to-many relationship of `parent` collects `R`s by (a transfer is a wallet's by its source
+/// or its destination).
+pub fn parent_fields<R: Model>(parent: &str) -> Vec<R::Field> {
+    let fields: Vec<R::Field> = R::FIELDS
         .iter()
-        .find(|spec| matches!(spec.kind, Kind::ToOne(target) if target == parent))
+        .filter(|spec| matches!(spec.kind, Kind::ToOne(target) if target == parent))
         .map(|spec| spec.field)
-        .unwrap_or_else(|| panic!("{} have no to-one relationship to {parent}", R::TYPE))
+        .collect();
+    assert!(
+        !fields.is_empty(),
+        "{} have no to-one relationship to {parent}",
+        R::TYPE
+    );
+    fields
 }
 
 /// The collection of one parent's children: its filter, and the check that the parent
@@ -317,10 +324,12 @@ pub type ParentExists = Box<dyn Fn(&mut PgConnection) -> Result<(), ApiError> + 
 impl<R: Model> Scope<R> {
     /// The `R`s of parent `parent_id` of type `P`.
     pub fn of<P: Resource>(parent_id: P::Id) -> Scope<R> {
+        let mut fields = parent_fields::<R>(P::TYPE);
         Scope {
             filter: Filter {
-                field: parent_field::<R>(P::TYPE),
+                field: fields.remove(0),
                 condition: Condition::Compare(Op::Eq, parent_id.value()),
+                either: fields,
             },
             parent_exists: Box::new(move |conn| find_existing::<P>(conn, &parent_id).map(|_| ())),
         }

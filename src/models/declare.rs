@@ -9,6 +9,7 @@
 //!         ...
 //!     }
 //!     has_many { "name": "target-type", "what it means"; ... }   (optional)
+//!     either { "name": ["field", "field"], "what it means"; ... } (optional: filters on any of)
 //!     input NewTransaction, TransactionChanges;                  (writable resources)
 //! }
 //! ```
@@ -62,6 +63,7 @@ macro_rules! resource {
                $access:ident $(($input:ty))?, $sort:ident, filter $ops:ident, $doc:expr; )+
         }
         $( has_many { $( $many:literal: $many_target:literal, $many_doc:literal; )* } )?
+        $( either { $( $either:literal: [$($either_field:literal),+], $either_doc:literal; )* } )?
         $( input $new:ident, $changes:ident; )?
     ) => {
         $(#[$meta])*
@@ -177,6 +179,13 @@ macro_rules! resource {
                     name: $many,
                     target: $many_target,
                     doc: $many_doc,
+                } ),*)?
+            ];
+            const EITHER: &'static [$crate::models::fields::Either] = &[
+                $($( $crate::models::fields::Either {
+                    name: $either,
+                    fields: &[$($either_field),+],
+                    doc: $either_doc,
                 } ),*)?
             ];
 

@@ -148,6 +148,15 @@ pub struct ToManySpec {
     pub doc: &'static str,
 }
 
+/// A filter on either of several to-one fields: `filter[NAME]=ID` keeps the rows where any of
+/// `fields` holds it (a transfer's `wallet`: its source or its destination).
+#[derive(Debug)]
+pub struct Either {
+    pub name: &'static str,
+    pub fields: &'static [&'static str],
+    pub doc: &'static str,
+}
+
 /// A typed value of a field: written out, a filter operand or a cursor component.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -283,6 +292,8 @@ pub trait Model: Record {
     const FIELDS: &'static [FieldSpec<Self::Field>];
     /// The to-many relationships.
     const TO_MANY: &'static [ToManySpec];
+    /// The filters on either of several fields.
+    const EITHER: &'static [Either] = &[];
 
     /// The declaration of `field`.
     fn spec(field: Self::Field) -> &'static FieldSpec<Self::Field> {

@@ -16,14 +16,20 @@ fn predicates<L: Model>(filters: &[Filter<L::Field>]) -> QueryResult<Vec<Predica
     filters
         .iter()
         .map(|filter| {
-            L::condition(filter.field, &filter.condition).ok_or_else(|| {
-                diesel::result::Error::QueryBuilderError(
-                    format!(
-                        "filter {filter:?} does not fit its field; the parser should refuse it"
+            std::iter::once(filter.field)
+                .chain(filter.either.iter().copied())
+                .map(|field| L::condition(field, &filter.condition))
+                .reduce(|a, b| Some(L::or(a?, b?)))
+                .flatten()
+                .ok_or_else(|| {
+                    diesel::result::Error::QueryBuilderError(
+                        format!(
+                            "filter {filter:?} does not fit its field; the parser should refuse \
+                             it"
+                        )
+                        .into(),
                     )
-                    .into(),
-                )
-            })
+                })
         })
         .collect()
 }
@@ -72,10 +78,11 @@ fn pinned<F: Copy + PartialEq>(
     for filter in filters {
         match &filter.condition {
             Condition::Compare(Op::Eq, value)
-                if !order
-                    .iter()
-                    .chain(sort)
-                    .any(|key| key.field == filter.field) =>
+                if filter.either.is_empty()
+                    && !order
+                        .iter()
+                        .chain(sort)
+                        .any(|key| key.field == filter.field) =>
             {
                 order.push(SortKey {
                     field: filter.field,
@@ -85,6 +92,7 @@ fn pinned<F: Copy + PartialEq>(
                     sent.push(Filter {
                         field: filter.field,
                         condition: Condition::Compare(op, value.clone()),
+                        either: Vec::new(),
                     });
                 }
             }
@@ -255,12 +263,14 @@ mod tests {
         let eq = |field| Filter {
             field,
             condition: Condition::Compare(Op::Eq, Value::Id(1)),
+            either: Vec::new(),
         };
         let key = |field, direction| SortKey { field, direction };
         let sort = [key("amount", Direction::Desc), key("id", Direction::Asc)];
         let range = Filter {
             field: "id",
             condition: Condition::Compare(Op::Gt, Value::Id(1)),
+            either: Vec::new(),
         };
         let (filters, order) = pinned(&[eq("wallet"), range.clone(), eq("amount")], &sort);
         assert_eq!(
@@ -274,6 +284,7 @@ mod tests {
         let between = |op| Filter {
             field: "wallet",
             condition: Condition::Compare(op, Value::Id(1)),
+            either: Vec::new(),
         };
         assert_eq!(
             filters,
@@ -314,6 +325,7 @@ mod snapshots {
         Filter {
             field: F::Wallet,
             condition: Condition::Compare(Op::Eq, Value::Id(id)),
+            either: Vec::new(),
         }
     }
 

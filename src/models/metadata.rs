@@ -189,6 +189,7 @@ pub fn by_ids<L: Model>(
                 Some(ids) => Filter {
                     field: L::ID,
                     condition: Condition::In(ids.into_iter().map(FieldValue::Id).collect()),
+                    either: Vec::new(),
                 },
                 None => filter.clone(),
             })

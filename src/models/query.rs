@@ -46,6 +46,9 @@ pub enum Condition {
 pub struct Filter<F> {
     pub field: F,
     pub condition: Condition,
+    /// Fields the condition may hold on instead: the rows where it holds on `field` or on
+    /// any of these (a transfer is a wallet's when its source or its destination is).
+    pub either: Vec<F>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

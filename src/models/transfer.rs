@@ -82,6 +82,11 @@ resource! {
             "The transfers that reverse it: each is created through /transfers with this \
              transfer as its reverses.";
     }
+    either {
+        "wallet": ["source", "destination"],
+            "The transfers of these wallets, either way: those whose source or destination \
+             is one of them.";
+    }
     input NewTransfer, TransferChanges;
 }
 

@@ -97,6 +97,9 @@ resource! {
              held amount changes.";
         "holds": "holds",
             "The wallet's holds: each is created through /holds with this wallet as its wallet.";
+        "transfers": "transfers",
+            "The transfers into and out of the wallet (those whose source or destination it \
+             is): each is created through /transfers.";
     }
     input NewWallet, WalletChanges;
 }

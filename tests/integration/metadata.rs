@@ -469,6 +469,7 @@ fn the_filter_reads_the_gin_index_at_a_hundred_thousand_rows() {
         filters: vec![Filter {
             field: F::Metadata,
             condition,
+            either: Vec::new(),
         }],
         sort: vec![SortKey {
             field: F::Id,

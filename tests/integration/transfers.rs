@@ -563,3 +563,58 @@ fn a_wallet_limited_key_transfers_only_between_its_own_wallets() {
     let outsider = app.as_key(Some(&outsider));
     assert_eq!(outsider.get("/transfers").ids().len(), 1);
 }
+
+#[test]
+fn a_wallets_transfers_are_those_into_and_out_of_it() {
+    let app = TestApp::spawn();
+    let (first, second) = two_wallets(&app);
+    let third = wallet_in(&app, "third", "USD");
+    let out = app.post("/transfers", transfer_document("out", &first, &second, "5"));
+    out.expect(201);
+    let back = app.post(
+        "/transfers",
+        transfer_document("back", &second, &first, "2"),
+    );
+    back.expect(201);
+    let away = app.post(
+        "/transfers",
+        transfer_document("away", &second, &third, "1"),
+    );
+    away.expect(201);
+    let (out, back, away) = (id_of(&out), id_of(&back), id_of(&away));
+    let listed = app.get(&format!("/wallets/{first}/transfers?sort=id"));
+    listed.expect(200);
+    assert_eq!(listed.ids(), [out.clone(), back.clone()]);
+    let linkage = app.get(&format!("/wallets/{first}/relationships/transfers?sort=id"));
+    linkage.expect(200);
+    assert_eq!(linkage.ids(), [out.clone(), back.clone()]);
+    // Either way, on /transfers; one way, by its side.
+    assert_eq!(
+        app.get(&format!("/transfers?filter[wallet]={second}&sort=id"))
+            .ids(),
+        [out.clone(), back.clone(), away.clone()]
+    );
+    assert_eq!(
+        app.get(&format!(
+            "/transfers?filter[wallet]={first},{third}&sort=-id"
+        ))
+        .ids(),
+        [away.clone(), back.clone(), out.clone()]
+    );
+    assert_eq!(
+        app.get(&format!(
+            "/wallets/{first}/transfers?filter[destination]={first}"
+        ))
+        .ids(),
+        std::slice::from_ref(&back)
+    );
+    // Cursor pages walk both sides in order.
+    let page = app.get(&format!(
+        "/transfers?filter[wallet]={second}&sort=id&page[size]=2"
+    ));
+    let next = page.body["links"]["next"].as_str().unwrap();
+    let rest = app.get(next.strip_prefix(&app.url("")).unwrap());
+    assert_eq!(rest.ids(), [away]);
+    app.get("/wallets/999999/transfers")
+        .expect_error(404, "wallet-not-found", None);
+}

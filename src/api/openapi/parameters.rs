@@ -173,7 +173,18 @@ fn page_parameters() -> Vec<Value> {
 /// described as the server reads it.
 fn filter_parameters(resource: &Registered) -> Vec<(String, Value)> {
     let mut parameters = Vec::new();
-    for spec in (resource.fields)() {
+    let fields = (resource.fields)();
+    // A filter on either of several fields takes the values of the first.
+    let either = resource.either.iter().filter_map(|either| {
+        let first = fields.iter().find(|spec| spec.name == either.fields[0])?;
+        Some(FieldSpec {
+            name: either.name,
+            doc: either.doc,
+            ..first.erased()
+        })
+    });
+    let specs: Vec<FieldSpec<()>> = fields.iter().map(FieldSpec::erased).chain(either).collect();
+    for spec in specs {
         let Some(operators) = spec.operators else {
             continue;
         };

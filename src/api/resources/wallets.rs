@@ -22,7 +22,7 @@ use crate::jsonapi::ApiError;
 use crate::jsonapi::document::Reply;
 use crate::jsonapi::error::Code;
 use crate::models::balance_change::balance_at;
-use crate::models::{BalanceChange, Hold, NewWallet, Transaction, Wallet, WalletChanges};
+use crate::models::{BalanceChange, Hold, NewWallet, Transaction, Transfer, Wallet, WalletChanges};
 
 codes! {
     pub UNKNOWN_CURRENCY = (UNPROCESSABLE_ENTITY, "unknown-currency", "Unknown currency",
@@ -83,6 +83,7 @@ pub fn routes(routes: &mut Routes) {
     handlers::to_many::<Wallet, Transaction>(routes);
     handlers::to_many::<Wallet, BalanceChange>(routes);
     handlers::to_many::<Wallet, Hold>(routes);
+    handlers::to_many::<Wallet, Transfer>(routes);
 }
 
 /// GET /wallets/{id}, with `?balanceAt=T` the balance it had at T (from its journal).
