@@ -345,6 +345,30 @@ impl Parse for Amount {
     }
 }
 
+/// A positive [`Amount`]: what a hold reserves and captures, what a transfer moves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PositiveAmount(pub Amount);
+
+impl Parse for PositiveAmount {
+    const ACCEPTS: Accepts = Accepts::Decimal {
+        integer: MONEY_INTEGER_DIGITS as u32,
+        fraction: MONEY_SCALE as u32,
+        positive: true,
+    };
+
+    fn parse(input: Input<'_>) -> Result<PositiveAmount, String> {
+        let amount = <Amount as Parse>::parse(input)?;
+        if amount.value().sign() == bigdecimal::num_bigint::Sign::Minus {
+            return Err(
+                "this amount is positive: a hold reserves it, a transfer moves it from \
+                        its source to its destination"
+                    .into(),
+            );
+        }
+        Ok(PositiveAmount(amount))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

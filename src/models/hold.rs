@@ -14,7 +14,7 @@ use super::currency::{at_scale, opt_at_scale};
 use super::declare::resource;
 use super::metadata::{METADATA_DOC, MetadataInput, merged};
 use crate::db::prepared::{bind, prepared, statement};
-use crate::domain::{Amount, MONEY_INTEGER_DIGITS, MONEY_SCALE};
+use crate::domain::PositiveAmount;
 use crate::parse::{Accepts, Input, Parse};
 use crate::schema::holds_now;
 
@@ -90,7 +90,7 @@ resource! {
     /// The fields of a hold.
     Hold in holds_now as "holds", fields HoldField {
         Id "id": id, id, read, sort, filter cmp, "The hold's id.";
-        Amount "amount": amount, money, once(Reserved), sort, filter cmp,
+        Amount "amount": amount, money, once(PositiveAmount), sort, filter cmp,
             "What it reserves: positive, at most the wallet's available balance when created, \
              exact at the scale of the wallet's currency; never changed.";
         Currency "currency": currency, text, read, nosort, filter eq,
@@ -99,7 +99,7 @@ resource! {
             "pending (it holds its amount), captured (its capturedAmount was booked), voided \
              (released, nothing booked) or expired (released at expiresAt). Change it to \
              captured or voided, once: a hold that is not pending is final.";
-        CapturedAmount "capturedAmount": captured_amount, opt_money, update(Reserved), nosort, filter none,
+        CapturedAmount "capturedAmount": captured_amount, opt_money, update(PositiveAmount), nosort, filter none,
             "What its capture booked; with status captured, at most its amount (all of it when \
              not given). The rest is released.";
         ExpiresAt "expiresAt": expires_at, opt_time, create(Expiry), nosort, filter cmp,
@@ -118,26 +118,6 @@ resource! {
              before.";
     }
     input NewHold, HoldChanges;
-}
-
-/// A hold's amount or captured amount: a positive exact decimal that fits numeric(36,18).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reserved(pub BigDecimal);
-
-impl Parse for Reserved {
-    const ACCEPTS: Accepts = Accepts::Decimal {
-        integer: MONEY_INTEGER_DIGITS as u32,
-        fraction: MONEY_SCALE as u32,
-        positive: true,
-    };
-
-    fn parse(input: Input<'_>) -> Result<Reserved, String> {
-        let amount = <Amount as Parse>::parse(input)?;
-        if amount.value().sign() == bigdecimal::num_bigint::Sign::Minus {
-            return Err("a hold's amount is positive: it reserves money".into());
-        }
-        Ok(Reserved(amount.value().clone()))
-    }
 }
 
 /// What a client changes a hold's status to: `captured` or `voided`.

@@ -13,8 +13,7 @@ use super::currency::at_scale;
 use super::declare::resource;
 use super::metadata::{METADATA_DOC, MetadataInput, merged};
 use crate::db::prepared::{bind, prepared, statement};
-use crate::domain::{Amount, MONEY_INTEGER_DIGITS, MONEY_SCALE, Txid};
-use crate::parse::{Accepts, Input, Parse};
+use crate::domain::{Amount, PositiveAmount, Txid};
 use crate::schema::{transfers, transfers_with_currency};
 
 #[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Identifiable)]
@@ -49,7 +48,7 @@ resource! {
         Txid "txid": txid, text, once(Txid), sort, filter text,
             "Your own reference for it, unique among transfers: a txid moves money once, so a \
              retried request cannot move it twice.";
-        Amount "amount": amount, money, once(Moved), sort, filter cmp,
+        Amount "amount": amount, money, once(PositiveAmount), sort, filter cmp,
             "What it moves from the source to the destination: positive, exact at the scale of \
              the wallets' currency. Never changed (reverse the transfer to move money back).";
         Currency "currency": currency, text, read, nosort, filter eq,
@@ -88,30 +87,6 @@ resource! {
              is one of them.";
     }
     input NewTransfer, TransferChanges;
-}
-
-/// What a transfer moves: a positive exact decimal that fits numeric(36,18).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Moved(pub Amount);
-
-impl Parse for Moved {
-    const ACCEPTS: Accepts = Accepts::Decimal {
-        integer: MONEY_INTEGER_DIGITS as u32,
-        fraction: MONEY_SCALE as u32,
-        positive: true,
-    };
-
-    fn parse(input: Input<'_>) -> Result<Moved, String> {
-        let amount = <Amount as Parse>::parse(input)?;
-        if amount.value().sign() == bigdecimal::num_bigint::Sign::Minus {
-            return Err(
-                "a transfer's amount is positive: it moves money from the source to \
-                        the destination"
-                    .into(),
-            );
-        }
-        Ok(Moved(amount))
-    }
 }
 
 /// A transfer ready to be written: its wallets known (a reversal's taken from its original).

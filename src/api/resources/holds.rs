@@ -108,7 +108,10 @@ impl Writable for Hold {
         let Some(hold) = Hold::find(conn, &id)? else {
             return Ok(None);
         };
-        let captured = changes.captured_amount.as_ref().map(|amount| &amount.0);
+        let captured = changes
+            .captured_amount
+            .as_ref()
+            .map(|amount| amount.0.value());
         if let Some(patch) = &changes.metadata {
             Hold::tag(conn, id, patch).map_err(|error| refusal(&hold, DbError::from(error)))?;
         }
