@@ -194,6 +194,65 @@ fn filter_of<L: Model>(param: &FilterParam) -> Result<Filter<L::Field>, ApiError
     })
 }
 
+/// The filter that keeps the children of a parent collection related to it one way
+/// (`GET /wallets/7/transfers?filter[direction]=in`).
+pub const WAY_FILTER: &str = "direction";
+
+/// Narrows the parent's filter among `filters` (one on several fields: the children of a
+/// parent they relate to several ways) to the fields of the ways `param` names.
+fn narrow_to_ways<L: Model>(
+    filters: &mut [Filter<L::Field>],
+    param: &FilterParam,
+) -> Result<(), ApiError> {
+    let invalid = |detail: String| ApiError::invalid_parameter(&param.parameter, detail);
+    let names: Vec<&str> = L::WAYS.iter().map(|way| way.name).collect();
+    let Some(scope) = filters.iter_mut().find(|filter| !filter.either.is_empty()) else {
+        return Err(invalid(format!(
+            "filter[{WAY_FILTER}] keeps a parent's {} by how they relate to it (GET \
+             /wallets/{{id}}/{}?filter[{WAY_FILTER}]={}), or those of filter[wallet]",
+            L::TYPE,
+            L::TYPE,
+            names.join(",")
+        )));
+    };
+    if param.op.is_some() {
+        return Err(invalid(format!(
+            "filter[{WAY_FILTER}] takes no operator: give {}",
+            names.join(", ")
+        )));
+    }
+    let mut fields: Vec<L::Field> = Vec::new();
+    for value in comma_list(&param.value).map_err(&invalid)? {
+        let way = L::WAYS
+            .iter()
+            .find(|way| way.name == value)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{} is not one of {}",
+                    shortened(value),
+                    names.join(", ")
+                ))
+            })?;
+        let field = L::FIELDS
+            .iter()
+            .find(|spec| spec.name == way.field)
+            .expect("a way names a declared field")
+            .field;
+        if !fields.contains(&field) {
+            fields.push(field);
+        }
+    }
+    let all: Vec<L::Field> = std::iter::once(scope.field)
+        .chain(scope.either.iter().copied())
+        .collect();
+    fields.retain(|field| all.contains(field));
+    if let Some((&first, rest)) = fields.split_first() {
+        scope.field = first;
+        scope.either = rest.to_vec();
+    }
+    Ok(())
+}
+
 /// `filter[metadata.KEY]=a,b` (KEY holds any of these) or `filter[metadata.KEY.exists]=true`
 /// (KEY is there, or with `false` is not).
 fn metadata_filter<F: Copy>(spec: &FieldSpec<F>, param: &FilterParam) -> Result<Filter<F>, String> {
@@ -430,8 +489,13 @@ pub fn list_query<L: Model>(
 ) -> Result<ListQuery<L::Field>, ApiError> {
     let mut filters = extra;
     filters.extend(wallet_limit::<L>(context));
-    for param in &context.params.filters {
+    let is_way = |param: &&FilterParam| param.field == WAY_FILTER && !L::WAYS.is_empty();
+    for param in context.params.filters.iter().filter(|p| !is_way(p)) {
         filters.push(filter_of::<L>(param)?);
+    }
+    // Then the ways, which narrow a filter on several fields (the parent's, or filter[wallet]).
+    for param in context.params.filters.iter().filter(is_way) {
+        narrow_to_ways::<L>(&mut filters, param)?;
     }
     let sort = sort_of::<L>(context)?;
     let page = match &context.params.page {

@@ -36,7 +36,7 @@ use routes::{Operation, Routes};
 
 use crate::jsonapi::ApiError;
 use crate::jsonapi::error::Code;
-use crate::models::fields::{Either, FieldSpec, Model, ToManySpec};
+use crate::models::fields::{Either, FieldSpec, Model, ToManySpec, Way};
 use crate::models::{ApiKey, BalanceChange, Currency, Hold, Transaction, Transfer, Wallet};
 
 pub use state::AppState;
@@ -54,6 +54,8 @@ pub struct Registered {
     pub to_many: &'static [ToManySpec],
     /// Its filters on either of several fields.
     pub either: &'static [Either],
+    /// The ways it relates to a parent it has several to-one fields to.
+    pub ways: &'static [Way],
     /// Its attributes and relationships, for `fields[TYPE]`.
     pub members: fn() -> Vec<&'static str>,
     pub not_found: fn(&str) -> ApiError,
@@ -100,6 +102,7 @@ const fn read_only<R: Resource>(routes: fn(&mut Routes)) -> Registered {
         fields: erased_fields::<R>,
         to_many: R::TO_MANY,
         either: R::EITHER,
+        ways: R::WAYS,
         members: members::<R>,
         not_found: R::not_found,
         not_found_code: R::NOT_FOUND,

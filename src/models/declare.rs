@@ -10,6 +10,7 @@
 //!     }
 //!     has_many { "name": "target-type", "what it means"; ... }   (optional)
 //!     either { "name": ["field", "field"], "what it means"; ... } (optional: filters on any of)
+//!     ways { "out": "field"; "in": "field"; }                    (optional: filter[direction])
 //!     input NewTransaction, TransactionChanges;                  (writable resources)
 //! }
 //! ```
@@ -64,6 +65,7 @@ macro_rules! resource {
         }
         $( has_many { $( $many:literal: $many_target:literal, $many_doc:literal; )* } )?
         $( either { $( $either:literal: [$($either_field:literal),+], $either_doc:literal; )* } )?
+        $( ways { $( $way:literal: $way_field:literal; )* } )?
         $( input $new:ident, $changes:ident; )?
     ) => {
         $(#[$meta])*
@@ -180,6 +182,9 @@ macro_rules! resource {
                     target: $many_target,
                     doc: $many_doc,
                 } ),*)?
+            ];
+            const WAYS: &'static [$crate::models::fields::Way] = &[
+                $($( $crate::models::fields::Way { name: $way, field: $way_field } ),*)?
             ];
             const EITHER: &'static [$crate::models::fields::Either] = &[
                 $($( $crate::models::fields::Either {

@@ -157,6 +157,15 @@ pub struct Either {
     pub doc: &'static str,
 }
 
+/// A way a child relates to the parent of its collection, when it has several to-one fields
+/// to that parent's type: `filter[direction]=out` keeps a wallet's transfers whose `source`
+/// it is.
+#[derive(Debug)]
+pub struct Way {
+    pub name: &'static str,
+    pub field: &'static str,
+}
+
 /// A typed value of a field: written out, a filter operand or a cursor component.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -294,6 +303,9 @@ pub trait Model: Record {
     const TO_MANY: &'static [ToManySpec];
     /// The filters on either of several fields.
     const EITHER: &'static [Either] = &[];
+    /// The ways it relates to a parent it has several to-one fields to (`filter[direction]`
+    /// of the parent's collection of them).
+    const WAYS: &'static [Way] = &[];
 
     /// The declaration of `field`.
     fn spec(field: Self::Field) -> &'static FieldSpec<Self::Field> {

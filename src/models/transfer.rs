@@ -86,6 +86,7 @@ resource! {
             "The transfers of these wallets, either way: those whose source or destination \
              is one of them.";
     }
+    ways { "out": "source"; "in": "destination"; }
     input NewTransfer, TransferChanges;
 }
 

@@ -608,6 +608,44 @@ fn a_wallets_transfers_are_those_into_and_out_of_it() {
         .ids(),
         std::slice::from_ref(&back)
     );
+    // One way: out of it (its source), into it (its destination).
+    assert_eq!(
+        app.get(&format!("/wallets/{first}/transfers?filter[direction]=out"))
+            .ids(),
+        std::slice::from_ref(&out)
+    );
+    assert_eq!(
+        app.get(&format!("/wallets/{first}/transfers?filter[direction]=in"))
+            .ids(),
+        std::slice::from_ref(&back)
+    );
+    assert_eq!(
+        app.get(&format!(
+            "/wallets/{first}/transfers?filter[direction]=in,out&sort=id"
+        ))
+        .ids(),
+        [out.clone(), back.clone()]
+    );
+    assert_eq!(
+        app.get(&format!(
+            "/transfers?filter[wallet]={second}&filter[direction]=out&sort=id"
+        ))
+        .ids(),
+        [back.clone(), away.clone()]
+    );
+    app.get(&format!(
+        "/wallets/{first}/transfers?filter[direction]=sideways"
+    ))
+    .expect_error(
+        400,
+        "invalid-query-parameter",
+        Some(("parameter", "filter[direction]")),
+    );
+    app.get("/transfers?filter[direction]=in").expect_error(
+        400,
+        "invalid-query-parameter",
+        Some(("parameter", "filter[direction]")),
+    );
     // Cursor pages walk both sides in order.
     let page = app.get(&format!(
         "/transfers?filter[wallet]={second}&sort=id&page[size]=2"

@@ -8,7 +8,7 @@ use super::patterns::{
     optional_list, regex_escape, time_pattern,
 };
 use super::{Builder, reference, replayable};
-use crate::api::listing::{MAX_FILTER_DIGITS, MAX_FILTER_VALUES, filter_chars};
+use crate::api::listing::{MAX_FILTER_DIGITS, MAX_FILTER_VALUES, WAY_FILTER, filter_chars};
 use crate::api::routes::{Endpoint, Operation};
 use crate::api::{RESOURCES, Registered, registered};
 use crate::jsonapi::query::{DEFAULT_PAGE_SIZE, MAX_PAGE_NUMBER, MAX_PAGE_SIZE};
@@ -63,6 +63,26 @@ impl Builder {
             {
                 parameters.push(reference("parameters", &key));
                 self.parameters.insert(key, filter);
+            }
+        }
+        // How the children of a parent relate to it, where they do in several ways.
+        if let Operation::Children { target, parent, .. }
+        | Operation::ChildLinkage { target, parent, .. } = operation
+        {
+            let resource = registered(target).expect("a registered type");
+            if !resource.ways.is_empty() {
+                let names: Vec<&str> = resource.ways.iter().map(|way| way.name).collect();
+                let ways: Vec<String> = resource
+                    .ways
+                    .iter()
+                    .map(|way| format!("{} (the {parent} is its {})", way.name, way.field))
+                    .collect();
+                parameters.push(json!({
+                    "name": format!("filter[{WAY_FILTER}]"), "in": "query",
+                    "description": format!("Only the {target} that relate to the {parent} \
+                        these ways: {}.", ways.join(", ")),
+                    "schema": {"type": "string",
+                               "pattern": bounded_list(&format!("(?:{})", names.join("|")))}}));
             }
         }
         if let Operation::Show { custom, .. } = operation {
