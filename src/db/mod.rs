@@ -412,7 +412,8 @@ pub fn run_migrations(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
             .iter()
             .map(|version| version.to_string())
             .collect();
-        let files = rules::apply(conn).context("applying the SQL rules of sql/ failed")?;
+        let files = rules::apply(conn, !applied.is_empty())
+            .context("applying the SQL rules of sql/ failed")?;
         applied.extend(files.into_iter().map(|name| format!("sql/{name}")));
         Ok(applied)
     })

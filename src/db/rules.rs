@@ -63,9 +63,11 @@ pub fn stale(conn: &mut PgConnection) -> QueryResult<Vec<&'static str>> {
         .collect())
 }
 
-/// Applies every file when any is stale, in the caller's transaction; the names applied.
-pub fn apply(conn: &mut PgConnection) -> QueryResult<Vec<&'static str>> {
-    if stale(conn)?.is_empty() {
+/// Applies every file when any is stale, or when `migrated` (a versioned migration just ran,
+/// and may have dropped what the files define: a table, a view they made), in the caller's
+/// transaction; the names applied.
+pub fn apply(conn: &mut PgConnection, migrated: bool) -> QueryResult<Vec<&'static str>> {
+    if !migrated && stale(conn)?.is_empty() {
         return Ok(Vec::new());
     }
     conn.batch_execute(RECORD)?;
