@@ -1986,6 +1986,52 @@ ALTER TABLE public.transfers OWNER TO CURRENT_USER;
 COMMENT ON TABLE public.transfers IS 'Money moved from source_wallet_id to destination_wallet_id as one thing: its legs are the transactions debit_id and credit_id (transactions.transfer_id names it). Never deleted; only metadata changes.';
 
 --
+-- Name: transfer_audit; Type: VIEW; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE VIEW public.transfer_audit AS
+ SELECT t.id AS transfer_id,
+    concat_ws('; '::text,
+        CASE
+            WHEN (d.id IS NULL) THEN format('its debit, transaction %s, is missing'::text, t.debit_id)
+            WHEN (((d.wallet_id IS DISTINCT FROM t.source_wallet_id) OR (d.amount IS DISTINCT FROM (- t.amount))) OR (d.transfer_id IS DISTINCT FROM t.id)) THEN format('its debit, transaction %s, differs from it'::text, t.debit_id)
+            ELSE NULL::text
+        END,
+        CASE
+            WHEN (c.id IS NULL) THEN format('its credit, transaction %s, is missing'::text, t.credit_id)
+            WHEN (((c.wallet_id IS DISTINCT FROM t.destination_wallet_id) OR (c.amount IS DISTINCT FROM t.amount)) OR (c.transfer_id IS DISTINCT FROM t.id)) THEN format('its credit, transaction %s, differs from it'::text, t.credit_id)
+            ELSE NULL::text
+        END,
+        CASE
+            WHEN (t.reversed_amount <> COALESCE(r.total, (0)::numeric)) THEN format('reversed_amount %s differs from the sum of its reversals %s'::text, t.reversed_amount, COALESCE(r.total, (0)::numeric))
+            ELSE NULL::text
+        END) AS problem
+   FROM (((public.transfers t
+     LEFT JOIN public.transactions d ON ((d.id = t.debit_id)))
+     LEFT JOIN public.transactions c ON ((c.id = t.credit_id)))
+     LEFT JOIN ( SELECT transfers.reverses_id,
+            sum(transfers.amount) AS total
+           FROM public.transfers
+          WHERE (transfers.reverses_id IS NOT NULL)
+          GROUP BY transfers.reverses_id) r ON ((r.reverses_id = t.id)))
+  WHERE ((d.id IS NULL) OR (c.id IS NULL) OR (((d.wallet_id IS DISTINCT FROM t.source_wallet_id) OR (d.amount IS DISTINCT FROM (- t.amount))) OR (d.transfer_id IS DISTINCT FROM t.id)) OR (((c.wallet_id IS DISTINCT FROM t.destination_wallet_id) OR (c.amount IS DISTINCT FROM t.amount)) OR (c.transfer_id IS DISTINCT FROM t.id)) OR (t.reversed_amount <> COALESCE(r.total, (0)::numeric)))
+UNION ALL
+ SELECT l.transfer_id,
+    format('transaction %s is a leg of transfer %s, which does not exist'::text, l.id, l.transfer_id) AS problem
+   FROM public.transactions l
+  WHERE ((l.transfer_id IS NOT NULL) AND (NOT (EXISTS ( SELECT 1
+           FROM public.transfers t
+          WHERE (t.id = l.transfer_id)))));
+
+ALTER TABLE public.transfer_audit OWNER TO CURRENT_USER;
+
+--
+-- Name: VIEW transfer_audit; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON VIEW public.transfer_audit IS 'Every transfer whose legs or reversed amount are wrong, and every leg of no transfer: empty when the rules held.';
+
+--
 -- Name: transfers_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
 --
 
@@ -3219,6 +3265,12 @@ GRANT UPDATE(reversed_amount) ON TABLE public.transfers TO wallet_ledger;
 
 GRANT UPDATE(metadata) ON TABLE public.transfers TO wallet_service;
 GRANT UPDATE(metadata) ON TABLE public.transfers TO wallet_writer;
+
+--
+-- Name: TABLE transfer_audit; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT ON TABLE public.transfer_audit TO wallet_reader;
 
 --
 -- Name: TABLE transfers_with_currency; Type: ACL; Schema: public; Owner: CURRENT_USER

@@ -175,6 +175,45 @@ COMMENT ON VIEW transfers_with_currency IS
     'Every transfer with its wallets'' currency and scale.';
 
 
+-- The audit of transfers (`wallet-api verify` reads it beside wallet_balance_audit): every
+-- transfer whose legs are missing or differ from it, or whose reversed_amount is not the sum
+-- of its reversals, and every leg that names no transfer. Only a table owner who disables the
+-- triggers, or a superuser, can leave a line here.
+CREATE OR REPLACE VIEW transfer_audit AS
+    SELECT t.id AS transfer_id,
+           concat_ws('; ',
+               CASE WHEN d.id IS NULL THEN format('its debit, transaction %s, is missing', t.debit_id)
+                    WHEN (d.wallet_id, d.amount, d.transfer_id)
+                         IS DISTINCT FROM (t.source_wallet_id, -t.amount, t.id)
+                    THEN format('its debit, transaction %s, differs from it', t.debit_id) END,
+               CASE WHEN c.id IS NULL THEN format('its credit, transaction %s, is missing', t.credit_id)
+                    WHEN (c.wallet_id, c.amount, c.transfer_id)
+                         IS DISTINCT FROM (t.destination_wallet_id, t.amount, t.id)
+                    THEN format('its credit, transaction %s, differs from it', t.credit_id) END,
+               CASE WHEN t.reversed_amount <> coalesce(r.total, 0)
+                    THEN format('reversed_amount %s differs from the sum of its reversals %s',
+                                t.reversed_amount, coalesce(r.total, 0)) END
+           ) AS problem
+    FROM transfers AS t
+    LEFT JOIN transactions AS d ON d.id = t.debit_id
+    LEFT JOIN transactions AS c ON c.id = t.credit_id
+    LEFT JOIN (SELECT reverses_id, sum(amount) AS total FROM transfers
+               WHERE reverses_id IS NOT NULL GROUP BY reverses_id) AS r ON r.reverses_id = t.id
+    WHERE d.id IS NULL OR c.id IS NULL
+       OR (d.wallet_id, d.amount, d.transfer_id) IS DISTINCT FROM (t.source_wallet_id, -t.amount, t.id)
+       OR (c.wallet_id, c.amount, c.transfer_id) IS DISTINCT FROM (t.destination_wallet_id, t.amount, t.id)
+       OR t.reversed_amount <> coalesce(r.total, 0)
+    UNION ALL
+    SELECT l.transfer_id, format('transaction %s is a leg of transfer %s, which does not exist',
+                                 l.id, l.transfer_id)
+    FROM transactions AS l
+    WHERE l.transfer_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM transfers AS t WHERE t.id = l.transfer_id);
+
+COMMENT ON VIEW transfer_audit IS
+    'Every transfer whose legs or reversed amount are wrong, and every leg of no transfer: empty when the rules held.';
+
+
 DO $$
 BEGIN
     EXECUTE 'ALTER FUNCTION transfers_after_insert() OWNER TO wallet_ledger';

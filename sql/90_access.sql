@@ -94,7 +94,7 @@ GRANT SELECT, INSERT, UPDATE (revoked_at) ON api_keys TO wallet_service;
 GRANT SELECT ON wallets, transactions, balance_changes, transaction_revisions, holds,
                 hold_revisions, wallet_revisions, holds_now, wallet_balances, currencies,
                 transactions_with_currency, balance_changes_with_currency, transfers,
-                transfers_with_currency TO wallet_reader;
+                transfers_with_currency, transfer_audit TO wallet_reader;
 GRANT SELECT (id, name, prefix, scopes, wallet_ids, created_at, expires_at, revoked_at)
     ON api_keys TO wallet_reader;
 

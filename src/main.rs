@@ -9,6 +9,7 @@ use wallet_api::config::Config;
 use wallet_api::db;
 use wallet_api::domain::format_money;
 use wallet_api::models::balance_change::repair;
+use wallet_api::models::transfer::audit_transfers;
 use wallet_api::models::wallet::audit_balances;
 use wallet_api::startup::Application;
 
@@ -168,10 +169,15 @@ fn verify(database_url: &str) -> anyhow::Result<ExitCode> {
     let mut conn = db::connect(database_url, "wallet-api verify")?;
     let problems = audit_balances(&mut conn)
         .context("cannot read wallet_balance_audit (run `wallet-api migrate` first?)")?;
-    if problems.is_empty() {
+    let transfers = audit_transfers(&mut conn)
+        .context("cannot read transfer_audit (run `wallet-api migrate` first?)")?;
+    for transfer in &transfers {
+        println!("transfer {}: {}", transfer.transfer_id, transfer.problem);
+    }
+    if problems.is_empty() && transfers.is_empty() {
         println!(
             "ok: every wallet's balance equals the sum of its transactions and its journal, \
-             and none is negative"
+             none is negative, and every transfer has its two legs"
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -188,7 +194,7 @@ fn verify(database_url: &str) -> anyhow::Result<ExitCode> {
             money(&problem.journal_balance),
         );
     }
-    println!("{} problem(s) found", problems.len());
+    println!("{} problem(s) found", problems.len() + transfers.len());
     Ok(ExitCode::FAILURE)
 }
 

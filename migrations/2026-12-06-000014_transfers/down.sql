@@ -1,5 +1,6 @@
 -- Transfers forgotten: their legs stay, as plain transactions (their money stays booked).
 DROP VIEW IF EXISTS transfers_with_currency;
+DROP VIEW IF EXISTS transfer_audit;
 -- Gained transfer_id: the files of the version before define it again without it.
 DROP VIEW IF EXISTS transactions_with_currency;
 DROP TABLE transfers;

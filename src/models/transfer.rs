@@ -174,3 +174,19 @@ impl NewTransfer {
             .map_or_else(|| serde_json::json!({}), MetadataInput::object)
     }
 }
+
+/// A transfer whose legs or reversed amount are wrong, or a leg of no transfer, as the view
+/// `transfer_audit` finds it.
+#[derive(Debug, QueryableByName)]
+pub struct TransferProblem {
+    #[diesel(sql_type = Int8)]
+    pub transfer_id: i64,
+    #[diesel(sql_type = Text)]
+    pub problem: String,
+}
+
+/// Every transfer the audit finds wrong (none, when the rules held).
+pub fn audit_transfers(conn: &mut PgConnection) -> QueryResult<Vec<TransferProblem>> {
+    diesel::sql_query("SELECT transfer_id, problem FROM transfer_audit ORDER BY transfer_id")
+        .load(conn)
+}

@@ -3,6 +3,7 @@
 //! included), and reversed in parts up to what it moved.
 
 use serde_json::{Value, json};
+use wallet_api::models::transfer::audit_transfers;
 use wallet_api::models::wallet::audit_balances;
 
 use crate::currencies::wallet_in;
@@ -463,6 +464,44 @@ fn a_bulk_insert_of_transfers_books_every_leg_or_none() {
         .unwrap();
     assert!(after > journal.parse::<i64>().unwrap());
     assert!(audit_balances(&mut conn).unwrap().is_empty());
+    assert!(audit_transfers(&mut conn).unwrap().is_empty());
+}
+
+#[test]
+fn the_audit_finds_a_transfer_broken_behind_the_triggers_back() {
+    let app = TestApp::spawn();
+    let (source, destination) = two_wallets(&app);
+    let made = app.post(
+        "/transfers",
+        transfer_document("t", &source, &destination, "10"),
+    );
+    made.expect(201);
+    let transfer = id_of(&made);
+    let mut conn = app.db.connect();
+    assert!(audit_transfers(&mut conn).unwrap().is_empty());
+    // Only a table owner who turns the triggers off can change a leg.
+    exec(
+        &mut conn,
+        &format!(
+            "ALTER TABLE transactions DISABLE TRIGGER transactions_balance_update;
+             UPDATE transactions SET amount = -3 WHERE txid = 'transfer:{transfer}:debit';
+             ALTER TABLE transactions ENABLE ALWAYS TRIGGER transactions_balance_update;"
+        ),
+    );
+    let problems = audit_transfers(&mut conn).unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].transfer_id.to_string(), transfer);
+    assert!(problems[0].problem.contains("debit"), "{problems:?}");
+    // Put back as it was, the same way.
+    exec(
+        &mut conn,
+        &format!(
+            "ALTER TABLE transactions DISABLE TRIGGER transactions_balance_update;
+             UPDATE transactions SET amount = -10 WHERE txid = 'transfer:{transfer}:debit';
+             ALTER TABLE transactions ENABLE ALWAYS TRIGGER transactions_balance_update;"
+        ),
+    );
+    assert!(audit_transfers(&mut conn).unwrap().is_empty());
 }
 
 #[test]

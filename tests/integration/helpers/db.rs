@@ -231,10 +231,16 @@ impl Drop for TestDb {
             return;
         }
         if self.verify_at_end && !std::thread::panicking() {
-            let problems = audit_balances(&mut self.connect()).unwrap();
+            let mut conn = self.connect();
+            let problems = audit_balances(&mut conn).unwrap();
             assert!(
                 problems.is_empty(),
                 "wallet_balance_audit is not empty at the end of the test: {problems:?}"
+            );
+            let broken = wallet_api::models::transfer::audit_transfers(&mut conn).unwrap();
+            assert!(
+                broken.is_empty(),
+                "transfer_audit is not empty at the end of the test: {broken:?}"
             );
         }
         let _ = sql_query(format!(
