@@ -2,12 +2,7 @@
 -- args: RUN_ID FIRST_WALLET LAST_WALLET [keyed] [tagged]  (one wallet when FIRST = LAST; with
 -- "keyed", each request carries an Idempotency-Key of its own; with "tagged", a metadata
 -- object of 5 keys)
-local threads = 0
-
-function setup(thread)
-    threads = threads + 1
-    thread:set("tid", threads)
-end
+dofile(os.getenv("BENCH_LUA_DIR") .. "/threads.lua")
 
 function init(args)
     run = args[1]

@@ -2,12 +2,7 @@
 -- with status captured, per iteration (two requests). Each thread captures the holds its
 -- own POSTs made, in order.
 -- args: FIRST_WALLET LAST_WALLET
-local threads = 0
-
-function setup(thread)
-    threads = threads + 1
-    thread:set("tid", threads)
-end
+dofile(os.getenv("BENCH_LUA_DIR") .. "/threads.lua")
 
 function init(args)
     first = tonumber(args[1])

@@ -1,11 +1,6 @@
 -- POST /transfers: 0.01 from one random wallet to another, with a unique txid.
 -- args: RUN_ID FIRST_WALLET LAST_WALLET
-local threads = 0
-
-function setup(thread)
-    threads = threads + 1
-    thread:set("tid", threads)
-end
+dofile(os.getenv("BENCH_LUA_DIR") .. "/threads.lua")
 
 function init(args)
     run = args[1]

@@ -1,12 +1,7 @@
 -- POST /operations: a transfer of 0.01 between two random wallets (two add operations,
 -- the debit first), with unique txids.
 -- args: RUN_ID FIRST_WALLET LAST_WALLET
-local threads = 0
-
-function setup(thread)
-    threads = threads + 1
-    thread:set("tid", threads)
-end
+dofile(os.getenv("BENCH_LUA_DIR") .. "/threads.lua")
 
 function init(args)
     run = args[1]
