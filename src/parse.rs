@@ -65,9 +65,19 @@ pub fn string_attribute(input: Input<'_>, name: &str) -> Result<String, String> 
 /// The value of attribute `name`, which must be a whole JSON number from `min` to `max`.
 pub fn integer_attribute(input: Input<'_>, name: &str, min: i64, max: i64) -> Result<i64, String> {
     let within = |n: &i64| (min..=max).contains(n);
+    // A whole number however JSON writes it (2, 2.0, 2e0), as JSON Schema's integer is.
+    let whole = |number: serde_json::Number| {
+        number.as_i64().or_else(|| {
+            number
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+                .map(|f| f as i64)
+        })
+    };
     match input {
-        Input::Attribute(raw) => serde_json::from_str::<i64>(raw.get())
+        Input::Attribute(raw) => serde_json::from_str::<serde_json::Number>(raw.get())
             .ok()
+            .and_then(whole)
             .filter(within)
             .ok_or_else(|| {
                 format!(

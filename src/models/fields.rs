@@ -216,10 +216,14 @@ macro_rules! from_value {
 }
 from_value!(i64, Id);
 
+/// A smallint column compares with any whole number: one beyond its range is clamped to it,
+/// which keeps every comparison's answer (no row holds a value past the range).
 impl FromValue for i16 {
     fn from_value(value: &Value) -> Option<i16> {
         match value {
-            Value::Id(number) => i16::try_from(*number).ok(),
+            Value::Id(number) => {
+                Some((*number).clamp(i64::from(i16::MIN), i64::from(i16::MAX)) as i16)
+            }
             _ => None,
         }
     }

@@ -134,6 +134,7 @@ def before_call(context, case, **kwargs):
                 query[name] = cursor
     for data in documents(case.body):
         known_currency(data)
+        transfer_sides(data)
     if isinstance(case.body, dict) and isinstance(case.body.get("atomic:operations"), list):
         consistent_lids(case.body["atomic:operations"])
         for operation in case.body["atomic:operations"]:
@@ -183,6 +184,21 @@ def known_currency(data):
     pick = zlib.crc32(attributes["currency"].encode())  # the same on every run of a seed
     if pick % 4:
         attributes["currency"] = CURRENCIES[pick % len(CURRENCIES)]
+
+
+def transfer_sides(data):
+    """A transfer's wallets as a valid one names them: both sides, unless it reverses another
+    (which a schema cannot say: each relationship is optional on its own)."""
+    if not isinstance(data, dict) or data.get("type") != "transfers":
+        return
+    relationships = data.get("relationships")
+    if not isinstance(relationships, dict):
+        relationships = data["relationships"] = {}
+    if "reverses" in relationships:
+        return
+    for side, wallet in (("source", "1"), ("destination", "2")):
+        if side not in relationships:
+            relationships[side] = {"data": {"type": "wallets", "id": wallet}}
 
 
 def expiry_to_come(data):

@@ -509,6 +509,13 @@ fn any_key_reads_the_catalogue_by_code_with_filters_sorts_and_pages() {
             .iter()
             .all(|row| row["attributes"]["kind"] == "crypto" && row["attributes"]["scale"] == 18)
     );
+    // A scale filter past what a scale can be compares as it reads: all, or none.
+    let all = reader.get("/currencies?filter[scale.gt]=-9127661&page[size]=1");
+    all.expect(200);
+    assert_eq!(all.ids().len(), 1);
+    let none = reader.get("/currencies?filter[scale]=99999");
+    none.expect(200);
+    assert_eq!(none.ids().len(), 0);
     let named = reader.get("/currencies?filter[name.icontains]=dollar&sort=code");
     named.expect(200);
     assert!(codes_of(&named).contains(&"AUD".to_string()));
@@ -624,6 +631,14 @@ fn admin_keys_add_rename_and_remove_currencies_and_a_scale_in_use_is_frozen() {
         assert_eq!(reply.status, 422, "{document}: {:#}", reply.body);
         assert_eq!(reply.error()["source"]["pointer"], pointer, "{document}");
     }
+    // A whole number however JSON writes it.
+    let whole = app.post(
+        "/currencies",
+        currency_document("PTS", "Points", json!(2.0)),
+    );
+    whole.expect(201);
+    assert_eq!(whole.body["data"]["attributes"]["scale"], 2);
+    app.delete("/currencies/PTS").expect(204);
     // A crypto asset of its own.
     let token = app.post(
         "/currencies",

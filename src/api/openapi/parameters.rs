@@ -70,7 +70,14 @@ impl Builder {
         | Operation::ChildLinkage { target, parent, .. } = operation
         {
             let resource = registered(target).expect("a registered type");
-            if !resource.ways.is_empty() {
+            // Only where the ways are ways of relating to this parent.
+            let fields = (resource.fields)();
+            let relate = resource.ways.iter().all(|way| {
+                fields
+                    .iter()
+                    .any(|spec| spec.name == way.field && spec.kind == Kind::ToOne(parent))
+            });
+            if !resource.ways.is_empty() && relate {
                 let names: Vec<&str> = resource.ways.iter().map(|way| way.name).collect();
                 let ways: Vec<String> = resource
                     .ways
