@@ -374,6 +374,18 @@ impl Parse for i64 {
     }
 }
 
+/// The id of a to-one relationship that may be `null` (none).
+impl Parse for Option<i64> {
+    const ACCEPTS: Accepts = Accepts::Link;
+
+    fn parse(input: Input<'_>) -> Result<Option<i64>, String> {
+        match input {
+            Input::Link(id) => Ok(id),
+            Input::Attribute(_) | Input::Links(_) => Err("this is a to-one relationship".into()),
+        }
+    }
+}
+
 /// The ids of a to-many relationship, once the API layer resolved its linkage.
 impl Parse for Vec<i64> {
     const ACCEPTS: Accepts = Accepts::Links;

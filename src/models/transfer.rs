@@ -59,7 +59,8 @@ resource! {
             "When it was booked (set by the server).";
         Metadata "metadata": metadata, metadata, write(MetadataInput), nosort, filter keys,
             METADATA_DOC;
-        Reverses "reverses": reverses_id, opt_to_one("transfers"), create(i64), nosort, filter cmp,
+        Reverses "reverses": reverses_id, opt_to_one("transfers"), create(Option<i64>), nosort,
+            filter cmp,
             "The transfer it reverses: it moves money back from that one's destination to its \
              source (source and destination may then be left out). Never changed.";
         Source "source": source_wallet_id, to_one("wallets"), create(i64), nosort, filter cmp,
@@ -167,6 +168,11 @@ impl Transfer {
 }
 
 impl NewTransfer {
+    /// The transfer it reverses, if any (`null` given: none).
+    pub fn reverses(&self) -> Option<i64> {
+        self.reverses_id.flatten()
+    }
+
     /// The metadata object it is created with.
     pub fn metadata_object(&self) -> serde_json::Value {
         self.metadata

@@ -128,6 +128,15 @@ fn a_transfer_books_both_legs_as_one_thing() {
         assert_eq!(listed.ids(), std::slice::from_ref(&transfer), "{filter}");
     }
     assert_eq!(app.get("/transfers?filter[currency]=EUR").ids().len(), 0);
+    // reverses: null is a transfer that reverses none.
+    let mut plain = transfer_document("plain", &source, &destination, "1");
+    plain["data"]["relationships"]["reverses"] = json!({"data": null});
+    let plain = app.post("/transfers", plain);
+    plain.expect(201);
+    assert_eq!(
+        plain.body["data"]["relationships"]["reverses"]["data"],
+        Value::Null
+    );
 }
 
 #[test]

@@ -97,7 +97,7 @@ impl Writable for Transfer {
                 source,
                 destination,
                 amount: &new.amount.0,
-                reverses: new.reverses_id,
+                reverses: new.reverses(),
                 metadata: new.metadata_object(),
             }],
         )
@@ -136,7 +136,7 @@ impl Writable for Transfer {
     /// beside it, in one statement per wave (a wave holds no wallet twice, on either side:
     /// its lock keys). A reversal reads its original first: it is written alone.
     fn rows(new: &NewTransfer, answer: Answer<Transfer>) -> Option<Rows> {
-        if new.reverses_id.is_some() {
+        if new.reverses().is_some() {
             return None;
         }
         let planned = Planned {
@@ -200,7 +200,7 @@ impl RowWriter for Planned {
 /// The source and destination of a new transfer: as given, or for a reversal its
 /// original's destination and source (given ones must be those).
 fn wallets_of(conn: &mut PgConnection, new: &NewTransfer) -> Result<(i64, i64), ApiError> {
-    let Some(original) = new.reverses_id else {
+    let Some(original) = new.reverses() else {
         let required = |side: &str, pointer: &str| {
             ApiError::invalid_attribute(
                 pointer.trim_end_matches("/data"),
