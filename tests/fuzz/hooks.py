@@ -194,7 +194,8 @@ def transfer_sides(data):
     relationships = data.get("relationships")
     if not isinstance(relationships, dict):
         relationships = data["relationships"] = {}
-    if "reverses" in relationships:
+    reverses = relationships.get("reverses")
+    if isinstance(reverses, dict) and reverses.get("data") is not None:
         return
     for side, wallet in (("source", "1"), ("destination", "2")):
         if side not in relationships:
