@@ -7,7 +7,7 @@ use diesel::pg::PgConnection;
 use serde_json::json;
 
 use super::transactions::DUPLICATE_TXID;
-use super::wallets::WALLET_NOT_FOUND;
+use super::wallets::{self, WALLET_NOT_FOUND};
 use crate::api::errors::{
     AMOUNT_PRECISION, CURRENCY_MISMATCH, INSUFFICIENT_FUNDS, currency_refusal,
 };
@@ -303,12 +303,9 @@ fn refusal(error: diesel::result::Error) -> ApiError {
     }
 }
 
+/// The wallets' own answer to a relationship naming no wallet, pointed at this side.
 fn no_such_wallet(pointer: &str) -> ApiError {
-    ApiError::new(
-        &WALLET_NOT_FOUND,
-        "the wallet named in the relationship does not exist",
-    )
-    .pointer(pointer)
+    wallets::no_such_wallet().pointer(pointer)
 }
 
 fn duplicate_txid() -> ApiError {
