@@ -141,6 +141,274 @@ $$;
 ALTER FUNCTION public.currencies_keep_default() OWNER TO CURRENT_USER;
 
 --
+-- Name: currencies_liquidity(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.currencies_liquidity() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    held text;
+BEGIN
+    SELECT w.currency INTO held FROM wallets AS w WHERE w.id = NEW.liquidity_wallet_id;
+    IF FOUND AND held <> NEW.code THEN
+        RAISE EXCEPTION 'currency %: its liquidity wallet % holds %', NEW.code, NEW.liquidity_wallet_id, held
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'currencies_liquidity_currency',
+                  TABLE = 'currencies',
+                  DETAIL = format('wallet_id=%s currency=%s', NEW.liquidity_wallet_id, held),
+                  HINT = 'Name a wallet of this currency.';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+ALTER FUNCTION public.currencies_liquidity() OWNER TO CURRENT_USER;
+
+--
+-- Name: exchange_destination_amount(numeric, numeric, integer); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.exchange_destination_amount(source_amount numeric, rate numeric, scale integer) RETURNS numeric
+    LANGUAGE sql IMMUTABLE STRICT
+    AS $$
+    SELECT trunc(source_amount * rate, scale)
+$$;
+
+ALTER FUNCTION public.exchange_destination_amount(source_amount numeric, rate numeric, scale integer) OWNER TO CURRENT_USER;
+
+--
+-- Name: FUNCTION exchange_destination_amount(source_amount numeric, rate numeric, scale integer); Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON FUNCTION public.exchange_destination_amount(source_amount numeric, rate numeric, scale integer) IS 'source_amount * rate truncated to scale fractional digits: what the house gives for source_amount.';
+
+--
+-- Name: exchange_source_amount(numeric, numeric, integer); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.exchange_source_amount(destination_amount numeric, rate numeric, scale integer) RETURNS numeric
+    LANGUAGE sql IMMUTABLE STRICT
+    AS $$
+    SELECT (q + CASE WHEN q * rate < n THEN 1 ELSE 0 END) * ('1e-' || scale)::numeric
+    FROM (SELECT destination_amount * ('1e' || scale)::numeric AS n) AS scaled
+    CROSS JOIN LATERAL (SELECT div(scaled.n, rate) AS q) AS quotient
+$$;
+
+ALTER FUNCTION public.exchange_source_amount(destination_amount numeric, rate numeric, scale integer) OWNER TO CURRENT_USER;
+
+--
+-- Name: FUNCTION exchange_source_amount(destination_amount numeric, rate numeric, scale integer); Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON FUNCTION public.exchange_source_amount(destination_amount numeric, rate numeric, scale integer) IS 'destination_amount / rate rounded up to scale fractional digits: what the house takes for destination_amount.';
+
+--
+-- Name: exchanges_after_insert(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.exchanges_after_insert() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    limited text := coalesce(current_setting('wallet_api.wallets', true), '');
+BEGIN
+    PERFORM set_config('wallet_api.wallets', '', true);
+    INSERT INTO transfers (id, txid, source_wallet_id, destination_wallet_id, amount, exchange_id)
+    OVERRIDING SYSTEM VALUE
+    SELECT t.id, t.txid, t.source_wallet_id, t.destination_wallet_id, t.amount, t.exchange_id
+    FROM new_exchanges AS e
+    CROSS JOIN LATERAL (VALUES
+        (e.source_transfer_id, 'exchange:' || e.id || ':in', e.source_wallet_id,
+         e.source_liquidity_wallet_id, e.source_amount, e.id),
+        (e.destination_transfer_id, 'exchange:' || e.id || ':out', e.destination_liquidity_wallet_id,
+         e.destination_wallet_id, e.destination_amount, e.id)
+    ) AS t (id, txid, source_wallet_id, destination_wallet_id, amount, exchange_id);
+    PERFORM set_config('wallet_api.wallets', limited, true);
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.exchanges_after_insert() OWNER TO wallet_ledger;
+
+--
+-- Name: FUNCTION exchanges_after_insert(); Type: COMMENT; Schema: public; Owner: wallet_ledger
+--
+
+COMMENT ON FUNCTION public.exchanges_after_insert() IS 'Books the two transfers of each of a statement''s new exchanges, in one INSERT INTO transfers.';
+
+--
+-- Name: exchanges_guard(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.exchanges_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    IF (NEW.id, NEW.txid, NEW.source_wallet_id, NEW.destination_wallet_id, NEW.source_amount,
+        NEW.destination_amount, NEW.rate, NEW.source_currency, NEW.destination_currency,
+        NEW.source_liquidity_wallet_id, NEW.destination_liquidity_wallet_id,
+        NEW.source_transfer_id, NEW.destination_transfer_id, NEW.created_at)
+       IS DISTINCT FROM
+       (OLD.id, OLD.txid, OLD.source_wallet_id, OLD.destination_wallet_id, OLD.source_amount,
+        OLD.destination_amount, OLD.rate, OLD.source_currency, OLD.destination_currency,
+        OLD.source_liquidity_wallet_id, OLD.destination_liquidity_wallet_id,
+        OLD.source_transfer_id, OLD.destination_transfer_id, OLD.created_at)
+    THEN
+        RAISE EXCEPTION 'exchange %: only its metadata changes; exchange the money back instead', OLD.id
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'exchanges_fixed',
+                  TABLE = 'exchanges';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+ALTER FUNCTION public.exchanges_guard() OWNER TO CURRENT_USER;
+
+--
+-- Name: exchanges_never_deleted(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.exchanges_never_deleted() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'an exchange is never deleted: exchange the money back instead'
+        USING ERRCODE = 'check_violation', CONSTRAINT = 'exchanges_kept',
+              TABLE = 'exchanges';
+END;
+$$;
+
+ALTER FUNCTION public.exchanges_never_deleted() OWNER TO CURRENT_USER;
+
+--
+-- Name: exchanges_terms(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.exchanges_terms() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    source record;
+    destination record;
+    computed numeric;
+BEGIN
+    SELECT w.id, w.currency, w.scale, c.liquidity_wallet_id INTO source
+    FROM wallets AS w JOIN currencies AS c ON c.code = w.currency
+    WHERE w.id = NEW.source_wallet_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'exchange: there is no wallet %', NEW.source_wallet_id
+            USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'exchanges_source_exists',
+                  TABLE = 'exchanges';
+    END IF;
+    SELECT w.id, w.currency, w.scale, c.liquidity_wallet_id INTO destination
+    FROM wallets AS w JOIN currencies AS c ON c.code = w.currency
+    WHERE w.id = NEW.destination_wallet_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'exchange: there is no wallet %', NEW.destination_wallet_id
+            USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'exchanges_destination_exists',
+                  TABLE = 'exchanges';
+    END IF;
+    IF source.currency = destination.currency THEN
+        RAISE EXCEPTION 'exchange: wallets % and % both hold %: money moves within one currency by a transfer',
+                source.id, destination.id, source.currency
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'exchanges_currencies_differ',
+                  TABLE = 'exchanges', DETAIL = format('currency=%s', source.currency);
+    END IF;
+    IF source.liquidity_wallet_id IS NULL OR destination.liquidity_wallet_id IS NULL THEN
+        RAISE EXCEPTION 'exchange: currency % has no liquidity wallet',
+                CASE WHEN source.liquidity_wallet_id IS NULL THEN source.currency ELSE destination.currency END
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'exchanges_liquidity_wallet',
+                  TABLE = 'exchanges',
+                  DETAIL = format('currency=%s',
+                                  CASE WHEN source.liquidity_wallet_id IS NULL
+                                       THEN source.currency ELSE destination.currency END),
+                  HINT = 'Name the house''s wallet of the currency: UPDATE currencies SET liquidity_wallet_id = ...';
+    END IF;
+    IF source.id = source.liquidity_wallet_id OR destination.id = destination.liquidity_wallet_id THEN
+        RAISE EXCEPTION 'exchange: wallet % is the liquidity wallet of %, the house''s side of every exchange of it',
+                CASE WHEN source.id = source.liquidity_wallet_id THEN source.id ELSE destination.id END,
+                CASE WHEN source.id = source.liquidity_wallet_id THEN source.currency ELSE destination.currency END
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'exchanges_liquidity_side',
+                  TABLE = 'exchanges';
+    END IF;
+    IF NEW.rate IS NULL OR NEW.rate <= 0 THEN
+        RAISE EXCEPTION 'exchange: the rate is above zero (units of % one unit of % buys)',
+                destination.currency, source.currency
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'exchanges_rate_valid',
+                  TABLE = 'exchanges';
+    END IF;
+    IF NEW.source_amount <= 0 OR NEW.destination_amount <= 0 THEN
+        RAISE EXCEPTION 'exchange: its amounts are above zero'
+            USING ERRCODE = 'check_violation',
+                  CONSTRAINT = CASE WHEN NEW.source_amount <= 0 THEN 'exchanges_source_amount_positive'
+                                    ELSE 'exchanges_destination_amount_positive' END,
+                  TABLE = 'exchanges';
+    END IF;
+    IF min_scale(NEW.source_amount) > source.scale THEN
+        PERFORM ledger_refuse_precision('exchanges_source_amount_scale', source.id,
+                                        source.currency, source.scale, min_scale(NEW.source_amount));
+    END IF;
+    IF min_scale(NEW.destination_amount) > destination.scale THEN
+        PERFORM ledger_refuse_precision('exchanges_destination_amount_scale', destination.id,
+                                        destination.currency, destination.scale,
+                                        min_scale(NEW.destination_amount));
+    END IF;
+
+    IF NEW.source_amount IS NULL AND NEW.destination_amount IS NULL THEN
+        RAISE EXCEPTION 'exchange: give source_amount or destination_amount (the other is computed)'
+            USING ERRCODE = 'not_null_violation', CONSTRAINT = 'exchanges_amount_given',
+                  TABLE = 'exchanges';
+    ELSIF NEW.destination_amount IS NULL THEN
+        NEW.destination_amount := exchange_destination_amount(NEW.source_amount, NEW.rate, destination.scale);
+    ELSIF NEW.source_amount IS NULL THEN
+        NEW.source_amount := exchange_source_amount(NEW.destination_amount, NEW.rate, source.scale);
+    ELSIF NEW.destination_amount <> exchange_destination_amount(NEW.source_amount, NEW.rate, destination.scale)
+          AND NEW.source_amount <> exchange_source_amount(NEW.destination_amount, NEW.rate, source.scale) THEN
+        computed := exchange_destination_amount(NEW.source_amount, NEW.rate, destination.scale);
+        RAISE EXCEPTION 'exchange: % % at rate % buys % %, not %', round(NEW.source_amount, source.scale),
+                source.currency, NEW.rate, round(computed, destination.scale), destination.currency,
+                round(NEW.destination_amount, destination.scale)
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'exchanges_amounts_agree',
+                  TABLE = 'exchanges',
+                  DETAIL = format('destination_amount=%s', round(computed, destination.scale)),
+                  HINT = 'Give one amount: the database computes the other.';
+    END IF;
+    IF NEW.destination_amount = 0 OR NEW.source_amount = 0 THEN
+        RAISE EXCEPTION 'exchange: % % at rate % buys nothing (less than one unit of %''s scale, %)',
+                round(NEW.source_amount, source.scale), source.currency, NEW.rate,
+                destination.currency, destination.scale
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'exchanges_amount_zero',
+                  TABLE = 'exchanges';
+    END IF;
+    IF NEW.source_amount >= 1e18 OR NEW.destination_amount >= 1e18 THEN
+        RAISE EXCEPTION 'exchange: an amount of 10^18 or more'
+            USING ERRCODE = 'numeric_value_out_of_range', CONSTRAINT = 'exchanges_amount_max',
+                  TABLE = 'exchanges';
+    END IF;
+
+    NEW.source_currency := source.currency;
+    NEW.destination_currency := destination.currency;
+    NEW.source_liquidity_wallet_id := source.liquidity_wallet_id;
+    NEW.destination_liquidity_wallet_id := destination.liquidity_wallet_id;
+    NEW.created_at := now();
+    RETURN NEW;
+END;
+$$;
+
+ALTER FUNCTION public.exchanges_terms() OWNER TO CURRENT_USER;
+
+--
+-- Name: FUNCTION exchanges_terms(); Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON FUNCTION public.exchanges_terms() IS 'Checks a new exchange, copies its currencies and liquidity wallets, and computes the amount not given, rounded toward the house.';
+
+--
 -- Name: expire_holds(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
 --
 
@@ -689,10 +957,15 @@ BEGIN
             wallet, currency, scale,
             CASE what WHEN 'holds_captured_amount_scale' THEN 'a captured amount'
                       WHEN 'holds_amount_scale' THEN 'a hold amount'
+                      WHEN 'wallets_credit_limit_scale' THEN 'its credit limit'
+                      WHEN 'exchanges_source_amount_scale' THEN 'the exchange''s source amount'
+                      WHEN 'exchanges_destination_amount_scale' THEN 'the exchange''s destination amount'
                       ELSE 'an amount' END,
             digits
         USING ERRCODE = 'check_violation', CONSTRAINT = what,
-              TABLE = CASE WHEN what LIKE 'holds%' THEN 'holds' ELSE 'transactions' END,
+              TABLE = CASE WHEN what LIKE 'holds%' THEN 'holds'
+                           WHEN what LIKE 'wallets%' THEN 'wallets'
+                           WHEN what LIKE 'exchanges%' THEN 'exchanges' ELSE 'transactions' END,
               DETAIL = format('wallet_id=%s currency=%s scale=%s', wallet, currency, scale),
               HINT = format('Round the amount to %s fractional digit(s): amounts of %s are exact at its scale.',
                             scale, currency);
@@ -796,6 +1069,8 @@ BEGIN
         WHEN 'transactions' THEN 'wallet_id = ANY (wallet_api_wallets())'
         WHEN 'holds' THEN 'wallet_id = ANY (wallet_api_wallets())'
         WHEN 'transfers' THEN 'source_wallet_id = ANY (wallet_api_wallets()) '
+                              'OR destination_wallet_id = ANY (wallet_api_wallets())'
+        WHEN 'exchanges' THEN 'source_wallet_id = ANY (wallet_api_wallets()) '
                               'OR destination_wallet_id = ANY (wallet_api_wallets())'
     END;
     IF visible IS NULL THEN
@@ -1037,15 +1312,29 @@ BEGIN
                   HINT = 'Move money between currencies with an exchange.';
     END IF;
 
-    -- A reversal goes back the way its original came, and is not itself reversed.
+    -- Only an exchange books a transfer that names it (36_exchanges.sql, from its trigger).
+    IF pg_trigger_depth() < 2 THEN
+        SELECT t.id, t.exchange_id INTO refused FROM new_transfers AS t
+        WHERE t.exchange_id IS NOT NULL LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'transfer %: a transfer of exchange % is written by INSERT INTO exchanges only',
+                    refused.id, refused.exchange_id
+                USING ERRCODE = 'check_violation', CONSTRAINT = 'transfers_exchange_leg',
+                      TABLE = 'transfers';
+        END IF;
+    END IF;
+
+    -- A reversal goes back the way its original came, is not itself reversed, and is not a
+    -- transfer of an exchange (exchange the money back instead).
     SELECT r.id, r.reverses_id, o.id AS original, o.reverses_id AS original_reverses,
+           o.exchange_id AS original_exchange,
            (r.source_wallet_id, r.destination_wallet_id)
                IS DISTINCT FROM (o.destination_wallet_id, o.source_wallet_id) AS other_way
     INTO refused
     FROM new_transfers AS r
     LEFT JOIN transfers AS o ON o.id = r.reverses_id
     WHERE r.reverses_id IS NOT NULL
-      AND (o.id IS NULL OR o.reverses_id IS NOT NULL
+      AND (o.id IS NULL OR o.reverses_id IS NOT NULL OR o.exchange_id IS NOT NULL
            OR (r.source_wallet_id, r.destination_wallet_id)
               IS DISTINCT FROM (o.destination_wallet_id, o.source_wallet_id))
     LIMIT 1;
@@ -1055,6 +1344,9 @@ BEGIN
                          THEN format('there is no transfer %s to reverse', refused.reverses_id)
                      WHEN refused.original_reverses IS NOT NULL
                          THEN format('transfer %s is a reversal, which is not reversed', refused.reverses_id)
+                     WHEN refused.original_exchange IS NOT NULL
+                         THEN format('transfer %s is a transfer of exchange %s, which is not reversed on its own: exchange the money back',
+                                     refused.reverses_id, refused.original_exchange)
                      ELSE format('a reversal of transfer %s moves money from its destination to its source', refused.reverses_id)
                 END
             USING ERRCODE = 'check_violation', CONSTRAINT = 'transfers_invalid_reversal',
@@ -1107,10 +1399,10 @@ CREATE FUNCTION public.transfers_guard() RETURNS trigger
     AS $$
 BEGIN
     IF (NEW.id, NEW.txid, NEW.source_wallet_id, NEW.destination_wallet_id, NEW.amount,
-        NEW.reverses_id, NEW.debit_id, NEW.credit_id, NEW.created_at)
+        NEW.reverses_id, NEW.debit_id, NEW.credit_id, NEW.created_at, NEW.exchange_id)
        IS DISTINCT FROM
        (OLD.id, OLD.txid, OLD.source_wallet_id, OLD.destination_wallet_id, OLD.amount,
-        OLD.reverses_id, OLD.debit_id, OLD.credit_id, OLD.created_at)
+        OLD.reverses_id, OLD.debit_id, OLD.credit_id, OLD.created_at, OLD.exchange_id)
        OR (NEW.reversed_amount IS DISTINCT FROM OLD.reversed_amount AND pg_trigger_depth() < 2)
     THEN
         RAISE EXCEPTION 'transfer %: only its metadata changes; reverse it to move money back', OLD.id
@@ -1182,8 +1474,8 @@ BEGIN
     -- transaction commits, so the check below sees the committed balances.
     FOR target IN
         SELECT w.id, w.currency, w.scale, d.digits, w.balance + d.delta AS new_balance,
-               wallet_available_now(w.id, w.balance, w.held, w.held_expires_at) AS available,
-               wallet_available_now(w.id, w.balance, w.held, w.held_expires_at)
+               wallet_available_now(w.id, w.balance, w.held, w.held_expires_at, w.credit_limit) AS available,
+               wallet_available_now(w.id, w.balance, w.held, w.held_expires_at, w.credit_limit)
                    + d.delta - d.held_delta AS new_available
         FROM wallets AS w
         JOIN unnest(wallet_ids, deltas, held_deltas, digits) AS d (wallet_id, delta, held_delta, digits)
@@ -1207,7 +1499,7 @@ BEGIN
                       TABLE = 'wallets',
                       DETAIL = format('wallet_id=%s available=%s', target.id,
                                       round(target.available, target.scale)),
-                      HINT = 'A statement must leave every wallet''s available balance (its balance less its pending holds) at zero or above.';
+                      HINT = 'A statement must leave every wallet''s available balance (its balance less its pending holds, plus its credit limit) at zero or above.';
         END IF;
         IF target.new_balance >= 1e18 THEN
             RAISE EXCEPTION 'balance overflow: the balance of wallet % would become %, beyond numeric(36,18)',
@@ -1276,22 +1568,22 @@ ALTER FUNCTION public.wallet_apply(operation text, wallet_ids bigint[], deltas n
 COMMENT ON FUNCTION public.wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[], digits integer[]) IS 'Adds deltas[i] to the balance and held_deltas[i] to the held of wallet wallet_ids[i] and journals it: locks in id order, refuses a negative available balance or an overflowing balance. Called by the triggers only.';
 
 --
--- Name: wallet_available_now(bigint, numeric, numeric, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+-- Name: wallet_available_now(bigint, numeric, numeric, timestamp with time zone, numeric); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
 --
 
-CREATE FUNCTION public.wallet_available_now(wallet bigint, balance numeric, held numeric, held_expires_at timestamp with time zone) RETURNS numeric
+CREATE FUNCTION public.wallet_available_now(wallet bigint, balance numeric, held numeric, held_expires_at timestamp with time zone, credit_limit numeric) RETURNS numeric
     LANGUAGE sql STABLE
     AS $$
-    SELECT balance - wallet_held_now(wallet, held, held_expires_at)
+    SELECT balance - wallet_held_now(wallet, held, held_expires_at) + credit_limit
 $$;
 
-ALTER FUNCTION public.wallet_available_now(wallet bigint, balance numeric, held numeric, held_expires_at timestamp with time zone) OWNER TO CURRENT_USER;
+ALTER FUNCTION public.wallet_available_now(wallet bigint, balance numeric, held numeric, held_expires_at timestamp with time zone, credit_limit numeric) OWNER TO CURRENT_USER;
 
 --
--- Name: FUNCTION wallet_available_now(wallet bigint, balance numeric, held numeric, held_expires_at timestamp with time zone); Type: COMMENT; Schema: public; Owner: CURRENT_USER
+-- Name: FUNCTION wallet_available_now(wallet bigint, balance numeric, held numeric, held_expires_at timestamp with time zone, credit_limit numeric); Type: COMMENT; Schema: public; Owner: CURRENT_USER
 --
 
-COMMENT ON FUNCTION public.wallet_available_now(wallet bigint, balance numeric, held numeric, held_expires_at timestamp with time zone) IS 'What the wallet can spend or hold: its balance less wallet_held_now.';
+COMMENT ON FUNCTION public.wallet_available_now(wallet bigint, balance numeric, held numeric, held_expires_at timestamp with time zone, credit_limit numeric) IS 'What the wallet can spend or hold: its balance less wallet_held_now, plus its credit limit.';
 
 --
 -- Name: wallet_balance_at(bigint, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
@@ -1312,6 +1604,28 @@ END;
 $$;
 
 ALTER FUNCTION public.wallet_balance_at(wallet bigint, at timestamp with time zone) OWNER TO CURRENT_USER;
+
+--
+-- Name: wallet_credit_limit_at(bigint, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.wallet_credit_limit_at(wallet bigint, at timestamp with time zone) RETURNS numeric
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN coalesce((
+        SELECT r.old_credit_limit
+        FROM wallet_revisions AS r
+        WHERE r.wallet_id = wallet AND r.revised_at > at
+          AND r.old_credit_limit IS DISTINCT FROM r.new_credit_limit
+        ORDER BY r.revised_at, r.id
+        LIMIT 1
+    ), (SELECT w.credit_limit FROM wallets AS w WHERE w.id = wallet), 0::numeric);
+END;
+$$;
+
+ALTER FUNCTION public.wallet_credit_limit_at(wallet bigint, at timestamp with time zone) OWNER TO CURRENT_USER;
 
 --
 -- Name: wallet_expired_held(bigint); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
@@ -1406,7 +1720,7 @@ BEGIN
 
     -- Recomputed now, under the locks: this query sees what the writers waited for committed.
     FOR fix IN
-        SELECT w.id, w.balance AS stored, w.held AS stored_held,
+        SELECT w.id, w.balance AS stored, w.held AS stored_held, w.credit_limit,
                coalesce((SELECT sum(t.amount) FROM transactions AS t WHERE t.wallet_id = w.id), 0) AS correct,
                coalesce((SELECT sum(h.amount) FROM holds AS h
                          WHERE h.wallet_id = w.id AND h.status = 'pending'), 0) AS correct_held,
@@ -1422,9 +1736,9 @@ BEGIN
     LOOP
         journal_id := NULL;
         IF apply THEN
-            IF fix.correct < 0 THEN
-                RAISE EXCEPTION 'wallet %: its transactions add up to %, below zero; repair its transactions first',
-                        fix.id, fix.correct
+            IF fix.correct < -fix.credit_limit THEN
+                RAISE EXCEPTION 'wallet %: its transactions add up to %, below minus its credit limit %; repair its transactions first',
+                        fix.id, fix.correct, fix.credit_limit
                     USING ERRCODE = 'check_violation',
                           CONSTRAINT = 'wallets_balance_nonnegative',
                           DETAIL = format('wallet_id=%s', fix.id);
@@ -1458,6 +1772,53 @@ END;
 $$;
 
 ALTER FUNCTION public.wallet_repair(apply boolean) OWNER TO wallet_ledger;
+
+--
+-- Name: wallets_credit_limit(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.wallets_credit_limit() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    admin boolean;
+    in_use numeric;
+BEGIN
+    SELECT 'admin' = ANY (k.scopes) INTO admin
+    FROM ledger_actor() AS a
+    JOIN api_keys AS k ON k.id = a.key_id;
+    IF NOT admin THEN
+        RAISE EXCEPTION 'wallet %: a credit limit is set by an admin key only', coalesce(NEW.id::text, '(new)')
+            USING ERRCODE = 'insufficient_privilege', CONSTRAINT = 'wallets_credit_limit_admin',
+                  TABLE = 'wallets';
+    END IF;
+    IF min_scale(NEW.credit_limit) > NEW.scale THEN
+        PERFORM ledger_refuse_precision('wallets_credit_limit_scale', NEW.id, NEW.currency,
+                                        NEW.scale, min_scale(NEW.credit_limit));
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        in_use := wallet_held_now(OLD.id, OLD.held, OLD.held_expires_at) - OLD.balance;
+        IF NEW.credit_limit < in_use THEN
+            RAISE EXCEPTION 'wallet %: its credit limit cannot go below %, what its balance and holds use of it',
+                    OLD.id, round(in_use, OLD.scale)
+                USING ERRCODE = 'check_violation', CONSTRAINT = 'wallets_credit_limit_in_use',
+                      TABLE = 'wallets',
+                      DETAIL = format('wallet_id=%s in_use=%s', OLD.id, round(in_use, OLD.scale)),
+                      HINT = 'Credit the wallet, or void its holds, before lowering its limit.';
+        END IF;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+ALTER FUNCTION public.wallets_credit_limit() OWNER TO wallet_ledger;
+
+--
+-- Name: FUNCTION wallets_credit_limit(); Type: COMMENT; Schema: public; Owner: wallet_ledger
+--
+
+COMMENT ON FUNCTION public.wallets_credit_limit() IS 'Refuses a credit limit set by a key without the admin scope, finer than the wallet''s currency, or lowered below what the wallet uses.';
 
 --
 -- Name: wallets_currency(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
@@ -1522,10 +1883,11 @@ CREATE FUNCTION public.wallets_revise() RETURNS trigger
 BEGIN
     INSERT INTO wallet_revisions (wallet_id, old_label, new_label, old_metadata, new_metadata,
                                   revised_at, database_xid, revised_by, application,
-                                  actor_key_id, actor_name)
+                                  actor_key_id, actor_name, old_credit_limit, new_credit_limit)
     SELECT OLD.id, OLD.label, NEW.label, OLD.metadata, NEW.metadata,
            clock_timestamp(), pg_current_xact_id(), session_user,
-           current_setting('application_name'), actor.key_id, actor.key_name
+           current_setting('application_name'), actor.key_id, actor.key_name,
+           OLD.credit_limit, NEW.credit_limit
     FROM (SELECT 1) AS one
     LEFT JOIN ledger_actor() AS actor ON true;
     RETURN NULL;
@@ -1651,7 +2013,9 @@ CREATE TABLE public.wallets (
     metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
     currency text DEFAULT 'XXX'::text NOT NULL,
     scale smallint DEFAULT 18 NOT NULL,
-    CONSTRAINT wallets_balance_nonnegative CHECK ((balance >= (0)::numeric)),
+    credit_limit numeric(36,18) DEFAULT 0 NOT NULL,
+    CONSTRAINT wallets_balance_nonnegative CHECK (((balance + credit_limit) >= (0)::numeric)),
+    CONSTRAINT wallets_credit_limit_nonnegative CHECK (((credit_limit >= (0)::numeric) AND (credit_limit < '1000000000000000000'::numeric))),
     CONSTRAINT wallets_label_length CHECK (((char_length(label) >= 1) AND (char_length(label) <= 255))),
     CONSTRAINT wallets_metadata_valid CHECK (public.metadata_valid(metadata))
 );
@@ -1687,6 +2051,12 @@ COMMENT ON COLUMN public.wallets.currency IS 'The currency the wallet holds; nev
 --
 
 COMMENT ON COLUMN public.wallets.scale IS 'Its currency''s scale (set from currencies when the wallet is created; the foreign key keeps it equal).';
+
+--
+-- Name: COLUMN wallets.credit_limit; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON COLUMN public.wallets.credit_limit IS 'How far below zero the balance may go: available = balance - held + credit_limit never goes below zero.';
 
 --
 -- Name: balance_changes_with_currency; Type: VIEW; Schema: public; Owner: CURRENT_USER
@@ -1738,6 +2108,7 @@ CREATE TABLE public.currencies (
     kind text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    liquidity_wallet_id bigint,
     CONSTRAINT currencies_code_format CHECK ((code ~ '^[A-Z][A-Z0-9]{1,15}$'::text)),
     CONSTRAINT currencies_kind CHECK ((kind = ANY (ARRAY['iso'::text, 'crypto'::text, 'custom'::text]))),
     CONSTRAINT currencies_name_length CHECK (((length(name) >= 1) AND (length(name) <= 255))),
@@ -1751,6 +2122,195 @@ ALTER TABLE public.currencies OWNER TO CURRENT_USER;
 --
 
 COMMENT ON TABLE public.currencies IS 'The currencies wallets may hold: code (ISO 4217 or a code of your own), name, scale (fractional digits of every amount), kind.';
+
+--
+-- Name: COLUMN currencies.liquidity_wallet_id; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON COLUMN public.currencies.liquidity_wallet_id IS 'The house''s wallet of this currency that takes and gives it in exchanges (usually with a credit limit).';
+
+--
+-- Name: transactions_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.transactions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.transactions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: transfers; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.transfers (
+    id bigint NOT NULL,
+    txid text NOT NULL,
+    source_wallet_id bigint NOT NULL,
+    destination_wallet_id bigint NOT NULL,
+    amount numeric(36,18) NOT NULL,
+    reverses_id bigint,
+    reversed_amount numeric(36,18) DEFAULT 0 NOT NULL,
+    debit_id bigint DEFAULT nextval('public.transactions_id_seq'::regclass) NOT NULL,
+    credit_id bigint DEFAULT nextval('public.transactions_id_seq'::regclass) NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    exchange_id bigint,
+    CONSTRAINT transfers_amount_positive CHECK ((amount > (0)::numeric)),
+    CONSTRAINT transfers_distinct_wallets CHECK ((source_wallet_id <> destination_wallet_id)),
+    CONSTRAINT transfers_metadata_valid CHECK (public.metadata_valid(metadata)),
+    CONSTRAINT transfers_reversed_within CHECK (((reversed_amount >= (0)::numeric) AND (reversed_amount <= amount))),
+    CONSTRAINT transfers_txid_length CHECK (((char_length(txid) >= 1) AND (char_length(txid) <= 255)))
+);
+
+ALTER TABLE public.transfers OWNER TO CURRENT_USER;
+
+--
+-- Name: TABLE transfers; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON TABLE public.transfers IS 'Money moved from source_wallet_id to destination_wallet_id as one thing: its legs are the transactions debit_id and credit_id (transactions.transfer_id names it). Never deleted; only metadata changes.';
+
+--
+-- Name: transfers_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.transfers ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.transfers_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: exchanges; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.exchanges (
+    id bigint NOT NULL,
+    txid text NOT NULL,
+    source_wallet_id bigint NOT NULL,
+    destination_wallet_id bigint NOT NULL,
+    source_amount numeric(36,18) NOT NULL,
+    destination_amount numeric(36,18) NOT NULL,
+    rate numeric NOT NULL,
+    source_currency text NOT NULL,
+    destination_currency text NOT NULL,
+    source_liquidity_wallet_id bigint NOT NULL,
+    destination_liquidity_wallet_id bigint NOT NULL,
+    source_transfer_id bigint DEFAULT nextval('public.transfers_id_seq'::regclass) NOT NULL,
+    destination_transfer_id bigint DEFAULT nextval('public.transfers_id_seq'::regclass) NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT exchanges_currencies_differ CHECK ((source_currency <> destination_currency)),
+    CONSTRAINT exchanges_destination_amount_positive CHECK ((destination_amount > (0)::numeric)),
+    CONSTRAINT exchanges_metadata_valid CHECK (public.metadata_valid(metadata)),
+    CONSTRAINT exchanges_rate_valid CHECK (((rate > (0)::numeric) AND (rate < '1000000000000000000'::numeric) AND (min_scale(rate) <= 18))),
+    CONSTRAINT exchanges_source_amount_positive CHECK ((source_amount > (0)::numeric)),
+    CONSTRAINT exchanges_txid_length CHECK (((char_length(txid) >= 1) AND (char_length(txid) <= 255)))
+);
+
+ALTER TABLE public.exchanges OWNER TO CURRENT_USER;
+
+--
+-- Name: TABLE exchanges; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON TABLE public.exchanges IS 'Money changed from source_wallet_id''s currency into destination_wallet_id''s at rate, through the liquidity wallets: the transfers source_transfer_id and destination_transfer_id (transfers.exchange_id names it). Never deleted; only metadata changes.';
+
+--
+-- Name: exchange_audit; Type: VIEW; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE VIEW public.exchange_audit AS
+ SELECT e.id AS exchange_id,
+    concat_ws('; '::text,
+        CASE
+            WHEN (i.id IS NULL) THEN format('its transfer in, %s, is missing'::text, e.source_transfer_id)
+            WHEN ((((i.source_wallet_id IS DISTINCT FROM e.source_wallet_id) OR (i.destination_wallet_id IS DISTINCT FROM e.source_liquidity_wallet_id)) OR (i.amount IS DISTINCT FROM e.source_amount)) OR (i.exchange_id IS DISTINCT FROM e.id)) THEN format('its transfer in, %s, differs from it'::text, e.source_transfer_id)
+            ELSE NULL::text
+        END,
+        CASE
+            WHEN (o.id IS NULL) THEN format('its transfer out, %s, is missing'::text, e.destination_transfer_id)
+            WHEN ((((o.source_wallet_id IS DISTINCT FROM e.destination_liquidity_wallet_id) OR (o.destination_wallet_id IS DISTINCT FROM e.destination_wallet_id)) OR (o.amount IS DISTINCT FROM e.destination_amount)) OR (o.exchange_id IS DISTINCT FROM e.id)) THEN format('its transfer out, %s, differs from it'::text, e.destination_transfer_id)
+            ELSE NULL::text
+        END,
+        CASE
+            WHEN (e.destination_amount > (e.source_amount * e.rate)) THEN 'it gives more than its rate buys'::text
+            ELSE NULL::text
+        END) AS problem
+   FROM ((public.exchanges e
+     LEFT JOIN public.transfers i ON ((i.id = e.source_transfer_id)))
+     LEFT JOIN public.transfers o ON ((o.id = e.destination_transfer_id)))
+  WHERE ((i.id IS NULL) OR (o.id IS NULL) OR ((((i.source_wallet_id IS DISTINCT FROM e.source_wallet_id) OR (i.destination_wallet_id IS DISTINCT FROM e.source_liquidity_wallet_id)) OR (i.amount IS DISTINCT FROM e.source_amount)) OR (i.exchange_id IS DISTINCT FROM e.id)) OR ((((o.source_wallet_id IS DISTINCT FROM e.destination_liquidity_wallet_id) OR (o.destination_wallet_id IS DISTINCT FROM e.destination_wallet_id)) OR (o.amount IS DISTINCT FROM e.destination_amount)) OR (o.exchange_id IS DISTINCT FROM e.id)) OR (e.destination_amount > (e.source_amount * e.rate)))
+UNION ALL
+ SELECT t.exchange_id,
+    format('transfer %s names exchange %s, which does not exist'::text, t.id, t.exchange_id) AS problem
+   FROM public.transfers t
+  WHERE ((t.exchange_id IS NOT NULL) AND (NOT (EXISTS ( SELECT 1
+           FROM public.exchanges e
+          WHERE (e.id = t.exchange_id)))));
+
+ALTER TABLE public.exchange_audit OWNER TO CURRENT_USER;
+
+--
+-- Name: VIEW exchange_audit; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON VIEW public.exchange_audit IS 'Every exchange whose transfers are wrong or that gives more than its rate buys, and every transfer of no exchange: empty when the rules held.';
+
+--
+-- Name: exchanges_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.exchanges ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.exchanges_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: exchanges_with_scale; Type: VIEW; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE VIEW public.exchanges_with_scale WITH (security_invoker='true') AS
+ SELECT e.id,
+    e.txid,
+    e.source_wallet_id,
+    e.destination_wallet_id,
+    e.source_amount,
+    e.destination_amount,
+    e.rate,
+    e.source_currency,
+    e.destination_currency,
+    e.source_liquidity_wallet_id,
+    e.destination_liquidity_wallet_id,
+    ARRAY[e.source_transfer_id, e.destination_transfer_id] AS transfer_ids,
+    e.created_at,
+    e.metadata,
+    COALESCE(( SELECT c.scale
+           FROM public.currencies c
+          WHERE (c.code = e.source_currency)), (18)::smallint) AS source_scale,
+    COALESCE(( SELECT c.scale
+           FROM public.currencies c
+          WHERE (c.code = e.destination_currency)), (18)::smallint) AS destination_scale
+   FROM public.exchanges e;
+
+ALTER TABLE public.exchanges_with_scale OWNER TO CURRENT_USER;
+
+--
+-- Name: VIEW exchanges_with_scale; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON VIEW public.exchanges_with_scale IS 'Every exchange with the scales of its currencies and the ids of its two transfers.';
 
 --
 -- Name: hold_revisions; Type: TABLE; Schema: public; Owner: CURRENT_USER
@@ -1914,19 +2474,6 @@ ALTER TABLE public.transaction_revisions ALTER COLUMN id ADD GENERATED ALWAYS AS
 );
 
 --
--- Name: transactions_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
---
-
-ALTER TABLE public.transactions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME public.transactions_id_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
-);
-
---
 -- Name: transactions_with_currency; Type: VIEW; Schema: public; Owner: CURRENT_USER
 --
 
@@ -1953,37 +2500,6 @@ ALTER TABLE public.transactions_with_currency OWNER TO CURRENT_USER;
 --
 
 COMMENT ON VIEW public.transactions_with_currency IS 'Every transaction with its wallet''s currency and scale.';
-
---
--- Name: transfers; Type: TABLE; Schema: public; Owner: CURRENT_USER
---
-
-CREATE TABLE public.transfers (
-    id bigint NOT NULL,
-    txid text NOT NULL,
-    source_wallet_id bigint NOT NULL,
-    destination_wallet_id bigint NOT NULL,
-    amount numeric(36,18) NOT NULL,
-    reverses_id bigint,
-    reversed_amount numeric(36,18) DEFAULT 0 NOT NULL,
-    debit_id bigint DEFAULT nextval('public.transactions_id_seq'::regclass) NOT NULL,
-    credit_id bigint DEFAULT nextval('public.transactions_id_seq'::regclass) NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
-    CONSTRAINT transfers_amount_positive CHECK ((amount > (0)::numeric)),
-    CONSTRAINT transfers_distinct_wallets CHECK ((source_wallet_id <> destination_wallet_id)),
-    CONSTRAINT transfers_metadata_valid CHECK (public.metadata_valid(metadata)),
-    CONSTRAINT transfers_reversed_within CHECK (((reversed_amount >= (0)::numeric) AND (reversed_amount <= amount))),
-    CONSTRAINT transfers_txid_length CHECK (((char_length(txid) >= 1) AND (char_length(txid) <= 255)))
-);
-
-ALTER TABLE public.transfers OWNER TO CURRENT_USER;
-
---
--- Name: TABLE transfers; Type: COMMENT; Schema: public; Owner: CURRENT_USER
---
-
-COMMENT ON TABLE public.transfers IS 'Money moved from source_wallet_id to destination_wallet_id as one thing: its legs are the transactions debit_id and credit_id (transactions.transfer_id names it). Never deleted; only metadata changes.';
 
 --
 -- Name: transfer_audit; Type: VIEW; Schema: public; Owner: CURRENT_USER
@@ -2032,19 +2548,6 @@ ALTER TABLE public.transfer_audit OWNER TO CURRENT_USER;
 COMMENT ON VIEW public.transfer_audit IS 'Every transfer whose legs or reversed amount are wrong, and every leg of no transfer: empty when the rules held.';
 
 --
--- Name: transfers_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
---
-
-ALTER TABLE public.transfers ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME public.transfers_id_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
-);
-
---
 -- Name: transfers_with_currency; Type: VIEW; Schema: public; Owner: CURRENT_USER
 --
 
@@ -2065,7 +2568,8 @@ CREATE VIEW public.transfers_with_currency WITH (security_invoker='true') AS
           WHERE (w.id = t.source_wallet_id)), 'XXX'::text) AS currency,
     COALESCE(( SELECT w.scale
            FROM public.wallets w
-          WHERE (w.id = t.source_wallet_id)), (18)::smallint) AS scale
+          WHERE (w.id = t.source_wallet_id)), (18)::smallint) AS scale,
+    t.exchange_id
    FROM public.transfers t;
 
 ALTER TABLE public.transfers_with_currency OWNER TO CURRENT_USER;
@@ -2127,7 +2631,7 @@ CREATE VIEW public.wallet_balance_audit AS
     b.first_break AS journal_break_id,
     concat_ws('; '::text,
         CASE
-            WHEN (w.balance < (0)::numeric) THEN 'negative balance'::text
+            WHEN (w.balance < (- w.credit_limit)) THEN 'balance below its credit limit'::text
             ELSE NULL::text
         END,
         CASE
@@ -2147,7 +2651,7 @@ CREATE VIEW public.wallet_balance_audit AS
             ELSE NULL::text
         END,
         CASE
-            WHEN ((w.balance - COALESCE(p.total, (0)::numeric)) < (0)::numeric) THEN 'negative available balance'::text
+            WHEN (((w.balance - COALESCE(p.total, (0)::numeric)) + w.credit_limit) < (0)::numeric) THEN 'negative available balance'::text
             ELSE NULL::text
         END,
         CASE
@@ -2165,7 +2669,7 @@ CREATE VIEW public.wallet_balance_audit AS
      LEFT JOIN pending p ON ((p.wallet_id = w.id)))
      LEFT JOIN last_rows l ON ((l.wallet_id = w.id)))
      LEFT JOIN breaks b ON ((b.wallet_id = w.id)))
-  WHERE ((w.balance < (0)::numeric) OR (w.balance <> COALESCE(s.total, (0)::numeric)) OR (w.balance <> COALESCE(l.balance, (0)::numeric)) OR (w.held <> COALESCE(p.total, (0)::numeric)) OR (w.held <> COALESCE(l.held, (0)::numeric)) OR ((w.balance - COALESCE(p.total, (0)::numeric)) < (0)::numeric) OR (w.held_expires_at IS DISTINCT FROM p.first_expiry) OR (b.first_break IS NOT NULL))
+  WHERE ((w.balance < (- w.credit_limit)) OR (w.balance <> COALESCE(s.total, (0)::numeric)) OR (w.balance <> COALESCE(l.balance, (0)::numeric)) OR (w.held <> COALESCE(p.total, (0)::numeric)) OR (w.held <> COALESCE(l.held, (0)::numeric)) OR (((w.balance - COALESCE(p.total, (0)::numeric)) + w.credit_limit) < (0)::numeric) OR (w.held_expires_at IS DISTINCT FROM p.first_expiry) OR (b.first_break IS NOT NULL))
 UNION ALL
  SELECT t.wallet_id,
     NULL::numeric AS stored_balance,
@@ -2191,7 +2695,8 @@ CREATE VIEW public.wallet_balances WITH (security_invoker='true') AS
  SELECT w.id AS wallet_id,
     w.balance,
     public.wallet_held_now(w.id, w.held, w.held_expires_at) AS held,
-    public.wallet_available_now(w.id, w.balance, w.held, w.held_expires_at) AS available
+    public.wallet_available_now(w.id, w.balance, w.held, w.held_expires_at, w.credit_limit) AS available,
+    w.credit_limit
    FROM public.wallets w;
 
 ALTER TABLE public.wallet_balances OWNER TO CURRENT_USER;
@@ -2200,7 +2705,7 @@ ALTER TABLE public.wallet_balances OWNER TO CURRENT_USER;
 -- Name: VIEW wallet_balances; Type: COMMENT; Schema: public; Owner: CURRENT_USER
 --
 
-COMMENT ON VIEW public.wallet_balances IS 'Each wallet''s balance, held (its pending, unexpired holds) and available (balance - held), exact now.';
+COMMENT ON VIEW public.wallet_balances IS 'Each wallet''s balance, held (its pending, unexpired holds), available (balance - held + credit_limit) and credit limit, exact now.';
 
 --
 -- Name: wallet_revisions; Type: TABLE; Schema: public; Owner: CURRENT_USER
@@ -2218,7 +2723,9 @@ CREATE TABLE public.wallet_revisions (
     revised_by text NOT NULL,
     application text NOT NULL,
     actor_key_id bigint,
-    actor_name text
+    actor_name text,
+    old_credit_limit numeric(36,18),
+    new_credit_limit numeric(36,18)
 );
 
 ALTER TABLE public.wallet_revisions OWNER TO CURRENT_USER;
@@ -2289,6 +2796,20 @@ ALTER TABLE ONLY public.currencies
 
 ALTER TABLE ONLY public.currencies
     ADD CONSTRAINT currencies_pkey PRIMARY KEY (code);
+
+--
+-- Name: exchanges exchanges_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.exchanges
+    ADD CONSTRAINT exchanges_pkey PRIMARY KEY (id);
+
+--
+-- Name: exchanges exchanges_txid_key; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.exchanges
+    ADD CONSTRAINT exchanges_txid_key UNIQUE (txid);
 
 --
 -- Name: hold_revisions hold_revisions_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
@@ -2379,6 +2900,36 @@ CREATE INDEX balance_changes_wallet_id_id_idx ON public.balance_changes USING bt
 CREATE INDEX balance_changes_wallet_time_idx ON public.balance_changes USING btree (wallet_id, changed_at, id);
 
 --
+-- Name: currencies_liquidity_wallet_id; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX currencies_liquidity_wallet_id ON public.currencies USING btree (liquidity_wallet_id) WHERE (liquidity_wallet_id IS NOT NULL);
+
+--
+-- Name: exchanges_created_at_id; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX exchanges_created_at_id ON public.exchanges USING btree (created_at, id);
+
+--
+-- Name: exchanges_destination_id; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX exchanges_destination_id ON public.exchanges USING btree (destination_wallet_id, id);
+
+--
+-- Name: exchanges_metadata_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX exchanges_metadata_idx ON public.exchanges USING gin (metadata);
+
+--
+-- Name: exchanges_source_id; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX exchanges_source_id ON public.exchanges USING btree (source_wallet_id, id);
+
+--
 -- Name: hold_revisions_hold_id_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
 --
 
@@ -2451,6 +3002,12 @@ CREATE INDEX transfers_created_at_id ON public.transfers USING btree (created_at
 CREATE INDEX transfers_destination_id ON public.transfers USING btree (destination_wallet_id, id);
 
 --
+-- Name: transfers_exchange_id; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX transfers_exchange_id ON public.transfers USING btree (exchange_id) WHERE (exchange_id IS NOT NULL);
+
+--
 -- Name: transfers_metadata_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
 --
 
@@ -2467,6 +3024,12 @@ CREATE INDEX transfers_reverses_id ON public.transfers USING btree (reverses_id)
 --
 
 CREATE INDEX transfers_source_id ON public.transfers USING btree (source_wallet_id, id);
+
+--
+-- Name: wallet_revisions_credit_limit; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX wallet_revisions_credit_limit ON public.wallet_revisions USING btree (wallet_id, revised_at, id) WHERE (old_credit_limit IS DISTINCT FROM new_credit_limit);
 
 --
 -- Name: wallet_revisions_wallet_id_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
@@ -2523,6 +3086,54 @@ ALTER TABLE public.currencies ENABLE ALWAYS TRIGGER currencies_guard;
 --
 
 CREATE TRIGGER currencies_keep_default BEFORE DELETE ON public.currencies FOR EACH ROW EXECUTE FUNCTION public.currencies_keep_default();
+
+--
+-- Name: currencies currencies_liquidity; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER currencies_liquidity BEFORE INSERT OR UPDATE OF liquidity_wallet_id ON public.currencies FOR EACH ROW WHEN ((new.liquidity_wallet_id IS NOT NULL)) EXECUTE FUNCTION public.currencies_liquidity();
+
+ALTER TABLE public.currencies ENABLE ALWAYS TRIGGER currencies_liquidity;
+
+--
+-- Name: exchanges exchanges_guard; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER exchanges_guard BEFORE UPDATE ON public.exchanges FOR EACH ROW EXECUTE FUNCTION public.exchanges_guard();
+
+ALTER TABLE public.exchanges ENABLE ALWAYS TRIGGER exchanges_guard;
+
+--
+-- Name: exchanges exchanges_never_deleted; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER exchanges_never_deleted BEFORE DELETE ON public.exchanges FOR EACH ROW EXECUTE FUNCTION public.exchanges_never_deleted();
+
+ALTER TABLE public.exchanges ENABLE ALWAYS TRIGGER exchanges_never_deleted;
+
+--
+-- Name: exchanges exchanges_never_truncated; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER exchanges_never_truncated BEFORE TRUNCATE ON public.exchanges FOR EACH STATEMENT EXECUTE FUNCTION public.exchanges_never_deleted();
+
+ALTER TABLE public.exchanges ENABLE ALWAYS TRIGGER exchanges_never_truncated;
+
+--
+-- Name: exchanges exchanges_terms; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER exchanges_terms BEFORE INSERT ON public.exchanges FOR EACH ROW EXECUTE FUNCTION public.exchanges_terms();
+
+ALTER TABLE public.exchanges ENABLE ALWAYS TRIGGER exchanges_terms;
+
+--
+-- Name: exchanges exchanges_transfers; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER exchanges_transfers AFTER INSERT ON public.exchanges REFERENCING NEW TABLE AS new_exchanges FOR EACH STATEMENT EXECUTE FUNCTION public.exchanges_after_insert();
+
+ALTER TABLE public.exchanges ENABLE ALWAYS TRIGGER exchanges_transfers;
 
 --
 -- Name: hold_revisions hold_revisions_append_only; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
@@ -2728,15 +3339,31 @@ ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_currency_fixed;
 -- Name: wallets wallets_label_touch; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
 --
 
-CREATE TRIGGER wallets_label_touch BEFORE UPDATE OF label, metadata ON public.wallets FOR EACH ROW WHEN (((new.label IS DISTINCT FROM old.label) OR (new.metadata IS DISTINCT FROM old.metadata))) EXECUTE FUNCTION public.wallets_touch_updated_at();
+CREATE TRIGGER wallets_label_touch BEFORE UPDATE OF label, metadata, credit_limit ON public.wallets FOR EACH ROW WHEN ((((new.label IS DISTINCT FROM old.label) OR (new.metadata IS DISTINCT FROM old.metadata)) OR (new.credit_limit IS DISTINCT FROM old.credit_limit))) EXECUTE FUNCTION public.wallets_touch_updated_at();
 
 ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_label_touch;
+
+--
+-- Name: wallets wallets_limit_insert; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER wallets_limit_insert BEFORE INSERT ON public.wallets FOR EACH ROW WHEN ((new.credit_limit <> (0)::numeric)) EXECUTE FUNCTION public.wallets_credit_limit();
+
+ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_limit_insert;
+
+--
+-- Name: wallets wallets_limit_update; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER wallets_limit_update BEFORE UPDATE OF credit_limit ON public.wallets FOR EACH ROW WHEN ((new.credit_limit IS DISTINCT FROM old.credit_limit)) EXECUTE FUNCTION public.wallets_credit_limit();
+
+ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_limit_update;
 
 --
 -- Name: wallets wallets_revise; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
 --
 
-CREATE TRIGGER wallets_revise AFTER UPDATE OF label, metadata ON public.wallets FOR EACH ROW WHEN (((old.label IS DISTINCT FROM new.label) OR (old.metadata IS DISTINCT FROM new.metadata))) EXECUTE FUNCTION public.wallets_revise();
+CREATE TRIGGER wallets_revise AFTER UPDATE OF label, metadata, credit_limit ON public.wallets FOR EACH ROW WHEN ((((old.label IS DISTINCT FROM new.label) OR (old.metadata IS DISTINCT FROM new.metadata)) OR (old.credit_limit IS DISTINCT FROM new.credit_limit))) EXECUTE FUNCTION public.wallets_revise();
 
 ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_revise;
 
@@ -2753,6 +3380,13 @@ ALTER TABLE ONLY public.balance_changes
 
 ALTER TABLE ONLY public.balance_changes
     ADD CONSTRAINT balance_changes_wallet_id_fkey FOREIGN KEY (wallet_id) REFERENCES public.wallets(id) ON DELETE RESTRICT;
+
+--
+-- Name: currencies currencies_liquidity_wallet_fkey; Type: FK CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.currencies
+    ADD CONSTRAINT currencies_liquidity_wallet_fkey FOREIGN KEY (liquidity_wallet_id) REFERENCES public.wallets(id);
 
 --
 -- Name: hold_revisions hold_revisions_actor_key_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: CURRENT_USER
@@ -2807,6 +3441,18 @@ ALTER TABLE public.balance_changes ENABLE ROW LEVEL SECURITY;
 --
 
 CREATE POLICY balance_changes_visible ON public.balance_changes USING (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[])))) WITH CHECK (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[]))));
+
+--
+-- Name: exchanges; Type: ROW SECURITY; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.exchanges ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: exchanges exchanges_visible; Type: POLICY; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE POLICY exchanges_visible ON public.exchanges USING (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (source_wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[])) OR (destination_wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[])))) WITH CHECK (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR ((source_wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[])) AND (destination_wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[])))));
 
 --
 -- Name: holds; Type: ROW SECURITY; Schema: public; Owner: CURRENT_USER
@@ -2864,6 +3510,12 @@ GRANT ALL ON SCHEMA public TO wallet_ledger;
 GRANT USAGE ON SCHEMA public TO wallet_service;
 GRANT USAGE ON SCHEMA public TO wallet_reader;
 GRANT USAGE ON SCHEMA public TO wallet_writer;
+
+--
+-- Name: FUNCTION exchanges_after_insert(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.exchanges_after_insert() FROM PUBLIC;
 
 --
 -- Name: TABLE holds; Type: ACL; Schema: public; Owner: CURRENT_USER
@@ -3058,6 +3710,12 @@ REVOKE ALL ON FUNCTION public.wallet_apply(operation text, wallet_ids bigint[], 
 REVOKE ALL ON FUNCTION public.wallet_repair(apply boolean) FROM PUBLIC;
 
 --
+-- Name: FUNCTION wallets_credit_limit(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.wallets_credit_limit() FROM PUBLIC;
+
+--
 -- Name: FUNCTION wallets_revise(); Type: ACL; Schema: public; Owner: wallet_ledger
 --
 
@@ -3094,6 +3752,7 @@ GRANT SELECT(prefix) ON TABLE public.api_keys TO wallet_reader;
 --
 
 GRANT SELECT(scopes) ON TABLE public.api_keys TO wallet_reader;
+GRANT SELECT(scopes) ON TABLE public.api_keys TO wallet_ledger;
 
 --
 -- Name: COLUMN api_keys.wallet_ids; Type: ACL; Schema: public; Owner: CURRENT_USER
@@ -3176,6 +3835,13 @@ GRANT UPDATE(metadata) ON TABLE public.wallets TO wallet_service;
 GRANT UPDATE(metadata) ON TABLE public.wallets TO wallet_writer;
 
 --
+-- Name: COLUMN wallets.credit_limit; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(credit_limit) ON TABLE public.wallets TO wallet_service;
+GRANT UPDATE(credit_limit) ON TABLE public.wallets TO wallet_writer;
+
+--
 -- Name: TABLE balance_changes_with_currency; Type: ACL; Schema: public; Owner: CURRENT_USER
 --
 
@@ -3201,6 +3867,77 @@ GRANT UPDATE(name) ON TABLE public.currencies TO wallet_service;
 --
 
 GRANT UPDATE(scale) ON TABLE public.currencies TO wallet_service;
+
+--
+-- Name: COLUMN currencies.liquidity_wallet_id; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(liquidity_wallet_id) ON TABLE public.currencies TO wallet_service;
+
+--
+-- Name: SEQUENCE transactions_id_seq; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT USAGE ON SEQUENCE public.transactions_id_seq TO wallet_service;
+GRANT USAGE ON SEQUENCE public.transactions_id_seq TO wallet_writer;
+GRANT USAGE ON SEQUENCE public.transactions_id_seq TO wallet_ledger;
+
+--
+-- Name: TABLE transfers; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT,INSERT ON TABLE public.transfers TO wallet_ledger;
+GRANT SELECT,INSERT ON TABLE public.transfers TO wallet_service;
+GRANT SELECT ON TABLE public.transfers TO wallet_reader;
+GRANT INSERT ON TABLE public.transfers TO wallet_writer;
+
+--
+-- Name: COLUMN transfers.reversed_amount; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(reversed_amount) ON TABLE public.transfers TO wallet_ledger;
+
+--
+-- Name: COLUMN transfers.metadata; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(metadata) ON TABLE public.transfers TO wallet_service;
+GRANT UPDATE(metadata) ON TABLE public.transfers TO wallet_writer;
+
+--
+-- Name: SEQUENCE transfers_id_seq; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT USAGE ON SEQUENCE public.transfers_id_seq TO wallet_service;
+GRANT USAGE ON SEQUENCE public.transfers_id_seq TO wallet_writer;
+
+--
+-- Name: TABLE exchanges; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT,INSERT ON TABLE public.exchanges TO wallet_service;
+GRANT SELECT ON TABLE public.exchanges TO wallet_reader;
+GRANT INSERT ON TABLE public.exchanges TO wallet_writer;
+
+--
+-- Name: COLUMN exchanges.metadata; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(metadata) ON TABLE public.exchanges TO wallet_service;
+GRANT UPDATE(metadata) ON TABLE public.exchanges TO wallet_writer;
+
+--
+-- Name: TABLE exchange_audit; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT ON TABLE public.exchange_audit TO wallet_reader;
+
+--
+-- Name: TABLE exchanges_with_scale; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT ON TABLE public.exchanges_with_scale TO wallet_service;
+GRANT SELECT ON TABLE public.exchanges_with_scale TO wallet_reader;
 
 --
 -- Name: TABLE hold_revisions; Type: ACL; Schema: public; Owner: CURRENT_USER
@@ -3231,40 +3968,11 @@ GRANT INSERT ON TABLE public.transaction_revisions TO wallet_ledger;
 GRANT SELECT ON TABLE public.transaction_revisions TO wallet_reader;
 
 --
--- Name: SEQUENCE transactions_id_seq; Type: ACL; Schema: public; Owner: CURRENT_USER
---
-
-GRANT USAGE ON SEQUENCE public.transactions_id_seq TO wallet_service;
-GRANT USAGE ON SEQUENCE public.transactions_id_seq TO wallet_writer;
-
---
 -- Name: TABLE transactions_with_currency; Type: ACL; Schema: public; Owner: CURRENT_USER
 --
 
 GRANT SELECT ON TABLE public.transactions_with_currency TO wallet_service;
 GRANT SELECT ON TABLE public.transactions_with_currency TO wallet_reader;
-
---
--- Name: TABLE transfers; Type: ACL; Schema: public; Owner: CURRENT_USER
---
-
-GRANT SELECT ON TABLE public.transfers TO wallet_ledger;
-GRANT SELECT,INSERT ON TABLE public.transfers TO wallet_service;
-GRANT SELECT ON TABLE public.transfers TO wallet_reader;
-GRANT INSERT ON TABLE public.transfers TO wallet_writer;
-
---
--- Name: COLUMN transfers.reversed_amount; Type: ACL; Schema: public; Owner: CURRENT_USER
---
-
-GRANT UPDATE(reversed_amount) ON TABLE public.transfers TO wallet_ledger;
-
---
--- Name: COLUMN transfers.metadata; Type: ACL; Schema: public; Owner: CURRENT_USER
---
-
-GRANT UPDATE(metadata) ON TABLE public.transfers TO wallet_service;
-GRANT UPDATE(metadata) ON TABLE public.transfers TO wallet_writer;
 
 --
 -- Name: TABLE transfer_audit; Type: ACL; Schema: public; Owner: CURRENT_USER
@@ -3298,6 +4006,36 @@ GRANT SELECT ON TABLE public.wallet_balances TO wallet_reader;
 
 GRANT INSERT ON TABLE public.wallet_revisions TO wallet_ledger;
 GRANT SELECT ON TABLE public.wallet_revisions TO wallet_reader;
+
+--
+-- Name: COLUMN wallet_revisions.id; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT(id) ON TABLE public.wallet_revisions TO wallet_service;
+
+--
+-- Name: COLUMN wallet_revisions.wallet_id; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT(wallet_id) ON TABLE public.wallet_revisions TO wallet_service;
+
+--
+-- Name: COLUMN wallet_revisions.revised_at; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT(revised_at) ON TABLE public.wallet_revisions TO wallet_service;
+
+--
+-- Name: COLUMN wallet_revisions.old_credit_limit; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT(old_credit_limit) ON TABLE public.wallet_revisions TO wallet_service;
+
+--
+-- Name: COLUMN wallet_revisions.new_credit_limit; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT(new_credit_limit) ON TABLE public.wallet_revisions TO wallet_service;
 
 --
 -- PostgreSQL database dump complete

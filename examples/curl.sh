@@ -331,6 +331,38 @@ call 200 GET "/transfers/$TRANSFER"
 expect data.attributes.reversedAmount 4.00
 call 403 DELETE "/transfers/$TRANSFER"
 
+echo "# Buy 0.01 BTC with dollars at a quoted rate, through the house's liquidity wallets"
+call 201 POST /wallets "{\"data\": {\"type\": \"wallets\", \"attributes\": {\"label\": \"house-usd-$RUN\", \"currency\": \"USD\", \"creditLimit\": \"1000000\"}}}"
+HOUSE_USD=$(get data.id)
+call 201 POST /wallets "{\"data\": {\"type\": \"wallets\", \"attributes\": {\"label\": \"house-btc-$RUN\", \"currency\": \"BTC\", \"creditLimit\": \"100\"}}}"
+HOUSE_BTC=$(get data.id)
+expect data.attributes.available 100.00000000
+liquidity() { # CURRENCY WALLET
+    echo "{\"data\": {\"type\": \"currencies\", \"id\": \"$1\",
+      \"relationships\": {\"liquidityWallet\": {\"data\": {\"type\": \"wallets\", \"id\": \"$2\"}}}}}"
+}
+call 200 PATCH /currencies/USD "$(liquidity USD "$HOUSE_USD")"
+call 200 PATCH /currencies/BTC "$(liquidity BTC "$HOUSE_BTC")"
+call 422 PATCH /currencies/BTC "$(liquidity BTC "$HOUSE_USD")"
+expect errors.0.code currency-mismatch
+call 201 POST /wallets "{\"data\": {\"type\": \"wallets\", \"attributes\": {\"label\": \"btc-$RUN\", \"currency\": \"BTC\"}}}"
+BITCOIN=$(get data.id)
+call 201 POST /transactions "$(transaction "$DOLLARS" "usd-funds-$RUN" '"1000"')"
+exchange() { # TXID SOURCE DESTINATION AMOUNTS RATE
+    echo "{\"data\": {\"type\": \"exchanges\", \"attributes\": {\"txid\": \"$1\", $4, \"rate\": \"$5\"},
+      \"relationships\": {\"source\": {\"data\": {\"type\": \"wallets\", \"id\": \"$2\"}},
+      \"destination\": {\"data\": {\"type\": \"wallets\", \"id\": \"$3\"}}}}}"
+}
+call 201 POST "/exchanges?include=transfers" "$(exchange "buy-btc-$RUN" "$DOLLARS" "$BITCOIN" '"destinationAmount": "0.01"' 0.0000105)"
+expect data.attributes.sourceAmount 952.39
+expect data.attributes.destinationAmount 0.01000000
+call 200 GET "/wallets/$HOUSE_BTC"
+expect data.attributes.balance -0.01000000
+call 422 POST /exchanges "$(exchange "same-$RUN" "$DOLLARS" "$DOLLARS_2" '"sourceAmount": "1"' 1)"
+expect errors.0.code same-currency
+call 409 POST /exchanges "$(exchange "too-much-$RUN" "$DOLLARS" "$BITCOIN" '"sourceAmount": "100000"' 0.0000105)"
+expect errors.0.code insufficient-funds
+
 echo "# An empty wallet can be deleted"
 call 201 POST /wallets "$(wallet "empty-$RUN")"
 EMPTY=$(get data.id)

@@ -94,6 +94,35 @@ CREATE OR REPLACE TRIGGER currencies_keep_default
     FOR EACH ROW EXECUTE FUNCTION currencies_keep_default();
 
 
+-- A currency's liquidity wallet (the house's wallet that takes and gives it in exchanges,
+-- 36_exchanges.sql) holds that currency. (A wallet's currency never changes, and the
+-- foreign key keeps the wallet from being deleted while it is named.)
+CREATE OR REPLACE FUNCTION currencies_liquidity()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    held text;
+BEGIN
+    SELECT w.currency INTO held FROM wallets AS w WHERE w.id = NEW.liquidity_wallet_id;
+    IF FOUND AND held <> NEW.code THEN
+        RAISE EXCEPTION 'currency %: its liquidity wallet % holds %', NEW.code, NEW.liquidity_wallet_id, held
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'currencies_liquidity_currency',
+                  TABLE = 'currencies',
+                  DETAIL = format('wallet_id=%s currency=%s', NEW.liquidity_wallet_id, held),
+                  HINT = 'Name a wallet of this currency.';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+CREATE OR REPLACE TRIGGER currencies_liquidity
+    BEFORE INSERT OR UPDATE OF liquidity_wallet_id ON currencies
+    FOR EACH ROW
+    WHEN (NEW.liquidity_wallet_id IS NOT NULL)
+    EXECUTE FUNCTION currencies_liquidity();
+
+
 -- The refusal of an amount with more fractional digits than its wallet's currency has, in
 -- one place: wallet_apply and the capture check raise it.
 CREATE OR REPLACE FUNCTION ledger_refuse_precision(what text, wallet bigint, currency text, scale smallint, digits integer)
@@ -105,10 +134,15 @@ BEGIN
             wallet, currency, scale,
             CASE what WHEN 'holds_captured_amount_scale' THEN 'a captured amount'
                       WHEN 'holds_amount_scale' THEN 'a hold amount'
+                      WHEN 'wallets_credit_limit_scale' THEN 'its credit limit'
+                      WHEN 'exchanges_source_amount_scale' THEN 'the exchange''s source amount'
+                      WHEN 'exchanges_destination_amount_scale' THEN 'the exchange''s destination amount'
                       ELSE 'an amount' END,
             digits
         USING ERRCODE = 'check_violation', CONSTRAINT = what,
-              TABLE = CASE WHEN what LIKE 'holds%' THEN 'holds' ELSE 'transactions' END,
+              TABLE = CASE WHEN what LIKE 'holds%' THEN 'holds'
+                           WHEN what LIKE 'wallets%' THEN 'wallets'
+                           WHEN what LIKE 'exchanges%' THEN 'exchanges' ELSE 'transactions' END,
               DETAIL = format('wallet_id=%s currency=%s scale=%s', wallet, currency, scale),
               HINT = format('Round the amount to %s fractional digit(s): amounts of %s are exact at its scale.',
                             scale, currency);
@@ -146,6 +180,7 @@ BEGIN
     EXECUTE format('ALTER FUNCTION wallets_currency() SET search_path = %I, pg_temp', current_schema());
     EXECUTE format('ALTER FUNCTION currencies_guard() SET search_path = %I, pg_temp', current_schema());
     EXECUTE format('ALTER FUNCTION currencies_keep_default() SET search_path = %I, pg_temp', current_schema());
+    EXECUTE format('ALTER FUNCTION currencies_liquidity() SET search_path = %I, pg_temp', current_schema());
     EXECUTE format('ALTER FUNCTION ledger_refuse_precision(text, bigint, text, smallint, integer) SET search_path = %I, pg_temp', current_schema());
 END;
 $$;
@@ -153,3 +188,4 @@ $$;
 ALTER TABLE wallets ENABLE ALWAYS TRIGGER wallets_currency;
 ALTER TABLE wallets ENABLE ALWAYS TRIGGER wallets_currency_fixed;
 ALTER TABLE currencies ENABLE ALWAYS TRIGGER currencies_guard;
+ALTER TABLE currencies ENABLE ALWAYS TRIGGER currencies_liquidity;

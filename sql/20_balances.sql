@@ -4,9 +4,13 @@
 --
 -- The rules it keeps, whoever writes (this service, a person in psql, a batch job):
 --  * balance = the sum of the wallet's transactions; held = the sum of its pending holds.
---  * available = balance - held (less what expired holds no longer keep) never goes below
---    zero: a statement that would take any wallet there fails whole (SQLSTATE 23514,
---    constraint wallets_balance_nonnegative, DETAIL 'wallet_id=<id> available=<amount>').
+--  * available = balance - held (less what expired holds no longer keep) + credit_limit never
+--    goes below zero: a statement that would take any wallet there fails whole (SQLSTATE
+--    23514, constraint wallets_balance_nonnegative, DETAIL 'wallet_id=<id> available=<amount>').
+--    A wallet without a credit limit (0, the default) never goes below zero.
+--  * A credit limit is set by the database's users, or by an admin API key, never by another
+--    key (42501, wallets_credit_limit_admin); it is exact at the wallet's scale, and never
+--    lowered below what the wallet uses of it (23514, wallets_credit_limit_in_use).
 --  * A balance never reaches 10^18 (22003, wallets_balance_max).
 --  * Every amount is exact at the scale of its wallet's currency (23514,
 --    transactions_amount_scale or holds_amount_scale; 15_currencies.sql).
@@ -48,8 +52,8 @@ BEGIN
     -- transaction commits, so the check below sees the committed balances.
     FOR target IN
         SELECT w.id, w.currency, w.scale, d.digits, w.balance + d.delta AS new_balance,
-               wallet_available_now(w.id, w.balance, w.held, w.held_expires_at) AS available,
-               wallet_available_now(w.id, w.balance, w.held, w.held_expires_at)
+               wallet_available_now(w.id, w.balance, w.held, w.held_expires_at, w.credit_limit) AS available,
+               wallet_available_now(w.id, w.balance, w.held, w.held_expires_at, w.credit_limit)
                    + d.delta - d.held_delta AS new_available
         FROM wallets AS w
         JOIN unnest(wallet_ids, deltas, held_deltas, digits) AS d (wallet_id, delta, held_delta, digits)
@@ -73,7 +77,7 @@ BEGIN
                       TABLE = 'wallets',
                       DETAIL = format('wallet_id=%s available=%s', target.id,
                                       round(target.available, target.scale)),
-                      HINT = 'A statement must leave every wallet''s available balance (its balance less its pending holds) at zero or above.';
+                      HINT = 'A statement must leave every wallet''s available balance (its balance less its pending holds, plus its credit limit) at zero or above.';
         END IF;
         IF target.new_balance >= 1e18 THEN
             RAISE EXCEPTION 'balance overflow: the balance of wallet % would become %, beyond numeric(36,18)',
@@ -233,16 +237,16 @@ $$;
 COMMENT ON FUNCTION wallet_held_now(wallet bigint, held numeric, held_expires_at timestamp with time zone) IS
     'What the wallet''s pending, unexpired holds keep: its stored held less wallet_expired_held.';
 
-CREATE OR REPLACE FUNCTION wallet_available_now(wallet bigint, balance numeric, held numeric, held_expires_at timestamp with time zone)
+CREATE OR REPLACE FUNCTION wallet_available_now(wallet bigint, balance numeric, held numeric, held_expires_at timestamp with time zone, credit_limit numeric)
 RETURNS numeric
 LANGUAGE sql
 STABLE
 AS $$
-    SELECT balance - wallet_held_now(wallet, held, held_expires_at)
+    SELECT balance - wallet_held_now(wallet, held, held_expires_at) + credit_limit
 $$;
 
-COMMENT ON FUNCTION wallet_available_now(wallet bigint, balance numeric, held numeric, held_expires_at timestamp with time zone) IS
-    'What the wallet can spend or hold: its balance less wallet_held_now.';
+COMMENT ON FUNCTION wallet_available_now(wallet bigint, balance numeric, held numeric, held_expires_at timestamp with time zone, credit_limit numeric) IS
+    'What the wallet can spend or hold: its balance less wallet_held_now, plus its credit limit.';
 
 
 -- Every wallet's balances as they stand: what psql users should read.
@@ -250,11 +254,75 @@ CREATE OR REPLACE VIEW wallet_balances WITH (security_invoker = true) AS
     SELECT w.id AS wallet_id,
            w.balance,
            wallet_held_now(w.id, w.held, w.held_expires_at) AS held,
-           wallet_available_now(w.id, w.balance, w.held, w.held_expires_at) AS available
+           wallet_available_now(w.id, w.balance, w.held, w.held_expires_at, w.credit_limit) AS available,
+           w.credit_limit
     FROM wallets AS w;
 
 COMMENT ON VIEW wallet_balances IS
-    'Each wallet''s balance, held (its pending, unexpired holds) and available (balance - held), exact now.';
+    'Each wallet''s balance, held (its pending, unexpired holds), available (balance - held + credit_limit) and credit limit, exact now.';
+
+-- The form before credit limits (no view uses it now).
+DROP FUNCTION IF EXISTS wallet_available_now(bigint, numeric, numeric, timestamp with time zone);
+
+
+-- A credit limit: how far below zero a wallet's balance may go. Set by an admin API key or a
+-- database user (a key without the admin scope is refused, on every path: the API's checks
+-- are this one); exact at the wallet's scale; never lowered below what the wallet uses of it
+-- (its holds and its balance below zero). The row is locked by the UPDATE, so a booking
+-- racing a lowering waits for it and is judged by the new limit (or the lowering by the
+-- booking's balance).
+CREATE OR REPLACE FUNCTION wallets_credit_limit()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+AS $$
+DECLARE
+    admin boolean;
+    in_use numeric;
+BEGIN
+    SELECT 'admin' = ANY (k.scopes) INTO admin
+    FROM ledger_actor() AS a
+    JOIN api_keys AS k ON k.id = a.key_id;
+    IF NOT admin THEN
+        RAISE EXCEPTION 'wallet %: a credit limit is set by an admin key only', coalesce(NEW.id::text, '(new)')
+            USING ERRCODE = 'insufficient_privilege', CONSTRAINT = 'wallets_credit_limit_admin',
+                  TABLE = 'wallets';
+    END IF;
+    IF min_scale(NEW.credit_limit) > NEW.scale THEN
+        PERFORM ledger_refuse_precision('wallets_credit_limit_scale', NEW.id, NEW.currency,
+                                        NEW.scale, min_scale(NEW.credit_limit));
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        in_use := wallet_held_now(OLD.id, OLD.held, OLD.held_expires_at) - OLD.balance;
+        IF NEW.credit_limit < in_use THEN
+            RAISE EXCEPTION 'wallet %: its credit limit cannot go below %, what its balance and holds use of it',
+                    OLD.id, round(in_use, OLD.scale)
+                USING ERRCODE = 'check_violation', CONSTRAINT = 'wallets_credit_limit_in_use',
+                      TABLE = 'wallets',
+                      DETAIL = format('wallet_id=%s in_use=%s', OLD.id, round(in_use, OLD.scale)),
+                      HINT = 'Credit the wallet, or void its holds, before lowering its limit.';
+        END IF;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+COMMENT ON FUNCTION wallets_credit_limit() IS
+    'Refuses a credit limit set by a key without the admin scope, finer than the wallet''s currency, or lowered below what the wallet uses.';
+
+-- After wallets_currency (triggers fire in name order), which gives a new wallet its scale.
+CREATE OR REPLACE TRIGGER wallets_limit_insert
+    BEFORE INSERT ON wallets
+    FOR EACH ROW
+    WHEN (NEW.credit_limit <> 0)
+    EXECUTE FUNCTION wallets_credit_limit();
+CREATE OR REPLACE TRIGGER wallets_limit_update
+    BEFORE UPDATE OF credit_limit ON wallets
+    FOR EACH ROW
+    WHEN (NEW.credit_limit IS DISTINCT FROM OLD.credit_limit)
+    EXECUTE FUNCTION wallets_credit_limit();
+ALTER TABLE wallets ENABLE ALWAYS TRIGGER wallets_limit_insert;
+ALTER TABLE wallets ENABLE ALWAYS TRIGGER wallets_limit_update;
 
 -- The functions that write the record are wallet_ledger's (NOLOGIN: nobody logs in as it),
 -- with a pinned search_path, callable by the triggers alone.
@@ -265,7 +333,8 @@ BEGIN
     FOREACH definer IN ARRAY ARRAY[
         'wallet_apply(text, bigint[], numeric[], numeric[], bigint[], bigint[], bigint[], bigint[], integer[])',
         'ledger_apply(text, ledger_change[])',
-        'ledger_hold(text, ledger_change[])'
+        'ledger_hold(text, ledger_change[])',
+        'wallets_credit_limit()'
     ] LOOP
         EXECUTE format('ALTER FUNCTION %s OWNER TO wallet_ledger', definer);
         EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', definer);

@@ -9,6 +9,8 @@
 --    A reversal adds its amount to the original's reversed_amount, which never passes the
 --    original's amount (transfers_reversed_within; racing reversals queue on the original's
 --    row).
+--  * A transfer that names an exchange (exchange_id) is written by the exchange's trigger
+--    only (36_exchanges.sql), and is not reversed on its own.
 --  * UPDATE: only metadata changes (reversed_amount is the reversals' to write).
 --  * DELETE, TRUNCATE: never. A leg is never changed nor deleted on its own
 --    (30_transactions.sql).
@@ -52,15 +54,29 @@ BEGIN
                   HINT = 'Move money between currencies with an exchange.';
     END IF;
 
-    -- A reversal goes back the way its original came, and is not itself reversed.
+    -- Only an exchange books a transfer that names it (36_exchanges.sql, from its trigger).
+    IF pg_trigger_depth() < 2 THEN
+        SELECT t.id, t.exchange_id INTO refused FROM new_transfers AS t
+        WHERE t.exchange_id IS NOT NULL LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'transfer %: a transfer of exchange % is written by INSERT INTO exchanges only',
+                    refused.id, refused.exchange_id
+                USING ERRCODE = 'check_violation', CONSTRAINT = 'transfers_exchange_leg',
+                      TABLE = 'transfers';
+        END IF;
+    END IF;
+
+    -- A reversal goes back the way its original came, is not itself reversed, and is not a
+    -- transfer of an exchange (exchange the money back instead).
     SELECT r.id, r.reverses_id, o.id AS original, o.reverses_id AS original_reverses,
+           o.exchange_id AS original_exchange,
            (r.source_wallet_id, r.destination_wallet_id)
                IS DISTINCT FROM (o.destination_wallet_id, o.source_wallet_id) AS other_way
     INTO refused
     FROM new_transfers AS r
     LEFT JOIN transfers AS o ON o.id = r.reverses_id
     WHERE r.reverses_id IS NOT NULL
-      AND (o.id IS NULL OR o.reverses_id IS NOT NULL
+      AND (o.id IS NULL OR o.reverses_id IS NOT NULL OR o.exchange_id IS NOT NULL
            OR (r.source_wallet_id, r.destination_wallet_id)
               IS DISTINCT FROM (o.destination_wallet_id, o.source_wallet_id))
     LIMIT 1;
@@ -70,6 +86,9 @@ BEGIN
                          THEN format('there is no transfer %s to reverse', refused.reverses_id)
                      WHEN refused.original_reverses IS NOT NULL
                          THEN format('transfer %s is a reversal, which is not reversed', refused.reverses_id)
+                     WHEN refused.original_exchange IS NOT NULL
+                         THEN format('transfer %s is a transfer of exchange %s, which is not reversed on its own: exchange the money back',
+                                     refused.reverses_id, refused.original_exchange)
                      ELSE format('a reversal of transfer %s moves money from its destination to its source', refused.reverses_id)
                 END
             USING ERRCODE = 'check_violation', CONSTRAINT = 'transfers_invalid_reversal',
@@ -116,10 +135,10 @@ LANGUAGE plpgsql
 AS $$
 BEGIN
     IF (NEW.id, NEW.txid, NEW.source_wallet_id, NEW.destination_wallet_id, NEW.amount,
-        NEW.reverses_id, NEW.debit_id, NEW.credit_id, NEW.created_at)
+        NEW.reverses_id, NEW.debit_id, NEW.credit_id, NEW.created_at, NEW.exchange_id)
        IS DISTINCT FROM
        (OLD.id, OLD.txid, OLD.source_wallet_id, OLD.destination_wallet_id, OLD.amount,
-        OLD.reverses_id, OLD.debit_id, OLD.credit_id, OLD.created_at)
+        OLD.reverses_id, OLD.debit_id, OLD.credit_id, OLD.created_at, OLD.exchange_id)
        OR (NEW.reversed_amount IS DISTINCT FROM OLD.reversed_amount AND pg_trigger_depth() < 2)
     THEN
         RAISE EXCEPTION 'transfer %: only its metadata changes; reverse it to move money back', OLD.id
@@ -168,7 +187,8 @@ CREATE OR REPLACE VIEW transfers_with_currency WITH (security_invoker = true) AS
     SELECT t.id, t.txid, t.source_wallet_id, t.destination_wallet_id, t.amount, t.reverses_id,
            t.reversed_amount, t.debit_id, t.credit_id, t.created_at, t.metadata,
            coalesce((SELECT w.currency FROM wallets AS w WHERE w.id = t.source_wallet_id), 'XXX') AS currency,
-           coalesce((SELECT w.scale FROM wallets AS w WHERE w.id = t.source_wallet_id), 18::smallint) AS scale
+           coalesce((SELECT w.scale FROM wallets AS w WHERE w.id = t.source_wallet_id), 18::smallint) AS scale,
+           t.exchange_id
     FROM transfers AS t;
 
 COMMENT ON VIEW transfers_with_currency IS

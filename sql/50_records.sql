@@ -1,6 +1,6 @@
 -- What nobody writes directly: a wallet's balance and held amount (the engine's alone), and
 -- the journal and the revisions (append-only). A wallet's label and metadata changes are on
--- record (wallet_revisions), and touch its updated_at.
+-- record (wallet_revisions), and so are its credit limit's; each touches its updated_at.
 
 
 -- A balance and a held amount are written by wallet_ledger's functions only (the guard's
@@ -53,10 +53,11 @@ AS $$
 BEGIN
     INSERT INTO wallet_revisions (wallet_id, old_label, new_label, old_metadata, new_metadata,
                                   revised_at, database_xid, revised_by, application,
-                                  actor_key_id, actor_name)
+                                  actor_key_id, actor_name, old_credit_limit, new_credit_limit)
     SELECT OLD.id, OLD.label, NEW.label, OLD.metadata, NEW.metadata,
            clock_timestamp(), pg_current_xact_id(), session_user,
-           current_setting('application_name'), actor.key_id, actor.key_name
+           current_setting('application_name'), actor.key_id, actor.key_name,
+           OLD.credit_limit, NEW.credit_limit
     FROM (SELECT 1) AS one
     LEFT JOIN ledger_actor() AS actor ON true;
     RETURN NULL;
@@ -65,14 +66,14 @@ $$;
 
 
 CREATE OR REPLACE TRIGGER wallets_label_touch
-    BEFORE UPDATE OF label, metadata ON wallets
+    BEFORE UPDATE OF label, metadata, credit_limit ON wallets
     FOR EACH ROW
-    WHEN ((NEW.label, NEW.metadata) IS DISTINCT FROM (OLD.label, OLD.metadata))
+    WHEN ((NEW.label, NEW.metadata, NEW.credit_limit) IS DISTINCT FROM (OLD.label, OLD.metadata, OLD.credit_limit))
     EXECUTE FUNCTION wallets_touch_updated_at();
 CREATE OR REPLACE TRIGGER wallets_revise
-    AFTER UPDATE OF label, metadata ON wallets
+    AFTER UPDATE OF label, metadata, credit_limit ON wallets
     FOR EACH ROW
-    WHEN ((OLD.label, OLD.metadata) IS DISTINCT FROM (NEW.label, NEW.metadata))
+    WHEN ((OLD.label, OLD.metadata, OLD.credit_limit) IS DISTINCT FROM (NEW.label, NEW.metadata, NEW.credit_limit))
     EXECUTE FUNCTION wallets_revise();
 
 -- The journal and the revisions are append-only.

@@ -51,6 +51,27 @@ END;
 $$;
 
 
+-- The credit limit in force at a time: what the first limit change after it changed (its
+-- old value), or the limit now when none came after. available at T = balance - held +
+-- this.
+CREATE OR REPLACE FUNCTION wallet_credit_limit_at(wallet bigint, at timestamp with time zone)
+RETURNS numeric
+LANGUAGE plpgsql
+STABLE
+AS $$
+BEGIN
+    RETURN coalesce((
+        SELECT r.old_credit_limit
+        FROM wallet_revisions AS r
+        WHERE r.wallet_id = wallet AND r.revised_at > at
+          AND r.old_credit_limit IS DISTINCT FROM r.new_credit_limit
+        ORDER BY r.revised_at, r.id
+        LIMIT 1
+    ), (SELECT w.credit_limit FROM wallets AS w WHERE w.id = wallet), 0::numeric);
+END;
+$$;
+
+
 -- Every hold as it stands: a pending hold past its expires_at reads as expired. With its
 -- wallet's currency and scale (15_currencies.sql).
 CREATE OR REPLACE VIEW holds_now WITH (security_invoker = true) AS
@@ -70,9 +91,10 @@ COMMENT ON VIEW holds_now IS
 
 -- The audit (`wallet-api verify` reads it): every wallet whose stored balance differs from
 -- the sum of its transactions or from its journal, whose held differs from its pending holds
--- or from its journal, whose journal's running totals break, or whose available balance is
--- negative; and transactions of a wallet that does not exist. A table owner who disables
--- the triggers, a superuser who writes a balance: each leaves a line here.
+-- or from its journal, whose journal's running totals break, whose balance is below minus
+-- its credit limit, or whose available balance (balance - held + credit limit) is negative;
+-- and transactions of a wallet that does not exist. A table owner who disables the triggers,
+-- a superuser who writes a balance: each leaves a line here.
 CREATE OR REPLACE VIEW wallet_balance_audit AS
     WITH sums AS (
         SELECT wallet_id, sum(amount) AS total FROM transactions GROUP BY wallet_id
@@ -107,7 +129,7 @@ CREATE OR REPLACE VIEW wallet_balance_audit AS
            coalesce(l.balance, 0) AS journal_balance,
            b.first_break AS journal_break_id,
            concat_ws('; ',
-               CASE WHEN w.balance < 0 THEN 'negative balance' END,
+               CASE WHEN w.balance < -w.credit_limit THEN 'balance below its credit limit' END,
                CASE WHEN w.balance <> coalesce(s.total, 0)
                     THEN 'balance differs from the sum of its transactions' END,
                CASE WHEN w.balance <> coalesce(l.balance, 0)
@@ -117,7 +139,7 @@ CREATE OR REPLACE VIEW wallet_balance_audit AS
                                 w.held, coalesce(p.total, 0)) END,
                CASE WHEN w.held <> coalesce(l.held, 0)
                     THEN format('held %s differs from its journal''s %s', w.held, coalesce(l.held, 0)) END,
-               CASE WHEN w.balance - coalesce(p.total, 0) < 0
+               CASE WHEN w.balance - coalesce(p.total, 0) + w.credit_limit < 0
                     THEN 'negative available balance' END,
                CASE WHEN w.held_expires_at IS DISTINCT FROM p.first_expiry
                     THEN 'held_expires_at differs from its pending holds'' first expiry' END,
@@ -131,12 +153,12 @@ CREATE OR REPLACE VIEW wallet_balance_audit AS
     LEFT JOIN pending AS p ON p.wallet_id = w.id
     LEFT JOIN last_rows AS l ON l.wallet_id = w.id
     LEFT JOIN breaks AS b ON b.wallet_id = w.id
-    WHERE w.balance < 0
+    WHERE w.balance < -w.credit_limit
        OR w.balance <> coalesce(s.total, 0)
        OR w.balance <> coalesce(l.balance, 0)
        OR w.held <> coalesce(p.total, 0)
        OR w.held <> coalesce(l.held, 0)
-       OR w.balance - coalesce(p.total, 0) < 0
+       OR w.balance - coalesce(p.total, 0) + w.credit_limit < 0
        OR w.held_expires_at IS DISTINCT FROM p.first_expiry
        OR b.first_break IS NOT NULL
   UNION ALL
@@ -173,7 +195,7 @@ BEGIN
 
     -- Recomputed now, under the locks: this query sees what the writers waited for committed.
     FOR fix IN
-        SELECT w.id, w.balance AS stored, w.held AS stored_held,
+        SELECT w.id, w.balance AS stored, w.held AS stored_held, w.credit_limit,
                coalesce((SELECT sum(t.amount) FROM transactions AS t WHERE t.wallet_id = w.id), 0) AS correct,
                coalesce((SELECT sum(h.amount) FROM holds AS h
                          WHERE h.wallet_id = w.id AND h.status = 'pending'), 0) AS correct_held,
@@ -189,9 +211,9 @@ BEGIN
     LOOP
         journal_id := NULL;
         IF apply THEN
-            IF fix.correct < 0 THEN
-                RAISE EXCEPTION 'wallet %: its transactions add up to %, below zero; repair its transactions first',
-                        fix.id, fix.correct
+            IF fix.correct < -fix.credit_limit THEN
+                RAISE EXCEPTION 'wallet %: its transactions add up to %, below minus its credit limit %; repair its transactions first',
+                        fix.id, fix.correct, fix.credit_limit
                     USING ERRCODE = 'check_violation',
                           CONSTRAINT = 'wallets_balance_nonnegative',
                           DETAIL = format('wallet_id=%s', fix.id);
@@ -231,5 +253,6 @@ BEGIN
     REVOKE EXECUTE ON FUNCTION wallet_repair(boolean) FROM PUBLIC;
     EXECUTE format('ALTER FUNCTION wallet_repair(boolean) SET search_path = %I, pg_temp', current_schema());
     EXECUTE format('ALTER FUNCTION wallet_held_at(bigint, timestamptz) SET search_path = %I, pg_temp', current_schema());
+    EXECUTE format('ALTER FUNCTION wallet_credit_limit_at(bigint, timestamptz) SET search_path = %I, pg_temp', current_schema());
 END;
 $$;

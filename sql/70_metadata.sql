@@ -50,6 +50,8 @@ BEGIN
         WHEN 'holds' THEN 'wallet_id = ANY (wallet_api_wallets())'
         WHEN 'transfers' THEN 'source_wallet_id = ANY (wallet_api_wallets()) '
                               'OR destination_wallet_id = ANY (wallet_api_wallets())'
+        WHEN 'exchanges' THEN 'source_wallet_id = ANY (wallet_api_wallets()) '
+                              'OR destination_wallet_id = ANY (wallet_api_wallets())'
     END;
     IF visible IS NULL THEN
         RAISE EXCEPTION 'metadata_ids: % has no metadata', resource USING ERRCODE = 'invalid_parameter_value';

@@ -20,6 +20,7 @@ ALTER TABLE transactions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE balance_changes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE holds ENABLE ROW LEVEL SECURITY;
 ALTER TABLE transfers ENABLE ROW LEVEL SECURITY;
+ALTER TABLE exchanges ENABLE ROW LEVEL SECURITY;
 
 DROP POLICY IF EXISTS wallets_visible ON wallets;
 CREATE POLICY wallets_visible ON wallets
@@ -49,6 +50,16 @@ CREATE POLICY transfers_visible ON transfers
                 OR (source_wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[])
                     AND destination_wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[])));
 
+-- An exchange likewise (its liquidity wallets are the house's: 36_exchanges.sql books them).
+DROP POLICY IF EXISTS exchanges_visible ON exchanges;
+CREATE POLICY exchanges_visible ON exchanges
+    USING ((SELECT wallet_api_wallets()) IS NULL
+           OR source_wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[])
+           OR destination_wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[]))
+    WITH CHECK ((SELECT wallet_api_wallets()) IS NULL
+                OR (source_wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[])
+                    AND destination_wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[])));
+
 
 DO $$
 BEGIN
@@ -66,40 +77,53 @@ GRANT SELECT ON transactions, holds, wallet_balance_audit TO wallet_ledger;
 -- A transfer's legs, and its reversals' sum.
 GRANT INSERT ON transactions TO wallet_ledger;
 GRANT SELECT, UPDATE (reversed_amount) ON transfers TO wallet_ledger;
+-- An exchange's transfers.
+GRANT INSERT ON transfers TO wallet_ledger;
 -- A new transfer draws its legs' ids from the transactions' sequence.
 DO $$
 BEGIN
-    EXECUTE format('GRANT USAGE ON SEQUENCE %s TO wallet_service, wallet_writer',
+    EXECUTE format('GRANT USAGE ON SEQUENCE %s TO wallet_service, wallet_writer, wallet_ledger',
                    pg_get_serial_sequence('transactions', 'id'));
+    -- A new exchange draws its transfers' ids from the transfers' sequence.
+    EXECUTE format('GRANT USAGE ON SEQUENCE %s TO wallet_service, wallet_writer',
+                   pg_get_serial_sequence('transfers', 'id'));
 END;
 $$;
 GRANT SELECT, INSERT ON balance_changes TO wallet_ledger;
 GRANT INSERT ON transaction_revisions, hold_revisions, wallet_revisions TO wallet_ledger;
-GRANT SELECT (id, name) ON api_keys TO wallet_ledger;
+-- Who the actor is, and whether it may set a credit limit.
+GRANT SELECT (id, name, scopes) ON api_keys TO wallet_ledger;
 GRANT SELECT, DELETE ON idempotency_keys TO wallet_ledger;
 
 -- The service.
 GRANT SELECT ON __diesel_schema_migrations TO wallet_service;
-GRANT SELECT, INSERT, DELETE, UPDATE (label, metadata) ON wallets TO wallet_service;
+GRANT SELECT, INSERT, DELETE, UPDATE (label, metadata, credit_limit) ON wallets TO wallet_service;
 GRANT SELECT, INSERT, DELETE, UPDATE (wallet_id, txid, amount, metadata) ON transactions TO wallet_service;
 GRANT SELECT, INSERT, UPDATE (status, captured_amount, transaction_id, metadata) ON holds TO wallet_service;
 GRANT SELECT, INSERT, UPDATE (metadata) ON transfers TO wallet_service;
+GRANT SELECT, INSERT, UPDATE (metadata) ON exchanges TO wallet_service;
 GRANT SELECT ON balance_changes, holds_now, wallet_balances, transactions_with_currency,
-                balance_changes_with_currency, transfers_with_currency TO wallet_service;
-GRANT SELECT, INSERT, DELETE, UPDATE (name, scale) ON currencies TO wallet_service;
+                balance_changes_with_currency, transfers_with_currency, exchanges_with_scale
+    TO wallet_service;
+GRANT SELECT, INSERT, DELETE, UPDATE (name, scale, liquidity_wallet_id) ON currencies TO wallet_service;
 GRANT SELECT, INSERT ON idempotency_keys TO wallet_service;
+-- The credit limit in force at a past time (wallet_credit_limit_at, for ?balanceAt).
+GRANT SELECT (id, wallet_id, revised_at, old_credit_limit, new_credit_limit)
+    ON wallet_revisions TO wallet_service;
 GRANT SELECT, INSERT, UPDATE (revoked_at) ON api_keys TO wallet_service;
 
 -- People and reports.
 GRANT SELECT ON wallets, transactions, balance_changes, transaction_revisions, holds,
                 hold_revisions, wallet_revisions, holds_now, wallet_balances, currencies,
                 transactions_with_currency, balance_changes_with_currency, transfers,
-                transfers_with_currency, transfer_audit TO wallet_reader;
+                transfers_with_currency, transfer_audit, exchanges, exchanges_with_scale,
+                exchange_audit TO wallet_reader;
 GRANT SELECT (id, name, prefix, scopes, wallet_ids, created_at, expires_at, revoked_at)
     ON api_keys TO wallet_reader;
 
 GRANT wallet_reader TO wallet_writer;
-GRANT INSERT, DELETE, UPDATE (label, metadata) ON wallets TO wallet_writer;
+GRANT INSERT, DELETE, UPDATE (label, metadata, credit_limit) ON wallets TO wallet_writer;
 GRANT INSERT, DELETE, UPDATE (wallet_id, txid, amount, metadata) ON transactions TO wallet_writer;
 GRANT INSERT, UPDATE (status, captured_amount, transaction_id, metadata) ON holds TO wallet_writer;
 GRANT INSERT, UPDATE (metadata) ON transfers TO wallet_writer;
+GRANT INSERT, UPDATE (metadata) ON exchanges TO wallet_writer;

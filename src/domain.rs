@@ -14,7 +14,7 @@ use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::{Numeric, Text};
 use serde_json::value::RawValue;
 
-use crate::parse::{Accepts, Input, Parse};
+use crate::parse::{Accepts, Input, Parse, Sign};
 
 /// Fractional digits of money: numeric(36,18).
 pub const MONEY_SCALE: i64 = 18;
@@ -155,22 +155,7 @@ impl Amount {
     /// Parses the decimal text of an amount exactly: an optional `-`, digits, an optional
     /// fraction, an optional exponent (`1.5`, `-0.25`, `2e3`). Never goes through a float.
     pub fn parse(text: &str) -> Result<Amount, InvalidValue> {
-        let value = parse_decimal(text).ok_or_else(|| {
-            InvalidValue(format!(
-                "amount must be a decimal number such as \"12.50\" or \"-3\", got {text:?}"
-            ))
-        })?;
-        let (_, scale) = value.normalized().as_bigint_and_exponent();
-        if scale > MONEY_SCALE {
-            return Err(InvalidValue(format!(
-                "amount has more than {MONEY_SCALE} digits after the decimal point"
-            )));
-        }
-        if value.abs() >= 10u64.pow(MONEY_INTEGER_DIGITS as u32) {
-            return Err(InvalidValue(format!(
-                "amount has more than {MONEY_INTEGER_DIGITS} digits before the decimal point"
-            )));
-        }
+        let value = exact_decimal(text, "amount")?;
         if value == 0 {
             return Err(InvalidValue(
                 "amount must not be zero: a transaction moves money".to_string(),
@@ -182,6 +167,28 @@ impl Amount {
     pub fn value(&self) -> &BigDecimal {
         &self.0
     }
+}
+
+/// A decimal `what` holds: at most 18 digits before the point and 18 after it (what
+/// numeric(36,18) holds without rounding), parsed exactly.
+fn exact_decimal(text: &str, what: &str) -> Result<BigDecimal, InvalidValue> {
+    let value = parse_decimal(text).ok_or_else(|| {
+        InvalidValue(format!(
+            "{what} must be a decimal number such as \"12.50\", got {text:?}"
+        ))
+    })?;
+    let (_, scale) = value.normalized().as_bigint_and_exponent();
+    if scale > MONEY_SCALE {
+        return Err(InvalidValue(format!(
+            "{what} has more than {MONEY_SCALE} digits after the decimal point"
+        )));
+    }
+    if value.abs() >= 10u64.pow(MONEY_INTEGER_DIGITS as u32) {
+        return Err(InvalidValue(format!(
+            "{what} has more than {MONEY_INTEGER_DIGITS} digits before the decimal point"
+        )));
+    }
+    Ok(value)
 }
 
 /// Parses decimal text strictly: `-?digits(.digits)?([eE][+-]?digits)?`, or with the integer
@@ -335,7 +342,7 @@ impl Parse for Amount {
     const ACCEPTS: Accepts = Accepts::Decimal {
         integer: MONEY_INTEGER_DIGITS as u32,
         fraction: MONEY_SCALE as u32,
-        positive: false,
+        sign: Sign::NonZero,
     };
 
     fn parse(input: Input<'_>) -> Result<Amount, String> {
@@ -353,7 +360,7 @@ impl Parse for PositiveAmount {
     const ACCEPTS: Accepts = Accepts::Decimal {
         integer: MONEY_INTEGER_DIGITS as u32,
         fraction: MONEY_SCALE as u32,
-        positive: true,
+        sign: Sign::Positive,
     };
 
     fn parse(input: Input<'_>) -> Result<PositiveAmount, String> {
@@ -366,6 +373,57 @@ impl Parse for PositiveAmount {
             );
         }
         Ok(PositiveAmount(amount))
+    }
+}
+
+/// A wallet's credit limit: how far below zero its balance may go; zero or above.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreditLimit(pub BigDecimal);
+
+impl Parse for CreditLimit {
+    const ACCEPTS: Accepts = Accepts::Decimal {
+        integer: MONEY_INTEGER_DIGITS as u32,
+        fraction: MONEY_SCALE as u32,
+        sign: Sign::NonNegative,
+    };
+
+    fn parse(input: Input<'_>) -> Result<CreditLimit, String> {
+        let text = json_decimal(attribute(input)?)
+            .ok_or("creditLimit must be a decimal number, as a string (\"500.00\")")?;
+        let value = exact_decimal(&text, "creditLimit").map_err(|why| why.0)?;
+        if value < 0 {
+            return Err(
+                "creditLimit is zero or above: how far below zero the balance may go".into(),
+            );
+        }
+        Ok(CreditLimit(value.with_scale(MONEY_SCALE)))
+    }
+}
+
+/// An exchange rate: how many units of one currency one unit of another buys; above zero,
+/// at most 18 digits before the point and 18 after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rate(pub BigDecimal);
+
+impl Parse for Rate {
+    const ACCEPTS: Accepts = Accepts::Decimal {
+        integer: MONEY_INTEGER_DIGITS as u32,
+        fraction: MONEY_SCALE as u32,
+        sign: Sign::Positive,
+    };
+
+    fn parse(input: Input<'_>) -> Result<Rate, String> {
+        let text = json_decimal(attribute(input)?)
+            .ok_or("rate must be a decimal number, as a string (\"0.0000105\")")?;
+        let value = exact_decimal(&text, "rate").map_err(|why| why.0)?;
+        if value <= 0 {
+            return Err(
+                "rate is above zero: the units of the destination's currency one unit of the \
+                 source's buys"
+                    .into(),
+            );
+        }
+        Ok(Rate(value))
     }
 }
 

@@ -9,6 +9,7 @@ use wallet_api::config::Config;
 use wallet_api::db;
 use wallet_api::domain::format_money;
 use wallet_api::models::balance_change::repair;
+use wallet_api::models::exchange::audit_exchanges;
 use wallet_api::models::transfer::audit_transfers;
 use wallet_api::models::wallet::audit_balances;
 use wallet_api::startup::Application;
@@ -171,13 +172,19 @@ fn verify(database_url: &str) -> anyhow::Result<ExitCode> {
         .context("cannot read wallet_balance_audit (run `wallet-api migrate` first?)")?;
     let transfers = audit_transfers(&mut conn)
         .context("cannot read transfer_audit (run `wallet-api migrate` first?)")?;
+    let exchanges = audit_exchanges(&mut conn)
+        .context("cannot read exchange_audit (run `wallet-api migrate` first?)")?;
     for transfer in &transfers {
         println!("transfer {}: {}", transfer.transfer_id, transfer.problem);
     }
-    if problems.is_empty() && transfers.is_empty() {
+    for exchange in &exchanges {
+        println!("exchange {}: {}", exchange.exchange_id, exchange.problem);
+    }
+    if problems.is_empty() && transfers.is_empty() && exchanges.is_empty() {
         println!(
             "ok: every wallet's balance equals the sum of its transactions and its journal, \
-             none is negative, and every transfer has its two legs"
+             none is below its credit limit, every transfer has its two legs and every \
+             exchange its two transfers"
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -194,7 +201,10 @@ fn verify(database_url: &str) -> anyhow::Result<ExitCode> {
             money(&problem.journal_balance),
         );
     }
-    println!("{} problem(s) found", problems.len() + transfers.len());
+    println!(
+        "{} problem(s) found",
+        problems.len() + transfers.len() + exchanges.len()
+    );
     Ok(ExitCode::FAILURE)
 }
 

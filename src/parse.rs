@@ -12,11 +12,11 @@ pub enum Accepts {
     /// A string of `min` to `max` characters, without NUL.
     Text { min: usize, max: usize },
     /// An exact decimal (a string or a JSON number) with at most `integer` digits before the
-    /// point and `fraction` after it; `positive`: above zero; otherwise: not zero.
+    /// point and `fraction` after it, of this sign.
     Decimal {
         integer: u32,
         fraction: u32,
-        positive: bool,
+        sign: Sign,
     },
     /// A code: a string of at most `max` characters matching `pattern` (a regular
     /// expression anchored at both ends).
@@ -35,6 +35,17 @@ pub enum Accepts {
     Links,
     /// A metadata object: string keys to strings (or null, to remove a key).
     Metadata,
+}
+
+/// The sign a decimal field accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sign {
+    /// Above or below zero, not zero (a transaction's amount).
+    NonZero,
+    /// Above zero (what a hold reserves, a transfer moves, a rate).
+    Positive,
+    /// Zero or above (a credit limit).
+    NonNegative,
 }
 
 /// A value a client sent for a writable field, as the API layer hands it over: an

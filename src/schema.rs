@@ -54,6 +54,7 @@ diesel::table! {
         kind -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        liquidity_wallet_id -> Nullable<Int8>,
     }
 }
 
@@ -132,6 +133,7 @@ diesel::table! {
         credit_id -> Int8,
         created_at -> Timestamptz,
         metadata -> Jsonb,
+        exchange_id -> Nullable<Int8>,
     }
 }
 
@@ -147,6 +149,7 @@ diesel::table! {
         metadata -> Jsonb,
         currency -> Text,
         scale -> Int2,
+        credit_limit -> Numeric,
     }
 }
 
@@ -182,6 +185,50 @@ diesel::table! {
         metadata -> Jsonb,
         currency -> Text,
         scale -> Int2,
+        exchange_id -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    exchanges (id) {
+        id -> Int8,
+        txid -> Text,
+        source_wallet_id -> Int8,
+        destination_wallet_id -> Int8,
+        source_amount -> Numeric,
+        destination_amount -> Numeric,
+        rate -> Numeric,
+        source_currency -> Text,
+        destination_currency -> Text,
+        source_liquidity_wallet_id -> Int8,
+        destination_liquidity_wallet_id -> Int8,
+        source_transfer_id -> Int8,
+        destination_transfer_id -> Int8,
+        created_at -> Timestamptz,
+        metadata -> Jsonb,
+    }
+}
+
+// The view `exchanges_with_scale`: every exchange with its currencies' scales and its two
+// transfers.
+diesel::table! {
+    exchanges_with_scale (id) {
+        id -> Int8,
+        txid -> Text,
+        source_wallet_id -> Int8,
+        destination_wallet_id -> Int8,
+        source_amount -> Numeric,
+        destination_amount -> Numeric,
+        rate -> Numeric,
+        source_currency -> Text,
+        destination_currency -> Text,
+        source_liquidity_wallet_id -> Int8,
+        destination_liquidity_wallet_id -> Int8,
+        transfer_ids -> Array<Int8>,
+        created_at -> Timestamptz,
+        metadata -> Jsonb,
+        source_scale -> Int2,
+        destination_scale -> Int2,
     }
 }
 
@@ -223,6 +270,8 @@ diesel::joinable!(transactions -> wallets (wallet_id));
 diesel::joinable!(wallets -> currencies (currency));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    exchanges,
+    exchanges_with_scale,
     api_keys,
     balance_changes,
     balance_changes_with_currency,

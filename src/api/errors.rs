@@ -13,7 +13,7 @@ use crate::jsonapi::ApiError;
 
 codes! {
     pub INSUFFICIENT_FUNDS = (CONFLICT, "insufficient-funds", "Insufficient funds",
-        "the write would leave an available balance (balance - held) below 0; nothing was written");
+        "the write would leave an available balance (balance - held + creditLimit) below 0; nothing was written");
     pub BALANCE_OVERFLOW = (UNPROCESSABLE_ENTITY, "balance-overflow", "Balance overflow",
         "the write would give a balance of 10^18 or more; nothing was written");
     pub TRANSIENT_CONFLICT = (SERVICE_UNAVAILABLE, "transient-conflict", "Transient conflict",
@@ -34,8 +34,8 @@ codes! {
         "a write's connection broke after it was sent: it may have been applied; send the same request again");
 }
 
-const INSUFFICIENT: &str = "this change would leave its available balance (its balance less its pending holds) below 0; \
-     nothing was changed";
+const INSUFFICIENT: &str = "this change would leave its available balance (its balance less its pending holds, plus \
+     its credit limit) below 0; nothing was changed";
 const OVERFLOW: &str = "beyond what a balance can hold (18 integer and 18 fractional digits); \
      nothing was changed";
 

@@ -23,7 +23,9 @@ pub mod routes;
 pub mod state;
 pub mod write;
 
-use resources::{api_keys, balance_changes, currencies, holds, transactions, transfers, wallets};
+use resources::{
+    api_keys, balance_changes, currencies, exchanges, holds, transactions, transfers, wallets,
+};
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse};
@@ -37,7 +39,9 @@ use routes::{Operation, Routes};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::error::Code;
 use crate::models::fields::{Either, FieldSpec, Model, ToManySpec, Way};
-use crate::models::{ApiKey, BalanceChange, Currency, Hold, Transaction, Transfer, Wallet};
+use crate::models::{
+    ApiKey, BalanceChange, Currency, Exchange, Hold, Transaction, Transfer, Wallet,
+};
 
 pub use state::AppState;
 
@@ -151,6 +155,7 @@ pub const RESOURCES: &[Registered] = &[
     read_only::<BalanceChange>(balance_changes::routes),
     writable::<Hold>(holds::routes),
     writable::<Transfer>(transfers::routes),
+    writable::<Exchange>(exchanges::routes),
     writable::<ApiKey>(api_keys::routes),
     writable::<Currency>(currencies::routes),
 ];

@@ -87,6 +87,10 @@ pub enum ConstraintKind {
     ForeignKey,
     Check,
     NotNull,
+    /// A rule of `sql/` raised under another SQLSTATE and named as a constraint: who may
+    /// write (42501, `wallets_credit_limit_admin`), a value out of range (22003,
+    /// `exchanges_amount_max`).
+    Rule,
 }
 
 impl DbError {
@@ -217,6 +221,9 @@ impl DbError {
             (DatabaseErrorKind::ForeignKeyViolation, _) => ConstraintKind::ForeignKey,
             (DatabaseErrorKind::CheckViolation, _) => ConstraintKind::Check,
             (DatabaseErrorKind::NotNullViolation, _) => ConstraintKind::NotNull,
+            (DatabaseErrorKind::Unknown, constraint) if !constraint.is_empty() => {
+                ConstraintKind::Rule
+            }
             _ => return DbError::Other(error),
         };
         DbError::Constraint {

@@ -119,14 +119,43 @@ diesel::define_sql_function! {
     fn wallet_held_at(wallet: Int8, at: Timestamptz) -> Numeric;
 }
 
-/// The balance `wallet` had at `at` and what its holds kept then, from its journal (and the
-/// holds that had expired by then).
+diesel::define_sql_function! {
+    /// `wallet_credit_limit_at(wallet, at)`: the credit limit in force at `at`.
+    fn wallet_credit_limit_at(wallet: Int8, at: Timestamptz) -> Numeric;
+}
+
+/// A wallet's numbers at a past time.
+pub struct PastBalance {
+    pub balance: BigDecimal,
+    pub held: BigDecimal,
+    pub credit_limit: BigDecimal,
+}
+
+impl PastBalance {
+    /// What could be spent or held then: balance - held + credit limit.
+    pub fn available(&self) -> BigDecimal {
+        &self.balance - &self.held + &self.credit_limit
+    }
+}
+
+/// The balance `wallet` had at `at`, what its holds kept then (from its journal, and the holds
+/// that had expired by then) and the credit limit in force then (from its revisions).
 pub fn balance_at(
     conn: &mut PgConnection,
     wallet: i64,
     at: DateTime<Utc>,
-) -> QueryResult<(BigDecimal, BigDecimal)> {
-    diesel::select((wallet_balance_at(wallet, at), wallet_held_at(wallet, at))).get_result(conn)
+) -> QueryResult<PastBalance> {
+    let (balance, held, credit_limit) = diesel::select((
+        wallet_balance_at(wallet, at),
+        wallet_held_at(wallet, at),
+        wallet_credit_limit_at(wallet, at),
+    ))
+    .get_result(conn)?;
+    Ok(PastBalance {
+        balance,
+        held,
+        credit_limit,
+    })
 }
 
 /// What `wallet_repair` did (or, in a dry run, would do) to one wallet.

@@ -46,6 +46,7 @@ pub struct Currency {
     pub kind: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub liquidity_wallet_id: Option<i64>,
 }
 
 resource! {
@@ -68,6 +69,11 @@ resource! {
             "When it entered the catalogue (set by the server).";
         UpdatedAt "updatedAt": updated_at, time, read, nosort, filter none,
             "When its name or scale last changed (set by the server).";
+        LiquidityWallet "liquidityWallet": liquidity_wallet_id, opt_to_one("wallets"),
+            write(Option<i64>), nosort, filter cmp,
+            "The house's wallet of this currency that takes and gives it in exchanges (usually \
+             with a creditLimit), or null: a currency without one is not exchanged. A wallet of \
+             this currency (another: 422 currency-mismatch); set by an admin key.";
     }
     input NewCurrency, CurrencyChanges;
 }
@@ -138,6 +144,7 @@ impl Currency {
                 currencies::name.eq(&new.name.0),
                 currencies::scale.eq(new.scale.0),
                 currencies::kind.eq(new.kind.map_or("custom", |kind| kind.0)),
+                currencies::liquidity_wallet_id.eq(new.liquidity_wallet_id.flatten()),
             ))
             .returning(Currency::as_returning())
             .get_result(conn)
@@ -151,16 +158,17 @@ impl Currency {
         changes: &CurrencyChanges,
     ) -> QueryResult<Option<Currency>> {
         let target = currencies::table.find(code);
-        match (&changes.name, changes.scale) {
-            (None, None) => currencies::table
+        match (&changes.name, changes.scale, changes.liquidity_wallet_id) {
+            (None, None, None) => currencies::table
                 .find(code)
                 .select(Currency::as_select())
                 .first(conn)
                 .optional(),
-            (name, scale) => diesel::update(target)
+            (name, scale, liquidity) => diesel::update(target)
                 .set((
                     name.as_ref().map(|name| currencies::name.eq(&name.0)),
                     scale.map(|scale| currencies::scale.eq(scale.0)),
+                    liquidity.map(|wallet| currencies::liquidity_wallet_id.eq(wallet)),
                 ))
                 .returning(Currency::as_returning())
                 .get_result(conn)

@@ -39,6 +39,7 @@ pub struct Transfer {
     pub created_at: DateTime<Utc>,
     pub metadata: serde_json::Value,
     pub currency: String,
+    pub exchange_id: Option<i64>,
 }
 
 resource! {
@@ -75,6 +76,9 @@ resource! {
              changed nor deleted on its own.";
         Credit "credit": credit_id, to_one("transactions"), read, nosort, filter none,
             "The transaction it booked on the destination: a leg, never changed nor deleted \
+             on its own.";
+        Exchange "exchange": exchange_id, opt_to_one("exchanges"), read, nosort, filter cmp,
+            "The exchange that booked it, or null: a transfer of an exchange is not reversed \
              on its own.";
     }
     has_many {
@@ -117,7 +121,7 @@ statement!(
      SELECT t.id, t.txid, t.source_wallet_id, t.destination_wallet_id, \
      round(t.amount, w.scale) AS amount, t.reverses_id, \
      round(t.reversed_amount, w.scale) AS reversed_amount, t.debit_id, t.credit_id, \
-     t.created_at, t.metadata, w.currency \
+     t.created_at, t.metadata, w.currency, t.exchange_id \
      FROM made AS t JOIN wallets AS w ON w.id = t.source_wallet_id"
 );
 

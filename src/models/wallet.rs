@@ -14,7 +14,7 @@ use super::declare::resource;
 use super::fields::Record;
 use super::metadata::{METADATA_DOC, MetadataInput, merged};
 use crate::db::prepared::{bind, prepared, statement};
-use crate::domain::{CurrencyCode, Label, NO_CURRENCY};
+use crate::domain::{CreditLimit, CurrencyCode, Label, NO_CURRENCY};
 use crate::schema::wallets;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
@@ -33,13 +33,21 @@ pub struct Wallet {
     ))]
     pub held: BigDecimal,
     #[diesel(select_expression = at_scale(
-        wallet_available_now(wallets::id, wallets::balance, wallets::held, wallets::held_expires_at),
+        wallet_available_now(
+            wallets::id,
+            wallets::balance,
+            wallets::held,
+            wallets::held_expires_at,
+            wallets::credit_limit
+        ),
         wallets::scale
     ))]
     pub available: BigDecimal,
     pub currency: String,
     /// Its currency's fractional digits: every amount of it is exact at this scale.
     pub scale: i16,
+    #[diesel(select_expression = at_scale(wallets::credit_limit, wallets::scale))]
+    pub credit_limit: BigDecimal,
 }
 
 // What a wallet's pending, unexpired holds keep, and what is left to spend, as the view
@@ -54,6 +62,7 @@ diesel::define_sql_function! {
         balance: Numeric,
         held: Numeric,
         held_expires_at: Nullable<Timestamptz>,
+        credit_limit: Numeric,
     ) -> Numeric;
 }
 
@@ -64,8 +73,9 @@ resource! {
         Label "label": label, text, required(Label), sort, filter text,
             "The wallet's name.";
         Balance "balance": balance, money, read, sort, filter cmp,
-            "The sum of the wallet's transactions, kept by the database: never negative, and \
-             never written directly (create a transaction to change it).";
+            "The sum of the wallet's transactions, kept by the database: never below minus its \
+             creditLimit (never negative without one), and never written directly (create a \
+             transaction to change it). filter[balance.lt]=0 finds the wallets using credit.";
         CreatedAt "createdAt": created_at, time, read, sort, filter cmp,
             "When the wallet was created (set by the server).";
         UpdatedAt "updatedAt": updated_at, time, read, nosort, filter none,
@@ -76,13 +86,18 @@ resource! {
             "What its pending holds keep, kept by the database: a hold stops counting the \
              moment it is captured, voided or past its expiresAt.";
         Available "available": available, money, read, computed, filter none,
-            "What can be spent or held: balance - held, never negative. A debit or a hold \
-             larger than it is refused.";
+            "What can be spent or held: balance - held + creditLimit, never negative. A debit \
+             or a hold larger than it is refused.";
         Currency "currency": currency, text, create(CurrencyCode), sort, filter eq,
             "The code of the currency it holds (USD, BTC; a code of the currencies catalogue), \
              given when it is created and never changed: XXX (no currency, 18 fractional \
              digits) when none is given. Every amount of the wallet is exact at the \
              currency's scale and goes out with exactly that many fractional digits.";
+        CreditLimit "creditLimit": credit_limit, money, write(CreditLimit), nosort, filter cmp,
+            "How far below zero its balance may go (0, the default: not at all), exact at its \
+             currency's scale. Set on create or changed by an admin key only (another key \
+             gets 403 insufficient-scope); never lowered below what the wallet uses of it \
+             (409 credit-limit-in-use). Its changes are on record (wallet_revisions).";
         CurrencyDetails "currencyDetails": currency, to_code("currencies"), read, nosort, filter none,
             "The currency's entry in the catalogue (its name, scale and kind): include it with \
              include=currencyDetails. (JSON:API gives attributes and relationships one \
@@ -100,6 +115,9 @@ resource! {
         "transfers": "transfers",
             "The transfers into and out of the wallet (those whose source or destination it \
              is): each is created through /transfers.";
+        "exchanges": "exchanges",
+            "The exchanges into and out of the wallet (those whose source or destination it \
+             is): each is created through /exchanges.";
     }
     input NewWallet, WalletChanges;
 }
@@ -137,6 +155,9 @@ impl Wallet {
                     .as_ref()
                     .map_or(NO_CURRENCY, |code| code.as_str())),
                 metadata.map(|metadata| wallets::metadata.eq(metadata)),
+                new.credit_limit
+                    .as_ref()
+                    .map(|limit| wallets::credit_limit.eq(&limit.0)),
             ))
             .returning(Wallet::as_returning())
             .get_result(conn)
@@ -149,7 +170,7 @@ impl Wallet {
         id: i64,
         changes: &WalletChanges,
     ) -> QueryResult<Option<Wallet>> {
-        if changes.label.is_none() && changes.metadata.is_none() {
+        if changes.label.is_none() && changes.metadata.is_none() && changes.credit_limit.is_none() {
             return <Wallet as Record>::find(conn, &id);
         }
         diesel::update(wallets::table.find(id))
@@ -159,6 +180,10 @@ impl Wallet {
                     .metadata
                     .as_ref()
                     .map(|patch| wallets::metadata.eq(merged!(wallets::metadata, patch))),
+                changes
+                    .credit_limit
+                    .as_ref()
+                    .map(|limit| wallets::credit_limit.eq(&limit.0)),
             ))
             .returning(Wallet::as_returning())
             .get_result(conn)

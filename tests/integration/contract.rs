@@ -186,6 +186,7 @@ fn seeded() -> (TestApp, String) {
                               "destination": {"data": {"type": "wallets", "id": other}}}}}),
     )
     .expect(201);
+    crate::exchanges::one_exchange(&app);
     (app, wallet)
 }
 
@@ -546,7 +547,8 @@ fn example_id(path: &str) -> String {
 #[test]
 fn the_example_requests_are_answered_as_documented() {
     // The world the examples describe: wallets 1 and 2, wallet 1 funded, transaction 42,
-    // hold 7 (pending) and API key 2.
+    // hold 7 (pending), API key 2, wallets 3 (USD) and 4 (BTC) to exchange between, and
+    // wallets 5 and 6, the house's in USD and in BTC.
     let app = TestApp::spawn();
     let (one, two) = (app.create_wallet("one"), app.create_wallet("two"));
     assert_eq!((one.as_str(), two.as_str()), ("1", "2"));
@@ -560,6 +562,28 @@ fn the_example_requests_are_answered_as_documented() {
     );
     let (key, _) = app.new_key("example-key", &["read"], &[]);
     assert_eq!(key, "2");
+    // Wallets 3 (USD, funded) and 4 (BTC) for the exchange, and the house that changes
+    // between them.
+    let (usd, btc) = (
+        crate::currencies::wallet_in(&app, "three", "USD"),
+        crate::currencies::wallet_in(&app, "four", "BTC"),
+    );
+    assert_eq!((usd.as_str(), btc.as_str()), ("3", "4"));
+    app.book(&usd, "funding-usd", "1000").expect(201);
+    crate::helpers::exec(
+        &mut conn,
+        "INSERT INTO wallets (label, currency, credit_limit) \
+         VALUES ('house USD', 'USD', 1000000), ('house BTC', 'BTC', 100); \
+         UPDATE currencies AS c SET liquidity_wallet_id = w.id FROM wallets AS w \
+         WHERE w.label = 'house ' || c.code",
+    );
+    assert_eq!(
+        crate::helpers::scalar(
+            &mut conn,
+            "SELECT liquidity_wallet_id FROM currencies WHERE code = 'USD'"
+        ),
+        "5"
+    );
     // Every example request, sent as it is, to the resource its example names: creates
     // first, then atomic operations, then changes (the order a client would send them in).
     let mut requests: Vec<(u8, String, String, String, &Value)> = Vec::new();

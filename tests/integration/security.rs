@@ -113,6 +113,7 @@ fn no_spelling_of_a_path_reaches_a_handler_past_another_routes_check() {
     );
     transfer.expect(201);
     let transfer = transfer.body["data"]["id"].as_str().unwrap().to_string();
+    let (exchange, _, _) = crate::exchanges::one_exchange(&app);
     let change = app.get(&format!("/wallets/{mine}/balance-changes")).body["data"][0]["id"]
         .as_str()
         .unwrap()
@@ -135,6 +136,7 @@ fn no_spelling_of_a_path_reaches_a_handler_past_another_routes_check() {
         Some("api-keys") => reader_id.clone(),
         Some("currencies") => "USD".to_string(),
         Some("transfers") => transfer.clone(),
+        Some("exchanges") => exchange.clone(),
         other => panic!("no id for {other:?}"),
     };
     let mut differences = Vec::new();

@@ -82,6 +82,36 @@ fn fill(conn: &mut PgConnection) {
         );
         assert_ne!(scalar(conn, "SELECT count(*) FROM transfers"), "0");
     }
+    // Credit limits, once they exist: wallets that may go below zero.
+    if has_column(conn, "wallets", "credit_limit") {
+        exec(conn, "UPDATE wallets SET credit_limit = 5 WHERE id % 4 = 0");
+    }
+    // Exchanges, once their rules are in force: a house in USD and EUR, and a client who
+    // changes dollars into euros (each exchange books two transfers, four legs).
+    if scalar(
+        conn,
+        "SELECT count(*) FROM pg_trigger WHERE tgname = 'exchanges_transfers'",
+    ) == "1"
+    {
+        exec(
+            conn,
+            "INSERT INTO wallets (label, currency, credit_limit) VALUES
+                 ('fill-house-usd', 'USD', 1000), ('fill-house-eur', 'EUR', 1000),
+                 ('fill-client-usd', 'USD', 0), ('fill-client-eur', 'EUR', 0);
+             UPDATE currencies SET liquidity_wallet_id = (SELECT id FROM wallets WHERE label = 'fill-house-usd')
+             WHERE code = 'USD';
+             UPDATE currencies SET liquidity_wallet_id = (SELECT id FROM wallets WHERE label = 'fill-house-eur')
+             WHERE code = 'EUR';
+             INSERT INTO transactions (wallet_id, txid, amount)
+             SELECT id, 'fill-client-deposit', 100 FROM wallets WHERE label = 'fill-client-usd';
+             INSERT INTO exchanges (txid, source_wallet_id, destination_wallet_id, source_amount, rate)
+             SELECT 'fill-exchange-' || g, u.id, e.id, 1.5, 0.9123
+             FROM generate_series(1, 10) AS g
+             CROSS JOIN (SELECT id FROM wallets WHERE label = 'fill-client-usd') AS u
+             CROSS JOIN (SELECT id FROM wallets WHERE label = 'fill-client-eur') AS e;",
+        );
+        assert_eq!(scalar(conn, "SELECT count(*) FROM exchanges"), "10");
+    }
     let kept_by_triggers = scalar(
         conn,
         "SELECT count(*) FROM pg_trigger WHERE tgname = 'transactions_balance_insert'",
@@ -157,7 +187,8 @@ fn assert_kept(conn: &mut PgConnection, before: &(String, String, String), what:
     assert_eq!(
         scalar(
             conn,
-            "SELECT count(*) FROM wallets WHERE currency <> 'XXX' OR scale <> 18"
+            "SELECT count(*) FROM wallets \
+             WHERE label LIKE 'upgrade-%' AND (currency <> 'XXX' OR scale <> 18)"
         ),
         "0",
         "{what}: a wallet upgraded into a currency"

@@ -152,8 +152,18 @@ pub(super) fn request(endpoint: &Endpoint) -> Option<Value> {
                 Some(id_of(resource)),
             ))
         }
-        Operation::ChangeLinkage { target, .. } => {
-            Some(json!({"data": {"type": target, "id": id_of(resource_of(target))}}))
+        // The linkage the parent's example shows, or the target's example.
+        Operation::ChangeLinkage {
+            parent,
+            name,
+            target,
+        } => {
+            let shown: Value = serde_json::from_str(resource_of(parent).example.shown)
+                .expect("an example is JSON");
+            let id = shown[name]
+                .as_str()
+                .map_or_else(|| id_of(resource_of(target)), str::to_string);
+            Some(json!({"data": {"type": target, "id": id}}))
         }
         _ => endpoint
             .doc

@@ -2,6 +2,7 @@
 //! schemas of parameters and inputs.
 
 use crate::api::listing::{MAX_FILTER_DIGITS, MAX_FILTER_VALUES};
+use crate::parse::Sign;
 
 /// One of these names.
 pub(super) fn one_of(names: &[&str]) -> String {
@@ -30,9 +31,14 @@ pub(super) fn nonzero_fraction(digits: u32) -> String {
 }
 
 /// An exact decimal as clients write money: at most `integer` digits before the point and
-/// `fraction` after it, not zero; `positive`: without a sign.
-pub(super) fn money_input_pattern(integer: u32, fraction: u32, positive: bool) -> String {
-    let sign = if positive { "" } else { "-?" };
+/// `fraction` after it, of the sign given.
+pub(super) fn money_input_pattern(integer: u32, fraction: u32, sign: Sign) -> String {
+    if sign == Sign::NonNegative {
+        return format!(
+            "^(?:[0-9]{{1,{integer}}}(?:\\.[0-9]{{1,{fraction}}})?|\\.[0-9]{{1,{fraction}}})$"
+        );
+    }
+    let sign = if sign == Sign::Positive { "" } else { "-?" };
     format!(
         "^{sign}(?:[1-9][0-9]{{0,{}}}(?:\\.[0-9]{{1,{fraction}}})?|0?\\.{})$",
         integer - 1,
@@ -118,7 +124,7 @@ mod tests {
 
     #[test]
     fn the_money_pattern_accepts_what_amounts_accept_in_their_canonical_form() {
-        let pattern = full(&money_input_pattern(18, 18, false));
+        let pattern = full(&money_input_pattern(18, 18, Sign::NonZero));
         for good in [
             "1",
             "-1",
@@ -145,7 +151,32 @@ mod tests {
         ] {
             assert!(!pattern.is_match(bad), "{bad}");
         }
-        assert!(!full(&money_input_pattern(18, 18, true)).is_match("-1"));
+        assert!(!full(&money_input_pattern(18, 18, Sign::Positive)).is_match("-1"));
+    }
+
+    #[test]
+    fn the_limit_pattern_accepts_zero_and_what_limits_accept() {
+        let pattern = full(&money_input_pattern(18, 18, Sign::NonNegative));
+        for good in [
+            "0",
+            "0.00",
+            "500",
+            ".5",
+            "999999999999999999.999999999999999999",
+        ] {
+            assert!(pattern.is_match(good), "{good}");
+        }
+        for bad in [
+            "-1",
+            "-0",
+            "1000000000000000000",
+            "0.0000000000000000001",
+            "1.",
+            "+5",
+            "",
+        ] {
+            assert!(!pattern.is_match(bad), "{bad}");
+        }
     }
 
     #[test]

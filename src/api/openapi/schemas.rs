@@ -12,7 +12,7 @@ use crate::models::fields::{Create, FieldSpec, Kind};
 use crate::models::metadata::{
     EXISTS_SUFFIX, KEY_CHARACTER, MAX_KEY_CHARS, MAX_KEYS, MAX_VALUE_CHARS,
 };
-use crate::parse::Accepts;
+use crate::parse::{Accepts, Sign};
 
 impl Builder {
     /// What every document is made of: money, times, links, meta, errors; and the documents
@@ -561,10 +561,14 @@ fn input_schema(spec: &FieldSpec<()>) -> Value {
         Some(Accepts::Decimal {
             integer,
             fraction,
-            positive,
+            sign,
         }) => json!({"type": "string",
-                     "pattern": money_input_pattern(integer, fraction, positive),
-                     "examples": [if positive { "30.00" } else { "-25.50" }]}),
+        "pattern": money_input_pattern(integer, fraction, sign),
+        "examples": [match sign {
+            Sign::Positive => "30.00",
+            Sign::NonZero => "-25.50",
+            Sign::NonNegative => "500.00",
+        }]}),
         Some(Accepts::Code { pattern, .. }) => json!({"type": "string", "pattern": pattern}),
         Some(Accepts::Integer { min, max }) => {
             json!({"type": "integer", "minimum": min, "maximum": max})

@@ -7,6 +7,8 @@
 use diesel::pg::PgConnection;
 use serde_json::json;
 
+use super::wallets::{self, WALLET_NOT_FOUND};
+use crate::api::errors::CURRENCY_MISMATCH;
 use crate::api::handlers;
 use crate::api::resource::{Example, Resource, Writable};
 use crate::api::routes::Routes;
@@ -31,6 +33,9 @@ codes! {
 const CODE_TAKEN: &str = "currencies_pkey";
 const HELD_BY_WALLETS: &str = "wallets_currency_fkey";
 const DEFAULT_KEPT: &str = "currencies_default_kept";
+const LIQUIDITY_CURRENCY: &str = "currencies_liquidity_currency";
+const LIQUIDITY_EXISTS: &str = "currencies_liquidity_wallet_fkey";
+const LIQUIDITY: &str = "/data/relationships/liquidityWallet/data";
 
 pub fn routes(routes: &mut Routes) {
     handlers::writable::<Currency>(routes);
@@ -41,18 +46,20 @@ impl Resource for Currency {
     const SINGULAR: &'static str = "currency";
     const ADMIN_WRITES: bool = true;
     const EXAMPLE: &'static Example = &Example {
-        shown: r#"{"id": "USDT", "code": "USDT", "name": "Tether USD", "scale": 6,
-            "kind": "crypto", "createdAt": "2026-12-01T12:00:00Z",
-            "updatedAt": "2026-12-01T12:00:00Z"}"#,
+        shown: r#"{"id": "USD", "code": "USD", "name": "US Dollar", "scale": 2,
+            "kind": "iso", "createdAt": "2026-12-01T12:00:00Z",
+            "updatedAt": "2026-12-01T12:00:00Z", "liquidityWallet": "5"}"#,
         create: r#"{"code": "GOLDG", "name": "Gold, in grams", "scale": 3, "kind": "custom"}"#,
-        update: r#"{"name": "Gold (grams)"}"#,
+        update: r#"{"name": "US dollar"}"#,
         created_meta: None,
     };
 }
 
 impl Writable for Currency {
-    const CREATE_ERRORS: &'static [&'static Code] = &[&DUPLICATE_CURRENCY];
-    const UPDATE_ERRORS: &'static [&'static Code] = &[&CURRENCY_IN_USE];
+    const CREATE_ERRORS: &'static [&'static Code] =
+        &[&DUPLICATE_CURRENCY, &CURRENCY_MISMATCH, &WALLET_NOT_FOUND];
+    const UPDATE_ERRORS: &'static [&'static Code] =
+        &[&CURRENCY_IN_USE, &CURRENCY_MISMATCH, &WALLET_NOT_FOUND];
     const DELETE_ERRORS: &'static [&'static Code] = &[&CURRENCY_IN_USE];
 
     const CREATE_STATEMENTS: Statements = Statements::One;
@@ -69,7 +76,7 @@ impl Writable for Currency {
             )
             .pointer("/data/attributes/code")
             .meta(json!({"existing": identifier(Currency::TYPE, new.code.as_str())})),
-            error => error.into(),
+            error => liquidity_refusal(error, new.code.as_str()),
         })
     }
 
@@ -85,7 +92,7 @@ impl Writable for Currency {
         }
         Currency::update(conn, code, changes).map_err(|error| match DbError::from(error) {
             error if error.constraint() == Some(HELD_BY_WALLETS) => scale_in_use(code),
-            error => error.into(),
+            error => liquidity_refusal(error, code),
         })
     }
 
@@ -101,6 +108,24 @@ impl Writable for Currency {
             ),
             error => error.into(),
         })
+    }
+}
+
+/// The database's refusal of a liquidity wallet: one of another currency, or none.
+fn liquidity_refusal(error: DbError, code: &str) -> ApiError {
+    match error.constraint() {
+        Some(LIQUIDITY_CURRENCY) => ApiError::new(
+            &CURRENCY_MISMATCH,
+            format!(
+                "wallet {} holds {}: the liquidity wallet of {code} is a wallet of {code}; \
+                 nothing was changed",
+                error.detail("wallet_id").unwrap_or("?"),
+                error.detail("currency").unwrap_or("another currency")
+            ),
+        )
+        .pointer(LIQUIDITY),
+        Some(LIQUIDITY_EXISTS) => wallets::no_such_wallet().pointer(LIQUIDITY),
+        _ => error.into(),
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod api_keys;
 pub mod balance_changes;
 pub mod currencies;
+pub mod exchanges;
 pub mod holds;
 pub mod transactions;
 pub mod transfers;

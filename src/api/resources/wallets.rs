@@ -7,8 +7,9 @@ use diesel::pg::PgConnection;
 use serde_json::json;
 
 use crate::api::context::{Parameters, PathId, Single};
-use crate::api::errors::metadata_refusal;
+use crate::api::errors::{AMOUNT_PRECISION, metadata_refusal};
 use crate::api::handlers;
+use crate::api::middleware::auth::INSUFFICIENT_SCOPE;
 use crate::api::resource::{
     Example, Resource, Writable, find_existing, load_included, single_with_meta,
 };
@@ -22,7 +23,9 @@ use crate::jsonapi::ApiError;
 use crate::jsonapi::document::Reply;
 use crate::jsonapi::error::Code;
 use crate::models::balance_change::balance_at;
-use crate::models::{BalanceChange, Hold, NewWallet, Transaction, Transfer, Wallet, WalletChanges};
+use crate::models::{
+    BalanceChange, Exchange, Hold, NewWallet, Transaction, Transfer, Wallet, WalletChanges,
+};
 
 codes! {
     pub UNKNOWN_CURRENCY = (UNPROCESSABLE_ENTITY, "unknown-currency", "Unknown currency",
@@ -35,6 +38,10 @@ codes! {
         "deleting a wallet that had transactions or holds: its balance journal is kept");
     pub WALLET_HAS_HOLDS = (CONFLICT, "wallet-has-holds", "Wallet has holds",
         "deleting a wallet with pending holds: capture or void them first");
+    pub WALLET_PROVIDES_LIQUIDITY = (CONFLICT, "wallet-provides-liquidity", "Wallet provides liquidity",
+        "deleting a wallet a currency names as its liquidity wallet: name another first");
+    pub CREDIT_LIMIT_IN_USE = (CONFLICT, "credit-limit-in-use", "Credit limit in use",
+        "lowering a credit limit below what the wallet uses of it (its balance below zero and its holds); nothing was changed");
 }
 
 /// A `wallet` relationship that names a wallet that does not exist (or, for a wallet-limited
@@ -57,26 +64,34 @@ impl Parameters for BalanceAt {
 
 const SHOW_PARAMETERS: &[Custom] = &[Custom {
     name: "balanceAt",
-    doc: "A time (RFC 3339, or a date): the balance the wallet had then, what its holds kept \
-          and what was available, in the resource's meta.balanceAt (the attributes stay as \
-          they are now).",
+    doc: "A time (RFC 3339, or a date): the balance the wallet had then, what its holds kept, \
+          the credit limit in force and what was available (balance - held + creditLimit), \
+          in the resource's meta.balanceAt (the attributes stay as they are now).",
     meta: Some(
-        r##"{"type": "object", "required": ["time", "balance", "held", "available"],
+        r##"{"type": "object", "required": ["time", "balance", "held", "available", "creditLimit"],
              "additionalProperties": false,
              "properties": {"time": {"$ref": "#/components/schemas/Timestamp"},
                             "balance": {"$ref": "#/components/schemas/Money"},
                             "held": {"$ref": "#/components/schemas/Money"},
-                            "available": {"$ref": "#/components/schemas/Money"}}}"##,
+                            "available": {"$ref": "#/components/schemas/Money"},
+                            "creditLimit": {"$ref": "#/components/schemas/Money"}}}"##,
     ),
 }];
 
 /// A wallet's currency is one of the catalogue (`sql/15_currencies.sql`).
 const CURRENCY_EXISTS: &str = "wallets_currency_fkey";
 
+/// A credit limit's rules (`sql/20_balances.sql`).
+const LIMIT_BY_ADMIN: &str = "wallets_credit_limit_admin";
+const LIMIT_IN_USE: &str = "wallets_credit_limit_in_use";
+const LIMIT_SCALE: &str = "wallets_credit_limit_scale";
+const CREDIT_LIMIT: &str = "/data/attributes/creditLimit";
+
 /// The constraints of `migrations/` that keep a wallet's history.
 const HAS_TRANSACTIONS: &str = "transactions_wallet_id_fkey";
 const HAS_JOURNAL: &str = "balance_changes_wallet_id_fkey";
 const HAS_HOLDS: &str = "holds_wallet_id_fkey";
+const PROVIDES_LIQUIDITY: &str = "currencies_liquidity_wallet_fkey";
 
 pub fn routes(routes: &mut Routes) {
     handlers::writable_showing::<Wallet, _, _>(routes, SHOW_PARAMETERS, show);
@@ -84,6 +99,7 @@ pub fn routes(routes: &mut Routes) {
     handlers::to_many::<Wallet, BalanceChange>(routes);
     handlers::to_many::<Wallet, Hold>(routes);
     handlers::to_many::<Wallet, Transfer>(routes);
+    handlers::to_many::<Wallet, Exchange>(routes);
 }
 
 /// GET /wallets/{id}, with `?balanceAt=T` the balance it had at T (from its journal).
@@ -125,14 +141,14 @@ async fn show(
         Ok::<_, ApiError>((wallet, past, included))
     })
     .await?;
-    let meta = past.map(|(at, (balance, held))| {
-        let available = &balance - &held;
+    let meta = past.map(|(at, past)| {
         let money = |value: &bigdecimal::BigDecimal| format_money_at(value, wallet.scale);
         json!({"balanceAt": {
             "time": timestamp(&at),
-            "balance": money(&balance),
-            "held": money(&held),
-            "available": money(&available),
+            "balance": money(&past.balance),
+            "held": money(&past.held),
+            "available": money(&past.available()),
+            "creditLimit": money(&past.credit_limit),
         }})
     });
     Ok(single_with_meta(
@@ -151,7 +167,7 @@ impl Resource for Wallet {
         shown: r#"{"id": "1", "label": "alice", "balance": "100.50",
             "createdAt": "2026-12-01T12:00:00Z", "updatedAt": "2026-12-01T12:30:00Z",
             "metadata": {"account": "ACC-7"}, "held": "30.00", "available": "70.50",
-            "currency": "USD", "currencyDetails": "USD"}"#,
+            "currency": "USD", "creditLimit": "0.00", "currencyDetails": "USD"}"#,
         create: r#"{"label": "alice", "currency": "USD", "metadata": {"account": "ACC-7"}}"#,
         update: r#"{"label": "alice (savings)", "metadata": {"tier": "gold"}}"#,
         created_meta: None,
@@ -161,11 +177,15 @@ impl Resource for Wallet {
 }
 
 impl Writable for Wallet {
-    const CREATE_ERRORS: &'static [&'static Code] = &[&UNKNOWN_CURRENCY];
+    const CREATE_ERRORS: &'static [&'static Code] =
+        &[&UNKNOWN_CURRENCY, &AMOUNT_PRECISION, &INSUFFICIENT_SCOPE];
+    const UPDATE_ERRORS: &'static [&'static Code] =
+        &[&CREDIT_LIMIT_IN_USE, &AMOUNT_PRECISION, &INSUFFICIENT_SCOPE];
     const DELETE_ERRORS: &'static [&'static Code] = &[
         &WALLET_HAS_TRANSACTIONS,
         &WALLET_HAS_HOLDS,
         &WALLET_HAS_HISTORY,
+        &WALLET_PROVIDES_LIQUIDITY,
     ];
 
     const CREATE_STATEMENTS: Statements = Statements::One;
@@ -184,7 +204,7 @@ impl Writable for Wallet {
                 ),
             )
             .pointer("/data/attributes/currency"),
-            error => error.into(),
+            error => limit_refusal(error),
         })
     }
 
@@ -193,7 +213,7 @@ impl Writable for Wallet {
         &id: &i64,
         changes: &WalletChanges,
     ) -> Result<Option<Wallet>, ApiError> {
-        Wallet::update(conn, id, changes).map_err(|error| metadata_refusal(DbError::from(error)))
+        Wallet::update(conn, id, changes).map_err(|error| limit_refusal(DbError::from(error)))
     }
 
     /// A wallet's own row is locked by a relabel, as by a booking.
@@ -219,6 +239,14 @@ impl Writable for Wallet {
         }
         Wallet::delete(conn, id).map_err(|error| match DbError::from(error) {
             error if error.constraint() == Some(HAS_TRANSACTIONS) => has_transactions(id),
+            error if error.constraint() == Some(PROVIDES_LIQUIDITY) => ApiError::new(
+                &WALLET_PROVIDES_LIQUIDITY,
+                format!(
+                    "wallet {id} is the liquidity wallet of a currency (GET \
+                     /currencies?filter[liquidityWallet]={id}) and cannot be deleted: name \
+                     another first"
+                ),
+            ),
             error if [Some(HAS_JOURNAL), Some(HAS_HOLDS)].contains(&error.constraint()) => {
                 ApiError::new(
                     &WALLET_HAS_HISTORY,
@@ -230,6 +258,43 @@ impl Writable for Wallet {
             }
             error => error.into(),
         })
+    }
+}
+
+/// The database's refusal of a credit limit (who set it, its digits, what the wallet uses of
+/// it), pointed at the attribute; any other error as the metadata's refusal.
+fn limit_refusal(error: DbError) -> ApiError {
+    match error.constraint() {
+        Some(LIMIT_BY_ADMIN) => ApiError::new(
+            &INSUFFICIENT_SCOPE,
+            "creditLimit is set by a key with the scope \"admin\" only; nothing was written",
+        )
+        .pointer(CREDIT_LIMIT)
+        .meta(json!({"requiredScope": "admin"})),
+        Some(LIMIT_IN_USE) => ApiError::new(
+            &CREDIT_LIMIT_IN_USE,
+            format!(
+                "the wallet uses {} of its credit (its balance below zero and its holds): its \
+                 creditLimit cannot go below that; credit the wallet or void its holds first; \
+                 nothing was changed",
+                error.detail("in_use").unwrap_or("some")
+            ),
+        )
+        .pointer(CREDIT_LIMIT)
+        .meta(json!({"inUse": error.detail("in_use")})),
+        Some(LIMIT_SCALE) => {
+            let scale = error.detail("scale").unwrap_or("fewer");
+            ApiError::new(
+                &AMOUNT_PRECISION,
+                format!(
+                    "the wallet holds {}, whose amounts have at most {scale} fractional \
+                     digit(s): round creditLimit to {scale}; nothing was written",
+                    error.detail("currency").unwrap_or("a currency"),
+                ),
+            )
+            .pointer(CREDIT_LIMIT)
+        }
+        _ => metadata_refusal(error),
     }
 }
 

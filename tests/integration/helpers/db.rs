@@ -242,6 +242,11 @@ impl Drop for TestDb {
                 broken.is_empty(),
                 "transfer_audit is not empty at the end of the test: {broken:?}"
             );
+            let broken = wallet_api::models::exchange::audit_exchanges(&mut conn).unwrap();
+            assert!(
+                broken.is_empty(),
+                "exchange_audit is not empty at the end of the test: {broken:?}"
+            );
         }
         let _ = sql_query(format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
