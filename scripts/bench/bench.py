@@ -211,6 +211,18 @@ def main():
         INSERT INTO wallets (label, currency) SELECT 'usd-' || g, 'USD' FROM generate_series(1, {SPREAD}) g;
         INSERT INTO transactions (wallet_id, txid, amount)
             SELECT id, 'fund-' || id, 1000000 FROM wallets WHERE label LIKE 'usd-%';
+        -- As many BTC wallets, the destinations of exchanges from the USD ones, and the
+        -- house's liquidity wallet in each currency (credit lines no run exhausts).
+        INSERT INTO wallets (label, currency) SELECT 'btc-' || g, 'BTC' FROM generate_series(1, {SPREAD}) g;
+        INSERT INTO wallets (label, currency, credit_limit)
+            VALUES ('house-usd', 'USD', 100000000000000), ('house-btc', 'BTC', 1000000000);
+        UPDATE currencies AS c SET liquidity_wallet_id = w.id FROM wallets AS w
+            WHERE (c.code, w.label) IN (('USD', 'house-usd'), ('BTC', 'house-btc'));
+        -- As many funded XXX wallets with a credit limit: create-spread on them and on the
+        -- first ones.
+        INSERT INTO wallets (label, credit_limit) SELECT 'limit-' || g, 1000 FROM generate_series(1, {SPREAD}) g;
+        INSERT INTO transactions (wallet_id, txid, amount)
+            SELECT id, 'fund-' || id, 1000000 FROM wallets WHERE label LIKE 'limit-%';
     """)
     # Two wallets whose journals hold 10 and 1,000,000 entries (one per second, the balance
     # alternating 1, 0, ...; ending at 0 like the wallets' stored balances, with no
@@ -242,6 +254,10 @@ def main():
     usd_wallets = tuple(int(v) for v in psql(
         url, "SELECT min(id) || '|' || max(id) FROM wallets WHERE label LIKE 'usd-%'").split("|"))
     assert usd_wallets[1] - usd_wallets[0] + 1 == SPREAD
+    btc_wallets, limit_wallets = (tuple(int(v) for v in psql(
+        url, f"SELECT min(id) || '|' || max(id) FROM wallets WHERE label LIKE '{prefix}-%'").split("|"))
+        for prefix in ("btc", "limit"))
+    assert btc_wallets[1] - btc_wallets[0] + 1 == SPREAD == limit_wallets[1] - limit_wallets[0] + 1
 
     port, port_off, port_open = free_port(), free_port(), free_port()
     base, base_off = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port_off}"
@@ -277,11 +293,13 @@ def main():
         results.append(transfers(base, url, server.pid))
         results.append(transfers(base, url, server.pid, "transfer-resource", "transfer-resource.lua",
                                  "POST /transfers: one transfer, random wallets"))
+        results.append(exchanges(base, url, server.pid, usd_wallets[0], btc_wallets[0]))
         results += holds(base, url, server.pid, holding)
         results += metadata_lists(base, url, server.pid)
         # A 5-key metadata object on every booking; an Idempotency-Key of its own on each.
         tagged = booking_with_and_without(base, "tagged", "metadata", "m")
         currency = booking_in_currencies(base, usd_wallets)
+        credit = booking_with_credit(base, limit_wallets)
         keyed = booking_with_and_without(base, "keyed", "an Idempotency-Key", "i")
         journal_cost = booking_with_and_without_journal(base, url)
         coalesced = coalescing(base, base_off, url, hot)
@@ -305,10 +323,10 @@ def main():
     raw = Path(ROOT / "target" / "bench-results.json")
     raw.parent.mkdir(exist_ok=True)
     raw.write_text(json.dumps({"results": results, "bulk": bulk, "moved": moved, "journal_cost": journal_cost,
-                               "keyed": keyed, "tagged": tagged, "currency": currency,
+                               "keyed": keyed, "tagged": tagged, "currency": currency, "credit": credit,
                                "coalesced": coalesced, "auth": auth}, default=str, indent=1))
-    write_report(results, bulk, moved, journal_cost, keyed, tagged, currency, coalesced, auth, verify, started,
-                 url, server_setup)
+    write_report(results, bulk, moved, journal_cost, keyed, tagged, currency, credit, coalesced, auth, verify,
+                 started, url, server_setup)
     if verify.returncode != 0:
         raise SystemExit(f"wallet-api verify failed after the benchmark:\n{verify.stdout}")
 
@@ -430,6 +448,29 @@ def transfers(base, url, pid, name="transfer", script="transfer.lua",
     return result(name, what, service_runs, sql_runs, pid, sql)
 
 
+def exchanges(base, url, pid, first_usd, first_btc):
+    """exchange: 0.01 USD of a random client into its BTC wallet at a quoted rate, through the
+    one liquidity wallet of each currency, beside pgbench running the service's two
+    statements (the INSERT, then the read of the row it answers with)."""
+    run_id = int(time.time())
+    sql = (f"\\set i random(0, {SPREAD - 1})\n"
+           "INSERT INTO exchanges (txid, source_wallet_id, destination_wallet_id, source_amount, rate) "
+           f"VALUES ('pgbench-' || gen_random_uuid(), {first_usd} + :i, {first_btc} + :i, 0.01, 0.0000105) "
+           "RETURNING id \\gset\n"
+           "SELECT * FROM exchanges_with_scale WHERE id = :id;\n")
+    log(f"exchange: warm-up, then {ROUNDS} x (wrk, pgbench) of {SECONDS}s at {CONNECTIONS} connections")
+    args = lambda tag: [f"{run_id}{tag}", first_usd, first_btc, SPREAD]
+    wrk(base, "exchange.lua", args("xw"), 2)
+    service_runs, sql_runs = [], []
+    for round_ in range(ROUNDS):
+        service = lambda: service_runs.append(wrk(base, "exchange.lua", args(f"x{round_}"), SECONDS))
+        database = lambda: sql_runs.append(pgbench(url, sql, SECONDS))
+        for side in ((service, database) if round_ % 2 == 0 else (database, service)):
+            side()
+    return result("exchange", "POST /exchanges: 0.01 USD into BTC, random clients, one liquidity wallet "
+                  "per currency", service_runs, sql_runs, pid, sql)
+
+
 def holds(base, url, pid, holding):
     """hold-capture: a hold, then its capture (two requests per iteration) on random
     wallets, beside pgbench running the same two statements; and a wallet's read with 0, 10
@@ -509,6 +550,24 @@ def booking_in_currencies(base, usd_wallets):
     usd, xxx = combine(rates["USD"]), combine(rates["XXX"])
     log(f"  booking: {usd['rate']:.0f}/s on USD wallets, {xxx['rate']:.0f}/s on XXX wallets")
     return {"USD": usd, "XXX": xxx, "ratio": usd["rate"] / xxx["rate"]}
+
+
+def booking_with_credit(base, limit_wallets):
+    """create-spread on {SPREAD} wallets with a credit limit and on as many without, in
+    alternating rounds: what the limit costs the engine's check."""
+    run_id = int(time.time())
+    first, last = limit_wallets
+    rates = {"limit": [], "plain": []}
+    log(f"credit cost: {2 * ROUNDS} alternating rounds of create-spread on wallets with and without a limit")
+    for mode, wallets in (("limit", [first, last]), ("plain", [1, SPREAD])):
+        wrk(base, "create.lua", [f"{run_id}lw{mode}", *wallets], 2)
+    for round_ in range(2 * ROUNDS):
+        for mode in (("limit", "plain") if round_ % 2 == 0 else ("plain", "limit")):
+            wallets = [first, last] if mode == "limit" else [1, SPREAD]
+            rates[mode].append(wrk(base, "create.lua", [f"{run_id}l{round_}{mode}", *wallets], SECONDS))
+    limit, plain = combine(rates["limit"]), combine(rates["plain"])
+    log(f"  booking: {limit['rate']:.0f}/s with a credit limit, {plain['rate']:.0f}/s without")
+    return {"limit": limit, "plain": plain, "ratio": limit["rate"] / plain["rate"]}
 
 
 def authentication_cost(base_on, base_open):
@@ -756,7 +815,7 @@ def machine():
     return f"{os.cpu_count()} CPUs ({cpu}), {mem_kib / 1024 / 1024:.0f} GiB, Linux {platform.release()}"
 
 
-def write_report(results, bulk, moved, journal_cost, keyed, tagged, currency, coalesced, auth, verify, started,
+def write_report(results, bulk, moved, journal_cost, keyed, tagged, currency, credit, coalesced, auth, verify, started,
                  url, server_setup):
     settings = psql(url, "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name) "
                          "FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', "
@@ -785,6 +844,12 @@ def write_report(results, bulk, moved, journal_cost, keyed, tagged, currency, co
         *[f"| {label} | {r['rate']:,.0f} | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} |"
           for label, r in ((f"{SPREAD:,} USD wallets (scale 2)", currency["USD"]),
                            (f"{SPREAD:,} XXX wallets (scale 18)", currency["XXX"]))],
+    ]
+    credit_lines = [
+        "| create-spread, service | req/s | p50 / p99 ms |", "|---|---:|---:|",
+        *[f"| {label} | {r['rate']:,.0f} | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} |"
+          for label, r in ((f"{SPREAD:,} wallets with a credit limit", credit["limit"]),
+                           (f"{SPREAD:,} wallets without", credit["plain"]))],
     ]
     tagged_lines = [
         "| create-spread, service | req/s | p50 / p99 ms |", "|---|---:|---:|",
@@ -852,6 +917,13 @@ def write_report(results, bulk, moved, journal_cost, keyed, tagged, currency, co
     targets.append(target("create-spread on USD wallets >= 0.95 x on XXX wallets (the scale check)",
                           f"{currency['ratio']:.2f}", currency["ratio"] >= 0.95,
                           f"{currency['USD']['rate']:,.0f} vs {currency['XXX']['rate']:,.0f}/s"))
+    targets.append(target("create-spread on wallets with a credit limit within 5 % of without",
+                          f"{credit['ratio']:.2f}", credit["ratio"] >= 0.95,
+                          f"{credit['limit']['rate']:,.0f} vs {credit['plain']['rate']:,.0f}/s"))
+    exchange = by_name["exchange"]
+    targets.append(target("exchange (POST /exchanges): service >= 1.0 x pgbench running the same statements",
+                          f"{exchange['ratio']:.2f}", exchange["ratio"] >= 1.0,
+                          f"{exchange['service']['rate']:,.0f} vs {exchange['pgbench']['rate']:,.0f}/s"))
     transfer = by_name["transfer"]
     targets.append(target("transfer: service >= 0.7 x pgbench (the same two INSERTs in one transaction)",
                           f"{transfer['ratio']:.2f}", transfer["ratio"] >= 0.7, ""))
@@ -920,6 +992,10 @@ def write_report(results, bulk, moved, journal_cost, keyed, tagged, currency, co
         "Booking on USD wallets and on XXX wallets (the same run, alternating rounds):",
         "",
         *currency_lines,
+        "",
+        "Booking on wallets with a credit limit and without (the same run, alternating rounds):",
+        "",
+        *credit_lines,
         "",
         "Authentication and rate limits: the same service with them on and with AUTH=off (two servers "
         "on the same database, alternating rounds):",

@@ -8,17 +8,18 @@ use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
-use diesel::sql_types::{Int8, Text};
+use diesel::sql_types::{Array, Int8, Jsonb, Nullable, Numeric, Text};
 
 use super::currency::at_scale;
 use super::declare::resource;
 use super::metadata::{METADATA_DOC, MetadataInput, merged};
+use crate::db::prepared::{bind, prepared, statement};
 use crate::domain::{PositiveAmount, Rate, Txid};
 use crate::schema::{exchanges, exchanges_with_scale};
 
 diesel::define_sql_function! {
     /// `trim_scale(rate)`: a rate as given, without trailing zeros.
-    fn trim_scale(value: diesel::sql_types::Numeric) -> diesel::sql_types::Numeric;
+    fn trim_scale(value: Numeric) -> Numeric;
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
@@ -97,6 +98,49 @@ resource! {
     input NewExchange, ExchangeChanges;
 }
 
+/// An exchange ready to be written: one of its amounts (or both, when they agree).
+#[derive(Debug, Clone)]
+pub struct Order<'a> {
+    pub txid: &'a Txid,
+    pub source: i64,
+    pub destination: i64,
+    pub source_amount: Option<&'a BigDecimal>,
+    pub destination_amount: Option<&'a BigDecimal>,
+    pub rate: &'a BigDecimal,
+    pub metadata: serde_json::Value,
+}
+
+impl<'a> Order<'a> {
+    pub fn of(new: &'a NewExchange) -> Order<'a> {
+        Order {
+            txid: &new.txid,
+            source: new.source_wallet_id,
+            destination: new.destination_wallet_id,
+            source_amount: new.source_amount.as_ref().map(|amount| amount.0.value()),
+            destination_amount: new
+                .destination_amount
+                .as_ref()
+                .map(|amount| amount.0.value()),
+            rate: &new.rate.0,
+            metadata: new
+                .metadata
+                .as_ref()
+                .map_or_else(|| serde_json::json!({}), MetadataInput::object),
+        }
+    }
+}
+
+// Exchanges, one or many, in one INSERT whose triggers compute each amount not given and
+// book every transfer in one statement. A taken txid is skipped (ON CONFLICT DO NOTHING).
+statement!(
+    MakeExchanges,
+    "INSERT INTO exchanges (txid, source_wallet_id, destination_wallet_id, source_amount, \
+     destination_amount, rate, metadata) \
+     SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::numeric[], $5::numeric[], \
+     $6::numeric[], $7::jsonb[]) \
+     ON CONFLICT (txid) DO NOTHING RETURNING id"
+);
+
 #[derive(QueryableByName)]
 struct Made {
     #[diesel(sql_type = Int8)]
@@ -112,37 +156,37 @@ impl Exchange {
             .optional()
     }
 
-    /// Makes the exchange in one statement, whose triggers compute the amount not given and
-    /// book its transfers; `None` when its txid is taken (nothing written).
-    pub fn make(conn: &mut PgConnection, new: &NewExchange) -> QueryResult<Option<Exchange>> {
-        let metadata = new
-            .metadata
-            .as_ref()
-            .map_or_else(|| serde_json::json!({}), MetadataInput::object);
-        let made: Option<Made> = diesel::sql_query(
-            "INSERT INTO exchanges (txid, source_wallet_id, destination_wallet_id, \
-             source_amount, destination_amount, rate, metadata) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (txid) DO NOTHING RETURNING id",
-        )
-        .bind::<Text, _>(new.txid.as_str())
-        .bind::<Int8, _>(new.source_wallet_id)
-        .bind::<Int8, _>(new.destination_wallet_id)
-        .bind::<diesel::sql_types::Nullable<diesel::sql_types::Numeric>, _>(
-            new.source_amount.as_ref().map(|amount| amount.0.value()),
-        )
-        .bind::<diesel::sql_types::Nullable<diesel::sql_types::Numeric>, _>(
-            new.destination_amount
-                .as_ref()
-                .map(|amount| amount.0.value()),
-        )
-        .bind::<diesel::sql_types::Numeric, _>(&new.rate.0)
-        .bind::<diesel::sql_types::Jsonb, _>(metadata)
-        .get_result(conn)
-        .optional()?;
-        match made {
-            Some(made) => <Exchange as super::fields::Record>::find(conn, &made.id),
-            None => Ok(None),
+    /// Makes `orders` in one statement: the exchanges it wrote, without those whose txid is
+    /// taken. On an error, it wrote none.
+    pub fn make(conn: &mut PgConnection, orders: &[Order<'_>]) -> QueryResult<Vec<Exchange>> {
+        let txids: Vec<&str> = orders.iter().map(|o| o.txid.as_str()).collect();
+        let sources: Vec<i64> = orders.iter().map(|o| o.source).collect();
+        let destinations: Vec<i64> = orders.iter().map(|o| o.destination).collect();
+        let source_amounts: Vec<Option<&BigDecimal>> =
+            orders.iter().map(|o| o.source_amount).collect();
+        let destination_amounts: Vec<Option<&BigDecimal>> =
+            orders.iter().map(|o| o.destination_amount).collect();
+        let rates: Vec<&BigDecimal> = orders.iter().map(|o| o.rate).collect();
+        let metadata: Vec<&serde_json::Value> = orders.iter().map(|o| &o.metadata).collect();
+        let made: Vec<Made> = prepared::<MakeExchanges, _>((
+            bind::<Array<Text>, _>(&txids),
+            bind::<Array<Int8>, _>(&sources),
+            bind::<Array<Int8>, _>(&destinations),
+            bind::<Array<Nullable<Numeric>>, _>(&source_amounts),
+            bind::<Array<Nullable<Numeric>>, _>(&destination_amounts),
+            bind::<Array<Numeric>, _>(&rates),
+            bind::<Array<Jsonb>, _>(&metadata),
+        ))
+        .load(conn)?;
+        if made.is_empty() {
+            return Ok(Vec::new());
         }
+        let ids: Vec<i64> = made.into_iter().map(|row| row.id).collect();
+        exchanges_with_scale::table
+            .filter(exchanges_with_scale::id.eq_any(ids))
+            .order(exchanges_with_scale::id)
+            .select(Exchange::as_select())
+            .load(conn)
     }
 
     /// Changes its metadata, the one thing of an exchange that changes; `None` when there is

@@ -1034,3 +1034,69 @@ fn transfers_that_arrive_together_are_written_in_waves_each_answered_as_alone() 
     assert!(wave_counter(&app, "statements") >= 2.0);
     assert!(wave_counter(&app, "written") >= 10.0);
 }
+
+#[test]
+fn exchanges_that_arrive_together_share_waves_and_the_liquidity_locks() {
+    let app = one_runner_app(std::time::Duration::from_secs(10));
+    let (house_usd, house_btc) = crate::exchanges::house(&app, "10");
+    let clients: Vec<(String, String)> = (0..10)
+        .map(|n| crate::exchanges::client(&app, &format!("swap{n}"), "100"))
+        .collect();
+    // Ten exchanges of ten clients, then one its source cannot pay and one in one currency.
+    let mut documents: Vec<serde_json::Value> = clients
+        .iter()
+        .enumerate()
+        .map(|(n, (usd, btc))| {
+            crate::exchanges::exchange_document(
+                &format!("swap-{n}"),
+                usd,
+                btc,
+                json!({"sourceAmount": "10"}),
+                "0.00001",
+            )
+        })
+        .collect();
+    documents.push(crate::exchanges::exchange_document(
+        "swap-over",
+        &clients[0].0,
+        &clients[0].1,
+        json!({"sourceAmount": "1000"}),
+        "0.00001",
+    ));
+    documents.push(crate::exchanges::exchange_document(
+        "swap-same",
+        &clients[1].0,
+        &clients[2].0,
+        json!({"sourceAmount": "1"}),
+        "1",
+    ));
+    let replies = one_batch_of(&app, documents.len(), |n| {
+        app.post("/exchanges", documents[n].clone())
+    });
+    for reply in &replies[..10] {
+        reply.expect(201);
+        assert_eq!(
+            reply.body["data"]["attributes"]["destinationAmount"],
+            "0.00010000"
+        );
+    }
+    replies[10].expect_error(
+        409,
+        "insufficient-funds",
+        Some(("pointer", "/data/attributes/sourceAmount")),
+    );
+    replies[11].expect_error(422, "same-currency", None);
+    assert_eq!(app.balance(&house_usd), "100.00");
+    assert_eq!(app.balance(&house_btc), "-0.00100000");
+    // The ten in one database transaction, in multi-row statements.
+    let mut conn = app.db.connect();
+    assert_eq!(
+        database_transactions(
+            &mut conn,
+            "t.transfer_id IN (SELECT id FROM transfers WHERE exchange_id IS NOT NULL)"
+        ),
+        1
+    );
+    assert!(wave_counter(&app, "statements") >= 1.0);
+    assert!(wave_counter(&app, "written") >= 10.0);
+}

@@ -20,7 +20,7 @@ fn make_liquidity(app: &TestApp, currency: &str, wallet: &str) {
 
 /// The house: a USD and a BTC liquidity wallet, with credit limits of 1,000,000 USD and
 /// `btc_limit` BTC.
-fn house(app: &TestApp, btc_limit: &str) -> (String, String) {
+pub(crate) fn house(app: &TestApp, btc_limit: &str) -> (String, String) {
     let usd = wallet_with_limit(app, "house USD", "USD", "1000000");
     let btc = wallet_with_limit(app, "house BTC", "BTC", btc_limit);
     make_liquidity(app, "USD", &usd);
@@ -29,7 +29,7 @@ fn house(app: &TestApp, btc_limit: &str) -> (String, String) {
 }
 
 /// A client with a USD wallet holding `dollars` and an empty BTC wallet.
-fn client(app: &TestApp, name: &str, dollars: &str) -> (String, String) {
+pub(crate) fn client(app: &TestApp, name: &str, dollars: &str) -> (String, String) {
     let usd = wallet_in(app, &format!("{name} USD"), "USD");
     let btc = wallet_in(app, &format!("{name} BTC"), "BTC");
     app.book(&usd, &format!("{name}-deposit"), dollars)

@@ -10,14 +10,18 @@ use super::transactions::DUPLICATE_TXID;
 use super::wallets::{self, WALLET_NOT_FOUND};
 use crate::api::errors::{AMOUNT_PRECISION, BALANCE_OVERFLOW, INSUFFICIENT_FUNDS};
 use crate::api::handlers;
-use crate::api::resource::{Example, Resource, Writable};
+use crate::api::resource::{Answer, Example, Resource, Writable};
 use crate::api::routes::Routes;
+use crate::api::write::rows::{RowWriter, Rows};
 use crate::codes;
 use crate::db::DbError;
-use crate::domain::format_money;
+use bigdecimal::BigDecimal;
+
+use crate::domain::{Txid, format_money};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::identifier;
 use crate::jsonapi::error::Code;
+use crate::models::exchange::Order;
 use crate::models::{Exchange, ExchangeChanges, Model, NewExchange, Record};
 
 codes! {
@@ -106,7 +110,8 @@ impl Writable for Exchange {
             }
             _ => {}
         }
-        if let Some(made) = Exchange::make(conn, new).map_err(|error| refusal(error, new))? {
+        let made = Exchange::make(conn, &[Order::of(new)]).map_err(|error| refusal(error, new))?;
+        if let Some(made) = made.into_iter().next() {
             return Ok(made);
         }
         Err(match Exchange::find_by_txid(conn, &new.txid)? {
@@ -135,6 +140,77 @@ impl Writable for Exchange {
             &crate::jsonapi::error::NOT_DELETABLE,
             <Exchange as Writable>::NOT_DELETABLE.unwrap_or_default(),
         ))
+    }
+
+    /// An exchange is written with the exchanges of its batch beside it, in one statement
+    /// per wave: the liquidity wallets are locked once for all of them. Its lock keys are its
+    /// own wallets (a wave holds none twice); the liquidity wallets, in every exchange, are
+    /// locked by the statement, after them. One with both amounts or neither is refused
+    /// alone.
+    fn rows(new: &NewExchange, answer: Answer<Exchange>) -> Option<Rows> {
+        if new.source_amount.is_some() == new.destination_amount.is_some() {
+            return None;
+        }
+        let planned = Planned {
+            txid: new.txid.clone(),
+            source: new.source_wallet_id,
+            destination: new.destination_wallet_id,
+            source_amount: new.source_amount.as_ref().map(|a| a.0.value().clone()),
+            destination_amount: new.destination_amount.as_ref().map(|a| a.0.value().clone()),
+            rate: new.rate.0.clone(),
+            metadata: new
+                .metadata
+                .as_ref()
+                .map_or_else(|| json!({}), crate::models::metadata::MetadataInput::object),
+        };
+        Some(Rows::of(planned, move |conn, made| answer(conn, made)))
+    }
+
+    fn lock_keys_of_new(new: &NewExchange) -> Vec<i64> {
+        let mut keys = vec![new.source_wallet_id, new.destination_wallet_id];
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+}
+
+/// An exchange as a wave writes it.
+struct Planned {
+    txid: Txid,
+    source: i64,
+    destination: i64,
+    source_amount: Option<BigDecimal>,
+    destination_amount: Option<BigDecimal>,
+    rate: BigDecimal,
+    metadata: serde_json::Value,
+}
+
+impl RowWriter for Planned {
+    type Row = Exchange;
+    const KIND: &'static str = "exchanges";
+
+    fn unique(&self) -> &str {
+        self.txid.as_str()
+    }
+
+    fn unique_of(row: &Exchange) -> &str {
+        &row.txid
+    }
+
+    fn write_all(conn: &mut PgConnection, items: &[&Self]) -> diesel::QueryResult<Vec<Exchange>> {
+        let orders: Vec<Order<'_>> = items
+            .iter()
+            .map(|planned| Order {
+                txid: &planned.txid,
+                source: planned.source,
+                destination: planned.destination,
+                source_amount: planned.source_amount.as_ref(),
+                destination_amount: planned.destination_amount.as_ref(),
+                rate: &planned.rate,
+                metadata: planned.metadata.clone(),
+            })
+            .collect();
+        Exchange::make(conn, &orders)
     }
 }
 
