@@ -135,6 +135,7 @@ def before_call(context, case, **kwargs):
     for data in documents(case.body):
         known_currency(data)
         transfer_sides(data)
+        one_exchange_amount(data)
     if isinstance(case.body, dict) and isinstance(case.body.get("atomic:operations"), list):
         consistent_lids(case.body["atomic:operations"])
         for operation in case.body["atomic:operations"]:
@@ -144,7 +145,7 @@ def before_call(context, case, **kwargs):
         expiry_to_come(case.body.get("data"))
 
 
-MONEY = ("amount", "capturedAmount")
+MONEY = ("amount", "capturedAmount", "creditLimit", "sourceAmount", "destinationAmount", "rate")
 
 
 def documents(body):
@@ -200,6 +201,16 @@ def transfer_sides(data):
     for side, wallet in (("source", "1"), ("destination", "2")):
         if side not in relationships:
             relationships[side] = {"data": {"type": "wallets", "id": wallet}}
+
+
+def one_exchange_amount(data):
+    """An exchange's amounts as a valid one gives them: one of the two (which a schema cannot
+    say: each is optional on its own). Both given: the destination's is left out."""
+    if not isinstance(data, dict) or data.get("type") != "exchanges":
+        return
+    attributes = data.get("attributes")
+    if isinstance(attributes, dict) and "sourceAmount" in attributes:
+        attributes.pop("destinationAmount", None)
 
 
 def expiry_to_come(data):
