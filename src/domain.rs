@@ -376,6 +376,30 @@ impl Parse for PositiveAmount {
     }
 }
 
+/// The decimal attribute `name` (a string, or a JSON number read from its digits) as
+/// numeric(36,18) holds it exactly, refused with `why` when it is not of `sign`.
+fn decimal_attribute(
+    input: Input<'_>,
+    name: &str,
+    example: &str,
+    sign: Sign,
+    why: &str,
+) -> Result<BigDecimal, String> {
+    let text = json_decimal(attribute(input)?)
+        .ok_or_else(|| format!("{name} must be a decimal number, as a string (\"{example}\")"))?;
+    let value = exact_decimal(&text, name).map_err(|why| why.0)?;
+    let fits = match sign {
+        Sign::NonZero => value != 0,
+        Sign::Positive => value > 0,
+        Sign::NonNegative => value >= 0,
+    };
+    if fits {
+        Ok(value)
+    } else {
+        Err(why.to_string())
+    }
+}
+
 /// A wallet's credit limit: how far below zero its balance may go; zero or above.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreditLimit(pub BigDecimal);
@@ -388,14 +412,13 @@ impl Parse for CreditLimit {
     };
 
     fn parse(input: Input<'_>) -> Result<CreditLimit, String> {
-        let text = json_decimal(attribute(input)?)
-            .ok_or("creditLimit must be a decimal number, as a string (\"500.00\")")?;
-        let value = exact_decimal(&text, "creditLimit").map_err(|why| why.0)?;
-        if value < 0 {
-            return Err(
-                "creditLimit is zero or above: how far below zero the balance may go".into(),
-            );
-        }
+        let value = decimal_attribute(
+            input,
+            "creditLimit",
+            "500.00",
+            Sign::NonNegative,
+            "creditLimit is zero or above: how far below zero the balance may go",
+        )?;
         Ok(CreditLimit(value.with_scale(MONEY_SCALE)))
     }
 }
@@ -413,23 +436,59 @@ impl Parse for Rate {
     };
 
     fn parse(input: Input<'_>) -> Result<Rate, String> {
-        let text = json_decimal(attribute(input)?)
-            .ok_or("rate must be a decimal number, as a string (\"0.0000105\")")?;
-        let value = exact_decimal(&text, "rate").map_err(|why| why.0)?;
-        if value <= 0 {
-            return Err(
-                "rate is above zero: the units of the destination's currency one unit of the \
-                 source's buys"
-                    .into(),
-            );
-        }
-        Ok(Rate(value))
+        decimal_attribute(
+            input,
+            "rate",
+            "0.0000105",
+            Sign::Positive,
+            "rate is above zero: the units of the destination's currency one unit of the \
+             source's buys",
+        )
+        .map(Rate)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parsed<T: Parse>(json: &str) -> Result<T, String> {
+        let raw = RawValue::from_string(json.to_string()).unwrap();
+        T::parse(Input::Attribute(&raw))
+    }
+
+    #[test]
+    fn a_credit_limit_is_zero_or_above_and_a_rate_above_zero() {
+        for good in [
+            "\"0\"",
+            "\"500.25\"",
+            "0",
+            "\"999999999999999999.999999999999999999\"",
+        ] {
+            assert!(parsed::<CreditLimit>(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "\"-0.01\"",
+            "\"1e18\"",
+            "\"0.0000000000000000001\"",
+            "true",
+            "\"x\"",
+        ] {
+            assert!(parsed::<CreditLimit>(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parsed::<Rate>("\"0.0000105\"").unwrap().0,
+            "0.0000105".parse::<BigDecimal>().unwrap()
+        );
+        for bad in [
+            "\"0\"",
+            "\"-1\"",
+            "\"0.0000000000000000001\"",
+            "\"1000000000000000000\"",
+        ] {
+            assert!(parsed::<Rate>(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn currency_codes_are_checked_when_they_enter() {
