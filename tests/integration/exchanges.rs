@@ -329,6 +329,27 @@ fn refused_exchanges_write_nothing_and_say_why() {
         "{detail}"
     );
     assert!(!detail.contains("available"), "{detail}");
+    // An amount that computes to 10^18 or more, either way.
+    post(
+        "r13",
+        &usd,
+        &btc,
+        json!({"sourceAmount": "99"}),
+        "999999999999999999",
+    )
+    .expect_error(
+        422,
+        "balance-overflow",
+        Some(("pointer", "/data/attributes/sourceAmount")),
+    );
+    post(
+        "r14",
+        &usd,
+        &btc,
+        json!({"destinationAmount": "1"}),
+        "0.000000000000000001",
+    )
+    .expect_error(422, "balance-overflow", None);
     // A liquidity wallet as a side.
     post(
         "r11",
