@@ -57,9 +57,10 @@ SMALL_TAGGED = 10_000  # transactions with a batch, 10 to a batch
 # The columns the service reads a transaction with.
 TRANSACTION_COLUMNS = "id, wallet_id, txid, amount, created_at, metadata"
 # The statement the service reads a wallet with (held and available as they stand now).
-WALLET_BY_ID = ("SELECT id, label, balance, created_at, updated_at, metadata, "
-                "wallet_held_now(wallets.id, wallets.held, wallets.held_expires_at), "
-                "wallet_available_now(wallets.id, wallets.balance, wallets.held, wallets.held_expires_at) "
+WALLET_BY_ID = ("SELECT id, label, round(balance, scale), created_at, updated_at, metadata, "
+                "round(wallet_held_now(wallets.id, wallets.held, wallets.held_expires_at), scale), "
+                "round(wallet_available_now(wallets.id, wallets.balance, wallets.held, wallets.held_expires_at, "
+                "wallets.credit_limit), scale), currency, scale, round(credit_limit, scale) "
                 "FROM wallets WHERE id = :w LIMIT 1;\n")
 
 
@@ -419,7 +420,7 @@ def balance_at(base, url, pid, wallets):
         middle = psql(url, f"SELECT to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
                            f"FROM balance_changes WHERE wallet_id = {wallet} ORDER BY id OFFSET {rows // 2} LIMIT 1")
         sql = (f"\\set w {wallet}\n"
-               + WALLET_BY_ID + f"SELECT wallet_balance_at(:w, '{middle}'), wallet_held_at(:w, '{middle}');\n")
+               + WALLET_BY_ID + f"SELECT wallet_balance_at(:w, '{middle}'), wallet_held_at(:w, '{middle}'), wallet_credit_limit_at(:w, '{middle}');\n")
         scenarios.append((f"balance-at, {rows:,} entries",
                           f"GET /wallets/{{id}}?balanceAt=T of a wallet with {rows:,} journal entries",
                           f"/wallets/{wallet}?balanceAt={middle}", sql))
