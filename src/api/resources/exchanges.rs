@@ -3,25 +3,27 @@
 //! the house) and books both transfers in the statement that writes the exchange
 //! (`sql/36_exchanges.sql`); these handlers say what to write and what its refusals mean.
 
+use bigdecimal::BigDecimal;
 use diesel::pg::PgConnection;
 use serde_json::json;
 
 use super::transactions::DUPLICATE_TXID;
 use super::wallets::{self, WALLET_NOT_FOUND};
-use crate::api::errors::{AMOUNT_PRECISION, BALANCE_OVERFLOW, INSUFFICIENT_FUNDS};
+use crate::api::errors::{
+    AMOUNT_PRECISION, BALANCE_OVERFLOW, INSUFFICIENT_FUNDS, currency_refusal, metadata_refusal,
+};
 use crate::api::handlers;
 use crate::api::resource::{Answer, Example, Resource, Writable};
 use crate::api::routes::Routes;
 use crate::api::write::rows::{RowWriter, Rows};
 use crate::codes;
 use crate::db::DbError;
-use bigdecimal::BigDecimal;
-
 use crate::domain::{Txid, format_money};
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::identifier;
 use crate::jsonapi::error::Code;
 use crate::models::exchange::Order;
+use crate::models::metadata::MetadataInput;
 use crate::models::{Exchange, ExchangeChanges, Model, NewExchange, Record};
 
 codes! {
@@ -130,7 +132,7 @@ impl Writable for Exchange {
     ) -> Result<Option<Exchange>, ApiError> {
         match &changes.metadata {
             Some(patch) => Exchange::tag(conn, id, patch)
-                .map_err(|error| crate::api::errors::metadata_refusal(DbError::from(error))),
+                .map_err(|error| metadata_refusal(DbError::from(error))),
             None => Ok(Exchange::find(conn, &id)?),
         }
     }
@@ -161,7 +163,7 @@ impl Writable for Exchange {
             metadata: new
                 .metadata
                 .as_ref()
-                .map_or_else(|| json!({}), crate::models::metadata::MetadataInput::object),
+                .map_or_else(|| json!({}), MetadataInput::object),
         };
         Some(Rows::of(planned, move |conn, made| answer(conn, made)))
     }
@@ -310,7 +312,7 @@ fn refusal(error: diesel::result::Error, new: &NewExchange) -> ApiError {
                 DESTINATION_AMOUNT
             })
         }
-        error => crate::api::errors::currency_refusal(error),
+        error => currency_refusal(error),
     }
 }
 
