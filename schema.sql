@@ -363,10 +363,23 @@ BEGIN
         RAISE EXCEPTION 'exchange: give source_amount or destination_amount (the other is computed)'
             USING ERRCODE = 'not_null_violation', CONSTRAINT = 'exchanges_amount_given',
                   TABLE = 'exchanges';
+    END IF;
+    -- The amount not given, computed before it is stored (numeric(36,18) would refuse one of
+    -- 10^18 or more with no name to answer by).
+    computed := CASE
+        WHEN NEW.destination_amount IS NULL
+            THEN exchange_destination_amount(NEW.source_amount, NEW.rate, destination.scale)
+        WHEN NEW.source_amount IS NULL
+            THEN exchange_source_amount(NEW.destination_amount, NEW.rate, source.scale)
+    END;
+    IF computed >= 1e18 THEN
+        RAISE EXCEPTION 'exchange: at rate % the other amount would be %, 10^18 or more', NEW.rate, computed
+            USING ERRCODE = 'numeric_value_out_of_range', CONSTRAINT = 'exchanges_amount_max',
+                  TABLE = 'exchanges';
     ELSIF NEW.destination_amount IS NULL THEN
-        NEW.destination_amount := exchange_destination_amount(NEW.source_amount, NEW.rate, destination.scale);
+        NEW.destination_amount := computed;
     ELSIF NEW.source_amount IS NULL THEN
-        NEW.source_amount := exchange_source_amount(NEW.destination_amount, NEW.rate, source.scale);
+        NEW.source_amount := computed;
     ELSIF NEW.destination_amount <> exchange_destination_amount(NEW.source_amount, NEW.rate, destination.scale)
           AND NEW.source_amount <> exchange_source_amount(NEW.destination_amount, NEW.rate, source.scale) THEN
         computed := exchange_destination_amount(NEW.source_amount, NEW.rate, destination.scale);
@@ -383,11 +396,6 @@ BEGIN
                 round(NEW.source_amount, source.scale), source.currency, NEW.rate,
                 destination.currency, destination.scale
             USING ERRCODE = 'check_violation', CONSTRAINT = 'exchanges_amount_zero',
-                  TABLE = 'exchanges';
-    END IF;
-    IF NEW.source_amount >= 1e18 OR NEW.destination_amount >= 1e18 THEN
-        RAISE EXCEPTION 'exchange: an amount of 10^18 or more'
-            USING ERRCODE = 'numeric_value_out_of_range', CONSTRAINT = 'exchanges_amount_max',
                   TABLE = 'exchanges';
     END IF;
 

@@ -704,3 +704,27 @@ fn sql_writers_get_the_same_rules_and_filters_find_exchanges() {
         json!({"rate": "0.00001234567"})
     );
 }
+
+#[test]
+fn a_source_pays_from_its_credit_line_and_not_from_held_money() {
+    let app = TestApp::spawn();
+    house(&app, "10");
+    // A client with no dollars and a credit line of 100, 30 of it held.
+    let usd = wallet_with_limit(&app, "line USD", "USD", "100");
+    let btc = wallet_in(&app, "line BTC", "BTC");
+    crate::holds::hold(&app, &usd, "30");
+    let post = |txid: &str, amount: &str| {
+        app.post(
+            "/exchanges",
+            exchange_document(txid, &usd, &btc, json!({"sourceAmount": amount}), "0.00001"),
+        )
+    };
+    post("line-over", "70.01").expect_error(409, "insufficient-funds", None);
+    post("line-1", "70").expect(201);
+    assert_eq!(app.balance(&usd), "-70.00");
+    assert_eq!(app.balance(&btc), "0.00070000");
+    assert_eq!(
+        app.get(&format!("/wallets/{usd}")).body["data"]["attributes"]["available"],
+        "0.00"
+    );
+}
