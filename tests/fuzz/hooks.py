@@ -70,7 +70,8 @@ def only_unauthenticated(ctx, response, case):
 # currency a wallet holds, or which codes the catalogue has): a schema-valid request may get
 # them, as it may get 404 or 409.
 DATA_DEPENDENT = {"amount-precision", "unknown-currency", "currency-mismatch", "same-wallet",
-                  "invalid-reversal"}
+                  "invalid-reversal", "same-currency", "no-liquidity-wallet", "liquidity-wallet-side",
+                  "exchange-amount-zero", "balance-overflow"}
 # And one of a single operation: a new key's expiresAt must be a time to come.
 TIME_DEPENDENT = {"POST /api-keys"}
 
@@ -205,12 +206,17 @@ def transfer_sides(data):
 
 def one_exchange_amount(data):
     """An exchange's amounts as a valid one gives them: one of the two (which a schema cannot
-    say: each is optional on its own). Both given: the destination's is left out."""
+    say: each is optional on its own). Both given: the destination's is left out; neither: a
+    source amount of 1."""
     if not isinstance(data, dict) or data.get("type") != "exchanges":
         return
     attributes = data.get("attributes")
-    if isinstance(attributes, dict) and "sourceAmount" in attributes:
+    if not isinstance(attributes, dict):
+        return
+    if "sourceAmount" in attributes:
         attributes.pop("destinationAmount", None)
+    elif "destinationAmount" not in attributes:
+        attributes["sourceAmount"] = "1"
 
 
 def expiry_to_come(data):
