@@ -380,16 +380,19 @@ BEGIN
         NEW.destination_amount := computed;
     ELSIF NEW.source_amount IS NULL THEN
         NEW.source_amount := computed;
-    ELSIF NEW.destination_amount <> exchange_destination_amount(NEW.source_amount, NEW.rate, destination.scale)
-          AND NEW.source_amount <> exchange_source_amount(NEW.destination_amount, NEW.rate, source.scale) THEN
+    ELSE
+        -- Both given: they agree by either rule.
         computed := exchange_destination_amount(NEW.source_amount, NEW.rate, destination.scale);
-        RAISE EXCEPTION 'exchange: % % at rate % buys % %, not %', round(NEW.source_amount, source.scale),
-                source.currency, NEW.rate, round(computed, destination.scale), destination.currency,
-                round(NEW.destination_amount, destination.scale)
-            USING ERRCODE = 'check_violation', CONSTRAINT = 'exchanges_amounts_agree',
-                  TABLE = 'exchanges',
-                  DETAIL = format('destination_amount=%s', round(computed, destination.scale)),
-                  HINT = 'Give one amount: the database computes the other.';
+        IF NEW.destination_amount <> computed
+           AND NEW.source_amount <> exchange_source_amount(NEW.destination_amount, NEW.rate, source.scale) THEN
+            RAISE EXCEPTION 'exchange: % % at rate % buys % %, not %', round(NEW.source_amount, source.scale),
+                    source.currency, NEW.rate, round(computed, destination.scale), destination.currency,
+                    round(NEW.destination_amount, destination.scale)
+                USING ERRCODE = 'check_violation', CONSTRAINT = 'exchanges_amounts_agree',
+                      TABLE = 'exchanges',
+                      DETAIL = format('destination_amount=%s', round(computed, destination.scale)),
+                      HINT = 'Give one amount: the database computes the other.';
+        END IF;
     END IF;
     IF NEW.destination_amount = 0 OR NEW.source_amount = 0 THEN
         RAISE EXCEPTION 'exchange: % % at rate % buys nothing (less than one unit of %''s scale, %)',

@@ -98,30 +98,28 @@ resource! {
     input NewExchange, ExchangeChanges;
 }
 
-/// An exchange ready to be written: one of its amounts (or both, when they agree).
+/// An exchange ready to be written: one of its amounts (or both, when they agree). It owns
+/// its values: a coalesced batch holds it until its wave is written.
 #[derive(Debug, Clone)]
-pub struct Order<'a> {
-    pub txid: &'a Txid,
+pub struct Order {
+    pub txid: Txid,
     pub source: i64,
     pub destination: i64,
-    pub source_amount: Option<&'a BigDecimal>,
-    pub destination_amount: Option<&'a BigDecimal>,
-    pub rate: &'a BigDecimal,
+    pub source_amount: Option<BigDecimal>,
+    pub destination_amount: Option<BigDecimal>,
+    pub rate: BigDecimal,
     pub metadata: serde_json::Value,
 }
 
-impl<'a> Order<'a> {
-    pub fn of(new: &'a NewExchange) -> Order<'a> {
+impl Order {
+    pub fn of(new: &NewExchange) -> Order {
         Order {
-            txid: &new.txid,
+            txid: new.txid.clone(),
             source: new.source_wallet_id,
             destination: new.destination_wallet_id,
-            source_amount: new.source_amount.as_ref().map(|amount| amount.0.value()),
-            destination_amount: new
-                .destination_amount
-                .as_ref()
-                .map(|amount| amount.0.value()),
-            rate: &new.rate.0,
+            source_amount: new.source_amount.as_ref().map(|a| a.0.value().clone()),
+            destination_amount: new.destination_amount.as_ref().map(|a| a.0.value().clone()),
+            rate: new.rate.0.clone(),
             metadata: new
                 .metadata
                 .as_ref()
@@ -158,15 +156,17 @@ impl Exchange {
 
     /// Makes `orders` in one statement: the exchanges it wrote, without those whose txid is
     /// taken. On an error, it wrote none.
-    pub fn make(conn: &mut PgConnection, orders: &[Order<'_>]) -> QueryResult<Vec<Exchange>> {
+    pub fn make(conn: &mut PgConnection, orders: &[&Order]) -> QueryResult<Vec<Exchange>> {
         let txids: Vec<&str> = orders.iter().map(|o| o.txid.as_str()).collect();
         let sources: Vec<i64> = orders.iter().map(|o| o.source).collect();
         let destinations: Vec<i64> = orders.iter().map(|o| o.destination).collect();
         let source_amounts: Vec<Option<&BigDecimal>> =
-            orders.iter().map(|o| o.source_amount).collect();
-        let destination_amounts: Vec<Option<&BigDecimal>> =
-            orders.iter().map(|o| o.destination_amount).collect();
-        let rates: Vec<&BigDecimal> = orders.iter().map(|o| o.rate).collect();
+            orders.iter().map(|o| o.source_amount.as_ref()).collect();
+        let destination_amounts: Vec<Option<&BigDecimal>> = orders
+            .iter()
+            .map(|o| o.destination_amount.as_ref())
+            .collect();
+        let rates: Vec<&BigDecimal> = orders.iter().map(|o| &o.rate).collect();
         let metadata: Vec<&serde_json::Value> = orders.iter().map(|o| &o.metadata).collect();
         let made: Vec<Made> = prepared::<MakeExchanges, _>((
             bind::<Array<Text>, _>(&txids),

@@ -3,7 +3,6 @@
 //! the house) and books both transfers in the statement that writes the exchange
 //! (`sql/36_exchanges.sql`); these handlers say what to write and what its refusals mean.
 
-use bigdecimal::BigDecimal;
 use diesel::pg::PgConnection;
 use serde_json::json;
 
@@ -18,12 +17,11 @@ use crate::api::routes::Routes;
 use crate::api::write::rows::{RowWriter, Rows};
 use crate::codes;
 use crate::db::DbError;
-use crate::domain::{Txid, format_money};
+use crate::domain::format_money;
 use crate::jsonapi::ApiError;
 use crate::jsonapi::document::identifier;
 use crate::jsonapi::error::Code;
 use crate::models::exchange::Order;
-use crate::models::metadata::MetadataInput;
 use crate::models::{Exchange, ExchangeChanges, Model, NewExchange, Record};
 
 codes! {
@@ -112,7 +110,7 @@ impl Writable for Exchange {
             }
             _ => {}
         }
-        let made = Exchange::make(conn, &[Order::of(new)]).map_err(|error| refusal(error, new))?;
+        let made = Exchange::make(conn, &[&Order::of(new)]).map_err(|error| refusal(error, new))?;
         if let Some(made) = made.into_iter().next() {
             return Ok(made);
         }
@@ -153,19 +151,9 @@ impl Writable for Exchange {
         if new.source_amount.is_some() == new.destination_amount.is_some() {
             return None;
         }
-        let planned = Planned {
-            txid: new.txid.clone(),
-            source: new.source_wallet_id,
-            destination: new.destination_wallet_id,
-            source_amount: new.source_amount.as_ref().map(|a| a.0.value().clone()),
-            destination_amount: new.destination_amount.as_ref().map(|a| a.0.value().clone()),
-            rate: new.rate.0.clone(),
-            metadata: new
-                .metadata
-                .as_ref()
-                .map_or_else(|| json!({}), MetadataInput::object),
-        };
-        Some(Rows::of(planned, move |conn, made| answer(conn, made)))
+        Some(Rows::of(Order::of(new), move |conn, made| {
+            answer(conn, made)
+        }))
     }
 
     fn lock_keys_of_new(new: &NewExchange) -> Vec<i64> {
@@ -176,18 +164,8 @@ impl Writable for Exchange {
     }
 }
 
-/// An exchange as a wave writes it.
-struct Planned {
-    txid: Txid,
-    source: i64,
-    destination: i64,
-    source_amount: Option<BigDecimal>,
-    destination_amount: Option<BigDecimal>,
-    rate: BigDecimal,
-    metadata: serde_json::Value,
-}
-
-impl RowWriter for Planned {
+/// An exchange as a wave writes it: its order, beside the others of its wave.
+impl RowWriter for Order {
     type Row = Exchange;
     const KIND: &'static str = "exchanges";
 
@@ -200,19 +178,7 @@ impl RowWriter for Planned {
     }
 
     fn write_all(conn: &mut PgConnection, items: &[&Self]) -> diesel::QueryResult<Vec<Exchange>> {
-        let orders: Vec<Order<'_>> = items
-            .iter()
-            .map(|planned| Order {
-                txid: &planned.txid,
-                source: planned.source,
-                destination: planned.destination,
-                source_amount: planned.source_amount.as_ref(),
-                destination_amount: planned.destination_amount.as_ref(),
-                rate: &planned.rate,
-                metadata: planned.metadata.clone(),
-            })
-            .collect();
-        Exchange::make(conn, &orders)
+        Exchange::make(conn, items)
     }
 }
 
