@@ -17,6 +17,20 @@ SET client_min_messages = warning;
 SET row_security = off;
 
 --
+-- Name: event_draft; Type: TYPE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TYPE public.event_draft AS (
+	wallet_id bigint,
+	event_type text,
+	subject_type text,
+	subject_id bigint,
+	data jsonb
+);
+
+ALTER TYPE public.event_draft OWNER TO CURRENT_USER;
+
+--
 -- Name: ledger_change; Type: TYPE; Schema: public; Owner: CURRENT_USER
 --
 
@@ -56,6 +70,109 @@ END;
 $$;
 
 ALTER FUNCTION public.api_keys_revocation_final() OWNER TO CURRENT_USER;
+
+--
+-- Name: balance_changes_events(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.balance_changes_events() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM events_emit(ARRAY(
+        SELECT ROW(c.wallet_id, 'balance.changed', 'balance-changes', c.id,
+                   event_resource('balance-changes', c.id, jsonb_build_object(
+                       'delta', event_money(c.delta, w.scale),
+                       'balance', event_money(c.balance, w.scale),
+                       'heldDelta', event_money(c.held_delta, w.scale),
+                       'held', event_money(c.held, w.scale),
+                       'available', event_money(wallet_available_now(w.id, c.balance, c.held,
+                                                w.held_expires_at, w.credit_limit), w.scale),
+                       'currency', w.currency,
+                       'operation', c.operation,
+                       'changedAt', event_time(c.changed_at)), jsonb_build_object(
+                       'wallet', event_link('wallets', c.wallet_id),
+                       'transaction', event_link('transactions', c.transaction_id),
+                       'hold', event_link('holds', c.hold_id))))::event_draft
+        FROM new_changes AS c JOIN wallets AS w ON w.id = c.wallet_id
+        ORDER BY c.wallet_id, c.id));
+    PERFORM monitors_evaluate(ARRAY(SELECT DISTINCT wallet_id FROM new_changes));
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.balance_changes_events() OWNER TO wallet_ledger;
+
+--
+-- Name: balance_monitors_events(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.balance_monitors_events() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM events_emit(ARRAY(
+        SELECT ROW(NEW.wallet_id, CASE NEW.state WHEN 'triggered' THEN 'monitor.triggered' ELSE 'monitor.cleared' END, 'balance-monitors', NEW.id,
+                   event_monitor_data(NEW, w.scale))::event_draft
+        FROM wallets AS w WHERE w.id = NEW.wallet_id));
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.balance_monitors_events() OWNER TO wallet_ledger;
+
+--
+-- Name: balance_monitors_state(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.balance_monitors_state() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    w wallets;
+    holds_now boolean;
+BEGIN
+    SELECT * INTO w FROM wallets WHERE id = NEW.wallet_id;
+    IF NOT FOUND THEN
+        RETURN NEW;  -- the foreign key refuses it
+    END IF;
+    IF TG_OP = 'UPDATE' AND NEW.wallet_id <> OLD.wallet_id THEN
+        RAISE EXCEPTION 'balance monitor %: its wallet never changes', OLD.id
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'balance_monitors_wallet_fixed',
+                  TABLE = 'balance_monitors';
+    END IF;
+    IF min_scale(NEW.amount) > w.scale THEN
+        PERFORM ledger_refuse_precision('balance_monitors_amount_scale', w.id, w.currency,
+                                        w.scale, min_scale(NEW.amount));
+    END IF;
+    holds_now := monitor_holds(NEW.field, NEW.operator, NEW.amount, w.balance,
+                               wallet_available_now(w.id, w.balance, w.held, w.held_expires_at,
+                                                    w.credit_limit));
+    IF TG_OP = 'INSERT' THEN
+        NEW.created_at := now();
+        NEW.state := 'clear';
+        NEW.triggered_at := NULL;
+    ELSE
+        NEW.created_at := OLD.created_at;
+        NEW.state := OLD.state;
+        NEW.triggered_at := OLD.triggered_at;
+    END IF;
+    NEW.updated_at := now();
+    IF holds_now AND NEW.state = 'clear' THEN
+        NEW.state := 'triggered';
+        NEW.triggered_at := clock_timestamp();
+    ELSIF NOT holds_now AND NEW.state = 'triggered' THEN
+        NEW.state := 'clear';
+        NEW.triggered_at := NULL;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+ALTER FUNCTION public.balance_monitors_state() OWNER TO wallet_ledger;
 
 --
 -- Name: capture_hold(bigint, numeric); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
@@ -166,6 +283,660 @@ $$;
 ALTER FUNCTION public.currencies_liquidity() OWNER TO CURRENT_USER;
 
 --
+-- Name: metadata_valid(jsonb); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.metadata_valid(metadata jsonb) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT jsonb_typeof(metadata) = 'object'
+       AND (SELECT count(*) FROM jsonb_each(metadata)) <= 50
+       AND NOT EXISTS (
+           SELECT 1 FROM jsonb_each(metadata) AS e
+           WHERE char_length(e.key) NOT BETWEEN 1 AND 40
+              OR e.key ~ '[\u0001-\u001f\u007f-\u009f\[\]]'
+              OR e.key LIKE '%.exists'
+              OR jsonb_typeof(e.value) <> 'string'
+              OR char_length(e.value #>> '{}') > 500
+       )
+$$;
+
+ALTER FUNCTION public.metadata_valid(metadata jsonb) OWNER TO CURRENT_USER;
+
+--
+-- Name: FUNCTION metadata_valid(metadata jsonb); Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON FUNCTION public.metadata_valid(metadata jsonb) IS 'Whether a metadata object is within the limits: at most 50 keys of 1-40 characters (no control characters, no brackets, not ending .exists), string values of at most 500 characters.';
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: transactions; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.transactions (
+    id bigint NOT NULL,
+    wallet_id bigint NOT NULL,
+    txid text NOT NULL,
+    amount numeric(36,18) NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    transfer_id bigint,
+    CONSTRAINT transactions_amount_nonzero CHECK ((amount <> (0)::numeric)),
+    CONSTRAINT transactions_metadata_valid CHECK (public.metadata_valid(metadata)),
+    CONSTRAINT transactions_txid_length CHECK (((char_length(txid) >= 1) AND (char_length(txid) <= 255)))
+);
+
+ALTER TABLE public.transactions OWNER TO CURRENT_USER;
+
+--
+-- Name: transactions_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.transactions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.transactions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: transfers; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.transfers (
+    id bigint NOT NULL,
+    txid text NOT NULL,
+    source_wallet_id bigint NOT NULL,
+    destination_wallet_id bigint NOT NULL,
+    amount numeric(36,18) NOT NULL,
+    reverses_id bigint,
+    reversed_amount numeric(36,18) DEFAULT 0 NOT NULL,
+    debit_id bigint DEFAULT nextval('public.transactions_id_seq'::regclass) NOT NULL,
+    credit_id bigint DEFAULT nextval('public.transactions_id_seq'::regclass) NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    exchange_id bigint,
+    CONSTRAINT transfers_amount_positive CHECK ((amount > (0)::numeric)),
+    CONSTRAINT transfers_distinct_wallets CHECK ((source_wallet_id <> destination_wallet_id)),
+    CONSTRAINT transfers_metadata_valid CHECK (public.metadata_valid(metadata)),
+    CONSTRAINT transfers_reversed_within CHECK (((reversed_amount >= (0)::numeric) AND (reversed_amount <= amount))),
+    CONSTRAINT transfers_txid_length CHECK (((char_length(txid) >= 1) AND (char_length(txid) <= 255)))
+);
+
+ALTER TABLE public.transfers OWNER TO CURRENT_USER;
+
+--
+-- Name: TABLE transfers; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON TABLE public.transfers IS 'Money moved from source_wallet_id to destination_wallet_id as one thing: its legs are the transactions debit_id and credit_id (transactions.transfer_id names it). Never deleted; only metadata changes.';
+
+--
+-- Name: transfers_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.transfers ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.transfers_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: exchanges; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.exchanges (
+    id bigint NOT NULL,
+    txid text NOT NULL,
+    source_wallet_id bigint NOT NULL,
+    destination_wallet_id bigint NOT NULL,
+    source_amount numeric(36,18) NOT NULL,
+    destination_amount numeric(36,18) NOT NULL,
+    rate numeric NOT NULL,
+    source_currency text NOT NULL,
+    destination_currency text NOT NULL,
+    source_liquidity_wallet_id bigint NOT NULL,
+    destination_liquidity_wallet_id bigint NOT NULL,
+    source_transfer_id bigint DEFAULT nextval('public.transfers_id_seq'::regclass) NOT NULL,
+    destination_transfer_id bigint DEFAULT nextval('public.transfers_id_seq'::regclass) NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT exchanges_currencies_differ CHECK ((source_currency <> destination_currency)),
+    CONSTRAINT exchanges_destination_amount_positive CHECK ((destination_amount > (0)::numeric)),
+    CONSTRAINT exchanges_metadata_valid CHECK (public.metadata_valid(metadata)),
+    CONSTRAINT exchanges_rate_valid CHECK (((rate > (0)::numeric) AND (rate < '1000000000000000000'::numeric) AND (min_scale(rate) <= 18))),
+    CONSTRAINT exchanges_source_amount_positive CHECK ((source_amount > (0)::numeric)),
+    CONSTRAINT exchanges_txid_length CHECK (((char_length(txid) >= 1) AND (char_length(txid) <= 255)))
+);
+
+ALTER TABLE public.exchanges OWNER TO CURRENT_USER;
+
+--
+-- Name: TABLE exchanges; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON TABLE public.exchanges IS 'Money changed from source_wallet_id''s currency into destination_wallet_id''s at rate, through the liquidity wallets: the transfers source_transfer_id and destination_transfer_id (transfers.exchange_id names it). Never deleted; only metadata changes.';
+
+--
+-- Name: event_exchange_data(public.exchanges, integer, integer); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.event_exchange_data(e public.exchanges, source_scale integer, destination_scale integer) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT event_resource('exchanges', e.id, jsonb_build_object(
+        'txid', e.txid,
+        'sourceAmount', event_money(e.source_amount, source_scale),
+        'destinationAmount', event_money(e.destination_amount, destination_scale),
+        'rate', e.rate::text,
+        'sourceCurrency', e.source_currency,
+        'destinationCurrency', e.destination_currency,
+        'createdAt', event_time(e.created_at),
+        'metadata', e.metadata), jsonb_build_object(
+        'source', event_link('wallets', e.source_wallet_id),
+        'destination', event_link('wallets', e.destination_wallet_id)))
+$$;
+
+ALTER FUNCTION public.event_exchange_data(e public.exchanges, source_scale integer, destination_scale integer) OWNER TO CURRENT_USER;
+
+--
+-- Name: holds; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.holds (
+    id bigint NOT NULL,
+    wallet_id bigint NOT NULL,
+    amount numeric(36,18) NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    captured_amount numeric(36,18),
+    transaction_id bigint,
+    expires_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    resolved_at timestamp with time zone,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT holds_amount_positive CHECK ((amount > (0)::numeric)),
+    CONSTRAINT holds_captured_amount_set CHECK (((status = 'captured'::text) = (captured_amount IS NOT NULL))),
+    CONSTRAINT holds_metadata_valid CHECK (public.metadata_valid(metadata)),
+    CONSTRAINT holds_status_known CHECK ((status = ANY (ARRAY['pending'::text, 'captured'::text, 'voided'::text, 'expired'::text])))
+);
+
+ALTER TABLE public.holds OWNER TO CURRENT_USER;
+
+--
+-- Name: TABLE holds; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON TABLE public.holds IS 'Money reserved on a wallet: pending until captured (booked), voided or expired. Pending holds make up wallets.held.';
+
+--
+-- Name: event_hold_data(public.holds, text, integer); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.event_hold_data(h public.holds, currency text, scale integer) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT event_resource('holds', h.id, jsonb_build_object(
+        'amount', event_money(h.amount, scale),
+        'currency', currency,
+        'status', h.status,
+        'capturedAmount', event_money(h.captured_amount, scale),
+        'expiresAt', event_time(h.expires_at),
+        'createdAt', event_time(h.created_at),
+        'updatedAt', event_time(h.updated_at),
+        'metadata', h.metadata), jsonb_build_object(
+        'wallet', event_link('wallets', h.wallet_id),
+        'transaction', event_link('transactions', h.transaction_id)))
+$$;
+
+ALTER FUNCTION public.event_hold_data(h public.holds, currency text, scale integer) OWNER TO CURRENT_USER;
+
+--
+-- Name: event_link(text, bigint); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.event_link(type text, id bigint) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT jsonb_build_object('data', CASE WHEN id IS NULL THEN NULL
+                                           ELSE jsonb_build_object('type', type, 'id', id::text) END)
+$$;
+
+ALTER FUNCTION public.event_link(type text, id bigint) OWNER TO CURRENT_USER;
+
+--
+-- Name: event_money(numeric, integer); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.event_money(amount numeric, scale integer) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT round(amount, scale)::text
+$$;
+
+ALTER FUNCTION public.event_money(amount numeric, scale integer) OWNER TO CURRENT_USER;
+
+--
+-- Name: balance_monitors; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.balance_monitors (
+    id bigint NOT NULL,
+    wallet_id bigint NOT NULL,
+    field text NOT NULL,
+    operator text NOT NULL,
+    amount numeric(36,18) NOT NULL,
+    state text DEFAULT 'clear'::text NOT NULL,
+    triggered_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT balance_monitors_field_known CHECK ((field = ANY (ARRAY['balance'::text, 'available'::text]))),
+    CONSTRAINT balance_monitors_metadata_valid CHECK (public.metadata_valid(metadata)),
+    CONSTRAINT balance_monitors_operator_known CHECK ((operator = ANY (ARRAY['lt'::text, 'lte'::text, 'gt'::text, 'gte'::text]))),
+    CONSTRAINT balance_monitors_state_known CHECK ((state = ANY (ARRAY['clear'::text, 'triggered'::text])))
+);
+
+ALTER TABLE public.balance_monitors OWNER TO CURRENT_USER;
+
+--
+-- Name: TABLE balance_monitors; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON TABLE public.balance_monitors IS 'A condition on a wallet''s balance or available amount, evaluated by the database at every change of the wallet; its crossings are monitor.triggered and monitor.cleared events.';
+
+--
+-- Name: event_monitor_data(public.balance_monitors, integer); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.event_monitor_data(m public.balance_monitors, scale integer) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT event_resource('balance-monitors', m.id, jsonb_build_object(
+        'field', m.field,
+        'operator', m.operator,
+        'amount', event_money(m.amount, scale),
+        'state', m.state,
+        'triggeredAt', event_time(m.triggered_at),
+        'createdAt', event_time(m.created_at),
+        'updatedAt', event_time(m.updated_at),
+        'metadata', m.metadata), jsonb_build_object(
+        'wallet', event_link('wallets', m.wallet_id)))
+$$;
+
+ALTER FUNCTION public.event_monitor_data(m public.balance_monitors, scale integer) OWNER TO CURRENT_USER;
+
+--
+-- Name: event_resource(text, bigint, jsonb, jsonb); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.event_resource(type text, id bigint, attributes jsonb, relationships jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT jsonb_build_object('type', type, 'id', id::text, 'attributes', attributes,
+                              'relationships', relationships)
+$$;
+
+ALTER FUNCTION public.event_resource(type text, id bigint, attributes jsonb, relationships jsonb) OWNER TO CURRENT_USER;
+
+--
+-- Name: event_time(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.event_time(at timestamp with time zone) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+$$;
+
+ALTER FUNCTION public.event_time(at timestamp with time zone) OWNER TO CURRENT_USER;
+
+--
+-- Name: event_transaction_data(public.transactions, text, integer); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.event_transaction_data(t public.transactions, currency text, scale integer) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT event_resource('transactions', t.id, jsonb_build_object(
+        'txid', t.txid,
+        'amount', event_money(t.amount, scale),
+        'currency', currency,
+        'createdAt', event_time(t.created_at),
+        'metadata', t.metadata), jsonb_build_object(
+        'wallet', event_link('wallets', t.wallet_id),
+        'transfer', event_link('transfers', t.transfer_id)))
+$$;
+
+ALTER FUNCTION public.event_transaction_data(t public.transactions, currency text, scale integer) OWNER TO CURRENT_USER;
+
+--
+-- Name: event_transfer_data(public.transfers, text, integer); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.event_transfer_data(t public.transfers, currency text, scale integer) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT event_resource('transfers', t.id, jsonb_build_object(
+        'txid', t.txid,
+        'amount', event_money(t.amount, scale),
+        'currency', currency,
+        'reversedAmount', event_money(t.reversed_amount, scale),
+        'createdAt', event_time(t.created_at),
+        'metadata', t.metadata), jsonb_build_object(
+        'source', event_link('wallets', t.source_wallet_id),
+        'destination', event_link('wallets', t.destination_wallet_id),
+        'debit', event_link('transactions', t.debit_id),
+        'credit', event_link('transactions', t.credit_id),
+        'reverses', event_link('transfers', t.reverses_id),
+        'exchange', event_link('exchanges', t.exchange_id)))
+$$;
+
+ALTER FUNCTION public.event_transfer_data(t public.transfers, currency text, scale integer) OWNER TO CURRENT_USER;
+
+--
+-- Name: wallets; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.wallets (
+    id bigint NOT NULL,
+    label text NOT NULL,
+    balance numeric(36,18) DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    held numeric(36,18) DEFAULT 0 NOT NULL,
+    held_expires_at timestamp with time zone,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    currency text DEFAULT 'XXX'::text NOT NULL,
+    scale smallint DEFAULT 18 NOT NULL,
+    credit_limit numeric(36,18) DEFAULT 0 NOT NULL,
+    event_sequence bigint DEFAULT 0 NOT NULL,
+    event_position bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT wallets_balance_nonnegative CHECK (((balance + credit_limit) >= (0)::numeric)),
+    CONSTRAINT wallets_credit_limit_nonnegative CHECK (((credit_limit >= (0)::numeric) AND (credit_limit < '1000000000000000000'::numeric))),
+    CONSTRAINT wallets_label_length CHECK (((char_length(label) >= 1) AND (char_length(label) <= 255))),
+    CONSTRAINT wallets_metadata_valid CHECK (public.metadata_valid(metadata))
+);
+
+ALTER TABLE public.wallets OWNER TO CURRENT_USER;
+
+--
+-- Name: COLUMN wallets.balance; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON COLUMN public.wallets.balance IS 'Sum of the wallet''s transactions.amount, kept by the transactions triggers; never negative, never written directly.';
+
+--
+-- Name: COLUMN wallets.held; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON COLUMN public.wallets.held IS 'Sum of the wallet''s pending holds (status pending), kept by the holds triggers; those past expires_at stop counting at once (wallet_balances).';
+
+--
+-- Name: COLUMN wallets.held_expires_at; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON COLUMN public.wallets.held_expires_at IS 'The earliest expires_at of the wallet''s pending holds (NULL: none expires), kept by the holds triggers: until then nothing held has expired.';
+
+--
+-- Name: COLUMN wallets.currency; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON COLUMN public.wallets.currency IS 'The currency the wallet holds; never changes.';
+
+--
+-- Name: COLUMN wallets.scale; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON COLUMN public.wallets.scale IS 'Its currency''s scale (set from currencies when the wallet is created; the foreign key keeps it equal).';
+
+--
+-- Name: COLUMN wallets.credit_limit; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON COLUMN public.wallets.credit_limit IS 'How far below zero the balance may go: available = balance - held + credit_limit never goes below zero.';
+
+--
+-- Name: COLUMN wallets.event_sequence; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON COLUMN public.wallets.event_sequence IS 'The walletSequence of the wallet''s last event.';
+
+--
+-- Name: COLUMN wallets.event_position; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON COLUMN public.wallets.event_position IS 'The feed position of the wallet''s last event: the next is at or after it.';
+
+--
+-- Name: event_wallet_data(public.wallets); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.event_wallet_data(w public.wallets) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT event_resource('wallets', w.id, jsonb_build_object(
+        'label', w.label,
+        'currency', w.currency,
+        'balance', event_money(w.balance, w.scale),
+        'held', event_money(wallet_held_now(w.id, w.held, w.held_expires_at), w.scale),
+        'available', event_money(wallet_available_now(w.id, w.balance, w.held, w.held_expires_at,
+                                                      w.credit_limit), w.scale),
+        'creditLimit', event_money(w.credit_limit, w.scale),
+        'metadata', w.metadata,
+        'createdAt', event_time(w.created_at),
+        'updatedAt', event_time(w.updated_at)), '{}'::jsonb)
+$$;
+
+ALTER FUNCTION public.event_wallet_data(w public.wallets) OWNER TO CURRENT_USER;
+
+--
+-- Name: events_emit(public.event_draft[]); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.events_emit(drafts public.event_draft[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    here bigint;
+BEGIN
+    IF coalesce(cardinality(drafts), 0) = 0 THEN
+        RETURN;
+    END IF;
+    here := events_position();
+    PERFORM 1 FROM wallets
+    WHERE id IN (SELECT d.wallet_id FROM unnest(drafts) AS d)
+    ORDER BY id
+    FOR NO KEY UPDATE;
+
+    WITH counted AS (
+        SELECT d.wallet_id, count(*) AS n FROM unnest(drafts) AS d GROUP BY d.wallet_id
+    ), claimed AS (
+        UPDATE wallets AS w
+        SET event_sequence = w.event_sequence + c.n,
+            event_position = greatest(w.event_position, here)
+        FROM counted AS c
+        WHERE w.id = c.wallet_id
+        RETURNING w.id, w.event_sequence - c.n AS before, w.event_position AS position
+    )
+    INSERT INTO events (position, wallet_id, wallet_sequence, event_type, subject_type,
+                        subject_id, data, occurred_at, database_xid, origin, changed_by,
+                        actor_key_id, actor_name)
+    SELECT c.position, d.wallet_id,
+           c.before + row_number() OVER (PARTITION BY d.wallet_id ORDER BY d.ord),
+           d.event_type, d.subject_type, d.subject_id, d.data, clock_timestamp(),
+           pg_current_xact_id(), events_origin(), session_user, actor.key_id, actor.key_name
+    FROM unnest(drafts) WITH ORDINALITY AS d (wallet_id, event_type, subject_type, subject_id, data, ord)
+    JOIN claimed AS c ON c.id = d.wallet_id
+    LEFT JOIN ledger_actor() AS actor ON true
+    ORDER BY d.wallet_id, d.ord;
+END;
+$$;
+
+ALTER FUNCTION public.events_emit(drafts public.event_draft[]) OWNER TO wallet_ledger;
+
+--
+-- Name: FUNCTION events_emit(drafts public.event_draft[]); Type: COMMENT; Schema: public; Owner: wallet_ledger
+--
+
+COMMENT ON FUNCTION public.events_emit(drafts public.event_draft[]) IS 'Writes one statement''s events: numbers them per wallet under the wallet''s row lock and places them in the feed. Called by the triggers only.';
+
+--
+-- Name: events_horizon(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.events_horizon() RETURNS bigint
+    LANGUAGE sql STABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+           + (SELECT xid_offset FROM event_clock)
+$$;
+
+ALTER FUNCTION public.events_horizon() OWNER TO CURRENT_USER;
+
+--
+-- Name: FUNCTION events_horizon(); Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON FUNCTION public.events_horizon() IS 'The feed''s horizon: the oldest transaction id still running, plus event_clock.xid_offset. Events below it are final.';
+
+--
+-- Name: events_origin(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.events_origin() RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT CASE WHEN current_setting('application_name') LIKE 'wallet-api%'
+                     AND pg_has_role(session_user, 'wallet_service', 'MEMBER')
+                THEN 'api' ELSE 'sql' END
+$$;
+
+ALTER FUNCTION public.events_origin() OWNER TO CURRENT_USER;
+
+--
+-- Name: events_position(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.events_position() RETURNS bigint
+    LANGUAGE sql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT pg_current_xact_id()::text::bigint + (SELECT xid_offset FROM event_clock)
+$$;
+
+ALTER FUNCTION public.events_position() OWNER TO wallet_ledger;
+
+--
+-- Name: FUNCTION events_position(); Type: COMMENT; Schema: public; Owner: wallet_ledger
+--
+
+COMMENT ON FUNCTION public.events_position() IS 'The feed position of this transaction: its id plus event_clock.xid_offset.';
+
+--
+-- Name: events_prune(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.events_prune(before timestamp with time zone) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    last record;
+    removed bigint;
+BEGIN
+    -- One pruner at a time; the feed's order is what is removed from the front.
+    PERFORM 1 FROM event_clock FOR UPDATE;
+    -- The last event written before `before` (by the occurred_at index), and every event
+    -- before it in the feed's order (by the feed's index); none past the horizon.
+    SELECT e.position, e.id INTO last FROM events AS e
+    WHERE e.occurred_at < before AND e.position < events_horizon()
+    ORDER BY e.occurred_at DESC LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN 0;
+    END IF;
+    DELETE FROM events
+    WHERE (position, id) <= (last.position, last.id) AND position < events_horizon();
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    UPDATE event_clock SET pruned_position = last.position, pruned_id = last.id;
+    RETURN removed;
+END;
+$$;
+
+ALTER FUNCTION public.events_prune(before timestamp with time zone) OWNER TO wallet_ledger;
+
+--
+-- Name: FUNCTION events_prune(before timestamp with time zone); Type: COMMENT; Schema: public; Owner: wallet_ledger
+--
+
+COMMENT ON FUNCTION public.events_prune(before timestamp with time zone) IS 'Removes the front of the feed up to the last event that occurred before `before`, and remembers where it stopped (cursors before it are expired).';
+
+--
+-- Name: events_rebase(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.events_rebase() RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    stored bigint;
+    next bigint;
+    added bigint := 0;
+BEGIN
+    SELECT greatest((SELECT max(position) FROM events), (SELECT max(event_position) FROM wallets))
+    INTO stored;
+    next := pg_snapshot_xmax(pg_current_snapshot())::text::bigint
+            + (SELECT xid_offset FROM event_clock);
+    IF stored IS NOT NULL AND stored >= next THEN
+        added := stored - next + 1;
+        UPDATE event_clock SET xid_offset = xid_offset + added;
+        RAISE NOTICE 'events: feed positions were ahead of this cluster''s transaction ids (a restore?); offset raised by %', added;
+    END IF;
+    RETURN added;
+END;
+$$;
+
+ALTER FUNCTION public.events_rebase() OWNER TO CURRENT_USER;
+
+--
+-- Name: events_refuse_rewrite(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.events_refuse_rewrite() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'events are append-only: % refused (retention removes old ones: events_prune)', TG_OP
+        USING ERRCODE = 'insufficient_privilege', TABLE = 'events';
+END;
+$$;
+
+ALTER FUNCTION public.events_refuse_rewrite() OWNER TO CURRENT_USER;
+
+--
 -- Name: exchange_destination_amount(numeric, numeric, integer); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
 --
 
@@ -237,6 +1008,30 @@ ALTER FUNCTION public.exchanges_after_insert() OWNER TO wallet_ledger;
 --
 
 COMMENT ON FUNCTION public.exchanges_after_insert() IS 'Books the two transfers of each of a statement''s new exchanges, in one INSERT INTO transfers.';
+
+--
+-- Name: exchanges_events(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.exchanges_events() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM events_emit(ARRAY(
+        SELECT ROW(x.wallet_id,
+                   CASE TG_OP WHEN 'INSERT' THEN 'exchange.created' ELSE 'exchange.updated' END,
+                   'exchanges', e.id, event_exchange_data(e, s.scale, d.scale))::event_draft
+        FROM new_exchanges AS e
+        JOIN currencies AS s ON s.code = e.source_currency
+        JOIN currencies AS d ON d.code = e.destination_currency
+        CROSS JOIN LATERAL (VALUES (e.source_wallet_id), (e.destination_wallet_id)) AS x (wallet_id)
+        ORDER BY x.wallet_id, e.id));
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.exchanges_events() OWNER TO wallet_ledger;
 
 --
 -- Name: exchanges_guard(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
@@ -449,68 +1244,6 @@ ALTER FUNCTION public.expire_holds() OWNER TO CURRENT_USER;
 COMMENT ON FUNCTION public.expire_holds() IS 'Marks pending holds past expires_at expired (one sweeper at a time); returns how many.';
 
 --
--- Name: metadata_valid(jsonb); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
---
-
-CREATE FUNCTION public.metadata_valid(metadata jsonb) RETURNS boolean
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO 'public', 'pg_temp'
-    AS $$
-    SELECT jsonb_typeof(metadata) = 'object'
-       AND (SELECT count(*) FROM jsonb_each(metadata)) <= 50
-       AND NOT EXISTS (
-           SELECT 1 FROM jsonb_each(metadata) AS e
-           WHERE char_length(e.key) NOT BETWEEN 1 AND 40
-              OR e.key ~ '[\u0001-\u001f\u007f-\u009f\[\]]'
-              OR e.key LIKE '%.exists'
-              OR jsonb_typeof(e.value) <> 'string'
-              OR char_length(e.value #>> '{}') > 500
-       )
-$$;
-
-ALTER FUNCTION public.metadata_valid(metadata jsonb) OWNER TO CURRENT_USER;
-
---
--- Name: FUNCTION metadata_valid(metadata jsonb); Type: COMMENT; Schema: public; Owner: CURRENT_USER
---
-
-COMMENT ON FUNCTION public.metadata_valid(metadata jsonb) IS 'Whether a metadata object is within the limits: at most 50 keys of 1-40 characters (no control characters, no brackets, not ending .exists), string values of at most 500 characters.';
-
-SET default_tablespace = '';
-
-SET default_table_access_method = heap;
-
---
--- Name: holds; Type: TABLE; Schema: public; Owner: CURRENT_USER
---
-
-CREATE TABLE public.holds (
-    id bigint NOT NULL,
-    wallet_id bigint NOT NULL,
-    amount numeric(36,18) NOT NULL,
-    status text DEFAULT 'pending'::text NOT NULL,
-    captured_amount numeric(36,18),
-    transaction_id bigint,
-    expires_at timestamp with time zone,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    resolved_at timestamp with time zone,
-    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
-    CONSTRAINT holds_amount_positive CHECK ((amount > (0)::numeric)),
-    CONSTRAINT holds_captured_amount_set CHECK (((status = 'captured'::text) = (captured_amount IS NOT NULL))),
-    CONSTRAINT holds_metadata_valid CHECK (public.metadata_valid(metadata)),
-    CONSTRAINT holds_status_known CHECK ((status = ANY (ARRAY['pending'::text, 'captured'::text, 'voided'::text, 'expired'::text])))
-);
-
-ALTER TABLE public.holds OWNER TO CURRENT_USER;
-
---
--- Name: TABLE holds; Type: COMMENT; Schema: public; Owner: CURRENT_USER
---
-
-COMMENT ON TABLE public.holds IS 'Money reserved on a wallet: pending until captured (booked), voided or expired. Pending holds make up wallets.held.';
-
---
 -- Name: hold_revise(text, public.holds[], public.holds[]); Type: FUNCTION; Schema: public; Owner: wallet_ledger
 --
 
@@ -637,6 +1370,92 @@ END;
 $$;
 
 ALTER FUNCTION public.holds_check_capture_booked() OWNER TO CURRENT_USER;
+
+--
+-- Name: holds_events_delete(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.holds_events_delete() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM events_emit(ARRAY(
+        SELECT ROW(h.wallet_id, 'hold.deleted', 'holds', h.id,
+                   event_hold_data(h, w.currency, w.scale))::event_draft
+        FROM old_holds AS h JOIN wallets AS w ON w.id = h.wallet_id
+        ORDER BY h.wallet_id, h.id));
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.holds_events_delete() OWNER TO wallet_ledger;
+
+--
+-- Name: holds_events_insert(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.holds_events_insert() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM events_emit(ARRAY(
+        SELECT ROW(h.wallet_id, 'hold.created', 'holds', h.id,
+                   event_hold_data(h, w.currency, w.scale))::event_draft
+        FROM new_holds AS h JOIN wallets AS w ON w.id = h.wallet_id
+        ORDER BY h.wallet_id, h.id));
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.holds_events_insert() OWNER TO wallet_ledger;
+
+--
+-- Name: holds_events_truncate(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.holds_events_truncate() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM events_emit(ARRAY(
+        SELECT ROW(h.wallet_id, 'hold.deleted', 'holds', h.id,
+                   event_hold_data(h, w.currency, w.scale))::event_draft
+        FROM holds AS h JOIN wallets AS w ON w.id = h.wallet_id
+        ORDER BY h.wallet_id, h.id));
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.holds_events_truncate() OWNER TO wallet_ledger;
+
+--
+-- Name: holds_events_update(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.holds_events_update() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM events_emit(ARRAY(
+        SELECT ROW(n.wallet_id,
+                   CASE WHEN o.status = 'pending' AND n.status <> 'pending'
+                        THEN 'hold.' || n.status ELSE 'hold.updated' END,
+                   'holds', n.id, event_hold_data(n, w.currency, w.scale))::event_draft
+        FROM new_holds AS n
+        JOIN old_holds AS o ON o.id = n.id
+        JOIN wallets AS w ON w.id = n.wallet_id
+        WHERE (o.status, o.captured_amount, o.transaction_id, o.metadata)
+              IS DISTINCT FROM (n.status, n.captured_amount, n.transaction_id, n.metadata)
+        ORDER BY n.wallet_id, n.id));
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.holds_events_update() OWNER TO wallet_ledger;
 
 --
 -- Name: holds_state_machine(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
@@ -1004,25 +1823,6 @@ $$;
 ALTER FUNCTION public.ledger_refuse_rewrite() OWNER TO CURRENT_USER;
 
 --
--- Name: transactions; Type: TABLE; Schema: public; Owner: CURRENT_USER
---
-
-CREATE TABLE public.transactions (
-    id bigint NOT NULL,
-    wallet_id bigint NOT NULL,
-    txid text NOT NULL,
-    amount numeric(36,18) NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
-    transfer_id bigint,
-    CONSTRAINT transactions_amount_nonzero CHECK ((amount <> (0)::numeric)),
-    CONSTRAINT transactions_metadata_valid CHECK (public.metadata_valid(metadata)),
-    CONSTRAINT transactions_txid_length CHECK (((char_length(txid) >= 1) AND (char_length(txid) <= 255)))
-);
-
-ALTER TABLE public.transactions OWNER TO CURRENT_USER;
-
---
 -- Name: ledger_revise(text, public.transactions[], public.transactions[], bigint[], bigint[]); Type: FUNCTION; Schema: public; Owner: wallet_ledger
 --
 
@@ -1083,6 +1883,7 @@ BEGIN
                               'OR destination_wallet_id = ANY (wallet_api_wallets())'
         WHEN 'exchanges' THEN 'source_wallet_id = ANY (wallet_api_wallets()) '
                               'OR destination_wallet_id = ANY (wallet_api_wallets())'
+        WHEN 'balance-monitors' THEN 'wallet_id = ANY (wallet_api_wallets())'
     END;
     IF visible IS NULL THEN
         RAISE EXCEPTION 'metadata_ids: % has no metadata', resource USING ERRCODE = 'invalid_parameter_value';
@@ -1100,7 +1901,7 @@ BEGIN
     EXECUTE format(
         'SELECT array_agg(id) FROM (SELECT id FROM %I WHERE (%s) '
         'AND (wallet_api_wallets() IS NULL OR %s) LIMIT $3 + 1) AS m',
-        resource, matches, visible)
+        replace(resource, '-', '_'), matches, visible)
     INTO ids
     USING contains, has_key, cap;
     IF cardinality(ids) > cap THEN
@@ -1117,6 +1918,44 @@ ALTER FUNCTION public.metadata_ids(resource text, contains jsonb[], has_key text
 --
 
 COMMENT ON FUNCTION public.metadata_ids(resource text, contains jsonb[], has_key text, cap integer) IS 'The ids of the visible rows of wallets, transactions, holds or transfers whose metadata holds one of the objects given (or has the key given): at most cap, or NULL when more match.';
+
+--
+-- Name: monitor_holds(text, text, numeric, numeric, numeric); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.monitor_holds(field text, operator text, amount numeric, balance numeric, available numeric) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT CASE operator
+               WHEN 'lt' THEN value < amount
+               WHEN 'lte' THEN value <= amount
+               WHEN 'gt' THEN value > amount
+               WHEN 'gte' THEN value >= amount
+           END
+    FROM (SELECT CASE field WHEN 'balance' THEN balance ELSE available END) AS v (value)
+$$;
+
+ALTER FUNCTION public.monitor_holds(field text, operator text, amount numeric, balance numeric, available numeric) OWNER TO CURRENT_USER;
+
+--
+-- Name: monitors_evaluate(bigint[]); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.monitors_evaluate(wallet_ids bigint[]) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    UPDATE balance_monitors AS m
+    SET updated_at = now()
+    FROM wallets AS w
+    WHERE w.id = ANY (wallet_ids) AND m.wallet_id = w.id
+      AND (m.state = 'triggered') IS DISTINCT FROM monitor_holds(
+              m.field, m.operator, m.amount, w.balance,
+              wallet_available_now(w.id, w.balance, w.held, w.held_expires_at, w.credit_limit))
+$$;
+
+ALTER FUNCTION public.monitors_evaluate(wallet_ids bigint[]) OWNER TO wallet_ledger;
 
 --
 -- Name: transactions_after_delete(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
@@ -1283,6 +2122,91 @@ $$;
 ALTER FUNCTION public.transactions_before_truncate() OWNER TO wallet_ledger;
 
 --
+-- Name: transactions_events_delete(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.transactions_events_delete() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM events_emit(ARRAY(
+        SELECT ROW(t.wallet_id, 'transaction.deleted', 'transactions', t.id,
+                   event_transaction_data(t, w.currency, w.scale))::event_draft
+        FROM old_transactions AS t JOIN wallets AS w ON w.id = t.wallet_id
+        ORDER BY t.wallet_id, t.id));
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.transactions_events_delete() OWNER TO wallet_ledger;
+
+--
+-- Name: transactions_events_insert(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.transactions_events_insert() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM events_emit(ARRAY(
+        SELECT ROW(t.wallet_id, 'transaction.created', 'transactions', t.id,
+                   event_transaction_data(t, w.currency, w.scale))::event_draft
+        FROM new_transactions AS t JOIN wallets AS w ON w.id = t.wallet_id
+        ORDER BY t.wallet_id, t.id));
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.transactions_events_insert() OWNER TO wallet_ledger;
+
+--
+-- Name: transactions_events_truncate(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.transactions_events_truncate() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM events_emit(ARRAY(
+        SELECT ROW(t.wallet_id, 'transaction.deleted', 'transactions', t.id,
+                   event_transaction_data(t, w.currency, w.scale))::event_draft
+        FROM transactions AS t JOIN wallets AS w ON w.id = t.wallet_id
+        ORDER BY t.wallet_id, t.id));
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.transactions_events_truncate() OWNER TO wallet_ledger;
+
+--
+-- Name: transactions_events_update(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.transactions_events_update() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM events_emit(ARRAY(
+        SELECT ROW(x.wallet_id, 'transaction.updated', 'transactions', n.id,
+                   event_transaction_data(n, w.currency, w.scale))::event_draft
+        FROM new_transactions AS n
+        JOIN old_transactions AS o ON o.id = n.id
+        JOIN wallets AS w ON w.id = n.wallet_id
+        CROSS JOIN LATERAL (SELECT n.wallet_id UNION SELECT o.wallet_id) AS x (wallet_id)
+        WHERE (o.wallet_id, o.txid, o.amount, o.created_at, o.metadata)
+              IS DISTINCT FROM (n.wallet_id, n.txid, n.amount, n.created_at, n.metadata)
+        ORDER BY x.wallet_id, n.id));
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.transactions_events_update() OWNER TO wallet_ledger;
+
+--
 -- Name: transfers_after_insert(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
 --
 
@@ -1399,6 +2323,29 @@ ALTER FUNCTION public.transfers_after_insert() OWNER TO wallet_ledger;
 --
 
 COMMENT ON FUNCTION public.transfers_after_insert() IS 'Checks a statement''s new transfers together, books both legs of each as transactions in one statement, and adds reversals to their originals.';
+
+--
+-- Name: transfers_events(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.transfers_events() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM events_emit(ARRAY(
+        SELECT ROW(x.wallet_id,
+                   CASE TG_OP WHEN 'INSERT' THEN 'transfer.created' ELSE 'transfer.updated' END,
+                   'transfers', t.id, event_transfer_data(t, w.currency, w.scale))::event_draft
+        FROM new_transfers AS t
+        JOIN wallets AS w ON w.id = t.source_wallet_id
+        CROSS JOIN LATERAL (VALUES (t.source_wallet_id), (t.destination_wallet_id)) AS x (wallet_id)
+        ORDER BY x.wallet_id, t.id));
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.transfers_events() OWNER TO wallet_ledger;
 
 --
 -- Name: transfers_guard(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
@@ -1866,6 +2813,70 @@ ALTER FUNCTION public.wallets_currency() OWNER TO CURRENT_USER;
 COMMENT ON FUNCTION public.wallets_currency() IS 'Sets a new wallet''s scale from its currency; refuses any change of a wallet''s currency or scale.';
 
 --
+-- Name: wallets_events_delete(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.wallets_events_delete() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    here bigint := events_position();
+BEGIN
+    INSERT INTO events (position, wallet_id, wallet_sequence, event_type, subject_type,
+                        subject_id, data, occurred_at, database_xid, origin, changed_by,
+                        actor_key_id, actor_name)
+    SELECT greatest(w.event_position, here), w.id, w.event_sequence + 1, 'wallet.deleted',
+           'wallets', w.id, event_wallet_data(w), clock_timestamp(), pg_current_xact_id(),
+           events_origin(), session_user, actor.key_id, actor.key_name
+    FROM old_wallets AS w
+    LEFT JOIN ledger_actor() AS actor ON true
+    ORDER BY w.id;
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.wallets_events_delete() OWNER TO wallet_ledger;
+
+--
+-- Name: wallets_events_insert(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.wallets_events_insert() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM events_emit(ARRAY(
+        SELECT ROW(w.id, 'wallet.created', 'wallets', w.id, event_wallet_data(w))::event_draft
+        FROM new_wallets AS w ORDER BY w.id));
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.wallets_events_insert() OWNER TO wallet_ledger;
+
+--
+-- Name: wallets_events_update(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.wallets_events_update() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM events_emit(ARRAY[ROW(NEW.id, 'wallet.updated', 'wallets', NEW.id,
+                                  event_wallet_data(NEW))::event_draft]);
+    IF NEW.credit_limit IS DISTINCT FROM OLD.credit_limit THEN
+        PERFORM monitors_evaluate(ARRAY[NEW.id]);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.wallets_events_update() OWNER TO wallet_ledger;
+
+--
 -- Name: wallets_refuse_balance_write(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
 --
 
@@ -2010,66 +3021,6 @@ ALTER TABLE public.balance_changes ALTER COLUMN id ADD GENERATED ALWAYS AS IDENT
 );
 
 --
--- Name: wallets; Type: TABLE; Schema: public; Owner: CURRENT_USER
---
-
-CREATE TABLE public.wallets (
-    id bigint NOT NULL,
-    label text NOT NULL,
-    balance numeric(36,18) DEFAULT 0 NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    held numeric(36,18) DEFAULT 0 NOT NULL,
-    held_expires_at timestamp with time zone,
-    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
-    currency text DEFAULT 'XXX'::text NOT NULL,
-    scale smallint DEFAULT 18 NOT NULL,
-    credit_limit numeric(36,18) DEFAULT 0 NOT NULL,
-    CONSTRAINT wallets_balance_nonnegative CHECK (((balance + credit_limit) >= (0)::numeric)),
-    CONSTRAINT wallets_credit_limit_nonnegative CHECK (((credit_limit >= (0)::numeric) AND (credit_limit < '1000000000000000000'::numeric))),
-    CONSTRAINT wallets_label_length CHECK (((char_length(label) >= 1) AND (char_length(label) <= 255))),
-    CONSTRAINT wallets_metadata_valid CHECK (public.metadata_valid(metadata))
-);
-
-ALTER TABLE public.wallets OWNER TO CURRENT_USER;
-
---
--- Name: COLUMN wallets.balance; Type: COMMENT; Schema: public; Owner: CURRENT_USER
---
-
-COMMENT ON COLUMN public.wallets.balance IS 'Sum of the wallet''s transactions.amount, kept by the transactions triggers; never negative, never written directly.';
-
---
--- Name: COLUMN wallets.held; Type: COMMENT; Schema: public; Owner: CURRENT_USER
---
-
-COMMENT ON COLUMN public.wallets.held IS 'Sum of the wallet''s pending holds (status pending), kept by the holds triggers; those past expires_at stop counting at once (wallet_balances).';
-
---
--- Name: COLUMN wallets.held_expires_at; Type: COMMENT; Schema: public; Owner: CURRENT_USER
---
-
-COMMENT ON COLUMN public.wallets.held_expires_at IS 'The earliest expires_at of the wallet''s pending holds (NULL: none expires), kept by the holds triggers: until then nothing held has expired.';
-
---
--- Name: COLUMN wallets.currency; Type: COMMENT; Schema: public; Owner: CURRENT_USER
---
-
-COMMENT ON COLUMN public.wallets.currency IS 'The currency the wallet holds; never changes.';
-
---
--- Name: COLUMN wallets.scale; Type: COMMENT; Schema: public; Owner: CURRENT_USER
---
-
-COMMENT ON COLUMN public.wallets.scale IS 'Its currency''s scale (set from currencies when the wallet is created; the foreign key keeps it equal).';
-
---
--- Name: COLUMN wallets.credit_limit; Type: COMMENT; Schema: public; Owner: CURRENT_USER
---
-
-COMMENT ON COLUMN public.wallets.credit_limit IS 'How far below zero the balance may go: available = balance - held + credit_limit never goes below zero.';
-
---
 -- Name: balance_changes_with_currency; Type: VIEW; Schema: public; Owner: CURRENT_USER
 --
 
@@ -2109,6 +3060,41 @@ ALTER TABLE public.balance_changes_with_currency OWNER TO CURRENT_USER;
 COMMENT ON VIEW public.balance_changes_with_currency IS 'Every journal row with its wallet''s currency and scale.';
 
 --
+-- Name: balance_monitors_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.balance_monitors ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.balance_monitors_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: balance_monitors_with_scale; Type: VIEW; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE VIEW public.balance_monitors_with_scale WITH (security_invoker='true') AS
+ SELECT m.id,
+    m.wallet_id,
+    m.field,
+    m.operator,
+    m.amount,
+    m.state,
+    m.triggered_at,
+    m.created_at,
+    m.updated_at,
+    m.metadata,
+    w.scale,
+    w.currency
+   FROM (public.balance_monitors m
+     JOIN public.wallets w ON ((w.id = m.wallet_id)));
+
+ALTER TABLE public.balance_monitors_with_scale OWNER TO CURRENT_USER;
+
+--
 -- Name: currencies; Type: TABLE; Schema: public; Owner: CURRENT_USER
 --
 
@@ -2141,98 +3127,146 @@ COMMENT ON TABLE public.currencies IS 'The currencies wallets may hold: code (IS
 COMMENT ON COLUMN public.currencies.liquidity_wallet_id IS 'The house''s wallet of this currency that takes and gives it in exchanges (usually with a credit limit).';
 
 --
--- Name: transactions_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
+-- Name: events; Type: TABLE; Schema: public; Owner: CURRENT_USER
 --
 
-ALTER TABLE public.transactions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME public.transactions_id_seq
+CREATE TABLE public.events (
+    id bigint NOT NULL,
+    "position" bigint NOT NULL,
+    wallet_id bigint NOT NULL,
+    wallet_sequence bigint NOT NULL,
+    event_type text NOT NULL,
+    subject_type text NOT NULL,
+    subject_id bigint NOT NULL,
+    data jsonb NOT NULL,
+    occurred_at timestamp with time zone NOT NULL,
+    database_xid xid8 NOT NULL,
+    origin text NOT NULL,
+    changed_by text NOT NULL,
+    actor_key_id bigint,
+    actor_name text,
+    CONSTRAINT events_origin_known CHECK ((origin = ANY (ARRAY['api'::text, 'sql'::text]))),
+    CONSTRAINT events_type_format CHECK ((event_type ~ '^[a-z]+\.[a-z]+$'::text))
+);
+
+ALTER TABLE public.events OWNER TO CURRENT_USER;
+
+--
+-- Name: TABLE events; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON TABLE public.events IS 'Append-only record of every change (wallets, transactions, holds, transfers, exchanges, balances, monitors), written by triggers; read in (position, id) order below events_horizon().';
+
+--
+-- Name: event_audit; Type: VIEW; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE VIEW public.event_audit AS
+ SELECT w.id AS wallet_id,
+    w.event_sequence,
+    e.first,
+    e.last,
+    e.count
+   FROM (public.wallets w
+     LEFT JOIN LATERAL ( SELECT min(events.wallet_sequence) AS first,
+            max(events.wallet_sequence) AS last,
+            count(*) AS count
+           FROM public.events
+          WHERE (events.wallet_id = w.id)) e ON (true))
+  WHERE ((e.count > 0) AND ((e.last <> w.event_sequence) OR (e.count <> ((e.last - e.first) + 1))));
+
+ALTER TABLE public.event_audit OWNER TO CURRENT_USER;
+
+--
+-- Name: VIEW event_audit; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON VIEW public.event_audit IS 'Wallets whose events are not numbered 1, 2, ... without a gap up to wallets.event_sequence (empty when all is well).';
+
+--
+-- Name: event_clock; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.event_clock (
+    only_row boolean DEFAULT true NOT NULL,
+    xid_offset bigint DEFAULT 0 NOT NULL,
+    pruned_position bigint DEFAULT 0 NOT NULL,
+    pruned_id bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT event_clock_one_row CHECK (only_row)
+);
+
+ALTER TABLE public.event_clock OWNER TO CURRENT_USER;
+
+--
+-- Name: TABLE event_clock; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON TABLE public.event_clock IS 'One row: the offset of feed positions over transaction ids, and the last (position, id) retention removed.';
+
+--
+-- Name: events_feed; Type: VIEW; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE VIEW public.events_feed WITH (security_invoker='true') AS
+ SELECT e.id,
+    e."position",
+    e.wallet_id,
+    e.wallet_sequence,
+    e.event_type,
+    e.subject_type,
+    e.subject_id,
+    e.data,
+    e.occurred_at,
+    e.origin,
+    e.actor_key_id,
+    e.actor_name,
+        CASE e.subject_type
+            WHEN 'transactions'::text THEN e.subject_id
+            ELSE NULL::bigint
+        END AS transaction_id,
+        CASE e.subject_type
+            WHEN 'holds'::text THEN e.subject_id
+            ELSE NULL::bigint
+        END AS hold_id,
+        CASE e.subject_type
+            WHEN 'transfers'::text THEN e.subject_id
+            ELSE NULL::bigint
+        END AS transfer_id,
+        CASE e.subject_type
+            WHEN 'exchanges'::text THEN e.subject_id
+            ELSE NULL::bigint
+        END AS exchange_id,
+        CASE e.subject_type
+            WHEN 'balance-changes'::text THEN e.subject_id
+            ELSE NULL::bigint
+        END AS balance_change_id,
+        CASE e.subject_type
+            WHEN 'balance-monitors'::text THEN e.subject_id
+            ELSE NULL::bigint
+        END AS monitor_id
+   FROM public.events e
+  WHERE (e."position" < public.events_horizon());
+
+ALTER TABLE public.events_feed OWNER TO CURRENT_USER;
+
+--
+-- Name: VIEW events_feed; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON VIEW public.events_feed IS 'The events a reader may be served: those below events_horizon(), all final. Page by (position, id).';
+
+--
+-- Name: events_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.events_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
 );
-
---
--- Name: transfers; Type: TABLE; Schema: public; Owner: CURRENT_USER
---
-
-CREATE TABLE public.transfers (
-    id bigint NOT NULL,
-    txid text NOT NULL,
-    source_wallet_id bigint NOT NULL,
-    destination_wallet_id bigint NOT NULL,
-    amount numeric(36,18) NOT NULL,
-    reverses_id bigint,
-    reversed_amount numeric(36,18) DEFAULT 0 NOT NULL,
-    debit_id bigint DEFAULT nextval('public.transactions_id_seq'::regclass) NOT NULL,
-    credit_id bigint DEFAULT nextval('public.transactions_id_seq'::regclass) NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
-    exchange_id bigint,
-    CONSTRAINT transfers_amount_positive CHECK ((amount > (0)::numeric)),
-    CONSTRAINT transfers_distinct_wallets CHECK ((source_wallet_id <> destination_wallet_id)),
-    CONSTRAINT transfers_metadata_valid CHECK (public.metadata_valid(metadata)),
-    CONSTRAINT transfers_reversed_within CHECK (((reversed_amount >= (0)::numeric) AND (reversed_amount <= amount))),
-    CONSTRAINT transfers_txid_length CHECK (((char_length(txid) >= 1) AND (char_length(txid) <= 255)))
-);
-
-ALTER TABLE public.transfers OWNER TO CURRENT_USER;
-
---
--- Name: TABLE transfers; Type: COMMENT; Schema: public; Owner: CURRENT_USER
---
-
-COMMENT ON TABLE public.transfers IS 'Money moved from source_wallet_id to destination_wallet_id as one thing: its legs are the transactions debit_id and credit_id (transactions.transfer_id names it). Never deleted; only metadata changes.';
-
---
--- Name: transfers_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
---
-
-ALTER TABLE public.transfers ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME public.transfers_id_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
-);
-
---
--- Name: exchanges; Type: TABLE; Schema: public; Owner: CURRENT_USER
---
-
-CREATE TABLE public.exchanges (
-    id bigint NOT NULL,
-    txid text NOT NULL,
-    source_wallet_id bigint NOT NULL,
-    destination_wallet_id bigint NOT NULL,
-    source_amount numeric(36,18) NOT NULL,
-    destination_amount numeric(36,18) NOT NULL,
-    rate numeric NOT NULL,
-    source_currency text NOT NULL,
-    destination_currency text NOT NULL,
-    source_liquidity_wallet_id bigint NOT NULL,
-    destination_liquidity_wallet_id bigint NOT NULL,
-    source_transfer_id bigint DEFAULT nextval('public.transfers_id_seq'::regclass) NOT NULL,
-    destination_transfer_id bigint DEFAULT nextval('public.transfers_id_seq'::regclass) NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
-    CONSTRAINT exchanges_currencies_differ CHECK ((source_currency <> destination_currency)),
-    CONSTRAINT exchanges_destination_amount_positive CHECK ((destination_amount > (0)::numeric)),
-    CONSTRAINT exchanges_metadata_valid CHECK (public.metadata_valid(metadata)),
-    CONSTRAINT exchanges_rate_valid CHECK (((rate > (0)::numeric) AND (rate < '1000000000000000000'::numeric) AND (min_scale(rate) <= 18))),
-    CONSTRAINT exchanges_source_amount_positive CHECK ((source_amount > (0)::numeric)),
-    CONSTRAINT exchanges_txid_length CHECK (((char_length(txid) >= 1) AND (char_length(txid) <= 255)))
-);
-
-ALTER TABLE public.exchanges OWNER TO CURRENT_USER;
-
---
--- Name: TABLE exchanges; Type: COMMENT; Schema: public; Owner: CURRENT_USER
---
-
-COMMENT ON TABLE public.exchanges IS 'Money changed from source_wallet_id''s currency into destination_wallet_id''s at rate, through the liquidity wallets: the transfers source_transfer_id and destination_transfer_id (transfers.exchange_id names it). Never deleted; only metadata changes.';
 
 --
 -- Name: exchange_audit; Type: VIEW; Schema: public; Owner: CURRENT_USER
@@ -2795,6 +3829,13 @@ ALTER TABLE ONLY public.balance_changes
     ADD CONSTRAINT balance_changes_pkey PRIMARY KEY (id);
 
 --
+-- Name: balance_monitors balance_monitors_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.balance_monitors
+    ADD CONSTRAINT balance_monitors_pkey PRIMARY KEY (id);
+
+--
 -- Name: currencies currencies_code_scale; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
 --
 
@@ -2807,6 +3848,20 @@ ALTER TABLE ONLY public.currencies
 
 ALTER TABLE ONLY public.currencies
     ADD CONSTRAINT currencies_pkey PRIMARY KEY (code);
+
+--
+-- Name: event_clock event_clock_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.event_clock
+    ADD CONSTRAINT event_clock_pkey PRIMARY KEY (only_row);
+
+--
+-- Name: events events_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.events
+    ADD CONSTRAINT events_pkey PRIMARY KEY (id);
 
 --
 -- Name: exchanges exchanges_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
@@ -2911,10 +3966,34 @@ CREATE INDEX balance_changes_wallet_id_id_idx ON public.balance_changes USING bt
 CREATE INDEX balance_changes_wallet_time_idx ON public.balance_changes USING btree (wallet_id, changed_at, id);
 
 --
+-- Name: balance_monitors_wallet; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX balance_monitors_wallet ON public.balance_monitors USING btree (wallet_id, id);
+
+--
 -- Name: currencies_liquidity_wallet_id; Type: INDEX; Schema: public; Owner: CURRENT_USER
 --
 
 CREATE INDEX currencies_liquidity_wallet_id ON public.currencies USING btree (liquidity_wallet_id) WHERE (liquidity_wallet_id IS NOT NULL);
+
+--
+-- Name: events_feed_order; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE UNIQUE INDEX events_feed_order ON public.events USING btree ("position", id);
+
+--
+-- Name: events_occurred_at; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX events_occurred_at ON public.events USING btree (occurred_at);
+
+--
+-- Name: events_wallet_sequence; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE UNIQUE INDEX events_wallet_sequence ON public.events USING btree (wallet_id, wallet_sequence);
 
 --
 -- Name: exchanges_created_at_id; Type: INDEX; Schema: public; Owner: CURRENT_USER
@@ -3085,6 +4164,38 @@ CREATE TRIGGER balance_changes_no_truncate BEFORE TRUNCATE ON public.balance_cha
 ALTER TABLE public.balance_changes ENABLE ALWAYS TRIGGER balance_changes_no_truncate;
 
 --
+-- Name: balance_changes balance_changes_z_events; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER balance_changes_z_events AFTER INSERT ON public.balance_changes REFERENCING NEW TABLE AS new_changes FOR EACH STATEMENT EXECUTE FUNCTION public.balance_changes_events();
+
+ALTER TABLE public.balance_changes ENABLE ALWAYS TRIGGER balance_changes_z_events;
+
+--
+-- Name: balance_monitors balance_monitors_state; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER balance_monitors_state BEFORE INSERT OR UPDATE ON public.balance_monitors FOR EACH ROW EXECUTE FUNCTION public.balance_monitors_state();
+
+ALTER TABLE public.balance_monitors ENABLE ALWAYS TRIGGER balance_monitors_state;
+
+--
+-- Name: balance_monitors balance_monitors_z_events_insert; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER balance_monitors_z_events_insert AFTER INSERT ON public.balance_monitors FOR EACH ROW WHEN ((new.state = 'triggered'::text)) EXECUTE FUNCTION public.balance_monitors_events();
+
+ALTER TABLE public.balance_monitors ENABLE ALWAYS TRIGGER balance_monitors_z_events_insert;
+
+--
+-- Name: balance_monitors balance_monitors_z_events_update; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER balance_monitors_z_events_update AFTER UPDATE ON public.balance_monitors FOR EACH ROW WHEN ((new.state IS DISTINCT FROM old.state)) EXECUTE FUNCTION public.balance_monitors_events();
+
+ALTER TABLE public.balance_monitors ENABLE ALWAYS TRIGGER balance_monitors_z_events_update;
+
+--
 -- Name: currencies currencies_guard; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
 --
 
@@ -3105,6 +4216,30 @@ CREATE TRIGGER currencies_keep_default BEFORE DELETE ON public.currencies FOR EA
 CREATE TRIGGER currencies_liquidity BEFORE INSERT OR UPDATE OF liquidity_wallet_id ON public.currencies FOR EACH ROW WHEN ((new.liquidity_wallet_id IS NOT NULL)) EXECUTE FUNCTION public.currencies_liquidity();
 
 ALTER TABLE public.currencies ENABLE ALWAYS TRIGGER currencies_liquidity;
+
+--
+-- Name: events events_append_only; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER events_append_only BEFORE UPDATE ON public.events FOR EACH STATEMENT EXECUTE FUNCTION public.events_refuse_rewrite();
+
+ALTER TABLE public.events ENABLE ALWAYS TRIGGER events_append_only;
+
+--
+-- Name: events events_delete_by_retention; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER events_delete_by_retention BEFORE DELETE ON public.events FOR EACH STATEMENT WHEN ((CURRENT_USER <> 'wallet_ledger'::name)) EXECUTE FUNCTION public.events_refuse_rewrite();
+
+ALTER TABLE public.events ENABLE ALWAYS TRIGGER events_delete_by_retention;
+
+--
+-- Name: events events_no_truncate; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON public.events FOR EACH STATEMENT EXECUTE FUNCTION public.events_refuse_rewrite();
+
+ALTER TABLE public.events ENABLE ALWAYS TRIGGER events_no_truncate;
 
 --
 -- Name: exchanges exchanges_guard; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
@@ -3145,6 +4280,22 @@ ALTER TABLE public.exchanges ENABLE ALWAYS TRIGGER exchanges_terms;
 CREATE TRIGGER exchanges_transfers AFTER INSERT ON public.exchanges REFERENCING NEW TABLE AS new_exchanges FOR EACH STATEMENT EXECUTE FUNCTION public.exchanges_after_insert();
 
 ALTER TABLE public.exchanges ENABLE ALWAYS TRIGGER exchanges_transfers;
+
+--
+-- Name: exchanges exchanges_z_events_insert; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER exchanges_z_events_insert AFTER INSERT ON public.exchanges REFERENCING NEW TABLE AS new_exchanges FOR EACH STATEMENT EXECUTE FUNCTION public.exchanges_events();
+
+ALTER TABLE public.exchanges ENABLE ALWAYS TRIGGER exchanges_z_events_insert;
+
+--
+-- Name: exchanges exchanges_z_events_update; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER exchanges_z_events_update AFTER UPDATE ON public.exchanges REFERENCING NEW TABLE AS new_exchanges FOR EACH STATEMENT EXECUTE FUNCTION public.exchanges_events();
+
+ALTER TABLE public.exchanges ENABLE ALWAYS TRIGGER exchanges_z_events_update;
 
 --
 -- Name: hold_revisions hold_revisions_append_only; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
@@ -3211,6 +4362,38 @@ CREATE TRIGGER holds_state_machine BEFORE INSERT OR UPDATE ON public.holds FOR E
 ALTER TABLE public.holds ENABLE ALWAYS TRIGGER holds_state_machine;
 
 --
+-- Name: holds holds_z_events_delete; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER holds_z_events_delete AFTER DELETE ON public.holds REFERENCING OLD TABLE AS old_holds FOR EACH STATEMENT EXECUTE FUNCTION public.holds_events_delete();
+
+ALTER TABLE public.holds ENABLE ALWAYS TRIGGER holds_z_events_delete;
+
+--
+-- Name: holds holds_z_events_insert; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER holds_z_events_insert AFTER INSERT ON public.holds REFERENCING NEW TABLE AS new_holds FOR EACH STATEMENT EXECUTE FUNCTION public.holds_events_insert();
+
+ALTER TABLE public.holds ENABLE ALWAYS TRIGGER holds_z_events_insert;
+
+--
+-- Name: holds holds_z_events_truncate; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER holds_z_events_truncate BEFORE TRUNCATE ON public.holds FOR EACH STATEMENT EXECUTE FUNCTION public.holds_events_truncate();
+
+ALTER TABLE public.holds ENABLE ALWAYS TRIGGER holds_z_events_truncate;
+
+--
+-- Name: holds holds_z_events_update; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER holds_z_events_update AFTER UPDATE ON public.holds REFERENCING OLD TABLE AS old_holds NEW TABLE AS new_holds FOR EACH STATEMENT EXECUTE FUNCTION public.holds_events_update();
+
+ALTER TABLE public.holds ENABLE ALWAYS TRIGGER holds_z_events_update;
+
+--
 -- Name: idempotency_keys idempotency_keys_written_once; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
 --
 
@@ -3267,6 +4450,38 @@ CREATE TRIGGER transactions_balance_update AFTER UPDATE ON public.transactions R
 ALTER TABLE public.transactions ENABLE ALWAYS TRIGGER transactions_balance_update;
 
 --
+-- Name: transactions transactions_z_events_delete; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER transactions_z_events_delete AFTER DELETE ON public.transactions REFERENCING OLD TABLE AS old_transactions FOR EACH STATEMENT EXECUTE FUNCTION public.transactions_events_delete();
+
+ALTER TABLE public.transactions ENABLE ALWAYS TRIGGER transactions_z_events_delete;
+
+--
+-- Name: transactions transactions_z_events_insert; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER transactions_z_events_insert AFTER INSERT ON public.transactions REFERENCING NEW TABLE AS new_transactions FOR EACH STATEMENT EXECUTE FUNCTION public.transactions_events_insert();
+
+ALTER TABLE public.transactions ENABLE ALWAYS TRIGGER transactions_z_events_insert;
+
+--
+-- Name: transactions transactions_z_events_truncate; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER transactions_z_events_truncate BEFORE TRUNCATE ON public.transactions FOR EACH STATEMENT EXECUTE FUNCTION public.transactions_events_truncate();
+
+ALTER TABLE public.transactions ENABLE ALWAYS TRIGGER transactions_z_events_truncate;
+
+--
+-- Name: transactions transactions_z_events_update; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER transactions_z_events_update AFTER UPDATE ON public.transactions REFERENCING OLD TABLE AS old_transactions NEW TABLE AS new_transactions FOR EACH STATEMENT EXECUTE FUNCTION public.transactions_events_update();
+
+ALTER TABLE public.transactions ENABLE ALWAYS TRIGGER transactions_z_events_update;
+
+--
 -- Name: transfers transfers_guard; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
 --
 
@@ -3297,6 +4512,22 @@ ALTER TABLE public.transfers ENABLE ALWAYS TRIGGER transfers_never_deleted;
 CREATE TRIGGER transfers_never_truncated BEFORE TRUNCATE ON public.transfers FOR EACH STATEMENT EXECUTE FUNCTION public.transfers_never_deleted();
 
 ALTER TABLE public.transfers ENABLE ALWAYS TRIGGER transfers_never_truncated;
+
+--
+-- Name: transfers transfers_z_events_insert; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER transfers_z_events_insert AFTER INSERT ON public.transfers REFERENCING NEW TABLE AS new_transfers FOR EACH STATEMENT EXECUTE FUNCTION public.transfers_events();
+
+ALTER TABLE public.transfers ENABLE ALWAYS TRIGGER transfers_z_events_insert;
+
+--
+-- Name: transfers transfers_z_events_update; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER transfers_z_events_update AFTER UPDATE ON public.transfers REFERENCING NEW TABLE AS new_transfers FOR EACH STATEMENT EXECUTE FUNCTION public.transfers_events();
+
+ALTER TABLE public.transfers ENABLE ALWAYS TRIGGER transfers_z_events_update;
 
 --
 -- Name: wallet_revisions wallet_revisions_append_only; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
@@ -3379,6 +4610,30 @@ CREATE TRIGGER wallets_revise AFTER UPDATE OF label, metadata, credit_limit ON p
 ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_revise;
 
 --
+-- Name: wallets wallets_z_events_delete; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER wallets_z_events_delete AFTER DELETE ON public.wallets REFERENCING OLD TABLE AS old_wallets FOR EACH STATEMENT EXECUTE FUNCTION public.wallets_events_delete();
+
+ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_z_events_delete;
+
+--
+-- Name: wallets wallets_z_events_insert; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER wallets_z_events_insert AFTER INSERT ON public.wallets REFERENCING NEW TABLE AS new_wallets FOR EACH STATEMENT EXECUTE FUNCTION public.wallets_events_insert();
+
+ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_z_events_insert;
+
+--
+-- Name: wallets wallets_z_events_update; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER wallets_z_events_update AFTER UPDATE OF label, metadata, credit_limit ON public.wallets FOR EACH ROW WHEN ((((old.label IS DISTINCT FROM new.label) OR (old.metadata IS DISTINCT FROM new.metadata)) OR (old.credit_limit IS DISTINCT FROM new.credit_limit))) EXECUTE FUNCTION public.wallets_events_update();
+
+ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_z_events_update;
+
+--
 -- Name: balance_changes balance_changes_actor_key_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: CURRENT_USER
 --
 
@@ -3391,6 +4646,13 @@ ALTER TABLE ONLY public.balance_changes
 
 ALTER TABLE ONLY public.balance_changes
     ADD CONSTRAINT balance_changes_wallet_id_fkey FOREIGN KEY (wallet_id) REFERENCES public.wallets(id) ON DELETE RESTRICT;
+
+--
+-- Name: balance_monitors balance_monitors_wallet_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.balance_monitors
+    ADD CONSTRAINT balance_monitors_wallet_id_fkey FOREIGN KEY (wallet_id) REFERENCES public.wallets(id) ON DELETE CASCADE;
 
 --
 -- Name: currencies currencies_liquidity_wallet_fkey; Type: FK CONSTRAINT; Schema: public; Owner: CURRENT_USER
@@ -3452,6 +4714,30 @@ ALTER TABLE public.balance_changes ENABLE ROW LEVEL SECURITY;
 --
 
 CREATE POLICY balance_changes_visible ON public.balance_changes USING (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[])))) WITH CHECK (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[]))));
+
+--
+-- Name: balance_monitors; Type: ROW SECURITY; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.balance_monitors ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: balance_monitors balance_monitors_visible; Type: POLICY; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE POLICY balance_monitors_visible ON public.balance_monitors USING (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[])))) WITH CHECK (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[]))));
+
+--
+-- Name: events; Type: ROW SECURITY; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.events ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: events events_visible; Type: POLICY; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE POLICY events_visible ON public.events USING (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[])))) WITH CHECK (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[]))));
 
 --
 -- Name: exchanges; Type: ROW SECURITY; Schema: public; Owner: CURRENT_USER
@@ -3523,109 +4809,22 @@ GRANT USAGE ON SCHEMA public TO wallet_reader;
 GRANT USAGE ON SCHEMA public TO wallet_writer;
 
 --
--- Name: FUNCTION exchanges_after_insert(); Type: ACL; Schema: public; Owner: wallet_ledger
+-- Name: FUNCTION balance_changes_events(); Type: ACL; Schema: public; Owner: wallet_ledger
 --
 
-REVOKE ALL ON FUNCTION public.exchanges_after_insert() FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.balance_changes_events() FROM PUBLIC;
 
 --
--- Name: TABLE holds; Type: ACL; Schema: public; Owner: CURRENT_USER
+-- Name: FUNCTION balance_monitors_events(); Type: ACL; Schema: public; Owner: wallet_ledger
 --
 
-GRANT SELECT ON TABLE public.holds TO wallet_ledger;
-GRANT SELECT,INSERT ON TABLE public.holds TO wallet_service;
-GRANT SELECT,INSERT ON TABLE public.holds TO wallet_writer;
-GRANT SELECT ON TABLE public.holds TO wallet_reader;
+REVOKE ALL ON FUNCTION public.balance_monitors_events() FROM PUBLIC;
 
 --
--- Name: COLUMN holds.status; Type: ACL; Schema: public; Owner: CURRENT_USER
+-- Name: FUNCTION balance_monitors_state(); Type: ACL; Schema: public; Owner: wallet_ledger
 --
 
-GRANT UPDATE(status) ON TABLE public.holds TO wallet_service;
-GRANT UPDATE(status) ON TABLE public.holds TO wallet_writer;
-
---
--- Name: COLUMN holds.captured_amount; Type: ACL; Schema: public; Owner: CURRENT_USER
---
-
-GRANT UPDATE(captured_amount) ON TABLE public.holds TO wallet_service;
-GRANT UPDATE(captured_amount) ON TABLE public.holds TO wallet_writer;
-
---
--- Name: COLUMN holds.transaction_id; Type: ACL; Schema: public; Owner: CURRENT_USER
---
-
-GRANT UPDATE(transaction_id) ON TABLE public.holds TO wallet_service;
-GRANT UPDATE(transaction_id) ON TABLE public.holds TO wallet_writer;
-
---
--- Name: COLUMN holds.metadata; Type: ACL; Schema: public; Owner: CURRENT_USER
---
-
-GRANT UPDATE(metadata) ON TABLE public.holds TO wallet_service;
-GRANT UPDATE(metadata) ON TABLE public.holds TO wallet_writer;
-
---
--- Name: FUNCTION hold_revise(operation text, old public.holds[], new public.holds[]); Type: ACL; Schema: public; Owner: wallet_ledger
---
-
-REVOKE ALL ON FUNCTION public.hold_revise(operation text, old public.holds[], new public.holds[]) FROM PUBLIC;
-
---
--- Name: FUNCTION holds_after_delete(); Type: ACL; Schema: public; Owner: wallet_ledger
---
-
-REVOKE ALL ON FUNCTION public.holds_after_delete() FROM PUBLIC;
-
---
--- Name: FUNCTION holds_after_insert(); Type: ACL; Schema: public; Owner: wallet_ledger
---
-
-REVOKE ALL ON FUNCTION public.holds_after_insert() FROM PUBLIC;
-
---
--- Name: FUNCTION holds_after_update(); Type: ACL; Schema: public; Owner: wallet_ledger
---
-
-REVOKE ALL ON FUNCTION public.holds_after_update() FROM PUBLIC;
-
---
--- Name: FUNCTION holds_before_truncate(); Type: ACL; Schema: public; Owner: wallet_ledger
---
-
-REVOKE ALL ON FUNCTION public.holds_before_truncate() FROM PUBLIC;
-
---
--- Name: FUNCTION idempotency_claim(claimed_by bigint, claimed_key text); Type: ACL; Schema: public; Owner: wallet_ledger
---
-
-REVOKE ALL ON FUNCTION public.idempotency_claim(claimed_by bigint, claimed_key text) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.idempotency_claim(claimed_by bigint, claimed_key text) TO wallet_service;
-
---
--- Name: FUNCTION idempotency_purge(batch bigint); Type: ACL; Schema: public; Owner: wallet_ledger
---
-
-REVOKE ALL ON FUNCTION public.idempotency_purge(batch bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.idempotency_purge(batch bigint) TO wallet_service;
-
---
--- Name: FUNCTION ledger_actor(OUT key_id bigint, OUT key_name text); Type: ACL; Schema: public; Owner: wallet_ledger
---
-
-REVOKE ALL ON FUNCTION public.ledger_actor(OUT key_id bigint, OUT key_name text) FROM PUBLIC;
-
---
--- Name: FUNCTION ledger_apply(operation text, changes public.ledger_change[]); Type: ACL; Schema: public; Owner: wallet_ledger
---
-
-REVOKE ALL ON FUNCTION public.ledger_apply(operation text, changes public.ledger_change[]) FROM PUBLIC;
-
---
--- Name: FUNCTION ledger_hold(operation text, changes public.ledger_change[]); Type: ACL; Schema: public; Owner: wallet_ledger
---
-
-REVOKE ALL ON FUNCTION public.ledger_hold(operation text, changes public.ledger_change[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.balance_monitors_state() FROM PUBLIC;
 
 --
 -- Name: TABLE transactions; Type: ACL; Schema: public; Owner: CURRENT_USER
@@ -3665,6 +4864,321 @@ GRANT UPDATE(metadata) ON TABLE public.transactions TO wallet_service;
 GRANT UPDATE(metadata) ON TABLE public.transactions TO wallet_writer;
 
 --
+-- Name: SEQUENCE transactions_id_seq; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT USAGE ON SEQUENCE public.transactions_id_seq TO wallet_service;
+GRANT USAGE ON SEQUENCE public.transactions_id_seq TO wallet_writer;
+GRANT USAGE ON SEQUENCE public.transactions_id_seq TO wallet_ledger;
+
+--
+-- Name: TABLE transfers; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT,INSERT ON TABLE public.transfers TO wallet_ledger;
+GRANT SELECT,INSERT ON TABLE public.transfers TO wallet_service;
+GRANT SELECT ON TABLE public.transfers TO wallet_reader;
+GRANT INSERT ON TABLE public.transfers TO wallet_writer;
+
+--
+-- Name: COLUMN transfers.reversed_amount; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(reversed_amount) ON TABLE public.transfers TO wallet_ledger;
+
+--
+-- Name: COLUMN transfers.metadata; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(metadata) ON TABLE public.transfers TO wallet_service;
+GRANT UPDATE(metadata) ON TABLE public.transfers TO wallet_writer;
+
+--
+-- Name: SEQUENCE transfers_id_seq; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT USAGE ON SEQUENCE public.transfers_id_seq TO wallet_service;
+GRANT USAGE ON SEQUENCE public.transfers_id_seq TO wallet_writer;
+
+--
+-- Name: TABLE exchanges; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT,INSERT ON TABLE public.exchanges TO wallet_service;
+GRANT SELECT ON TABLE public.exchanges TO wallet_reader;
+GRANT INSERT ON TABLE public.exchanges TO wallet_writer;
+
+--
+-- Name: COLUMN exchanges.metadata; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(metadata) ON TABLE public.exchanges TO wallet_service;
+GRANT UPDATE(metadata) ON TABLE public.exchanges TO wallet_writer;
+
+--
+-- Name: TABLE holds; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT ON TABLE public.holds TO wallet_ledger;
+GRANT SELECT,INSERT ON TABLE public.holds TO wallet_service;
+GRANT SELECT,INSERT ON TABLE public.holds TO wallet_writer;
+GRANT SELECT ON TABLE public.holds TO wallet_reader;
+
+--
+-- Name: COLUMN holds.status; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(status) ON TABLE public.holds TO wallet_service;
+GRANT UPDATE(status) ON TABLE public.holds TO wallet_writer;
+
+--
+-- Name: COLUMN holds.captured_amount; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(captured_amount) ON TABLE public.holds TO wallet_service;
+GRANT UPDATE(captured_amount) ON TABLE public.holds TO wallet_writer;
+
+--
+-- Name: COLUMN holds.transaction_id; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(transaction_id) ON TABLE public.holds TO wallet_service;
+GRANT UPDATE(transaction_id) ON TABLE public.holds TO wallet_writer;
+
+--
+-- Name: COLUMN holds.metadata; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(metadata) ON TABLE public.holds TO wallet_service;
+GRANT UPDATE(metadata) ON TABLE public.holds TO wallet_writer;
+
+--
+-- Name: TABLE balance_monitors; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT ON TABLE public.balance_monitors TO wallet_ledger;
+GRANT SELECT,INSERT,DELETE ON TABLE public.balance_monitors TO wallet_service;
+GRANT SELECT ON TABLE public.balance_monitors TO wallet_reader;
+GRANT INSERT,DELETE ON TABLE public.balance_monitors TO wallet_writer;
+
+--
+-- Name: COLUMN balance_monitors.field; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(field) ON TABLE public.balance_monitors TO wallet_service;
+GRANT UPDATE(field) ON TABLE public.balance_monitors TO wallet_writer;
+
+--
+-- Name: COLUMN balance_monitors.operator; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(operator) ON TABLE public.balance_monitors TO wallet_service;
+GRANT UPDATE(operator) ON TABLE public.balance_monitors TO wallet_writer;
+
+--
+-- Name: COLUMN balance_monitors.amount; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(amount) ON TABLE public.balance_monitors TO wallet_service;
+GRANT UPDATE(amount) ON TABLE public.balance_monitors TO wallet_writer;
+
+--
+-- Name: COLUMN balance_monitors.updated_at; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(updated_at) ON TABLE public.balance_monitors TO wallet_ledger;
+
+--
+-- Name: COLUMN balance_monitors.metadata; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(metadata) ON TABLE public.balance_monitors TO wallet_service;
+GRANT UPDATE(metadata) ON TABLE public.balance_monitors TO wallet_writer;
+
+--
+-- Name: TABLE wallets; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT ON TABLE public.wallets TO wallet_ledger;
+GRANT SELECT,INSERT,DELETE ON TABLE public.wallets TO wallet_service;
+GRANT SELECT ON TABLE public.wallets TO wallet_reader;
+GRANT INSERT,DELETE ON TABLE public.wallets TO wallet_writer;
+
+--
+-- Name: COLUMN wallets.label; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(label) ON TABLE public.wallets TO wallet_service;
+GRANT UPDATE(label) ON TABLE public.wallets TO wallet_writer;
+
+--
+-- Name: COLUMN wallets.balance; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(balance) ON TABLE public.wallets TO wallet_ledger;
+
+--
+-- Name: COLUMN wallets.updated_at; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(updated_at) ON TABLE public.wallets TO wallet_ledger;
+
+--
+-- Name: COLUMN wallets.held; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(held) ON TABLE public.wallets TO wallet_ledger;
+
+--
+-- Name: COLUMN wallets.held_expires_at; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(held_expires_at) ON TABLE public.wallets TO wallet_ledger;
+
+--
+-- Name: COLUMN wallets.metadata; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(metadata) ON TABLE public.wallets TO wallet_service;
+GRANT UPDATE(metadata) ON TABLE public.wallets TO wallet_writer;
+
+--
+-- Name: COLUMN wallets.credit_limit; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(credit_limit) ON TABLE public.wallets TO wallet_service;
+GRANT UPDATE(credit_limit) ON TABLE public.wallets TO wallet_writer;
+
+--
+-- Name: COLUMN wallets.event_sequence; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(event_sequence) ON TABLE public.wallets TO wallet_ledger;
+
+--
+-- Name: COLUMN wallets.event_position; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(event_position) ON TABLE public.wallets TO wallet_ledger;
+
+--
+-- Name: FUNCTION events_emit(drafts public.event_draft[]); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.events_emit(drafts public.event_draft[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION events_position(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.events_position() FROM PUBLIC;
+
+--
+-- Name: FUNCTION events_prune(before timestamp with time zone); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.events_prune(before timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.events_prune(before timestamp with time zone) TO wallet_service;
+
+--
+-- Name: FUNCTION exchanges_after_insert(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.exchanges_after_insert() FROM PUBLIC;
+
+--
+-- Name: FUNCTION exchanges_events(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.exchanges_events() FROM PUBLIC;
+
+--
+-- Name: FUNCTION hold_revise(operation text, old public.holds[], new public.holds[]); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.hold_revise(operation text, old public.holds[], new public.holds[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION holds_after_delete(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.holds_after_delete() FROM PUBLIC;
+
+--
+-- Name: FUNCTION holds_after_insert(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.holds_after_insert() FROM PUBLIC;
+
+--
+-- Name: FUNCTION holds_after_update(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.holds_after_update() FROM PUBLIC;
+
+--
+-- Name: FUNCTION holds_before_truncate(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.holds_before_truncate() FROM PUBLIC;
+
+--
+-- Name: FUNCTION holds_events_delete(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.holds_events_delete() FROM PUBLIC;
+
+--
+-- Name: FUNCTION holds_events_insert(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.holds_events_insert() FROM PUBLIC;
+
+--
+-- Name: FUNCTION holds_events_truncate(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.holds_events_truncate() FROM PUBLIC;
+
+--
+-- Name: FUNCTION holds_events_update(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.holds_events_update() FROM PUBLIC;
+
+--
+-- Name: FUNCTION idempotency_claim(claimed_by bigint, claimed_key text); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.idempotency_claim(claimed_by bigint, claimed_key text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.idempotency_claim(claimed_by bigint, claimed_key text) TO wallet_service;
+
+--
+-- Name: FUNCTION idempotency_purge(batch bigint); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.idempotency_purge(batch bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.idempotency_purge(batch bigint) TO wallet_service;
+
+--
+-- Name: FUNCTION ledger_actor(OUT key_id bigint, OUT key_name text); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.ledger_actor(OUT key_id bigint, OUT key_name text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION ledger_apply(operation text, changes public.ledger_change[]); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.ledger_apply(operation text, changes public.ledger_change[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION ledger_hold(operation text, changes public.ledger_change[]); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.ledger_hold(operation text, changes public.ledger_change[]) FROM PUBLIC;
+
+--
 -- Name: FUNCTION ledger_revise(operation text, old public.transactions[], new public.transactions[], journal_wallets bigint[], journal_rows bigint[]); Type: ACL; Schema: public; Owner: wallet_ledger
 --
 
@@ -3677,6 +5191,12 @@ REVOKE ALL ON FUNCTION public.ledger_revise(operation text, old public.transacti
 REVOKE ALL ON FUNCTION public.metadata_ids(resource text, contains jsonb[], has_key text, cap integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.metadata_ids(resource text, contains jsonb[], has_key text, cap integer) TO wallet_service;
 GRANT ALL ON FUNCTION public.metadata_ids(resource text, contains jsonb[], has_key text, cap integer) TO wallet_reader;
+
+--
+-- Name: FUNCTION monitors_evaluate(wallet_ids bigint[]); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.monitors_evaluate(wallet_ids bigint[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION transactions_after_delete(); Type: ACL; Schema: public; Owner: wallet_ledger
@@ -3703,10 +5223,40 @@ REVOKE ALL ON FUNCTION public.transactions_after_update() FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.transactions_before_truncate() FROM PUBLIC;
 
 --
+-- Name: FUNCTION transactions_events_delete(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.transactions_events_delete() FROM PUBLIC;
+
+--
+-- Name: FUNCTION transactions_events_insert(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.transactions_events_insert() FROM PUBLIC;
+
+--
+-- Name: FUNCTION transactions_events_truncate(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.transactions_events_truncate() FROM PUBLIC;
+
+--
+-- Name: FUNCTION transactions_events_update(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.transactions_events_update() FROM PUBLIC;
+
+--
 -- Name: FUNCTION transfers_after_insert(); Type: ACL; Schema: public; Owner: wallet_ledger
 --
 
 REVOKE ALL ON FUNCTION public.transfers_after_insert() FROM PUBLIC;
+
+--
+-- Name: FUNCTION transfers_events(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.transfers_events() FROM PUBLIC;
 
 --
 -- Name: FUNCTION wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[], digits integer[]); Type: ACL; Schema: public; Owner: wallet_ledger
@@ -3725,6 +5275,24 @@ REVOKE ALL ON FUNCTION public.wallet_repair(apply boolean) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION public.wallets_credit_limit() FROM PUBLIC;
+
+--
+-- Name: FUNCTION wallets_events_delete(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.wallets_events_delete() FROM PUBLIC;
+
+--
+-- Name: FUNCTION wallets_events_insert(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.wallets_events_insert() FROM PUBLIC;
+
+--
+-- Name: FUNCTION wallets_events_update(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.wallets_events_update() FROM PUBLIC;
 
 --
 -- Name: FUNCTION wallets_revise(); Type: ACL; Schema: public; Owner: wallet_ledger
@@ -3799,60 +5367,6 @@ GRANT SELECT ON TABLE public.balance_changes TO wallet_service;
 GRANT SELECT ON TABLE public.balance_changes TO wallet_reader;
 
 --
--- Name: TABLE wallets; Type: ACL; Schema: public; Owner: CURRENT_USER
---
-
-GRANT SELECT ON TABLE public.wallets TO wallet_ledger;
-GRANT SELECT,INSERT,DELETE ON TABLE public.wallets TO wallet_service;
-GRANT SELECT ON TABLE public.wallets TO wallet_reader;
-GRANT INSERT,DELETE ON TABLE public.wallets TO wallet_writer;
-
---
--- Name: COLUMN wallets.label; Type: ACL; Schema: public; Owner: CURRENT_USER
---
-
-GRANT UPDATE(label) ON TABLE public.wallets TO wallet_service;
-GRANT UPDATE(label) ON TABLE public.wallets TO wallet_writer;
-
---
--- Name: COLUMN wallets.balance; Type: ACL; Schema: public; Owner: CURRENT_USER
---
-
-GRANT UPDATE(balance) ON TABLE public.wallets TO wallet_ledger;
-
---
--- Name: COLUMN wallets.updated_at; Type: ACL; Schema: public; Owner: CURRENT_USER
---
-
-GRANT UPDATE(updated_at) ON TABLE public.wallets TO wallet_ledger;
-
---
--- Name: COLUMN wallets.held; Type: ACL; Schema: public; Owner: CURRENT_USER
---
-
-GRANT UPDATE(held) ON TABLE public.wallets TO wallet_ledger;
-
---
--- Name: COLUMN wallets.held_expires_at; Type: ACL; Schema: public; Owner: CURRENT_USER
---
-
-GRANT UPDATE(held_expires_at) ON TABLE public.wallets TO wallet_ledger;
-
---
--- Name: COLUMN wallets.metadata; Type: ACL; Schema: public; Owner: CURRENT_USER
---
-
-GRANT UPDATE(metadata) ON TABLE public.wallets TO wallet_service;
-GRANT UPDATE(metadata) ON TABLE public.wallets TO wallet_writer;
-
---
--- Name: COLUMN wallets.credit_limit; Type: ACL; Schema: public; Owner: CURRENT_USER
---
-
-GRANT UPDATE(credit_limit) ON TABLE public.wallets TO wallet_service;
-GRANT UPDATE(credit_limit) ON TABLE public.wallets TO wallet_writer;
-
---
 -- Name: TABLE balance_changes_with_currency; Type: ACL; Schema: public; Owner: CURRENT_USER
 --
 
@@ -3860,10 +5374,18 @@ GRANT SELECT ON TABLE public.balance_changes_with_currency TO wallet_service;
 GRANT SELECT ON TABLE public.balance_changes_with_currency TO wallet_reader;
 
 --
+-- Name: TABLE balance_monitors_with_scale; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT ON TABLE public.balance_monitors_with_scale TO wallet_service;
+GRANT SELECT ON TABLE public.balance_monitors_with_scale TO wallet_reader;
+
+--
 -- Name: TABLE currencies; Type: ACL; Schema: public; Owner: CURRENT_USER
 --
 
 GRANT SELECT ON TABLE public.currencies TO PUBLIC;
+GRANT SELECT ON TABLE public.currencies TO wallet_ledger;
 GRANT SELECT,INSERT,DELETE ON TABLE public.currencies TO wallet_service;
 GRANT SELECT ON TABLE public.currencies TO wallet_reader;
 
@@ -3886,56 +5408,33 @@ GRANT UPDATE(scale) ON TABLE public.currencies TO wallet_service;
 GRANT UPDATE(liquidity_wallet_id) ON TABLE public.currencies TO wallet_service;
 
 --
--- Name: SEQUENCE transactions_id_seq; Type: ACL; Schema: public; Owner: CURRENT_USER
+-- Name: TABLE events; Type: ACL; Schema: public; Owner: CURRENT_USER
 --
 
-GRANT USAGE ON SEQUENCE public.transactions_id_seq TO wallet_service;
-GRANT USAGE ON SEQUENCE public.transactions_id_seq TO wallet_writer;
-GRANT USAGE ON SEQUENCE public.transactions_id_seq TO wallet_ledger;
+GRANT SELECT,INSERT,DELETE ON TABLE public.events TO wallet_ledger;
+GRANT SELECT ON TABLE public.events TO wallet_service;
+GRANT SELECT ON TABLE public.events TO wallet_reader;
 
 --
--- Name: TABLE transfers; Type: ACL; Schema: public; Owner: CURRENT_USER
+-- Name: TABLE event_audit; Type: ACL; Schema: public; Owner: CURRENT_USER
 --
 
-GRANT SELECT,INSERT ON TABLE public.transfers TO wallet_ledger;
-GRANT SELECT,INSERT ON TABLE public.transfers TO wallet_service;
-GRANT SELECT ON TABLE public.transfers TO wallet_reader;
-GRANT INSERT ON TABLE public.transfers TO wallet_writer;
+GRANT SELECT ON TABLE public.event_audit TO wallet_reader;
 
 --
--- Name: COLUMN transfers.reversed_amount; Type: ACL; Schema: public; Owner: CURRENT_USER
+-- Name: TABLE event_clock; Type: ACL; Schema: public; Owner: CURRENT_USER
 --
 
-GRANT UPDATE(reversed_amount) ON TABLE public.transfers TO wallet_ledger;
+GRANT SELECT,UPDATE ON TABLE public.event_clock TO wallet_ledger;
+GRANT SELECT ON TABLE public.event_clock TO wallet_service;
+GRANT SELECT ON TABLE public.event_clock TO wallet_reader;
 
 --
--- Name: COLUMN transfers.metadata; Type: ACL; Schema: public; Owner: CURRENT_USER
+-- Name: TABLE events_feed; Type: ACL; Schema: public; Owner: CURRENT_USER
 --
 
-GRANT UPDATE(metadata) ON TABLE public.transfers TO wallet_service;
-GRANT UPDATE(metadata) ON TABLE public.transfers TO wallet_writer;
-
---
--- Name: SEQUENCE transfers_id_seq; Type: ACL; Schema: public; Owner: CURRENT_USER
---
-
-GRANT USAGE ON SEQUENCE public.transfers_id_seq TO wallet_service;
-GRANT USAGE ON SEQUENCE public.transfers_id_seq TO wallet_writer;
-
---
--- Name: TABLE exchanges; Type: ACL; Schema: public; Owner: CURRENT_USER
---
-
-GRANT SELECT,INSERT ON TABLE public.exchanges TO wallet_service;
-GRANT SELECT ON TABLE public.exchanges TO wallet_reader;
-GRANT INSERT ON TABLE public.exchanges TO wallet_writer;
-
---
--- Name: COLUMN exchanges.metadata; Type: ACL; Schema: public; Owner: CURRENT_USER
---
-
-GRANT UPDATE(metadata) ON TABLE public.exchanges TO wallet_service;
-GRANT UPDATE(metadata) ON TABLE public.exchanges TO wallet_writer;
+GRANT SELECT ON TABLE public.events_feed TO wallet_service;
+GRANT SELECT ON TABLE public.events_feed TO wallet_reader;
 
 --
 -- Name: TABLE exchange_audit; Type: ACL; Schema: public; Owner: CURRENT_USER

@@ -1,5 +1,6 @@
--- Metadata: the client's own keys and values on wallets, transactions and holds, held to
--- their limits by a CHECK constraint on each table (metadata_valid), whoever writes.
+-- Metadata: the client's own keys and values on wallets, transactions, holds, transfers,
+-- exchanges and balance monitors, held to their limits by a CHECK constraint on each table
+-- (metadata_valid), whoever writes.
 
 
 CREATE OR REPLACE FUNCTION metadata_valid(metadata jsonb)
@@ -52,6 +53,7 @@ BEGIN
                               'OR destination_wallet_id = ANY (wallet_api_wallets())'
         WHEN 'exchanges' THEN 'source_wallet_id = ANY (wallet_api_wallets()) '
                               'OR destination_wallet_id = ANY (wallet_api_wallets())'
+        WHEN 'balance-monitors' THEN 'wallet_id = ANY (wallet_api_wallets())'
     END;
     IF visible IS NULL THEN
         RAISE EXCEPTION 'metadata_ids: % has no metadata', resource USING ERRCODE = 'invalid_parameter_value';
@@ -69,7 +71,7 @@ BEGIN
     EXECUTE format(
         'SELECT array_agg(id) FROM (SELECT id FROM %I WHERE (%s) '
         'AND (wallet_api_wallets() IS NULL OR %s) LIMIT $3 + 1) AS m',
-        resource, matches, visible)
+        replace(resource, '-', '_'), matches, visible)
     INTO ids
     USING contains, has_key, cap;
     IF cardinality(ids) > cap THEN

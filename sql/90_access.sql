@@ -21,6 +21,8 @@ ALTER TABLE balance_changes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE holds ENABLE ROW LEVEL SECURITY;
 ALTER TABLE transfers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE exchanges ENABLE ROW LEVEL SECURITY;
+ALTER TABLE events ENABLE ROW LEVEL SECURITY;
+ALTER TABLE balance_monitors ENABLE ROW LEVEL SECURITY;
 
 DROP POLICY IF EXISTS wallets_visible ON wallets;
 CREATE POLICY wallets_visible ON wallets
@@ -36,6 +38,14 @@ CREATE POLICY balance_changes_visible ON balance_changes
     WITH CHECK ((SELECT wallet_api_wallets()) IS NULL OR wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[]));
 DROP POLICY IF EXISTS holds_visible ON holds;
 CREATE POLICY holds_visible ON holds
+    USING ((SELECT wallet_api_wallets()) IS NULL OR wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[]))
+    WITH CHECK ((SELECT wallet_api_wallets()) IS NULL OR wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[]));
+DROP POLICY IF EXISTS events_visible ON events;
+CREATE POLICY events_visible ON events
+    USING ((SELECT wallet_api_wallets()) IS NULL OR wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[]))
+    WITH CHECK ((SELECT wallet_api_wallets()) IS NULL OR wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[]));
+DROP POLICY IF EXISTS balance_monitors_visible ON balance_monitors;
+CREATE POLICY balance_monitors_visible ON balance_monitors
     USING ((SELECT wallet_api_wallets()) IS NULL OR wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[]))
     WITH CHECK ((SELECT wallet_api_wallets()) IS NULL OR wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[]));
 
@@ -94,6 +104,12 @@ GRANT INSERT ON transaction_revisions, hold_revisions, wallet_revisions TO walle
 -- Who the actor is, and whether it may set a credit limit.
 GRANT SELECT (id, name, scopes) ON api_keys TO wallet_ledger;
 GRANT SELECT, DELETE ON idempotency_keys TO wallet_ledger;
+-- The events (55_events.sql): numbered per wallet, pruned by retention; monitors turned.
+GRANT SELECT, INSERT, DELETE ON events TO wallet_ledger;
+GRANT UPDATE (event_sequence, event_position) ON wallets TO wallet_ledger;
+GRANT SELECT, UPDATE ON event_clock TO wallet_ledger;
+GRANT SELECT, UPDATE (updated_at) ON balance_monitors TO wallet_ledger;
+GRANT SELECT ON currencies TO wallet_ledger;
 
 -- The service.
 GRANT SELECT ON __diesel_schema_migrations TO wallet_service;
@@ -111,13 +127,20 @@ GRANT SELECT, INSERT ON idempotency_keys TO wallet_service;
 GRANT SELECT (id, wallet_id, revised_at, old_credit_limit, new_credit_limit)
     ON wallet_revisions TO wallet_service;
 GRANT SELECT, INSERT, UPDATE (revoked_at) ON api_keys TO wallet_service;
+-- The feed, its clock (the horizon's offset, how far retention went) and retention itself.
+GRANT SELECT ON events, events_feed, event_clock TO wallet_service;
+GRANT EXECUTE ON FUNCTION events_prune(timestamptz) TO wallet_service;
+GRANT SELECT, INSERT, DELETE, UPDATE (field, operator, amount, metadata) ON balance_monitors
+    TO wallet_service;
+GRANT SELECT ON balance_monitors_with_scale TO wallet_service;
 
 -- People and reports.
 GRANT SELECT ON wallets, transactions, balance_changes, transaction_revisions, holds,
                 hold_revisions, wallet_revisions, holds_now, wallet_balances, currencies,
                 transactions_with_currency, balance_changes_with_currency, transfers,
                 transfers_with_currency, transfer_audit, exchanges, exchanges_with_scale,
-                exchange_audit TO wallet_reader;
+                exchange_audit, events, events_feed, event_clock, event_audit,
+                balance_monitors, balance_monitors_with_scale TO wallet_reader;
 GRANT SELECT (id, name, prefix, scopes, wallet_ids, created_at, expires_at, revoked_at)
     ON api_keys TO wallet_reader;
 
@@ -127,3 +150,4 @@ GRANT INSERT, DELETE, UPDATE (wallet_id, txid, amount, metadata) ON transactions
 GRANT INSERT, UPDATE (status, captured_amount, transaction_id, metadata) ON holds TO wallet_writer;
 GRANT INSERT, UPDATE (metadata) ON transfers TO wallet_writer;
 GRANT INSERT, UPDATE (metadata) ON exchanges TO wallet_writer;
+GRANT INSERT, DELETE, UPDATE (field, operator, amount, metadata) ON balance_monitors TO wallet_writer;

@@ -53,6 +53,27 @@ pub struct Config {
     /// exact either way.
     #[arg(long, env = "HOLD_SWEEP", default_value = "1s", value_name = "DURATION", value_parser = duration_or_zero)]
     pub hold_sweep: Duration,
+    /// How long events are kept (GET /events); a cursor to an event removed since is
+    /// answered 410 cursor-expired.
+    #[arg(long, env = "EVENT_RETENTION", default_value = "30d", value_name = "DURATION", value_parser = duration)]
+    pub event_retention: Duration,
+    /// How many event streams (GET /events with Accept: text/event-stream) may be open at
+    /// once: per API key, and in all.
+    #[arg(
+        long,
+        env = "EVENT_STREAMS_PER_KEY",
+        default_value_t = 8,
+        value_name = "N"
+    )]
+    pub event_streams_per_key: usize,
+    #[arg(long, env = "EVENT_STREAMS", default_value_t = 256, value_name = "N")]
+    pub event_streams: usize,
+    /// How often an open event stream looks for new events, and how long an idle one waits
+    /// between heartbeat comments.
+    #[arg(long, env = "EVENT_POLL", default_value = "100ms", value_name = "DURATION", value_parser = duration)]
+    pub event_poll: Duration,
+    #[arg(long, env = "EVENT_HEARTBEAT", default_value = "15s", value_name = "DURATION", value_parser = duration)]
+    pub event_heartbeat: Duration,
     #[command(flatten)]
     pub limits: Limits,
     /// Whether every request but /health, /health/live and /openapi.json needs an API key

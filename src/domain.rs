@@ -392,6 +392,7 @@ fn decimal_attribute(
         Sign::NonZero => value != 0,
         Sign::Positive => value > 0,
         Sign::NonNegative => value >= 0,
+        Sign::Any => true,
     };
     if fits {
         Ok(value)
@@ -420,6 +421,24 @@ impl Parse for CreditLimit {
             "creditLimit is zero or above: how far below zero the balance may go",
         )?;
         Ok(CreditLimit(value.with_scale(MONEY_SCALE)))
+    }
+}
+
+/// A monitor's threshold: any decimal numeric(36,18) holds (below zero for a wallet with a
+/// credit line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Threshold(pub BigDecimal);
+
+impl Parse for Threshold {
+    const ACCEPTS: Accepts = Accepts::Decimal {
+        integer: MONEY_INTEGER_DIGITS as u32,
+        fraction: MONEY_SCALE as u32,
+        sign: Sign::Any,
+    };
+
+    fn parse(input: Input<'_>) -> Result<Threshold, String> {
+        let value = decimal_attribute(input, "amount", "100.00", Sign::Any, "")?;
+        Ok(Threshold(value.with_scale(MONEY_SCALE)))
     }
 }
 

@@ -174,17 +174,22 @@ fn verify(database_url: &str) -> anyhow::Result<ExitCode> {
         .context("cannot read transfer_audit (run `wallet-api migrate` first?)")?;
     let exchanges = audit_exchanges(&mut conn)
         .context("cannot read exchange_audit (run `wallet-api migrate` first?)")?;
+    let events = wallet_api::models::event::audit_events(&mut conn)
+        .context("cannot read event_audit (run `wallet-api migrate` first?)")?;
+    for wallet in &events {
+        println!("wallet {wallet}: its events are not numbered 1, 2, ... without a gap");
+    }
     for transfer in &transfers {
         println!("transfer {}: {}", transfer.transfer_id, transfer.problem);
     }
     for exchange in &exchanges {
         println!("exchange {}: {}", exchange.exchange_id, exchange.problem);
     }
-    if problems.is_empty() && transfers.is_empty() && exchanges.is_empty() {
+    if problems.is_empty() && transfers.is_empty() && exchanges.is_empty() && events.is_empty() {
         println!(
             "ok: every wallet's balance equals the sum of its transactions and its journal, \
-             none is below its credit limit, every transfer has its two legs and every \
-             exchange its two transfers"
+             none is below its credit limit, every transfer has its two legs, every \
+             exchange its two transfers, and every wallet's events are numbered without a gap"
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -203,7 +208,7 @@ fn verify(database_url: &str) -> anyhow::Result<ExitCode> {
     }
     println!(
         "{} problem(s) found",
-        problems.len() + transfers.len() + exchanges.len()
+        problems.len() + transfers.len() + exchanges.len() + events.len()
     );
     Ok(ExitCode::FAILURE)
 }

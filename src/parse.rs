@@ -46,6 +46,8 @@ pub enum Sign {
     Positive,
     /// Zero or above (a credit limit).
     NonNegative,
+    /// Any (a monitor's threshold).
+    Any,
 }
 
 /// A value a client sent for a writable field, as the API layer hands it over: an

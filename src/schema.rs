@@ -150,6 +150,65 @@ diesel::table! {
         currency -> Text,
         scale -> Int2,
         credit_limit -> Numeric,
+        event_sequence -> Int8,
+        event_position -> Int8,
+    }
+}
+
+diesel::table! {
+    balance_monitors (id) {
+        id -> Int8,
+        wallet_id -> Int8,
+        field -> Text,
+        operator -> Text,
+        amount -> Numeric,
+        state -> Text,
+        triggered_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        metadata -> Jsonb,
+    }
+}
+
+// The view `balance_monitors_with_scale`: every monitor with its wallet's scale and currency.
+diesel::table! {
+    balance_monitors_with_scale (id) {
+        id -> Int8,
+        wallet_id -> Int8,
+        field -> Text,
+        operator -> Text,
+        amount -> Numeric,
+        state -> Text,
+        triggered_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        metadata -> Jsonb,
+        scale -> Int2,
+        currency -> Text,
+    }
+}
+
+// The view `events_feed`: the events below the feed's horizon (sql/55_events.sql).
+diesel::table! {
+    events_feed (id) {
+        id -> Int8,
+        position -> Int8,
+        wallet_id -> Int8,
+        wallet_sequence -> Int8,
+        event_type -> Text,
+        subject_type -> Text,
+        subject_id -> Int8,
+        data -> Jsonb,
+        occurred_at -> Timestamptz,
+        origin -> Text,
+        actor_key_id -> Nullable<Int8>,
+        actor_name -> Nullable<Text>,
+        transaction_id -> Nullable<Int8>,
+        hold_id -> Nullable<Int8>,
+        transfer_id -> Nullable<Int8>,
+        exchange_id -> Nullable<Int8>,
+        balance_change_id -> Nullable<Int8>,
+        monitor_id -> Nullable<Int8>,
     }
 }
 
@@ -270,6 +329,9 @@ diesel::joinable!(transactions -> wallets (wallet_id));
 diesel::joinable!(wallets -> currencies (currency));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    balance_monitors,
+    balance_monitors_with_scale,
+    events_feed,
     exchanges,
     exchanges_with_scale,
     api_keys,

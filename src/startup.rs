@@ -14,6 +14,7 @@ use anyhow::Context;
 use crate::api::context::link_errors;
 use crate::api::health::{HealthCheck, Load};
 use crate::api::middleware::auth::{self, Authenticator};
+use crate::api::resources::events::Streams;
 use crate::api::routes::{Endpoint, Guard};
 use crate::api::state::ReadCoalescing;
 use crate::api::write::Writer;
@@ -24,6 +25,7 @@ use crate::db::{self, Database};
 use crate::jsonapi::media_type::negotiate;
 use crate::models::Hold;
 use crate::models::api_key::ApiKey;
+use crate::models::event;
 use crate::models::idempotency_key::StoredResponse;
 
 pub struct Application {
@@ -39,6 +41,7 @@ pub struct Application {
     auth: Arc<Authenticator>,
     idempotency_ttl: Duration,
     hold_sweep: Duration,
+    event_retention: Duration,
     database_url: String,
 }
 
@@ -138,6 +141,7 @@ impl Application {
             auth,
             idempotency_ttl: config.idempotency_ttl,
             hold_sweep: config.hold_sweep,
+            event_retention: config.event_retention,
             database_url: config.database_url.clone(),
         })
     }
@@ -161,6 +165,7 @@ impl Application {
     /// Serves until stopped; meanwhile removes expired `Idempotency-Key` responses.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let purge = actix_web::rt::spawn(purge_expired_keys(self.db.clone(), self.idempotency_ttl));
+        let prune = actix_web::rt::spawn(prune_events(self.db.clone(), self.event_retention));
         let signals = self.signals.then(|| {
             actix_web::rt::spawn(drain_on_signals(
                 self.server.handle(),
@@ -174,6 +179,7 @@ impl Application {
         }
         let served = self.server.await;
         purge.abort();
+        prune.abort();
         if let Some(signals) = signals {
             signals.abort();
         }
@@ -313,6 +319,12 @@ fn shared_state(
         auth,
         body_timeout: limits.body_timeout,
         base_url: config.base_url.clone(),
+        streams: Arc::new(Streams::new(
+            config.event_streams_per_key,
+            config.event_streams,
+            config.event_poll,
+            config.event_heartbeat,
+        )),
     })
 }
 
@@ -426,6 +438,29 @@ fn sweep_expired_holds(url: &str, every: Duration, stop: Arc<AtomicBool>) -> std
             }
         })
         .map(|_| ())
+}
+
+/// Every so often (a 24th of the retention, between a second and ten minutes), removes the
+/// events older than the retention from the front of the feed (`events_prune`).
+async fn prune_events(db: Database, retention: Duration) {
+    let every = (retention / 24).clamp(Duration::from_secs(1), Duration::from_secs(600));
+    // The first a period after the start, not at it (when the pool is busiest).
+    let mut ticks =
+        actix_web::rt::time::interval_at(actix_web::rt::time::Instant::now() + every, every);
+    loop {
+        ticks.tick().await;
+        let before = chrono::Utc::now()
+            - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+        match db::run(&db, move |conn| {
+            event::prune(conn, before).map_err(db::DbError::from)
+        })
+        .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("removed {n} events past the retention"),
+            Err(error) => tracing::warn!("cannot remove old events: {error}"),
+        }
+    }
 }
 
 /// Every so often (a 24th of the time keys are kept, between a second and ten minutes),

@@ -22,6 +22,7 @@ use crate::models::fields::{Key, Kind};
 
 /// One request: who it runs for, its parameters, its sparse fieldsets, and how to write
 /// links.
+#[derive(Clone)]
 pub struct Context {
     pub actor: Actor,
     /// The position of the client's last write, when it sent one (`Wallet-Api-Lsn`).

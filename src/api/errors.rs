@@ -63,7 +63,9 @@ pub fn metadata_refusal(error: DbError) -> ApiError {
 /// member that caused it; any other error as [`metadata_refusal`] answers it.
 pub fn currency_refusal(error: DbError) -> ApiError {
     let pointer = match error.constraint() {
-        Some("transactions_amount_scale" | "holds_amount_scale") => "/data/attributes/amount",
+        Some(
+            "transactions_amount_scale" | "holds_amount_scale" | "balance_monitors_amount_scale",
+        ) => "/data/attributes/amount",
         Some("holds_captured_amount_scale") => "/data/attributes/capturedAmount",
         Some("transactions_currency_fixed") => {
             return ApiError::new(

@@ -146,7 +146,20 @@ where
 /// `/TYPE` and `/TYPE/{id}` of a resource clients only read (writes are a 403 saying why,
 /// `read_only`), and the URLs of its to-one relationships.
 pub fn read_only<R: Resource>(routes: &mut Routes, read_only: &'static str) {
-    reads::<R, _, _>(routes, &[], show::<R>);
+    read_only_listing::<R, _, _>(routes, read_only, list::<R>);
+}
+
+/// [`read_only`], with the resource's own `list` (a feed's: its meta, its stream).
+pub fn read_only_listing<R: Resource, F, Args>(
+    routes: &mut Routes,
+    read_only: &'static str,
+    list: F,
+) where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    reads_listing::<R, _, _, _, _>(routes, &[], show::<R>, list);
     routes.refuse(
         &collection_path::<R>(),
         &[Method::POST],
@@ -175,12 +188,29 @@ where
     Args: actix_web::FromRequest + 'static,
     F::Output: actix_web::Responder + 'static,
 {
+    reads_listing::<R, _, _, _, _>(routes, custom, show, list::<R>);
+}
+
+/// [`reads`], with the collection's own `list`.
+fn reads_listing<R: Resource, F, Args, L, LArgs>(
+    routes: &mut Routes,
+    custom: &'static [Custom],
+    show: F,
+    list: L,
+) where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+    L: actix_web::Handler<LArgs>,
+    LArgs: actix_web::FromRequest + 'static,
+    L::Output: actix_web::Responder + 'static,
+{
     let type_name = R::TYPE;
     routes.add(
         &collection_path::<R>(),
         Method::GET,
         Operation::List { type_name },
-        list::<R>,
+        list,
     );
     routes.add(
         &resource_path::<R>(),

@@ -422,6 +422,43 @@ fn sort_of<L: Model>(context: &Context) -> Result<Vec<SortKey<L::Field>>, ApiErr
     Ok(keys)
 }
 
+/// A feed's one order, (`order`, id): it takes no `sort` and no page numbers, only cursors.
+fn feed_order<L: Model>(
+    context: &Context,
+    order: &str,
+) -> Result<Vec<SortKey<L::Field>>, ApiError> {
+    if context.params.sort.is_some() {
+        return Err(ApiError::invalid_parameter(
+            "sort",
+            format!(
+                "{} come in the feed's one order; sort is not taken",
+                L::TYPE
+            ),
+        ));
+    }
+    if let PageParams::Number { .. } = context.params.page {
+        return Err(ApiError::invalid_parameter(
+            "page[number]",
+            format!(
+                "{} are read by cursor only: follow links.next, or give page[after]",
+                L::TYPE
+            ),
+        ));
+    }
+    let field = L::FIELDS
+        .iter()
+        .find(|spec| spec.name == order)
+        .map(|spec| spec.field)
+        .expect("a feed's order is a declared field");
+    Ok([field, L::ID]
+        .into_iter()
+        .map(|field| SortKey {
+            field,
+            direction: Direction::Asc,
+        })
+        .collect())
+}
+
 /// A name for a sort, stored in cursors so that a cursor is only used with its own sort.
 fn sort_signature<F: std::fmt::Debug>(sort: &[SortKey<F>]) -> String {
     sort.iter()
@@ -444,7 +481,7 @@ fn encode_cursor<L: Model>(row: &L, sort: &[SortKey<L::Field>], signature: &str)
     URL_SAFE_NO_PAD.encode(payload.to_string())
 }
 
-fn decode_cursor<L: Model>(
+pub fn decode_cursor<L: Model>(
     parameter: &str,
     cursor: &str,
     sort: &[SortKey<L::Field>],
@@ -497,7 +534,10 @@ pub fn list_query<L: Model>(
     for param in context.params.filters.iter().filter(is_way) {
         narrow_to_ways::<L>(&mut filters, param)?;
     }
-    let sort = sort_of::<L>(context)?;
+    let sort = match L::FEED {
+        Some(order) => feed_order::<L>(context, order)?,
+        None => sort_of::<L>(context)?,
+    };
     let page = match &context.params.page {
         PageParams::Number { number, size } => Page::Number {
             number: *number,

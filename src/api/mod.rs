@@ -24,7 +24,8 @@ pub mod state;
 pub mod write;
 
 use resources::{
-    api_keys, balance_changes, currencies, exchanges, holds, transactions, transfers, wallets,
+    api_keys, balance_changes, balance_monitors, currencies, events, exchanges, holds,
+    transactions, transfers, wallets,
 };
 
 use actix_web::http::Method;
@@ -40,7 +41,8 @@ use crate::jsonapi::ApiError;
 use crate::jsonapi::error::Code;
 use crate::models::fields::{Either, FieldSpec, Model, ToManySpec, Way};
 use crate::models::{
-    ApiKey, BalanceChange, Currency, Exchange, Hold, Transaction, Transfer, Wallet,
+    ApiKey, BalanceChange, BalanceMonitor, Currency, Event, Exchange, Hold, Transaction, Transfer,
+    Wallet,
 };
 
 pub use state::AppState;
@@ -82,6 +84,10 @@ pub struct Registered {
     pub reads: Option<state::ReadsOf>,
     /// What the documentation shows of one.
     pub example: &'static resource::Example,
+    /// For a feed, the field its one order starts with (`Model::FEED`).
+    pub feed: Option<&'static str>,
+    /// The codes its list may answer beyond the protocol's.
+    pub list_errors: &'static [&'static Code],
 }
 
 /// The codes a resource's writes may answer beyond the protocol's (its constraints, the
@@ -127,6 +133,8 @@ const fn read_only<R: Resource>(routes: fn(&mut Routes)) -> Registered {
             None
         },
         example: R::EXAMPLE,
+        feed: R::FEED,
+        list_errors: R::LIST_ERRORS,
     }
 }
 
@@ -156,6 +164,8 @@ pub const RESOURCES: &[Registered] = &[
     writable::<Hold>(holds::routes),
     writable::<Transfer>(transfers::routes),
     writable::<Exchange>(exchanges::routes),
+    read_only::<Event>(events::routes),
+    writable::<BalanceMonitor>(balance_monitors::routes),
     writable::<ApiKey>(api_keys::routes),
     writable::<Currency>(currencies::routes),
 ];

@@ -40,6 +40,8 @@ pub trait Resource: Model + Clone {
     const ADMIN_WRITES: bool = false;
     /// What the documentation shows of one (`openapi.json`'s examples).
     const EXAMPLE: &'static Example;
+    /// The codes its list may answer beyond the protocol's (a feed's expired cursor).
+    const LIST_ERRORS: &'static [&'static Code] = &[];
 
     fn not_found(id: &str) -> ApiError {
         ApiError::new(

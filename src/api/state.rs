@@ -99,6 +99,8 @@ pub struct AppState {
     pub body_timeout: std::time::Duration,
     /// Scheme and authority for links, when configured (`BASE_URL`).
     pub base_url: Option<String>,
+    /// The open event streams (`GET /events` as `text/event-stream`), and their bounds.
+    pub streams: std::sync::Arc<super::resources::events::Streams>,
 }
 
 impl AppState {

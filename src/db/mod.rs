@@ -401,6 +401,11 @@ pub fn may_migrate(conn: &mut PgConnection) -> anyhow::Result<bool> {
     Ok(found.may)
 }
 
+diesel::define_sql_function! {
+    /// `events_rebase()`: raises the feed's offset above every stored event position.
+    fn events_rebase() -> diesel::sql_types::Int8;
+}
+
 /// Applies every pending migration, then the SQL rules ([`rules`]), in one transaction:
 /// a database is never left between two versions. Returns what was applied.
 pub fn run_migrations(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
@@ -415,6 +420,14 @@ pub fn run_migrations(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
         let files = rules::apply(conn, !applied.is_empty())
             .context("applying the SQL rules of sql/ failed")?;
         applied.extend(files.into_iter().map(|name| format!("sql/{name}")));
+        // A database restored into another cluster: its events' feed positions may be ahead
+        // of this cluster's transaction ids (sql/55_events.sql).
+        let raised: i64 = diesel::RunQueryDsl::get_result(diesel::select(events_rebase()), conn)?;
+        if raised > 0 {
+            applied.push(format!(
+                "events_rebase: feed positions raised by {raised} (restored from another cluster)"
+            ));
+        }
         Ok(applied)
     })
 }

@@ -275,9 +275,11 @@ pub async fn negotiate(
     }
     let has_body = response.status() != StatusCode::NO_CONTENT;
     let headers = response.headers_mut();
-    let typed = headers
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(JSONAPI_MEDIA_TYPE.as_bytes()));
+    let typed = headers.get(header::CONTENT_TYPE).is_some_and(|value| {
+        // A JSON:API document, or the one other body an endpoint answers: an event stream.
+        value.as_bytes().starts_with(JSONAPI_MEDIA_TYPE.as_bytes())
+            || value.as_bytes().starts_with(b"text/event-stream")
+    });
     if has_body && !typed {
         headers.insert(
             header::CONTENT_TYPE,

@@ -11,6 +11,7 @@
 //!     has_many { "name": "target-type", "what it means"; ... }   (optional)
 //!     either { "name": ["field", "field"], "what it means"; ... } (optional: filters on any of)
 //!     ways { "out": "field"; "in": "field"; }                    (optional: filter[direction])
+//!     feed "field";                            (optional: a feed, always in (field, id) order)
 //!     input NewTransaction, TransactionChanges;                  (writable resources)
 //! }
 //! ```
@@ -28,6 +29,7 @@
 //!   changed), `create(T)` (optional on create, never changed), `update(T)` (changed by
 //!   updates only). `T` is the input type the value is read
 //!   into ([`Parse`](super::fields::Parse)).
+//! - KIND `json`: a jsonb document the server writes (read only, no sort, `filter none`).
 //! - KIND `metadata`: a jsonb object of the client's keys (`write(MetadataInput)`, `nosort`,
 //!   `filter keys`: `filter[NAME.KEY]` and `filter[NAME.KEY.exists]`).
 //! - SORT: `sort`, `nosort`, or `computed` (no sort, and no column: the row struct's
@@ -66,6 +68,7 @@ macro_rules! resource {
         $( has_many { $( $many:literal: $many_target:literal, $many_doc:literal; )* } )?
         $( either { $( $either:literal: [$($either_field:literal),+], $either_doc:literal; )* } )?
         $( ways { $( $way:literal: $way_field:literal; )* } )?
+        $( feed $feed:literal; )?
         $( input $new:ident, $changes:ident; )?
     ) => {
         $(#[$meta])*
@@ -186,6 +189,7 @@ macro_rules! resource {
             const WAYS: &'static [$crate::models::fields::Way] = &[
                 $($( $crate::models::fields::Way { name: $way, field: $way_field } ),*)?
             ];
+            const FEED: Option<&'static str> = resource!(@feed $($feed)?);
             const EITHER: &'static [$crate::models::fields::Either] = &[
                 $($( $crate::models::fields::Either {
                     name: $either,
@@ -308,6 +312,10 @@ macro_rules! resource {
     (@kind opt_to_one($target:expr)) => { $crate::models::fields::Kind::ToOne($target) };
     (@kind to_code($target:expr)) => { $crate::models::fields::Kind::ToOne($target) };
     (@kind metadata) => { $crate::models::fields::Kind::Metadata };
+    (@kind json) => { $crate::models::fields::Kind::Document };
+
+    (@feed) => { None };
+    (@feed $feed:literal) => { Some($feed) };
 
     (@nullable opt_money) => { true };
     (@nullable opt_count) => { true };
@@ -335,6 +343,7 @@ macro_rules! resource {
     (@rust to_many_ids) => { Vec<i64> };
     (@rust opt_to_one) => { i64 };
     (@rust metadata) => { serde_json::Value };
+    (@rust json) => { serde_json::Value };
 
     (@value id, $e:expr) => { $crate::models::fields::Value::Id($e) };
     (@value code, $e:expr) => { $crate::models::fields::Value::Text($e.clone()) };
@@ -349,6 +358,7 @@ macro_rules! resource {
     (@value words, $e:expr) => { $crate::models::fields::Value::Words($e.clone()) };
     (@value to_many_ids, $e:expr) => { $crate::models::fields::Value::Ids($e.clone()) };
     (@value metadata, $e:expr) => { $crate::models::fields::Value::Json($e.clone()) };
+    (@value json, $e:expr) => { $crate::models::fields::Value::Json($e.clone()) };
     (@value opt_money, $e:expr) => {
         $e.clone().map_or($crate::models::fields::Value::Null, $crate::models::fields::Value::Decimal)
     };
@@ -383,6 +393,7 @@ macro_rules! resource {
     (@sort words sort) => { compile_error!("a set of words cannot sort") };
     (@sort to_many_ids sort) => { compile_error!("a to-many relationship cannot sort") };
     (@sort metadata sort) => { compile_error!("metadata does not sort") };
+    (@sort json sort) => { compile_error!("a JSON document does not sort") };
     (@sort $kind:ident sort) => { true };
 
     (@sort $kind:ident computed) => { false };

@@ -39,6 +39,8 @@ pub enum Kind {
     ToManyIds(&'static str),
     /// A client's own keys and values (a jsonb object of strings), filtered by key.
     Metadata,
+    /// A JSON document the server writes (an event's data).
+    Document,
 }
 
 /// Which typed value a field's filters and cursors take.
@@ -59,7 +61,7 @@ impl Kind {
             Kind::Money => ValueKind::Decimal,
             Kind::Text | Kind::Code | Kind::Choice(_) => ValueKind::Text,
             Kind::Time => ValueKind::Time,
-            Kind::Words(_) | Kind::ToManyIds(_) | Kind::Metadata => return None,
+            Kind::Words(_) | Kind::ToManyIds(_) | Kind::Metadata | Kind::Document => return None,
         })
     }
 }
@@ -310,6 +312,9 @@ pub trait Model: Record {
     /// The ways it relates to a parent it has several to-one fields to (`filter[direction]`
     /// of the parent's collection of them).
     const WAYS: &'static [Way] = &[];
+    /// A feed: read in the order of this field then the id, by cursor only (no `sort`, no
+    /// page numbers).
+    const FEED: Option<&'static str> = None;
 
     /// The declaration of `field`.
     fn spec(field: Self::Field) -> &'static FieldSpec<Self::Field> {

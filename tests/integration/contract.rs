@@ -187,6 +187,14 @@ fn seeded() -> (TestApp, String) {
     )
     .expect(201);
     crate::exchanges::one_exchange(&app);
+    // Balance monitor 1, on it.
+    app.post(
+        "/balance-monitors",
+        json!({"data": {"type": "balance-monitors",
+            "attributes": {"field": "balance", "operator": "lt", "amount": "5"},
+            "relationships": {"wallet": {"data": {"type": "wallets", "id": wallet}}}}}),
+    )
+    .expect(201);
     (app, wallet)
 }
 

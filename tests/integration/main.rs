@@ -15,6 +15,7 @@ mod contract;
 mod credit;
 mod currencies;
 mod docs;
+mod events;
 mod exchanges;
 mod fuzz;
 mod holds;

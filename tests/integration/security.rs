@@ -113,6 +113,14 @@ fn no_spelling_of_a_path_reaches_a_handler_past_another_routes_check() {
     );
     transfer.expect(201);
     let transfer = transfer.body["data"]["id"].as_str().unwrap().to_string();
+    let monitor = app.post(
+        "/balance-monitors",
+        json!({"data": {"type": "balance-monitors",
+            "attributes": {"field": "balance", "operator": "lt", "amount": "5"},
+            "relationships": {"wallet": {"data": {"type": "wallets", "id": mine}}}}}),
+    );
+    monitor.expect(201);
+    let monitor = monitor.body["data"]["id"].as_str().unwrap().to_string();
     let (exchange, _, _) = crate::exchanges::one_exchange(&app);
     let change = app.get(&format!("/wallets/{mine}/balance-changes")).body["data"][0]["id"]
         .as_str()
@@ -137,6 +145,8 @@ fn no_spelling_of_a_path_reaches_a_handler_past_another_routes_check() {
         Some("currencies") => "USD".to_string(),
         Some("transfers") => transfer.clone(),
         Some("exchanges") => exchange.clone(),
+        Some("events") => "1".to_string(),
+        Some("balance-monitors") => monitor.clone(),
         other => panic!("no id for {other:?}"),
     };
     let mut differences = Vec::new();

@@ -67,6 +67,11 @@ pub(super) fn codes_of(endpoint: &Endpoint) -> Vec<&'static Code> {
         codes.push(&WALLET_LIMITED_KEY);
     }
     codes.extend(declared);
+    if let Operation::List { type_name } = operation
+        && let Some(resource) = registered(type_name)
+    {
+        codes.extend(resource.list_errors);
+    }
     if let Operation::Atomic = operation {
         for resource in RESOURCES
             .iter()

@@ -55,8 +55,17 @@ impl Builder {
         }
         if let Some(type_name) = listed {
             let resource = registered(type_name).expect("a registered type");
-            parameters.push(sort_parameter(resource));
-            parameters.extend(page_parameters());
+            // A feed comes in its one order, by cursor only.
+            if resource.feed.is_none() {
+                parameters.push(sort_parameter(resource));
+            }
+            parameters.extend(page_parameters(resource.feed.is_none()));
+            if resource.feed.is_some() {
+                parameters.push(json!({"name": "Last-Event-ID", "in": "header",
+                    "description": "With Accept: text/event-stream: the id of the last event \
+                        received (its cursor); the stream resumes after it.",
+                    "schema": {"type": "string", "minLength": 1}}));
+            }
             for (key, filter) in filter_parameters(resource)
                 .into_iter()
                 .chain(metadata_filter_parameter(resource))
@@ -174,7 +183,7 @@ fn sort_parameter(resource: &Registered) -> Value {
 /// own name, as clients send them (a generated client gets one argument each). Numbered pages
 /// and cursors do not mix, which a document cannot say of separate parameters: each one's
 /// description says what it goes with, and the server refuses the rest (400 naming it).
-fn page_parameters() -> Vec<Value> {
+fn page_parameters(numbered: bool) -> Vec<Value> {
     let cursor = |which: &str, other: &str| {
         json!({"name": format!("page[{which}]"), "in": "query",
                "description": format!("A cursor the server gave (a link, or meta.page.cursor) \
@@ -182,18 +191,18 @@ fn page_parameters() -> Vec<Value> {
                    with page[{other}] or page[number]."),
                "schema": {"type": "string", "minLength": 1}})
     };
-    vec![
-        json!({"name": "page[size]", "in": "query",
-               "description": format!("Resources per page ({DEFAULT_PAGE_SIZE} by default), \
-                   for either kind of page."),
-               "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}}),
-        json!({"name": "page[number]", "in": "query",
+    let mut parameters = vec![json!({"name": "page[size]", "in": "query",
+           "description": format!("Resources per page ({DEFAULT_PAGE_SIZE} by default), \
+               for either kind of page."),
+           "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}})];
+    if numbered {
+        parameters.push(json!({"name": "page[number]", "in": "query",
                "description": "A numbered page, with the total count in meta (cursor pages are \
                    the default, and cheaper deep down). Not with page[after] or page[before].",
-               "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_NUMBER}}),
-        cursor("after", "before"),
-        cursor("before", "after"),
-    ]
+               "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_NUMBER}}));
+    }
+    parameters.extend([cursor("after", "before"), cursor("before", "after")]);
+    parameters
 }
 
 /// One `filter[FIELD]` and `filter[FIELD.OP]` parameter per field and operator, each value
@@ -221,7 +230,7 @@ fn filter_parameters(resource: &Registered) -> Vec<(String, Value)> {
             Kind::Time => time_pattern(),
             Kind::Choice(words) => one_of(words),
             Kind::Text | Kind::Code => String::new(),
-            Kind::Words(_) | Kind::ToManyIds(_) | Kind::Metadata => continue,
+            Kind::Words(_) | Kind::ToManyIds(_) | Kind::Metadata | Kind::Document => continue,
         };
         for op in std::iter::once(None).chain(operators.iter().map(|op| Some(*op))) {
             let name = match op {

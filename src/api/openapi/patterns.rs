@@ -33,9 +33,10 @@ pub(super) fn nonzero_fraction(digits: u32) -> String {
 /// An exact decimal as clients write money: at most `integer` digits before the point and
 /// `fraction` after it, of the sign given.
 pub(super) fn money_input_pattern(integer: u32, fraction: u32, sign: Sign) -> String {
-    if sign == Sign::NonNegative {
+    if sign == Sign::NonNegative || sign == Sign::Any {
+        let minus = if sign == Sign::Any { "-?" } else { "" };
         return format!(
-            "^(?:[0-9]{{1,{integer}}}(?:\\.[0-9]{{1,{fraction}}})?|\\.[0-9]{{1,{fraction}}})$"
+            "^{minus}(?:[0-9]{{1,{integer}}}(?:\\.[0-9]{{1,{fraction}}})?|\\.[0-9]{{1,{fraction}}})$"
         );
     }
     let sign = if sign == Sign::Positive { "" } else { "-?" };

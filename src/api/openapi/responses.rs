@@ -11,6 +11,7 @@ use crate::api::middleware::auth::{
     AUTHENTICATION_FAILURES_LIMITED, RATE_LIMITED, UNAUTHENTICATED, scope_of,
 };
 use crate::api::registered;
+use crate::api::resources::events::EVENT_STREAM;
 use crate::api::routes::{Endpoint, Operation, table};
 use crate::api::write::idempotency::IDEMPOTENCY_KEY_IN_USE;
 use crate::jsonapi::error::Code;
@@ -207,6 +208,23 @@ fn successes(endpoint: &Endpoint) -> Vec<Success> {
     }
 }
 
+/// A feed's list answers `Accept: text/event-stream` with its events as Server-Sent Events.
+fn event_stream(operation: &Operation) -> Option<Value> {
+    let Operation::List { type_name } = operation else {
+        return None;
+    };
+    registered(type_name)?.feed?;
+    Some(json!({
+        "schema": {"type": "string", "description": "Server-Sent Events, one per event as it \
+            passes the feed's horizon, with the same filters and wallet limits as a page: \
+            `id:` the event's cursor (send it back as Last-Event-ID, or as page[after], to \
+            resume after it), `event:` its eventType, `data:` its resource object (one line of \
+            JSON). Without a cursor the stream starts with the events to come. A comment line \
+            (`: heartbeat`) is sent while nothing happens."},
+        "example": "id: eyJzIjoiUG9zaXRpb24sSWQiLCJ2IjpbIjgxMiIsIjMxIl19\nevent: transaction.created\ndata: {\"type\":\"events\",\"id\":\"31\",\"attributes\":{\"eventType\":\"transaction.created\"}}\n\n"
+    }))
+}
+
 /// The schema suffix of to-one relationship `name` of `parent`'s documents of `kind`
 /// (`Document`, `Linkage`): `OrNull...` when it may name none.
 fn to_one(parent: &str, name: &str, kind: &str) -> &'static str {
@@ -237,6 +255,9 @@ fn success_response(endpoint: &Endpoint, success: Success) -> Value {
             content["example"] = example;
         }
         response["content"] = json!({media: content});
+        if let Some(stream) = event_stream(operation) {
+            response["content"][EVENT_STREAM] = stream;
+        }
     }
     let mut headers = Map::new();
     headers.insert("X-Request-Id".into(), reference("headers", "XRequestId"));

@@ -72,7 +72,15 @@ impl Builder {
                     "additionalProperties": false, "properties": {
                         "page": {"type": "integer", "minimum": 1},
                         "pages": {"type": "integer", "minimum": 1},
-                        "count": {"type": "integer", "minimum": 0}}}}}),
+                        "count": {"type": "integer", "minimum": 0}}},
+                "feed": {"type": "object", "required": ["horizon", "lagSeconds"],
+                    "additionalProperties": false,
+                    "description": "GET /events only: where the feed stands.",
+                    "properties": {
+                        "horizon": {"type": "string", "pattern": "^[0-9]+$",
+                            "description": "Events at or past this position are not served yet: a transaction that may still write below it is running."},
+                        "lagSeconds": {"type": "number", "minimum": 0,
+                            "description": "How long the oldest event not served yet has waited (0: none waits)."}}}}}),
         );
     }
 
@@ -543,6 +551,14 @@ fn attribute_schema(spec: &FieldSpec<()>) -> Value {
         Kind::Id | Kind::Code | Kind::ToOne(_) | Kind::ToManyIds(_) => json!({"type": "string"}),
         Kind::Metadata => json!({"type": "object", "maxProperties": MAX_KEYS,
                                  "additionalProperties": {"type": "string"}}),
+        // An event's subject, as its own resource object renders it (without links).
+        Kind::Document => json!({"type": "object", "required": ["type", "id", "attributes"],
+            "properties": {
+                "type": {"enum": ["wallets", "transactions", "holds", "transfers", "exchanges",
+                                  "balance-changes", "balance-monitors"]},
+                "id": {"type": "string"},
+                "attributes": {"type": "object"},
+                "relationships": {"type": "object"}}}),
     };
     if spec.nullable {
         schema = json!({"oneOf": [schema, {"type": "null"}]});
@@ -568,6 +584,7 @@ fn input_schema(spec: &FieldSpec<()>) -> Value {
             Sign::Positive => "30.00",
             Sign::NonZero => "-25.50",
             Sign::NonNegative => "500.00",
+            Sign::Any => "100.00",
         }]}),
         Some(Accepts::Code { pattern, .. }) => json!({"type": "string", "pattern": pattern}),
         Some(Accepts::Integer { min, max }) => {

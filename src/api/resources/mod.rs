@@ -5,7 +5,9 @@
 
 pub mod api_keys;
 pub mod balance_changes;
+pub mod balance_monitors;
 pub mod currencies;
+pub mod events;
 pub mod exchanges;
 pub mod holds;
 pub mod transactions;

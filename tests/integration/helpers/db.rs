@@ -247,6 +247,11 @@ impl Drop for TestDb {
                 broken.is_empty(),
                 "exchange_audit is not empty at the end of the test: {broken:?}"
             );
+            let gaps = wallet_api::models::event::audit_events(&mut conn).unwrap();
+            assert!(
+                gaps.is_empty(),
+                "event_audit is not empty at the end of the test: {gaps:?}"
+            );
         }
         let _ = sql_query(format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",

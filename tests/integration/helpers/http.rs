@@ -134,6 +134,11 @@ impl TestApp {
             base_url: None,
             idempotency_ttl: std::time::Duration::from_secs(24 * 3600),
             hold_sweep: std::time::Duration::from_secs(1),
+            event_retention: std::time::Duration::from_secs(30 * 24 * 3600),
+            event_streams_per_key: 8,
+            event_streams: 256,
+            event_poll: std::time::Duration::from_millis(50),
+            event_heartbeat: std::time::Duration::from_secs(15),
             limits: Limits::default(),
             // make test runs the suite both ways: TEST_COALESCE=off for the second run
             // (reads and writes).

@@ -16,5 +16,5 @@ mod sql;
 pub use cases::each;
 pub use db::{TestDb, with_user};
 pub use documents::{ATOMIC, ATOMIC_URI, JSONAPI, transaction_document};
-pub use http::{Reply, RowLock, TestApp, booked_together, create_key};
+pub use http::{As, Reply, RowLock, TestApp, booked_together, create_key};
 pub use sql::{all_at_once, balance, book, exec, exec_err, scalar, wallet, wallets};
