@@ -80,24 +80,21 @@ CREATE FUNCTION public.balance_changes_events() RETURNS trigger
     SET search_path TO 'public', 'pg_temp'
     AS $$
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM new_changes WHERE operation IN ('repair', 'opening')) THEN
+        RETURN NULL;
+    END IF;
     PERFORM events_emit(ARRAY(
         SELECT ROW(c.wallet_id, 'balance.changed', 'balance-changes', c.id,
-                   event_resource('balance-changes', c.id, jsonb_build_object(
-                       'delta', event_money(c.delta, w.scale),
-                       'balance', event_money(c.balance, w.scale),
-                       'heldDelta', event_money(c.held_delta, w.scale),
-                       'held', event_money(c.held, w.scale),
-                       'available', event_money(wallet_available_now(w.id, c.balance, c.held,
-                                                w.held_expires_at, w.credit_limit), w.scale),
-                       'currency', w.currency,
-                       'operation', c.operation,
-                       'changedAt', event_time(c.changed_at)), jsonb_build_object(
-                       'wallet', event_link('wallets', c.wallet_id),
-                       'transaction', event_link('transactions', c.transaction_id),
-                       'hold', event_link('holds', c.hold_id))))::event_draft
+                   event_balance_data(c.id, c.wallet_id, c.delta, c.balance, c.held_delta,
+                       c.held, wallet_available_now(w.id, c.balance, c.held, w.held_expires_at,
+                                                    w.credit_limit),
+                       c.operation, c.changed_at, c.transaction_id, c.hold_id, w.currency,
+                       w.scale))::event_draft
         FROM new_changes AS c JOIN wallets AS w ON w.id = c.wallet_id
+        WHERE c.operation IN ('repair', 'opening')
         ORDER BY c.wallet_id, c.id));
-    PERFORM monitors_evaluate(ARRAY(SELECT DISTINCT wallet_id FROM new_changes));
+    PERFORM monitors_evaluate(ARRAY(SELECT DISTINCT wallet_id FROM new_changes
+                                    WHERE operation IN ('repair', 'opening')));
     RETURN NULL;
 END;
 $$;
@@ -283,6 +280,29 @@ $$;
 ALTER FUNCTION public.currencies_liquidity() OWNER TO CURRENT_USER;
 
 --
+-- Name: event_balance_data(bigint, bigint, numeric, numeric, numeric, numeric, numeric, text, timestamp with time zone, bigint, bigint, text, integer); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.event_balance_data(id bigint, wallet_id bigint, delta numeric, balance numeric, held_delta numeric, held numeric, available numeric, operation text, changed_at timestamp with time zone, transaction_id bigint, hold_id bigint, currency text, scale integer) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT event_resource('balance-changes', id, jsonb_build_object(
+        'delta', event_money(delta, scale),
+        'balance', event_money(balance, scale),
+        'heldDelta', event_money(held_delta, scale),
+        'held', event_money(held, scale),
+        'available', event_money(available, scale),
+        'currency', currency,
+        'operation', operation,
+        'changedAt', event_time(changed_at)), jsonb_build_object(
+        'wallet', event_link('wallets', wallet_id),
+        'transaction', event_link('transactions', transaction_id),
+        'hold', event_link('holds', hold_id)))
+$$;
+
+ALTER FUNCTION public.event_balance_data(id bigint, wallet_id bigint, delta numeric, balance numeric, held_delta numeric, held numeric, available numeric, operation text, changed_at timestamp with time zone, transaction_id bigint, hold_id bigint, currency text, scale integer) OWNER TO CURRENT_USER;
+
+--
 -- Name: metadata_valid(jsonb); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
 --
 
@@ -432,8 +452,7 @@ COMMENT ON TABLE public.exchanges IS 'Money changed from source_wallet_id''s cur
 --
 
 CREATE FUNCTION public.event_exchange_data(e public.exchanges, source_scale integer, destination_scale integer) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO 'public', 'pg_temp'
+    LANGUAGE sql STABLE
     AS $$
     SELECT event_resource('exchanges', e.id, jsonb_build_object(
         'txid', e.txid,
@@ -485,8 +504,7 @@ COMMENT ON TABLE public.holds IS 'Money reserved on a wallet: pending until capt
 --
 
 CREATE FUNCTION public.event_hold_data(h public.holds, currency text, scale integer) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO 'public', 'pg_temp'
+    LANGUAGE sql STABLE
     AS $$
     SELECT event_resource('holds', h.id, jsonb_build_object(
         'amount', event_money(h.amount, scale),
@@ -508,8 +526,7 @@ ALTER FUNCTION public.event_hold_data(h public.holds, currency text, scale integ
 --
 
 CREATE FUNCTION public.event_link(type text, id bigint) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO 'public', 'pg_temp'
+    LANGUAGE sql STABLE
     AS $$
     SELECT jsonb_build_object('data', CASE WHEN id IS NULL THEN NULL
                                            ELSE jsonb_build_object('type', type, 'id', id::text) END)
@@ -522,8 +539,7 @@ ALTER FUNCTION public.event_link(type text, id bigint) OWNER TO CURRENT_USER;
 --
 
 CREATE FUNCTION public.event_money(amount numeric, scale integer) RETURNS text
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO 'public', 'pg_temp'
+    LANGUAGE sql STABLE
     AS $$
     SELECT round(amount, scale)::text
 $$;
@@ -564,8 +580,7 @@ COMMENT ON TABLE public.balance_monitors IS 'A condition on a wallet''s balance 
 --
 
 CREATE FUNCTION public.event_monitor_data(m public.balance_monitors, scale integer) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO 'public', 'pg_temp'
+    LANGUAGE sql STABLE
     AS $$
     SELECT event_resource('balance-monitors', m.id, jsonb_build_object(
         'field', m.field,
@@ -586,8 +601,7 @@ ALTER FUNCTION public.event_monitor_data(m public.balance_monitors, scale intege
 --
 
 CREATE FUNCTION public.event_resource(type text, id bigint, attributes jsonb, relationships jsonb) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO 'public', 'pg_temp'
+    LANGUAGE sql STABLE
     AS $$
     SELECT jsonb_build_object('type', type, 'id', id::text, 'attributes', attributes,
                               'relationships', relationships)
@@ -600,8 +614,7 @@ ALTER FUNCTION public.event_resource(type text, id bigint, attributes jsonb, rel
 --
 
 CREATE FUNCTION public.event_time(at timestamp with time zone) RETURNS text
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO 'public', 'pg_temp'
+    LANGUAGE sql STABLE
     AS $$
     SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
 $$;
@@ -613,8 +626,7 @@ ALTER FUNCTION public.event_time(at timestamp with time zone) OWNER TO CURRENT_U
 --
 
 CREATE FUNCTION public.event_transaction_data(t public.transactions, currency text, scale integer) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO 'public', 'pg_temp'
+    LANGUAGE sql STABLE
     AS $$
     SELECT event_resource('transactions', t.id, jsonb_build_object(
         'txid', t.txid,
@@ -633,8 +645,7 @@ ALTER FUNCTION public.event_transaction_data(t public.transactions, currency tex
 --
 
 CREATE FUNCTION public.event_transfer_data(t public.transfers, currency text, scale integer) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO 'public', 'pg_temp'
+    LANGUAGE sql STABLE
     AS $$
     SELECT event_resource('transfers', t.id, jsonb_build_object(
         'txid', t.txid,
@@ -733,7 +744,6 @@ COMMENT ON COLUMN public.wallets.event_position IS 'The feed position of the wal
 
 CREATE FUNCTION public.event_wallet_data(w public.wallets) RETURNS jsonb
     LANGUAGE sql STABLE
-    SET search_path TO 'public', 'pg_temp'
     AS $$
     SELECT event_resource('wallets', w.id, jsonb_build_object(
         'label', w.label,
@@ -756,40 +766,35 @@ ALTER FUNCTION public.event_wallet_data(w public.wallets) OWNER TO CURRENT_USER;
 
 CREATE FUNCTION public.events_emit(drafts public.event_draft[]) RETURNS void
     LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
     SET search_path TO 'public', 'pg_temp'
     AS $$
 DECLARE
-    here bigint;
+    actor record;
 BEGIN
     IF coalesce(cardinality(drafts), 0) = 0 THEN
         RETURN;
     END IF;
-    here := events_position();
     PERFORM 1 FROM wallets
     WHERE id IN (SELECT d.wallet_id FROM unnest(drafts) AS d)
     ORDER BY id
     FOR NO KEY UPDATE;
-
-    WITH counted AS (
-        SELECT d.wallet_id, count(*) AS n FROM unnest(drafts) AS d GROUP BY d.wallet_id
-    ), claimed AS (
-        UPDATE wallets AS w
-        SET event_sequence = w.event_sequence + c.n,
-            event_position = greatest(w.event_position, here)
-        FROM counted AS c
-        WHERE w.id = c.wallet_id
-        RETURNING w.id, w.event_sequence - c.n AS before, w.event_position AS position
-    )
+    SELECT * INTO actor FROM ledger_actor();
     INSERT INTO events (position, wallet_id, wallet_sequence, event_type, subject_type,
                         subject_id, data, occurred_at, database_xid, origin, changed_by,
                         actor_key_id, actor_name)
-    SELECT c.position, d.wallet_id,
-           c.before + row_number() OVER (PARTITION BY d.wallet_id ORDER BY d.ord),
+    SELECT greatest(l.position, pg_current_xact_id()::text::bigint + c.xid_offset),
+           d.wallet_id,
+           l.sequence + row_number() OVER (PARTITION BY d.wallet_id ORDER BY d.ord),
            d.event_type, d.subject_type, d.subject_id, d.data, clock_timestamp(),
            pg_current_xact_id(), events_origin(), session_user, actor.key_id, actor.key_name
     FROM unnest(drafts) WITH ORDINALITY AS d (wallet_id, event_type, subject_type, subject_id, data, ord)
-    JOIN claimed AS c ON c.id = d.wallet_id
-    LEFT JOIN ledger_actor() AS actor ON true
+    JOIN (
+        SELECT x.wallet_id, last.last_sequence AS sequence, last.last_position AS position
+        FROM (SELECT DISTINCT u.wallet_id FROM unnest(drafts) AS u) AS x
+        CROSS JOIN LATERAL events_last(x.wallet_id) AS last
+    ) AS l ON l.wallet_id = d.wallet_id
+    CROSS JOIN event_clock AS c
     ORDER BY d.wallet_id, d.ord;
 END;
 $$;
@@ -823,12 +828,35 @@ ALTER FUNCTION public.events_horizon() OWNER TO CURRENT_USER;
 COMMENT ON FUNCTION public.events_horizon() IS 'The feed''s horizon: the oldest transaction id still running, plus event_clock.xid_offset. Events below it are final.';
 
 --
+-- Name: events_last(bigint); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.events_last(wallet bigint) RETURNS TABLE(last_sequence bigint, last_position bigint)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT coalesce(e.wallet_sequence, w.event_sequence, 0), coalesce(e.position, w.event_position, 0)
+    FROM (SELECT 1) AS one
+    LEFT JOIN LATERAL (
+        SELECT ev.wallet_sequence, ev.position FROM events AS ev
+        WHERE ev.wallet_id = wallet ORDER BY ev.wallet_sequence DESC LIMIT 1
+    ) AS e ON true
+    LEFT JOIN wallets AS w ON w.id = wallet
+$$;
+
+ALTER FUNCTION public.events_last(wallet bigint) OWNER TO CURRENT_USER;
+
+--
+-- Name: FUNCTION events_last(wallet bigint); Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON FUNCTION public.events_last(wallet bigint) IS 'The walletSequence and feed position of the wallet''s last event (0, 0 before its first).';
+
+--
 -- Name: events_origin(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
 --
 
 CREATE FUNCTION public.events_origin() RETURNS text
     LANGUAGE sql STABLE
-    SET search_path TO 'public', 'pg_temp'
     AS $$
     SELECT CASE WHEN current_setting('application_name') LIKE 'wallet-api%'
                      AND pg_has_role(session_user, 'wallet_service', 'MEMBER')
@@ -878,6 +906,22 @@ BEGIN
     IF NOT FOUND THEN
         RETURN 0;
     END IF;
+    -- Each wallet whose events go keeps the number and position of its last one removed,
+    -- so that its numbering goes on (events_last). Locked lowest id first, as writers do.
+    PERFORM 1 FROM wallets
+    WHERE id IN (SELECT DISTINCT e.wallet_id FROM events AS e
+                 WHERE (e.position, e.id) <= (last.position, last.id))
+    ORDER BY id
+    FOR NO KEY UPDATE;
+    UPDATE wallets AS w
+    SET event_sequence = gone.sequence, event_position = gone.position
+    FROM (
+        SELECT DISTINCT ON (e.wallet_id) e.wallet_id, e.wallet_sequence AS sequence, e.position
+        FROM events AS e
+        WHERE (e.position, e.id) <= (last.position, last.id)
+        ORDER BY e.wallet_id, e.wallet_sequence DESC
+    ) AS gone
+    WHERE w.id = gone.wallet_id;
     DELETE FROM events
     WHERE (position, id) <= (last.position, last.id) AND position < events_horizon();
     GET DIAGNOSTICS removed = ROW_COUNT;
@@ -1925,7 +1969,6 @@ COMMENT ON FUNCTION public.metadata_ids(resource text, contains jsonb[], has_key
 
 CREATE FUNCTION public.monitor_holds(field text, operator text, amount numeric, balance numeric, available numeric) RETURNS boolean
     LANGUAGE sql IMMUTABLE
-    SET search_path TO 'public', 'pg_temp'
     AS $$
     SELECT CASE operator
                WHEN 'lt' THEN value < amount
@@ -1943,16 +1986,19 @@ ALTER FUNCTION public.monitor_holds(field text, operator text, amount numeric, b
 --
 
 CREATE FUNCTION public.monitors_evaluate(wallet_ids bigint[]) RETURNS void
-    LANGUAGE sql
+    LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
     SET search_path TO 'public', 'pg_temp'
     AS $$
+BEGIN
     UPDATE balance_monitors AS m
     SET updated_at = now()
     FROM wallets AS w
     WHERE w.id = ANY (wallet_ids) AND m.wallet_id = w.id
       AND (m.state = 'triggered') IS DISTINCT FROM monitor_holds(
               m.field, m.operator, m.amount, w.balance,
-              wallet_available_now(w.id, w.balance, w.held, w.held_expires_at, w.credit_limit))
+              wallet_available_now(w.id, w.balance, w.held, w.held_expires_at, w.credit_limit));
+END;
 $$;
 
 ALTER FUNCTION public.monitors_evaluate(wallet_ids bigint[]) OWNER TO wallet_ledger;
@@ -2415,6 +2461,7 @@ COMMENT ON FUNCTION public.wallet_api_wallets() IS 'The wallets the current stat
 
 CREATE FUNCTION public.wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[], digits integer[]) RETURNS TABLE(wallet_id bigint, balance_change_id bigint)
     LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
     SET search_path TO 'public', 'pg_temp'
     AS $$
 DECLARE
@@ -2501,19 +2548,45 @@ BEGIN
              AS d (wallet_id, delta, held_delta, touched, transaction_id, holds_touched, hold_id)
         WHERE w.id = d.wallet_id AND (d.delta <> 0 OR d.held_delta <> 0)
         RETURNING w.id, w.balance, w.held, d.delta, d.held_delta, d.touched, d.transaction_id,
-                  d.holds_touched, d.hold_id
+                  d.holds_touched, d.hold_id, w.currency, w.scale,
+                  wallet_available_now(w.id, w.balance, w.held, w.held_expires_at,
+                                       w.credit_limit) AS available
+    ), journal AS (
+        INSERT INTO balance_changes AS c (wallet_id, delta, balance, held_delta, held, operation,
+                                          transaction_count, transaction_id, hold_count, hold_id,
+                                          changed_at, database_xid, changed_by, application,
+                                          actor_key_id, actor_name)
+        SELECT a.id, a.delta, a.balance, a.held_delta, a.held, operation,
+               a.touched, a.transaction_id, a.holds_touched, a.hold_id,
+               changed_at, pg_current_xact_id(), session_user, current_setting('application_name'),
+               actor.key_id, actor.key_name
+        FROM applied AS a
+        ORDER BY a.id
+        RETURNING c.id, c.wallet_id, c.delta, c.balance, c.held_delta, c.held, c.transaction_id,
+                  c.hold_id
+    ), evented AS (
+        -- Each entry is its wallet's balance.changed event (55_events.sql), numbered after the
+        -- wallet's last event: the wallet is locked, so no other writer numbers in between.
+        INSERT INTO events (position, wallet_id, wallet_sequence, event_type, subject_type,
+                            subject_id, data, occurred_at, database_xid, origin, changed_by,
+                            actor_key_id, actor_name)
+        SELECT greatest(l.last_position, pg_current_xact_id()::text::bigint + k.xid_offset),
+               j.wallet_id, l.last_sequence + 1, 'balance.changed', 'balance-changes', j.id,
+               event_balance_data(j.id, j.wallet_id, j.delta, j.balance, j.held_delta, j.held,
+                                  a.available, operation, changed_at, j.transaction_id,
+                                  j.hold_id, a.currency, a.scale),
+               changed_at, pg_current_xact_id(), events_origin(), session_user,
+               actor.key_id, actor.key_name
+        FROM journal AS j
+        JOIN applied AS a ON a.id = j.wallet_id
+        CROSS JOIN LATERAL events_last(j.wallet_id) AS l
+        CROSS JOIN event_clock AS k
+        ORDER BY j.wallet_id
     )
-    INSERT INTO balance_changes AS c (wallet_id, delta, balance, held_delta, held, operation,
-                                      transaction_count, transaction_id, hold_count, hold_id,
-                                      changed_at, database_xid, changed_by, application,
-                                      actor_key_id, actor_name)
-    SELECT a.id, a.delta, a.balance, a.held_delta, a.held, operation,
-           a.touched, a.transaction_id, a.holds_touched, a.hold_id,
-           changed_at, pg_current_xact_id(), session_user, current_setting('application_name'),
-           actor.key_id, actor.key_name
-    FROM applied AS a
-    ORDER BY a.id
-    RETURNING c.wallet_id, c.id;
+    SELECT j.wallet_id, j.id FROM journal AS j ORDER BY j.wallet_id;
+
+    -- The wallets' balance monitors, now that their numbers changed.
+    PERFORM monitors_evaluate(wallet_ids);
 END;
 $$;
 
@@ -2826,10 +2899,15 @@ BEGIN
     INSERT INTO events (position, wallet_id, wallet_sequence, event_type, subject_type,
                         subject_id, data, occurred_at, database_xid, origin, changed_by,
                         actor_key_id, actor_name)
-    SELECT greatest(w.event_position, here), w.id, w.event_sequence + 1, 'wallet.deleted',
+    SELECT greatest(coalesce(e.position, w.event_position), here), w.id,
+           coalesce(e.wallet_sequence, w.event_sequence) + 1, 'wallet.deleted',
            'wallets', w.id, event_wallet_data(w), clock_timestamp(), pg_current_xact_id(),
            events_origin(), session_user, actor.key_id, actor.key_name
     FROM old_wallets AS w
+    LEFT JOIN LATERAL (
+        SELECT ev.wallet_sequence, ev.position FROM events AS ev
+        WHERE ev.wallet_id = w.id ORDER BY ev.wallet_sequence DESC LIMIT 1
+    ) AS e ON true
     LEFT JOIN ledger_actor() AS actor ON true
     ORDER BY w.id;
     RETURN NULL;
@@ -3173,7 +3251,7 @@ CREATE VIEW public.event_audit AS
             count(*) AS count
            FROM public.events
           WHERE (events.wallet_id = w.id)) e ON (true))
-  WHERE ((e.count > 0) AND ((e.last <> w.event_sequence) OR (e.count <> ((e.last - e.first) + 1))));
+  WHERE ((e.count > 0) AND ((e.first <> (w.event_sequence + 1)) OR (e.count <> ((e.last - e.first) + 1))));
 
 ALTER TABLE public.event_audit OWNER TO CURRENT_USER;
 
@@ -3181,7 +3259,7 @@ ALTER TABLE public.event_audit OWNER TO CURRENT_USER;
 -- Name: VIEW event_audit; Type: COMMENT; Schema: public; Owner: CURRENT_USER
 --
 
-COMMENT ON VIEW public.event_audit IS 'Wallets whose events are not numbered 1, 2, ... without a gap up to wallets.event_sequence (empty when all is well).';
+COMMENT ON VIEW public.event_audit IS 'Wallets whose events are not numbered without a gap from 1 (or from the last one retention removed, wallets.event_sequence) (empty when all is well).';
 
 --
 -- Name: event_clock; Type: TABLE; Schema: public; Owner: CURRENT_USER

@@ -363,6 +363,25 @@ expect errors.0.code same-currency
 call 409 POST /exchanges "$(exchange "too-much-$RUN" "$DOLLARS" "$BITCOIN" '"sourceAmount": "100000"' 0.0000105)"
 expect errors.0.code insufficient-funds
 
+echo "# Events: every change of a wallet in the order it committed; a balance monitor; the stream"
+call 200 GET "/events?filter[wallet]=$BITCOIN&page[size]=2"
+expect data.0.attributes.eventType wallet.created
+call 400 GET "/events?sort=-id"
+expect errors.0.source.parameter sort
+call 201 POST /balance-monitors "{\"data\": {\"type\": \"balance-monitors\",
+  \"attributes\": {\"field\": \"balance\", \"operator\": \"lt\", \"amount\": \"1\"},
+  \"relationships\": {\"wallet\": {\"data\": {\"type\": \"wallets\", \"id\": \"$BITCOIN\"}}}}}"
+expect data.attributes.state triggered
+echo
+echo "\$ curl -N --max-time 2 '$BASE/events?filter[wallet]=$BITCOIN&page[after]=...' -H 'Accept: text/event-stream'"
+FIRST=$(curl --silent --globoff -H "Authorization: Bearer $KEY" \
+    "$BASE/events?filter[wallet]=$BITCOIN&page[size]=1" | python3 -c 'import json, sys; print(json.load(sys.stdin)["data"][0]["meta"]["page"]["cursor"])')
+curl --silent --no-buffer --globoff --max-time 2 -H "Authorization: Bearer $KEY" \
+    -H 'Accept: text/event-stream' "$BASE/events?filter[wallet]=$BITCOIN&page[after]=$FIRST" \
+    >"$BODY_FILE" || true
+head -c 300 "$BODY_FILE"; echo
+grep -q '^event: monitor.triggered' "$BODY_FILE" || { echo "FAILED: the stream did not replay the wallet's events" >&2; exit 1; }
+
 echo "# An empty wallet can be deleted"
 call 201 POST /wallets "$(wallet "empty-$RUN")"
 EMPTY=$(get data.id)

@@ -20,7 +20,9 @@
 --    writers over the same wallets wait for each other instead of deadlocking, and under READ
 --    COMMITTED each re-reads what the one before it committed.
 --  * Every change is a journal row (balance_changes): the delta, the running balance and
---    held, who (the database user, the application, the API key) and when.
+--    held, who (the database user, the application, the API key) and when; and each journal
+--    row is its wallet's balance.changed event, written beside it (55_events.sql), after
+--    which the wallet's balance monitors are evaluated.
 
 
 -- The form before currencies, without digits: its callers are the rules of that version,
@@ -36,6 +38,11 @@ DROP FUNCTION IF EXISTS wallet_apply(text, bigint[], numeric[], numeric[], bigin
 CREATE OR REPLACE FUNCTION wallet_apply(operation text, wallet_ids bigint[], deltas numeric[], held_deltas numeric[], counts bigint[], transaction_ids bigint[], hold_counts bigint[], hold_ids bigint[], digits integer[])
 RETURNS TABLE(wallet_id bigint, balance_change_id bigint)
 LANGUAGE plpgsql
+-- One plan for every call: a custom plan for each call's arrays would be planned again at
+-- every booking (the arrays' lengths make the custom plans look cheaper than the generic one,
+-- so PostgreSQL never settles), and the generic plan probes wallets by id, for one wallet
+-- or ten thousand.
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     target record;
@@ -121,19 +128,45 @@ BEGIN
              AS d (wallet_id, delta, held_delta, touched, transaction_id, holds_touched, hold_id)
         WHERE w.id = d.wallet_id AND (d.delta <> 0 OR d.held_delta <> 0)
         RETURNING w.id, w.balance, w.held, d.delta, d.held_delta, d.touched, d.transaction_id,
-                  d.holds_touched, d.hold_id
+                  d.holds_touched, d.hold_id, w.currency, w.scale,
+                  wallet_available_now(w.id, w.balance, w.held, w.held_expires_at,
+                                       w.credit_limit) AS available
+    ), journal AS (
+        INSERT INTO balance_changes AS c (wallet_id, delta, balance, held_delta, held, operation,
+                                          transaction_count, transaction_id, hold_count, hold_id,
+                                          changed_at, database_xid, changed_by, application,
+                                          actor_key_id, actor_name)
+        SELECT a.id, a.delta, a.balance, a.held_delta, a.held, operation,
+               a.touched, a.transaction_id, a.holds_touched, a.hold_id,
+               changed_at, pg_current_xact_id(), session_user, current_setting('application_name'),
+               actor.key_id, actor.key_name
+        FROM applied AS a
+        ORDER BY a.id
+        RETURNING c.id, c.wallet_id, c.delta, c.balance, c.held_delta, c.held, c.transaction_id,
+                  c.hold_id
+    ), evented AS (
+        -- Each entry is its wallet's balance.changed event (55_events.sql), numbered after the
+        -- wallet's last event: the wallet is locked, so no other writer numbers in between.
+        INSERT INTO events (position, wallet_id, wallet_sequence, event_type, subject_type,
+                            subject_id, data, occurred_at, database_xid, origin, changed_by,
+                            actor_key_id, actor_name)
+        SELECT greatest(l.last_position, pg_current_xact_id()::text::bigint + k.xid_offset),
+               j.wallet_id, l.last_sequence + 1, 'balance.changed', 'balance-changes', j.id,
+               event_balance_data(j.id, j.wallet_id, j.delta, j.balance, j.held_delta, j.held,
+                                  a.available, operation, changed_at, j.transaction_id,
+                                  j.hold_id, a.currency, a.scale),
+               changed_at, pg_current_xact_id(), events_origin(), session_user,
+               actor.key_id, actor.key_name
+        FROM journal AS j
+        JOIN applied AS a ON a.id = j.wallet_id
+        CROSS JOIN LATERAL events_last(j.wallet_id) AS l
+        CROSS JOIN event_clock AS k
+        ORDER BY j.wallet_id
     )
-    INSERT INTO balance_changes AS c (wallet_id, delta, balance, held_delta, held, operation,
-                                      transaction_count, transaction_id, hold_count, hold_id,
-                                      changed_at, database_xid, changed_by, application,
-                                      actor_key_id, actor_name)
-    SELECT a.id, a.delta, a.balance, a.held_delta, a.held, operation,
-           a.touched, a.transaction_id, a.holds_touched, a.hold_id,
-           changed_at, pg_current_xact_id(), session_user, current_setting('application_name'),
-           actor.key_id, actor.key_name
-    FROM applied AS a
-    ORDER BY a.id
-    RETURNING c.wallet_id, c.id;
+    SELECT j.wallet_id, j.id FROM journal AS j ORDER BY j.wallet_id;
+
+    -- The wallets' balance monitors, now that their numbers changed.
+    PERFORM monitors_evaluate(wallet_ids);
 END;
 $$;
 

@@ -8,11 +8,11 @@
 --    its rows' own events are all written), and monitor.triggered / monitor.cleared when a
 --    balance monitor's condition starts or stops holding.
 --  * Every event belongs to one wallet and is numbered in it (wallet_sequence, no gaps): the
---    writer bumps wallets.event_sequence while it holds the wallet's row lock, so a wallet's
---    events are numbered in the order its changes commit.
+--    writer reads the wallet's last number from its events while it holds the wallet's row
+--    lock, so a wallet's events are numbered in the order its changes commit.
 --  * The feed's order is (position, id). position is the writing transaction's id (plus
 --    event_clock.xid_offset), raised to the wallet's previous event's position when that is
---    higher (wallets.event_position): a wallet's events are in sequence order in the feed
+--    higher: a wallet's events are in sequence order in the feed
 --    even when a transaction that started earlier (a lower id) commits after a later one.
 --  * Readers see only events below events_horizon(), the oldest transaction id still running:
 --    every event below it is committed (or rolled back) and every event written from now on
@@ -52,7 +52,8 @@ COMMENT ON FUNCTION events_horizon() IS
     'The feed''s horizon: the oldest transaction id still running, plus event_clock.xid_offset. Events below it are final.';
 
 
--- Who and how: 'api' for the service's own sessions, 'sql' for everyone else.
+-- Who and how: 'api' for the service's own sessions, 'sql' for everyone else. (No settings
+-- of its own: inlined into the statements that write events.)
 CREATE OR REPLACE FUNCTION events_origin()
 RETURNS text
 LANGUAGE sql
@@ -64,11 +65,12 @@ AS $$
 $$;
 
 
--- How an event's data is written: the subject as the API renders it.
+-- How an event's data is written: the subject as the API renders it. STABLE (to_char is),
+-- one expression each, no settings: the planner inlines them into the trigger's query.
 CREATE OR REPLACE FUNCTION event_money(amount numeric, scale integer)
 RETURNS text
 LANGUAGE sql
-IMMUTABLE
+STABLE
 AS $$
     SELECT round(amount, scale)::text
 $$;
@@ -76,7 +78,7 @@ $$;
 CREATE OR REPLACE FUNCTION event_time(at timestamptz)
 RETURNS text
 LANGUAGE sql
-IMMUTABLE
+STABLE
 AS $$
     SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
 $$;
@@ -84,7 +86,7 @@ $$;
 CREATE OR REPLACE FUNCTION event_link(type text, id bigint)
 RETURNS jsonb
 LANGUAGE sql
-IMMUTABLE
+STABLE
 AS $$
     SELECT jsonb_build_object('data', CASE WHEN id IS NULL THEN NULL
                                            ELSE jsonb_build_object('type', type, 'id', id::text) END)
@@ -93,7 +95,7 @@ $$;
 CREATE OR REPLACE FUNCTION event_resource(type text, id bigint, attributes jsonb, relationships jsonb)
 RETURNS jsonb
 LANGUAGE sql
-IMMUTABLE
+STABLE
 AS $$
     SELECT jsonb_build_object('type', type, 'id', id::text, 'attributes', attributes,
                               'relationships', relationships)
@@ -120,7 +122,7 @@ $$;
 CREATE OR REPLACE FUNCTION event_transaction_data(t transactions, currency text, scale integer)
 RETURNS jsonb
 LANGUAGE sql
-IMMUTABLE
+STABLE
 AS $$
     SELECT event_resource('transactions', t.id, jsonb_build_object(
         'txid', t.txid,
@@ -135,7 +137,7 @@ $$;
 CREATE OR REPLACE FUNCTION event_hold_data(h holds, currency text, scale integer)
 RETURNS jsonb
 LANGUAGE sql
-IMMUTABLE
+STABLE
 AS $$
     SELECT event_resource('holds', h.id, jsonb_build_object(
         'amount', event_money(h.amount, scale),
@@ -153,7 +155,7 @@ $$;
 CREATE OR REPLACE FUNCTION event_transfer_data(t transfers, currency text, scale integer)
 RETURNS jsonb
 LANGUAGE sql
-IMMUTABLE
+STABLE
 AS $$
     SELECT event_resource('transfers', t.id, jsonb_build_object(
         'txid', t.txid,
@@ -173,7 +175,7 @@ $$;
 CREATE OR REPLACE FUNCTION event_exchange_data(e exchanges, source_scale integer, destination_scale integer)
 RETURNS jsonb
 LANGUAGE sql
-IMMUTABLE
+STABLE
 AS $$
     SELECT event_resource('exchanges', e.id, jsonb_build_object(
         'txid', e.txid,
@@ -191,7 +193,7 @@ $$;
 CREATE OR REPLACE FUNCTION event_monitor_data(m balance_monitors, scale integer)
 RETURNS jsonb
 LANGUAGE sql
-IMMUTABLE
+STABLE
 AS $$
     SELECT event_resource('balance-monitors', m.id, jsonb_build_object(
         'field', m.field,
@@ -206,46 +208,67 @@ AS $$
 $$;
 
 
+-- The number and the feed position of a wallet's last event: its events hold them (the
+-- (wallet_id, wallet_sequence) index, one probe), or, when retention removed them all, the
+-- wallet row (events_prune keeps them there). Read under the wallet's row lock.
+CREATE OR REPLACE FUNCTION events_last(wallet bigint)
+RETURNS TABLE (last_sequence bigint, last_position bigint)
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT coalesce(e.wallet_sequence, w.event_sequence, 0), coalesce(e.position, w.event_position, 0)
+    FROM (SELECT 1) AS one
+    LEFT JOIN LATERAL (
+        SELECT ev.wallet_sequence, ev.position FROM events AS ev
+        WHERE ev.wallet_id = wallet ORDER BY ev.wallet_sequence DESC LIMIT 1
+    ) AS e ON true
+    LEFT JOIN wallets AS w ON w.id = wallet
+$$;
+
+COMMENT ON FUNCTION events_last(wallet bigint) IS
+    'The walletSequence and feed position of the wallet''s last event (0, 0 before its first).';
+
+
 -- Writes the events of one statement's changes, in the order given: locks their wallets
 -- (lowest id first; a no-op for those the statement locked already), numbers each wallet's
 -- events after its last, and places them at this transaction's position or after the
--- wallet's last event.
+-- wallet's last event. No wallet row is written: a booking's balance.changed is written by
+-- wallet_apply (20_balances.sql) in the statement that changes the balance, and the rest
+-- here, each wallet's number read from its events under its lock. (Under READ COMMITTED each
+-- statement here sees what the lock's previous holder committed; under REPEATABLE READ a
+-- writer racing another fails on events_wallet_sequence instead, and is retried.)
 CREATE OR REPLACE FUNCTION events_emit(drafts event_draft[])
 RETURNS void
 LANGUAGE plpgsql
+-- One plan for every call (see wallet_apply).
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-    here bigint;
+    actor record;
 BEGIN
     IF coalesce(cardinality(drafts), 0) = 0 THEN
         RETURN;
     END IF;
-    here := events_position();
     PERFORM 1 FROM wallets
     WHERE id IN (SELECT d.wallet_id FROM unnest(drafts) AS d)
     ORDER BY id
     FOR NO KEY UPDATE;
-
-    WITH counted AS (
-        SELECT d.wallet_id, count(*) AS n FROM unnest(drafts) AS d GROUP BY d.wallet_id
-    ), claimed AS (
-        UPDATE wallets AS w
-        SET event_sequence = w.event_sequence + c.n,
-            event_position = greatest(w.event_position, here)
-        FROM counted AS c
-        WHERE w.id = c.wallet_id
-        RETURNING w.id, w.event_sequence - c.n AS before, w.event_position AS position
-    )
+    SELECT * INTO actor FROM ledger_actor();
     INSERT INTO events (position, wallet_id, wallet_sequence, event_type, subject_type,
                         subject_id, data, occurred_at, database_xid, origin, changed_by,
                         actor_key_id, actor_name)
-    SELECT c.position, d.wallet_id,
-           c.before + row_number() OVER (PARTITION BY d.wallet_id ORDER BY d.ord),
+    SELECT greatest(l.position, pg_current_xact_id()::text::bigint + c.xid_offset),
+           d.wallet_id,
+           l.sequence + row_number() OVER (PARTITION BY d.wallet_id ORDER BY d.ord),
            d.event_type, d.subject_type, d.subject_id, d.data, clock_timestamp(),
            pg_current_xact_id(), events_origin(), session_user, actor.key_id, actor.key_name
     FROM unnest(drafts) WITH ORDINALITY AS d (wallet_id, event_type, subject_type, subject_id, data, ord)
-    JOIN claimed AS c ON c.id = d.wallet_id
-    LEFT JOIN ledger_actor() AS actor ON true
+    JOIN (
+        SELECT x.wallet_id, last.last_sequence AS sequence, last.last_position AS position
+        FROM (SELECT DISTINCT u.wallet_id FROM unnest(drafts) AS u) AS x
+        CROSS JOIN LATERAL events_last(x.wallet_id) AS last
+    ) AS l ON l.wallet_id = d.wallet_id
+    CROSS JOIN event_clock AS c
     ORDER BY d.wallet_id, d.ord;
 END;
 $$;
@@ -299,10 +322,15 @@ BEGIN
     INSERT INTO events (position, wallet_id, wallet_sequence, event_type, subject_type,
                         subject_id, data, occurred_at, database_xid, origin, changed_by,
                         actor_key_id, actor_name)
-    SELECT greatest(w.event_position, here), w.id, w.event_sequence + 1, 'wallet.deleted',
+    SELECT greatest(coalesce(e.position, w.event_position), here), w.id,
+           coalesce(e.wallet_sequence, w.event_sequence) + 1, 'wallet.deleted',
            'wallets', w.id, event_wallet_data(w), clock_timestamp(), pg_current_xact_id(),
            events_origin(), session_user, actor.key_id, actor.key_name
     FROM old_wallets AS w
+    LEFT JOIN LATERAL (
+        SELECT ev.wallet_sequence, ev.position FROM events AS ev
+        WHERE ev.wallet_id = w.id ORDER BY ev.wallet_sequence DESC LIMIT 1
+    ) AS e ON true
     LEFT JOIN ledger_actor() AS actor ON true
     ORDER BY w.id;
     RETURN NULL;
@@ -487,31 +515,48 @@ $$;
 
 
 -- The journal: each entry is a balance.changed event, and the moment to look at the
--- wallet's monitors.
+-- wallet's monitors. wallet_apply writes those of the entries it makes itself, in the same
+-- statement (20_balances.sql); this trigger writes those of the others (repair, opening).
+CREATE OR REPLACE FUNCTION event_balance_data(id bigint, wallet_id bigint, delta numeric, balance numeric, held_delta numeric, held numeric, available numeric, operation text, changed_at timestamptz, transaction_id bigint, hold_id bigint, currency text, scale integer)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT event_resource('balance-changes', id, jsonb_build_object(
+        'delta', event_money(delta, scale),
+        'balance', event_money(balance, scale),
+        'heldDelta', event_money(held_delta, scale),
+        'held', event_money(held, scale),
+        'available', event_money(available, scale),
+        'currency', currency,
+        'operation', operation,
+        'changedAt', event_time(changed_at)), jsonb_build_object(
+        'wallet', event_link('wallets', wallet_id),
+        'transaction', event_link('transactions', transaction_id),
+        'hold', event_link('holds', hold_id)))
+$$;
+
 CREATE OR REPLACE FUNCTION balance_changes_events()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 AS $$
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM new_changes WHERE operation IN ('repair', 'opening')) THEN
+        RETURN NULL;
+    END IF;
     PERFORM events_emit(ARRAY(
         SELECT ROW(c.wallet_id, 'balance.changed', 'balance-changes', c.id,
-                   event_resource('balance-changes', c.id, jsonb_build_object(
-                       'delta', event_money(c.delta, w.scale),
-                       'balance', event_money(c.balance, w.scale),
-                       'heldDelta', event_money(c.held_delta, w.scale),
-                       'held', event_money(c.held, w.scale),
-                       'available', event_money(wallet_available_now(w.id, c.balance, c.held,
-                                                w.held_expires_at, w.credit_limit), w.scale),
-                       'currency', w.currency,
-                       'operation', c.operation,
-                       'changedAt', event_time(c.changed_at)), jsonb_build_object(
-                       'wallet', event_link('wallets', c.wallet_id),
-                       'transaction', event_link('transactions', c.transaction_id),
-                       'hold', event_link('holds', c.hold_id))))::event_draft
+                   event_balance_data(c.id, c.wallet_id, c.delta, c.balance, c.held_delta,
+                       c.held, wallet_available_now(w.id, c.balance, c.held, w.held_expires_at,
+                                                    w.credit_limit),
+                       c.operation, c.changed_at, c.transaction_id, c.hold_id, w.currency,
+                       w.scale))::event_draft
         FROM new_changes AS c JOIN wallets AS w ON w.id = c.wallet_id
+        WHERE c.operation IN ('repair', 'opening')
         ORDER BY c.wallet_id, c.id));
-    PERFORM monitors_evaluate(ARRAY(SELECT DISTINCT wallet_id FROM new_changes));
+    PERFORM monitors_evaluate(ARRAY(SELECT DISTINCT wallet_id FROM new_changes
+                                    WHERE operation IN ('repair', 'opening')));
     RETURN NULL;
 END;
 $$;
@@ -535,17 +580,21 @@ $$;
 -- Touches the monitors of these wallets whose state no longer fits their wallet's numbers:
 -- the row triggers below turn each, and write its event. A monitor that stays as it was is
 -- read, never written.
+-- (PL/pgSQL: its plan is kept for the session; a SQL function's is made at every call.)
 CREATE OR REPLACE FUNCTION monitors_evaluate(wallet_ids bigint[])
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
 AS $$
+BEGIN
     UPDATE balance_monitors AS m
     SET updated_at = now()
     FROM wallets AS w
     WHERE w.id = ANY (wallet_ids) AND m.wallet_id = w.id
       AND (m.state = 'triggered') IS DISTINCT FROM monitor_holds(
               m.field, m.operator, m.amount, w.balance,
-              wallet_available_now(w.id, w.balance, w.held, w.held_expires_at, w.credit_limit))
+              wallet_available_now(w.id, w.balance, w.held, w.held_expires_at, w.credit_limit));
+END;
 $$;
 
 -- Before a monitor is written: its amount is exact at its wallet's scale, and its state is
@@ -633,6 +682,22 @@ BEGIN
     IF NOT FOUND THEN
         RETURN 0;
     END IF;
+    -- Each wallet whose events go keeps the number and position of its last one removed,
+    -- so that its numbering goes on (events_last). Locked lowest id first, as writers do.
+    PERFORM 1 FROM wallets
+    WHERE id IN (SELECT DISTINCT e.wallet_id FROM events AS e
+                 WHERE (e.position, e.id) <= (last.position, last.id))
+    ORDER BY id
+    FOR NO KEY UPDATE;
+    UPDATE wallets AS w
+    SET event_sequence = gone.sequence, event_position = gone.position
+    FROM (
+        SELECT DISTINCT ON (e.wallet_id) e.wallet_id, e.wallet_sequence AS sequence, e.position
+        FROM events AS e
+        WHERE (e.position, e.id) <= (last.position, last.id)
+        ORDER BY e.wallet_id, e.wallet_sequence DESC
+    ) AS gone
+    WHERE w.id = gone.wallet_id;
     DELETE FROM events
     WHERE (position, id) <= (last.position, last.id) AND position < events_horizon();
     GET DIAGNOSTICS removed = ROW_COUNT;
@@ -688,8 +753,8 @@ CREATE OR REPLACE VIEW events_feed WITH (security_invoker = true) AS
 COMMENT ON VIEW events_feed IS
     'The events a reader may be served: those below events_horizon(), all final. Page by (position, id).';
 
--- The check every wallet's events pass: numbered 1, 2, ... with no gap (from the first one
--- retention kept), the last one's number on the wallet. Part of `wallet-api verify`.
+-- The check every wallet's events pass: numbered 1, 2, ... with no gap (after the last one
+-- retention removed, whose number the wallet keeps). Part of `wallet-api verify`.
 CREATE OR REPLACE VIEW event_audit AS
     SELECT w.id AS wallet_id, w.event_sequence, e.first, e.last, e.count
     FROM wallets AS w
@@ -698,10 +763,10 @@ CREATE OR REPLACE VIEW event_audit AS
         FROM events WHERE wallet_id = w.id
     ) AS e ON true
     WHERE e.count > 0
-      AND (e.last <> w.event_sequence OR e.count <> e.last - e.first + 1);
+      AND (e.first <> w.event_sequence + 1 OR e.count <> e.last - e.first + 1);
 
 COMMENT ON VIEW event_audit IS
-    'Wallets whose events are not numbered 1, 2, ... without a gap up to wallets.event_sequence (empty when all is well).';
+    'Wallets whose events are not numbered without a gap from 1 (or from the last one retention removed, wallets.event_sequence) (empty when all is well).';
 
 -- Monitors with their wallet's scale and currency (the API renders amounts at it).
 CREATE OR REPLACE VIEW balance_monitors_with_scale WITH (security_invoker = true) AS
@@ -847,16 +912,10 @@ BEGIN
         EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', definer);
         EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', definer, current_schema());
     END LOOP;
-    FOREACH definer IN ARRAY ARRAY[
-        'events_horizon()', 'events_origin()', 'event_money(numeric, integer)',
-        'event_time(timestamptz)', 'event_link(text, bigint)',
-        'event_resource(text, bigint, jsonb, jsonb)', 'event_wallet_data(wallets)',
-        'event_transaction_data(transactions, text, integer)',
-        'event_hold_data(holds, text, integer)', 'event_transfer_data(transfers, text, integer)',
-        'event_exchange_data(exchanges, integer, integer)',
-        'event_monitor_data(balance_monitors, integer)',
-        'monitor_holds(text, text, numeric, numeric, numeric)'
-    ] LOOP
+    -- The data builders and monitor_holds keep no search_path of their own: SQL functions of
+    -- one expression are inlined into their callers (the functions above, whose path is
+    -- pinned) only without one, and a SET costs each of a million rows a GUC change.
+    FOREACH definer IN ARRAY ARRAY['events_horizon()'] LOOP
         EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', definer, current_schema());
     END LOOP;
 END;

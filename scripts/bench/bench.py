@@ -52,6 +52,10 @@ DEEP_PAGE = 5_000
 PAGE = 20
 TAGGED_VALUES = 100_000  # invoices over the big wallet's transactions: 10 transactions each
 SMALL_TAGGED = 10_000  # transactions with a batch, 10 to a batch
+MONITORED = 100  # wallets with MONITORS balance monitors each, and as many without
+MONITORS = 100
+FEED_EVENTS = 1_000_000  # events read through cursor pages of FEED_PAGE
+FEED_PAGE = 100
 
 
 # The columns the service reads a transaction with.
@@ -224,6 +228,15 @@ def main():
         INSERT INTO wallets (label, credit_limit) SELECT 'limit-' || g, 1000 FROM generate_series(1, {SPREAD}) g;
         INSERT INTO transactions (wallet_id, txid, amount)
             SELECT id, 'fund-' || id, 1000000 FROM wallets WHERE label LIKE 'limit-%';
+        -- {MONITORED} funded wallets with {MONITORS} balance monitors each (thresholds no
+        -- booking crosses: evaluated, never turned), and as many without: create-spread on each.
+        INSERT INTO wallets (label) SELECT 'watched-' || g FROM generate_series(1, {MONITORED}) g;
+        INSERT INTO wallets (label) SELECT 'unwatched-' || g FROM generate_series(1, {MONITORED}) g;
+        INSERT INTO transactions (wallet_id, txid, amount)
+            SELECT id, 'fund-' || id, 1000000 FROM wallets WHERE label LIKE '%watched-%';
+        INSERT INTO balance_monitors (wallet_id, field, operator, amount)
+            SELECT w.id, CASE WHEN g % 2 = 0 THEN 'balance' ELSE 'available' END, 'lt', -g
+            FROM wallets AS w, generate_series(1, {MONITORS}) AS g WHERE w.label LIKE 'watched-%';
     """)
     # Two wallets whose journals hold 10 and 1,000,000 entries (one per second, the balance
     # alternating 1, 0, ...; ending at 0 like the wallets' stored balances, with no
@@ -255,9 +268,9 @@ def main():
     usd_wallets = tuple(int(v) for v in psql(
         url, "SELECT min(id) || '|' || max(id) FROM wallets WHERE label LIKE 'usd-%'").split("|"))
     assert usd_wallets[1] - usd_wallets[0] + 1 == SPREAD
-    btc_wallets, limit_wallets = (tuple(int(v) for v in psql(
+    btc_wallets, limit_wallets, watched, unwatched = (tuple(int(v) for v in psql(
         url, f"SELECT min(id) || '|' || max(id) FROM wallets WHERE label LIKE '{prefix}-%'").split("|"))
-        for prefix in ("btc", "limit"))
+        for prefix in ("btc", "limit", "watched", "unwatched"))
     assert btc_wallets[1] - btc_wallets[0] + 1 == SPREAD == limit_wallets[1] - limit_wallets[0] + 1
 
     port, port_off, port_open = free_port(), free_port(), free_port()
@@ -289,6 +302,8 @@ def main():
                 time.sleep(0.1)
         serving = re.search(r"\((\d+) workers, (\d+) database connections\)", log_path.read_text())
         server_setup = f"{serving.group(1)} HTTP workers, {serving.group(2)} database connections"
+        # The feed first, while it holds the seeding's events only.
+        feed = feed_paging(base)
         results = http_scenarios(base, url, server.pid, hot, small, big)
         results += balance_at(base, url, server.pid, journaled)
         results.append(transfers(base, url, server.pid))
@@ -303,6 +318,9 @@ def main():
         credit = booking_with_credit(base, limit_wallets)
         keyed = booking_with_and_without(base, "keyed", "an Idempotency-Key", "i")
         journal_cost = booking_with_and_without_journal(base, url)
+        events = booking_with_and_without_events(base, url)
+        monitored = booking_with_monitors(base, watched, unwatched)
+        lag = feed_lag(base)
         coalesced = coalescing(base, base_off, url, hot)
         auth = authentication_cost(base, base_open)
     finally:
@@ -315,6 +333,7 @@ def main():
     journal_cost["repair"] = repaired
 
     bulk = bulk_sql(url, small)
+    bulk_events = bulk_with_and_without_events(url)
     moved = bulk_transfers(url)
     log("checking every balance: wallet-api verify")
     verify = subprocess.run([binary, "verify"], env={**os.environ, "DATABASE_URL": url},
@@ -325,9 +344,12 @@ def main():
     raw.parent.mkdir(exist_ok=True)
     raw.write_text(json.dumps({"results": results, "bulk": bulk, "moved": moved, "journal_cost": journal_cost,
                                "keyed": keyed, "tagged": tagged, "currency": currency, "credit": credit,
-                               "coalesced": coalesced, "auth": auth}, default=str, indent=1))
+                               "coalesced": coalesced, "auth": auth, "feed": feed, "events": events,
+                               "monitored": monitored, "lag": lag, "bulk_events": bulk_events},
+                              default=str, indent=1))
+    evented = {"feed": feed, "events": events, "monitored": monitored, "lag": lag, "bulk": bulk_events}
     write_report(results, bulk, moved, journal_cost, keyed, tagged, currency, credit, coalesced, auth, verify,
-                 started, url, server_setup)
+                 started, url, server_setup, evented)
     if verify.returncode != 0:
         raise SystemExit(f"wallet-api verify failed after the benchmark:\n{verify.stdout}")
 
@@ -747,6 +769,147 @@ def booking_with_and_without_journal(base, url):
     return {"journal": journal, "bare": bare, "ratio": journal["rate"] / bare["rate"]}
 
 
+# The events triggers of a booking: the rows' events and the journal's.
+EVENT_TRIGGERS = (("transactions", "transactions_z_events_insert"), ("balance_changes", "balance_changes_z_events"))
+
+
+def without_events(url):
+    """wallet_apply as it is, and the same function without the balance.changed events it
+    writes beside its journal rows."""
+    signature = "wallet_apply(text, bigint[], numeric[], numeric[], bigint[], bigint[], bigint[], bigint[], integer[])"
+    original = psql(url, f"SELECT pg_get_functiondef('{signature}'::regprocedure)")
+    stripped, n = re.subn(r"\), evented AS \(.*?ORDER BY j\.wallet_id\s*\)", ")", original, flags=re.S)
+    if n != 1:
+        raise SystemExit("bench: cannot find the events insert in wallet_apply")
+    return original, stripped
+
+
+def event_triggers(url, enabled, functions=None):
+    """The events of a booking on (wallet_apply as it is, the events triggers enabled) or off."""
+    if functions:
+        psql(url, functions[0] if enabled else functions[1])
+    psql(url, "; ".join(f"ALTER TABLE {table} {'ENABLE ALWAYS' if enabled else 'DISABLE'} TRIGGER {name}"
+                        for table, name in EVENT_TRIGGERS))
+
+
+def booking_with_and_without_events(base, url):
+    """create-spread with the events written beside each booking, and without them
+    (wallet_apply without its events insert, the events triggers disabled), alternating."""
+    run_id = int(time.time())
+    rates = {"events": [], "no events": []}
+    functions = without_events(url)
+    log(f"events cost: {2 * ROUNDS} alternating rounds of create-spread, {SECONDS}s each")
+    try:
+        for round_ in range(2 * ROUNDS):
+            for mode in (("events", "no events") if round_ % 2 == 0 else ("no events", "events")):
+                event_triggers(url, mode == "events", functions)
+                rates[mode].append(wrk(base, "create.lua", [f"{run_id}e{round_}{mode[0]}", 1, SPREAD], SECONDS))
+    finally:
+        event_triggers(url, True, functions)
+    with_events, bare = combine(rates["events"]), combine(rates["no events"])
+    log(f"  booking: {with_events['rate']:.0f}/s with events, {bare['rate']:.0f}/s without")
+    return {"events": with_events, "bare": bare, "ratio": with_events["rate"] / bare["rate"]}
+
+
+def booking_with_monitors(base, watched, unwatched):
+    """create-spread over {MONITORED} wallets with {MONITORS} monitors each and over as many
+    without, alternating."""
+    run_id = int(time.time())
+    rates = {"monitors": [], "plain": []}
+    log(f"monitors cost: {2 * ROUNDS} alternating rounds of create-spread, {SECONDS}s each")
+    for round_ in range(2 * ROUNDS):
+        for mode in (("monitors", "plain") if round_ % 2 == 0 else ("plain", "monitors")):
+            wallets = watched if mode == "monitors" else unwatched
+            rates[mode].append(wrk(base, "create.lua", [f"{run_id}n{round_}{mode[0]}", *wallets], SECONDS))
+    monitored, plain = combine(rates["monitors"]), combine(rates["plain"])
+    log(f"  booking: {monitored['rate']:.0f}/s with {MONITORS} monitors a wallet, {plain['rate']:.0f}/s without")
+    return {"monitors": monitored, "plain": plain, "ratio": monitored["rate"] / plain["rate"]}
+
+
+def feed_paging(base):
+    """Reads the first {FEED_EVENTS} events of the feed in cursor pages of {FEED_PAGE}, one
+    request after the other: events/s, and the first pages' latency beside the last ones'."""
+    log(f"feed: reading {FEED_EVENTS:,} events in pages of {FEED_PAGE}")
+    latencies, read, path = [], 0, f"/events?page[size]={FEED_PAGE}"
+    started = time.perf_counter()
+    while read < FEED_EVENTS:
+        begin = time.perf_counter()
+        page = http_get(base + path)
+        latencies.append(time.perf_counter() - begin)
+        read += len(page["data"])
+        following = page["links"].get("next")
+        if not following:
+            break
+        path = following[len(base):] if following.startswith(base) else following
+    seconds = time.perf_counter() - started
+    edge = max(1, len(latencies) // 100)
+    first = statistics.median(latencies[:edge]) * 1000
+    last = statistics.median(latencies[-edge:]) * 1000
+    log(f"  {read:,} events in {seconds:.1f} s; pages {first:.2f} ms first, {last:.2f} ms last")
+    return {"events": read, "seconds": seconds, "rate": read / seconds, "pages": len(latencies),
+            "first_ms": first, "last_ms": last, "ratio": last / first, "edge_pages": edge}
+
+
+def feed_lag(base):
+    """While create-spread runs, a stream (GET /events as text/event-stream) receives every
+    booking's event: how long after it was written (occurredAt) each one arrived."""
+    import threading
+    run_id = int(time.time())
+    lags, stop = [], threading.Event()
+    request = urllib.request.Request(
+        f"{base}/events?filter[eventType]=transaction.created",
+        headers={"Accept": "text/event-stream", "Authorization": f"Bearer {KEY}"})
+    stream = urllib.request.urlopen(request, timeout=30)
+
+    def listen():
+        for raw in stream:
+            if stop.is_set():
+                return
+            line = raw.decode()
+            if line.startswith("data: "):
+                arrived = datetime.datetime.now(datetime.timezone.utc)
+                occurred = json.loads(line[6:])["attributes"]["occurredAt"]
+                at = datetime.datetime.fromisoformat(occurred.replace("Z", "+00:00"))
+                lags.append((arrived - at).total_seconds() * 1000)
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    log(f"feed lag: a stream beside create-spread, {2 * SECONDS}s")
+    load = wrk(base, "create.lua", [f"{run_id}lag", 1, SPREAD], 2 * SECONDS)
+    time.sleep(2)
+    stop.set()
+    stream.close()
+    lags.sort()
+    pick = lambda p: lags[min(len(lags) - 1, int(len(lags) * p))] if lags else float("nan")
+    log(f"  {len(lags):,} events streamed; lag p50 {pick(0.5):.0f} ms, p99 {pick(0.99):.0f} ms")
+    return {"events": len(lags), "p50_ms": pick(0.5), "p99_ms": pick(0.99), "max_ms": lags[-1] if lags else None,
+            "load": load}
+
+
+def bulk_with_and_without_events(url):
+    """INSERT ... SELECT of 1,000,000 rows over 10,000 wallets with the events triggers, and
+    with them disabled (the balance triggers on in both), alternating; each rolled back."""
+    select = f"SELECT 1 + g % {SPREAD}, 'bulk-e-' || g, 0.5 FROM generate_series(1, 1000000) g"
+    timings = {"events": [], "no events": []}
+    functions = without_events(url)
+    for round_ in range(ROUNDS):
+        for mode in (("events", "no events") if round_ % 2 == 0 else ("no events", "events")):
+            log(f"bulk-sql: 1,000,000 rows, {mode}, round {round_ + 1}")
+            psql(url, "CHECKPOINT")
+            disable = "" if mode == "events" else "; ".join(
+                f"ALTER TABLE {table} DISABLE TRIGGER {name}" for table, name in EVENT_TRIGGERS) + ";"
+            if mode != "events":
+                psql(url, functions[1])
+            try:
+                timings[mode].append(timed_sql(
+                    url, f"BEGIN; {disable} INSERT INTO transactions (wallet_id, txid, amount) {select}; ROLLBACK;"))
+            finally:
+                psql(url, functions[0])
+    with_events, bare = statistics.median(timings["events"]), statistics.median(timings["no events"])
+    return {"shape": "1,000,000 rows over 10,000 wallets", "events": with_events, "bare": bare,
+            "ratio": with_events / bare, "runs": timings}
+
+
 def bulk_sql(url, small):
     """INSERT ... SELECT with the balance triggers, and with them disabled (foreign key and
     indexes stay in both), alternating; each run is undone before the next."""
@@ -817,7 +980,7 @@ def machine():
 
 
 def write_report(results, bulk, moved, journal_cost, keyed, tagged, currency, credit, coalesced, auth, verify, started,
-                 url, server_setup):
+                 url, server_setup, evented):
     settings = psql(url, "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name) "
                          "FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', "
                          "'max_connections', 'work_mem', 'wal_level', 'max_wal_size')")
@@ -953,6 +1116,37 @@ def write_report(results, bulk, moved, journal_cost, keyed, tagged, currency, cr
                               f"{r['ratio']:.2f}", r["ratio"] >= 0.95,
                               f"{r['on']['rate']:,.0f} vs {r['off']['rate']:,.0f}/s"))
 
+    feed, events, monitored, lag = evented["feed"], evented["events"], evented["monitored"], evented["lag"]
+    bulk_events = evented["bulk"]
+    targets.append(target("create-spread with the events written beside >= 0.9 x without them",
+                          f"{events['ratio']:.2f}", events["ratio"] >= 0.9,
+                          f"{events['events']['rate']:,.0f} vs {events['bare']['rate']:,.0f}/s"))
+    targets.append(target(f"feed: {feed['events']:,} events in cursor pages of {FEED_PAGE}, the last pages "
+                          "within 1.2 x the first (p50)", f"{feed['ratio']:.2f}", feed["ratio"] <= 1.2,
+                          f"{feed['last_ms']:.2f} vs {feed['first_ms']:.2f} ms; {feed['rate']:,.0f} events/s"))
+    targets.append(target("feed lag behind commits under create-spread: p99 <= 1 s",
+                          f"{lag['p99_ms']:.0f} ms", lag["p99_ms"] <= 1000,
+                          f"p50 {lag['p50_ms']:.0f} ms over {lag['events']:,} streamed events"))
+    targets.append(target(f"create-spread on wallets with {MONITORS} balance monitors within 1.1 x of none",
+                          f"{monitored['ratio']:.2f}", monitored["ratio"] >= 1 / 1.1,
+                          f"{monitored['monitors']['rate']:,.0f} vs {monitored['plain']['rate']:,.0f}/s"))
+    event_lines = [
+        "| create-spread, service | req/s | p50 / p99 ms |", "|---|---:|---:|",
+        *[f"| {label} | {r['rate']:,.0f} | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} |"
+          for label, r in (("with the events written beside each booking", events["events"]),
+                           ("the events triggers disabled", events["bare"]),
+                           (f"{MONITORED} wallets with {MONITORS} monitors each", monitored["monitors"]),
+                           (f"{MONITORED} wallets without", monitored["plain"]))],
+        "",
+        f"The feed: {feed['events']:,} events read in {feed['pages']:,} cursor pages of {FEED_PAGE} "
+        f"(one request at a time) in {feed['seconds']:.1f} s, {feed['rate']:,.0f} events/s; p50 of the first "
+        f"{feed['edge_pages']} pages {feed['first_ms']:.2f} ms, of the last {feed['edge_pages']} {feed['last_ms']:.2f} ms. "
+        f"A stream beside create-spread ({lag['load']['rate']:,.0f} bookings/s) received {lag['events']:,} "
+        f"events, p50 {lag['p50_ms']:.0f} ms and p99 {lag['p99_ms']:.0f} ms after they were written. "
+        f"Bulk: {bulk_events['shape']} in one INSERT took {bulk_events['events']:.2f} s with the events "
+        f"(one per row and one balance.changed per wallet) and {bulk_events['bare']:.2f} s with the events "
+        f"triggers disabled ({bulk_events['ratio']:.2f} x).",
+    ]
     coalescing_lines, coalescing_targets = coalescing_report(coalesced, by_name, target)
     targets += coalescing_targets
     report = "\n".join([
@@ -997,6 +1191,10 @@ def write_report(results, bulk, moved, journal_cost, keyed, tagged, currency, cr
         "Booking on wallets with a credit limit and without (the same run, alternating rounds):",
         "",
         *credit_lines,
+        "",
+        "Events and balance monitors (the same run, alternating rounds):",
+        "",
+        *event_lines,
         "",
         "Authentication and rate limits: the same service with them on and with AUTH=off (two servers "
         "on the same database, alternating rounds):",
