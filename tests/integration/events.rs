@@ -670,3 +670,72 @@ fn monitors_fire_once_per_crossing_on_every_path() {
         0
     );
 }
+
+#[test]
+fn truncate_and_a_deleted_wallet_are_events_too() {
+    let app = TestApp::spawn();
+    let (kept, empty) = (app.create_wallet("kept"), app.create_wallet("empty"));
+    app.book(&kept, "a", "2").expect(201);
+    app.book(&kept, "b", "3").expect(201);
+    app.delete(&format!("/wallets/{empty}")).expect(204);
+    exec(&mut app.db.connect(), "TRUNCATE transactions");
+    let mut reader = Reader::new("");
+    reader.read(&app.as_key(Some(&app.key)));
+    reader.assert_in_order(true);
+    let of = |wallet: &str| -> Vec<&str> {
+        reader
+            .events
+            .iter()
+            .filter(|e| e.wallet == wallet)
+            .map(|e| e.event_type.as_str())
+            .collect()
+    };
+    assert_eq!(of(&empty), ["wallet.created", "wallet.deleted"]);
+    assert_eq!(
+        of(&kept)[5..],
+        [
+            "balance.changed",
+            "transaction.deleted",
+            "transaction.deleted"
+        ]
+    );
+    let truncated = reader
+        .of_type("balance.changed")
+        .last()
+        .unwrap()
+        .data
+        .clone();
+    assert_eq!(truncated["attributes"]["operation"], "truncate");
+    assert_eq!(truncated["attributes"]["balance"], "0.000000000000000000");
+}
+
+#[test]
+fn a_restore_into_a_cluster_with_lower_transaction_ids_hides_no_event() {
+    let app = TestApp::spawn();
+    let wallet = app.create_wallet("restored");
+    app.book(&wallet, "a", "1").expect(201);
+    let mut conn = app.db.connect();
+    // What a logical restore into another cluster looks like: the stored positions far above
+    // the ids this cluster gives now.
+    exec(
+        &mut conn,
+        "ALTER TABLE events DISABLE TRIGGER events_append_only; \
+         UPDATE events SET position = position + 1000000000; \
+         ALTER TABLE events ENABLE ALWAYS TRIGGER events_append_only",
+    );
+    assert_eq!(app.get("/events").ids().len(), 0, "hidden until migrate");
+    // `wallet-api migrate`, which every start runs, raises the offset above them.
+    let applied = wallet_api::db::run_migrations(&mut conn).unwrap();
+    assert!(
+        applied.iter().any(|line| line.starts_with("events_rebase")),
+        "{applied:?}"
+    );
+    app.book(&wallet, "b", "1").expect(201);
+    let mut reader = Reader::new("");
+    reader.read(&app.as_key(Some(&app.key)));
+    assert_eq!(reader.events.len(), 5);
+    reader.assert_in_order(true);
+    // Run again, it finds nothing to raise.
+    let again = wallet_api::db::run_migrations(&mut conn).unwrap();
+    assert!(again.iter().all(|line| !line.starts_with("events_rebase")));
+}

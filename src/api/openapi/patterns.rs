@@ -6,7 +6,10 @@ use crate::parse::Sign;
 
 /// One of these names.
 pub(super) fn one_of(names: &[&str]) -> String {
-    format!("(?:{})", names.join("|"))
+    // Names are letters, digits, `-`, `_` and `.` (event types: `wallet.created`); the dot
+    // must match itself only.
+    let escaped: Vec<String> = names.iter().map(|name| name.replace('.', "\\.")).collect();
+    format!("(?:{})", escaped.join("|"))
 }
 
 /// A comma list of 1 to [`MAX_FILTER_VALUES`] items matching `item`.
