@@ -8,7 +8,7 @@ PG := scripts/pg-local.sh
 # The database: $DATABASE_URL, or the local cluster's (started on demand).
 WITH_DB = export DATABASE_URL="$${DATABASE_URL:-$$($(PG) url)}" &&
 
-.PHONY: run key test lint build deps db-start db-stop db-url psql migrate verify repair bench profile e2e fuzz openapi schema docs cluster cluster-down cluster-status backup restore bench-cluster
+.PHONY: run key test lint build deps db-start db-stop db-url psql migrate verify repair bench profile e2e fuzz openapi schema docs cluster cluster-down cluster-status backup restore bench-cluster bench-events
 
 ## run: build in release mode and serve on HOST:PORT. Without DATABASE_URL: start the local
 ## cluster, migrate it as the tables' owner, serve as the least-privilege role wallet_api, with
@@ -116,6 +116,12 @@ restore: deps
 ## bench: the benchmark suite beside pgbench; writes BENCHMARKS.md
 bench: deps
 	scripts/bench.sh
+
+## bench-events: the events scenarios alone (feed paging, events and monitors on bookings,
+## a stream's lag, bulk), on a database of their own; prints the figures BENCHMARKS.md quotes
+bench-events: deps
+	command -v wrk >/dev/null 2>&1 || scripts/install.sh wrk
+	$(WITH_DB) python3 scripts/bench/events.py
 
 ## bench-cluster: bookings and reads with 1 and 2 instances, reads from the primary and
 ## from the standby, the standby's lag: a formation of its own; writes docs/SCALING.md's figures
