@@ -36,7 +36,7 @@ fn predicates<L: Model>(filters: &[Filter<L::Field>]) -> QueryResult<Vec<Predica
 
 /// The rows strictly beyond `cursor` in the `sort` order (the order as given: reverse it
 /// first to get the rows before the cursor). For keys k1..kn and cursor c1..cn:
-/// `k1 > c1 OR (k1 = c1 AND k2 > c2) OR ...`, with `<` for descending keys.
+/// `k1 >= c1 AND (k1 > c1 OR (k1 = c1 AND k2 > c2) OR ...)`, with `<` for descending keys.
 fn beyond<L: Model>(sort: &[SortKey<L::Field>], cursor: &[Value]) -> Option<Predicate<L::Table>> {
     if sort.len() != cursor.len() {
         return None;
@@ -58,7 +58,20 @@ fn beyond<L: Model>(sort: &[SortKey<L::Field>], cursor: &[Value]) -> Option<Pred
             Some(previous) => L::or(previous, term),
         });
     }
-    alternatives
+    // The same rows, with the first key's bound stated alone as well (`k1 >= c1 AND (...)`):
+    // PostgreSQL starts an index scan at a bound on the index's first column, never at an OR,
+    // so without it a page deep in a two-key order (the events feed's (position, id)) would
+    // walk the index from its start.
+    match (sort.first(), cursor.first(), alternatives) {
+        (Some(first), Some(value), Some(alternatives)) if sort.len() > 1 => {
+            let op = match first.direction {
+                Direction::Asc => Op::Gte,
+                Direction::Desc => Op::Lte,
+            };
+            Some(L::and(compare(first.field, op, value)?, alternatives))
+        }
+        (_, _, alternatives) => alternatives,
+    }
 }
 
 /// The filters and ORDER BY to send for a query. Each field an equality filter holds
