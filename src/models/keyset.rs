@@ -382,7 +382,7 @@ mod snapshots {
         );
         assert_eq!(
             sql(q),
-            r#" WHERE (("transactions_with_currency"."amount" < $1) OR (("transactions_with_currency"."amount" = $2) AND ("transactions_with_currency"."id" > $3))) ORDER BY "transactions_with_currency"."amount" DESC, "transactions_with_currency"."id" ASC LIMIT $4 -- binds: [BigDecimal(sign=Plus, scale=0, digits=[5]), BigDecimal(sign=Plus, scale=0, digits=[5]), 10, 21]"#
+            r#" WHERE (("transactions_with_currency"."amount" <= $1) AND (("transactions_with_currency"."amount" < $2) OR (("transactions_with_currency"."amount" = $3) AND ("transactions_with_currency"."id" > $4)))) ORDER BY "transactions_with_currency"."amount" DESC, "transactions_with_currency"."id" ASC LIMIT $5 -- binds: [BigDecimal(sign=Plus, scale=0, digits=[5]), BigDecimal(sign=Plus, scale=0, digits=[5]), BigDecimal(sign=Plus, scale=0, digits=[5]), 10, 21]"#
         );
     }
 
@@ -398,7 +398,7 @@ mod snapshots {
         );
         assert_eq!(
             sql(q),
-            r#" WHERE ((("transactions_with_currency"."wallet_id" >= $1) AND ("transactions_with_currency"."wallet_id" <= $2)) AND (("transactions_with_currency"."amount" > $3) OR (("transactions_with_currency"."amount" = $4) AND ("transactions_with_currency"."id" < $5)))) ORDER BY "transactions_with_currency"."wallet_id" ASC, "transactions_with_currency"."amount" ASC, "transactions_with_currency"."id" DESC LIMIT $6 -- binds: [7, 7, BigDecimal(sign=Plus, scale=0, digits=[5]), BigDecimal(sign=Plus, scale=0, digits=[5]), 10, 21]"#
+            r#" WHERE ((("transactions_with_currency"."wallet_id" >= $1) AND ("transactions_with_currency"."wallet_id" <= $2)) AND (("transactions_with_currency"."amount" >= $3) AND (("transactions_with_currency"."amount" > $4) OR (("transactions_with_currency"."amount" = $5) AND ("transactions_with_currency"."id" < $6))))) ORDER BY "transactions_with_currency"."wallet_id" ASC, "transactions_with_currency"."amount" ASC, "transactions_with_currency"."id" DESC LIMIT $7 -- binds: [7, 7, BigDecimal(sign=Plus, scale=0, digits=[5]), BigDecimal(sign=Plus, scale=0, digits=[5]), BigDecimal(sign=Plus, scale=0, digits=[5]), 10, 21]"#
         );
     }
 
