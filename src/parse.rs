@@ -29,6 +29,8 @@ pub enum Accepts {
     Choice(&'static [&'static str]),
     /// At least one of these words, each once.
     Words(&'static [&'static str]),
+    /// Any of these words, each once, or none.
+    SomeWords(&'static [&'static str]),
     /// A resource identifier of the relationship's type (`null` too, when it is nullable).
     Link,
     /// Resource identifiers of the relationship's type.

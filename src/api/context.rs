@@ -59,6 +59,20 @@ impl Context {
         })
     }
 
+    /// A context outside any request (a webhook's body): every field shown, links under
+    /// `base` (relative when it is empty).
+    pub fn outside_request(base: &str) -> Context {
+        Context {
+            actor: Actor::default(),
+            after: None,
+            params: QueryParams::default(),
+            fieldsets: Fieldsets::default(),
+            base: base.to_string(),
+            path: String::new(),
+            query: String::new(),
+        }
+    }
+
     /// Where this request's reads run: the standby when there is one and it holds the
     /// client's last write, else the primary.
     pub fn reader<'a>(&self, state: &'a AppState) -> Reader<'a> {

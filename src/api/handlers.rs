@@ -15,8 +15,8 @@ use super::input::{
 };
 use super::listing::{list_query, outline};
 use super::resource::{
-    Answer, Include, Render, Resource, Scope, Writable, created, find_existing, linkage, linked_id,
-    load_included, page, single,
+    Answer, Include, Render, Resource, Scope, Writable, created_with_meta, find_existing, linkage,
+    linked_id, load_included, page, single, single_in_document_with_meta,
 };
 use super::routes::{Custom, Operation, Routes};
 use super::state::AppState;
@@ -385,13 +385,25 @@ pub async fn create<R: Writable>(
     let input = parse_resource_document(&body)?;
     check_identity(&input, R::TYPE, Target::Create)?;
     let new = read_new::<R>(&input)?;
+    R::admit_new(&new, &state)?;
+    if R::CREATED_META.is_some() {
+        key.refuse_for_secret(
+            &format!("a new {}'s secret", R::SINGULAR),
+            "look for it with a GET before you create it again",
+        )?;
+    }
     let locks = R::lock_keys_of_new(&new);
     let self_link = context.self_link();
     let actor = context.actor.clone();
     let context = Arc::new(context);
     let answer: Answer<R> = Arc::new(move |conn: &mut PgConnection, row: R| {
         let included = load_included(conn, &includes, slice::from_ref(&row))?;
-        Ok(created(&row, &included, &context))
+        Ok(created_with_meta(
+            &row,
+            R::created_meta(&row),
+            &included,
+            &context,
+        ))
     });
     let rows = R::rows(&new, answer.clone());
     let write = Write::by(&actor, self_link, move |conn| {
@@ -418,12 +430,27 @@ pub async fn update<R: Writable>(
     let input = parse_resource_document(&body)?;
     check_identity(&input, R::TYPE, Target::Update(&id.id.to_string()))?;
     let changes = read_changes::<R>(&input, &id.id.to_string())?;
+    R::admit_changes(&changes, &state)?;
+    if R::UPDATE_META.is_some() && !input.meta.is_empty() {
+        key.refuse_for_secret(
+            &format!("a {}'s rotated secret", R::SINGULAR),
+            "rotating again makes another secret",
+        )?;
+    }
     let actor = context.actor.clone();
+    let meta = input.meta;
     let write = Write::by(&actor, context.self_link(), move |conn| {
+        let answered = R::update_actions(conn, &id.id, &meta)?;
         let row =
             R::apply(conn, &id.id, &changes)?.ok_or_else(|| R::not_found(&id.id.to_string()))?;
         let included = load_included(conn, &includes, slice::from_ref(&row))?;
-        Ok(single(StatusCode::OK, &row, &included, &context))
+        Ok(single_in_document_with_meta(
+            StatusCode::OK,
+            &row,
+            answered,
+            &included,
+            &context,
+        ))
     })
     .keyed(key.with_body(&body));
     state.writer.submit(write).await

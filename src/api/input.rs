@@ -101,6 +101,7 @@ pub fn read_relationship<R: Resource + Inputs>(
         lid: None,
         attributes: Vec::new(),
         relationships: vec![(name.to_string(), linkage.clone())],
+        meta: Vec::new(),
     };
     read_changes::<R>(&input, id)
 }

@@ -25,7 +25,7 @@ pub mod write;
 
 use resources::{
     api_keys, balance_changes, balance_monitors, currencies, events, exchanges, holds,
-    transactions, transfers, wallets,
+    transactions, transfers, wallets, webhook_deliveries, webhook_endpoints,
 };
 
 use actix_web::http::Method;
@@ -42,7 +42,7 @@ use crate::jsonapi::error::Code;
 use crate::models::fields::{Either, FieldSpec, Model, ToManySpec, Way};
 use crate::models::{
     ApiKey, BalanceChange, BalanceMonitor, Currency, Event, Exchange, Hold, Transaction, Transfer,
-    Wallet,
+    Wallet, WebhookDelivery, WebhookEndpoint,
 };
 
 pub use state::AppState;
@@ -88,6 +88,13 @@ pub struct Registered {
     pub feed: Option<&'static str>,
     /// The codes its list may answer beyond the protocol's.
     pub list_errors: &'static [&'static Code],
+    /// Why atomic operations cannot write it, when it is written otherwise.
+    pub not_atomic: Option<&'static str>,
+    /// Whether clients write it (one by one, at least).
+    pub writable: bool,
+    /// The schemas of the `meta` an update's resource object may carry and of its
+    /// response's `meta` (`Writable::UPDATE_META`).
+    pub update_meta: Option<(&'static str, &'static str)>,
 }
 
 /// The codes a resource's writes may answer beyond the protocol's (its constraints, the
@@ -135,13 +142,22 @@ const fn read_only<R: Resource>(routes: fn(&mut Routes)) -> Registered {
         example: R::EXAMPLE,
         feed: R::FEED,
         list_errors: R::LIST_ERRORS,
+        not_atomic: None,
+        writable: false,
+        update_meta: None,
     }
 }
 
 /// A resource clients write, one by one or in atomic operations.
 const fn writable<R: Writable>(routes: fn(&mut Routes)) -> Registered {
     Registered {
-        operable: Some(Operable::of::<R>()),
+        operable: match R::NOT_ATOMIC {
+            None => Some(Operable::of::<R>()),
+            Some(_) => None,
+        },
+        not_atomic: R::NOT_ATOMIC,
+        writable: true,
+        update_meta: R::UPDATE_META,
         write_errors: WriteErrors {
             create: R::CREATE_ERRORS,
             update: R::UPDATE_ERRORS,
@@ -168,6 +184,8 @@ pub const RESOURCES: &[Registered] = &[
     writable::<BalanceMonitor>(balance_monitors::routes),
     writable::<ApiKey>(api_keys::routes),
     writable::<Currency>(currencies::routes),
+    writable::<WebhookEndpoint>(webhook_endpoints::routes),
+    read_only::<WebhookDelivery>(webhook_deliveries::routes),
 ];
 
 /// What keys are limited to: a wallet-limited key sees the wallets it names and what belongs

@@ -301,11 +301,11 @@ fn plan(operations: Vec<Operation>, actor: &Actor) -> Result<Vec<Step>, ApiError
                 return Err(limited_key_cannot_create().pointer(&pointer));
             }
             let operable = registered.operable.ok_or_else(|| {
-                ApiError::new(
-                    &READ_ONLY_RESOURCE,
-                    format!("{type_name} are read-only: no operation can write them"),
-                )
-                .pointer(&pointer)
+                let why = match registered.not_atomic {
+                    Some(why) => format!("{type_name} are not written by atomic operations: {why}"),
+                    None => format!("{type_name} are read-only: no operation can write them"),
+                };
+                ApiError::new(&READ_ONLY_RESOURCE, why).pointer(&pointer)
             })?;
             Ok(Step {
                 operation,

@@ -92,6 +92,19 @@ pub trait Writable: Resource + Inputs {
     const CREATED_META: Option<&'static str> = None;
     /// Why its resources are never deleted (a DELETE is a 403 saying so), if they are not.
     const NOT_DELETABLE: Option<&'static str> = None;
+    /// Why atomic operations cannot write it (a 403 saying so), if they cannot.
+    const NOT_ATOMIC: Option<&'static str> = None;
+
+    /// The checks of a create that need the service's settings (which addresses a webhook
+    /// may reach), made before its write.
+    fn admit_new(_new: &Self::New, _state: &AppState) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    /// The checks of an update that need the service's settings, made before its write.
+    fn admit_changes(_changes: &Self::Changes, _state: &AppState) -> Result<(), ApiError> {
+        Ok(())
+    }
 
     /// How many statements its create sends (one may run in autocommit, `api::write`).
     const CREATE_STATEMENTS: Statements = Statements::Several;
@@ -127,6 +140,27 @@ pub trait Writable: Resource + Inputs {
     fn rows(_new: &Self::New, _answer: Answer<Self>) -> Option<Rows> {
         None
     }
+
+    /// The `meta` of a created one's document (a secret shown this once), if any.
+    fn created_meta(_row: &Self) -> Option<Value> {
+        None
+    }
+
+    /// The actions an update asks in its resource object's `meta` that are no field (rotate
+    /// a secret), run in the update's transaction before its changes; what they answer is
+    /// the response document's `meta`. A resource that takes none ignores `meta`, as the
+    /// protocol says.
+    fn update_actions(
+        _conn: &mut PgConnection,
+        _id: &Self::Id,
+        _meta: &[(String, Box<serde_json::value::RawValue>)],
+    ) -> Result<Option<Value>, ApiError> {
+        Ok(None)
+    }
+
+    /// The schema (JSON text) of the `meta` an update's resource object may carry, and of
+    /// what its response's `meta` then holds, if it takes any.
+    const UPDATE_META: Option<(&'static str, &'static str)> = None;
 }
 
 /// A create's response once its row is written.
@@ -360,6 +394,23 @@ pub fn single<R: Resource>(
     single_with_meta(status, resource, None, included, context)
 }
 
+/// [`single`], the document carrying `meta` (when given).
+pub fn single_in_document_with_meta<R: Resource>(
+    status: StatusCode,
+    resource: &R,
+    meta: Option<Value>,
+    included: &[Box<dyn Render>],
+    context: &Context,
+) -> Reply {
+    let body = document(
+        object(resource, context, None),
+        self_links(context.self_link()),
+        rendered(context, included),
+        meta,
+    );
+    respond(status, &body)
+}
+
 /// [`single`], the resource object carrying `meta`.
 pub fn single_with_meta<R: Resource>(
     status: StatusCode,
@@ -383,7 +434,17 @@ pub fn created<R: Resource>(
     included: &[Box<dyn Render>],
     context: &Context,
 ) -> Reply {
-    single(StatusCode::CREATED, resource, included, context)
+    created_with_meta(resource, None, included, context)
+}
+
+/// [`created`], the document carrying `meta` (when given).
+pub fn created_with_meta<R: Resource>(
+    resource: &R,
+    meta: Option<Value>,
+    included: &[Box<dyn Render>],
+    context: &Context,
+) -> Reply {
+    single_in_document_with_meta(StatusCode::CREATED, resource, meta, included, context)
         .with_header("Location", context.url(&R::self_path(&resource.id())))
 }
 

@@ -82,6 +82,9 @@ pub struct ResourceInput {
     pub attributes: Vec<(String, Box<RawValue>)>,
     /// Relationship name → its linkage.
     pub relationships: Vec<(String, Linkage)>,
+    /// The resource object's `meta` members: what a resource reads beyond its fields (an
+    /// action such as rotating a secret), or nothing.
+    pub meta: Vec<(String, Box<RawValue>)>,
 }
 
 impl ResourceInput {
@@ -259,12 +262,17 @@ pub fn resource_object(data: &RawValue) -> Result<ResourceInput, ApiError> {
             .collect::<Result<_, _>>()?,
         None => Vec::new(),
     };
+    let meta = match members.remove("meta") {
+        Some(raw) => object(&raw, "/data/meta")?.into_iter().collect(),
+        None => Vec::new(),
+    };
     Ok(ResourceInput {
         type_name,
         id,
         lid,
         attributes,
         relationships,
+        meta,
     })
 }
 

@@ -136,11 +136,20 @@ fn successes(endpoint: &Endpoint) -> Vec<Success> {
             "A page of the collection.",
             document(type_name, "Collection"),
         )],
-        Operation::Show { type_name, .. } | Operation::Update { type_name } => {
+        Operation::Show { type_name, .. } => {
             vec![Success::new(
                 200,
                 "The resource.",
                 document(type_name, "Document"),
+            )]
+        }
+        Operation::Update { type_name } => {
+            let updated = registered(type_name).and_then(|r| r.update_meta);
+            let suffix = updated.map_or("Document", |_| "UpdatedDocument");
+            vec![Success::new(
+                200,
+                "The resource.",
+                document(type_name, suffix),
             )]
         }
         Operation::Create { type_name } => {

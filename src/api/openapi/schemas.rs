@@ -165,9 +165,16 @@ impl Builder {
         let fields = (resource.fields)();
         self.resource_object(resource, &name, &fields);
         self.resource_documents(resource, &name);
-        if resource.operable.is_some() {
+        if resource.writable {
             for target in [Target::Create, Target::Update, Target::Add] {
-                let object = resource_input(resource.type_name, &fields, target);
+                if target == Target::Add && resource.operable.is_none() {
+                    continue;
+                }
+                let mut object = resource_input(resource.type_name, &fields, target);
+                if let (Target::Update, Some((meta, _))) = (target, resource.update_meta) {
+                    object["properties"]["meta"] =
+                        serde_json::from_str(meta).expect("an update meta schema is JSON");
+                }
                 self.add_schema(&format!("{name}{}Object", target.suffix()), object);
                 if target != Target::Add {
                     self.add_schema(
@@ -267,6 +274,16 @@ impl Builder {
                        "additionalProperties": false, "properties": {
                            "data": data, "included": included, "links": schema("Links"),
                            "jsonapi": schema("Jsonapi")}}),
+            );
+        }
+        if let Some((_, meta)) = resource.update_meta {
+            let meta: Value = serde_json::from_str(meta).expect("an update meta schema is JSON");
+            self.add_schema(
+                &format!("{name}UpdatedDocument"),
+                json!({"type": "object", "required": ["data", "links", "jsonapi"],
+                       "additionalProperties": false, "properties": {
+                           "data": schema(name), "included": included, "links": schema("Links"),
+                           "meta": meta, "jsonapi": schema("Jsonapi")}}),
             );
         }
         if let Some(meta) = resource.created_meta {
@@ -594,6 +611,8 @@ fn input_schema(spec: &FieldSpec<()>) -> Value {
         Some(Accepts::Choice(words)) => json!({"enum": words}),
         Some(Accepts::Words(words)) => json!({"type": "array", "minItems": 1, "uniqueItems": true,
                                               "items": {"enum": words}}),
+        Some(Accepts::SomeWords(words)) => json!({"type": "array", "uniqueItems": true,
+                                                  "items": {"enum": words}}),
         Some(Accepts::Metadata) => json!({
             "type": "object", "maxProperties": MAX_KEYS,
             "propertyNames": {

@@ -11,7 +11,7 @@ use chrono::Utc;
 use diesel::pg::PgConnection;
 use serde_json::json;
 
-use super::wallets::WALLET_NOT_FOUND;
+use super::wallets::{WALLET_NOT_FOUND, wallets_exist};
 use crate::api::context::Single;
 use crate::api::handlers;
 use crate::api::input::{Target, check_identity, read_new};
@@ -19,7 +19,7 @@ use crate::api::resource::{Example, Resource, Writable, load_included, object};
 use crate::api::routes::Routes;
 use crate::api::state::AppState;
 use crate::api::write::Write;
-use crate::api::write::idempotency::{INVALID_IDEMPOTENCY_KEY, IdempotencyKey};
+use crate::api::write::idempotency::IdempotencyKey;
 use crate::codes;
 use crate::db::DbError;
 use crate::jsonapi::ApiError;
@@ -75,16 +75,10 @@ async fn create(
     payload: web::Payload,
 ) -> Result<Reply, ApiError> {
     let includes = context.includes::<ApiKey>()?;
-    if key.is_given() {
-        // A stored response would hold the secret, and a replay would show it again.
-        return Err(ApiError::new(
-            &INVALID_IDEMPOTENCY_KEY,
-            "a key's secret is shown once and never stored, so its creation cannot be \
-             replayed: send it without Idempotency-Key (a retry is safe: the name of a key in \
-             use is taken, 409 duplicate-key-name)",
-        )
-        .header(crate::api::write::idempotency::HEADER));
-    }
+    key.refuse_for_secret(
+        "a key's secret",
+        "a retry is safe: the name of a key in use is taken, 409 duplicate-key-name",
+    )?;
     let body = read_body(payload, state.body_timeout).await?;
     let input = parse_resource_document(&body)?;
     check_identity(&input, ApiKey::TYPE, Target::Create)?;
@@ -119,18 +113,7 @@ async fn create(
 /// A new key and its secret; its constraints as API errors.
 pub fn create_key(conn: &mut PgConnection, new: &NewApiKey) -> Result<(ApiKey, String), ApiError> {
     if let Some(wallets) = &new.wallet_ids {
-        let found = crate::models::Wallet::find_many(conn, wallets)?;
-        if let Some((i, missing)) = wallets
-            .iter()
-            .enumerate()
-            .find(|(_, id)| !found.iter().any(|wallet| wallet.id == **id))
-        {
-            return Err(ApiError::new(
-                &WALLET_NOT_FOUND,
-                format!("there is no wallet with id \"{missing}\" to limit the key to"),
-            )
-            .pointer(format!("/data/relationships/wallets/data/{i}")));
-        }
+        wallets_exist(conn, wallets, "to limit the key to")?;
     }
     ApiKey::create(conn, new).map_err(|error| match DbError::from(error) {
         error if error.constraint() == Some(NAME_IN_USE) => ApiError::new(

@@ -1,6 +1,7 @@
 //! `/wallets`: list, create, read, relabel and delete wallets; a wallet's transactions and
 //! balance journal as to-many relationships; `?balanceAt=` for a past balance.
 
+use crate::models::Record as _;
 use actix_web::http::StatusCode;
 use actix_web::web;
 use diesel::pg::PgConnection;
@@ -52,6 +53,28 @@ pub fn no_such_wallet() -> ApiError {
         "the wallet named in the relationship does not exist",
     )
     .pointer("/data/relationships/wallet/data")
+}
+
+/// Refuses a to-many `wallets` relationship that names a wallet there is not (`purpose`
+/// says what the wallets are for), pointing at it.
+pub fn wallets_exist(
+    conn: &mut diesel::pg::PgConnection,
+    wallets: &[i64],
+    purpose: &str,
+) -> Result<(), ApiError> {
+    let found = crate::models::Wallet::find_many(conn, wallets)?;
+    match wallets
+        .iter()
+        .enumerate()
+        .find(|(_, id)| !found.iter().any(|wallet| wallet.id == **id))
+    {
+        Some((i, missing)) => Err(ApiError::new(
+            &WALLET_NOT_FOUND,
+            format!("there is no wallet with id \"{missing}\" {purpose}"),
+        )
+        .pointer(format!("/data/relationships/wallets/data/{i}"))),
+        None => Ok(()),
+    }
 }
 
 /// `GET /wallets/{id}?balanceAt=T`: the balance the wallet had at time T, in the resource's

@@ -133,6 +133,23 @@ impl Keyed {
 }
 
 impl IdempotencyKey {
+    /// Refuses a key on a write whose response shows a secret once: a stored response would
+    /// hold the secret, and a replay would show it again. `what` says what is shown, and
+    /// `retry` why a plain retry is safe.
+    pub fn refuse_for_secret(&self, what: &str, retry: &str) -> Result<(), ApiError> {
+        if !self.is_given() {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            &INVALID_IDEMPOTENCY_KEY,
+            format!(
+                "{what} is shown once and never stored, so this write cannot be replayed: \
+                 send it without Idempotency-Key ({retry})"
+            ),
+        )
+        .header(HEADER))
+    }
+
     /// Whether the request carries a key.
     pub fn is_given(&self) -> bool {
         self.key.is_some()
