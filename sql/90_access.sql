@@ -151,3 +151,21 @@ GRANT INSERT, UPDATE (status, captured_amount, transaction_id, metadata) ON hold
 GRANT INSERT, UPDATE (metadata) ON transfers TO wallet_writer;
 GRANT INSERT, UPDATE (metadata) ON exchanges TO wallet_writer;
 GRANT INSERT, DELETE, UPDATE (field, operator, amount, metadata) ON balance_monitors TO wallet_writer;
+
+-- Webhooks (57_webhooks.sql): endpoints and their deliveries, for admin keys only (the
+-- service checks the scope); people read them without the signing secrets.
+GRANT SELECT, INSERT, DELETE,
+      UPDATE (url, event_types, wallet_ids, description, status, disabled_reason, secret,
+              previous_secret, previous_secret_until, queued_position, queued_id,
+              failing_since, replay_from, updated_at, metadata)
+    ON webhook_endpoints TO wallet_service;
+GRANT SELECT, INSERT, DELETE,
+      UPDATE (status, attempts, response_status, response_body, error, latency_ms,
+              next_attempt_at, last_attempt_at)
+    ON webhook_deliveries TO wallet_service;
+GRANT SELECT (id, url, event_types, wallet_ids, description, status, disabled_reason,
+              queued_position, queued_id, failing_since, replay_from, created_at, updated_at,
+              metadata)
+    ON webhook_endpoints TO wallet_reader;
+GRANT SELECT ON webhook_deliveries, webhook_endpoint_lag TO wallet_reader;
+GRANT SELECT ON webhook_endpoint_lag TO wallet_service;

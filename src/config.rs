@@ -74,6 +74,36 @@ pub struct Config {
     pub event_poll: Duration,
     #[arg(long, env = "EVENT_HEARTBEAT", default_value = "15s", value_name = "DURATION", value_parser = duration)]
     pub event_heartbeat: Duration,
+    /// Webhooks: whether deliveries may go into the service's own network (loopback,
+    /// link-local, private, reserved addresses), and to plain http URLs. Both off by
+    /// default; the tests turn them on for their loopback receivers.
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE", default_value = "off", value_parser = on_off, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
+    #[arg(long, env = "WEBHOOK_ALLOW_HTTP", default_value = "off", value_parser = on_off, action = clap::ArgAction::Set)]
+    pub webhook_allow_http: bool,
+    /// How long an endpoint has to answer a delivery.
+    #[arg(long, env = "WEBHOOK_TIMEOUT", default_value = "15s", value_name = "DURATION", value_parser = duration)]
+    pub webhook_timeout: Duration,
+    /// The waits before each attempt of a delivery, comma-separated (the first is the
+    /// first attempt's): Standard Webhooks' schedule by default.
+    #[arg(long, env = "WEBHOOK_SCHEDULE", default_value = crate::webhooks::schedule::STANDARD, value_name = "DURATIONS", value_parser = crate::webhooks::schedule::Schedule::parse)]
+    pub webhook_schedule: crate::webhooks::schedule::Schedule,
+    /// An endpoint whose every attempt failed for this long is disabled.
+    #[arg(long, env = "WEBHOOK_DISABLE_AFTER", default_value = "5d", value_name = "DURATION", value_parser = duration)]
+    pub webhook_disable_after: Duration,
+    /// How often an idle deliverer looks for new events.
+    #[arg(long, env = "WEBHOOK_POLL", default_value = "100ms", value_name = "DURATION", value_parser = duration)]
+    pub webhook_poll: Duration,
+    /// How many deliveries to one endpoint are in flight at once (each of another wallet).
+    #[arg(long, env = "WEBHOOK_CONCURRENCY", default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub webhook_concurrency: u16,
+    /// How many pending deliveries an endpoint may have before it reads no further in the
+    /// feed (until some are delivered).
+    #[arg(long, env = "WEBHOOK_QUEUE", default_value_t = 10000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub webhook_queue: u32,
+    /// Whether this instance delivers webhooks at all (`off`: another instance does).
+    #[arg(long, env = "WEBHOOKS", default_value = "on", value_parser = on_off, action = clap::ArgAction::Set)]
+    pub webhooks: bool,
     #[command(flatten)]
     pub limits: Limits,
     /// Whether every request but /health, /health/live and /openapi.json needs an API key
@@ -290,6 +320,30 @@ fn duration(text: &str) -> Result<Duration, String> {
 }
 
 /// A connection URL: anything libpq takes, but not nothing.
+impl Config {
+    /// What webhook deliveries may reach.
+    pub fn webhook_network(&self) -> crate::webhooks::address::Network {
+        crate::webhooks::address::Network {
+            allow_private: self.webhook_allow_private,
+            allow_http: self.webhook_allow_http,
+        }
+    }
+
+    /// How webhooks are delivered.
+    pub fn webhook_settings(&self) -> crate::webhooks::Settings {
+        crate::webhooks::Settings {
+            network: self.webhook_network(),
+            timeout: self.webhook_timeout,
+            schedule: self.webhook_schedule.clone(),
+            disable_after: self.webhook_disable_after,
+            poll: self.webhook_poll,
+            concurrency: usize::from(self.webhook_concurrency),
+            queue: i64::from(self.webhook_queue),
+            base_url: self.base_url.clone().unwrap_or_default(),
+        }
+    }
+}
+
 pub fn database_url(text: &str) -> Result<String, String> {
     if text.trim().is_empty() {
         Err("is empty: give the URL of a PostgreSQL database (`make run` sets it up)".into())

@@ -15,3 +15,4 @@ pub mod schema;
 pub mod startup;
 pub mod trace;
 pub mod version;
+pub mod webhooks;

@@ -23,6 +23,8 @@ struct Metrics {
     pool: IntGaugeVec,
     batches: Histogram,
     standby_reads: IntCounterVec,
+    webhook_deliveries: IntCounterVec,
+    webhook_lag: prometheus::GaugeVec,
 }
 
 /// Latency buckets, in seconds: from a fast read to the longest bounded wait.
@@ -104,6 +106,24 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         &["served_by"],
     )
     .expect("valid metric");
+    let webhook_deliveries = IntCounterVec::new(
+        Opts::new(
+            "wallet_api_webhook_deliveries_total",
+            "Webhook delivery attempts this instance made, by endpoint and outcome: succeeded \
+             (2xx), retried (failed, sent again later), failed (the last attempt failed)",
+        ),
+        &["endpoint", "outcome"],
+    )
+    .expect("valid metric");
+    let webhook_lag = prometheus::GaugeVec::new(
+        Opts::new(
+            "wallet_api_webhook_lag_seconds",
+            "How far each enabled webhook endpoint trails the events feed: the age of the \
+             oldest event not delivered to it yet (0: caught up)",
+        ),
+        &["endpoint"],
+    )
+    .expect("valid metric");
     let build_info = IntGaugeVec::new(
         Opts::new(
             "wallet_api_build_info",
@@ -123,6 +143,8 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             as Box<dyn prometheus::core::Collector>,
         Box::new(build_info),
         Box::new(standby_reads.clone()),
+        Box::new(webhook_deliveries.clone()),
+        Box::new(webhook_lag.clone()),
         Box::new(batches.clone()),
         Box::new(authentication_failures.clone()),
         Box::new(authentication_failures_limited.clone()),
@@ -147,8 +169,30 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         pool,
         batches,
         standby_reads,
+        webhook_deliveries,
+        webhook_lag,
     }
 });
+
+/// One webhook delivery attempt: `outcome` is succeeded, retried or failed.
+pub fn webhook_delivery(endpoint: i64, outcome: &str) {
+    METRICS
+        .webhook_deliveries
+        .with_label_values(&[&endpoint.to_string(), outcome])
+        .inc();
+}
+
+/// Each enabled endpoint's lag, as the database says now (those not listed are dropped).
+pub fn webhook_lags(lags: &[(i64, f64)]) {
+    let metrics = &*METRICS;
+    metrics.webhook_lag.reset();
+    for (endpoint, lag) in lags {
+        metrics
+            .webhook_lag
+            .with_label_values(&[&endpoint.to_string()])
+            .set(*lag);
+    }
+}
 
 /// One request answered: `route` is the route's pattern (`/wallets/{id}`), never the path,
 /// so that the number of series stays bounded.

@@ -346,4 +346,47 @@ diesel::allow_tables_to_appear_in_same_query!(
     transfers,
     transfers_with_currency,
     wallets,
+    webhook_deliveries,
+    webhook_endpoints,
 );
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Int8,
+        url -> Text,
+        event_types -> Array<Text>,
+        wallet_ids -> Array<Int8>,
+        description -> Text,
+        status -> Text,
+        disabled_reason -> Nullable<Text>,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamptz>,
+        queued_position -> Int8,
+        queued_id -> Int8,
+        failing_since -> Nullable<Timestamptz>,
+        replay_from -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        metadata -> Jsonb,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Int8,
+        endpoint_id -> Int8,
+        event_id -> Int8,
+        wallet_id -> Int8,
+        event_type -> Text,
+        status -> Text,
+        attempts -> Int8,
+        response_status -> Nullable<Int8>,
+        response_body -> Nullable<Text>,
+        error -> Nullable<Text>,
+        latency_ms -> Nullable<Int8>,
+        next_attempt_at -> Nullable<Timestamptz>,
+        last_attempt_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}

@@ -43,6 +43,8 @@ pub struct Application {
     hold_sweep: Duration,
     event_retention: Duration,
     database_url: String,
+    /// How webhooks are delivered, when this instance delivers them.
+    webhooks: Option<crate::webhooks::Settings>,
 }
 
 impl Application {
@@ -143,6 +145,7 @@ impl Application {
             hold_sweep: config.hold_sweep,
             event_retention: config.event_retention,
             database_url: config.database_url.clone(),
+            webhooks: config.webhooks.then(|| config.webhook_settings()),
         })
     }
 
@@ -176,6 +179,9 @@ impl Application {
         let stop = Arc::new(AtomicBool::new(false));
         if !self.hold_sweep.is_zero() {
             sweep_expired_holds(&self.database_url, self.hold_sweep, stop.clone())?;
+        }
+        if let Some(settings) = self.webhooks.clone() {
+            crate::webhooks::deliver::start(&self.database_url, settings, stop.clone())?;
         }
         let served = self.server.await;
         purge.abort();
@@ -325,6 +331,7 @@ fn shared_state(
             config.event_poll,
             config.event_heartbeat,
         )),
+        webhook_network: config.webhook_network(),
     })
 }
 

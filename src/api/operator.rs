@@ -33,6 +33,16 @@ pub const OPENAPI: Doc = Doc {
 };
 
 pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
+    // The endpoints' lag, from the database; without it (the database out of reach) the
+    // rest is still served.
+    match crate::db::run(&state.db, |conn| {
+        crate::models::webhook_endpoint::lags(conn).map_err(crate::db::DbError::from)
+    })
+    .await
+    {
+        Ok(lags) => metrics::webhook_lags(&lags),
+        Err(error) => tracing::warn!("metrics: the webhook endpoints' lag is unknown: {error}"),
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(metrics::render(

@@ -101,6 +101,8 @@ pub struct AppState {
     pub base_url: Option<String>,
     /// The open event streams (`GET /events` as `text/event-stream`), and their bounds.
     pub streams: std::sync::Arc<super::resources::events::Streams>,
+    /// What webhook endpoints' URLs may reach.
+    pub webhook_network: crate::webhooks::address::Network,
 }
 
 impl AppState {

@@ -17,6 +17,8 @@ pub mod query;
 pub mod transaction;
 pub mod transfer;
 pub mod wallet;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;
 
 pub use api_key::{ApiKey, ApiKeyChanges, ApiKeyField, NewApiKey};
 pub use balance_change::{BalanceChange, BalanceChangeField};
@@ -29,3 +31,7 @@ pub use monitor::{BalanceMonitor, BalanceMonitorChanges, BalanceMonitorField, Ne
 pub use transaction::{NewTransaction, Transaction, TransactionChanges, TransactionField};
 pub use transfer::{NewTransfer, Transfer, TransferChanges, TransferField};
 pub use wallet::{NewWallet, Wallet, WalletChanges, WalletField};
+pub use webhook_delivery::{WebhookDelivery, WebhookDeliveryField};
+pub use webhook_endpoint::{
+    NewWebhookEndpoint, WebhookEndpoint, WebhookEndpointChanges, WebhookEndpointField,
+};

@@ -35,3 +35,4 @@ mod transactions;
 mod transfers;
 mod upgrade;
 mod wallets;
+mod webhooks;

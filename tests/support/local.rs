@@ -53,6 +53,18 @@ pub fn serve(url: &str) -> String {
         event_streams: 256,
         event_poll: Duration::from_millis(100),
         event_heartbeat: Duration::from_secs(15),
+        webhook_allow_private: true,
+        webhook_allow_http: true,
+        webhook_timeout: Duration::from_secs(15),
+        webhook_schedule: wallet_api::webhooks::schedule::Schedule::parse(
+            wallet_api::webhooks::schedule::STANDARD,
+        )
+        .unwrap(),
+        webhook_disable_after: Duration::from_secs(5 * 24 * 3600),
+        webhook_poll: Duration::from_millis(100),
+        webhook_concurrency: 16,
+        webhook_queue: 10_000,
+        webhooks: true,
         limits: Limits::default(),
         coalesce: true,
         coalesce_reads: true,

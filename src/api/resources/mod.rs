@@ -13,3 +13,5 @@ pub mod holds;
 pub mod transactions;
 pub mod transfers;
 pub mod wallets;
+pub mod webhook_deliveries;
+pub mod webhook_endpoints;

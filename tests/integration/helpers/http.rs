@@ -139,6 +139,19 @@ impl TestApp {
             event_streams: 256,
             event_poll: std::time::Duration::from_millis(50),
             event_heartbeat: std::time::Duration::from_secs(15),
+            // Loopback receivers; the deliverer runs only where a test turns it on.
+            webhook_allow_private: true,
+            webhook_allow_http: true,
+            webhook_timeout: std::time::Duration::from_secs(15),
+            webhook_schedule: wallet_api::webhooks::schedule::Schedule::parse(
+                wallet_api::webhooks::schedule::STANDARD,
+            )
+            .unwrap(),
+            webhook_disable_after: std::time::Duration::from_secs(5 * 24 * 3600),
+            webhook_poll: std::time::Duration::from_millis(50),
+            webhook_concurrency: 16,
+            webhook_queue: 10_000,
+            webhooks: false,
             limits: Limits::default(),
             // make test runs the suite both ways: TEST_COALESCE=off for the second run
             // (reads and writes).
@@ -153,8 +166,14 @@ impl TestApp {
     /// Another instance of the service on `app`'s database (with its key), as a deployment
     /// runs several.
     pub fn spawn_beside(app: &TestApp) -> TestApp {
+        TestApp::spawn_beside_with(app, |_| {})
+    }
+
+    /// [`TestApp::spawn_beside`], its settings changed by `adjust`.
+    pub fn spawn_beside_with(app: &TestApp, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let db = app.db.sharing();
-        let config = TestApp::config(&db);
+        let mut config = TestApp::config(&db);
+        adjust(&mut config);
         TestApp::start_with_key(db, config, app.key_id, app.key.clone())
     }
 
