@@ -1928,6 +1928,8 @@ BEGIN
         WHEN 'exchanges' THEN 'source_wallet_id = ANY (wallet_api_wallets()) '
                               'OR destination_wallet_id = ANY (wallet_api_wallets())'
         WHEN 'balance-monitors' THEN 'wallet_id = ANY (wallet_api_wallets())'
+        -- Admin keys only, and those are never limited.
+        WHEN 'webhook-endpoints' THEN 'false'
     END;
     IF visible IS NULL THEN
         RAISE EXCEPTION 'metadata_ids: % has no metadata', resource USING ERRCODE = 'invalid_parameter_value';
@@ -3012,6 +3014,137 @@ $$;
 ALTER FUNCTION public.wallets_touch_updated_at() OWNER TO CURRENT_USER;
 
 --
+-- Name: webhook_endpoints_start(); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.webhook_endpoints_start() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    NEW.queued_position := events_horizon() - 1;
+    NEW.queued_id := 9223372036854775807;
+    RETURN NEW;
+END;
+$$;
+
+ALTER FUNCTION public.webhook_endpoints_start() OWNER TO CURRENT_USER;
+
+--
+-- Name: webhook_lock(bigint); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.webhook_lock(endpoint bigint) RETURNS bigint
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT hashtextextended('wallet-api webhook-endpoint', endpoint)
+$$;
+
+ALTER FUNCTION public.webhook_lock(endpoint bigint) OWNER TO CURRENT_USER;
+
+--
+-- Name: FUNCTION webhook_lock(endpoint bigint); Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON FUNCTION public.webhook_lock(endpoint bigint) IS 'The key of the session advisory lock an instance holds while it delivers the endpoint.';
+
+--
+-- Name: webhook_queue(bigint, integer); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.webhook_queue(endpoint bigint, most integer) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    e webhook_endpoints;
+    read_position bigint;
+    read_id bigint;
+    read_count integer;
+BEGIN
+    SELECT * INTO e FROM webhook_endpoints WHERE id = endpoint AND status = 'enabled' FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN 0;
+    END IF;
+    WITH next AS (
+        SELECT f.id, f.position, f.wallet_id, f.event_type
+        FROM events_feed AS f
+        WHERE (f.position, f.id) > (e.queued_position, e.queued_id)
+        ORDER BY f.position, f.id
+        LIMIT most
+    ), queued AS (
+        INSERT INTO webhook_deliveries (endpoint_id, event_id, wallet_id, event_type, next_attempt_at)
+        SELECT endpoint, n.id, n.wallet_id, n.event_type, clock_timestamp()
+        FROM next AS n
+        WHERE (cardinality(e.event_types) = 0 OR n.event_type = ANY (e.event_types))
+          AND (cardinality(e.wallet_ids) = 0 OR n.wallet_id = ANY (e.wallet_ids))
+        ORDER BY n.position, n.id
+        RETURNING 1
+    ), last AS (
+        SELECT n.position, n.id FROM next AS n ORDER BY n.position DESC, n.id DESC LIMIT 1
+    )
+    SELECT (SELECT count(*) FROM next), l.position, l.id
+    INTO read_count, read_position, read_id
+    FROM (SELECT count(*) FROM queued) AS q(n) LEFT JOIN last AS l ON true;
+    IF read_count > 0 THEN
+        UPDATE webhook_endpoints
+        SET queued_position = read_position, queued_id = read_id
+        WHERE id = endpoint;
+    END IF;
+    RETURN read_count;
+END;
+$$;
+
+ALTER FUNCTION public.webhook_queue(endpoint bigint, most integer) OWNER TO CURRENT_USER;
+
+--
+-- Name: FUNCTION webhook_queue(endpoint bigint, most integer); Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON FUNCTION public.webhook_queue(endpoint bigint, most integer) IS 'Reads at most `most` events of the feed after the endpoint''s cursor, queues those it wants as pending deliveries and moves the cursor past all it read; returns how many it read.';
+
+--
+-- Name: webhook_replay(bigint, timestamp with time zone, bigint); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.webhook_replay(endpoint bigint, at timestamp with time zone, event bigint) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    start_position bigint;
+    start_id bigint;
+BEGIN
+    IF event IS NOT NULL THEN
+        SELECT f.position, f.id INTO start_position, start_id FROM events_feed AS f WHERE f.id = event;
+    ELSE
+        SELECT f.position, f.id INTO start_position, start_id
+        FROM events_feed AS f
+        WHERE f.occurred_at >= at
+        ORDER BY f.position, f.id
+        LIMIT 1;
+        IF NOT FOUND THEN
+            -- Nothing occurred since: the cursor goes to the end of the feed.
+            start_position := events_horizon();
+            start_id := 1;
+        END IF;
+    END IF;
+    IF start_position IS NULL THEN
+        RETURN false;
+    END IF;
+    UPDATE webhook_endpoints
+    SET queued_position = start_position, queued_id = start_id - 1
+    WHERE id = endpoint;
+    RETURN true;
+END;
+$$;
+
+ALTER FUNCTION public.webhook_replay(endpoint bigint, at timestamp with time zone, event bigint) OWNER TO CURRENT_USER;
+
+--
+-- Name: FUNCTION webhook_replay(endpoint bigint, at timestamp with time zone, event bigint); Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON FUNCTION public.webhook_replay(endpoint bigint, at timestamp with time zone, event bigint) IS 'Puts the endpoint''s cursor before event `event`, or before the first event that occurred at or after `at`; false when there is no such event.';
+
+--
 -- Name: api_keys; Type: TABLE; Schema: public; Owner: CURRENT_USER
 --
 
@@ -3886,6 +4019,122 @@ ALTER TABLE public.wallets ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 );
 
 --
+-- Name: webhook_deliveries; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.webhook_deliveries (
+    id bigint NOT NULL,
+    endpoint_id bigint NOT NULL,
+    event_id bigint NOT NULL,
+    wallet_id bigint NOT NULL,
+    event_type text NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts bigint DEFAULT 0 NOT NULL,
+    response_status bigint,
+    response_body text,
+    error text,
+    latency_ms bigint,
+    next_attempt_at timestamp with time zone,
+    last_attempt_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT webhook_deliveries_status_known CHECK ((status = ANY (ARRAY['pending'::text, 'succeeded'::text, 'failed'::text])))
+);
+
+ALTER TABLE public.webhook_deliveries OWNER TO CURRENT_USER;
+
+--
+-- Name: TABLE webhook_deliveries; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON TABLE public.webhook_deliveries IS 'One row per event queued for an endpoint: pending until a 2xx (succeeded) or the retry schedule is spent (failed).';
+
+--
+-- Name: webhook_deliveries_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.webhook_deliveries ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.webhook_deliveries_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: webhook_endpoints; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.webhook_endpoints (
+    id bigint NOT NULL,
+    url text NOT NULL,
+    event_types text[] DEFAULT '{}'::text[] NOT NULL,
+    wallet_ids bigint[] DEFAULT '{}'::bigint[] NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    status text DEFAULT 'enabled'::text NOT NULL,
+    disabled_reason text,
+    secret text NOT NULL,
+    previous_secret text,
+    previous_secret_until timestamp with time zone,
+    queued_position bigint NOT NULL,
+    queued_id bigint NOT NULL,
+    failing_since timestamp with time zone,
+    replay_from text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT webhook_endpoints_description_length CHECK ((length(description) <= 1000)),
+    CONSTRAINT webhook_endpoints_status_known CHECK ((status = ANY (ARRAY['enabled'::text, 'disabled'::text]))),
+    CONSTRAINT webhook_endpoints_url_length CHECK ((length(url) <= 2048))
+);
+
+ALTER TABLE public.webhook_endpoints OWNER TO CURRENT_USER;
+
+--
+-- Name: TABLE webhook_endpoints; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON TABLE public.webhook_endpoints IS 'Where the events feed is delivered; each endpoint reads the feed with its own cursor (queued_position, queued_id).';
+
+--
+-- Name: webhook_endpoint_lag; Type: VIEW; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE VIEW public.webhook_endpoint_lag AS
+ SELECT e.id AS endpoint_id,
+    (COALESCE(EXTRACT(epoch FROM (clock_timestamp() - LEAST(( SELECT min(ev.occurred_at) AS min
+           FROM (public.webhook_deliveries d
+             JOIN public.events ev ON ((ev.id = d.event_id)))
+          WHERE ((d.endpoint_id = e.id) AND (d.status = 'pending'::text))), ( SELECT f.occurred_at
+           FROM public.events_feed f
+          WHERE ((ROW(f."position", f.id) > ROW(e.queued_position, e.queued_id)) AND ((cardinality(e.event_types) = 0) OR (f.event_type = ANY (e.event_types))) AND ((cardinality(e.wallet_ids) = 0) OR (f.wallet_id = ANY (e.wallet_ids))))
+          ORDER BY f."position", f.id
+         LIMIT 1)))), (0)::numeric))::double precision AS lag_seconds
+   FROM public.webhook_endpoints e
+  WHERE (e.status = 'enabled'::text);
+
+ALTER TABLE public.webhook_endpoint_lag OWNER TO CURRENT_USER;
+
+--
+-- Name: VIEW webhook_endpoint_lag; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON VIEW public.webhook_endpoint_lag IS 'Each enabled endpoint''s lag: the age in seconds of the oldest event not delivered to it yet (0: caught up).';
+
+--
+-- Name: webhook_endpoints_id_seq; Type: SEQUENCE; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.webhook_endpoints ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.webhook_endpoints_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: api_keys api_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
 --
 
@@ -4024,6 +4273,20 @@ ALTER TABLE ONLY public.wallet_revisions
 
 ALTER TABLE ONLY public.wallets
     ADD CONSTRAINT wallets_pkey PRIMARY KEY (id);
+
+--
+-- Name: webhook_deliveries webhook_deliveries_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (id);
+
+--
+-- Name: webhook_endpoints webhook_endpoints_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.webhook_endpoints
+    ADD CONSTRAINT webhook_endpoints_pkey PRIMARY KEY (id);
 
 --
 -- Name: api_keys_name_in_use; Type: INDEX; Schema: public; Owner: CURRENT_USER
@@ -4216,6 +4479,36 @@ CREATE INDEX wallets_currency_id ON public.wallets USING btree (currency, id);
 --
 
 CREATE INDEX wallets_metadata_idx ON public.wallets USING gin (metadata);
+
+--
+-- Name: webhook_deliveries_created_at; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX webhook_deliveries_created_at ON public.webhook_deliveries USING btree (created_at);
+
+--
+-- Name: webhook_deliveries_of_endpoint; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX webhook_deliveries_of_endpoint ON public.webhook_deliveries USING btree (endpoint_id, id);
+
+--
+-- Name: webhook_deliveries_of_event; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX webhook_deliveries_of_event ON public.webhook_deliveries USING btree (event_id);
+
+--
+-- Name: webhook_deliveries_pending; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX webhook_deliveries_pending ON public.webhook_deliveries USING btree (endpoint_id, wallet_id, id) WHERE (status = 'pending'::text);
+
+--
+-- Name: webhook_endpoints_metadata_idx; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX webhook_endpoints_metadata_idx ON public.webhook_endpoints USING gin (metadata);
 
 --
 -- Name: api_keys api_keys_revocation_final; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
@@ -4712,6 +5005,12 @@ CREATE TRIGGER wallets_z_events_update AFTER UPDATE OF label, metadata, credit_l
 ALTER TABLE public.wallets ENABLE ALWAYS TRIGGER wallets_z_events_update;
 
 --
+-- Name: webhook_endpoints webhook_endpoints_start; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER webhook_endpoints_start BEFORE INSERT ON public.webhook_endpoints FOR EACH ROW EXECUTE FUNCTION public.webhook_endpoints_start();
+
+--
 -- Name: balance_changes balance_changes_actor_key_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: CURRENT_USER
 --
 
@@ -4780,6 +5079,13 @@ ALTER TABLE ONLY public.wallet_revisions
 
 ALTER TABLE ONLY public.wallets
     ADD CONSTRAINT wallets_currency_fkey FOREIGN KEY (currency, scale) REFERENCES public.currencies(code, scale) ON UPDATE RESTRICT ON DELETE RESTRICT;
+
+--
+-- Name: webhook_deliveries webhook_deliveries_endpoint_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES public.webhook_endpoints(id) ON DELETE CASCADE;
 
 --
 -- Name: balance_changes; Type: ROW SECURITY; Schema: public; Owner: CURRENT_USER
@@ -5624,6 +5930,188 @@ GRANT SELECT(old_credit_limit) ON TABLE public.wallet_revisions TO wallet_servic
 --
 
 GRANT SELECT(new_credit_limit) ON TABLE public.wallet_revisions TO wallet_service;
+
+--
+-- Name: TABLE webhook_deliveries; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT,INSERT,DELETE ON TABLE public.webhook_deliveries TO wallet_service;
+GRANT SELECT ON TABLE public.webhook_deliveries TO wallet_reader;
+
+--
+-- Name: COLUMN webhook_deliveries.status; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(status) ON TABLE public.webhook_deliveries TO wallet_service;
+
+--
+-- Name: COLUMN webhook_deliveries.attempts; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(attempts) ON TABLE public.webhook_deliveries TO wallet_service;
+
+--
+-- Name: COLUMN webhook_deliveries.response_status; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(response_status) ON TABLE public.webhook_deliveries TO wallet_service;
+
+--
+-- Name: COLUMN webhook_deliveries.response_body; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(response_body) ON TABLE public.webhook_deliveries TO wallet_service;
+
+--
+-- Name: COLUMN webhook_deliveries.error; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(error) ON TABLE public.webhook_deliveries TO wallet_service;
+
+--
+-- Name: COLUMN webhook_deliveries.latency_ms; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(latency_ms) ON TABLE public.webhook_deliveries TO wallet_service;
+
+--
+-- Name: COLUMN webhook_deliveries.next_attempt_at; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(next_attempt_at) ON TABLE public.webhook_deliveries TO wallet_service;
+
+--
+-- Name: COLUMN webhook_deliveries.last_attempt_at; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(last_attempt_at) ON TABLE public.webhook_deliveries TO wallet_service;
+
+--
+-- Name: TABLE webhook_endpoints; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT,INSERT,DELETE ON TABLE public.webhook_endpoints TO wallet_service;
+
+--
+-- Name: COLUMN webhook_endpoints.id; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT(id) ON TABLE public.webhook_endpoints TO wallet_reader;
+
+--
+-- Name: COLUMN webhook_endpoints.url; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(url) ON TABLE public.webhook_endpoints TO wallet_service;
+GRANT SELECT(url) ON TABLE public.webhook_endpoints TO wallet_reader;
+
+--
+-- Name: COLUMN webhook_endpoints.event_types; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(event_types) ON TABLE public.webhook_endpoints TO wallet_service;
+GRANT SELECT(event_types) ON TABLE public.webhook_endpoints TO wallet_reader;
+
+--
+-- Name: COLUMN webhook_endpoints.wallet_ids; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(wallet_ids) ON TABLE public.webhook_endpoints TO wallet_service;
+GRANT SELECT(wallet_ids) ON TABLE public.webhook_endpoints TO wallet_reader;
+
+--
+-- Name: COLUMN webhook_endpoints.description; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(description) ON TABLE public.webhook_endpoints TO wallet_service;
+GRANT SELECT(description) ON TABLE public.webhook_endpoints TO wallet_reader;
+
+--
+-- Name: COLUMN webhook_endpoints.status; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(status) ON TABLE public.webhook_endpoints TO wallet_service;
+GRANT SELECT(status) ON TABLE public.webhook_endpoints TO wallet_reader;
+
+--
+-- Name: COLUMN webhook_endpoints.disabled_reason; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(disabled_reason) ON TABLE public.webhook_endpoints TO wallet_service;
+GRANT SELECT(disabled_reason) ON TABLE public.webhook_endpoints TO wallet_reader;
+
+--
+-- Name: COLUMN webhook_endpoints.secret; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(secret) ON TABLE public.webhook_endpoints TO wallet_service;
+
+--
+-- Name: COLUMN webhook_endpoints.previous_secret; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(previous_secret) ON TABLE public.webhook_endpoints TO wallet_service;
+
+--
+-- Name: COLUMN webhook_endpoints.previous_secret_until; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(previous_secret_until) ON TABLE public.webhook_endpoints TO wallet_service;
+
+--
+-- Name: COLUMN webhook_endpoints.queued_position; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(queued_position) ON TABLE public.webhook_endpoints TO wallet_service;
+GRANT SELECT(queued_position) ON TABLE public.webhook_endpoints TO wallet_reader;
+
+--
+-- Name: COLUMN webhook_endpoints.queued_id; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(queued_id) ON TABLE public.webhook_endpoints TO wallet_service;
+GRANT SELECT(queued_id) ON TABLE public.webhook_endpoints TO wallet_reader;
+
+--
+-- Name: COLUMN webhook_endpoints.failing_since; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(failing_since) ON TABLE public.webhook_endpoints TO wallet_service;
+GRANT SELECT(failing_since) ON TABLE public.webhook_endpoints TO wallet_reader;
+
+--
+-- Name: COLUMN webhook_endpoints.replay_from; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(replay_from) ON TABLE public.webhook_endpoints TO wallet_service;
+GRANT SELECT(replay_from) ON TABLE public.webhook_endpoints TO wallet_reader;
+
+--
+-- Name: COLUMN webhook_endpoints.created_at; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT(created_at) ON TABLE public.webhook_endpoints TO wallet_reader;
+
+--
+-- Name: COLUMN webhook_endpoints.updated_at; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(updated_at) ON TABLE public.webhook_endpoints TO wallet_service;
+GRANT SELECT(updated_at) ON TABLE public.webhook_endpoints TO wallet_reader;
+
+--
+-- Name: COLUMN webhook_endpoints.metadata; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT UPDATE(metadata) ON TABLE public.webhook_endpoints TO wallet_service;
+GRANT SELECT(metadata) ON TABLE public.webhook_endpoints TO wallet_reader;
+
+--
+-- Name: TABLE webhook_endpoint_lag; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT ON TABLE public.webhook_endpoint_lag TO wallet_reader;
+GRANT SELECT ON TABLE public.webhook_endpoint_lag TO wallet_service;
 
 --
 -- PostgreSQL database dump complete

@@ -382,6 +382,38 @@ curl --silent --no-buffer --globoff --max-time 2 -H "Authorization: Bearer $KEY"
 head -c 300 "$BODY_FILE"; echo
 grep -q '^event: monitor.triggered' "$BODY_FILE" || { echo "FAILED: the stream did not replay the wallet's events" >&2; exit 1; }
 
+echo "# A webhook endpoint (admin keys): its signing secret is shown this once; made disabled"
+echo "# here, so that nothing is sent to the example address"
+call 201 POST /webhook-endpoints "{\"data\": {\"type\": \"webhook-endpoints\", \"attributes\": {
+  \"url\": \"https://93.184.215.14/wallet-api\", \"eventTypes\": [\"balance.changed\"],
+  \"status\": \"disabled\", \"description\": \"curl-$RUN\"},
+  \"relationships\": {\"wallets\": {\"data\": [{\"type\": \"wallets\", \"id\": \"$BITCOIN\"}]}}}}"
+HOOK=$(get data.id)
+get meta.secret | grep -q '^whsec_' || { echo "FAILED: no whsec_ secret" >&2; exit 1; }
+expect data.attributes.disabledReason "disabled by a client"
+echo "# A new secret (the old one signs beside it for 24 hours), shown once in meta.secret"
+call 200 PATCH "/webhook-endpoints/$HOOK" "{\"data\": {\"type\": \"webhook-endpoints\", \"id\": \"$HOOK\",
+  \"meta\": {\"rotateSecret\": true}}}"
+get meta.secret | grep -q '^whsec_' || { echo "FAILED: no rotated secret" >&2; exit 1; }
+echo "# The delivery log, by endpoint"
+call 200 GET "/webhook-deliveries?filter[endpoint]=$HOOK"
+call 204 DELETE "/webhook-endpoints/$HOOK"
+echo "# A URL that reaches into the service's own network (the cloud metadata address): refused"
+echo "# (unless WEBHOOK_ALLOW_PRIVATE=on)"
+echo "\$ curl -X POST '$BASE/webhook-endpoints' ... url https://169.254.169.254/latest/meta-data/"
+STATUS=$(curl --silent --show-error -o "$BODY_FILE" -w '%{http_code}' -X POST \
+    -H "Authorization: Bearer $KEY" -H "Content-Type: $JSONAPI" "$BASE/webhook-endpoints" \
+    --data '{"data": {"type": "webhook-endpoints", "attributes": {"url": "https://169.254.169.254/latest/meta-data/", "status": "disabled"}}}')
+RESPONSE=$(cat "$BODY_FILE")
+echo "$STATUS ${RESPONSE:0:600}"
+case $STATUS in
+    422) expect errors.0.code url-not-allowed ;;
+    201) echo "(allowed: this service runs with WEBHOOK_ALLOW_PRIVATE=on)"
+         call 204 DELETE "/webhook-endpoints/$(get data.id)" ;;
+    *) echo "FAILED: expected HTTP 422 (or 201 with WEBHOOK_ALLOW_PRIVATE=on), got $STATUS" >&2
+       exit 1 ;;
+esac
+
 echo "# An empty wallet can be deleted"
 call 201 POST /wallets "$(wallet "empty-$RUN")"
 EMPTY=$(get data.id)

@@ -40,11 +40,14 @@ KEY_ID=$(sed -nE '1s/^created API key ([0-9]+) .*/\1/p' <<<"$CREATED")
 
 # No rate limits here: the fuzzer sends as fast as it can, and its run without credentials
 # sends made-up secrets by the thousand (the integration tests cover both limits).
+# Webhooks may reach loopback here, for the receiver of examples/.
 DATABASE_URL=$SERVICE_URL RATE_LIMIT=0 AUTH_FAILURE_LIMIT=0 PORT=$PORT \
+    WEBHOOK_ALLOW_PRIVATE=on WEBHOOK_ALLOW_HTTP=on WEBHOOK_SCHEDULE=0s,500ms,1s,2s,5s,10s \
     RUST_LOG=warn,wallet_api::access=info "$BIN" serve >"$LOG" 2>&1 &
 SERVER=$!
 README_SERVER=
-trap 'kill $SERVER $README_SERVER 2>/dev/null || true; rm -f "$LOG" "$LOG".*' EXIT
+RECEIVER=
+trap 'kill $SERVER $README_SERVER $RECEIVER 2>/dev/null || true; rm -f "$LOG" "$LOG".*' EXIT
 BASE=http://127.0.0.1:$PORT
 for _ in $(seq 1 100); do
     curl --silent --fail "$BASE/health" >/dev/null && break
@@ -62,6 +65,61 @@ echo "== examples/curl.sh"
 KEY=$KEY BASE=$BASE examples/curl.sh >"$LOG.curl" 2>&1 || { cat "$LOG.curl"; exit 1; }
 tail -n 1 "$LOG.curl"
 rm -f "$LOG.curl"
+
+# examples/webhook_receiver.py, as a user runs it: an endpoint for every event type, a
+# workload through the API and in psql (a bulk insert among it), and the receiver must get
+# every event once (a redelivery is dropped by its webhook-id, and counted), each signature
+# verified, each wallet's events with no gap.
+echo "== examples/webhook_receiver.py: every event, verified, in each wallet's order"
+RECEIVER_PORT=$(free_port)
+ENDPOINT=$(curl --silent --fail -X POST "$BASE/webhook-endpoints" -H "Authorization: Bearer $KEY" \
+    -H 'Content-Type: application/vnd.api+json' \
+    --data "{\"data\": {\"type\": \"webhook-endpoints\", \"attributes\": {
+        \"url\": \"http://127.0.0.1:$RECEIVER_PORT/hook\", \"description\": \"e2e\"}}}")
+ENDPOINT_ID=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["id"])' <<<"$ENDPOINT")
+WEBHOOK_SECRET=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["meta"]["secret"])' <<<"$ENDPOINT") \
+    python3 examples/webhook_receiver.py --port "$RECEIVER_PORT" --types-all >"$LOG.receiver" 2>&1 &
+RECEIVER=$!
+for i in 1 2 3; do
+    WALLET=$(curl --silent --fail -X POST "$BASE/wallets" -H "Authorization: Bearer $KEY" \
+        -H 'Content-Type: application/vnd.api+json' \
+        --data "{\"data\": {\"type\": \"wallets\", \"attributes\": {\"label\": \"hooked-$i\"}}}" \
+        | python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["id"])')
+    for n in $(seq 1 10); do
+        curl --silent --fail -o /dev/null -X POST "$BASE/transactions" -H "Authorization: Bearer $KEY" \
+            -H 'Content-Type: application/vnd.api+json' \
+            --data "{\"data\": {\"type\": \"transactions\", \"attributes\": {\"txid\": \"hook-$i-$n\",
+                \"amount\": \"10.00\"}, \"relationships\": {\"wallet\": {\"data\": {\"type\": \"wallets\",
+                \"id\": \"$WALLET\"}}}}}"
+    done
+    "$PSQL" "$E2E_URL" -qX -v ON_ERROR_STOP=1 -c "INSERT INTO transactions (wallet_id, txid, amount)
+        SELECT $WALLET, 'hook-sql-$i-' || g, -1 FROM generate_series(1, 50) AS g" >/dev/null
+done
+# Done when nothing is left pending and the feed holds nothing the endpoint has not read.
+delivered() {
+    "$PSQL" "$E2E_URL" -qtAX -c "SELECT count(*) FILTER (WHERE status = 'succeeded') || ' '
+        || count(*) FILTER (WHERE status <> 'succeeded') || ' '
+        || (SELECT lag_seconds FROM webhook_endpoint_lag WHERE endpoint_id = $ENDPOINT_ID)
+        FROM webhook_deliveries WHERE endpoint_id = $ENDPOINT_ID"
+}
+for _ in $(seq 1 300); do
+    read -r SUCCEEDED PENDING LAG <<<"$(delivered)"
+    [ "$PENDING" = 0 ] && [ "$LAG" = 0 ] && [ "$SUCCEEDED" -ge 216 ] && break
+    sleep 0.2
+done
+STATS=$(curl --silent --fail "http://127.0.0.1:$RECEIVER_PORT/stats")
+echo "delivered $SUCCEEDED, pending $PENDING; the receiver: $STATS"
+python3 - "$STATS" "$SUCCEEDED" <<'PY' || { cat "$LOG.receiver"; exit 1; }
+import json, sys
+stats, succeeded = json.loads(sys.argv[1]), int(sys.argv[2])
+assert stats["received"] == succeeded >= 216, stats
+assert stats["gaps"] == [] and stats["refused"] == 0, stats
+PY
+curl --silent --fail -o /dev/null -X DELETE "$BASE/webhook-endpoints/$ENDPOINT_ID" \
+    -H "Authorization: Bearer $KEY"
+kill $RECEIVER 2>/dev/null || true
+RECEIVER=
+rm -f "$LOG.receiver"
 
 # The Python tools, pinned, in .venv.
 TOOLS=('jsonapi-requests==0.8.0' 'schemathesis==4.32.5' 'openapi-spec-validator==0.9.0'

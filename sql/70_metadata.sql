@@ -54,6 +54,8 @@ BEGIN
         WHEN 'exchanges' THEN 'source_wallet_id = ANY (wallet_api_wallets()) '
                               'OR destination_wallet_id = ANY (wallet_api_wallets())'
         WHEN 'balance-monitors' THEN 'wallet_id = ANY (wallet_api_wallets())'
+        -- Admin keys only, and those are never limited.
+        WHEN 'webhook-endpoints' THEN 'false'
     END;
     IF visible IS NULL THEN
         RAISE EXCEPTION 'metadata_ids: % has no metadata', resource USING ERRCODE = 'invalid_parameter_value';

@@ -459,12 +459,16 @@ async fn prune_events(db: Database, retention: Duration) {
         let before = chrono::Utc::now()
             - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
         match db::run(&db, move |conn| {
-            event::prune(conn, before).map_err(db::DbError::from)
+            let events = event::prune(conn, before)?;
+            let deliveries = crate::models::webhook_delivery::prune(conn, before)?;
+            Ok::<_, db::DbError>((events, deliveries))
         })
         .await
         {
-            Ok(0) => {}
-            Ok(n) => tracing::info!("removed {n} events past the retention"),
+            Ok((0, 0)) => {}
+            Ok((events, deliveries)) => tracing::info!(
+                "removed {events} events and {deliveries} webhook deliveries past the retention"
+            ),
             Err(error) => tracing::warn!("cannot remove old events: {error}"),
         }
     }

@@ -34,6 +34,8 @@ CREATE TABLE webhook_endpoints (
     metadata jsonb NOT NULL DEFAULT '{}'
 );
 
+CREATE INDEX webhook_endpoints_metadata_idx ON webhook_endpoints USING gin (metadata);
+
 COMMENT ON TABLE webhook_endpoints IS
     'Where the events feed is delivered; each endpoint reads the feed with its own cursor (queued_position, queued_id).';
 

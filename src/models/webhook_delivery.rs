@@ -3,7 +3,7 @@
 //! retry schedule is spent (failed); its last attempt's answer is kept beside it.
 
 use chrono::{DateTime, Utc};
-use diesel::pg::Pg;
+use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
 
 use super::declare::resource;
@@ -65,4 +65,15 @@ resource! {
         Wallet "wallet": wallet_id, to_one("wallets"), read, nosort, filter cmp,
             "The wallet of its event.";
     }
+}
+
+/// Retention: removes the deliveries made before `before` that are done (succeeded or
+/// failed); pending ones stay until they are.
+pub fn prune(conn: &mut PgConnection, before: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::delete(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::created_at.lt(before))
+            .filter(webhook_deliveries::status.ne("pending")),
+    )
+    .execute(conn)
 }

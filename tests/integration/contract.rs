@@ -195,6 +195,8 @@ fn seeded() -> (TestApp, String) {
             "relationships": {"wallet": {"data": {"type": "wallets", "id": wallet}}}}}),
     )
     .expect(201);
+    // Webhook endpoint 1, and delivery 1 in its log.
+    crate::webhooks::one_webhook_delivery(&app);
     (app, wallet)
 }
 

@@ -126,6 +126,7 @@ fn no_spelling_of_a_path_reaches_a_handler_past_another_routes_check() {
         .as_str()
         .unwrap()
         .to_string();
+    let (endpoint, delivery) = crate::webhooks::one_webhook_delivery(&app);
     let (reader_id, reader) = app.new_key("reader", &["read"], &[]);
     let (_, writer) = app.new_key("writer", &["write"], &[]);
     let (_, limited) = app.new_key("limited", &["read", "write"], &[&mine]);
@@ -147,6 +148,8 @@ fn no_spelling_of_a_path_reaches_a_handler_past_another_routes_check() {
         Some("exchanges") => exchange.clone(),
         Some("events") => "1".to_string(),
         Some("balance-monitors") => monitor.clone(),
+        Some("webhook-endpoints") => endpoint.clone(),
+        Some("webhook-deliveries") => delivery.clone(),
         other => panic!("no id for {other:?}"),
     };
     let mut differences = Vec::new();

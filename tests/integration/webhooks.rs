@@ -171,6 +171,28 @@ fn endpoint(app: &TestApp, attributes: Value, wallets: &[&str]) -> (String, Stri
     )
 }
 
+/// A webhook endpoint (disabled: nothing is sent) and a delivery of the latest event in its
+/// log, for tests that need one of each: their ids.
+pub fn one_webhook_delivery(app: &TestApp) -> (String, String) {
+    let (endpoint, _) = endpoint(
+        app,
+        json!({"url": "https://hooks.example.com/", "status": "disabled"}),
+        &[],
+    );
+    let mut conn = app.db.connect();
+    exec(
+        &mut conn,
+        &format!(
+            "INSERT INTO webhook_deliveries (endpoint_id, event_id, wallet_id, event_type, \
+                                             next_attempt_at) \
+             SELECT {endpoint}, id, wallet_id, event_type, now() \
+             FROM events ORDER BY id DESC LIMIT 1"
+        ),
+    );
+    let delivery = scalar(&mut conn, "SELECT max(id) FROM webhook_deliveries");
+    (endpoint, delivery)
+}
+
 /// The signature of a delivery under `secret`, computed here as the specification says.
 fn sign(secret: &str, got: &Got) -> String {
     let key = STANDARD

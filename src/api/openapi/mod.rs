@@ -127,6 +127,7 @@ fn build() -> Value {
             }},
         },
         "security": [{"apiKey": []}],
+        "webhooks": webhooks(),
     });
     prune(&mut document);
     document
@@ -279,6 +280,44 @@ fn is_write(operation: &Operation) -> bool {
             | Operation::ChangeLinkage { .. }
             | Operation::Atomic
     )
+}
+
+/// The request the service sends to a webhook endpoint (`/webhook-endpoints`): one per event,
+/// as Standard Webhooks v1 defines it.
+fn webhooks() -> Value {
+    let header = |name: &str, description: &str, schema: Value| {
+        json!({"name": name, "in": "header", "required": true, "schema": schema,
+               "description": description})
+    };
+    json!({"event": {"post": {
+        "summary": "An event, delivered to a webhook endpoint.",
+        "description": "One request per event and endpoint, each wallet's events in their \
+            walletSequence order; retried on failure with the same webhook-id (the event's id), \
+            so a receiver drops the ones it had. Verify webhook-signature before trusting the \
+            body (docs/api.md, \"Webhooks\").",
+        "security": [],
+        "parameters": [
+            header("webhook-id", "The event's id: the same on every attempt and at every endpoint.", json!({"type": "string", "pattern": "^[0-9]+$"})),
+            header("webhook-timestamp", "When this attempt was made, in Unix seconds: refuse one too far from now.", json!({"type": "string", "pattern": "^[0-9]+$"})),
+            header("webhook-signature", "v1, and the base64 HMAC-SHA256 of \"{webhook-id}.{webhook-timestamp}.{body}\" keyed with the bytes of the secret after whsec_ (base64); two, space-separated, while a rotated-out secret still signs.", json!({"type": "string", "pattern": "^v1,[A-Za-z0-9+/]+=*( v1,[A-Za-z0-9+/]+=*)*$"})),
+        ],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["type", "timestamp", "data"],
+            "additionalProperties": false,
+            "properties": {
+                "type": {"description": "The event's eventType.",
+                         "enum": crate::models::event::EVENT_TYPE_NAMES},
+                "timestamp": {"type": "string", "format": "date-time",
+                              "description": "The event's occurredAt."},
+                "data": {"$ref": format!("#/components/schemas/{}", component("events")),
+                         "description": "The event, as GET /events/{id} renders its resource object."},
+            }}}}},
+        "responses": {
+            "2XX": {"description": "Delivered: the endpoint's cursor moves past it."},
+            "410": {"description": "The endpoint is gone: it is disabled at once."},
+            "default": {"description": "Not delivered: sent again on the retry schedule (429 and 503 may say Retry-After)."},
+        },
+    }}})
 }
 
 /// Whether a write takes an `Idempotency-Key`: all do but the creates whose response shows
