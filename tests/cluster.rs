@@ -28,6 +28,8 @@ mod client;
 mod load;
 #[path = "support/outcome.rs"]
 mod outcome;
+#[path = "support/receiver.rs"]
+mod receiver;
 #[path = "support/verify.rs"]
 mod verify;
 use client::{Answer, JSONAPI, book, client, create_wallet, run_id};
@@ -58,6 +60,13 @@ fn script(script: &str, args: &[&str]) -> std::io::Result<std::process::Output> 
         .env("STANDBY_READS", "on")
         // 16 clients on one key book faster than the default per-key rate.
         .env("RATE_LIMIT", "0")
+        // Webhooks to this test's loopback receiver, retried quickly through the failovers.
+        .env("WEBHOOK_ALLOW_PRIVATE", "on")
+        .env("WEBHOOK_ALLOW_HTTP", "on")
+        .env(
+            "WEBHOOK_SCHEDULE",
+            "0s,500ms,1s,2s,2s,2s,5s,5s,10s,10s,10s,10s",
+        )
         .env("RUST_LOG", "warn")
         .output()
 }
@@ -389,6 +398,16 @@ fn a_key_sent_to_two_instances_at_once_runs_once(client: &reqwest::blocking::Cli
 
 fn bookings_survive_the_loss_of_the_primary(client: &reqwest::blocking::Client) {
     let wallet = create_wallet(client, FRONT);
+    // A webhook endpoint for the wallet's bookings: every stored one must reach it.
+    let receiver = receiver::Receiver::start();
+    let endpoint = post(
+        client,
+        &format!("{FRONT}/webhook-endpoints"),
+        json!({"data": {"type": "webhook-endpoints", "attributes": {
+            "url": receiver.url, "eventTypes": ["transaction.created"]},
+            "relationships": {"wallets": {"data": [{"type": "wallets", "id": wallet}]}}}}),
+    );
+    assert_eq!(endpoint.status(), 201);
     let load = Load::start(client, FRONT, &wallet, CLIENTS, Duration::from_millis(50));
     let mut events = Vec::new();
     std::thread::sleep(Duration::from_secs(3));
@@ -507,6 +526,33 @@ fn bookings_survive_the_loss_of_the_primary(client: &reqwest::blocking::Client) 
             )
         ),
         format!("{0} {0}", stored.len())
+    );
+    // And every one of them reached the webhook endpoint, though its deliverer's primary was
+    // killed and then failed over: at least once (a delivery whose 2xx was cut off from its
+    // record comes again, with the same webhook-id).
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let delivered = loop {
+        let got = receiver.got();
+        let txids: HashSet<String> = got
+            .iter()
+            .filter_map(|(_, body)| {
+                body["data"]["attributes"]["data"]["attributes"]["txid"].as_str()
+            })
+            .map(str::to_string)
+            .collect();
+        if txids == stored || Instant::now() > deadline {
+            break (got, txids);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (got, txids) = delivered;
+    assert_eq!(txids, stored, "every stored booking delivered");
+    let ids: HashSet<&String> = got.iter().map(|(id, _)| id).collect();
+    eprintln!(
+        "failover: webhooks: {} deliveries of {} events ({} sent again)",
+        got.len(),
+        ids.len(),
+        got.len() - ids.len()
     );
     assert_verifies(&cluster(&["url", "owner"]), "after the failovers");
 }

@@ -93,8 +93,8 @@ def main():
         INSERT INTO wallets (label) SELECT 'bench-' || g FROM generate_series(1, {bench.SPREAD}) g;
         INSERT INTO transactions (wallet_id, txid, amount)
             SELECT id, 'fund-' || id, 1000000 FROM wallets;
-        VACUUM ANALYZE;
     """)
+    bench.psql(url, "VACUUM ANALYZE")
     bench.psql(admin, "DO $$ BEGIN CREATE ROLE wallet_api LOGIN IN ROLE wallet_service; "
                       "EXCEPTION WHEN duplicate_object THEN NULL; END $$")
     parts = urllib.parse.urlsplit(url)

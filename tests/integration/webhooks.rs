@@ -33,6 +33,8 @@ struct Behaviour {
     fail_first: usize,
     failure: u16,
     delay: Option<Duration>,
+    /// The `Retry-After` of a failure, in seconds.
+    retry_after: Option<u64>,
 }
 
 impl Default for Behaviour {
@@ -41,6 +43,7 @@ impl Default for Behaviour {
             fail_first: 0,
             failure: 500,
             delay: None,
+            retry_after: None,
         }
     }
 }
@@ -82,11 +85,14 @@ impl Receiver {
                                     if let Some(delay) = behaviour.delay {
                                         actix_web::rt::time::sleep(delay).await;
                                     }
-                                    return actix_web::HttpResponse::build(
+                                    let mut failure = actix_web::HttpResponse::build(
                                         actix_web::http::StatusCode::from_u16(behaviour.failure)
                                             .unwrap(),
-                                    )
-                                    .body("not now");
+                                    );
+                                    if let Some(seconds) = behaviour.retry_after {
+                                        failure.insert_header(("Retry-After", seconds.to_string()));
+                                    }
+                                    return failure.body("not now");
                                 }
                                 let header = |name: &str| {
                                     request
@@ -363,6 +369,7 @@ fn failures_are_retried_with_the_same_id_and_each_wallet_waits_for_its_own() {
         fail_first: 4,
         failure: 503,
         delay: None,
+        retry_after: None,
     });
     let wallets: Vec<String> = (0..3)
         .map(|i| app.create_wallet(&format!("w{i}")))
@@ -425,6 +432,7 @@ fn a_410_disables_the_endpoint_and_nothing_more_is_sent() {
         fail_first: usize::MAX,
         failure: 410,
         delay: None,
+        retry_after: None,
     });
     let (id, _) = endpoint(&app, json!({"url": receiver.url}), &[]);
     let wallet = app.create_wallet("w");
@@ -454,6 +462,57 @@ fn a_410_disables_the_endpoint_and_nothing_more_is_sent() {
 }
 
 #[test]
+fn retry_after_is_honoured_and_days_of_failures_disable() {
+    let schedule = Schedule::parse("0s,100ms,100ms,100ms,100ms,100ms").unwrap();
+    let app = TestApp::spawn_with(move |config| {
+        config.webhooks = true;
+        config.webhook_schedule = schedule;
+        config.webhook_disable_after = Duration::from_secs(3);
+    });
+    let receiver = Receiver::start(Behaviour {
+        fail_first: usize::MAX,
+        failure: 503,
+        delay: None,
+        retry_after: Some(2),
+    });
+    let (id, _) = endpoint(&app, json!({"url": receiver.url}), &[]);
+    app.create_wallet("w");
+    wait_for("a second attempt", Duration::from_secs(20), || {
+        receiver.requests() >= 2
+    });
+    // The 503's Retry-After (2 s) outweighs the schedule's 100 ms.
+    let mut conn = app.db.connect();
+    let waited: f64 = scalar(
+        &mut conn,
+        &format!(
+            "SELECT extract(epoch FROM next_attempt_at - last_attempt_at) \
+             FROM webhook_deliveries WHERE endpoint_id = {id}"
+        ),
+    )
+    .parse()
+    .unwrap();
+    assert!(waited >= 1.9, "waited {waited} s");
+    // Nothing but failures for longer than WEBHOOK_DISABLE_AFTER: disabled, saying why.
+    wait_for("the endpoint disabled", Duration::from_secs(30), || {
+        app.get(&format!("/webhook-endpoints/{id}")).body["data"]["attributes"]["status"]
+            == "disabled"
+    });
+    let shown = app.get(&format!("/webhook-endpoints/{id}"));
+    let reason = shown.body["data"]["attributes"]["disabledReason"]
+        .as_str()
+        .unwrap();
+    assert!(reason.contains("every attempt failed"), "{reason}");
+    // The delivery stays pending: enabled again, the endpoint would go on with it.
+    assert_eq!(
+        scalar(
+            &mut conn,
+            &format!("SELECT status FROM webhook_deliveries WHERE endpoint_id = {id}")
+        ),
+        "pending"
+    );
+}
+
+#[test]
 fn a_receiver_slower_than_the_timeout_is_tried_again() {
     let schedule = Schedule::parse("0s,100ms,100ms").unwrap();
     let app = TestApp::spawn_with(move |config| {
@@ -465,6 +524,7 @@ fn a_receiver_slower_than_the_timeout_is_tried_again() {
         fail_first: 1,
         failure: 200,
         delay: Some(Duration::from_secs(1)),
+        retry_after: None,
     });
     let (id, _) = endpoint(&app, json!({"url": receiver.url}), &[]);
     app.create_wallet("w");
