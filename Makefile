@@ -21,13 +21,14 @@ run: deps
 key: deps
 	@scripts/local.sh key
 
-## test: lint, then every test against a real PostgreSQL (the write paths again with
-## coalescing off; the document, schema, upgrade and path-spelling checks once), then the
+## test: lint, then every test against a real PostgreSQL (the write paths' modules again with
+## coalescing off), then the
 ## curl walkthrough and a JSON:API client library against a live server
 test: deps lint
 	$(WITH_DB) cargo test --all-targets
-	$(WITH_DB) TEST_COALESCE=off cargo test --test integration -- --skip upgrade:: \
-	    --skip schema:: --skip docs:: --skip contract:: --skip security:: --skip fuzz::
+	$(WITH_DB) TEST_COALESCE=off cargo test --test integration -- transactions:: holds:: \
+	    transfers:: exchanges:: operations:: idempotency:: coalescing:: credit:: wallets:: \
+	    currencies:: metadata:: limits::
 	$(WITH_DB) scripts/e2e.sh
 
 ## lint: formatting and clippy, warnings as errors

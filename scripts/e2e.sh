@@ -183,7 +183,7 @@ fuzz() { # REPORT_DIR [ARGS...]
 # GET); its operations are fuzzed in the run without credentials below.
 fuzz schemathesis -H "Authorization: Bearer $KEY" --checks all \
     --exclude-checks positive_data_acceptance --exclude-method HEAD \
-    --max-examples "${FUZZ_EXAMPLES:-12}" >"$LOG.fuzz" 2>&1 || { cat "$LOG.fuzz"; exit 1; }
+    --max-examples "${FUZZ_EXAMPLES:-8}" >"$LOG.fuzz" 2>&1 || { cat "$LOG.fuzz"; exit 1; }
 grep -E "generated|Seed|Examples|Coverage|Fuzzing|Stateful|Tested" "$LOG.fuzz"
 
 echo "== schemathesis without credentials: every operation that needs a key answers 401"

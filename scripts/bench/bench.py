@@ -168,6 +168,63 @@ def combine(runs):
     }
 
 
+def scenario_database(name, what):
+    """For a scenario run on its own (events.py, webhooks.py): the release binary built, and
+    a fresh, migrated database `name` of the local cluster. Returns (admin_url, url, binary)."""
+    global PSQL, PGBENCH
+    bindir = bin_dir()
+    PSQL, PGBENCH = str(bindir / "psql"), str(bindir / "pgbench")
+    cluster = run([str(ROOT / "scripts" / "pg-local.sh"), "url"]).strip()
+    admin, url = with_database(cluster, "postgres"), with_database(cluster, name)
+    run(["cargo", "build", "--release", "--quiet"], cwd=ROOT)
+    binary = str(ROOT / "target" / "release" / "wallet-api")
+    log(f"fresh database {name}: {what}")
+    psql(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    psql(admin, f"CREATE DATABASE {name}")
+    run([binary, "migrate"], env={**os.environ, "DATABASE_URL": url, "RUST_LOG": "warn"})
+    return admin, url, binary
+
+
+def serve_scenario(binary, admin, url, name, settings=None):
+    """Serves `url` as a deployment does (the role wallet_api, an admin key in KEY), with
+    the benchmark's server settings and `settings`; returns (base_url, process) once it
+    answers."""
+    global KEY
+    psql(admin, "DO $$ BEGIN CREATE ROLE wallet_api LOGIN IN ROLE wallet_service; "
+                "EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    parts = urllib.parse.urlsplit(url)
+    service_url = urllib.parse.urlunsplit(parts._replace(netloc="wallet_api@" + parts.netloc.split("@")[-1]))
+    created = run([binary, "keys", "create", "--name", "bench", "--scope", "admin"],
+                  env={**os.environ, "DATABASE_URL": url, "RUST_LOG": "warn"})
+    KEY = created.strip().splitlines()[-1]
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = Path(tempfile.gettempdir()) / f"wallet-api-bench-{name}.log"
+    server = subprocess.Popen(
+        [binary, "serve"], stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
+        env={**os.environ, "DATABASE_URL": service_url, "MIGRATION_DATABASE_URL": url,
+             "RATE_LIMIT": "10000000", "RATE_LIMIT_BURST": "10000000", "PORT": str(port),
+             "RUST_LOG": "warn", **SERVER_SETTINGS, **(settings or {})})
+    for _ in range(100):
+        try:
+            http_get(f"{base}/health")
+            break
+        except OSError:
+            time.sleep(0.1)
+    return base, server
+
+
+def verify_and_print(binary, url, figures):
+    """`wallet-api verify` after a scenario: its verdict joins the figures, printed as JSON;
+    fails when it does."""
+    verify = subprocess.run([binary, "verify"], env={**os.environ, "DATABASE_URL": url},
+                            text=True, capture_output=True)
+    figures["verify"] = verify.stdout.strip().splitlines()[-1] if verify.stdout.strip() else verify.stderr
+    print(json.dumps(figures, indent=1, default=str))
+    if verify.returncode != 0:
+        raise SystemExit("wallet-api verify failed after the benchmark")
+
+
 def main():
     global PSQL, PGBENCH, KEY
     bindir = bin_dir()

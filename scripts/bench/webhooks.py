@@ -13,13 +13,9 @@ Prints the figures as JSON (BENCH_SECONDS, BENCH_ROUNDS as for make bench).
 
 import datetime
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -78,50 +74,20 @@ def request(base, method, path, body=None):
 
 
 def main():
-    bindir = bench.bin_dir()
-    bench.PSQL, bench.PGBENCH = str(bindir / "psql"), str(bindir / "pgbench")
-    cluster = bench.run([str(bench.ROOT / "scripts" / "pg-local.sh"), "url"]).strip()
-    admin = bench.with_database(cluster, "postgres")
-    url = bench.with_database(cluster, DATABASE)
-    bench.run(["cargo", "build", "--release", "--quiet"], cwd=bench.ROOT)
-    binary = str(bench.ROOT / "target" / "release" / "wallet-api")
-    bench.log(f"fresh database {DATABASE}: {bench.SPREAD:,} funded wallets")
-    bench.psql(admin, f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-    bench.psql(admin, f"CREATE DATABASE {DATABASE}")
-    bench.run([binary, "migrate"], env={**os.environ, "DATABASE_URL": url, "RUST_LOG": "warn"})
+    admin, url, binary = bench.scenario_database(DATABASE, f"{bench.SPREAD:,} funded wallets")
     bench.psql(url, f"""
         INSERT INTO wallets (label) SELECT 'bench-' || g FROM generate_series(1, {bench.SPREAD}) g;
         INSERT INTO transactions (wallet_id, txid, amount)
             SELECT id, 'fund-' || id, 1000000 FROM wallets;
     """)
     bench.psql(url, "VACUUM ANALYZE")
-    bench.psql(admin, "DO $$ BEGIN CREATE ROLE wallet_api LOGIN IN ROLE wallet_service; "
-                      "EXCEPTION WHEN duplicate_object THEN NULL; END $$")
-    parts = urllib.parse.urlsplit(url)
-    service_url = urllib.parse.urlunsplit(parts._replace(netloc="wallet_api@" + parts.netloc.split("@")[-1]))
-    created = bench.run([binary, "keys", "create", "--name", "bench", "--scope", "admin"],
-                        env={**os.environ, "DATABASE_URL": url, "RUST_LOG": "warn"})
-    bench.KEY = created.strip().splitlines()[-1]
     receiver = Receiver()
-    port = bench.free_port()
-    base = f"http://127.0.0.1:{port}"
-    log_path = Path(tempfile.gettempdir()) / "wallet-api-bench-webhooks.log"
-    server = subprocess.Popen(
-        [binary, "serve"], stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
-        env={**os.environ, "DATABASE_URL": service_url, "MIGRATION_DATABASE_URL": url,
-             "RATE_LIMIT": "10000000", "RATE_LIMIT_BURST": "10000000", "PORT": str(port),
-             "WEBHOOK_ALLOW_PRIVATE": "on", "WEBHOOK_ALLOW_HTTP": "on",
-             "RUST_LOG": "warn", **bench.SERVER_SETTINGS})
+    base, server = bench.serve_scenario(binary, admin, url, "webhooks", {
+        "WEBHOOK_ALLOW_PRIVATE": "on", "WEBHOOK_ALLOW_HTTP": "on"})
     run_id = int(time.time())
     rates = {"endpoint": [], "none": []}
     lags, delivered, delivering_seconds = [], 0, 0.0
     try:
-        for _ in range(100):
-            try:
-                bench.http_get(f"{base}/health")
-                break
-            except OSError:
-                time.sleep(0.1)
         bench.log(f"webhooks: {2 * bench.ROUNDS} alternating rounds of create-spread, "
                   f"{bench.SECONDS}s each, with one endpoint (balance.changed) and with none")
         for round_ in range(2 * bench.ROUNDS):
@@ -175,12 +141,7 @@ def main():
     bench.log(f"  booking: {with_endpoint['rate']:.0f}/s with the endpoint, {bare['rate']:.0f}/s "
               f"without ({figures['booking']['ratio']:.2f}x); {delivered:,} deliveries, lag p50 "
               f"{pick(0.5):.0f} ms, p99 {pick(0.99):.0f} ms")
-    verify = subprocess.run([binary, "verify"], env={**os.environ, "DATABASE_URL": url},
-                            text=True, capture_output=True)
-    figures["verify"] = verify.stdout.strip().splitlines()[-1] if verify.stdout.strip() else verify.stderr
-    print(json.dumps(figures, indent=1, default=str))
-    if verify.returncode != 0:
-        raise SystemExit("wallet-api verify failed after the benchmark")
+    bench.verify_and_print(binary, url, figures)
 
 
 if __name__ == "__main__":

@@ -402,13 +402,7 @@ pub fn single_in_document_with_meta<R: Resource>(
     included: &[Box<dyn Render>],
     context: &Context,
 ) -> Reply {
-    let body = document(
-        object(resource, context, None),
-        self_links(context.self_link()),
-        rendered(context, included),
-        meta,
-    );
-    respond(status, &body)
+    single_document(status, resource, None, meta, included, context)
 }
 
 /// [`single`], the resource object carrying `meta`.
@@ -419,11 +413,24 @@ pub fn single_with_meta<R: Resource>(
     included: &[Box<dyn Render>],
     context: &Context,
 ) -> Reply {
+    single_document(status, resource, meta, None, included, context)
+}
+
+/// A response holding one resource, with `meta` on the resource object and on the document
+/// when given.
+fn single_document<R: Resource>(
+    status: StatusCode,
+    resource: &R,
+    object_meta: Option<Value>,
+    document_meta: Option<Value>,
+    included: &[Box<dyn Render>],
+    context: &Context,
+) -> Reply {
     let body = document(
-        object(resource, context, meta),
+        object(resource, context, object_meta),
         self_links(context.self_link()),
         rendered(context, included),
-        None,
+        document_meta,
     );
     respond(status, &body)
 }

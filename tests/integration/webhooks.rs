@@ -199,6 +199,30 @@ pub fn one_webhook_delivery(app: &TestApp) -> (String, String) {
     (endpoint, delivery)
 }
 
+/// A PATCH of endpoint `id` whose resource object has `members` beside its type and id.
+fn patch_endpoint(app: &TestApp, id: &str, members: Value) -> Reply {
+    let mut data = json!({"type": "webhook-endpoints", "id": id});
+    for (name, value) in members.as_object().unwrap() {
+        data[name] = value.clone();
+    }
+    app.patch(&format!("/webhook-endpoints/{id}"), json!({"data": data}))
+}
+
+/// Waits until endpoint `id` is disabled: why it is.
+fn disabled_reason(app: &TestApp, id: &str) -> String {
+    let mut reason = String::new();
+    wait_for("the endpoint disabled", Duration::from_secs(30), || {
+        let shown = app.get(&format!("/webhook-endpoints/{id}"));
+        let attributes = &shown.body["data"]["attributes"];
+        reason = attributes["disabledReason"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        attributes["status"] == "disabled"
+    });
+    reason
+}
+
 /// The signature of a delivery under `secret`, computed here as the specification says.
 fn sign(secret: &str, got: &Got) -> String {
     let key = STANDARD
@@ -436,26 +460,14 @@ fn a_410_disables_the_endpoint_and_nothing_more_is_sent() {
     });
     let (id, _) = endpoint(&app, json!({"url": receiver.url}), &[]);
     let wallet = app.create_wallet("w");
-    wait_for("the endpoint disabled", Duration::from_secs(20), || {
-        app.get(&format!("/webhook-endpoints/{id}")).body["data"]["attributes"]["status"]
-            == "disabled"
-    });
-    let shown = app.get(&format!("/webhook-endpoints/{id}"));
-    let reason = shown.body["data"]["attributes"]["disabledReason"]
-        .as_str()
-        .unwrap();
+    let reason = disabled_reason(&app, &id);
     assert!(reason.contains("410"), "{reason}");
     let requests = receiver.requests();
     app.book(&wallet, "after", "1.00").expect(201);
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(receiver.requests(), requests);
     // Re-enabled, it goes on from where it stopped: the pending event first.
-    app.patch(
-        &format!("/webhook-endpoints/{id}"),
-        json!({"data": {"type": "webhook-endpoints", "id": id,
-                        "attributes": {"status": "enabled"}}}),
-    )
-    .expect(200);
+    patch_endpoint(&app, &id, json!({"attributes": {"status": "enabled"}})).expect(200);
     wait_for("the endpoint tried again", Duration::from_secs(20), || {
         receiver.requests() > requests
     });
@@ -493,14 +505,7 @@ fn retry_after_is_honoured_and_days_of_failures_disable() {
     .unwrap();
     assert!(waited >= 1.9, "waited {waited} s");
     // Nothing but failures for longer than WEBHOOK_DISABLE_AFTER: disabled, saying why.
-    wait_for("the endpoint disabled", Duration::from_secs(30), || {
-        app.get(&format!("/webhook-endpoints/{id}")).body["data"]["attributes"]["status"]
-            == "disabled"
-    });
-    let shown = app.get(&format!("/webhook-endpoints/{id}"));
-    let reason = shown.body["data"]["attributes"]["disabledReason"]
-        .as_str()
-        .unwrap();
+    let reason = disabled_reason(&app, &id);
     assert!(reason.contains("every attempt failed"), "{reason}");
     // The delivery stays pending: enabled again, the endpoint would go on with it.
     assert_eq!(
@@ -620,11 +625,7 @@ fn a_rotated_secret_signs_beside_the_new_one() {
     let app = app_delivering("0s,100ms");
     let receiver = Receiver::start(Behaviour::default());
     let (id, old) = endpoint(&app, json!({"url": receiver.url}), &[]);
-    let rotated = app.patch(
-        &format!("/webhook-endpoints/{id}"),
-        json!({"data": {"type": "webhook-endpoints", "id": id,
-                        "meta": {"rotateSecret": true}}}),
-    );
+    let rotated = patch_endpoint(&app, &id, json!({"meta": {"rotateSecret": true}}));
     rotated.expect(200);
     let new = rotated.body["meta"]["secret"].as_str().unwrap().to_string();
     assert!(new.starts_with("whsec_") && new != old);
@@ -639,12 +640,7 @@ fn a_rotated_secret_signs_beside_the_new_one() {
     let signatures: Vec<&str> = got.signature.split(' ').collect();
     assert_eq!(signatures, [sign(&new, got), sign(&old, got)]);
     // A rotateSecret that is no boolean: a 400 pointing at it.
-    app.patch(
-        &format!("/webhook-endpoints/{id}"),
-        json!({"data": {"type": "webhook-endpoints", "id": id,
-                        "meta": {"rotateSecret": "yes"}}}),
-    )
-    .expect_error(
+    patch_endpoint(&app, &id, json!({"meta": {"rotateSecret": "yes"}})).expect_error(
         400,
         "invalid-document",
         Some(("pointer", "/data/meta/rotateSecret")),
@@ -681,11 +677,7 @@ fn an_endpoint_gets_only_its_wallets_and_types_and_replays_from_an_event() {
     }
     // Replay from the first: the three again, with the same webhook-ids.
     let first = got[0].id.clone();
-    let replayed = app.patch(
-        &format!("/webhook-endpoints/{id}"),
-        json!({"data": {"type": "webhook-endpoints", "id": id,
-                        "attributes": {"replayFrom": first}}}),
-    );
+    let replayed = patch_endpoint(&app, &id, json!({"attributes": {"replayFrom": first}}));
     replayed.expect(200);
     assert_eq!(
         replayed.body["data"]["attributes"]["replayFrom"],
@@ -698,10 +690,10 @@ fn an_endpoint_gets_only_its_wallets_and_types_and_replays_from_an_event() {
     let before: Vec<String> = got.iter().map(|g| g.id.clone()).collect();
     assert_eq!(again, before);
     // An event the feed does not hold: 422.
-    app.patch(
-        &format!("/webhook-endpoints/{id}"),
-        json!({"data": {"type": "webhook-endpoints", "id": id,
-                        "attributes": {"replayFrom": "999999999"}}}),
+    patch_endpoint(
+        &app,
+        &id,
+        json!({"attributes": {"replayFrom": "999999999"}}),
     )
     .expect_error(
         422,
