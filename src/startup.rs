@@ -34,8 +34,8 @@ pub struct Application {
     /// Set on the first SIGTERM or SIGINT (`/health` reads it).
     draining: Arc<AtomicBool>,
     shutdown: Shutdown,
-    /// Whether SIGTERM and SIGINT stop it ([`Application::stop_on_signals`]).
-    signals: bool,
+    /// SIGTERM and SIGINT, listened to when they stop it ([`Application::stop_on_signals`]).
+    signals: Option<Signals>,
     db: Database,
     /// Its failed authentications not logged yet are when the server stops.
     auth: Arc<Authenticator>,
@@ -138,7 +138,7 @@ impl Application {
                 delay: limits.shutdown_delay,
                 timeout: limits.shutdown_timeout,
             },
-            signals: false,
+            signals: None,
             db,
             auth,
             idempotency_ttl: config.idempotency_ttl,
@@ -156,7 +156,9 @@ impl Application {
     /// Stops gracefully on SIGTERM or SIGINT (the process's own server; an application a test
     /// runs in its process leaves the signals to the test harness).
     pub fn stop_on_signals(mut self) -> Application {
-        self.signals = true;
+        // Listened to from now on, before the caller says it serves: a signal sent as soon
+        // as it does is drained, never the default action (the process killed at once).
+        self.signals = Signals::listen();
         self
     }
 
@@ -169,8 +171,9 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let purge = actix_web::rt::spawn(purge_expired_keys(self.db.clone(), self.idempotency_ttl));
         let prune = actix_web::rt::spawn(prune_events(self.db.clone(), self.event_retention));
-        let signals = self.signals.then(|| {
+        let signals = self.signals.map(|signals| {
             actix_web::rt::spawn(drain_on_signals(
+                signals,
                 self.server.handle(),
                 self.draining.clone(),
                 self.shutdown,
@@ -209,11 +212,12 @@ struct Shutdown {
 /// requests in flight get `SHUTDOWN_TIMEOUT` to finish, then the process ends. A second
 /// signal stops it at once.
 async fn drain_on_signals(
+    mut signals: Signals,
     server: actix_web::dev::ServerHandle,
     draining: Arc<AtomicBool>,
     shutdown: Shutdown,
 ) {
-    let Some(first) = next_signal().await else {
+    let Some(first) = signals.next().await else {
         return;
     };
     draining.store(true, Ordering::SeqCst);
@@ -229,7 +233,7 @@ async fn drain_on_signals(
     };
     tokio::select! {
         () = stopped => {}
-        second = next_signal() => {
+        second = signals.next() => {
             if let Some(second) = second {
                 tracing::warn!("{second} again: stopping now, requests in flight are dropped");
                 server.stop(false).await;
@@ -238,19 +242,39 @@ async fn drain_on_signals(
     }
 }
 
-/// The next SIGTERM or SIGINT, by name (`None` if signals cannot be listened to).
-async fn next_signal() -> Option<&'static str> {
-    use actix_web::rt::signal::unix::{SignalKind, signal};
-    let (Ok(mut terminate), Ok(mut interrupt)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::warn!("cannot listen to SIGTERM and SIGINT: stop the service with SIGKILL");
-        return None;
-    };
-    tokio::select! {
-        _ = terminate.recv() => Some("SIGTERM"),
-        _ = interrupt.recv() => Some("SIGINT"),
+/// SIGTERM and SIGINT, listened to.
+struct Signals {
+    terminate: actix_web::rt::signal::unix::Signal,
+    interrupt: actix_web::rt::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Starts listening (on the current runtime); `None`, said loudly, when it cannot.
+    fn listen() -> Option<Signals> {
+        use actix_web::rt::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(terminate), Ok(interrupt)) => Some(Signals {
+                terminate,
+                interrupt,
+            }),
+            _ => {
+                tracing::warn!(
+                    "cannot listen to SIGTERM and SIGINT: stop the service with SIGKILL"
+                );
+                None
+            }
+        }
+    }
+
+    /// The next SIGTERM or SIGINT, by name.
+    async fn next(&mut self) -> Option<&'static str> {
+        tokio::select! {
+            _ = self.terminate.recv() => Some("SIGTERM"),
+            _ = self.interrupt.recv() => Some("SIGINT"),
+        }
     }
 }
 
