@@ -8,7 +8,7 @@ PG := scripts/pg-local.sh
 # The database: $DATABASE_URL, or the local cluster's (started on demand).
 WITH_DB = export DATABASE_URL="$${DATABASE_URL:-$$($(PG) url)}" &&
 
-.PHONY: run key test lint build deps db-start db-stop db-url psql migrate verify repair bench profile e2e fuzz openapi schema docs cluster cluster-down cluster-status backup restore bench-cluster bench-events bench-webhooks
+.PHONY: run key test lint build deps db-start db-stop db-url psql migrate verify repair bench profile e2e fuzz openapi schema docs cluster cluster-down cluster-status backup restore bench-cluster bench-events bench-webhooks bench-history
 
 ## run: build in release mode and serve on HOST:PORT. Without DATABASE_URL: start the local
 ## cluster, migrate it as the tables' owner, serve as the least-privilege role wallet_api, with
@@ -129,6 +129,11 @@ bench-events: deps
 bench-webhooks: deps
 	command -v wrk >/dev/null 2>&1 || scripts/install.sh wrk
 	$(WITH_DB) python3 scripts/bench/webhooks.py
+
+## bench-history: balance-history of a wallet with 10 journal entries and of one with
+## 1,000,000 (also run by make bench)
+bench-history: deps
+	$(WITH_DB) python3 scripts/bench/history.py
 
 ## bench-cluster: bookings and reads with 1 and 2 instances, reads from the primary and
 ## from the standby, the standby's lag: a formation of its own; writes docs/SCALING.md's figures

@@ -72,6 +72,87 @@ $$;
 ALTER FUNCTION public.api_keys_revocation_final() OWNER TO CURRENT_USER;
 
 --
+-- Name: balance_bucket_start(text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.balance_bucket_start(width text, at timestamp with time zone) RETURNS timestamp with time zone
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT date_bin(balance_bucket_step(width), at, timestamptz '2000-01-01 00:00:00+00')
+$$;
+
+ALTER FUNCTION public.balance_bucket_start(width text, at timestamp with time zone) OWNER TO CURRENT_USER;
+
+--
+-- Name: balance_bucket_step(text); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.balance_bucket_step(width text) RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT CASE width WHEN '1m' THEN interval '1 minute' WHEN '1h' THEN interval '1 hour'
+                      WHEN '1d' THEN interval '1 day' END
+$$;
+
+ALTER FUNCTION public.balance_bucket_step(width text) OWNER TO CURRENT_USER;
+
+--
+-- Name: balance_buckets_refold(bigint[]); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.balance_buckets_refold(wallets bigint[]) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    DELETE FROM balance_buckets WHERE wallet_id = ANY (wallets);
+    INSERT INTO balance_buckets (wallet_id, width, start, min_balance, max_balance, balance,
+                                 held, last_changed_at, last_change_id)
+    SELECT * FROM balance_journal_folded(wallets);
+$$;
+
+ALTER FUNCTION public.balance_buckets_refold(wallets bigint[]) OWNER TO wallet_ledger;
+
+--
+-- Name: balance_changes_buckets(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
+--
+
+CREATE FUNCTION public.balance_changes_buckets() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    INSERT INTO balance_buckets AS b (wallet_id, width, start, min_balance, max_balance,
+                                      balance, held, last_changed_at, last_change_id)
+    SELECT n.wallet_id, w.width, balance_bucket_start(w.width, n.changed_at),
+           min(n.balance), max(n.balance),
+           (array_agg(n.balance ORDER BY n.changed_at DESC, n.id DESC))[1],
+           (array_agg(n.held ORDER BY n.changed_at DESC, n.id DESC))[1],
+           max(n.changed_at),
+           (array_agg(n.id ORDER BY n.changed_at DESC, n.id DESC))[1]
+    FROM new_changes AS n
+    CROSS JOIN (VALUES ('1m'), ('1h'), ('1d')) AS w(width)
+    GROUP BY n.wallet_id, w.width, 3
+    ORDER BY 1, 2, 3
+    ON CONFLICT (wallet_id, width, start) DO UPDATE SET
+        min_balance = least(b.min_balance, excluded.min_balance),
+        max_balance = greatest(b.max_balance, excluded.max_balance),
+        balance = CASE WHEN (excluded.last_changed_at, excluded.last_change_id)
+                            > (b.last_changed_at, b.last_change_id)
+                       THEN excluded.balance ELSE b.balance END,
+        held = CASE WHEN (excluded.last_changed_at, excluded.last_change_id)
+                         > (b.last_changed_at, b.last_change_id)
+                    THEN excluded.held ELSE b.held END,
+        last_changed_at = greatest(b.last_changed_at, excluded.last_changed_at),
+        last_change_id = CASE WHEN (excluded.last_changed_at, excluded.last_change_id)
+                                   > (b.last_changed_at, b.last_change_id)
+                              THEN excluded.last_change_id ELSE b.last_change_id END;
+    RETURN NULL;
+END;
+$$;
+
+ALTER FUNCTION public.balance_changes_buckets() OWNER TO wallet_ledger;
+
+--
 -- Name: balance_changes_events(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
 --
 
@@ -100,6 +181,83 @@ END;
 $$;
 
 ALTER FUNCTION public.balance_changes_events() OWNER TO wallet_ledger;
+
+--
+-- Name: balance_history(bigint, text, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.balance_history(of_wallet bigint, bucket_width text, from_time timestamp with time zone, to_time timestamp with time zone) RETURNS TABLE(bucket_start timestamp with time zone, bucket_end timestamp with time zone, balance numeric, held numeric, available numeric, min_balance numeric, max_balance numeric)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH starts AS (
+        SELECT s
+        FROM generate_series(balance_bucket_start(bucket_width, from_time),
+                             to_time - interval '1 microsecond',
+                             balance_bucket_step(bucket_width)) AS s
+    ), prior AS (
+        SELECT c.balance, c.held
+        FROM balance_changes AS c
+        WHERE c.wallet_id = of_wallet
+          AND c.changed_at < balance_bucket_start(bucket_width, from_time)
+        ORDER BY c.changed_at DESC, c.id DESC
+        LIMIT 1
+    ), joined AS (
+        SELECT s.s AS start, b.balance, b.held, b.min_balance, b.max_balance,
+               count(b.balance) OVER (ORDER BY s.s) AS run
+        FROM starts AS s
+        LEFT JOIN balance_buckets AS b
+          ON b.wallet_id = of_wallet AND b.width = bucket_width AND b.start = s.s
+    ), ended AS (
+        SELECT j.start, j.min_balance, j.max_balance,
+               coalesce(first_value(j.balance) OVER run, (SELECT p.balance FROM prior AS p), 0)
+                   AS end_balance,
+               coalesce(first_value(j.held) OVER run, (SELECT p.held FROM prior AS p), 0)
+                   AS end_held
+        FROM joined AS j
+        WINDOW run AS (PARTITION BY j.run ORDER BY j.start)
+    ), carried AS (
+        SELECT e.*,
+               coalesce(lag(e.end_balance) OVER (ORDER BY e.start),
+                        (SELECT p.balance FROM prior AS p), 0) AS start_balance
+        FROM ended AS e
+    )
+    SELECT c.start, c.start + balance_bucket_step(bucket_width), c.end_balance, c.end_held,
+           c.end_balance - c.end_held
+               + wallet_credit_limit_at(of_wallet, c.start + balance_bucket_step(bucket_width)),
+           least(c.start_balance, coalesce(c.min_balance, c.start_balance)),
+           greatest(c.start_balance, coalesce(c.max_balance, c.start_balance))
+    FROM carried AS c
+    ORDER BY c.start
+$$;
+
+ALTER FUNCTION public.balance_history(of_wallet bigint, bucket_width text, from_time timestamp with time zone, to_time timestamp with time zone) OWNER TO CURRENT_USER;
+
+--
+-- Name: FUNCTION balance_history(of_wallet bigint, bucket_width text, from_time timestamp with time zone, to_time timestamp with time zone); Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON FUNCTION public.balance_history(of_wallet bigint, bucket_width text, from_time timestamp with time zone, to_time timestamp with time zone) IS 'The wallet''s balance per bucket of width 1m, 1h or 1d from from_time to to_time: at each bucket''s end (balance, held, available), and its lowest and highest within it.';
+
+--
+-- Name: balance_journal_folded(bigint[]); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.balance_journal_folded(wallets bigint[]) RETURNS TABLE(wallet_id bigint, width text, start timestamp with time zone, min_balance numeric, max_balance numeric, balance numeric, held numeric, last_changed_at timestamp with time zone, last_change_id bigint)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT c.wallet_id, w.width, balance_bucket_start(w.width, c.changed_at),
+           min(c.balance), max(c.balance),
+           (array_agg(c.balance ORDER BY c.changed_at DESC, c.id DESC))[1],
+           (array_agg(c.held ORDER BY c.changed_at DESC, c.id DESC))[1],
+           max(c.changed_at),
+           (array_agg(c.id ORDER BY c.changed_at DESC, c.id DESC))[1]
+    FROM balance_changes AS c
+    CROSS JOIN (VALUES ('1m'), ('1h'), ('1d')) AS w(width)
+    WHERE wallets IS NULL OR c.wallet_id = ANY (wallets)
+    GROUP BY 1, 2, 3
+$$;
+
+ALTER FUNCTION public.balance_journal_folded(wallets bigint[]) OWNER TO CURRENT_USER;
 
 --
 -- Name: balance_monitors_events(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
@@ -2741,6 +2899,11 @@ DECLARE
     fix record;
     journal_id bigint;
 BEGIN
+    -- Balance history that disagrees with the journal is folded again
+    -- (62_balance_history.sql): it holds no money, only a summary of the journal.
+    IF apply THEN
+        PERFORM balance_buckets_refold(ARRAY(SELECT DISTINCT b.wallet_id FROM balance_bucket_audit AS b));
+    END IF;
     SELECT array_agg(a.wallet_id ORDER BY a.wallet_id) INTO flagged
     FROM wallet_balance_audit AS a
     WHERE a.stored_balance IS NOT NULL;
@@ -3183,6 +3346,51 @@ ALTER TABLE public.api_keys ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MAXVALUE
     CACHE 1
 );
+
+--
+-- Name: balance_buckets; Type: TABLE; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TABLE public.balance_buckets (
+    wallet_id bigint NOT NULL,
+    width text NOT NULL,
+    start timestamp with time zone NOT NULL,
+    min_balance numeric(36,18) NOT NULL,
+    max_balance numeric(36,18) NOT NULL,
+    balance numeric(36,18) NOT NULL,
+    held numeric(36,18) NOT NULL,
+    last_changed_at timestamp with time zone NOT NULL,
+    last_change_id bigint NOT NULL,
+    CONSTRAINT balance_buckets_width_known CHECK ((width = ANY (ARRAY['1m'::text, '1h'::text, '1d'::text])))
+);
+
+ALTER TABLE public.balance_buckets OWNER TO CURRENT_USER;
+
+--
+-- Name: TABLE balance_buckets; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON TABLE public.balance_buckets IS 'The journal summarised per wallet and minute, hour and day: the lowest and highest balance its changes left, and what its last change left. Kept by balance_changes_buckets().';
+
+--
+-- Name: balance_bucket_audit; Type: VIEW; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE VIEW public.balance_bucket_audit AS
+ SELECT COALESCE(f.wallet_id, b.wallet_id) AS wallet_id,
+    COALESCE(f.width, b.width) AS width,
+    COALESCE(f.start, b.start) AS start
+   FROM (public.balance_journal_folded(NULL::bigint[]) f(wallet_id, width, start, min_balance, max_balance, balance, held, last_changed_at, last_change_id)
+     FULL JOIN public.balance_buckets b ON (((b.wallet_id = f.wallet_id) AND (b.width = f.width) AND (b.start = f.start))))
+  WHERE ((f.wallet_id IS NULL) OR (b.wallet_id IS NULL) OR ((((f.min_balance IS DISTINCT FROM b.min_balance) OR (f.max_balance IS DISTINCT FROM b.max_balance)) OR (f.balance IS DISTINCT FROM b.balance)) OR (f.held IS DISTINCT FROM b.held)));
+
+ALTER TABLE public.balance_bucket_audit OWNER TO CURRENT_USER;
+
+--
+-- Name: VIEW balance_bucket_audit; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON VIEW public.balance_bucket_audit IS 'Buckets of balance_buckets that disagree with the journal (empty when all is well); wallet-api repair folds their wallets again.';
 
 --
 -- Name: balance_changes; Type: TABLE; Schema: public; Owner: CURRENT_USER
@@ -4149,6 +4357,13 @@ ALTER TABLE ONLY public.api_keys
     ADD CONSTRAINT api_keys_secret_hash_key UNIQUE (secret_hash);
 
 --
+-- Name: balance_buckets balance_buckets_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE ONLY public.balance_buckets
+    ADD CONSTRAINT balance_buckets_pkey PRIMARY KEY (wallet_id, width, start);
+
+--
 -- Name: balance_changes balance_changes_pkey; Type: CONSTRAINT; Schema: public; Owner: CURRENT_USER
 --
 
@@ -4525,6 +4740,14 @@ ALTER TABLE public.api_keys ENABLE ALWAYS TRIGGER api_keys_revocation_final;
 CREATE TRIGGER balance_changes_append_only BEFORE DELETE OR UPDATE ON public.balance_changes FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_rewrite();
 
 ALTER TABLE public.balance_changes ENABLE ALWAYS TRIGGER balance_changes_append_only;
+
+--
+-- Name: balance_changes balance_changes_buckets; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE TRIGGER balance_changes_buckets AFTER INSERT ON public.balance_changes REFERENCING NEW TABLE AS new_changes FOR EACH STATEMENT EXECUTE FUNCTION public.balance_changes_buckets();
+
+ALTER TABLE public.balance_changes ENABLE ALWAYS TRIGGER balance_changes_buckets;
 
 --
 -- Name: balance_changes balance_changes_no_truncate; Type: TRIGGER; Schema: public; Owner: CURRENT_USER
@@ -5088,6 +5311,18 @@ ALTER TABLE ONLY public.webhook_deliveries
     ADD CONSTRAINT webhook_deliveries_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES public.webhook_endpoints(id) ON DELETE CASCADE;
 
 --
+-- Name: balance_buckets; Type: ROW SECURITY; Schema: public; Owner: CURRENT_USER
+--
+
+ALTER TABLE public.balance_buckets ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: balance_buckets balance_buckets_visible; Type: POLICY; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE POLICY balance_buckets_visible ON public.balance_buckets USING (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[])))) WITH CHECK (((( SELECT public.wallet_api_wallets() AS wallet_api_wallets) IS NULL) OR (wallet_id = ANY (( SELECT public.wallet_api_wallets() AS wallet_api_wallets)::bigint[]))));
+
+--
 -- Name: balance_changes; Type: ROW SECURITY; Schema: public; Owner: CURRENT_USER
 --
 
@@ -5191,6 +5426,18 @@ GRANT ALL ON SCHEMA public TO wallet_ledger;
 GRANT USAGE ON SCHEMA public TO wallet_service;
 GRANT USAGE ON SCHEMA public TO wallet_reader;
 GRANT USAGE ON SCHEMA public TO wallet_writer;
+
+--
+-- Name: FUNCTION balance_buckets_refold(wallets bigint[]); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.balance_buckets_refold(wallets bigint[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION balance_changes_buckets(); Type: ACL; Schema: public; Owner: wallet_ledger
+--
+
+REVOKE ALL ON FUNCTION public.balance_changes_buckets() FROM PUBLIC;
 
 --
 -- Name: FUNCTION balance_changes_events(); Type: ACL; Schema: public; Owner: wallet_ledger
@@ -5741,6 +5988,22 @@ GRANT SELECT(expires_at) ON TABLE public.api_keys TO wallet_reader;
 
 GRANT UPDATE(revoked_at) ON TABLE public.api_keys TO wallet_service;
 GRANT SELECT(revoked_at) ON TABLE public.api_keys TO wallet_reader;
+
+--
+-- Name: TABLE balance_buckets; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.balance_buckets TO wallet_ledger;
+GRANT SELECT ON TABLE public.balance_buckets TO wallet_service;
+GRANT SELECT ON TABLE public.balance_buckets TO wallet_reader;
+
+--
+-- Name: TABLE balance_bucket_audit; Type: ACL; Schema: public; Owner: CURRENT_USER
+--
+
+GRANT SELECT ON TABLE public.balance_bucket_audit TO wallet_ledger;
+GRANT SELECT ON TABLE public.balance_bucket_audit TO wallet_service;
+GRANT SELECT ON TABLE public.balance_bucket_audit TO wallet_reader;
 
 --
 -- Name: TABLE balance_changes; Type: ACL; Schema: public; Owner: CURRENT_USER

@@ -23,6 +23,7 @@ ALTER TABLE transfers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE exchanges ENABLE ROW LEVEL SECURITY;
 ALTER TABLE events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE balance_monitors ENABLE ROW LEVEL SECURITY;
+ALTER TABLE balance_buckets ENABLE ROW LEVEL SECURITY;
 
 DROP POLICY IF EXISTS wallets_visible ON wallets;
 CREATE POLICY wallets_visible ON wallets
@@ -42,6 +43,10 @@ CREATE POLICY holds_visible ON holds
     WITH CHECK ((SELECT wallet_api_wallets()) IS NULL OR wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[]));
 DROP POLICY IF EXISTS events_visible ON events;
 CREATE POLICY events_visible ON events
+    USING ((SELECT wallet_api_wallets()) IS NULL OR wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[]))
+    WITH CHECK ((SELECT wallet_api_wallets()) IS NULL OR wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[]));
+DROP POLICY IF EXISTS balance_buckets_visible ON balance_buckets;
+CREATE POLICY balance_buckets_visible ON balance_buckets
     USING ((SELECT wallet_api_wallets()) IS NULL OR wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[]))
     WITH CHECK ((SELECT wallet_api_wallets()) IS NULL OR wallet_id = ANY ((SELECT wallet_api_wallets())::bigint[]));
 DROP POLICY IF EXISTS balance_monitors_visible ON balance_monitors;
@@ -110,6 +115,9 @@ GRANT UPDATE (event_sequence, event_position) ON wallets TO wallet_ledger;
 GRANT SELECT, UPDATE ON event_clock TO wallet_ledger;
 GRANT SELECT, UPDATE (updated_at) ON balance_monitors TO wallet_ledger;
 GRANT SELECT ON currencies TO wallet_ledger;
+-- The journal folded per minute, hour and day (62_balance_history.sql).
+GRANT SELECT, INSERT, UPDATE, DELETE ON balance_buckets TO wallet_ledger;
+GRANT SELECT ON balance_bucket_audit TO wallet_ledger;
 
 -- The service.
 GRANT SELECT ON __diesel_schema_migrations TO wallet_service;
@@ -133,6 +141,7 @@ GRANT EXECUTE ON FUNCTION events_prune(timestamptz) TO wallet_service;
 GRANT SELECT, INSERT, DELETE, UPDATE (field, operator, amount, metadata) ON balance_monitors
     TO wallet_service;
 GRANT SELECT ON balance_monitors_with_scale TO wallet_service;
+GRANT SELECT ON balance_buckets, balance_bucket_audit TO wallet_service;
 
 -- People and reports.
 GRANT SELECT ON wallets, transactions, balance_changes, transaction_revisions, holds,
@@ -140,7 +149,8 @@ GRANT SELECT ON wallets, transactions, balance_changes, transaction_revisions, h
                 transactions_with_currency, balance_changes_with_currency, transfers,
                 transfers_with_currency, transfer_audit, exchanges, exchanges_with_scale,
                 exchange_audit, events, events_feed, event_clock, event_audit,
-                balance_monitors, balance_monitors_with_scale TO wallet_reader;
+                balance_monitors, balance_monitors_with_scale, balance_buckets,
+                balance_bucket_audit TO wallet_reader;
 GRANT SELECT (id, name, prefix, scopes, wallet_ids, created_at, expires_at, revoked_at)
     ON api_keys TO wallet_reader;
 

@@ -176,20 +176,29 @@ fn verify(database_url: &str) -> anyhow::Result<ExitCode> {
         .context("cannot read exchange_audit (run `wallet-api migrate` first?)")?;
     let events = wallet_api::models::event::audit_events(&mut conn)
         .context("cannot read event_audit (run `wallet-api migrate` first?)")?;
+    let buckets = wallet_api::models::balance_bucket::audit(&mut conn)
+        .context("cannot read balance_bucket_audit (run `wallet-api migrate` first?)")?;
     for wallet in &events {
         println!("wallet {wallet}: its events are not numbered 1, 2, ... without a gap");
     }
+
     for transfer in &transfers {
         println!("transfer {}: {}", transfer.transfer_id, transfer.problem);
     }
     for exchange in &exchanges {
         println!("exchange {}: {}", exchange.exchange_id, exchange.problem);
     }
-    if problems.is_empty() && transfers.is_empty() && exchanges.is_empty() && events.is_empty() {
+    if problems.is_empty()
+        && transfers.is_empty()
+        && exchanges.is_empty()
+        && events.is_empty()
+        && buckets.is_empty()
+    {
         println!(
             "ok: every wallet's balance equals the sum of its transactions and its journal, \
              none is below its credit limit, every transfer has its two legs, every \
-             exchange its two transfers, and every wallet's events are numbered without a gap"
+             exchange its two transfers, every wallet's events are numbered without a gap, \
+             and its balance history agrees with its journal"
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -206,9 +215,17 @@ fn verify(database_url: &str) -> anyhow::Result<ExitCode> {
             money(&problem.journal_balance),
         );
     }
+    // Last: a wallet's balance problems come first in its lines.
+    for (wallet, size, start) in &buckets {
+        println!(
+            "wallet {wallet}: its {size} balance-history bucket at {} disagrees with its \
+             journal (wallet-api repair --apply folds it again)",
+            wallet_api::domain::timestamp(start)
+        );
+    }
     println!(
         "{} problem(s) found",
-        problems.len() + transfers.len() + exchanges.len() + events.len()
+        problems.len() + transfers.len() + exchanges.len() + events.len() + buckets.len()
     );
     Ok(ExitCode::FAILURE)
 }

@@ -260,6 +260,48 @@ pub struct Single<P = ()>(Context, PhantomData<P>);
 /// The context of a request for a collection.
 pub struct Collection(Context);
 
+/// The context of a request for a collection the server computes (a wallet's balance
+/// history): the custom parameters of `P` and filters, which its handler reads; no sort, no
+/// pages, no `include`.
+pub struct Computed<P>(Context, PhantomData<P>);
+
+impl<P> Deref for Computed<P> {
+    type Target = Context;
+    fn deref(&self) -> &Context {
+        &self.0
+    }
+}
+
+impl<P: Parameters> FromRequest for Computed<P> {
+    type Error = ApiError;
+    type Future = Ready<Result<Computed<P>, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Context::new(request, P::NAMES).and_then(|context| {
+            let refused = if context.params.sort.is_some() {
+                Some("sort")
+            } else if context.params.page_given {
+                Some("page")
+            } else if context.params.include.is_some() {
+                Some("include")
+            } else if !context.params.fields.is_empty() {
+                Some("fields")
+            } else {
+                None
+            };
+            match refused {
+                Some(parameter) => Err(ApiError::invalid_parameter(
+                    parameter,
+                    format!(
+                        "{parameter} does not apply here: this collection is computed, in one piece"
+                    ),
+                )),
+                None => Ok(Computed(context, PhantomData)),
+            }
+        }))
+    }
+}
+
 impl<P> Deref for Single<P> {
     type Target = Context;
     fn deref(&self) -> &Context {

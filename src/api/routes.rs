@@ -81,6 +81,8 @@ pub enum Operation {
     Refused { code: &'static Code },
     /// `POST /operations`: Atomic Operations.
     Atomic,
+    /// `GET /wallets/{id}/balance-history`: a wallet's balance per bucket of time, computed.
+    BalanceHistory,
     /// `GET /health`.
     Health,
     /// `GET /health/live`.

@@ -2,6 +2,7 @@
 //! declares its fields once ([`declare::resource`]).
 
 pub mod api_key;
+pub mod balance_bucket;
 pub mod balance_change;
 pub mod currency;
 pub mod declare;

@@ -7,6 +7,7 @@
 mod helpers;
 
 mod access;
+mod balance_history;
 
 mod cli;
 mod coalescing;

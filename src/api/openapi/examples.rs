@@ -253,6 +253,7 @@ pub(super) fn success(endpoint: &Endpoint, status: u16) -> Option<Value> {
         }
         Operation::Delete { .. } | Operation::Refused { .. } => return None,
         Operation::Atomic
+        | Operation::BalanceHistory
         | Operation::Health
         | Operation::Live
         | Operation::Metrics

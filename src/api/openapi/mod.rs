@@ -368,6 +368,7 @@ fn tag(endpoint: &Endpoint) -> &'static str {
         )
         .map_or("operator", |resource| resource.type_name),
         Operation::Atomic => "operations",
+        Operation::BalanceHistory => "wallets",
         Operation::Health | Operation::Live => "health",
         Operation::Metrics | Operation::OpenApi => "operator",
     }
@@ -414,6 +415,7 @@ fn description(endpoint: &Endpoint) -> String {
         }
         Operation::Refused { .. } => "Always refused, saying why: clients never write this.",
         Operation::Atomic
+        | Operation::BalanceHistory
         | Operation::Health
         | Operation::Live
         | Operation::Metrics
@@ -463,6 +465,7 @@ fn summary(endpoint: &Endpoint) -> String {
         Operation::Refused { code } => format!("Refused: {}.", code.when),
         // Documented beside their handlers (`Doc`).
         Operation::Atomic
+        | Operation::BalanceHistory
         | Operation::Health
         | Operation::Live
         | Operation::Metrics

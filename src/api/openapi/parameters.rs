@@ -15,6 +15,23 @@ use crate::jsonapi::query::{DEFAULT_PAGE_SIZE, MAX_PAGE_NUMBER, MAX_PAGE_SIZE};
 use crate::models::fields::{FieldSpec, Kind};
 use crate::models::metadata::{EXISTS_SUFFIX, KEY_CHARACTER, MAX_KEY_CHARS, MAX_VALUE_CHARS};
 
+/// What a balance history takes: the buckets' size and the range.
+fn history_parameters() -> Vec<Value> {
+    use crate::api::resources::balance_history::{GTE, LT, MOST_BUCKETS};
+    let time = json!({"type": "string", "pattern": format!("^{}$", time_pattern())});
+    vec![
+        json!({"name": "bucketSize", "in": "query",
+               "description": "The buckets' width: 1m, 1h (when not given) or 1d.",
+               "schema": {"enum": crate::models::balance_bucket::SIZES}}),
+        json!({"name": GTE, "in": "query", "schema": time,
+               "description": format!("From the bucket holding this time (RFC 3339, or a \
+                   date); by default 100 buckets before {LT}. At most {MOST_BUCKETS} buckets.")}),
+        json!({"name": LT, "in": "query", "schema": time,
+               "description": "To the last bucket starting before this time; by default the \
+                   end of the current bucket."}),
+    ]
+}
+
 impl Builder {
     /// The query and header parameters an endpoint takes.
     pub(super) fn parameters(&mut self, endpoint: &Endpoint) -> Vec<Value> {
@@ -49,9 +66,13 @@ impl Builder {
         if matches!(operation, Operation::Health | Operation::Live) {
             return parameters;
         }
-        parameters.push(include_parameter(shown));
-        for resource in RESOURCES {
-            parameters.push(self.fields_parameter(resource));
+        if matches!(operation, Operation::BalanceHistory) {
+            parameters.extend(history_parameters());
+        } else {
+            parameters.push(include_parameter(shown));
+            for resource in RESOURCES {
+                parameters.push(self.fields_parameter(resource));
+            }
         }
         if let Some(type_name) = listed {
             let resource = registered(type_name).expect("a registered type");

@@ -203,6 +203,11 @@ fn successes(endpoint: &Endpoint) -> Vec<Success> {
                 None,
             ),
         ],
+        Operation::BalanceHistory => vec![Success::new(
+            200,
+            "The buckets of the range, in order.",
+            Some(schema("BalanceBucketCollection")),
+        )],
         Operation::Health => vec![Success::new(
             200,
             "The service and its database answer.",

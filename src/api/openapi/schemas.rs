@@ -21,6 +21,7 @@ impl Builder {
         self.scalar_schemas();
         self.error_schemas();
         self.status_schemas();
+        self.history_schemas();
         let every: Vec<Value> = RESOURCES
             .iter()
             .map(|resource| schema(&component(resource.type_name)))
@@ -108,6 +109,27 @@ impl Builder {
                 "properties": {
                     "errors": {"type": "array", "minItems": 1, "items": schema("ErrorObject")},
                     "links": schema("Links"), "jsonapi": schema("Jsonapi")}}),
+        );
+    }
+
+    /// The document of `/wallets/{id}/balance-history`: buckets, computed.
+    fn history_schemas(&mut self) {
+        use crate::api::resources::balance_history::BUCKET_SCHEMA;
+        use crate::models::balance_bucket::SIZES;
+        self.add_schema(
+            "BalanceBucket",
+            serde_json::from_str(BUCKET_SCHEMA).expect("the bucket schema is JSON"),
+        );
+        self.add_schema(
+            "BalanceBucketCollection",
+            json!({"type": "object", "required": ["data", "links", "jsonapi", "meta"],
+                "additionalProperties": false, "properties": {
+                    "data": {"type": "array", "items": schema("BalanceBucket")},
+                    "links": schema("Links"), "jsonapi": schema("Jsonapi"),
+                    "meta": {"type": "object", "required": ["bucketSize", "count"],
+                             "additionalProperties": false, "properties": {
+                                 "bucketSize": {"enum": SIZES},
+                                 "count": {"type": "integer", "minimum": 0}}}}}),
         );
     }
 

@@ -5,6 +5,7 @@
 
 pub mod api_keys;
 pub mod balance_changes;
+pub mod balance_history;
 pub mod balance_monitors;
 pub mod currencies;
 pub mod events;

@@ -123,6 +123,13 @@ pub fn routes(routes: &mut Routes) {
     handlers::to_many::<Wallet, Hold>(routes);
     handlers::to_many::<Wallet, Transfer>(routes);
     handlers::to_many::<Wallet, Exchange>(routes);
+    routes.documented(
+        "/wallets/{id}/balance-history",
+        actix_web::http::Method::GET,
+        crate::api::routes::Operation::BalanceHistory,
+        &super::balance_history::DOC,
+        super::balance_history::history,
+    );
 }
 
 /// GET /wallets/{id}, with `?balanceAt=T` the balance it had at T (from its journal).

@@ -252,6 +252,11 @@ impl Drop for TestDb {
                 gaps.is_empty(),
                 "event_audit is not empty at the end of the test: {gaps:?}"
             );
+            let buckets = wallet_api::models::balance_bucket::audit(&mut conn).unwrap();
+            assert!(
+                buckets.is_empty(),
+                "balance_bucket_audit is not empty at the end of the test: {buckets:?}"
+            );
         }
         let _ = sql_query(format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
