@@ -262,9 +262,13 @@ pub fn resource_object(data: &RawValue) -> Result<ResourceInput, ApiError> {
             .collect::<Result<_, _>>()?,
         None => Vec::new(),
     };
+    // Read only when it is an object: a resource that takes no action ignores its meta, as
+    // the protocol says, whatever it holds.
     let meta = match members.remove("meta") {
-        Some(raw) => object(&raw, "/data/meta")?.into_iter().collect(),
-        None => Vec::new(),
+        Some(raw) if raw.get().trim_start().starts_with('{') => {
+            object(&raw, "/data/meta")?.into_iter().collect()
+        }
+        _ => Vec::new(),
     };
     Ok(ResourceInput {
         type_name,
@@ -311,6 +315,27 @@ mod tests {
             .as_str()
             .unwrap_or("<none>")
             .to_string()
+    }
+
+    #[test]
+    fn a_resource_objects_meta_is_read_when_it_is_an_object_and_ignored_otherwise() {
+        let read = |meta: &str| {
+            parse_resource_document(
+                format!(
+                    r#"{{"data": {{"type": "webhook-endpoints", "id": "1", "meta": {meta}}}}}"#
+                )
+                .as_bytes(),
+            )
+            .unwrap()
+            .meta
+        };
+        let actions = read(r#"{"rotateSecret": true}"#);
+        assert_eq!(actions.len(), 1);
+        assert_eq!(actions[0].0, "rotateSecret");
+        assert_eq!(actions[0].1.get(), "true");
+        for ignored in ["null", "[null, null]", "3", r#""x""#] {
+            assert!(read(ignored).is_empty(), "{ignored}");
+        }
     }
 
     #[test]

@@ -73,8 +73,10 @@ DATA_DEPENDENT = {"amount-precision", "unknown-currency", "currency-mismatch", "
                   "invalid-reversal", "same-currency", "no-liquidity-wallet", "liquidity-wallet-side",
                   "exchange-amount-zero", "balance-overflow", "url-not-allowed",
                   "replay-event-not-found"}
-# And one of a single operation: a new key's expiresAt must be a time to come.
-TIME_DEPENDENT = {"POST /api-keys"}
+# And operations whose times must relate in ways a schema cannot say: a new key's expiresAt
+# must be a time to come; a balance history's range must be a range (from before to), of at
+# most 1,000 buckets.
+TIME_DEPENDENT = {"POST /api-keys", "GET /wallets/{id}/balance-history"}
 
 
 @schemathesis.check
