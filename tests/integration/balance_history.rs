@@ -248,6 +248,22 @@ fn a_range_is_bounded_and_every_refusal_names_its_parameter() {
                 ("fields[wallets]=label", "fields", "does not apply"),
             ),
             ("a name JSON:API keeps", ("interval=1h", "interval", "")),
+            (
+                "before the year 1",
+                (
+                    "filter[changedAt.lt]=0000-01-01",
+                    "filter[changedAt.lt]",
+                    "year 1",
+                ),
+            ),
+            (
+                "past the year 9999",
+                (
+                    "filter[changedAt.lt]=9999-12-31T12:00:00Z",
+                    "filter[changedAt.lt]",
+                    "9999-12-30",
+                ),
+            ),
         ],
         |(query, parameter, says)| {
             history(&app, &wallet, query).expect_bad_parameter(parameter, says);

@@ -7,7 +7,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::web;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 
 use crate::api::context::{Computed, Parameters, PathId};
@@ -158,8 +158,30 @@ fn range(
         })?;
         *slot = Some(time);
     }
+    let given_from = from.is_some();
     let to = to.unwrap_or_else(|| bucket_start(Utc::now(), width) + width);
     let from = from.unwrap_or(to - width * DEFAULT_BUCKETS);
+    // Every bucket's start and end must be a time RFC 3339 writes: years 1 to 9999.
+    let (earliest, latest) = (
+        Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap(),
+        Utc.with_ymd_and_hms(9999, 12, 30, 0, 0, 0).unwrap(),
+    );
+    if to > latest {
+        return Err(ApiError::invalid_parameter(
+            LT,
+            format!("{LT} is at most 9999-12-30T00:00:00Z"),
+        ));
+    }
+    if from < earliest {
+        let parameter = if given_from { GTE } else { LT };
+        return Err(ApiError::invalid_parameter(
+            parameter,
+            format!(
+                "the range would start before the year 1 (without {GTE}, it holds the 100 \
+                 buckets before {LT})"
+            ),
+        ));
+    }
     if from >= to {
         return Err(ApiError::invalid_parameter(
             GTE,
