@@ -123,7 +123,7 @@ rm -f "$LOG.receiver"
 
 # The Python tools, pinned, in .venv.
 TOOLS=('jsonapi-requests==0.8.0' 'schemathesis==4.32.5' 'openapi-spec-validator==0.9.0'
-       'openapi-python-client==0.29.1')
+       'openapi-python-client==0.29.1' 'selenium==4.27.1')
 [ -x .venv/bin/python ] || python3 -m venv .venv
 FROZEN=$(.venv/bin/pip freeze 2>/dev/null)
 for tool in "${TOOLS[@]}"; do
@@ -159,6 +159,13 @@ cp -r tests/clients/typescript target/clients/typescript
     npx tsc -p . || exit 1
     node build/generated.js "$BASE" "$KEY"
 )
+
+# The console in headless Chromium (Debian's chromium and its WebDriver), driven by selenium:
+# what an operator sees and does, checked against the API (tests/console/console_test.py).
+# Its screenshots go to target/console/.
+echo "== the console in a browser: headless Chromium"
+scripts/install.sh chromium chromium-driver
+.venv/bin/python tests/console/console_test.py "$BASE" "$KEY" --screenshots target/console
 
 echo "== openapi.json: a valid OpenAPI 3.1 document (cargo test keeps it equal to the code's)"
 .venv/bin/openapi-spec-validator openapi.json

@@ -6,6 +6,7 @@
 //! are its model's declaration. Adding one is a line in [`RESOURCES`]; every write runs
 //! through [`write`].
 
+pub mod console;
 pub mod context;
 pub mod errors;
 pub mod handlers;
@@ -236,8 +237,8 @@ pub fn register(routes: &mut Routes) {
     );
 }
 
-/// What operators read, outside JSON:API (not negotiated as it): the metrics and the OpenAPI
-/// document.
+/// What operators read, outside JSON:API (not negotiated as it): the metrics, the OpenAPI
+/// document and the console.
 pub fn register_operator(routes: &mut Routes) {
     routes.documented(
         "/metrics",
@@ -252,6 +253,28 @@ pub fn register_operator(routes: &mut Routes) {
         Operation::OpenApi,
         &operator::OPENAPI,
         operator::openapi,
+    );
+    let console = |media_type| Operation::Console { media_type };
+    routes.documented(
+        "/console",
+        Method::GET,
+        console(console::HTML),
+        &console::PAGE,
+        console::page,
+    );
+    routes.documented(
+        "/console/console.js",
+        Method::GET,
+        console(console::JAVASCRIPT),
+        &console::SCRIPT,
+        console::script,
+    );
+    routes.documented(
+        "/console/console.css",
+        Method::GET,
+        console(console::CSS),
+        &console::STYLE,
+        console::style,
     );
 }
 

@@ -91,12 +91,18 @@ pub enum Operation {
     Metrics,
     /// `GET /openapi.json` (not JSON:API).
     OpenApi,
+    /// `GET /console` and its files: the operator console, a web page (not JSON:API) that
+    /// reads the API with the key an operator pastes. `media_type` is what the file is.
+    Console { media_type: &'static str },
 }
 
 impl Operation {
     /// Whether the endpoint speaks JSON:API (its media types are negotiated).
     pub fn is_jsonapi(&self) -> bool {
-        !matches!(self, Operation::Metrics | Operation::OpenApi)
+        !matches!(
+            self,
+            Operation::Metrics | Operation::OpenApi | Operation::Console { .. }
+        )
     }
 
     /// The extensions the endpoint supports.

@@ -12,6 +12,7 @@ mod balance_history;
 mod cli;
 mod coalescing;
 mod collections;
+mod console;
 mod contract;
 mod credit;
 mod currencies;

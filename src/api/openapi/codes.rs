@@ -54,7 +54,9 @@ pub(super) fn codes_of(endpoint: &Endpoint) -> Vec<&'static Code> {
             codes.push(code);
             return codes;
         }
-        Operation::Health | Operation::Live | Operation::OpenApi => return declared.to_vec(),
+        Operation::Health | Operation::Live | Operation::OpenApi | Operation::Console { .. } => {
+            return declared.to_vec();
+        }
         Operation::Metrics => {
             codes.extend(declared);
             return codes;

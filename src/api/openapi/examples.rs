@@ -257,7 +257,8 @@ pub(super) fn success(endpoint: &Endpoint, status: u16) -> Option<Value> {
         | Operation::Health
         | Operation::Live
         | Operation::Metrics
-        | Operation::OpenApi => {
+        | Operation::OpenApi
+        | Operation::Console { .. } => {
             let text = endpoint.doc.and_then(|doc| doc.response)?;
             serde_json::from_str(text).expect("a Doc's response example is JSON")
         }

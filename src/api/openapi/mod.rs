@@ -370,7 +370,7 @@ fn tag(endpoint: &Endpoint) -> &'static str {
         Operation::Atomic => "operations",
         Operation::BalanceHistory => "wallets",
         Operation::Health | Operation::Live => "health",
-        Operation::Metrics | Operation::OpenApi => "operator",
+        Operation::Metrics | Operation::OpenApi | Operation::Console { .. } => "operator",
     }
 }
 
@@ -419,7 +419,8 @@ fn description(endpoint: &Endpoint) -> String {
         | Operation::Health
         | Operation::Live
         | Operation::Metrics
-        | Operation::OpenApi => "",
+        | Operation::OpenApi
+        | Operation::Console { .. } => "",
     };
     let scope = match scope_of(endpoint) {
         None => "Needs no API key.".to_string(),
@@ -469,7 +470,8 @@ fn summary(endpoint: &Endpoint) -> String {
         | Operation::Health
         | Operation::Live
         | Operation::Metrics
-        | Operation::OpenApi => String::new(),
+        | Operation::OpenApi
+        | Operation::Console { .. } => String::new(),
     }
 }
 

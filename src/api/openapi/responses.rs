@@ -65,6 +65,14 @@ impl Builder {
                     "example": examples::success(endpoint, 200)}}}),
                 );
             }
+            Operation::Console { media_type } => {
+                responses.insert(
+                    "200".into(),
+                    json!({"description": "The file.", "headers": request_id,
+                "content": {media_type: {"schema": {"type": "string"},
+                    "example": examples::success(endpoint, 200)}}}),
+                );
+            }
             _ => {}
         }
         for (status, name) in self.error_responses(endpoint) {
@@ -218,7 +226,10 @@ fn successes(endpoint: &Endpoint) -> Vec<Success> {
             "The process serves HTTP.",
             Some(schema("LiveDocument")),
         )],
-        Operation::Metrics | Operation::OpenApi | Operation::Refused { .. } => Vec::new(),
+        Operation::Metrics
+        | Operation::OpenApi
+        | Operation::Console { .. }
+        | Operation::Refused { .. } => Vec::new(),
     }
 }
 

@@ -465,7 +465,7 @@ fn credentials(conn: &mut Option<PgConnection>, url: &str) -> anyhow::Result<Vec
 }
 
 /// The scope an endpoint needs: none for what anyone may read (health, the OpenAPI
-/// document), `admin` for the keys (and what only they show), the metrics and the writes of
+/// document, the console's files: the console asks for a key and sends it with every call), `admin` for the keys (and what only they show), the metrics and the writes of
 /// the currency catalogue, `read` for a GET or a HEAD, `write` otherwise.
 pub fn scope_of(endpoint: &Endpoint) -> Option<&'static str> {
     let admin_only =
@@ -473,7 +473,9 @@ pub fn scope_of(endpoint: &Endpoint) -> Option<&'static str> {
     let admin_writes =
         |type_name: &str| crate::api::registered(type_name).is_some_and(|r| r.admin_writes);
     match endpoint.operation {
-        Operation::Health | Operation::Live | Operation::OpenApi => None,
+        Operation::Health | Operation::Live | Operation::OpenApi | Operation::Console { .. } => {
+            None
+        }
         Operation::Metrics => Some("admin"),
         Operation::List { type_name } | Operation::Show { type_name, .. }
             if admin_only(type_name) =>
