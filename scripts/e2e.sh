@@ -3,8 +3,8 @@
 # tables' owner, serving as the least-privilege role wallet_api, every client with an API key)
 # and drives it from outside with examples/curl.sh, a JSON:API client library
 # (jsonapi-requests, in .venv), clients generated from openapi.json (openapi-python-client;
-# openapi-typescript with openapi-fetch) and schemathesis, authenticated and without
-# credentials; runs the README's curl walkthrough as written on the embedded default
+# openapi-typescript with openapi-fetch), the console in headless Chromium (selenium) and
+# schemathesis, authenticated and without credentials; runs the README's curl walkthrough as written on the embedded default
 # (scripts/local.sh), then its psql session on the same database; then checks every balance
 # with `wallet-api verify`. Needs DATABASE_URL (make test sets it) on a
 # server where the user may create databases and roles.

@@ -6,11 +6,15 @@ Seeds two wallets: one with 10 journal entries and one with BENCH_HISTORY_ENTRIE
 (each entry its own statement, as a booking writes one, in a PL/pgSQL loop inside the
 database). Starts the service as `make bench` does, then reads each wallet's balance history
 in 500 buckets of a minute covering its entries, one request after the other, alternating
-the two wallets: p50 and p99 of each, and their ratio (target: within 1.2 x).
+the two wallets: p50 and p99 of each, and their ratio (target: within 1.2 x). Then opens the
+console in headless Chromium on the large wallet and reports the time from navigation to a
+drawn chart, per range.
 """
 
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -66,6 +70,7 @@ def main():
             page = bench.http_get(base + path)
             latencies[wallet].append((time.perf_counter() - begin) * 1000)
             assert len(page["data"]) == 500, len(page["data"])
+        chart = console_chart(base, wallet=2)
     finally:
         server.terminate()
         server.wait()
@@ -82,10 +87,29 @@ def main():
         "ratio": statistics.median(many) / statistics.median(few),
         "requests": REQUESTS,
         "buckets": 500,
+        "console_chart": chart,
     }
     bench.log(f"  balance-history, 500 buckets: p50 {figures['few']['p50_ms']:.2f} ms with 10 "
               f"entries, {figures['many']['p50_ms']:.2f} ms with {ENTRIES:,} ({figures['ratio']:.2f} x)")
+    if chart:
+        bench.log(f"  the console's chart of the {ENTRIES:,}-entry wallet, navigation to drawn: "
+                  + ", ".join(f"{name} {t['ms']} ms ({t['buckets']} x {t['bucketSize']})"
+                              for name, t in chart.items()))
     bench.verify_and_print(binary, url, figures)
+
+
+def console_chart(base, wallet):
+    """The console in headless Chromium: from navigation to the wallet's drawn chart, per
+    range (tests/console/console_test.py --wallet); None without the browser tools."""
+    root = Path(__file__).resolve().parents[2]
+    python = root / ".venv" / "bin" / "python"
+    if not python.exists() or not Path("/usr/bin/chromedriver").exists():
+        bench.log("  (the console's chart is not timed: run make test once for .venv, chromium)")
+        return None
+    out = subprocess.run([str(python), str(root / "tests/console/console_test.py"), base,
+                          bench.KEY, "--wallet", str(wallet)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":

@@ -130,13 +130,44 @@ def expected_buckets(journal):
     return buckets
 
 
+def show_wallet(base, key, wallet, screenshots):
+    """The time from navigation to a drawn chart of one wallet, per range, as JSON (the
+    page's own clock: navigation start to the chart in the page); screenshots if asked."""
+    driver = browser()
+    timings = {}
+    try:
+        sign_in(driver, base, key)
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "main h1"), "the console")
+        for name in ("day", "30d", "all"):
+            driver.get(f"{base}/console?wallet={wallet}&range={name}")
+            chart = wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#chart[data-drawn]"), "the chart", 120)
+            timings[name] = {"ms": round(float(chart.get_attribute("data-drawn"))),
+                             "buckets": int(chart.get_attribute("data-buckets")),
+                             "bucketSize": chart.get_attribute("data-bucket-size")}
+        if screenshots:
+            Path(screenshots).mkdir(parents=True, exist_ok=True)
+            driver.get(f"{base}/console?wallet={wallet}")
+            wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#chart[data-drawn]"), "the chart")
+            driver.save_screenshot(str(Path(screenshots) / "console-wallet.png"))
+            driver.set_window_size(390, 844)
+            driver.refresh()
+            wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#chart[data-drawn]"), "the chart")
+            driver.save_screenshot(str(Path(screenshots) / "console-wallet-phone.png"))
+    finally:
+        driver.quit()
+    print(json.dumps(timings))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("base")
     parser.add_argument("key")
     parser.add_argument("--screenshots")
+    parser.add_argument("--wallet", help="only time and photograph this wallet's page (no checks)")
     args = parser.parse_args()
     base, api = args.base.rstrip("/"), Api(args.base.rstrip("/"), args.key)
+    if args.wallet:
+        return show_wallet(base, args.key, args.wallet, args.screenshots)
 
     # The ledger the browser is shown.
     hostile = api.wallet(f"{RUN} {HOSTILE}")
