@@ -719,6 +719,11 @@ CREATE TABLE public.balance_monitors (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    turns_when text GENERATED ALWAYS AS (
+CASE
+    WHEN ((operator = ANY (ARRAY['lt'::text, 'lte'::text])) = (state = 'clear'::text)) THEN 'falls'::text
+    ELSE 'rises'::text
+END) STORED NOT NULL,
     CONSTRAINT balance_monitors_field_known CHECK ((field = ANY (ARRAY['balance'::text, 'available'::text]))),
     CONSTRAINT balance_monitors_metadata_valid CHECK (public.metadata_valid(metadata)),
     CONSTRAINT balance_monitors_operator_known CHECK ((operator = ANY (ARRAY['lt'::text, 'lte'::text, 'gt'::text, 'gte'::text]))),
@@ -732,6 +737,12 @@ ALTER TABLE public.balance_monitors OWNER TO CURRENT_USER;
 --
 
 COMMENT ON TABLE public.balance_monitors IS 'A condition on a wallet''s balance or available amount, evaluated by the database at every change of the wallet; its crossings are monitor.triggered and monitor.cleared events.';
+
+--
+-- Name: COLUMN balance_monitors.turns_when; Type: COMMENT; Schema: public; Owner: CURRENT_USER
+--
+
+COMMENT ON COLUMN public.balance_monitors.turns_when IS 'falls: the monitor turns when its value falls to its amount (a clear lt or lte, a triggered gt or gte); rises: when it rises to it.';
 
 --
 -- Name: event_monitor_data(public.balance_monitors, integer); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
@@ -2153,11 +2164,18 @@ CREATE FUNCTION public.monitors_evaluate(wallet_ids bigint[]) RETURNS void
 BEGIN
     UPDATE balance_monitors AS m
     SET updated_at = now()
-    FROM wallets AS w
-    WHERE w.id = ANY (wallet_ids) AND m.wallet_id = w.id
+    FROM (SELECT w.id, w.balance,
+                 wallet_available_now(w.id, w.balance, w.held, w.held_expires_at,
+                                      w.credit_limit) AS available
+          FROM wallets AS w
+          WHERE w.id = ANY (wallet_ids)) AS w
+    WHERE m.wallet_id = w.id
+      AND ((m.field = 'balance' AND m.turns_when = 'falls' AND m.amount >= w.balance)
+        OR (m.field = 'balance' AND m.turns_when = 'rises' AND m.amount <= w.balance)
+        OR (m.field = 'available' AND m.turns_when = 'falls' AND m.amount >= w.available)
+        OR (m.field = 'available' AND m.turns_when = 'rises' AND m.amount <= w.available))
       AND (m.state = 'triggered') IS DISTINCT FROM monitor_holds(
-              m.field, m.operator, m.amount, w.balance,
-              wallet_available_now(w.id, w.balance, w.held, w.held_expires_at, w.credit_limit));
+              m.field, m.operator, m.amount, w.balance, w.available);
 END;
 $$;
 
@@ -4520,6 +4538,12 @@ CREATE INDEX balance_changes_wallet_id_id_idx ON public.balance_changes USING bt
 --
 
 CREATE INDEX balance_changes_wallet_time_idx ON public.balance_changes USING btree (wallet_id, changed_at, id);
+
+--
+-- Name: balance_monitors_threshold; Type: INDEX; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE INDEX balance_monitors_threshold ON public.balance_monitors USING btree (wallet_id, field, turns_when, amount);
 
 --
 -- Name: balance_monitors_wallet; Type: INDEX; Schema: public; Owner: CURRENT_USER

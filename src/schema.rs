@@ -167,6 +167,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         metadata -> Jsonb,
+        turns_when -> Text,
     }
 }
 

@@ -739,3 +739,73 @@ fn a_restore_into_a_cluster_with_lower_transaction_ids_hides_no_event() {
     let again = wallet_api::db::run_migrations(&mut conn).unwrap();
     assert!(again.iter().all(|line| !line.starts_with("events_rebase")));
 }
+
+/// Every kind of monitor, on both fields, against jumps across and landings on its amount:
+/// after each change, each monitor's state is its condition on the wallet's numbers. The
+/// database reads only the monitors whose amount the value reached or passed; a mistake in
+/// which those are leaves a state behind here.
+#[test]
+fn every_monitor_keeps_its_condition_through_jumps_and_landings() {
+    let app = TestApp::spawn();
+    let wallet = app.create_wallet("watched");
+    app.book(&wallet, "opening", "100").expect(201);
+    let mut conn = app.db.connect();
+    // 10 held: available is balance - 10.
+    exec(
+        &mut conn,
+        &format!("INSERT INTO holds (wallet_id, amount) VALUES ({wallet}, 10)"),
+    );
+    let mut monitors = Vec::new();
+    for field in ["balance", "available"] {
+        for operator in ["lt", "lte", "gt", "gte"] {
+            for amount in ["40", "50", "100"] {
+                let id = monitor(&app, &wallet, field, operator, amount);
+                monitors.push((id, field, operator, amount.parse::<i64>().unwrap()));
+            }
+        }
+    }
+    let mut balance = 100;
+    for (step, target) in [100, 50, 49, 50, 51, 200, 40, 60, 100, 10, 150, 50]
+        .into_iter()
+        .enumerate()
+    {
+        let delta = target - balance;
+        if delta != 0 {
+            exec(
+                &mut conn,
+                &format!(
+                    "INSERT INTO transactions (wallet_id, txid, amount) \
+                     VALUES ({wallet}, 'step-{step}', {delta})"
+                ),
+            );
+        }
+        balance = target;
+        let listed = app.get(&format!(
+            "/balance-monitors?filter[wallet]={wallet}&page[size]=100"
+        ));
+        for (id, field, operator, amount) in &monitors {
+            let value = if *field == "balance" {
+                balance
+            } else {
+                balance - 10
+            };
+            let holds = match *operator {
+                "lt" => value < *amount,
+                "lte" => value <= *amount,
+                "gt" => value > *amount,
+                _ => value >= *amount,
+            };
+            let shown = listed.body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["id"] == id.as_str())
+                .unwrap();
+            assert_eq!(
+                shown["attributes"]["state"],
+                if holds { "triggered" } else { "clear" },
+                "{field} {operator} {amount} at balance {balance}"
+            );
+        }
+    }
+}
