@@ -3255,8 +3255,7 @@ BEGIN
         INSERT INTO webhook_deliveries (endpoint_id, event_id, wallet_id, event_type, next_attempt_at)
         SELECT endpoint, n.id, n.wallet_id, n.event_type, clock_timestamp()
         FROM next AS n
-        WHERE (cardinality(e.event_types) = 0 OR n.event_type = ANY (e.event_types))
-          AND (cardinality(e.wallet_ids) = 0 OR n.wallet_id = ANY (e.wallet_ids))
+        WHERE webhook_wants(e.event_types, e.wallet_ids, n.event_type, n.wallet_id)
         ORDER BY n.position, n.id
         RETURNING 1
     ), last AS (
@@ -3324,6 +3323,19 @@ ALTER FUNCTION public.webhook_replay(endpoint bigint, at timestamp with time zon
 --
 
 COMMENT ON FUNCTION public.webhook_replay(endpoint bigint, at timestamp with time zone, event bigint) IS 'Puts the endpoint''s cursor before event `event`, or before the first event that occurred at or after `at`; false when there is no such event.';
+
+--
+-- Name: webhook_wants(text[], bigint[], text, bigint); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+--
+
+CREATE FUNCTION public.webhook_wants(event_types text[], wallet_ids bigint[], event_type text, wallet_id bigint) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT (cardinality(event_types) = 0 OR event_type = ANY (event_types))
+       AND (cardinality(wallet_ids) = 0 OR wallet_id = ANY (wallet_ids))
+$$;
+
+ALTER FUNCTION public.webhook_wants(event_types text[], wallet_ids bigint[], event_type text, wallet_id bigint) OWNER TO CURRENT_USER;
 
 --
 -- Name: api_keys; Type: TABLE; Schema: public; Owner: CURRENT_USER
@@ -4333,7 +4345,7 @@ CREATE VIEW public.webhook_endpoint_lag AS
              JOIN public.events ev ON ((ev.id = d.event_id)))
           WHERE ((d.endpoint_id = e.id) AND (d.status = 'pending'::text))), ( SELECT f.occurred_at
            FROM public.events_feed f
-          WHERE ((ROW(f."position", f.id) > ROW(e.queued_position, e.queued_id)) AND ((cardinality(e.event_types) = 0) OR (f.event_type = ANY (e.event_types))) AND ((cardinality(e.wallet_ids) = 0) OR (f.wallet_id = ANY (e.wallet_ids))))
+          WHERE ((ROW(f."position", f.id) > ROW(e.queued_position, e.queued_id)) AND public.webhook_wants(e.event_types, e.wallet_ids, f.event_type, f.wallet_id))
           ORDER BY f."position", f.id
          LIMIT 1)))), (0)::numeric))::double precision AS lag_seconds
    FROM public.webhook_endpoints e

@@ -29,6 +29,18 @@ COMMENT ON FUNCTION webhook_lock(bigint) IS
     'The key of the session advisory lock an instance holds while it delivers the endpoint.';
 
 
+-- Whether an endpoint wants an event: its types (none: all) and its wallets (none: all).
+-- One expression, inlined where it is used (webhook_queue, webhook_endpoint_lag).
+CREATE OR REPLACE FUNCTION webhook_wants(event_types text[], wallet_ids bigint[], event_type text, wallet_id bigint)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+AS $$
+    SELECT (cardinality(event_types) = 0 OR event_type = ANY (event_types))
+       AND (cardinality(wallet_ids) = 0 OR wallet_id = ANY (wallet_ids))
+$$;
+
+
 CREATE OR REPLACE FUNCTION webhook_queue(endpoint bigint, most integer)
 RETURNS integer
 LANGUAGE plpgsql
@@ -53,8 +65,7 @@ BEGIN
         INSERT INTO webhook_deliveries (endpoint_id, event_id, wallet_id, event_type, next_attempt_at)
         SELECT endpoint, n.id, n.wallet_id, n.event_type, clock_timestamp()
         FROM next AS n
-        WHERE (cardinality(e.event_types) = 0 OR n.event_type = ANY (e.event_types))
-          AND (cardinality(e.wallet_ids) = 0 OR n.wallet_id = ANY (e.wallet_ids))
+        WHERE webhook_wants(e.event_types, e.wallet_ids, n.event_type, n.wallet_id)
         ORDER BY n.position, n.id
         RETURNING 1
     ), last AS (
@@ -142,8 +153,7 @@ CREATE OR REPLACE VIEW webhook_endpoint_lag AS
                (SELECT f.occurred_at
                 FROM events_feed AS f
                 WHERE (f.position, f.id) > (e.queued_position, e.queued_id)
-                  AND (cardinality(e.event_types) = 0 OR f.event_type = ANY (e.event_types))
-                  AND (cardinality(e.wallet_ids) = 0 OR f.wallet_id = ANY (e.wallet_ids))
+                  AND webhook_wants(e.event_types, e.wallet_ids, f.event_type, f.wallet_id)
                 ORDER BY f.position, f.id
                 LIMIT 1))), 0)::float8 AS lag_seconds
     FROM webhook_endpoints AS e
