@@ -360,6 +360,30 @@ fn sigterm_and_sigint_both_drain_a_slow_upload_and_refuse_new_connections() {
     drains_on("INT", Duration::ZERO);
 }
 
+/// Waits until the listening socket on `port` has no connection waiting to be accepted (its
+/// accept queue, the `rx_queue` of its LISTEN line in /proc/net/tcp, is empty).
+fn wait_until_accepted(port: u16) {
+    let local = format!(":{port:04X}");
+    for _ in 0..200 {
+        let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+        let waiting = table.lines().skip(1).any(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.len() > 4
+                && fields[1].ends_with(&local)
+                && fields[3] == "0A"
+                && fields[4]
+                    .split(':')
+                    .nth(1)
+                    .is_some_and(|queue| u64::from_str_radix(queue, 16).is_ok_and(|n| n > 0))
+        });
+        if !waiting {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("the server never accepted the connection");
+}
+
 /// Starts the service with `SHUTDOWN_DELAY=delay`, sends half of a booking's body, then
 /// `SIG{signal}`: for `delay` the server still takes connections and answers `/health` 503
 /// `draining`; then it takes none, finishes the upload's booking when the rest of the body
@@ -419,6 +443,9 @@ fn drains_on(signal: &str, delay: Duration) {
     )
     .unwrap();
     upload.flush().unwrap();
+    // Under way means accepted: a connection still in the listener's queue when the signal
+    // comes is never taken (and is reset), which is not what this test is about.
+    wait_until_accepted(port);
     std::thread::sleep(Duration::from_millis(300));
     let signalled = std::time::Instant::now();
     Command::new("kill")
