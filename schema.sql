@@ -123,8 +123,15 @@ CREATE FUNCTION public.balance_changes_buckets() RETURNS trigger
 BEGIN
     INSERT INTO balance_buckets AS b (wallet_id, width, start, min_balance, max_balance,
                                       balance, held, last_changed_at, last_change_id)
-    SELECT f.*
-    FROM balance_journal_folded(NULL, ARRAY(SELECT n.id FROM new_changes AS n)) AS f
+    SELECT n.wallet_id, w.width, balance_bucket_start(w.width, n.changed_at),
+           min(n.balance), max(n.balance),
+           (array_agg(n.balance ORDER BY n.changed_at DESC, n.id DESC))[1],
+           (array_agg(n.held ORDER BY n.changed_at DESC, n.id DESC))[1],
+           max(n.changed_at),
+           (array_agg(n.id ORDER BY n.changed_at DESC, n.id DESC))[1]
+    FROM new_changes AS n
+    CROSS JOIN (VALUES ('1m'), ('1h'), ('1d')) AS w(width)
+    GROUP BY n.wallet_id, w.width, 3
     ORDER BY 1, 2, 3
     ON CONFLICT (wallet_id, width, start) DO UPDATE SET
         min_balance = least(b.min_balance, excluded.min_balance),
@@ -232,10 +239,10 @@ ALTER FUNCTION public.balance_history(of_wallet bigint, bucket_width text, from_
 COMMENT ON FUNCTION public.balance_history(of_wallet bigint, bucket_width text, from_time timestamp with time zone, to_time timestamp with time zone) IS 'The wallet''s balance per bucket of width 1m, 1h or 1d from from_time to to_time: at each bucket''s end (balance, held, available), and its lowest and highest within it.';
 
 --
--- Name: balance_journal_folded(bigint[], bigint[]); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
+-- Name: balance_journal_folded(bigint[]); Type: FUNCTION; Schema: public; Owner: CURRENT_USER
 --
 
-CREATE FUNCTION public.balance_journal_folded(wallets bigint[], entries bigint[] DEFAULT NULL::bigint[]) RETURNS TABLE(wallet_id bigint, width text, start timestamp with time zone, min_balance numeric, max_balance numeric, balance numeric, held numeric, last_changed_at timestamp with time zone, last_change_id bigint)
+CREATE FUNCTION public.balance_journal_folded(wallets bigint[]) RETURNS TABLE(wallet_id bigint, width text, start timestamp with time zone, min_balance numeric, max_balance numeric, balance numeric, held numeric, last_changed_at timestamp with time zone, last_change_id bigint)
     LANGUAGE sql STABLE
     AS $$
     SELECT c.wallet_id, w.width, balance_bucket_start(w.width, c.changed_at),
@@ -246,12 +253,11 @@ CREATE FUNCTION public.balance_journal_folded(wallets bigint[], entries bigint[]
            (array_agg(c.id ORDER BY c.changed_at DESC, c.id DESC))[1]
     FROM balance_changes AS c
     CROSS JOIN (VALUES ('1m'), ('1h'), ('1d')) AS w(width)
-    WHERE (wallets IS NULL OR c.wallet_id = ANY (wallets))
-      AND (entries IS NULL OR c.id = ANY (entries))
+    WHERE wallets IS NULL OR c.wallet_id = ANY (wallets)
     GROUP BY 1, 2, 3
 $$;
 
-ALTER FUNCTION public.balance_journal_folded(wallets bigint[], entries bigint[]) OWNER TO CURRENT_USER;
+ALTER FUNCTION public.balance_journal_folded(wallets bigint[]) OWNER TO CURRENT_USER;
 
 --
 -- Name: balance_monitors_events(); Type: FUNCTION; Schema: public; Owner: wallet_ledger
