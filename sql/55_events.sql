@@ -590,20 +590,45 @@ LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
+    -- Most wallets have none: one probe says so.
+    IF NOT EXISTS (SELECT 1 FROM balance_monitors WHERE wallet_id = ANY (wallet_ids)) THEN
+        RETURN;
+    END IF;
+    -- Each wallet's near monitors, one index range per field and side (a plan made once for
+    -- any wallets: OR-ed ranges or a join on wallet_id alone would scan the table); those
+    -- whose state no longer fits are then written by id.
     UPDATE balance_monitors AS m
     SET updated_at = now()
-    FROM (SELECT w.id, w.balance,
-                 wallet_available_now(w.id, w.balance, w.held, w.held_expires_at,
-                                      w.credit_limit) AS available
-          FROM wallets AS w
-          WHERE w.id = ANY (wallet_ids)) AS w
-    WHERE m.wallet_id = w.id
-      AND ((m.field = 'balance' AND m.turns_when = 'falls' AND m.amount >= w.balance)
-        OR (m.field = 'balance' AND m.turns_when = 'rises' AND m.amount <= w.balance)
-        OR (m.field = 'available' AND m.turns_when = 'falls' AND m.amount >= w.available)
-        OR (m.field = 'available' AND m.turns_when = 'rises' AND m.amount <= w.available))
-      AND (m.state = 'triggered') IS DISTINCT FROM monitor_holds(
-              m.field, m.operator, m.amount, w.balance, w.available);
+    WHERE m.id = ANY (ARRAY(
+        SELECT near.id
+        FROM (SELECT w.id, w.balance,
+                     wallet_available_now(w.id, w.balance, w.held, w.held_expires_at,
+                                          w.credit_limit) AS available
+              FROM wallets AS w
+              WHERE w.id = ANY (wallet_ids)) AS w
+        CROSS JOIN LATERAL (
+            SELECT c.id, c.field, c.operator, c.amount, c.state
+            FROM balance_monitors AS c
+            WHERE c.wallet_id = w.id AND c.field = 'balance' AND c.turns_when = 'falls'
+              AND c.amount >= w.balance
+            UNION ALL
+            SELECT c.id, c.field, c.operator, c.amount, c.state
+            FROM balance_monitors AS c
+            WHERE c.wallet_id = w.id AND c.field = 'balance' AND c.turns_when = 'rises'
+              AND c.amount <= w.balance
+            UNION ALL
+            SELECT c.id, c.field, c.operator, c.amount, c.state
+            FROM balance_monitors AS c
+            WHERE c.wallet_id = w.id AND c.field = 'available' AND c.turns_when = 'falls'
+              AND c.amount >= w.available
+            UNION ALL
+            SELECT c.id, c.field, c.operator, c.amount, c.state
+            FROM balance_monitors AS c
+            WHERE c.wallet_id = w.id AND c.field = 'available' AND c.turns_when = 'rises'
+              AND c.amount <= w.available
+        ) AS near
+        WHERE (near.state = 'triggered') IS DISTINCT FROM monitor_holds(
+                  near.field, near.operator, near.amount, w.balance, w.available)));
 END;
 $$;
 
