@@ -223,16 +223,22 @@ async function show() {
   signedIn();
   const views = { wallets, wallet, events, webhooks, keys };
   const render = views[view] || wallets;
-  const page = clear(main());
-  page.setAttribute("aria-busy", "true");
+  // Each view draws into an element of its own: one still loading when another is shown
+  // finishes into a detached element, never into the page.
+  const page = h("div", { class: "view" });
+  const shown = ++showing;
+  append(clear(main()), [page]);
+  main().setAttribute("aria-busy", "true");
   try {
     await render(page, parameters);
   } catch (error) {
-    if (error.name !== "AbortError") problem(error);
+    if (error.name !== "AbortError" && shown === showing) problem(error);
   } finally {
-    page.removeAttribute("aria-busy");
+    if (shown === showing) main().removeAttribute("aria-busy");
   }
 }
+
+let showing = 0; // the number of the view shown last
 
 // ---------------------------------------------------------------------------------------
 // The key
@@ -440,7 +446,11 @@ async function holds(w, cursor) {
         ["Amount", (x) => x.attributes.amount, num],
         ["Status", (x) => h("span", { class: "status " + x.attributes.status }, x.attributes.status)],
         ["Captured", (x) => x.attributes.capturedAmount || "—", num],
-        ["Expires", (x) => (x.attributes.status === "pending" ? h("span", {}, time(x.attributes.expiresAt), " ", h("span", { class: "muted" }, `(${until(x.attributes.expiresAt)})`)) : time(x.attributes.expiresAt))],
+        ["Expires", (x) => {
+          const at = x.attributes.expiresAt;
+          if (!at) return h("span", { class: "muted" }, "never");
+          return x.attributes.status === "pending" ? h("span", {}, time(at), " ", h("span", { class: "muted" }, `(${until(at)})`)) : time(at);
+        }],
         ["Created", (x) => time(x.attributes.createdAt)],
         ["", (x) => (x.attributes.status === "pending" ? voidButton(x) : null)],
       ],
@@ -689,8 +699,8 @@ function chart(buckets, currency, size) {
     append(figure, [h("p", { class: "muted" }, "No history in this range.")]);
     return figure;
   }
-  const width = 800;
-  const height = 260;
+  const width = 1000;
+  const height = 300;
   const pad = { left: 8, right: 8, top: 12, bottom: 24 };
   const x0 = new Date(buckets[0].attributes.start).getTime();
   const x1 = new Date(buckets[buckets.length - 1].attributes.end).getTime();

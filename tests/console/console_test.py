@@ -132,8 +132,9 @@ def expected_buckets(journal):
 
 def show_wallet(base, key, wallet, screenshots):
     """The time from navigation to a drawn chart of one wallet, per range, as JSON (the
-    page's own clock: navigation start to the chart in the page); screenshots if asked."""
-    driver = browser()
+    page's own clock: navigation start to the chart in the page); screenshots if asked (a
+    window tall enough for the numbers and the whole chart, and a phone's)."""
+    driver = browser(1280, 1040)
     timings = {}
     try:
         sign_in(driver, base, key)
@@ -263,7 +264,7 @@ def main():
         assert len(rows(driver, "#transactions tbody tr")) == 6
         assert rows(driver, "#transfers tbody tr")[0][2] == "out"
         hold_row = rows(driver, "#holds tbody tr")[0]
-        assert hold_row[2] == "pending" and "never" in hold_row[4], hold_row
+        assert hold_row[2] == "pending" and hold_row[4] == "never", hold_row
         check("the wallet's holds, transactions, transfers and journal (origin api) are listed")
 
         if args.screenshots:
@@ -316,12 +317,18 @@ def main():
         # Webhooks and keys (admin) render; an API error is shown with its detail.
         driver.get(base + "/console?view=keys")
         wait(driver, lambda d: any(r[1] == f"console-{RUN}" for r in rows(d)), "the API keys")
+        endpoint = api.create("webhook-endpoints", {"url": "http://127.0.0.1:9/console-test", "status": "disabled", "description": HOSTILE})["id"]
         driver.get(base + "/console?view=webhooks")
-        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "main h1") and not d.find_element(By.ID, "main").get_attribute("aria-busy"), "the webhooks page")
+        wait(driver, lambda d: any(r[0] == endpoint for r in rows(d)), "the webhook endpoint")
+        shown = next(r for r in rows(driver) if r[0] == endpoint)
+        assert shown[2] == "disabled" and shown[4] == "up to date" and shown[6] == HOSTILE, shown
+        driver.find_element(By.CSS_SELECTOR, f"tr[data-id='{endpoint}'] a").click()
+        wait(driver, lambda d: f"endpoint={endpoint}" in d.current_url and "No delivery." in d.find_element(By.ID, "main").text, "its delivery log")
+        api.call("DELETE", f"/webhook-endpoints/{endpoint}", expect=(204,))
         driver.get(base + "/console?wallet=999999999999")
         problem = wait(driver, lambda d: d.find_element(By.ID, "problem") if d.find_element(By.ID, "problem").is_displayed() else None, "the error")
         assert "404" in problem.text and "999999999999" in problem.text, problem.text
-        check("keys and webhooks pages render; a missing wallet shows the API's 404 and its detail")
+        check("the keys, a webhook endpoint and its delivery log render; a missing wallet shows the API's 404 and its detail")
 
         # Every control has a label; focus is visible.
         for page in ("/console", "/console?view=events", f"/console?wallet={busy}"):
