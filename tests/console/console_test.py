@@ -341,7 +341,19 @@ def main():
         driver.execute_script("arguments[0].focus()", first_link)
         outline = driver.execute_script("return getComputedStyle(document.activeElement).outlineStyle")
         assert outline != "none", outline
-        check("every control is labelled and the focus is visible")
+        # The keyboard alone: from the search field, Tab reaches a wallet, Enter opens it.
+        driver.get(f"{base}/console?label={RUN}")
+        wait(driver, lambda d: len(rows(d)) == 3, "the list")
+        driver.find_element(By.ID, "search-label").click()
+        for _ in range(12):
+            driver.switch_to.active_element.send_keys(Keys.TAB)
+            if driver.switch_to.active_element.get_attribute("href") and "wallet=" in driver.switch_to.active_element.get_attribute("href"):
+                break
+        target = driver.switch_to.active_element.get_attribute("href")
+        assert target and "wallet=" in target, target
+        driver.switch_to.active_element.send_keys(Keys.ENTER)
+        wait(driver, lambda d: d.current_url == target and d.find_elements(By.ID, "wallet-balance"), "the wallet, by keyboard")
+        check("every control is labelled, the focus is visible, the keyboard alone opens a wallet")
 
         # Forgetting the key; a wallet-limited key sees its wallet alone.
         driver.find_element(By.ID, "forget").click()
