@@ -299,7 +299,8 @@ function pager(document, onPage) {
 }
 
 // A section of a page that pages by itself: `load(cursor)` returns [document, element].
-async function section(title, id, load) {
+// A `lazy` one (what a busy wallet makes slow to find) loads when asked.
+async function section(title, id, load, lazy) {
   const body = h("div", {});
   const box = h("section", { id, "aria-labelledby": id + "-title" }, h("h2", { id: id + "-title" }, title), body);
   const draw = async (cursor) => {
@@ -319,7 +320,13 @@ async function section(title, id, load) {
       append(body, [h("p", { class: "warning" }, error.message)]);
     }
   };
-  await draw();
+  if (lazy) {
+    const button = h("button", { type: "button", class: "link", "data-action": "load-" + id }, lazy);
+    button.addEventListener("click", () => draw());
+    append(body, [button]);
+  } else {
+    await draw();
+  }
   return box;
 }
 
@@ -425,7 +432,9 @@ async function wallet(page, parameters) {
     section("Transactions", "transactions", (cursor) => transactions(w, cursor)),
     section("Transfers", "transfers", (cursor) => transfers(w, cursor)),
     section("Journal", "journal", (cursor) => journal(w, cursor)),
-    section("Changes to the wallet", "revisions", (cursor) => revisions(w, cursor)),
+    // The feed is ordered for readers of every wallet: a wallet's rare events among a million
+    // of its bookings take a while to find, so they are read when asked.
+    section("Changes to the wallet", "revisions", (cursor) => revisions(w, cursor), "Show its label, metadata and credit limit changes"),
     section("Balance monitors", "monitors", (cursor) => monitors(w, cursor)),
   ]);
   append(page, sections);

@@ -265,7 +265,12 @@ def main():
         assert rows(driver, "#transfers tbody tr")[0][2] == "out"
         hold_row = rows(driver, "#holds tbody tr")[0]
         assert hold_row[2] == "pending" and hold_row[4] == "never", hold_row
-        check("the wallet's holds, transactions, transfers and journal (origin api) are listed")
+        assert not rows(driver, "#revisions tbody tr"), "the wallet's changes wait to be asked for"
+        driver.find_element(By.CSS_SELECTOR, "button[data-action='load-revisions']").click()
+        wait(driver, lambda d: rows(d, "#revisions tbody tr"), "the wallet's changes")
+        created = rows(driver, "#revisions tbody tr")[0]
+        assert created[:2] == ["1", "wallet.created"] and created[3] == f"{RUN} client account", created
+        check("the wallet's holds, transactions, transfers, journal (origin api) and changes are listed")
 
         if args.screenshots:
             Path(args.screenshots).mkdir(parents=True, exist_ok=True)
