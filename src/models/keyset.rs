@@ -88,6 +88,11 @@ fn pinned<F: Copy + PartialEq>(
 ) -> (Vec<Filter<F>>, Vec<SortKey<F>>) {
     let mut order: Vec<SortKey<F>> = Vec::with_capacity(sort.len() + 1);
     let mut sent = Vec::with_capacity(filters.len() + 1);
+    // A pinned field goes the way the first key goes, so that one index walks both the same
+    // way (`wallet_id DESC, id DESC` reads the (wallet_id, id) index backward; `wallet_id ASC,
+    // id DESC` cannot, and a generic plan, not knowing the range holds one value, sorted
+    // the wallet's every row: 390 ms for a newest-first page of a 1,000,000-row wallet).
+    let direction = sort.first().map_or(Direction::Asc, |key| key.direction);
     for filter in filters {
         match &filter.condition {
             Condition::Compare(Op::Eq, value)
@@ -99,7 +104,7 @@ fn pinned<F: Copy + PartialEq>(
             {
                 order.push(SortKey {
                     field: filter.field,
-                    direction: Direction::Asc,
+                    direction,
                 });
                 for op in [Op::Gte, Op::Lte] {
                     sent.push(Filter {
@@ -286,10 +291,11 @@ mod tests {
             either: Vec::new(),
         };
         let (filters, order) = pinned(&[eq("wallet"), range.clone(), eq("amount")], &sort);
+        // The pinned wallet goes the way the first key (amount) goes.
         assert_eq!(
             order,
             vec![
-                key("wallet", Direction::Asc),
+                key("wallet", Direction::Desc),
                 key("amount", Direction::Desc),
                 key("id", Direction::Asc)
             ]
