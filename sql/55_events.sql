@@ -589,17 +589,18 @@ RETURNS void
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
 AS $$
+DECLARE
+    turning bigint[];
 BEGIN
     -- Most wallets have none: one probe says so.
     IF NOT EXISTS (SELECT 1 FROM balance_monitors WHERE wallet_id = ANY (wallet_ids)) THEN
         RETURN;
     END IF;
     -- Each wallet's near monitors, one index range per field and side (a plan made once for
-    -- any wallets: OR-ed ranges or a join on wallet_id alone would scan the table); those
-    -- whose state no longer fits are then written by id.
-    UPDATE balance_monitors AS m
-    SET updated_at = now()
-    WHERE m.id = ANY (ARRAY(
+    -- any wallets: OR-ed ranges or a join on wallet_id alone would scan the table), and of
+    -- those the ones whose state no longer fits. Read first: most changes turn none, and an
+    -- UPDATE that writes nothing still opens the table and its indexes for writing.
+    turning := ARRAY(
         SELECT near.id
         FROM (SELECT w.id, w.balance,
                      wallet_available_now(w.id, w.balance, w.held, w.held_expires_at,
@@ -628,7 +629,10 @@ BEGIN
               AND c.amount <= w.available
         ) AS near
         WHERE (near.state = 'triggered') IS DISTINCT FROM monitor_holds(
-                  near.field, near.operator, near.amount, w.balance, w.available)));
+                  near.field, near.operator, near.amount, w.balance, w.available));
+    IF cardinality(turning) > 0 THEN
+        UPDATE balance_monitors SET updated_at = now() WHERE id = ANY (turning);
+    END IF;
 END;
 $$;
 
