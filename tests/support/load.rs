@@ -2,7 +2,7 @@
 //! kept with its status, code and timing.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,11 @@ use crate::client::{Answer, book, run_id};
 pub struct Load {
     pub started: Instant,
     stop: Arc<AtomicBool>,
+    /// When the latest booking that succeeded was sent, in µs since the start (0: none yet).
+    /// Read by [`Load::wait_for_success`], which only some of the binaries sharing this
+    /// module call.
+    #[allow(dead_code)]
+    last_success: Arc<AtomicU64>,
     clients: Vec<JoinHandle<Vec<Answer>>>,
 }
 
@@ -28,13 +33,15 @@ impl Load {
         let run = run_id();
         let started = Instant::now();
         let stop = Arc::new(AtomicBool::new(false));
+        let last_success = Arc::new(AtomicU64::new(0));
         let clients = (0..clients)
             .map(|n| {
-                let (client, base, wallet, stop) = (
+                let (client, base, wallet, stop, last_success) = (
                     client.clone(),
                     base.to_string(),
                     wallet.to_string(),
                     stop.clone(),
+                    last_success.clone(),
                 );
                 std::thread::spawn(move || {
                     let mut answers = Vec::new();
@@ -45,6 +52,9 @@ impl Load {
                         let txid = format!("{run}-c{n}-{i}");
                         let sent = started.elapsed();
                         let (status, code) = book(&client, &base, &wallet, &txid);
+                        if status == 201 {
+                            last_success.fetch_max(sent.as_micros() as u64, Ordering::Relaxed);
+                        }
                         answers.push(Answer {
                             txid,
                             status,
@@ -63,8 +73,23 @@ impl Load {
         Load {
             started,
             stop,
+            last_success,
             clients,
         }
+    }
+
+    /// Waits until a booking sent from now on has succeeded; false if none did `within`.
+    #[allow(dead_code)]
+    pub fn wait_for_success(&self, within: Duration) -> bool {
+        let from = self.elapsed().as_micros() as u64;
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if self.last_success.load(Ordering::Relaxed) >= from {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
     }
 
     /// Time since the load started.
