@@ -477,9 +477,11 @@ fn bookings_survive_the_loss_of_the_primary(client: &reqwest::blocking::Client) 
             .iter()
             .filter(|a| a.sent >= *at && a.sent < end)
             .collect();
+        // A booking sent just before the next event and refused by it (a refusal takes up to
+        // 2 s) belongs to the next outage: only refusals answered within this window count.
         let last_refusal = during
             .iter()
-            .filter(|a| a.status == 503)
+            .filter(|a| a.status == 503 && a.sent + a.took < end)
             .map(|a| a.sent + a.took)
             .max()
             .unwrap_or(*at);
